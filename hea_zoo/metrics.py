@@ -149,7 +149,8 @@ def mape(predicted, target) -> MAPEResult:
 
         MAPE_p = 100 / (m·n) · Σ_i Σ_j |ŷ_ijp − y_ip| / |y_ip|
 
-    and the reported mean is ``(1/P) Σ_p MAPE_p``.
+    and the reported mean is ``(1/P) Σ_p MAPE_p``. NaN predictions (designs a judge could
+    not rate, e.g. rows the oracle rejects) are left out of the mean.
 
     Args:
         predicted: Achieved properties, ``(m, n, P)`` or ``(N, P)``.
@@ -163,14 +164,19 @@ def mape(predicted, target) -> MAPEResult:
         array([10., 10.])
     """
     ape = absolute_percentage_error(predicted, target)
-    per_property = ape.reshape(-1, ape.shape[-1]).mean(axis=0)
+    ape = ape.reshape(-1, ape.shape[-1])
+    if np.all(np.isnan(ape), axis=0).any():
+        per_property = np.full(ape.shape[-1], np.nan)
+    else:
+        per_property = np.nanmean(ape, axis=0)
     return MAPEResult(per_property, float(per_property.mean()))
 
 
 def hit_rate(achieved, target, tolerance: float = 0.05) -> float:
     """Share of designs within a relative tolerance of the target on *every* property.
 
-    A design hits if ``|ŷ_p − y_p| ≤ tolerance · |y_p|`` for all properties ``p``.
+    A design hits if ``|ŷ_p − y_p| ≤ tolerance · |y_p|`` for all properties ``p``; a NaN
+    prediction is a miss.
 
     Args:
         achieved: Achieved properties, ``(m, n, P)`` or ``(N, P)``.
