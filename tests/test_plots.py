@@ -1,0 +1,86 @@
+"""Tests for hea_zoo.plots: every figure is written where it is claimed, as a real PNG."""
+
+import numpy as np
+import pytest
+
+from evaluation_fakes import FakeGenerator, FakeSurrogate, make_dataset, oracle
+from hea_zoo import experiments, plots
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return make_dataset()
+
+
+@pytest.fixture(scope="module")
+def evaluations(dataset):
+    out = {}
+    for name, noise, judge in (("collapsed", 0.0, None), ("diverse", 0.4, oracle)):
+        out[name] = experiments.evaluate_generator(
+            FakeGenerator(dataset, noise), dataset, FakeSurrogate(), oracle=judge,
+            n_per_condition=20, n_novelty=6, n_grid=3, name=name,
+        )  # fmt: skip
+    return out
+
+
+def _is_png(path):
+    return path.is_file() and path.read_bytes()[:8] == PNG_MAGIC and path.stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        plots.plot_parity,
+        plots.plot_grid_densities,
+        plots.plot_line_metrics,
+        plots.plot_samples,
+        plots.plot_interpolation,
+        plots.plot_novelty,
+    ],
+)
+def test_each_figure_writes_png(function, evaluations, tmp_path):
+    target = tmp_path / "sub" / f"{function.__name__}.png"
+    written = function(evaluations, target)
+    assert written == target
+    assert _is_png(target)
+    assert not list(target.parent.glob(".*tmp*"))  # no temporary left behind
+
+
+def test_single_evaluation_accepted(evaluations, tmp_path):
+    single = evaluations["diverse"]
+    assert _is_png(plots.plot_parity(single, tmp_path / "p.png"))
+    assert _is_png(plots.plot_novelty([single], tmp_path / "n.png"))
+
+
+def test_plot_conditions(dataset, tmp_path):
+    assert _is_png(plots.plot_conditions(dataset, tmp_path / "c.png"))
+    line = experiments.line_conditions(dataset, 5)
+    assert _is_png(plots.plot_conditions(dataset, tmp_path / "c5.png", line=line))
+
+
+def test_plot_all(dataset, evaluations, tmp_path):
+    subset = {"collapsed": evaluations["collapsed"]}  # one model keeps the test quick
+    figures = plots.plot_all(subset, tmp_path / "figs", dataset)
+    assert set(figures) == {
+        "conditions", "parity", "grid", "line_metrics", "samples", "interpolation", "novelty",
+    }  # fmt: skip
+    assert all(_is_png(p) and p.parent == tmp_path / "figs" for p in figures.values())
+
+
+def test_missing_runs_are_reported(evaluations, tmp_path):
+    import dataclasses
+
+    bare = dataclasses.replace(evaluations["diverse"], runs={})
+    with pytest.raises(ValueError, match="raw 'line' run"):
+        plots.plot_parity({"bare": bare}, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_parity({}, tmp_path / "x.png")
+
+
+def test_element_colors_distinct():
+    colors = plots.element_colors([f"E{i}" for i in range(22)])
+    assert len(set(colors.values())) == 22
+    assert plots.element_colors(["Nb", "Ta"])["Nb"] == colors["E0"]
+    assert np.all(np.asarray(colors["E0"][:3]) <= 1.0)
