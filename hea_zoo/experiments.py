@@ -287,40 +287,54 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def _judge(designs: np.ndarray, surrogate, oracle: Oracle | None):
+def _judge(designs: np.ndarray, surrogate, oracle: Oracle | None, n_properties: int):
     """Surrogate mean/std and oracle properties for ``(..., E)`` designs, shaped ``(..., P)``."""
     lead = designs.shape[:-1]
     flat = designs.reshape(-1, designs.shape[-1]).astype(np.float32)
-    mean, std = surrogate.predict_with_uncertainty(flat)
-    mean = _to_numpy(mean).astype(np.float64)
-    std = None if std is None else _to_numpy(std).astype(np.float64).reshape(*lead, -1)
+
+    def surrogate_fn(x):
+        mean, std = surrogate.predict_with_uncertainty(x)
+        mean = _to_numpy(mean).astype(np.float64)
+        std = np.full_like(mean, np.nan) if std is None else _to_numpy(std).astype(np.float64)
+        return np.concatenate([mean, std], axis=-1)
+
+    both = _apply_judge(surrogate_fn, flat, 2 * n_properties, row_fallback=False)
+    mean = both[:, :n_properties].reshape(*lead, n_properties)
+    std = both[:, n_properties:].reshape(*lead, n_properties)
     truth = None
     if oracle is not None:
-        truth = _apply_oracle(oracle, flat, mean.shape[-1]).reshape(*lead, -1)
-    return mean.reshape(*lead, -1), std, truth
+        truth = _apply_judge(oracle, flat, n_properties).reshape(*lead, n_properties)
+    return mean, std, truth
 
 
-def _apply_oracle(oracle: Oracle, flat: np.ndarray, n_properties: int) -> np.ndarray:
-    """Ground truth for the rows the oracle accepts; NaN for the rows it rejects.
+def _apply_judge(judge, flat: np.ndarray, n_outputs: int, row_fallback: bool = True) -> np.ndarray:
+    """The judge's output for the rows it accepts; NaN for the rows it rejects.
 
-    The oracle refuses rows that are not finite, have negative fractions or no metal; a
-    generator that emits such rows is penalized by `metrics.validity`, and the rows are
-    left out of the oracle-judged means (NaN) rather than aborting the evaluation.
+    Judges refuse rows that are not compositions (not finite, negative, sums far from 1;
+    the oracle also rows without a metal). A generator that emits such rows is penalized
+    by `metrics.validity`; here they are left out of the judged means (NaN) instead of
+    aborting the evaluation. If the judge still refuses the valid rows, it is asked row
+    by row (``row_fallback``) or the error is raised.
     """
     try:
-        return _to_numpy(oracle(flat)).astype(np.float64)
+        return _to_numpy(judge(flat)).astype(np.float64).reshape(flat.shape[0], n_outputs)
     except ValueError:
         pass
-    out = np.full((flat.shape[0], n_properties), np.nan)
-    accepted = np.all(np.isfinite(flat), axis=1) & np.all(flat >= 0, axis=1)
+    out = np.full((flat.shape[0], n_outputs), np.nan)
+    accepted = metrics.valid_mask(flat, atol=1e-3)
+    if not accepted.any():
+        return out
     try:
-        out[accepted] = _to_numpy(oracle(flat[accepted]))
+        out[accepted] = _to_numpy(judge(flat[accepted])).reshape(-1, n_outputs)
+        return out
     except ValueError:
-        for i in np.flatnonzero(accepted):
-            try:
-                out[i] = _to_numpy(oracle(flat[i : i + 1]))[0]
-            except ValueError:
-                pass
+        if not row_fallback:
+            raise
+    for i in np.flatnonzero(accepted):
+        try:
+            out[i] = _to_numpy(judge(flat[i : i + 1])).reshape(n_outputs)
+        except ValueError:
+            pass
     return out
 
 
@@ -363,7 +377,7 @@ def run_conditions(
     conditions = np.atleast_2d(np.asarray(conditions, dtype=np.float32))
     n_per_condition = _check_count("n_per_condition", n_per_condition, 1)
     designs = _generate(model, conditions, n_per_condition, seed)
-    mean, std, truth = _judge(designs, surrogate, oracle)
+    mean, std, truth = _judge(designs, surrogate, oracle, conditions.shape[1])
     return ConditionRun(name, conditions, designs, mean, std, truth)
 
 
@@ -457,7 +471,7 @@ def run_interpolation(
     z = (1.0 - t[:, None]) * z0 + t[:, None] * z1
     conditions = np.tile(condition, (n_steps, 1))
     designs = _to_numpy(model.decode(z, conditions)).astype(np.float64)
-    mean, _, truth = _judge(designs, surrogate, oracle_for(dataset, oracle))
+    mean, _, truth = _judge(designs, surrogate, oracle_for(dataset, oracle), condition.size)
     return InterpolationRun(condition, z0, z1, t, designs, mean, truth)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from evaluation_fakes import ELEMENTS, FakeGenerator, FakeSurrogate, make_dataset, oracle
 import hea_zoo
-from hea_zoo import metrics
+from hea_zoo import experiments, metrics
 from hea_zoo import oracle as oracle_module
 from hea_zoo.elements import ELEMENTS as ELEMENTS_22
 from hea_zoo.experiments import (
@@ -262,3 +262,24 @@ def test_bundled_dataset_conditions_and_oracle():
     np.testing.assert_allclose(
         oracle_module.properties(chosen.compositions), chosen.conditions, rtol=1e-4
     )
+
+
+def test_invalid_rows_are_left_to_validity(dataset):
+    class StrictSurrogate(FakeSurrogate):
+        def predict_with_uncertainty(self, compositions):
+            if not np.all(metrics.valid_mask(compositions, atol=1e-3)):
+                raise ValueError("compositions must sum to 1")
+            return super().predict_with_uncertainty(compositions)
+
+    class Sloppy(FakeGenerator):
+        def generate(self, conditions, n_per_condition, seed=None):
+            out = super().generate(conditions, n_per_condition, seed)
+            out[:, 0] *= 2.0  # the first design of every condition sums to 2
+            return out
+
+    run = run_line(Sloppy(dataset, noise=0.2), dataset, StrictSurrogate(), n_per_condition=4, n=5)
+    assert np.all(np.isnan(run.surrogate_properties[:, 0]))
+    assert np.all(np.isfinite(run.surrogate_properties[:, 1:]))
+    result = experiments.compute_run_metrics(run, dataset.property_names)
+    assert result.validity == pytest.approx(0.75)
+    assert np.isfinite(result.mape_surrogate["mean"])
