@@ -239,8 +239,8 @@ def _grid_layout(conditions: np.ndarray) -> tuple[int, int, list[tuple[int, int]
 def plot_grid_densities(evaluations, path, bins: int = 30) -> Path:
     """2-D densities of achieved properties, one small panel per grid condition (Fig. 11).
 
-    For each model and judge (surrogate; oracle where available) a block of panels laid
-    out like the grid (first property increasing to the right, second upwards); each panel
+    For each model (rows) and judge (columns: surrogate; oracle where available) a block
+    of panels laid out like the grid (first property increasing to the right, second upwards); each panel
     is a log-scaled 2-D histogram of that condition's designs, with the target marked (×)
     and the designs' mean (•). All panels of a block share their axes.
 
@@ -255,23 +255,27 @@ def plot_grid_densities(evaluations, path, bins: int = 30) -> Path:
     evaluations = _evaluations(evaluations)
     first = next(iter(evaluations.values()))
     names, units = first.property_names, first.property_units
-    blocks = [
-        (model, judge, values, run)
-        for model, evaluation in evaluations.items()
-        for run in [_run(evaluation, "grid")]
-        for judge, values in _judges(run)
-    ]
-    nrows, ncols, _ = _grid_layout(blocks[0][3].conditions[:, :2])
-    fig = Figure(figsize=(1.45 * ncols * len(blocks) + 0.5, 1.45 * nrows + 0.8), layout="constrained")
-    subfigs = np.atleast_1d(fig.subfigures(1, len(blocks), wspace=0.03))
-    for subfig, (model, judge, values, run) in zip(subfigs, blocks):
+    runs = {model: _run(evaluation, "grid") for model, evaluation in evaluations.items()}
+    n_judges = max(len(_judges(run)) for run in runs.values())
+    nrows, ncols, _ = _grid_layout(next(iter(runs.values())).conditions[:, :2])
+    fig = Figure(
+        figsize=(1.5 * ncols * n_judges + 0.5, (1.45 * nrows + 0.7) * len(runs)),
+        layout="constrained",
+    )
+    subfigs = np.array(fig.subfigures(len(runs), n_judges, wspace=0.03, hspace=0.03), dtype=object)
+    subfigs = subfigs.reshape(len(runs), n_judges)
+    blocks, used = [], []
+    for i, (model, run) in enumerate(runs.items()):
+        for j, (judge, values) in enumerate(_judges(run)):
+            blocks.append((model, judge, values, run))
+            used.append(subfigs[i, j])
+    for subfig, (model, judge, values, run) in zip(used, blocks):
         targets = run.conditions[:, :2]
         nrows, ncols, cells = _grid_layout(targets)
         axes = subfig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
         flat = values[..., :2].reshape(-1, 2)
-        flat = flat[np.all(np.isfinite(flat), axis=1)]
-        lo = np.minimum(flat.min(axis=0), targets.min(axis=0))
-        hi = np.maximum(flat.max(axis=0), targets.max(axis=0))
+        flat = np.concatenate([flat[np.all(np.isfinite(flat), axis=1)], targets])
+        lo, hi = flat.min(axis=0), flat.max(axis=0)
         pad = 0.05 * (hi - lo) + 1e-6
         extent = [[lo[0] - pad[0], hi[0] + pad[0]], [lo[1] - pad[1], hi[1] + pad[1]]]
         for ax in axes.ravel():
