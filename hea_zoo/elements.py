@@ -12,6 +12,7 @@ NaN and the modelling choice is stated in `MODELLING_NOTES` and `docs/DATASET.md
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -235,7 +236,9 @@ def pymatgen_cross_check(rtol: float = 0.10) -> pd.DataFrame:
         for column, attribute in _PYMATGEN_ATTRIBUTES.items():
             ours = float(table.loc[symbol, column])
             try:
-                theirs = getattr(el, attribute)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # pymatgen warns for each missing value
+                    theirs = getattr(el, attribute)
                 theirs = float(theirs) if theirs is not None else math.nan
             except (TypeError, ValueError, AttributeError):
                 theirs = math.nan

@@ -1,0 +1,327 @@
+"""The forward surrogate: an ensemble of small MLPs, composition -> properties.
+
+It is the study's judge of generated designs (Tung, Debnath & Reinhart, "Evaluating
+generative models for inverse design of high-entropy refractory alloys"): the study scored
+its generators with a learned forward model. hea_zoo's is an ensemble of `n_members`
+networks trained from different seeds; their mean is the prediction and their standard
+deviation an uncertainty. Targets are standardized inside the model (constants adapted on
+the training data and saved with it), so inputs are atomic fractions and outputs are in
+physical units.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from hea_zoo._version import __version__
+from hea_zoo.composition import validate_compositions
+from hea_zoo.elements import ELEMENTS
+from hea_zoo.oracle import PROPERTY_NAMES, PROPERTY_UNITS
+
+__all__ = ["Surrogate", "train_default_surrogate", "SURROGATE_DEFAULTS"]
+
+#: Defaults chosen on the bundled data (see docs/HYPERPARAMETERS.md).
+SURROGATE_DEFAULTS: dict = {
+    "n_members": 5,
+    "hidden_units": (128, 128),
+    "learning_rate": 3e-3,
+    "epochs": 400,
+    "batch_size": 32,
+}
+
+
+def _check_properties(properties, n_rows: int, n_props: int, name: str = "properties") -> np.ndarray:
+    y = np.asarray(properties, dtype=np.float64)
+    if y.ndim == 1 and n_props == 1:
+        y = y[:, None]
+    if y.shape != (n_rows, n_props):
+        raise ValueError(
+            f"Expected {name} of shape ({n_rows}, {n_props}) (one row per composition, one "
+            f"column per property). Received shape {y.shape}."
+        )
+    bad = ~np.all(np.isfinite(y), axis=1)
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise ValueError(f"{name} row {r} is not finite: {y[r].tolist()}.")
+    return y.astype(np.float32)
+
+
+@keras.saving.register_keras_serializable(package="hea_zoo")
+class Surrogate(keras.Model):
+    """Deep-ensemble regressor from atomic fractions to properties in physical units.
+
+    Args:
+        elements: element symbols of the input columns.
+        property_names: names of the predicted properties.
+        property_units: their units.
+        n_members: number of networks in the ensemble (>= 1; 5 by default).
+        hidden_units: widths of each member's hidden layers.
+        activation: hidden activation.
+        learning_rate: Adam learning rate used by `compile` when called without arguments.
+        log_targets: learn log(property) (for positive properties such as moduli and
+            toughness: relative errors weigh equally across the range). `fit` refuses
+            nonpositive targets when True.
+        seed: base seed; member i is initialized from `seed + i`.
+        model_version: version string recorded in saved files and exports.
+        package_version: hea_zoo version that built the model (set automatically).
+
+    Call:
+        `model(compositions)` -> (batch, P) ensemble mean in physical units.
+
+    Example:
+        >>> ds = hea_zoo.load_dataset()
+        >>> s = Surrogate(n_members=5)
+        >>> s.fit(ds.train.compositions, ds.train.properties, epochs=200)
+        >>> mean, std = s.predict_with_uncertainty(ds.test.compositions)
+    """
+
+    def __init__(
+        self,
+        elements: Sequence[str] = ELEMENTS,
+        property_names: Sequence[str] = PROPERTY_NAMES,
+        property_units: Sequence[str] = PROPERTY_UNITS,
+        n_members: int = SURROGATE_DEFAULTS["n_members"],
+        hidden_units: Sequence[int] = SURROGATE_DEFAULTS["hidden_units"],
+        activation: str = "silu",
+        learning_rate: float = SURROGATE_DEFAULTS["learning_rate"],
+        log_targets: bool = True,
+        seed: int = 0,
+        model_version: str = "1",
+        package_version: str = __version__,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(n_members) < 1:
+            raise ValueError(f"n_members must be a positive integer. Received: n_members={n_members}")
+        if len(property_names) < 1 or len(property_units) != len(property_names):
+            raise ValueError(
+                "Expected one unit per property name. Received: "
+                f"property_names={list(property_names)}, property_units={list(property_units)}"
+            )
+        # === Config ===
+        self.elements = tuple(elements)
+        self.property_names = tuple(property_names)
+        self.property_units = tuple(property_units)
+        self.n_members = int(n_members)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.activation = activation
+        self.learning_rate = float(learning_rate)
+        self.log_targets = bool(log_targets)
+        self.seed = int(seed)
+        self.model_version = str(model_version)
+        self.package_version = str(package_version)
+        if self.package_version != __version__:
+            warnings.warn(
+                f"This Surrogate was saved by hea_zoo {self.package_version}; this is "
+                f"hea_zoo {__version__}. Check its predictions before relying on them.",
+                stacklevel=2,
+            )
+        n_props = len(self.property_names)
+        # === Layers ===
+        self.members = []
+        for i in range(self.n_members):
+            layers = [keras.Input((len(self.elements),))]
+            for j, units in enumerate(self.hidden_units):
+                layers.append(
+                    keras.layers.Dense(
+                        units,
+                        activation=activation,
+                        kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed * 1000 + i * 10 + j),
+                        name=f"member{i}_dense{j}",
+                    )
+                )
+            layers.append(
+                keras.layers.Dense(
+                    n_props,
+                    kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed * 1000 + i * 10 + 9),
+                    name=f"member{i}_out",
+                )
+            )
+            self.members.append(keras.Sequential(layers, name=f"member{i}"))
+        # === Target standardization (adapted in fit, saved with the weights) ===
+        self.target_mean = self.add_weight(
+            shape=(n_props,), initializer="zeros", trainable=False, name="target_mean"
+        )
+        self.target_std = self.add_weight(
+            shape=(n_props,), initializer="ones", trainable=False, name="target_std"
+        )
+        self.trained = self.add_weight(shape=(), initializer="zeros", trainable=False, name="trained")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.mae_tracker = keras.metrics.Mean(name="mae")
+
+    # === Forward ===
+    def member_outputs(self, compositions) -> tf.Tensor:
+        """(n_members, batch, P) predictions in physical units."""
+        x = tf.convert_to_tensor(compositions, dtype=tf.float32)
+        z = tf.stack([m(x) for m in self.members], axis=0)
+        return self._from_standard(z)
+
+    def _to_standard(self, y):
+        y = tf.cast(y, tf.float32)
+        if self.log_targets:
+            y = tf.math.log(y)
+        return (y - self.target_mean) / self.target_std
+
+    def _from_standard(self, z):
+        y = z * self.target_std + self.target_mean
+        return tf.exp(y) if self.log_targets else y
+
+    def call(self, compositions, training=False):
+        return tf.reduce_mean(self.member_outputs(compositions), axis=0)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.mae_tracker]
+
+    def _ensemble_losses(self, x, y, sample_weight=None):
+        y_std = self._to_standard(y)
+        preds = tf.stack([m(x, training=True) for m in self.members], axis=0)
+        err = tf.reduce_mean(tf.square(preds - y_std[None]), axis=-1)  # (members, batch)
+        if sample_weight is not None:
+            w = tf.cast(tf.reshape(sample_weight, (1, -1)), tf.float32)
+            loss = tf.reduce_sum(err * w) / (tf.reduce_sum(w) * self.n_members)
+        else:
+            loss = tf.reduce_mean(err)
+        mae = tf.reduce_mean(tf.abs(self._from_standard(tf.reduce_mean(preds, 0)) - tf.cast(y, tf.float32)))
+        return loss, mae
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            loss, mae = self._ensemble_losses(x, y, sample_weight)
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply(grads, self.trainable_weights)
+        self.loss_tracker.update_state(loss)
+        self.mae_tracker.update_state(mae)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        loss, mae = self._ensemble_losses(x, y, sample_weight)
+        self.loss_tracker.update_state(loss)
+        self.mae_tracker.update_state(mae)
+        return {m.name: m.result() for m in self.metrics}
+
+    # === Training ===
+    def fit(self, x=None, y=None, epochs=SURROGATE_DEFAULTS["epochs"], batch_size=SURROGATE_DEFAULTS["batch_size"], **kwargs):
+        """Validate the data, adapt the target standardization, then run Keras `fit`.
+
+        Args:
+            x: (N, E) atomic fractions.
+            y: (N, P) properties in physical units.
+            epochs, batch_size, **kwargs: as for `keras.Model.fit` (validation_data,
+                callbacks, verbose, ...).
+        """
+        x = validate_compositions(x, n_elements=len(self.elements))
+        y = _check_properties(y, x.shape[0], len(self.property_names))
+        if kwargs.get("validation_data") is not None:
+            vx, vy = kwargs["validation_data"][:2]
+            vx = validate_compositions(vx, n_elements=len(self.elements), name="validation compositions")
+            kwargs["validation_data"] = (vx, _check_properties(vy, vx.shape[0], len(self.property_names), "validation properties"))
+        if not self.compiled:
+            self.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
+        if self.log_targets and np.any(y <= 0):
+            r = int(np.argmax(np.any(y <= 0, axis=1)))
+            raise ValueError(
+                f"properties row {r} is not positive ({y[r].tolist()}); a Surrogate with "
+                "log_targets=True needs positive properties. Pass log_targets=False."
+            )
+        if float(keras.ops.convert_to_numpy(self.trained)) == 0.0:
+            t = np.log(y) if self.log_targets else y
+            self.target_mean.assign(t.mean(axis=0))
+            self.target_std.assign(np.maximum(t.std(axis=0), 1e-6))
+        kwargs.setdefault("shuffle", True)
+        history = super().fit(x, y, epochs=epochs, batch_size=batch_size, **kwargs)
+        self.trained.assign(1.0)
+        return history
+
+    @property
+    def is_trained(self) -> bool:
+        """True once `fit` has run (saved with the model)."""
+        return self.built and float(keras.ops.convert_to_numpy(self.trained)) == 1.0
+
+    def predict_with_uncertainty(self, compositions, batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+        """Ensemble mean and standard deviation, each (N, P) in physical units."""
+        x = validate_compositions(compositions, n_elements=len(self.elements), atol=1e-3)
+        outs = []
+        for start in range(0, x.shape[0], batch_size):
+            outs.append(self._members_fn(x[start : start + batch_size]).numpy())
+        members = np.concatenate(outs, axis=1)
+        return members.mean(axis=0), members.std(axis=0)
+
+    @tf.function(reduce_retracing=True)
+    def _members_fn(self, x):
+        return self.member_outputs(x)
+
+    def score(self, compositions, properties) -> dict[str, dict[str, float]]:
+        """Held-out scores per property: R², MAPE (%), MAE, mean ensemble std."""
+        y = _check_properties(properties, np.asarray(compositions).shape[0], len(self.property_names))
+        mean, std = self.predict_with_uncertainty(compositions)
+        scores = {}
+        for j, name in enumerate(self.property_names):
+            resid = y[:, j] - mean[:, j]
+            ss_tot = float(np.sum((y[:, j] - y[:, j].mean()) ** 2))
+            scores[name] = {
+                "r2": 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else float("nan"),
+                "mape": float(np.mean(np.abs(resid) / np.abs(y[:, j])) * 100.0),
+                "mae": float(np.mean(np.abs(resid))),
+                "mean_std": float(np.mean(std[:, j])),
+            }
+        return scores
+
+    # === Config ===
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "elements": list(self.elements),
+                "property_names": list(self.property_names),
+                "property_units": list(self.property_units),
+                "n_members": self.n_members,
+                "hidden_units": list(self.hidden_units),
+                "activation": self.activation,
+                "learning_rate": self.learning_rate,
+                "log_targets": self.log_targets,
+                "seed": self.seed,
+                "model_version": self.model_version,
+                "package_version": self.package_version,
+            }
+        )
+        return config
+
+    def build(self, input_shape=None):
+        for m in self.members:
+            m.build((None, len(self.elements)))
+        super().build((None, len(self.elements)))
+
+
+def train_default_surrogate(dataset, epochs: int | None = None, seed: int = 0, verbose: int = 0) -> Surrogate:
+    """Train the default ensemble on `dataset.train` (its elements, properties and units).
+
+    Args:
+        dataset: a `hea_zoo.Dataset`.
+        epochs: default `SURROGATE_DEFAULTS["epochs"]`.
+        seed: ensemble seed.
+        verbose: Keras verbosity.
+    """
+    keras.utils.set_random_seed(seed)
+    model = Surrogate(
+        log_targets=bool(np.all(dataset.properties > 0)),
+        elements=dataset.elements,
+        property_names=dataset.property_names,
+        property_units=dataset.property_units,
+        seed=seed,
+    )
+    train = dataset.train
+    model.fit(
+        train.compositions,
+        train.properties,
+        epochs=epochs or SURROGATE_DEFAULTS["epochs"],
+        verbose=verbose,
+    )
+    return model
