@@ -1,0 +1,124 @@
+"""Generator registry and the measured default hyperparameters.
+
+The defaults were chosen by measurement on the bundled dataset; the sweep and
+its numbers are in docs/HYPERPARAMETERS.md.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import keras
+
+from hea_zoo.models.base import ConditionalGenerator
+from hea_zoo.models.cae import CAE
+from hea_zoo.models.cvae import CVAE
+from hea_zoo.models.wcgan import WCGAN
+
+GENERATORS: dict[str, type[ConditionalGenerator]] = {"cae": CAE, "cvae": CVAE, "wcgan": WCGAN}
+"""Generator classes by name."""
+
+DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
+    "cae": {
+        "model": {"latent_dim": 4, "hidden_units": (128, 128)},
+        "learning_rate": 1e-3,
+        "epochs": 300,
+        "batch_size": 32,
+    },
+    "cvae": {
+        "model": {"latent_dim": 8, "hidden_units": (128, 128), "beta": 0.05},
+        "learning_rate": 1e-3,
+        "epochs": 300,
+        "batch_size": 32,
+    },
+    "wcgan": {
+        "model": {"latent_dim": 8, "hidden_units": (128, 128), "critic_units": (128, 128)},
+        "learning_rate": None,  # the model's own default (RMSprop for weight clipping)
+        "epochs": 300,
+        "batch_size": 64,
+    },
+}
+"""Per generator: constructor arguments, optimizer learning rate, epochs and batch size."""
+
+
+def get_generator_class(name: str) -> type[ConditionalGenerator]:
+    """The generator class registered under `name` ("cae", "cvae" or "wcgan").
+
+    Raises:
+        ValueError: unknown name (the message lists the valid ones).
+    """
+    key = str(name).lower()
+    if key not in GENERATORS:
+        raise ValueError(
+            f"Unknown generator {name!r}. Valid names: {sorted(GENERATORS)}"
+        )
+    return GENERATORS[key]
+
+
+def build_default_generator(name: str, dataset=None, seed: int = 0, **overrides) -> ConditionalGenerator:
+    """A compiled generator with the default hyperparameters (not trained).
+
+    Args:
+        name: "cae", "cvae" or "wcgan".
+        dataset: a `hea_zoo.Dataset`; its element list and property names and
+            units configure the model (None: the study's 22 elements).
+        seed: model seed.
+        **overrides: constructor arguments replacing the defaults.
+    """
+    cls = get_generator_class(name)
+    spec = DEFAULT_HYPERPARAMETERS[name.lower()]
+    kwargs = dict(spec["model"])
+    if dataset is not None:
+        kwargs.update(
+            elements=tuple(dataset.elements),
+            condition_names=tuple(dataset.property_names),
+            condition_units=tuple(dataset.property_units),
+        )
+    kwargs.update(overrides)
+    model = cls(seed=seed, **kwargs)
+    lr = spec["learning_rate"]
+    if isinstance(model, WCGAN):
+        model.compile()
+    else:
+        model.compile(optimizer=keras.optimizers.Adam(lr))
+    return model
+
+
+def train_default_generator(
+    name: str, dataset, epochs: int | None = None, seed: int = 0, verbose: int = 0
+) -> ConditionalGenerator:
+    """Trains a generator with the measured defaults on `dataset.train`.
+
+    Args:
+        name: "cae", "cvae" or "wcgan".
+        dataset: a `hea_zoo.Dataset` (its train split is used).
+        epochs: number of epochs (None: the default for that model).
+        seed: seed of weights initialization and training noise.
+        verbose: Keras verbosity.
+
+    Returns:
+        The trained generator; `model.training_seconds` holds the fit time.
+
+    Example:
+
+    ```python
+    ds = hea_zoo.load_dataset()
+    model = hea_zoo.models.train_default_generator("cvae", ds)
+    ```
+    """
+    spec = DEFAULT_HYPERPARAMETERS[get_generator_class(name) and name.lower()]
+    keras.utils.set_random_seed(seed)
+    model = build_default_generator(name, dataset, seed=seed)
+    train = dataset.train
+    start = time.perf_counter()
+    model.fit(
+        train.compositions,
+        train.properties,
+        epochs=spec["epochs"] if epochs is None else epochs,
+        batch_size=spec["batch_size"],
+        shuffle=True,
+        verbose=verbose,
+    )
+    model.training_seconds = time.perf_counter() - start
+    return model

@@ -1,0 +1,291 @@
+"""Wasserstein conditional GAN (WcGAN)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import tensorflow as tf
+
+from hea_zoo.models.base import (
+    ConditionalGenerator,
+    _positive_int,
+    _units_tuple,
+    build_mlp,
+    scale_for_replicas,
+)
+
+
+@keras.saving.register_keras_serializable(package="hea_zoo")
+class ClipConstraint(keras.constraints.Constraint):
+    """Clips every weight to `[-clip_value, clip_value]` (WGAN weight clipping).
+
+    Args:
+        clip_value: positive bound.
+    """
+
+    def __init__(self, clip_value: float = 0.01):
+        if not isinstance(clip_value, (int, float)) or clip_value <= 0:
+            raise ValueError(
+                f"`clip_value` must be a positive number. Received: clip_value={clip_value!r}"
+            )
+        self.clip_value = float(clip_value)
+
+    def __call__(self, w):
+        return keras.ops.clip(w, -self.clip_value, self.clip_value)
+
+    def get_config(self) -> dict:
+        return {"clip_value": self.clip_value}
+
+
+def _weighted_mean(values: tf.Tensor, sample_weight: tf.Tensor | None) -> tf.Tensor:
+    values = tf.reshape(values, [-1])
+    if sample_weight is None:
+        return tf.reduce_mean(values)
+    w = tf.reshape(tf.cast(sample_weight, values.dtype), [-1])
+    return tf.reduce_sum(values * w) / tf.maximum(tf.reduce_sum(w), 1e-12)
+
+
+@keras.saving.register_keras_serializable(package="hea_zoo")
+class WCGAN(ConditionalGenerator):
+    """Wasserstein conditional GAN for composition generation.
+
+    The generator maps `(z, c)` to `x = softmax(g(z, c))`; the critic scores
+    pairs `f(x, c)`. Per generator step the critic takes `n_critic` steps on
+
+        L_critic = E[f(x_fake, c)] - E[f(x_real, c)]  (+ gp_weight * GP),
+
+    and the generator then minimizes `L_gen = -E[f(x_fake, c)]`. With
+    `gradient_penalty=0` (the study's setting) the critic stays
+    1-Lipschitz-ish by clipping every critic weight to `[-clip_value,
+    clip_value]` after each update (Arjovsky et al., 2017), with RMSprop. With
+    `gradient_penalty > 0` clipping is off and the critic loss gets
+    `GP = E[(||grad_x_hat f(x_hat, c)||_2 - 1)^2]` at
+    `x_hat = a x_real + (1 - a) x_fake`, `a ~ Uniform(0, 1)` per row
+    (Gulrajani et al., 2017), with Adam(beta_1=0.5, beta_2=0.9).
+
+    The metrics are `critic_loss`, `generator_loss` and
+    `wasserstein_distance` (the critic's estimate `E f(real) - E f(fake)`).
+
+    Reference: Tung, Debnath & Reinhart, "Evaluating generative models for
+    inverse design of high-entropy refractory alloys" (the WcGAN of the study).
+
+    Args:
+        latent_dim: size of the noise vector.
+        hidden_units: widths of the generator's hidden layers.
+        critic_units: widths of the critic's hidden layers.
+        n_critic: critic steps per generator step.
+        clip_value: weight-clipping bound (used when `gradient_penalty == 0`).
+        gradient_penalty: weight of the gradient penalty (0: weight clipping).
+        learning_rate: learning rate of the default optimizers (`compile()`
+            without optimizers).
+        **kwargs: `ConditionalGenerator` and `keras.Model` arguments.
+
+    Example:
+
+    ```python
+    model = hea_zoo.models.WCGAN(seed=0)
+    model.compile()  # RMSprop for both networks
+    model.fit(ds.train.compositions, ds.train.properties, epochs=300, batch_size=64)
+    ```
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 8,
+        hidden_units: Sequence[int] = (128, 128),
+        critic_units: Sequence[int] = (128, 128),
+        activation: str = "leaky_relu",
+        n_critic: int = 5,
+        clip_value: float = 0.01,
+        gradient_penalty: float = 0.0,
+        learning_rate: float = 5e-4,
+        **kwargs,
+    ):
+        super().__init__(
+            latent_dim=latent_dim, hidden_units=hidden_units, activation=activation, **kwargs
+        )
+        # === Config ===
+        self.critic_units = _units_tuple(critic_units, "critic_units")
+        self.n_critic = _positive_int(n_critic, "n_critic")
+        if not isinstance(clip_value, (int, float)) or clip_value <= 0:
+            raise ValueError(
+                f"`clip_value` must be a positive number. Received: clip_value={clip_value!r}"
+            )
+        self.clip_value = float(clip_value)
+        if not isinstance(gradient_penalty, (int, float)) or gradient_penalty < 0:
+            raise ValueError(
+                "`gradient_penalty` must be a nonnegative number. "
+                f"Received: gradient_penalty={gradient_penalty!r}"
+            )
+        self.gradient_penalty = float(gradient_penalty)
+        if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
+            raise ValueError(
+                f"`learning_rate` must be a positive number. Received: learning_rate={learning_rate!r}"
+            )
+        self.learning_rate = float(learning_rate)
+
+        # === Networks ===
+        e, c, k = self.n_elements, self.n_conditions, self.latent_dim
+        self.generator = build_mlp(
+            (k, c), ("noise", "condition"), e, self.hidden_units, self.activation, "generator"
+        )
+        clip = None if self.gradient_penalty > 0 else ClipConstraint(self.clip_value)
+        self.critic = build_mlp(
+            (e, c),
+            ("composition", "condition"),
+            1,
+            self.critic_units,
+            self.activation,
+            "critic",
+            kernel_constraint=clip,
+            bias_constraint=clip,
+        )
+
+        # === Trackers ===
+        self.critic_loss_tracker = keras.metrics.Mean(name="critic_loss")
+        self.generator_loss_tracker = keras.metrics.Mean(name="generator_loss")
+        self.distance_tracker = keras.metrics.Mean(name="wasserstein_distance")
+        self.d_optimizer = None
+        self.g_optimizer = None
+        self.built = True
+
+    @property
+    def metrics(self):
+        return [self.critic_loss_tracker, self.generator_loss_tracker, self.distance_tracker]
+
+    # ---------------------------------------------------------------- compile
+    def _default_optimizer(self) -> keras.optimizers.Optimizer:
+        if self.gradient_penalty > 0:
+            return keras.optimizers.Adam(self.learning_rate, beta_1=0.5, beta_2=0.9)
+        return keras.optimizers.RMSprop(self.learning_rate)
+
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        """Configures the two optimizers.
+
+        Args:
+            d_optimizer: critic optimizer (instance, name or config). Default:
+                RMSprop(learning_rate) with weight clipping, Adam(learning_rate,
+                0.5, 0.9) with the gradient penalty.
+            g_optimizer: generator optimizer, same default.
+            **kwargs: other `keras.Model.compile` arguments (e.g.
+                `steps_per_execution`, `run_eagerly`).
+        """
+        if "optimizer" in kwargs:
+            raise ValueError(
+                "WCGAN trains two networks: pass `d_optimizer=` (critic) and "
+                "`g_optimizer=` (generator) instead of `optimizer=`."
+            )
+        for key in ("loss", "metrics"):
+            if kwargs.get(key) is not None:
+                raise ValueError(
+                    f"WCGAN defines its own losses and metrics. Received: {key}={kwargs[key]!r}"
+                )
+        self.d_optimizer = (
+            self._default_optimizer() if d_optimizer is None else keras.optimizers.get(d_optimizer)
+        )
+        self.g_optimizer = (
+            self._default_optimizer() if g_optimizer is None else keras.optimizers.get(g_optimizer)
+        )
+        super().compile(optimizer=self.g_optimizer, **kwargs)
+        self.d_optimizer.build(self.critic.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self._compile_kwargs = dict(kwargs)
+
+    def get_compile_config(self) -> dict | None:
+        if self.d_optimizer is None:
+            return None
+        config = {
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+        }
+        for key in ("steps_per_execution", "run_eagerly", "jit_compile"):
+            if key in getattr(self, "_compile_kwargs", {}):
+                config[key] = self._compile_kwargs[key]
+        return config
+
+    def compile_from_config(self, config: dict) -> None:
+        config = dict(config)
+        d = keras.saving.deserialize_keras_object(config.pop("d_optimizer"))
+        g = keras.saving.deserialize_keras_object(config.pop("g_optimizer"))
+        self.compile(d_optimizer=d, g_optimizer=g, **config)
+
+    def _default_compile(self) -> None:
+        self.compile()
+
+    # --------------------------------------------------------------- networks
+    def _decode_logits(self, latent: tf.Tensor, normalized_conditions: tf.Tensor) -> tf.Tensor:
+        return self.generator([latent, normalized_conditions])
+
+    def _fake(self, cn, training):
+        z = keras.random.normal((tf.shape(cn)[0], self.latent_dim), seed=self.seed_generator)
+        return tf.nn.softmax(self.generator([z, cn], training=training), axis=-1)
+
+    def _critic_loss(self, x, cn, fake, sample_weight):
+        real_score = _weighted_mean(self.critic([x, cn], training=True), sample_weight)
+        fake_score = _weighted_mean(self.critic([fake, cn], training=True), sample_weight)
+        distance = real_score - fake_score
+        loss = -distance
+        if self.gradient_penalty > 0:
+            alpha = keras.random.uniform(
+                (tf.shape(x)[0], 1), minval=0.0, maxval=1.0, seed=self.seed_generator
+            )
+            mixed = alpha * x + (1.0 - alpha) * fake
+            with tf.GradientTape() as gp_tape:
+                gp_tape.watch(mixed)
+                score = self.critic([mixed, cn], training=True)
+            grads = gp_tape.gradient(score, mixed)
+            norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=-1) + 1e-12)
+            loss = loss + self.gradient_penalty * tf.reduce_mean(tf.square(norm - 1.0))
+        return loss, distance
+
+    # ---------------------------------------------------------------- training
+    def train_step(self, data):
+        x, c, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x = tf.cast(x, "float32")
+        cn = self.normalize_conditions(c)
+        critic_weights = self.critic.trainable_weights
+        for _ in range(self.n_critic):
+            fake = tf.stop_gradient(self._fake(cn, training=True))
+            with tf.GradientTape() as tape:
+                d_loss, distance = self._critic_loss(x, cn, fake, sample_weight)
+                scaled = scale_for_replicas(d_loss)
+            grads = tape.gradient(scaled, critic_weights)
+            self.d_optimizer.apply_gradients(zip(grads, critic_weights))
+        generator_weights = self.generator.trainable_weights
+        with tf.GradientTape() as tape:
+            fake = self._fake(cn, training=True)
+            g_loss = -_weighted_mean(self.critic([fake, cn], training=True), sample_weight)
+            scaled = scale_for_replicas(g_loss)
+        grads = tape.gradient(scaled, generator_weights)
+        self.g_optimizer.apply_gradients(zip(grads, generator_weights))
+        self.critic_loss_tracker.update_state(d_loss)
+        self.generator_loss_tracker.update_state(g_loss)
+        self.distance_tracker.update_state(distance)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x, c, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x = tf.cast(x, "float32")
+        cn = self.normalize_conditions(c)
+        fake = self._fake(cn, training=False)
+        real_score = _weighted_mean(self.critic([x, cn]), sample_weight)
+        fake_score = _weighted_mean(self.critic([fake, cn]), sample_weight)
+        self.critic_loss_tracker.update_state(fake_score - real_score)
+        self.generator_loss_tracker.update_state(-fake_score)
+        self.distance_tracker.update_state(real_score - fake_score)
+        return {m.name: m.result() for m in self.metrics}
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            {
+                "critic_units": list(self.critic_units),
+                "n_critic": self.n_critic,
+                "clip_value": self.clip_value,
+                "gradient_penalty": self.gradient_penalty,
+                "learning_rate": self.learning_rate,
+            }
+        )
+        return config

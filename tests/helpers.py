@@ -1,0 +1,142 @@
+"""Shared checks for the conditional generators (applied to every model)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from hea_zoo import oracle
+
+
+def composition_mmd(a: np.ndarray, b: np.ndarray, bandwidth: float = 0.3) -> float:
+    """Squared maximum mean discrepancy (RBF kernel) between two sets of compositions."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+
+    def k(x, y):
+        d2 = (x * x).sum(1)[:, None] + (y * y).sum(1)[None, :] - 2.0 * x @ y.T
+        return np.exp(-np.maximum(d2, 0.0) / (2.0 * bandwidth**2))
+
+    return float(k(a, a).mean() + k(b, b).mean() - 2.0 * k(a, b).mean())
+
+
+def assert_valid_compositions(x: np.ndarray, n_elements: int) -> None:
+    x = np.asarray(x)
+    assert x.shape[-1] == n_elements
+    assert x.dtype == np.float32
+    assert np.all(np.isfinite(x))
+    assert np.all(x >= 0.0)
+    np.testing.assert_allclose(x.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def check_generate(model, dataset) -> None:
+    """`generate` gives (m, n, E) float32 valid compositions; same seed, same samples."""
+    conditions = dataset.train.properties[:3]
+    x = model.generate(conditions, 7, seed=3)
+    assert x.shape == (3, 7, len(dataset.elements))
+    assert_valid_compositions(x, len(dataset.elements))
+    np.testing.assert_array_equal(x, model.generate(conditions, 7, seed=3))
+    assert not np.allclose(x, model.generate(conditions, 7, seed=4))
+    # One condition vector is one condition.
+    assert model.generate(conditions[0], 2, seed=0).shape == (1, 2, len(dataset.elements))
+    # Unseeded draws advance the model's seed generator.
+    assert not np.allclose(model.generate(conditions, 7), model.generate(conditions, 7))
+
+
+def check_conditioning(model, dataset, n: int = 300, min_gap: float = 0.25) -> None:
+    """Designs at a high target have clearly higher oracle properties than at a low one.
+
+    For each property p (the others held at their median): the mean oracle
+    value of designs at the q90 target exceeds that at the q10 target by at
+    least `min_gap` of the target gap.
+    """
+    q10, q50, q90 = (dataset.percentile(q) for q in (10, 50, 90))
+    for p, name in enumerate(dataset.property_names):
+        low, high = q50.copy(), q50.copy()
+        low[p], high[p] = q10[p], q90[p]
+        designs = model.generate(np.stack([low, high]), n, seed=11)
+        achieved = oracle.properties(designs.reshape(-1, designs.shape[-1])).reshape(2, n, -1)
+        mean_low, mean_high = achieved[0, :, p].mean(), achieved[1, :, p].mean()
+        gap = min_gap * (q90[p] - q10[p])
+        assert mean_high - mean_low > gap, (
+            f"{name}: mean at high target {mean_high:.2f} vs low {mean_low:.2f}; "
+            f"wanted a difference above {gap:.2f} (targets {q10[p]:.2f} -> {q90[p]:.2f})"
+        )
+
+
+def run_model_saving_test(model, tmp_path: Path) -> keras.Model:
+    """`.keras` round trip: same config, flags, `decode` outputs and seeded samples.
+
+    Returns the reloaded model.
+    """
+    path = tmp_path / f"{model.name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)  # no custom_objects: registered classes
+    assert type(loaded) is type(model)
+    assert loaded.get_config() == model.get_config()
+    assert loaded.is_trained == model.is_trained
+    assert loaded.elements == model.elements
+    assert loaded.condition_names == model.condition_names
+    assert loaded.condition_units == model.condition_units
+    assert loaded.model_version == model.model_version
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((16, model.latent_dim)).astype("float32")
+    c = np.stack(
+        [rng.uniform(40, 100, 16), rng.uniform(5, 50, 16)][: model.n_conditions], axis=1
+    ).astype("float32")
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(model.decode(z, c)),
+        keras.ops.convert_to_numpy(loaded.decode(z, c)),
+    )
+    np.testing.assert_array_equal(model.generate(c, 3, seed=5), loaded.generate(c, 3, seed=5))
+    return loaded
+
+
+def check_bad_inputs(model, dataset) -> None:
+    """Bad input to `fit` and `generate` raises a ValueError saying what is wrong."""
+    x = dataset.train.compositions[:8]
+    c = dataset.train.properties[:8]
+    e, p = x.shape[1], c.shape[1]
+
+    with pytest.raises(ValueError, match=re.escape(f"(N, {e})") + ".*" + re.escape(f"(8, {e - 1})")):
+        model.fit(x[:, :-1], c, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=re.escape(f"(m, {p})") + ".*" + re.escape(f"(8, {p + 1})")):
+        model.fit(x, np.concatenate([c, c[:, :1]], axis=1), epochs=1, verbose=0)
+    bad = c.copy()
+    bad[5, 1] = np.nan
+    with pytest.raises(ValueError, match="row 5"):
+        model.fit(x, bad, epochs=1, verbose=0)
+    bad = x.copy()
+    bad[2, 0] = np.nan
+    with pytest.raises(ValueError, match="row 2"):
+        model.fit(bad, c, epochs=1, verbose=0)
+    bad = x.copy()
+    bad[4, 0] += 0.5
+    with pytest.raises(ValueError, match="row 4"):
+        model.fit(bad, c, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="8 compositions and 7 conditions"):
+        model.fit(x, c[:7], epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="conditions are missing"):
+        model.fit(x, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="row 1.*" + dataset.property_names[0]):
+        model.generate([[50.0, 5.0], [-1.0, 5.0]], 2)
+    with pytest.raises(ValueError, match="row 0"):
+        model.generate([[np.inf, 5.0]], 2)
+    with pytest.raises(ValueError, match=re.escape(f"(m, {p})") + ".*" + re.escape("(1, 3)")):
+        model.generate([[50.0, 5.0, 1.0]], 2)
+    with pytest.raises(ValueError, match="n_per_condition.*Received: n_per_condition=0"):
+        model.generate([[50.0, 5.0]], 0)
+    with pytest.raises(ValueError, match="seed"):
+        model.generate([[50.0, 5.0]], 2, seed=1.5)
+
+
+def check_version_warning(model) -> None:
+    """Loading a model saved by another package version warns."""
+    config = model.get_config()
+    config["hea_zoo_version"] = "0.0.0-other"
+    with pytest.warns(UserWarning, match="0.0.0-other"):
+        type(model).from_config(config)
