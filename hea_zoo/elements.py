@@ -94,7 +94,7 @@ _ELASTIC: dict[str, tuple] = {
     "Fe": (82.0, "CRC", 211.0, "CRC", 170.0, "CRC", 0.29, "CRC"),
     "Hf": (30.0, "CRC", 78.0, "CRC", 110.0, "CRC", 0.37, "CRC"),
     "Ir": (210.0, "CRC", 528.0, "CRC", 320.0, "CRC", 0.26, "CRC"),
-    "Mn": (79.8, "Isotropic", 198.0, "WebElements", 120.0, "WebElements", 0.24, "WebElements"),
+    "Mn": (79.8, "Isotropic", 198.0, "WebElements", 120.0, "WebElements", 0.24, "CRC"),
     "Mo": (126.0, "CRC", 329.0, "CRC", 230.0, "CRC", 0.31, "CRC"),
     "Nb": (38.0, "CRC", 105.0, "CRC", 170.0, "CRC", 0.40, "CRC"),
     "Ni": (76.0, "CRC", 200.0, "CRC", 180.0, "CRC", 0.31, "CRC"),
