@@ -132,6 +132,7 @@ def render_markdown(
     figures: Mapping[str, Path] | None = None,
     base_dir: Path | None = None,
     title: str = "hea_zoo evaluation report",
+    notes: str | None = None,
 ) -> str:
     """The text of ``report.md``.
 
@@ -143,6 +144,7 @@ def render_markdown(
             ``base_dir``).
         base_dir: Folder the report is written to.
         title: First heading.
+        notes: Free text placed under the heading (e.g. how the models were trained).
 
     Returns:
         Markdown text.
@@ -152,6 +154,8 @@ def render_markdown(
     names = list(first.property_names)
     any_oracle = any(e.oracle_used for e in evaluations.values())
     out = [f"# {title}", ""]
+    if notes:
+        out += [notes.strip(), ""]
     out.append(
         f"hea_zoo {__version__}. Protocol of Tung, Debnath & Reinhart, \"Evaluating generative "
         "models for inverse design of high-entropy refractory alloys\": line of "
@@ -314,6 +318,7 @@ def write_report(
     surrogate_scores=None,
     figures: bool = True,
     title: str = "hea_zoo evaluation report",
+    notes: str | None = None,
 ) -> Path:
     """Writes ``report.md``, ``metrics.json`` and (optionally) the figures into ``out_dir``.
 
@@ -325,6 +330,7 @@ def write_report(
         surrogate_scores: The surrogate's held-out scores, optional.
         figures: Whether to draw the figures into ``out_dir/figures``.
         title: First heading of the report.
+        notes: Free text under the heading (how the models were trained, etc.).
 
     Returns:
         The path of ``report.md``.
@@ -339,10 +345,12 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     drawn = plots.plot_all(evaluations, out_dir / "figures", dataset) if figures else None
     payload = metrics_dict(evaluations, dataset, surrogate_scores)
+    if notes:
+        payload["notes"] = notes
     if drawn:
         payload["figures"] = {k: os.path.relpath(v, out_dir) for k, v in drawn.items()}
     _write_text(out_dir / "metrics.json", json.dumps(payload, indent=2, allow_nan=False) + "\n")
-    text = render_markdown(evaluations, dataset, surrogate_scores, drawn, out_dir, title)
+    text = render_markdown(evaluations, dataset, surrogate_scores, drawn, out_dir, title, notes)
     report = out_dir / "report.md"
     _write_text(report, text)
     return report

@@ -67,8 +67,9 @@ def test_write_report_with_figures(evaluations, dataset, tmp_path):
 
 def test_write_report_without_figures_or_oracle(evaluations, tmp_path):
     only = {"cvae": evaluations["cvae"]}
-    path = report.write_report(only, tmp_path, figures=False)
+    path = report.write_report(only, tmp_path, figures=False, notes="Trained for 3 epochs.")
     text = path.read_text()
+    assert text.splitlines()[2] == "Trained for 3 epochs."
     assert "oracle: mean" not in text and "![" not in text
     assert not (tmp_path / "figures").exists()
     data = json.loads((tmp_path / "metrics.json").read_text())
