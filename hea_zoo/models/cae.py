@@ -16,6 +16,16 @@ from hea_zoo.models.base import (
 )
 
 
+def _squared_correlation(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """Sum of squared batch correlations between the columns of `a` and of `b`."""
+    a = a - tf.reduce_mean(a, axis=0)
+    b = b - tf.reduce_mean(b, axis=0)
+    a = a / tf.sqrt(tf.reduce_mean(tf.square(a), axis=0) + 1e-6)
+    b = b / tf.sqrt(tf.reduce_mean(tf.square(b), axis=0) + 1e-6)
+    corr = tf.matmul(a, b, transpose_a=True) / tf.cast(tf.shape(a)[0], a.dtype)
+    return tf.reduce_sum(tf.square(corr))
+
+
 @keras.saving.register_keras_serializable(package="hea_zoo")
 class CAE(ConditionalGenerator):
     """Conditional autoencoder for composition generation.
@@ -41,6 +51,12 @@ class CAE(ConditionalGenerator):
             code during training (0 disables); it keeps the decoder smooth
             around the training codes, which sampling from the fitted Gaussian
             relies on.
+        decorrelation: weight of a penalty on the squared batch correlations
+            between latent codes and conditions, `sum_ij corr(z_i, c_j)^2`.
+            Generation draws `z` independently of `c`, so a code that also
+            encodes the properties pulls designs off target; the penalty
+            pushes property information out of `z` and into the condition
+            input (0 disables).
         **kwargs: `ConditionalGenerator` arguments (elements, condition names
             and units, activation, seed, model_version) and `keras.Model` ones.
 
@@ -59,6 +75,7 @@ class CAE(ConditionalGenerator):
         hidden_units: Sequence[int] = (128, 128),
         reconstruction: str = "mse",
         latent_noise: float = 0.0,
+        decorrelation: float = 0.0,
         **kwargs,
     ):
         super().__init__(latent_dim=latent_dim, hidden_units=hidden_units, **kwargs)
@@ -69,6 +86,12 @@ class CAE(ConditionalGenerator):
                 f"`latent_noise` must be a nonnegative number. Received: latent_noise={latent_noise!r}"
             )
         self.latent_noise = float(latent_noise)
+        if not (isinstance(decorrelation, (int, float)) and decorrelation >= 0):
+            raise ValueError(
+                "`decorrelation` must be a nonnegative number. "
+                f"Received: decorrelation={decorrelation!r}"
+            )
+        self.decorrelation = float(decorrelation)
 
         # === Networks ===
         e, c, k = self.n_elements, self.n_conditions, self.latent_dim
@@ -89,10 +112,13 @@ class CAE(ConditionalGenerator):
 
         # === Trackers ===
         self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.built = True
 
     @property
     def metrics(self):
+        if self.decorrelation > 0:
+            return [self.loss_tracker, self.reconstruction_tracker]
         return [self.loss_tracker]
 
     # --------------------------------------------------------------- networks
@@ -118,24 +144,29 @@ class CAE(ConditionalGenerator):
             )
         x_hat = tf.nn.softmax(self.decoder([latent, cn], training=training), axis=-1)
         per_sample = self.reconstruction_error(x, x_hat, self.reconstruction)
-        return _replica_mean(per_sample, sample_weight)
+        rec = _replica_mean(per_sample, sample_weight)
+        if self.decorrelation == 0:
+            return rec, rec
+        return rec + self.decorrelation * _squared_correlation(latent, cn), rec
 
     def train_step(self, data):
         x, c, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         x = tf.cast(x, "float32")
         with tf.GradientTape() as tape:
-            loss = self._batch_loss(x, c, sample_weight, training=True)
+            loss, rec = self._batch_loss(x, c, sample_weight, training=True)
             scaled = scale_for_replicas(loss)
         weights = self.encoder.trainable_weights + self.decoder.trainable_weights
         grads = tape.gradient(scaled, weights)
         self.optimizer.apply_gradients(zip(grads, weights))
         self.loss_tracker.update_state(loss)
+        self.reconstruction_tracker.update_state(rec)
         return {m.name: m.result() for m in self.metrics}
 
     def test_step(self, data):
         x, c, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        loss = self._batch_loss(tf.cast(x, "float32"), c, sample_weight, training=False)
+        loss, rec = self._batch_loss(tf.cast(x, "float32"), c, sample_weight, training=False)
         self.loss_tracker.update_state(loss)
+        self.reconstruction_tracker.update_state(rec)
         return {m.name: m.result() for m in self.metrics}
 
     def fit_latent_gaussian(self, compositions, conditions, batch_size: int = 4096) -> None:
@@ -169,6 +200,10 @@ class CAE(ConditionalGenerator):
     def get_config(self) -> dict:
         config = super().get_config()
         config.update(
-            {"reconstruction": self.reconstruction, "latent_noise": self.latent_noise}
+            {
+                "reconstruction": self.reconstruction,
+                "latent_noise": self.latent_noise,
+                "decorrelation": self.decorrelation,
+            }
         )
         return config
