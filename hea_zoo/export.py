@@ -117,14 +117,6 @@ def _check_exportable(model) -> str:
             "Expected a hea_zoo generator (CAE, CVAE, WCGAN) or a hea_zoo Surrogate. "
             f"Received: {type(model).__name__}"
         )
-    if (
-        kind == "surrogate"
-        and not getattr(model, "built", False)
-        and float(np.asarray(model.trained.numpy())) == 1.0
-    ):
-        # `Surrogate.fit` trains the (already built) members without marking the outer
-        # model built; building it creates no weights.
-        model.build((None, len(model.elements)))
     if not getattr(model, "built", False):
         raise ValueError(
             f"Cannot export an unbuilt {type(model).__name__}: build and train it first "
@@ -326,8 +318,6 @@ def _build_onnx(model, fn, signature, metadata: dict[str, Any], opset: int):
     return proto
 
 
-_INT_KEYS = ("export_version", "latent_dim", "n_members")
-_FLOAT_KEYS = ("composition_threshold",)
 
 
 def _metadata_props(metadata: dict[str, Any]) -> dict[str, str]:
@@ -514,18 +504,10 @@ def read_onnx_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """
     import onnx
 
+    from hea_zoo.design import decode_metadata
+
     proto = onnx.load(str(path), load_external_data=False)
-    out: dict[str, Any] = {}
-    for prop in proto.metadata_props:
-        value: Any = prop.value
-        if value[:1] in ("[", "{"):
-            value = json.loads(value)
-        elif prop.key in _INT_KEYS:
-            value = int(value)
-        elif prop.key in _FLOAT_KEYS:
-            value = float(value)
-        out[prop.key] = value
-    return out
+    return decode_metadata({prop.key: prop.value for prop in proto.metadata_props})
 
 
 def read_saved_model_metadata(path: str | os.PathLike) -> dict[str, Any]:

@@ -223,6 +223,8 @@ class Surrogate(keras.Model):
             vx, vy = kwargs["validation_data"][:2]
             vx = validate_compositions(vx, n_elements=len(self.elements), name="validation compositions")
             kwargs["validation_data"] = (vx, _check_properties(vy, vx.shape[0], len(self.property_names), "validation properties"))
+        if not self.built:
+            self.build((None, len(self.elements)))
         if not self.compiled:
             self.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
         if self.log_targets and np.any(y <= 0):
