@@ -655,7 +655,9 @@ class GeneratorEvaluation:
         Returns:
             Dict with ``mape_surrogate`` / ``mape_oracle`` (line, mean over properties, %),
             ``cosine_similarity`` (line) and ``novelty`` (fractions), the hit rates,
-            ``validity``, ``uniqueness``, nearest-training distance and the gap.
+            ``validity``, ``uniqueness``, nearest-training distance and the gap, and the
+            ``*_reachable`` MAPE and hit rates at the novelty conditions (properties of real
+            training alloys, so reachable targets).
         """
         line = self.line
         return {
@@ -674,6 +676,11 @@ class GeneratorEvaluation:
             if line.nearest_training is None
             else line.nearest_training["euclidean_mean"],
             "copy_rate": None if line.nearest_training is None else line.nearest_training["copy_rate"],
+            "mape_surrogate_reachable": self.novelty.mape_surrogate["mean"],
+            "mape_oracle_reachable": None
+            if self.novelty.mape_oracle is None
+            else self.novelty.mape_oracle["mean"],
+            "hit_rate_oracle_reachable": self.novelty.hit_rate_oracle,
         }
 
     def to_dict(self) -> dict[str, Any]:
