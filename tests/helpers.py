@@ -140,3 +140,42 @@ def check_version_warning(model) -> None:
     config["hea_zoo_version"] = "0.0.0-other"
     with pytest.warns(UserWarning, match="0.0.0-other"):
         type(model).from_config(config)
+
+
+def check_decode_traceable(model) -> None:
+    """`decode` traces under a tf.function with an input signature (as export wraps it)."""
+    import tensorflow as tf
+
+    fn = tf.function(
+        lambda z, c: model.decode(z, c),
+        input_signature=[
+            tf.TensorSpec([None, model.latent_dim], tf.float32, name="z"),
+            tf.TensorSpec([None, model.n_conditions], tf.float32, name="condition"),
+        ],
+    )
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((5, model.latent_dim)).astype("float32")
+    c = np.tile(np.array([[60.0, 20.0, 1.0][: model.n_conditions]], "float32"), (5, 1))
+    np.testing.assert_allclose(
+        fn(z, c).numpy(), keras.ops.convert_to_numpy(model.decode(z, c)), atol=1e-6
+    )
+    ops = {op.type for op in fn.get_concrete_function().graph.get_operations()}
+    assert "Softmax" in ops
+    assert not any("Stateful" in t or "RandomStandardNormal" in t for t in ops), ops
+
+
+def mean_entropy(x: np.ndarray) -> float:
+    """Mean Shannon entropy (nats) of composition rows: the floor of a cross-entropy loss."""
+    x = np.asarray(x, np.float64)
+    return float(-(x * np.log(np.where(x > 0, x, 1.0))).sum(axis=-1).mean())
+
+
+def assert_reconstruction_falls(model, losses, compositions, factor: float = 0.5) -> None:
+    """The reconstruction loss falls to `factor` of its first-epoch value.
+
+    For the cross-entropy loss, whose floor is the data's entropy, the excess
+    over that floor (the KL from data to reconstruction) is compared.
+    """
+    floor = mean_entropy(compositions) if model.reconstruction == "crossentropy" else 0.0
+    first, last = losses[0] - floor, losses[-1] - floor
+    assert last < factor * first, (losses[0], losses[-1], floor)

@@ -21,19 +21,29 @@ GENERATORS: dict[str, type[ConditionalGenerator]] = {"cae": CAE, "cvae": CVAE, "
 
 DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     "cae": {
-        "model": {"latent_dim": 4, "hidden_units": (128, 128)},
+        "model": {"latent_dim": 4, "hidden_units": (128, 128), "latent_noise": 0.1},
         "learning_rate": 1e-3,
         "epochs": 300,
         "batch_size": 32,
     },
     "cvae": {
-        "model": {"latent_dim": 8, "hidden_units": (128, 128), "beta": 0.05},
+        "model": {
+            "latent_dim": 8,
+            "hidden_units": (128, 128),
+            "beta": 0.1,
+            "reconstruction": "crossentropy",
+        },
         "learning_rate": 1e-3,
         "epochs": 300,
         "batch_size": 32,
     },
     "wcgan": {
-        "model": {"latent_dim": 8, "hidden_units": (128, 128), "critic_units": (128, 128)},
+        "model": {
+            "latent_dim": 8,
+            "hidden_units": (128, 128),
+            "critic_units": (128, 128),
+            "clip_value": 0.05,
+        },
         "learning_rate": None,  # the model's own default (RMSprop for weight clipping)
         "epochs": 300,
         "batch_size": 64,
@@ -107,7 +117,8 @@ def train_default_generator(
     model = hea_zoo.models.train_default_generator("cvae", ds)
     ```
     """
-    spec = DEFAULT_HYPERPARAMETERS[get_generator_class(name) and name.lower()]
+    get_generator_class(name)  # fails with the valid names
+    spec = DEFAULT_HYPERPARAMETERS[name.lower()]
     keras.utils.set_random_seed(seed)
     model = build_default_generator(name, dataset, seed=seed)
     train = dataset.train

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from hea_zoo.models import CAE
+from hea_zoo.models.defaults import build_default_generator
 import helpers
 
 EPOCHS = 60
@@ -13,7 +14,7 @@ EPOCHS = 60
 @pytest.fixture(scope="module")
 def trained(dataset):
     keras.utils.set_random_seed(0)
-    model = CAE(seed=0, elements=dataset.elements)
+    model = build_default_generator("cae", dataset, seed=0)
     assert not model.is_trained
     history = model.fit(
         dataset.train.compositions, dataset.train.properties, epochs=EPOCHS, batch_size=32, verbose=0
@@ -21,10 +22,9 @@ def trained(dataset):
     return model, history
 
 
-def test_loss_falls(trained):
-    _, history = trained
-    loss = history.history["loss"]
-    assert loss[-1] < 0.5 * loss[0]
+def test_loss_falls(trained, dataset):
+    model, history = trained
+    helpers.assert_reconstruction_falls(model, history.history["loss"], dataset.train.compositions)
 
 
 def test_is_trained_and_latent_gaussian_fitted(trained, dataset):
@@ -48,6 +48,10 @@ def test_is_trained_and_latent_gaussian_fitted(trained, dataset):
 
 def test_generate(trained, dataset):
     helpers.check_generate(trained[0], dataset)
+
+
+def test_decode_traceable(trained):
+    helpers.check_decode_traceable(trained[0])
 
 
 def test_conditioning(trained, dataset):
