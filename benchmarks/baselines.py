@@ -175,6 +175,42 @@ class ScreeningBaseline:
         return out
 
 
+class FilteredGenerator:
+    """A generator followed by the surrogate filter, as `hea-zoo design` runs it.
+
+    Per condition it draws ``factor * n`` designs from the generator, scores them with
+    the surrogate and keeps the ``n`` with the smallest mean relative error to the
+    target: the same generate-then-filter step the screening baselines get, with
+    candidates that already aim at the target.
+
+    Args:
+        name: name in reports.
+        model: a generator (``generate``).
+        surrogate: the filter (``predict_with_uncertainty``).
+        factor: candidates drawn per kept design.
+    """
+
+    def __init__(self, name: str, model, surrogate, factor: int = 10):
+        self.name = name
+        self.model = model
+        self.surrogate = surrogate
+        self.factor = _check_n(factor)
+
+    def generate(self, conditions, n_per_condition: int, seed: int | None = None) -> np.ndarray:
+        """``(m, n, E)``: per condition the best ``n`` of ``factor * n`` generated designs."""
+        n = _check_n(n_per_condition)
+        c = _check_conditions(conditions, len(self.model.condition_names))
+        candidates = np.asarray(self.model.generate(c, n * self.factor, seed=seed))
+        m, k, e = candidates.shape
+        scores = _score(self.surrogate, candidates.reshape(-1, e)).reshape(m, k, -1)
+        out = np.empty((m, n, e), dtype=np.float32)
+        for i, target in enumerate(c):
+            error = np.mean(np.abs(scores[i] - target) / np.abs(target), axis=1)
+            best = np.argsort(np.where(np.isfinite(error), error, np.inf), kind="stable")[:n]
+            out[i] = candidates[i, best]
+        return out
+
+
 # --------------------------------------------------------------------------- pools
 
 

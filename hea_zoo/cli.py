@@ -147,17 +147,22 @@ def _default_models_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "exported"
 
 
+def _write_csv(frame, path: str | os.PathLike) -> None:
+    """Write a table to a temporary file beside `path`, then rename it into place."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, out)
+
+
 # ----------------------------------------------------------------------------- commands
 def cmd_dataset(args) -> int:
     data = _load_data(args)  # no TensorFlow needed
     frame = data.to_frame()
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, out)
-        print(f"wrote {len(frame)} alloys to {out}")
+        _write_csv(frame, args.out)
+        print(f"wrote {len(frame)} alloys to {args.out}")
         return EXIT_OK
     print(f"{data.name}: {len(data)} alloys, {len(data.elements)} elements "
           f"({' '.join(data.elements)}), train {len(data.train_index)} / test {len(data.test_index)}")  # fmt: skip
@@ -341,12 +346,8 @@ def cmd_design(args) -> int:
         print(f"warning: {w}", file=sys.stderr)
     print(design.format_table(table, designer, target))
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        table.to_csv(tmp, index=False)
-        os.replace(tmp, out)
-        print(f"wrote {len(table)} designs to {out}")
+        _write_csv(table, args.out)
+        print(f"wrote {len(table)} designs to {args.out}")
     return EXIT_OK
 
 

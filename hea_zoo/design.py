@@ -131,11 +131,6 @@ class Designer:
         """(2, P) min/max of the training conditions, where known."""
         if "condition_range" in self.metadata:
             return np.asarray(self.metadata["condition_range"], dtype=np.float64)
-        if self.uses_oracle:
-            from hea_zoo.dataset import load_dataset
-
-            props = load_dataset().train.properties
-            return np.stack([props.min(axis=0), props.max(axis=0)])
         return None
 
     def design(
@@ -215,7 +210,7 @@ def format_table(table: pd.DataFrame, designer: Designer, target: Sequence[float
         cells = [str(i + 1), row["formula"]]
         for name in names:
             if f"{name}_surrogate" in table:
-                cells.append(f"{row[f'{name}_surrogate']:.1f} ± {row[f'{name}_std']:.1f}")
+                cells.append(f"{row[f'{name}_surrogate']:.1f} ± {row[f'{name}_std']:.2f}")
             if f"{name}_oracle" in table:
                 cells.append(f"{row[f'{name}_oracle']:.1f}")
         rows.append(cells)

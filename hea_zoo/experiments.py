@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -802,3 +802,20 @@ def evaluate_generator(
         samples=samples,
         interpolation=interpolation,
     )
+
+
+def evaluations_by_name(evaluations) -> dict[str, GeneratorEvaluation]:
+    """Normalizes one evaluation, a mapping or a sequence of them to ``{name: evaluation}``.
+
+    Raises:
+        ValueError: no evaluation given.
+    """
+    if isinstance(evaluations, GeneratorEvaluation):
+        return {evaluations.name: evaluations}
+    if isinstance(evaluations, Mapping):
+        out = dict(evaluations)
+    else:
+        out = {e.name: e for e in evaluations}
+    if not out:
+        raise ValueError("`evaluations` is empty: pass at least one GeneratorEvaluation.")
+    return out

@@ -42,7 +42,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import tensorflow as tf
 
 from hea_zoo._version import __version__
@@ -166,7 +165,8 @@ def model_metadata(model, name: str, version: int) -> dict[str, Any]:
         Dict with ``name``, ``kind`` ("generator"/"surrogate"), ``model_class``,
         ``model_version``, ``export_version``, ``hea_zoo_version``, ``elements``,
         ``inputs``, ``outputs`` and, for generators, ``latent_dim``, ``condition_names``,
-        ``condition_units``; for the surrogate, ``property_names``, ``property_units``,
+        ``condition_units``, ``condition_range`` ([min, max] of the training conditions);
+        for the surrogate, ``property_names``, ``property_units``,
         ``n_members``.
     """
     kind = "generator" if _is_generator(model) else "surrogate"
@@ -184,6 +184,7 @@ def model_metadata(model, name: str, version: int) -> dict[str, Any]:
         meta.update(
             {
                 "latent_dim": int(model.latent_dim),
+                "condition_range": model.condition_range.astype(float).round(6).tolist(),
                 "condition_names": list(model.condition_names),
                 "condition_units": list(model.condition_units),
                 "inputs": ["z", "condition"],

@@ -23,7 +23,7 @@ with the raw runs that `evaluate_generator` keeps.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -66,16 +66,7 @@ def element_colors(elements: Sequence[str]) -> dict[str, tuple]:
     return {el: palette[i % len(palette)] for i, el in enumerate(elements)}
 
 
-def _evaluations(evaluations) -> dict:
-    if isinstance(evaluations, experiments.GeneratorEvaluation):
-        return {evaluations.name: evaluations}
-    if isinstance(evaluations, Mapping):
-        out = dict(evaluations)
-    else:
-        out = {e.name: e for e in evaluations}
-    if not out:
-        raise ValueError("`evaluations` is empty: pass at least one GeneratorEvaluation.")
-    return out
+_evaluations = experiments.evaluations_by_name
 
 
 def _run(evaluation, key: str) -> experiments.ConditionRun:

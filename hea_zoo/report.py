@@ -48,16 +48,7 @@ def study_results_for(name: str) -> dict[str, float] | None:
     return STUDY_RESULTS.get(key)
 
 
-def _evaluations(evaluations) -> dict[str, experiments.GeneratorEvaluation]:
-    if isinstance(evaluations, experiments.GeneratorEvaluation):
-        return {evaluations.name: evaluations}
-    if isinstance(evaluations, Mapping):
-        out = dict(evaluations)
-    else:
-        out = {e.name: e for e in evaluations}
-    if not out:
-        raise ValueError("`evaluations` is empty: pass at least one GeneratorEvaluation.")
-    return out
+_evaluations = experiments.evaluations_by_name
 
 
 def _dataset_info(dataset) -> dict[str, Any] | None:

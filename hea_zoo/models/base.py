@@ -253,6 +253,14 @@ class ConditionalGenerator(keras.Model):
         self.condition_std = self.add_weight(
             shape=(c,), initializer="ones", trainable=False, name="condition_std"
         )
+        # The range of the training conditions: designs outside it are extrapolations
+        # (reported by `hea-zoo design` and recorded in exports).
+        self.condition_min = self.add_weight(
+            shape=(c,), initializer="zeros", trainable=False, name="condition_min"
+        )
+        self.condition_max = self.add_weight(
+            shape=(c,), initializer="zeros", trainable=False, name="condition_max"
+        )
         self.trained_flag = self.add_weight(
             shape=(), initializer="zeros", trainable=False, name="trained_flag"
         )
@@ -267,6 +275,13 @@ class ConditionalGenerator(keras.Model):
     def n_conditions(self) -> int:
         """Number of conditioning properties."""
         return len(self.condition_names)
+
+    @property
+    def condition_range(self) -> np.ndarray:
+        """(2, n_conditions): min and max of the training conditions, physical units."""
+        return np.stack(
+            [keras.ops.convert_to_numpy(self.condition_min), keras.ops.convert_to_numpy(self.condition_max)]
+        )
 
     @property
     def is_trained(self) -> bool:
@@ -407,6 +422,8 @@ class ConditionalGenerator(keras.Model):
         std = np.where(std > 1e-6 * np.maximum(np.abs(mean), 1.0), std, 1.0)
         self.condition_mean.assign(mean.astype("float32"))
         self.condition_std.assign(std.astype("float32"))
+        self.condition_min.assign(conditions.min(axis=0).astype("float32"))
+        self.condition_max.assign(conditions.max(axis=0).astype("float32"))
         self._adapted = True
 
     def _after_fit(self, compositions: np.ndarray | None, conditions: np.ndarray | None) -> None:
