@@ -19,8 +19,8 @@ Parts:
 
 The generators and the surrogate are the committed ``exported/keras/*.keras`` models when
 present (the ONNX and SavedModel exports beside them are the ones timed); a missing model
-is trained with the defaults and exported into the output folder. Run it under the CPU
-lock on a shared machine: ``flock /tmp/hea_zoo_cpu.lock python benchmarks/run.py``.
+is trained with the defaults and exported into the output folder. Run it on an otherwise
+idle machine: the timings move with other load.
 """
 
 from __future__ import annotations
@@ -268,7 +268,9 @@ def _targets(results: dict, settings: Settings) -> list[dict]:
         })
     complete = set(results["parts"]) == set(PARTS) and not settings.quick
     targets.append({
-        "target": "full reproduction under 10 minutes",
+        # The reproduction itself (`hea-zoo reproduce`) is timed in its report; this run
+        # trains every model once and judges every method, so it bounds it from above.
+        "target": "this benchmark (every model trained once, every method judged) under 10 minutes",
         "measured": f"{results['total_seconds'] / 60:.1f} min"
         + ("" if complete else " (not a full run)"),
         "met": bool(complete and results["total_seconds"] < 600),

@@ -7,7 +7,7 @@ the mean within-condition cosine similarity.
 
 Usage (one line of docs/HYPERPARAMETERS.md per run):
 
-    flock /tmp/hea_zoo_cpu.lock python benchmarks/tune_generators.py cvae \
+    python benchmarks/tune_generators.py cvae \
         --set beta=0.05 latent_dim=8 --epochs 300
 """
 
