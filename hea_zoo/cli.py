@@ -55,7 +55,9 @@ def _quiet_tensorflow() -> None:
     os.dup2(devnull, 2)
     try:
         import keras  # noqa: F401
-        import tensorflow  # noqa: F401
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()  # device probing logs here, not later
     finally:
         os.dup2(saved, 2)
         os.close(saved)
