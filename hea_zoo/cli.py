@@ -195,7 +195,10 @@ def cmd_train(args) -> int:
         seconds = time.perf_counter() - start
         scores = model.score(data.test.compositions, data.test.properties) if len(data.test_index) else {}
         for name, s in scores.items():
-            print(f"held-out {name}: R2 {s['r2']:.4f}, MAPE {s['mape']:.2f} %, MAE {s['mae']:.4g}")
+            print(
+                f"held-out {name}: R2 {s['r2']:.4f}, MAPE {s['mape']:.2f} %, MAE {s['mae']:.4g}, "
+                f"errors within 2 ensemble std {100 * s['coverage_2std']:.0f} %"
+            )
     else:
         from hea_zoo.models import train_default_generator
 

@@ -261,7 +261,10 @@ class Surrogate(keras.Model):
         return self.member_outputs(x)
 
     def score(self, compositions, properties) -> dict[str, dict[str, float]]:
-        """Held-out scores per property: R², MAPE (%), MAE, mean ensemble std."""
+        """Held-out scores per property: R², MAPE (%), MAE, mean ensemble std, and
+        ``coverage_2std``: the share of rows whose error is within two ensemble standard
+        deviations (about 0.95 for a calibrated Gaussian uncertainty; lower means the
+        spread understates the error)."""
         y = _check_properties(properties, np.asarray(compositions).shape[0], len(self.property_names))
         mean, std = self.predict_with_uncertainty(compositions)
         scores = {}
@@ -273,6 +276,7 @@ class Surrogate(keras.Model):
                 "mape": float(np.mean(np.abs(resid) / np.abs(y[:, j])) * 100.0),
                 "mae": float(np.mean(np.abs(resid))),
                 "mean_std": float(np.mean(std[:, j])),
+                "coverage_2std": float(np.mean(np.abs(resid) <= 2.0 * std[:, j])),
             }
         return scores
 

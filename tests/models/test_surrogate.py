@@ -17,6 +17,7 @@ def test_held_out_r2_above_0_9(surrogate, dataset):
     print("\nsurrogate held-out scores (150 epochs):", scores)
     for name in dataset.property_names:
         assert scores[name]["r2"] >= 0.9, (name, scores[name])
+        assert 0.0 < scores[name]["coverage_2std"] <= 1.0
 
 
 def test_ensemble_gives_mean_and_spread(surrogate, dataset):
