@@ -226,14 +226,18 @@ def load_dataset(
 
     formulas = frame[composition_column].tolist()
     if elements is None:
-        found: set[str] = set()
-        for r, f in enumerate(formulas):
-            found.update(_formula_elements(f, r))
-        elements = tuple(sorted(found))
-    elements = tuple(elements)
-    if len(set(elements)) != len(elements):
-        raise ValueError(f"Duplicate symbols in elements: {list(elements)}.")
-    compositions = np.stack([parse_formula(f, elements, row=r) for r, f in enumerate(formulas)])
+        # Each row is parsed once over its own elements, then placed in the union's columns.
+        rows = [_parse_own_elements(f, r) for r, f in enumerate(formulas)]
+        elements = tuple(sorted({s for symbols, _ in rows for s in symbols}))
+        column = {s: j for j, s in enumerate(elements)}
+        compositions = np.zeros((len(rows), len(elements)), dtype=np.float32)
+        for i, (symbols, vector) in enumerate(rows):
+            compositions[i, [column[s] for s in symbols]] = vector
+    else:
+        elements = tuple(elements)
+        if len(set(elements)) != len(elements):
+            raise ValueError(f"Duplicate symbols in elements: {list(elements)}.")
+        compositions = np.stack([parse_formula(f, elements, row=r) for r, f in enumerate(formulas)])
     properties = values.to_numpy(dtype=np.float32)
     if property_units is None:
         units = dict(zip(PROPERTY_NAMES, PROPERTY_UNITS))
@@ -258,8 +262,8 @@ def load_dataset(
     )
 
 
-def _formula_elements(formula: object, row: int) -> list[str]:
-    """The element symbols a formula contains; raises the parse error for a bad formula."""
+def _parse_own_elements(formula: object, row: int) -> tuple[list[str], np.ndarray]:
+    """A formula's element symbols and its fractions over them; raises the parse error."""
     from pymatgen.core import Composition
     from pymatgen.core.periodic_table import Element
 
@@ -272,5 +276,4 @@ def _formula_elements(formula: object, row: int) -> list[str]:
     unknown = [s for s in symbols if not Element.is_valid_symbol(s)]
     if unknown:
         raise ValueError(f"row {row}: formula {formula!r}: {', '.join(unknown)} is not a chemical element.")
-    parse_formula(formula, symbols, row=row)  # the remaining checks, with their messages
-    return symbols
+    return symbols, parse_formula(formula, symbols, row=row)  # the remaining checks
