@@ -1,7 +1,7 @@
 """Baselines that answer the same question as the generators, for the design benchmark.
 
 Each baseline has the generators' surface, ``generate(conditions, n_per_condition, seed)
--> (m, n, E)``, so `hea_zoo.experiments.run_conditions` judges all of them with the same
+-> (m, n, E)``, so `hea_zoo.evaluation.experiments.run_conditions` judges all of them with the same
 protocol code ("equal designs per condition").
 
 - `NearestNeighbourRetrieval`: look the target up in the training data. The training

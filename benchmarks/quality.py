@@ -7,10 +7,10 @@ Every method is asked for the same number of designs per condition at
 - the *novelty* conditions (the properties of ``n_novelty`` training alloys drawn at
   random: targets known to be reachable),
 
-and the designs are judged by `hea_zoo.experiments.run_conditions` /
+and the designs are judged by `hea_zoo.evaluation.experiments.run_conditions` /
 `compute_run_metrics` — surrogate and oracle MAPE, hit rates, within-condition cosine
 similarity, novelty, validity, uniqueness, distance to the nearest training alloy. The
-seeds follow `hea_zoo.experiments.evaluate_generator` (line: ``seed``, novelty:
+seeds follow `hea_zoo.evaluation.experiments.evaluate_generator` (line: ``seed``, novelty:
 ``seed + 2``), so the generators' numbers match the reference report at equal settings.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from hea_zoo import experiments
+from hea_zoo.evaluation import experiments
 
 __all__ = ["evaluate_method", "run_quality"]
 

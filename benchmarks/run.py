@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 PARTS = ("quality", "speed", "scale")
-GENERATORS = ("cae", "cvae", "wcgan")
+from hea_zoo.constants import GENERATOR_NAMES as GENERATORS  # noqa: E402
 DEFAULT_EXPORTED = ROOT / "exported"
 
 
@@ -106,7 +106,7 @@ def _load_or_train(dataset, settings: Settings, exported: Path, out: Path, train
     import keras
 
     import hea_zoo.models  # noqa: F401  (registers the classes)
-    from hea_zoo.export import export_model
+    from hea_zoo.serving.export import export_model
     from hea_zoo.models import train_default_generator, train_default_surrogate
 
     models, sources, exports = {}, {}, {}
@@ -509,7 +509,7 @@ def main(argv=None) -> dict:
 
     import hea_zoo
     from benchmarks import quality, speed
-    from hea_zoo.experiments import line_conditions
+    from hea_zoo.evaluation.experiments import line_conditions
 
     dataset = hea_zoo.load_dataset()
     command = "python benchmarks/run.py" + ("" if argv is None and len(sys.argv) < 2 else " " + " ".join(

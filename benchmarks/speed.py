@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from hea_zoo.constants import GENERATOR_NAMES
 
 __all__ = [
     "peak_rss_mb",
@@ -76,7 +77,7 @@ def time_call(fn: Callable[[], Any], min_time: float, min_reps: int = 3, warmup:
 
 
 def training_times(dataset, epochs: int | None, seed: int = 0,
-                   names: tuple[str, ...] = ("cae", "cvae", "wcgan")) -> tuple[dict, dict]:
+                   names: tuple[str, ...] = GENERATOR_NAMES) -> tuple[dict, dict]:
     """Trains each default model once; returns (times, trained models).
 
     Args:
@@ -274,7 +275,7 @@ def throughput(name: str, model, onnx_path, saved_model_path, batches, condition
     """
     import tensorflow as tf
 
-    from hea_zoo.export import load_saved_model
+    from hea_zoo.serving.export import load_saved_model
 
     latent_dim = int(model.latent_dim)
     n_elements = int(model.n_elements)

@@ -21,10 +21,11 @@ import time
 import keras
 import numpy as np
 
-from hea_zoo import metrics, oracle
-from hea_zoo.composition import valid_rows
-from hea_zoo.dataset import load_dataset
-from hea_zoo.experiments import line_conditions
+from hea_zoo.evaluation import metrics
+from hea_zoo.data import oracle
+from hea_zoo.data.composition import valid_rows
+from hea_zoo.data.datasets import load_dataset
+from hea_zoo.evaluation.experiments import line_conditions
 from hea_zoo.models.defaults import DEFAULT_HYPERPARAMETERS, build_default_generator
 
 

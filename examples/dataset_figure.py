@@ -1,13 +1,13 @@
 """Summarize the bundled dataset and draw its K-vs-G scatter (docs/dataset_scatter.png).
 
-    python examples/dataset_figure.py [--out docs/dataset_scatter.png]
+    python examples/dataset_figure.py [OUT.png]        # default docs/dataset_scatter.png
 
 Prints the property ranges, percentiles and the G-K correlation quoted in docs/DATASET.md.
 """
 
 from __future__ import annotations
 
-import argparse
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -17,13 +17,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import hea_zoo  # noqa: E402
-from hea_zoo import oracle  # noqa: E402
+from hea_zoo.data import oracle
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("docs/dataset_scatter.png"))
-    args = parser.parse_args()
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/dataset_scatter.png")
     ds = hea_zoo.load_dataset()
     g, k = ds.properties[:, 0], ds.properties[:, 1]
     d = oracle.descriptors(ds.compositions)
@@ -47,9 +45,9 @@ def main() -> None:
     ax.set_ylabel("fracture toughness K [MPa·m$^{1/2}$]")
     ax.set_title(f"Bundled RHEA dataset: {len(ds)} alloys, r(G, K) = {np.corrcoef(g, k)[0, 1]:.2f}")
     fig.tight_layout()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out)
-    print(f"wrote {args.out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

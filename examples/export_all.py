@@ -41,8 +41,9 @@ from typing import Sequence
 
 import keras
 
-from hea_zoo import __version__, experiments, load_dataset
-from hea_zoo.export import artifact_files, export_model
+from hea_zoo import __version__, load_dataset
+from hea_zoo.evaluation import experiments
+from hea_zoo.serving.export import artifact_files, export_model
 from hea_zoo.models import (
     DEFAULT_HYPERPARAMETERS,
     GENERATORS,

@@ -13,7 +13,7 @@ import os as _os
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from hea_zoo._version import __version__  # noqa: E402
-from hea_zoo.composition import (  # noqa: E402
+from hea_zoo.data.composition import (  # noqa: E402
     DROP_THRESHOLD,
     parse_formula,
     parse_formulas,
@@ -22,9 +22,9 @@ from hea_zoo.composition import (  # noqa: E402
     valid_rows,
     validate_compositions,
 )
-from hea_zoo.dataset import Dataset, load_dataset  # noqa: E402
-from hea_zoo.elements import ELEMENTS, element_table  # noqa: E402
-from hea_zoo.oracle import PROPERTY_NAMES, PROPERTY_UNITS  # noqa: E402
+from hea_zoo.data.datasets import Dataset, load_dataset  # noqa: E402
+from hea_zoo.data.elements import ELEMENTS, element_table  # noqa: E402
+from hea_zoo.data.oracle import PROPERTY_NAMES, PROPERTY_UNITS  # noqa: E402
 
 __all__ = [
     "__version__",

@@ -20,9 +20,9 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from hea_zoo.constants import GENERATOR_NAMES, MODEL_NAMES
+
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_MODEL, EXIT_TARGET = 0, 1, 2, 3, 4, 5
-GENERATOR_NAMES = ("cae", "cvae", "wcgan")
-MODEL_NAMES = GENERATOR_NAMES + ("surrogate",)
 
 _EPILOG = """exit codes: 0 success; 1 internal error; 2 usage error (unknown command, option or
 model); 3 data error (missing file, unknown column, unparsable composition or property);
@@ -87,7 +87,7 @@ def _split_list(text: str | None) -> list[str] | None:
 
 
 def _load_data(args):
-    from hea_zoo.dataset import load_dataset
+    from hea_zoo.data.datasets import load_dataset
 
     try:
         return load_dataset(
@@ -150,12 +150,10 @@ def _default_models_dir() -> Path:
 
 
 def _write_csv(frame, path: str | os.PathLike) -> None:
-    """Write a table to a temporary file beside `path`, then rename it into place."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, out)
+    """Write a table atomically (`hea_zoo.files.atomic_write`)."""
+    from hea_zoo.files import atomic_write
+
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 # ----------------------------------------------------------------------------- commands
@@ -204,10 +202,9 @@ def cmd_train(args) -> int:
 
         model = train_default_generator(args.model, data, epochs=args.epochs, seed=args.seed, verbose=verbose)
         seconds = time.perf_counter() - start
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.partial.keras")
-    model.save(tmp)
-    os.replace(tmp, out)
+    from hea_zoo.files import atomic_write
+
+    atomic_write(out, model.save)
     print(f"trained {args.model} in {seconds:.1f} s; saved to {out}")
     return EXIT_OK
 
@@ -249,7 +246,7 @@ def cmd_evaluate(args) -> int:
             EXIT_MODEL,
         )
     surrogate = _surrogate_for(args, data)
-    from hea_zoo import experiments, report
+    from hea_zoo.evaluation import experiments, report
 
     start = time.perf_counter()
     name = Path(args.model).stem
@@ -268,7 +265,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_export(args) -> int:
     model = _load_model(args.model)
-    from hea_zoo import export
+    from hea_zoo.serving import export
 
     name = args.name or Path(args.model).stem
     try:
@@ -282,14 +279,26 @@ def cmd_export(args) -> int:
 
 def cmd_reproduce(args) -> int:
     _quiet_tensorflow()
-    from hea_zoo import reproduce
+    from hea_zoo.evaluation.reproduce import reproduce
 
-    argv = ["--output", args.out]
-    if args.quick:
-        argv.append("--quick")
-    if args.seed is not None:
-        argv += ["--seed", str(args.seed)]
-    reproduce.main(argv)
+    if args.output is not None:
+        print("warning: --output is deprecated and will be removed in the next release; use --out.",
+              file=sys.stderr)  # fmt: skip
+        args.out = args.output
+    models = _split_list(args.models) or list(GENERATOR_NAMES)
+    unknown = [m for m in models if m not in GENERATOR_NAMES]
+    if unknown:
+        raise CLIError(
+            f"usage error: unknown model(s) {', '.join(unknown)} in --models. Valid models: "
+            f"{', '.join(GENERATOR_NAMES)}.",
+            EXIT_USAGE,
+        )
+    data = _load_data(args) if (args.data or args.properties or args.elements) else None
+    reproduce(
+        data, models=models, out=args.out, seed=args.seed, epochs=args.epochs,
+        surrogate_epochs=args.surrogate_epochs, n_per_condition=args.n_per_condition,
+        save_models=args.save_models, quick=args.quick,
+    )  # fmt: skip
     return EXIT_OK
 
 
@@ -328,7 +337,7 @@ def _parse_targets(args, names: Sequence[str]) -> list[float]:
 
 
 def cmd_design(args) -> int:
-    from hea_zoo import design
+    from hea_zoo.serving import design
 
     models_dir = Path(args.models_dir) if args.models_dir else _default_models_dir()
     if not str(args.model).endswith(".onnx"):
@@ -412,9 +421,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("reproduce", help="reproduce the study: train all, evaluate, write a report.", epilog=_EPILOG)
+    _add_data_arguments(p)
+    p.add_argument("--models", default=None,
+                   help=f"comma-separated generators to train and compare (default: {','.join(GENERATOR_NAMES)}).")  # fmt: skip
+    p.add_argument("--epochs", type=int, default=None, help="generator epochs (default: each model's measured default).")
+    p.add_argument("--surrogate-epochs", type=int, default=None, help="surrogate epochs (default: its own).")
+    p.add_argument("--n-per-condition", type=int, default=2000, help="designs per condition (default 2000, as the study).")
+    p.add_argument("--save-models", action="store_true", help="also save the trained models as .keras files in the report folder.")
     p.add_argument("--quick", action="store_true", help="a smoke run in about a minute (not a result).")
     p.add_argument("--out", default="report", help="report folder (default report/).")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--output", default=None, help=argparse.SUPPRESS)  # deprecated alias of --out
+    p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("dataset", help="show or write the bundled dataset (or a CSV, checked).", epilog=_EPILOG)

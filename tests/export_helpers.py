@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from hea_zoo import export
+from hea_zoo.serving import export
 from hea_zoo.models import GENERATORS, train_default_generator, train_default_surrogate
 
 REPO = Path(__file__).resolve().parents[1]

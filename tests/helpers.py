@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from hea_zoo import oracle
+from hea_zoo.data import oracle
 
 
 def composition_mmd(a: np.ndarray, b: np.ndarray, bandwidth: float = 0.3) -> float:

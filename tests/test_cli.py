@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hea_zoo import load_dataset, oracle, parse_formulas
+from hea_zoo import load_dataset, parse_formulas
+from hea_zoo.data import oracle
 from hea_zoo.cli import EXIT_DATA, EXIT_MODEL, EXIT_TARGET, EXIT_USAGE
 
 
@@ -185,6 +186,7 @@ def test_train_evaluate_export_design_on_a_user_csv(tmp_path, user_csv):
     assert "no oracle column" in proc.stdout
 
 
+@pytest.mark.slow
 def test_reproduce_quick_writes_the_report(tmp_path):
     out = tmp_path / "report"
     proc = run("reproduce", "--quick", "--out", str(out))

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hea_zoo import ELEMENTS
-from hea_zoo.composition import (
+from hea_zoo.data.composition import (
     DROP_THRESHOLD,
     parse_formula,
     parse_formulas,

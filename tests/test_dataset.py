@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 
 import hea_zoo
-from hea_zoo import ELEMENTS, load_dataset, oracle
-from hea_zoo.composition import valid_rows
-from hea_zoo.dataset_builder import DATA_PATH, FAMILIES, build_frame
+from hea_zoo import ELEMENTS, load_dataset
+from hea_zoo.data import oracle
+from hea_zoo.data.composition import valid_rows
+from hea_zoo.data.builder import DATA_PATH, FAMILIES, build_frame
 
 
 @pytest.fixture(scope="module")

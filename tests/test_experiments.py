@@ -1,4 +1,4 @@
-"""Tests for hea_zoo.experiments with fake generator, surrogate and dataset."""
+"""Tests for hea_zoo.evaluation.experiments with fake generator, surrogate and dataset."""
 
 import json
 
@@ -7,10 +7,10 @@ import pytest
 
 from evaluation_fakes import ELEMENTS, FakeGenerator, FakeSurrogate, make_dataset, oracle
 import hea_zoo
-from hea_zoo import experiments, metrics
-from hea_zoo import oracle as oracle_module
-from hea_zoo.elements import ELEMENTS as ELEMENTS_22
-from hea_zoo.experiments import (
+from hea_zoo.evaluation import experiments, metrics
+from hea_zoo.data import oracle as oracle_module
+from hea_zoo.data.elements import ELEMENTS as ELEMENTS_22
+from hea_zoo.evaluation.experiments import (
     evaluate_generator,
     grid_conditions,
     line_conditions,

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 import hea_zoo
-from hea_zoo import export
+from hea_zoo.serving import export
 from hea_zoo.models import CVAE, Surrogate
 from tests.export_helpers import (
     ALL_NAMES,

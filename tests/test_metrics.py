@@ -1,12 +1,12 @@
-"""Tests for hea_zoo.metrics on hand-computed cases."""
+"""Tests for hea_zoo.evaluation.metrics on hand-computed cases."""
 
 import doctest
 
 import numpy as np
 import pytest
 
-from hea_zoo import metrics
-from hea_zoo.metrics import (
+from hea_zoo.evaluation import metrics
+from hea_zoo.evaluation.metrics import (
     absolute_percentage_error,
     cosine_similarity_to_reference,
     hit_rate,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import hea_zoo
-from hea_zoo import export
+from hea_zoo.serving import export
 from tests.export_helpers import (
     EXPORTED,
     GENERATOR_NAMES,
@@ -86,7 +86,7 @@ def test_node_matches_python_for_the_same_z(name, exported, example_dir, tmp_pat
     from_keras = keras_outputs(model, inputs)["composition"]
     assert np.max(np.abs(node - python_onnx)) <= TOLERANCE
     assert np.max(np.abs(node - from_keras)) <= TOLERANCE
-    # Metadata as Python reads it; formulas as hea_zoo.composition.to_formula writes them.
+    # Metadata as Python reads it; formulas as hea_zoo.data.composition.to_formula writes them.
     assert out["metadata"]["elements"] == list(hea_zoo.ELEMENTS)
     assert out["metadata"]["latent_dim"] == str(model.latent_dim)
     assert out["condition_units"] == ["GPa", "MPa*m^0.5"]

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from hea_zoo import ELEMENTS, load_dataset, oracle, parse_formulas
-from hea_zoo.elements import element_table, pymatgen_cross_check
+from hea_zoo import ELEMENTS, load_dataset, parse_formulas
+from hea_zoo.data import oracle
+from hea_zoo.data.elements import element_table, pymatgen_cross_check
 
 
 @pytest.mark.parametrize("element", [e for e in ELEMENTS if e != "O"])

@@ -1,10 +1,10 @@
-"""Tests for hea_zoo.plots: every figure is written where it is claimed, as a real PNG."""
+"""Tests for hea_zoo.evaluation.plots: every figure is written where it is claimed, as a real PNG."""
 
 import numpy as np
 import pytest
 
 from evaluation_fakes import FakeGenerator, FakeSurrogate, make_dataset, oracle
-from hea_zoo import experiments, plots
+from hea_zoo.evaluation import experiments, plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

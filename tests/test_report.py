@@ -1,11 +1,11 @@
-"""Tests for hea_zoo.report: the folder holds what it claims, with the study's numbers."""
+"""Tests for hea_zoo.evaluation.report: the folder holds what it claims, with the study's numbers."""
 
 import json
 
 import pytest
 
 from evaluation_fakes import FakeGenerator, FakeSurrogate, make_dataset, oracle
-from hea_zoo import experiments, report
+from hea_zoo.evaluation import experiments, report
 
 
 @pytest.fixture(scope="module")

@@ -29,30 +29,14 @@ import numpy as np
 import tensorflow as tf
 
 from hea_zoo._version import __version__
+from hea_zoo.artifact import check_seed, noise
+from hea_zoo.constants import ELEMENTS, PROPERTY_NAMES, PROPERTY_UNITS
 
 MODEL_VERSION = "1"
 """Version of the saved-model layout of the generators (bump on breaking changes)."""
 
 _RECONSTRUCTION_LOSSES = ("mse", "crossentropy")
 _LOG_EPS = 1e-7
-
-
-def _default_elements() -> tuple[str, ...]:
-    from hea_zoo.elements import ELEMENTS
-
-    return tuple(ELEMENTS)
-
-
-def _default_condition_names() -> tuple[str, ...]:
-    from hea_zoo.dataset import PROPERTY_NAMES
-
-    return tuple(PROPERTY_NAMES)
-
-
-def _default_condition_units() -> tuple[str, ...]:
-    from hea_zoo.dataset import PROPERTY_UNITS
-
-    return tuple(PROPERTY_UNITS)
 
 
 def _as_str_tuple(value: Any, argument: str, allow_empty: bool = False) -> tuple[str, ...]:
@@ -177,7 +161,7 @@ class ConditionalGenerator(keras.Model):
 
     Args:
         elements: element symbols, one per composition column. Defaults to the
-            study's 22 elements (`hea_zoo.elements.ELEMENTS`).
+            study's 22 elements (`hea_zoo.data.elements.ELEMENTS`).
         condition_names: names of the conditioning properties. Defaults to
             `("shear_modulus", "fracture_toughness")`.
         condition_units: their units. Defaults to `("GPa", "MPa*m^0.5")`.
@@ -187,6 +171,9 @@ class ConditionalGenerator(keras.Model):
         seed: seed of the model's `keras.random.SeedGenerator` (training noise
             and `generate(..., seed=None)`).
         model_version: version string of the saved model.
+        data_fingerprint: `Dataset.source_fingerprint` of the training data (set by
+            `train_default_generator`; exports record it, and the physics oracle judges
+            designs only for models trained on the bundled oracle data).
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Example:
@@ -209,23 +196,24 @@ class ConditionalGenerator(keras.Model):
         activation: str = "relu",
         seed: int | None = None,
         model_version: str = MODEL_VERSION,
+        data_fingerprint: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         # === Config ===
         self.elements = _as_str_tuple(
-            _default_elements() if elements is None else elements, "elements"
+            ELEMENTS if elements is None else elements, "elements"
         )
         if len(set(self.elements)) != len(self.elements):
             raise ValueError(
                 f"`elements` must not repeat a symbol. Received: elements={list(elements)}"
             )
         self.condition_names = _as_str_tuple(
-            _default_condition_names() if condition_names is None else condition_names,
+            PROPERTY_NAMES if condition_names is None else condition_names,
             "condition_names",
         )
         self.condition_units = _as_str_tuple(
-            _default_condition_units() if condition_units is None else condition_units,
+            PROPERTY_UNITS if condition_units is None else condition_units,
             "condition_units",
             allow_empty=True,  # a user's property may have no unit
         )
@@ -243,6 +231,7 @@ class ConditionalGenerator(keras.Model):
             raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
         self.seed = None if seed is None else int(seed)
         self.model_version = str(model_version)
+        self.data_fingerprint = None if data_fingerprint is None else str(data_fingerprint)
 
         # === State ===
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="seed_generator")
@@ -380,7 +369,7 @@ class ConditionalGenerator(keras.Model):
                 `elements`), or a row that is not a composition (negative, NaN,
                 not summing to 1); the message names the row.
         """
-        from hea_zoo.composition import validate_compositions
+        from hea_zoo.data.composition import validate_compositions
 
         try:
             shape = np.shape(compositions)
@@ -485,17 +474,14 @@ class ConditionalGenerator(keras.Model):
     def sample_noise(self, n: int, seed: int | None = None) -> tf.Tensor:
         """Standard-normal noise `(n, latent_dim)`.
 
-        With an integer `seed` the draw is stateless (same seed, same noise);
-        with `seed=None` it advances the model's `SeedGenerator`.
+        With an integer `seed` in [0, 2**32) the draw is `hea_zoo.artifact.noise`
+        (the same z in Python, `hea-zoo design`, Node and the browser); with
+        `seed=None` it advances the model's `SeedGenerator`.
         """
         n = _positive_int(n, "n")
         if seed is None:
             return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
-        return tf.random.stateless_normal(
-            (n, self.latent_dim), seed=tf.constant([int(seed) % 2**31, 1729], "int32")
-        )
+        return tf.constant(noise(check_seed(seed), n, self.latent_dim))
 
     def generate(
         self,
@@ -577,6 +563,7 @@ class ConditionalGenerator(keras.Model):
                 "activation": self.activation,
                 "seed": self.seed,
                 "model_version": self.model_version,
+                "data_fingerprint": self.data_fingerprint,
                 "hea_zoo_version": __version__,
             }
         )

@@ -15,8 +15,9 @@ from hea_zoo.models.base import ConditionalGenerator
 from hea_zoo.models.cae import CAE
 from hea_zoo.models.cvae import CVAE
 from hea_zoo.models.wcgan import WCGAN
+from hea_zoo.constants import GENERATOR_NAMES
 
-GENERATORS: dict[str, type[ConditionalGenerator]] = {"cae": CAE, "cvae": CVAE, "wcgan": WCGAN}
+GENERATORS: dict[str, type[ConditionalGenerator]] = dict(zip(GENERATOR_NAMES, (CAE, CVAE, WCGAN)))
 """Generator classes by name."""
 
 DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
@@ -84,6 +85,7 @@ def build_default_generator(name: str, dataset=None, seed: int = 0, **overrides)
             elements=tuple(dataset.elements),
             condition_names=tuple(dataset.property_names),
             condition_units=tuple(dataset.property_units),
+            data_fingerprint=getattr(dataset, "source_fingerprint", None),
         )
     kwargs.update(overrides)
     model = cls(seed=seed, **kwargs)

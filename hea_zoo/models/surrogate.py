@@ -19,9 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from hea_zoo._version import __version__
-from hea_zoo.composition import validate_compositions
-from hea_zoo.elements import ELEMENTS
-from hea_zoo.oracle import PROPERTY_NAMES, PROPERTY_UNITS
+from hea_zoo.data.composition import validate_compositions
+from hea_zoo.constants import ELEMENTS, PROPERTY_NAMES, PROPERTY_UNITS
 
 __all__ = ["Surrogate", "train_default_surrogate", "SURROGATE_DEFAULTS"]
 
@@ -69,6 +68,7 @@ class Surrogate(keras.Model):
         seed: base seed; member i is initialized from `seed + i`.
         model_version: version string recorded in saved files and exports.
         package_version: hea_zoo version that built the model (set automatically).
+        data_fingerprint: `Dataset.source_fingerprint` of the training data.
 
     Call:
         `model(compositions)` -> (batch, P) ensemble mean in physical units.
@@ -93,6 +93,7 @@ class Surrogate(keras.Model):
         seed: int = 0,
         model_version: str = "1",
         package_version: str = __version__,
+        data_fingerprint: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -115,6 +116,7 @@ class Surrogate(keras.Model):
         self.seed = int(seed)
         self.model_version = str(model_version)
         self.package_version = str(package_version)
+        self.data_fingerprint = None if data_fingerprint is None else str(data_fingerprint)
         if self.package_version != __version__:
             warnings.warn(
                 f"This Surrogate was saved by hea_zoo {self.package_version}; this is "
@@ -296,6 +298,7 @@ class Surrogate(keras.Model):
                 "seed": self.seed,
                 "model_version": self.model_version,
                 "package_version": self.package_version,
+                "data_fingerprint": self.data_fingerprint,
             }
         )
         return config
@@ -322,6 +325,7 @@ def train_default_surrogate(dataset, epochs: int | None = None, seed: int = 0, v
         property_names=dataset.property_names,
         property_units=dataset.property_units,
         seed=seed,
+        data_fingerprint=getattr(dataset, "source_fingerprint", None),
     )
     train = dataset.train
     model.fit(

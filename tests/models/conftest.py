@@ -13,7 +13,7 @@ _TESTS = str(Path(__file__).resolve().parents[1])
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
-from hea_zoo.dataset import load_dataset  # noqa: E402
+from hea_zoo.data.datasets import load_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2
     )
     import keras
-    from hea_zoo.dataset import load_dataset
+    from hea_zoo.data.datasets import load_dataset
     from hea_zoo.models.defaults import build_default_generator
 
     ds = load_dataset()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Sequence
@@ -11,14 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hea_zoo.composition import parse_formula, to_formula
-from hea_zoo.dataset_builder import DATA_PATH
-from hea_zoo.elements import ELEMENTS
-from hea_zoo.oracle import PROPERTY_NAMES, PROPERTY_UNITS
+from hea_zoo.data.composition import parse_formula, to_formula
+from hea_zoo.data.builder import DATA_PATH
+from hea_zoo.data.elements import ELEMENTS
+from hea_zoo.constants import BUNDLED_NAME, PROPERTY_NAMES, PROPERTY_UNITS
 
 __all__ = ["Dataset", "load_dataset", "PROPERTY_NAMES", "PROPERTY_UNITS", "BUNDLED_NAME"]
-
-BUNDLED_NAME = "rhea529"
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,6 +34,9 @@ class Dataset:
         formulas: the N formula strings.
         train_index, test_index: disjoint row indices of the seeded split.
         name: where the data came from.
+        source_fingerprint: `fingerprint()` of the whole table this one came from (kept by
+            `subset`, `train` and `test`), so a split still knows its origin
+            (`hea_zoo.constants.oracle_applies`).
     """
 
     compositions: np.ndarray
@@ -46,6 +48,7 @@ class Dataset:
     train_index: np.ndarray
     test_index: np.ndarray
     name: str = "custom"
+    source_fingerprint: str | None = None
     _subsets: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -57,11 +60,6 @@ class Dataset:
             f"properties={list(self.property_names)}, train={len(self.train_index)}, "
             f"test={len(self.test_index)})"
         )
-
-    @property
-    def is_bundled_oracle_data(self) -> bool:
-        """True when the rows are over the study's 22 elements and labelled like the oracle."""
-        return self.elements == ELEMENTS and self.property_names == PROPERTY_NAMES
 
     def subset(self, index: np.ndarray, name: str) -> Dataset:
         """A new dataset with the given rows (all of them in its train split)."""
@@ -76,6 +74,7 @@ class Dataset:
             train_index=np.arange(len(index)),
             test_index=np.arange(0),
             name=name,
+            source_fingerprint=self.source_fingerprint,
         )
 
     @property
@@ -247,7 +246,7 @@ def load_dataset(
             f"Expected {len(property_columns)} property units. Received {list(property_units)}."
         )
     train_index, test_index = _split(len(frame), test_fraction, seed)
-    return Dataset(
+    dataset = Dataset(
         compositions=compositions.astype(np.float32),
         properties=properties,
         elements=elements,
@@ -260,6 +259,7 @@ def load_dataset(
         test_index=test_index,
         name=name,
     )
+    return dataclasses.replace(dataset, source_fingerprint=dataset.fingerprint())
 
 
 def _parse_own_elements(formula: object, row: int) -> tuple[list[str], np.ndarray]:

@@ -24,7 +24,7 @@ interrupted export never leaves a half-written model where a server would load i
 Example:
     >>> import hea_zoo
     >>> from hea_zoo.models import train_default_generator
-    >>> from hea_zoo.export import export_model
+    >>> from hea_zoo.serving.export import export_model
     >>> model = train_default_generator("cvae", hea_zoo.load_dataset())  # doctest: +SKIP
     >>> export_model(model, "exported", "cvae")                          # doctest: +SKIP
     ExportResult(name='cvae', version=1, saved_model=..., onnx=...)
@@ -45,6 +45,7 @@ from typing import Any, Callable
 import tensorflow as tf
 
 from hea_zoo._version import __version__
+from hea_zoo.artifact import NOISE_SPEC, decode_metadata, encode_metadata
 
 __all__ = [
     "ONNX_OPSET",
@@ -179,6 +180,7 @@ def model_metadata(model, name: str, version: int) -> dict[str, Any]:
         "hea_zoo_version": __version__,
         "elements": list(model.elements),
         "composition_threshold": _drop_threshold(),
+        "data_fingerprint": str(getattr(model, "data_fingerprint", None) or ""),
     }
     if kind == "generator":
         meta.update(
@@ -189,7 +191,7 @@ def model_metadata(model, name: str, version: int) -> dict[str, Any]:
                 "condition_units": list(model.condition_units),
                 "inputs": ["z", "condition"],
                 "outputs": ["composition"],
-                "noise": "standard normal N(0, I), shape [batch, latent_dim]",
+                "noise": f"standard normal N(0, I), shape [batch, latent_dim]; seeded draw {NOISE_SPEC} (hea_zoo.artifact.noise)",
             }
         )
     else:
@@ -206,7 +208,7 @@ def model_metadata(model, name: str, version: int) -> dict[str, Any]:
 
 
 def _drop_threshold() -> float:
-    from hea_zoo.composition import DROP_THRESHOLD
+    from hea_zoo.data.composition import DROP_THRESHOLD
 
     return float(DROP_THRESHOLD)
 
@@ -322,11 +324,8 @@ def _build_onnx(model, fn, signature, metadata: dict[str, Any], opset: int):
 
 
 def _metadata_props(metadata: dict[str, Any]) -> dict[str, str]:
-    """Scalars as plain strings, lists and dicts as JSON."""
-    return {
-        key: json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value)
-        for key, value in metadata.items()
-    }
+    """Scalars as plain strings, lists and dicts as JSON (`hea_zoo.artifact.encode_metadata`)."""
+    return encode_metadata(metadata)
 
 
 def _save_saved_model(model, fn, path: Path, metadata: dict[str, Any]) -> None:
@@ -505,7 +504,6 @@ def read_onnx_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """
     import onnx
 
-    from hea_zoo.design import decode_metadata
 
     proto = onnx.load(str(path), load_external_data=False)
     return decode_metadata({prop.key: prop.value for prop in proto.metadata_props})

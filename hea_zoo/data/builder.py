@@ -10,21 +10,20 @@ doi:10.1557/jmr.2018.153) plus seeded variants of them. Every row
 - has fractions on a 0.001 grid summing exactly to 1,
 
 all 22 elements occur somewhere and all rows are distinct. Properties come from the
-physics oracle (`hea_zoo.oracle`). Rebuild with ``python -m hea_zoo.dataset_builder``;
+physics oracle (`hea_zoo.data.oracle`). Rebuild with ``python -m hea_zoo.data.builder``;
 the output is byte-identical for the same seed.
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from hea_zoo import oracle
-from hea_zoo.composition import parse_formula, to_formula
-from hea_zoo.elements import ELEMENTS
+from hea_zoo.data import oracle
+from hea_zoo.data.composition import parse_formula, to_formula
+from hea_zoo.data.elements import ELEMENTS
 
 __all__ = ["FAMILIES", "build_compositions", "build_frame", "DATA_PATH", "N_ALLOYS", "SEED"]
 
@@ -33,7 +32,7 @@ SEED = 20240529
 PRINCIPAL_MIN = 0.05
 MINOR_MIN = 0.005
 GRID = 1000  # fractions are multiples of 1 / GRID
-DATA_PATH = Path(__file__).with_name("data") / "rhea529.csv"
+DATA_PATH = Path(__file__).with_name("rhea529.csv")
 
 #: Known RHEA compositions (and close relatives) used as the seeds of the dataset.
 FAMILIES: tuple[str, ...] = (
@@ -160,18 +159,16 @@ def build_frame(n: int = N_ALLOYS, seed: int = SEED) -> pd.DataFrame:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DATA_PATH)
-    parser.add_argument("--seed", type=int, default=SEED)
-    args = parser.parse_args(argv)
-    frame = build_frame(seed=args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    frame.to_csv(tmp, index=False, lineterminator="\n")
-    tmp.replace(args.out)
-    print(f"wrote {len(frame)} alloys to {args.out}")
+def write_dataset(out: str | Path = DATA_PATH, seed: int = SEED) -> Path:
+    """Rebuilds the bundled table and writes it atomically to `out` (byte-for-byte the
+    committed file for the default seed). `python -m hea_zoo.data.builder` runs it."""
+    from hea_zoo.files import atomic_write
+
+    frame = build_frame(seed=seed)
+    atomic_write(out, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
+    print(f"wrote {len(frame)} alloys to {out}")
+    return Path(out)
 
 
 if __name__ == "__main__":
-    main()
+    write_dataset()

@@ -27,10 +27,7 @@ __all__ = [
     "pymatgen_cross_check",
 ]
 
-ELEMENTS: tuple[str, ...] = (
-    "Al", "Be", "Co", "Cr", "Cu", "Fe", "Hf", "Ir", "Mn", "Mo", "Nb",
-    "Ni", "O", "Re", "Ru", "Si", "Ta", "Ti", "V", "W", "Y", "Zr",
-)  # fmt: skip
+from hea_zoo.constants import ELEMENTS  # noqa: E402  (the one definition)
 
 #: Column name -> unit.
 PROPERTY_COLUMNS: dict[str, str] = {

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from hea_zoo.elements import ELEMENTS
+from hea_zoo.data.elements import ELEMENTS
 
 __all__ = [
     "DROP_THRESHOLD",

@@ -25,8 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from hea_zoo import experiments, plots
+from hea_zoo.evaluation import experiments, plots
 from hea_zoo._version import __version__
+from hea_zoo.constants import short_label
+from hea_zoo.files import write_text
 
 __all__ = ["STUDY_RESULTS", "study_results_for", "metrics_dict", "render_markdown", "write_report"]
 
@@ -72,7 +74,7 @@ def metrics_dict(evaluations, dataset=None, surrogate_scores=None) -> dict[str, 
     """Everything the report states, as a JSON-ready dict.
 
     Args:
-        evaluations: Model name -> `hea_zoo.experiments.GeneratorEvaluation`.
+        evaluations: Model name -> `hea_zoo.evaluation.experiments.GeneratorEvaluation`.
         dataset: The dataset evaluated on (for its name, size and fingerprint), optional.
         surrogate_scores: The surrogate's held-out scores, e.g. the output of
             ``Surrogate.score(test.compositions, test.properties)``, optional.
@@ -110,10 +112,6 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def _short(name: str) -> str:
-    return {"shear_modulus": "G", "fracture_toughness": "K"}.get(name, name)
 
 
 def render_markdown(
@@ -188,9 +186,9 @@ def render_markdown(
 
     # Table 1: MAPE.
     header = ["model", "study (surrogate)", "surrogate: mean"]
-    header += [f"surrogate: {_short(n)}" for n in names]
+    header += [f"surrogate: {short_label(n)}" for n in names]
     if any_oracle:
-        header += ["oracle: mean"] + [f"oracle: {_short(n)}" for n in names]
+        header += ["oracle: mean"] + [f"oracle: {short_label(n)}" for n in names]
     header += ["grid, surrogate"] + (["grid, oracle"] if any_oracle else [])
     rows = []
     for model, e in evaluations.items():
@@ -212,7 +210,7 @@ def render_markdown(
     # properties of real training alloys, so an alloy with them exists).
     header = ["model", "surrogate: mean"]
     if any_oracle:
-        header += ["oracle: mean"] + [f"oracle: {_short(n)}" for n in names]
+        header += ["oracle: mean"] + [f"oracle: {short_label(n)}" for n in names]
         header += ["hit ±5 % (oracle)", "hit ±10 % (oracle)"]
     else:
         header += ["hit ±5 % (surrogate)", "hit ±10 % (surrogate)"]
@@ -293,7 +291,7 @@ def render_markdown(
         nearest = line.nearest_training or {}
         row += [_fmt(nearest.get("euclidean_mean"), 3), _fmt(nearest.get("copy_rate"), 1, 100, " %")]
         std = line.surrogate_std_mean
-        row += [_DASH if not std else ", ".join(f"{_short(k)} {v:.2g}" for k, v in std.items())]
+        row += [_DASH if not std else ", ".join(f"{short_label(k)} {v:.2g}" for k, v in std.items())]
         rows.append(row)
     out += [
         "## Table 3 — beyond the study",
@@ -330,12 +328,6 @@ def render_markdown(
     return "\n".join(out).rstrip() + "\n"
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_report(
     evaluations,
     out_dir,
@@ -348,8 +340,8 @@ def write_report(
     """Writes ``report.md``, ``metrics.json`` and (optionally) the figures into ``out_dir``.
 
     Args:
-        evaluations: Model name -> `hea_zoo.experiments.GeneratorEvaluation` (as returned
-            by `hea_zoo.experiments.evaluate_generator`, with its raw runs for the figures).
+        evaluations: Model name -> `hea_zoo.evaluation.experiments.GeneratorEvaluation` (as returned
+            by `hea_zoo.evaluation.experiments.evaluate_generator`, with its raw runs for the figures).
         out_dir: The report folder (created if needed; files in it are replaced).
         dataset: The dataset evaluated on, optional (header, Fig. 9, fingerprint).
         surrogate_scores: The surrogate's held-out scores, optional.
@@ -374,8 +366,8 @@ def write_report(
         payload["notes"] = notes
     if drawn:
         payload["figures"] = {k: os.path.relpath(v, out_dir) for k, v in drawn.items()}
-    _write_text(out_dir / "metrics.json", json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    write_text(out_dir / "metrics.json", json.dumps(payload, indent=2, allow_nan=False) + "\n")
     text = render_markdown(evaluations, dataset, surrogate_scores, drawn, out_dir, title, notes)
     report = out_dir / "report.md"
-    _write_text(report, text)
+    write_text(report, text)
     return report

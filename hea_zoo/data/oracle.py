@@ -1,7 +1,7 @@
 r"""The physics oracle that labels the bundled dataset: shear modulus and fracture toughness.
 
 Both properties are closed-form functions of the composition and the tabulated element
-data (`hea_zoo.elements`), vectorized over rows. Because the oracle is known, generated
+data (`hea_zoo.data.elements`), vectorized over rows. Because the oracle is known, generated
 designs can be judged against ground truth, not only against a learned surrogate. It is a
 documented *model*, not a measurement: see `docs/DATASET.md` for equations, assumptions,
 ranges and the correlation of the two properties on the dataset.
@@ -51,7 +51,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hea_zoo.elements import ELEMENTS, element_property
+from hea_zoo.data.elements import ELEMENTS, element_property
 
 __all__ = [
     "PROPERTY_NAMES",
@@ -63,8 +63,7 @@ __all__ = [
     "descriptors",
 ]
 
-PROPERTY_NAMES: tuple[str, ...] = ("shear_modulus", "fracture_toughness")
-PROPERTY_UNITS: tuple[str, ...] = ("GPa", "MPa*m^0.5")
+from hea_zoo.constants import PROPERTY_NAMES, PROPERTY_UNITS  # noqa: E402  (the one definition)
 
 #: The oracle's fixed parameters (see module docstring).
 CONSTANTS: dict[str, float] = {

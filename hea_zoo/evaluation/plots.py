@@ -16,13 +16,12 @@ inverse design of high-entropy refractory alloys":
 - `plot_novelty` — similarity of designs to the alloy that set the condition (Fig. 18).
 
 The plotting functions take ``evaluations``: a mapping from model name to
-`hea_zoo.experiments.GeneratorEvaluation` (a single evaluation or a list also works),
+`hea_zoo.evaluation.experiments.GeneratorEvaluation` (a single evaluation or a list also works),
 with the raw runs that `evaluate_generator` keeps.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,7 +30,8 @@ from matplotlib import colormaps
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from hea_zoo import experiments, metrics
+from hea_zoo.evaluation import experiments, metrics
+from hea_zoo.files import atomic_write
 
 __all__ = [
     "element_colors",
@@ -85,12 +85,7 @@ def _label(name: str, unit: str | None = None) -> str:
 
 
 def _save(fig: Figure, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=_DPI, bbox_inches="tight")
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=_DPI, bbox_inches="tight", format="png"))
 
 
 def _figure(nrows: int, ncols: int, width=_PANEL, height=_PANEL):
@@ -128,7 +123,7 @@ def plot_conditions(dataset, path, line=None, grid=None) -> Path:
     """The dataset in property space with the line and grid conditions (Fig. 9).
 
     Args:
-        dataset: A `hea_zoo.dataset.Dataset` with two or more properties (the first two
+        dataset: A `hea_zoo.data.datasets.Dataset` with two or more properties (the first two
             are drawn).
         path: Where to write the PNG.
         line: ``(m, P)`` line conditions (default `experiments.line_conditions`).

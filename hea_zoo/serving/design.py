@@ -8,7 +8,6 @@ elements, with the physics oracle; keep the distinct candidates closest to the t
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,30 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hea_zoo.composition import DROP_THRESHOLD, parse_formulas, to_formula
-from hea_zoo.elements import ELEMENTS
-from hea_zoo.oracle import PROPERTY_NAMES
+from hea_zoo.artifact import decode_metadata, noise
+from hea_zoo.constants import oracle_applies, short_label
+from hea_zoo.data.composition import DROP_THRESHOLD, parse_formulas, to_formula
 
-__all__ = ["Designer", "decode_metadata", "format_table"]
-
-_INT_KEYS = ("export_version", "latent_dim", "n_members")
-_FLOAT_KEYS = ("composition_threshold",)
-
-
-def decode_metadata(props: dict[str, str]) -> dict[str, Any]:
-    """Decode an exported model's metadata_props (JSON lists/dicts, ints, floats)."""
-    out: dict[str, Any] = {}
-    for key, value in props.items():
-        decoded: Any = value
-        if value[:1] in ("[", "{"):
-            decoded = json.loads(value)
-        elif key in _INT_KEYS:
-            decoded = int(value)
-        elif key in _FLOAT_KEYS:
-            decoded = float(value)
-        out[key] = decoded
-    return out
-
+__all__ = ["Designer", "format_table"]
 
 def _session(path: Path):
     import onnxruntime as ort
@@ -51,8 +31,8 @@ def _session(path: Path):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _metadata(session) -> dict[str, Any]:
-    return decode_metadata(dict(session.get_modelmeta().custom_metadata_map))
+def _metadata(session, source: str = "model") -> dict[str, Any]:
+    return decode_metadata(dict(session.get_modelmeta().custom_metadata_map), source=source)
 
 
 @dataclass
@@ -111,11 +91,13 @@ class Designer:
 
     @property
     def uses_oracle(self) -> bool:
-        return tuple(self.elements) == ELEMENTS and tuple(self.condition_names) == PROPERTY_NAMES
+        return oracle_applies(self.metadata)
 
     def generate(self, target: Sequence[float], n: int, seed: int | None = None) -> np.ndarray:
         """(n, E) compositions decoded from seeded standard-normal z at `target`."""
-        z = np.random.default_rng(seed).standard_normal((n, int(self.metadata["latent_dim"]))).astype(np.float32)
+        if seed is None:
+            seed = int(np.random.default_rng().integers(0, 2**32))
+        z = noise(seed, n, int(self.metadata["latent_dim"]))
         condition = np.tile(np.asarray(target, dtype=np.float32)[None, :], (n, 1))
         (composition,) = self._generator.run(["composition"], {"z": z, "condition": condition})
         return composition
@@ -184,7 +166,7 @@ class Designer:
                 table[f"{name}_std"] = std[:, j]
             table["relative_error_surrogate"] = rel.mean(axis=1)
         if self.uses_oracle:
-            from hea_zoo import oracle
+            from hea_zoo.data import oracle
 
             truth = oracle.properties(x)
             for j, name in enumerate(self.condition_names):
@@ -215,7 +197,7 @@ def format_table(table: pd.DataFrame, designer: Designer, target: Sequence[float
                 cells.append(f"{row[f'{name}_oracle']:.1f}")
         rows.append(cells)
     for name, unit in zip(names, units):
-        short = {"shear_modulus": "G", "fracture_toughness": "K"}.get(name, name)
+        short = short_label(name)
         if f"{name}_surrogate" in table:
             columns.append(f"{short} surrogate [{unit}]")
         if f"{name}_oracle" in table:

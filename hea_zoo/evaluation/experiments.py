@@ -23,7 +23,7 @@ works):
   noise; conditions are in physical units.
 - ``surrogate``: ``predict_with_uncertainty(compositions (N, E)) -> (mean, std)``, each
   ``(N, P)`` in physical units.
-- ``dataset``: a `hea_zoo.dataset.Dataset` (``compositions``, ``properties``,
+- ``dataset``: a `hea_zoo.data.datasets.Dataset` (``compositions``, ``properties``,
   ``elements``, ``property_names``, ``property_units``, ``train_index``, ``train``).
 """
 
@@ -36,10 +36,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hea_zoo import metrics
-from hea_zoo import oracle as oracle_module
-from hea_zoo.elements import ELEMENTS
-from hea_zoo.oracle import PROPERTY_NAMES
+from hea_zoo.constants import oracle_applies
+from hea_zoo.data import oracle as oracle_module
+from hea_zoo.evaluation import metrics
 
 __all__ = [
     "HIT_TOLERANCES",
@@ -193,9 +192,9 @@ def oracle_for(dataset, oracle: Oracle | str | None = "auto") -> Oracle | None:
 
     Args:
         dataset: The dataset being evaluated.
-        oracle: ``"auto"`` uses `hea_zoo.oracle.properties` when the dataset is over the
-            study's 22 elements (in order) with the properties shear modulus and fracture
-            toughness, else none; ``None`` disables the oracle; a callable
+        oracle: ``"auto"`` uses `hea_zoo.data.oracle.properties` when the dataset came
+            from the bundled oracle-labelled table (`hea_zoo.constants.oracle_applies`),
+            else none; ``None`` disables the oracle; a callable
             ``(N, E) -> (N, P)`` is used as given.
 
     Returns:
@@ -207,9 +206,7 @@ def oracle_for(dataset, oracle: Oracle | str | None = "auto") -> Oracle | None:
         raise ValueError(
             f"`oracle` must be 'auto', None or a callable. Received: oracle={oracle!r}"
         )
-    if tuple(dataset.elements) != tuple(ELEMENTS):
-        return None
-    if tuple(getattr(dataset, "property_names", ())) != tuple(PROPERTY_NAMES):
+    if not oracle_applies(dataset):
         return None
     return oracle_module.properties
 

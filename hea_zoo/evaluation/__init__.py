@@ -1,0 +1,2 @@
+"""Evaluation: the study's protocol (experiments), its metrics, figures and report, and the
+whole reproduction."""
