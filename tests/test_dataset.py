@@ -116,3 +116,13 @@ def test_missing_properties_raise_or_are_dropped(capsys):
 def test_import_and_public_api():
     assert hea_zoo.load_dataset().compositions.shape == (529, 22)
     assert isinstance(hea_zoo.__version__, str)
+
+
+def test_bundled_fingerprint_constant_matches_the_shipped_table():
+    from hea_zoo.constants import BUNDLED_FINGERPRINT, oracle_applies
+
+    ds = load_dataset()
+    assert ds.fingerprint() == BUNDLED_FINGERPRINT == ds.source_fingerprint
+    assert oracle_applies(ds) and oracle_applies(ds.test)
+    assert oracle_applies({"data_fingerprint": BUNDLED_FINGERPRINT})
+    assert not oracle_applies({"data_fingerprint": ""}) and not oracle_applies(None)

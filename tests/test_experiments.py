@@ -101,14 +101,18 @@ def test_oracle_for(dataset):
         oracle_for(dataset, "ground-truth")
 
 
-def test_oracle_for_study_elements(dataset):
+def test_oracle_applies_to_the_bundled_table_not_to_its_names(dataset):
+    bundled = hea_zoo.load_dataset()
+    assert oracle_for(bundled, "auto") is oracle_module.properties
+    assert oracle_for(bundled.train, "auto") is oracle_module.properties  # splits keep the origin
+    # A user's measured table with the study's 22 elements and property names is not oracle data.
+    frame = bundled.to_frame().drop(columns="split")
+    frame["shear_modulus"] *= 1.01
+    measured = hea_zoo.load_dataset(frame, elements=bundled.elements)
+    assert measured.property_names == bundled.property_names and measured.elements == bundled.elements
+    assert oracle_for(measured, "auto") is None
     study = dataset.__class__(**{**dataset.__dict__, "elements": ELEMENTS_22})
-    assert oracle_for(study, "auto") is oracle_module.properties
-    assert oracle_for(hea_zoo.load_dataset(), "auto") is oracle_module.properties
-    renamed = dataset.__class__(
-        **{**study.__dict__, "property_names": ("hardness", "fracture_toughness")}
-    )
-    assert oracle_for(renamed, "auto") is None
+    assert oracle_for(study, "auto") is None
 
 
 # --------------------------------------------------------------------------- runs
