@@ -199,7 +199,9 @@ export function printedThousandths(rows, nElements, threshold = DROP_THRESHOLD) 
   return { k, ok };
 }
 
-function fractionText(k) {
+/** A printed fraction as text: 250 -> "0.25", 1000 -> "1", 0 -> "0". */
+export function fractionText(k) {
+  if (k <= 0) return "0";
   if (k >= UNIT) return "1";
   return ("0." + String(k).padStart(3, "0")).replace(/0+$/, "");
 }
