@@ -208,8 +208,10 @@ async function onModelChange() {
     describeModel(model);
   } catch (error) {
     showMessage(oneLine(error));
+    document.body.dataset.state = "error";
   } finally {
     $("design").disabled = false;
+    document.body.dataset.model = $("model").value;
   }
 }
 
@@ -292,6 +294,7 @@ async function onDesign(event) {
   clearMessage();
   showWarnings([]);
   state.busy = true;
+  document.body.dataset.state = "running";
   $("design").disabled = true;
   try {
     const model = await currentModels();
@@ -316,9 +319,12 @@ async function onDesign(event) {
       `(${result.counts.candidates.toLocaleString()} candidates, ${model.name}).`;
     console.log(`hea_zoo: first designs in ${ms.toFixed(1)} ms`);
     document.body.dataset.designs = String(result.designs.length);
+    document.body.dataset.ms = ms.toFixed(1);
+    document.body.dataset.state = "done";
   } catch (error) {
     $("results").hidden = true;
     showMessage(oneLine(error));
+    document.body.dataset.state = "error";
   } finally {
     $("progress").textContent = "";
     state.busy = false;
@@ -349,7 +355,7 @@ function render(result) {
   const interval = designs[0].lower
     ? `interval${result.coverage ? ` (${Math.round(result.coverage * 100)} %)` : ""}`
     : "± ensemble std";
-  const head = ["#", "formula", ...names.map((name, p) => `${name.replace(/_/g, " ")} [${units[p]}], ${interval}`), "error", "system"];
+  const head = ["#", "formula", ...names.map((name, p) => `${name.replace(/_/g, " ")} [${units[p]}], ${interval}`), "mean rel. error", "system"];
   const tr = document.createElement("tr");
   head.forEach((text, i) => {
     const th = document.createElement("th");
@@ -497,7 +503,7 @@ function plot(result) {
   const legend = svg("g", { transform: `translate(${W - right - 190},${top + 6})` });
   legend.append(svg("circle", { class: "legend-design", cx: 6, cy: 0, r: 5 }));
   legend.append(svg("text", { x: 16, y: 4 }, "design (surrogate, interval)"));
-  legend.append(svg("path", { class: "target", d: "M0,12L12,24M0,24L12,12" }));
+  legend.append(svg("path", { class: "legend-target", d: "M0,12L12,24M0,24L12,12" }));
   legend.append(svg("text", { x: 16, y: 22 }, `target ± ${+(100 * result.tolerance).toPrecision(3)} %`));
   root.append(legend);
 }
