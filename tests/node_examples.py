@@ -63,13 +63,14 @@ def probe(tmp_path: Path, **request) -> dict:
 
 def node_design(example_dir: Path, model: Path, target, n, seed, *, candidates=None, select=None,
                 tolerance=None, excluded=None, allowed=None, max_elements=None, bounds=None,
-                min_fraction=None) -> dict:  # fmt: skip
+                min_fraction=None, surrogate=None) -> dict:  # fmt: skip
     """`node generate.js --design --json` with the given options."""
     args = ["--design", "--model", str(model), "--target", ",".join(repr(float(t)) for t in target),
             "--n", str(n), "--seed", str(seed), "--json"]  # fmt: skip
     for flag, value in (("--candidates", candidates), ("--select", select), ("--tolerance", tolerance),
                         ("--exclude", excluded), ("--allow", allowed), ("--max-elements", max_elements),
-                        ("--bounds", bounds), ("--min-fraction", min_fraction)):  # fmt: skip
+                        ("--bounds", bounds), ("--min-fraction", min_fraction),
+                        ("--surrogate", str(surrogate) if surrogate else None)):  # fmt: skip
         if value is not None:
             args += [flag, value if isinstance(value, str) else repr(value)]
     done = subprocess.run([NODE, str(example_dir / "generate.js"), *args], capture_output=True, text=True, timeout=300)
@@ -79,3 +80,35 @@ def node_design(example_dir: Path, model: Path, target, n, seed, *, candidates=N
 
 def bounds_text(bounds: dict) -> str:
     return ",".join(f"{s}={lo!r}:{hi!r}" for s, (lo, hi) in bounds.items())
+
+
+def interval_surrogate(source: Path, out: Path, z: float = 1.6448536269514722, coverage: float = 0.9) -> Path:
+    """A copy of an exported surrogate that also outputs a calibrated-style interval,
+    `properties_lower`/`properties_upper` = mean -/+ z * std, with metadata `coverage`
+    (the outputs a later surrogate export adds)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    import numpy as np
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    graph.initializer.append(numpy_helper.from_array(np.array(z, np.float32), "interval_z"))
+    graph.node.extend([
+        helper.make_node("Mul", ["properties_std", "interval_z"], ["interval_half"]),
+        helper.make_node("Sub", ["properties", "interval_half"], ["properties_lower"]),
+        helper.make_node("Add", ["properties", "interval_half"], ["properties_upper"]),
+    ])  # fmt: skip
+    template = next(o for o in graph.output if o.name == "properties")
+    for name in ("properties_lower", "properties_upper"):
+        value = onnx.ValueInfoProto()
+        value.CopyFrom(template)
+        value.name = name
+        graph.output.append(value)
+    props = {p.key: p for p in model.metadata_props}
+    props["outputs"].value = '["properties", "properties_std", "properties_lower", "properties_upper"]'
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "coverage", str(coverage)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out))
+    return out

@@ -25,7 +25,7 @@ from tests.export_helpers import (
     onnx_outputs,
     train_tiny_models,
 )
-from tests.node_examples import NODE, NPM, bounds_text, node_design, onnx_node_example, probe
+from tests.node_examples import NODE, NPM, bounds_text, interval_surrogate, node_design, onnx_node_example, probe
 
 pytestmark = pytest.mark.skipif(
     NODE is None or NPM is None,
@@ -156,6 +156,29 @@ def test_node_design_rejects_a_bad_request_in_one_line(example_dir, args, says):
     assert done.returncode == 2
     first = done.stderr.splitlines()[0]
     assert first.startswith("error: ") and says in first, done.stderr
+
+
+def test_node_design_shows_the_surrogate_interval_when_it_has_one(example_dir, tmp_path):
+    """A surrogate with `properties_lower`/`properties_upper` (metadata `coverage`) is shown
+    with its interval; without them, mean ± std."""
+    surrogate = interval_surrogate(EXPORTED / "surrogate.onnx", tmp_path / "surrogate.onnx")
+    model = str(EXPORTED / "cvae.onnx")
+    common = ["--design", "--model", model, "--target", "60,35", "--n", "4", "--seed", "3"]
+    with_interval = run_node(example_dir, *common, "--surrogate", str(surrogate))
+    plain = run_node(example_dir, *common)
+    assert with_interval["coverage"] == 0.9 and plain["coverage"] is None
+    assert [d["formula"] for d in with_interval["designs"]] == [d["formula"] for d in plain["designs"]]
+    for d in with_interval["designs"]:
+        mean, std, lower, upper = (np.array(d[key]) for key in ("mean", "std", "lower", "upper"))
+        np.testing.assert_allclose(lower, mean - 1.6448536 * std, rtol=1e-5)
+        np.testing.assert_allclose(upper, mean + 1.6448536 * std, rtol=1e-5)
+        assert (lower < mean).all() and (mean < upper).all()
+    assert all(d.get("lower") is None for d in plain["designs"])
+    text = run_node(example_dir, *common, "--surrogate", str(surrogate), json_output=False)
+    first = text.splitlines()[1]
+    d = with_interval["designs"][0]
+    assert f"{d['mean'][0]:.1f} [{d['lower'][0]:.2f}, {d['upper'][0]:.2f}]" in first
+    assert "±" in run_node(example_dir, *common, json_output=False).splitlines()[1]
 
 
 # ------------------------------------------------------ engine.js against hea_zoo.artifact

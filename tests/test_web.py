@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -28,7 +29,17 @@ import pytest
 
 import hea_zoo
 from tests import parity
-from tests.node_examples import NODE, NPM, REPO, WEB, bounds_text, node_design, onnx_node_example, web_example
+from tests.node_examples import (
+    NODE,
+    NPM,
+    REPO,
+    WEB,
+    bounds_text,
+    interval_surrogate,
+    node_design,
+    onnx_node_example,
+    web_example,
+)
 
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
 DRIVER = Path(__file__).resolve().parent / "web_drive.mjs"
@@ -132,6 +143,10 @@ def page_run(server, scenario, tmp_path_factory):
             {"name": "unknown element", "model": "cvae", "fields": {**valid, "excluded": "Al Xx"}},
         ],
         "corruptModel": "wcgan",
+        "intervalSurrogate": {
+            "path": str(interval_surrogate(EXPORTED / "surrogate.onnx", shot.parent / "surrogate.onnx")),
+            "model": "cvae", "fields": _fields([60, 35], 5, s["seed"]),
+        },
         "screenshot": {"path": str(shot), "model": "cvae", "fields": _fields([60, 35], 20, 0)},
     }
     file = tmp_path_factory.mktemp("drive") / "request.json"
@@ -261,6 +276,25 @@ def test_bad_input_shows_a_message_not_a_broken_page(page_run):
     assert corrupt["state"] == "error" and "exported/wcgan.onnx" in corrupt["message"]
     # The page still designs afterwards.
     assert page_run["screenshot"]["state"] == "done" and len(page_run["screenshot"]["rows"]) == 20
+
+
+def test_page_shows_the_surrogate_interval_when_it_has_one(page_run, scenario, node_example, tmp_path):
+    shown = page_run["interval"]
+    assert shown["state"] == "done", shown.get("message")
+    assert shown["header"][2] == "shear modulus [GPa], interval (90 %)"
+    surrogate = interval_surrogate(EXPORTED / "surrogate.onnx", tmp_path / "surrogate.onnx")
+    node = node_design(node_example, EXPORTED / "cvae.onnx", [60, 35], 5, scenario["seed"], surrogate=surrogate)
+    table = list(csv.DictReader(io.StringIO(shown["csv"])))
+    assert "shear_modulus_lower" in table[0] and "shear_modulus_std" not in table[0]
+    by_index = {d["index"]: d for d in node["designs"]}
+    for t, r in zip(table, shown["rows"]):
+        d = by_index.get(r["index"])
+        if d is not None and d["k"] == r["k"]:
+            assert float(t["shear_modulus_lower"]) == pytest.approx(d["lower"][0], rel=1e-5)
+            assert float(t["fracture_toughness_upper"]) == pytest.approx(d["upper"][1], rel=1e-5)
+            mean, lower, upper = (float(v) for v in re.fullmatch(r"(\S+) \[(\S+), (\S+)\]", r["cells"][2]).groups())
+            assert mean == pytest.approx(d["mean"][0], abs=0.051)
+            assert (lower, upper) == pytest.approx((d["lower"][0], d["upper"][0]), abs=0.0051)
 
 
 def test_no_console_errors(page_run):

@@ -3,8 +3,8 @@
 //   node tests/web_drive.mjs REQUEST.json
 //
 // REQUEST: {url, chromium, playwright (a file inside examples/web, to resolve
-// playwright-core from), designs: [{name, model, fields}], bad: [{name, fields}],
-// corruptModel, screenshot: {path, model, fields}}. `fields` maps form element ids to
+// playwright-core from), designs: [{name, model, fields}], bad: [{name, model, fields}],
+// screenshot: {path, model, fields}, corruptModel, intervalSurrogate: {path, model, fields}}. `fields` maps form element ids to
 // values. Prints one JSON object: what the page showed for each step, every console
 // message and every uncaught page error.
 
@@ -119,6 +119,19 @@ try {
     const afterLoad = await shown(fresh);
     const state = await press(fresh);
     result.corrupt = { afterLoad, state, ...(await shown(fresh)) };
+  }
+
+  // A surrogate that outputs an interval (properties_lower/upper, metadata coverage).
+  if (request.intervalSurrogate) {
+    const fresh = await open();
+    await fresh.route("**/exported/surrogate.onnx", (route) =>
+      route.fulfill({ status: 200, contentType: "application/octet-stream", path: request.intervalSurrogate.path }));
+    await fresh.goto(request.url, { waitUntil: "load" });
+    await fresh.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
+    await selectModel(fresh, request.intervalSurrogate.model);
+    await fill(fresh, request.intervalSurrogate.fields);
+    await press(fresh);
+    result.interval = await shown(fresh);
   }
 } finally {
   await browser.close();

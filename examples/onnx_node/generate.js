@@ -127,12 +127,14 @@ async function openSession(file) {
 
 /** The engine's generateFn and judgeFn over onnxruntime-node sessions. */
 export function runners(generator, surrogate, nElements, nConditions, latentDim) {
+  // Generators return `composition` (a generator with more outputs names it so too).
+  const composition = generator.outputNames.includes("composition") ? "composition" : generator.outputNames[0];
   const generateFn = async (z, condition, rows) => {
     const out = await generator.run({
       z: new ort.Tensor("float32", z, [rows, latentDim]),
       condition: new ort.Tensor("float32", condition, [rows, nConditions]),
-    });
-    return out.composition.data;
+    }, [composition]);
+    return out[composition].data;
   };
   const wanted = ["properties", "properties_std", "properties_lower", "properties_upper"]
     .filter((name) => surrogate && surrogate.outputNames.includes(name));
@@ -187,7 +189,7 @@ async function runDesign(args, meta, target) {
     `${result.select}, ${result.systems} systems, ${result.counts.candidates} candidates)\n`);
   result.designs.forEach((d, i) => {
     const props = result.names.map((_, p) => (d.lower
-      ? `${show(d.mean[p])} [${show(d.lower[p])}, ${show(d.upper[p])}]`
+      ? `${show(d.mean[p])} [${d.lower[p].toFixed(2)}, ${d.upper[p].toFixed(2)}]`
       : `${show(d.mean[p])} ± ${d.std ? d.std[p].toFixed(2) : "?"}`)).join("  ");
     process.stdout.write(`${i + 1}  ${d.formula}  ${props}\n`);
   });

@@ -265,6 +265,8 @@ function runners(model) {
   const E = g.metadata.elements.length;
   const P = g.metadata.condition_names.length;
   const L = Number(g.metadata.latent_dim);
+  // Generators return `composition` (a generator with more outputs names it so too).
+  const composition = g.session.outputNames.includes("composition") ? "composition" : g.session.outputNames[0];
   const outputs = ["properties", "properties_std", "properties_lower", "properties_upper"]
     .filter((name) => s.session.outputNames.includes(name));
   return {
@@ -272,8 +274,8 @@ function runners(model) {
       const out = await g.session.run({
         z: new ort.Tensor("float32", z, [rows, L]),
         condition: new ort.Tensor("float32", condition, [rows, P]),
-      });
-      return out.composition.data;
+      }, [composition]);
+      return out[composition].data;
     },
     judgeFn: async (fractions, rows) => {
       const out = await s.session.run({ composition: new ort.Tensor("float32", fractions, [rows, E]) }, outputs);
@@ -345,7 +347,7 @@ function intervalOf(d, p) {
 }
 
 function propertyCell(d, p) {
-  if (d.lower && d.upper) return `${fmt(d.mean[p])} [${fmt(d.lower[p])}, ${fmt(d.upper[p])}]`;
+  if (d.lower && d.upper) return `${fmt(d.mean[p])} [${fmt(d.lower[p], 2)}, ${fmt(d.upper[p], 2)}]`;
   if (d.std) return `${fmt(d.mean[p])} ± ${fmt(d.std[p], 2)}`;
   return fmt(d.mean[p]);
 }
