@@ -131,6 +131,7 @@ def page_run(server, scenario, tmp_path_factory):
                 s["target"] if s["model"] == "cvae" else [60, 35], 12, s["seed2"], select="closest", candidates=600,
                 excluded=" ".join(c["excluded"]), max_elements=c["max_elements"], bounds=bounds_text(c["bounds"]),
                 min_fraction=c["min_fraction"])},
+            {"name": "out of range", "model": "cvae", "fields": _fields([200, 35], 5, s["seed"])},
         ],  # fmt: skip
         "bad": [
             {"name": "empty target", "model": "cvae", "fields": {**valid, "target-0": ""}},
@@ -244,6 +245,13 @@ def test_page_plots_one_point_per_design_and_the_target(page_run):
         assert run["targets"] == 1
         assert run["plotTitles"] == [f"#{i + 1} {r['cells'][1]}" for i, r in enumerate(run["rows"])]
         assert run["download"].endswith(".csv") and run["csv"].splitlines()[0].startswith("rank,formula,candidate,")
+
+
+def test_page_warns_of_a_target_outside_the_training_range(page_run):
+    run = page_run["designs"][2]
+    assert run["state"] == "done" and len(run["rows"]) == 5 and run["message"] is None
+    (warning,) = run["warnings"]
+    assert warning.startswith("target shear_modulus = 200 GPa lies outside the training data (34.7-151)")
 
 
 def test_page_lists_the_exported_generators(page_run):
