@@ -1,34 +1,56 @@
 #!/usr/bin/env node
-// Generate refractory high-entropy alloy designs with an exported hea_zoo generator.
+// Generate or design refractory high-entropy alloys with the exported hea_zoo models.
 //
-//   node generate.js --model ../../exported/cvae.onnx --target 80,40 [--n 5] [--seed 0]
-//                    [--z z.json] [--threshold 0.005] [--decimals 3] [--json]
+//   node generate.js --model ../../exported/cvae.onnx --target 80,40 [--n 5] [--seed 0] [--json]
+//   node generate.js --design --model ../../exported/cvae.onnx --target 60,35 --n 20 --seed 0
+//                    [--candidates C] [--select diverse|closest] [--tolerance 0.05]
+//                    [--allow Mo,Nb,...] [--exclude Al,V] [--max-elements 5]
+//                    [--bounds Al=0:0.1,W=0.2:0.5] [--min-fraction 0.02] [--json]
 //
-// The model's inputs are `z` (standard-normal noise, [batch, latent_dim]) and `condition`
-// (the target properties in physical units, [batch, n_conditions]); its output
+// The generator's inputs are `z` (standard-normal noise, [batch, latent_dim]) and
+// `condition` (the target properties in physical units, [batch, n_conditions]); its output
 // `composition` holds atomic fractions over the element list stored in the file's
-// metadata_props. Noise comes from a seeded PRNG (mulberry32 + Box-Muller; `--seed`) or,
-// for exact comparisons with other runtimes, from a JSON file of rows (`--z`). Formulas
-// drop fractions below the threshold and renormalize, like hea_zoo.composition.to_formula.
-// `--json` prints everything (metadata, z, raw fractions, formulas) as one JSON object.
-"use strict";
+// metadata_props. The noise is hea_zoo's seeded draw (hzn1, examples/web/engine.js), so
+// `--seed s --n n` decodes the z of `model.generate([target], n, seed=s)` in Python; `--z`
+// reads the rows from a JSON file instead. Formulas are printed compositions (traces below
+// the threshold dropped, the rest rounded to 0.001 by largest remainder).
+//
+// `--design` runs the whole design engine of docs/DESIGN_ENGINE.md (the one the browser
+// page runs): candidates from the generator, repaired to the constraints, judged by the
+// surrogate beside the model (`surrogate.onnx`, or --surrogate), selected and ranked.
+// `--json` prints everything as one JSON object.
 
-const fs = require("node:fs");
-const path = require("node:path");
-const ort = require("onnxruntime-node");
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import ort from "onnxruntime-node";
+import * as engine from "../web/engine.js";
 
 const USAGE = `usage: node generate.js --model FILE.onnx --target V1,V2 [--n N] [--seed S]
-                        [--z Z.json] [--threshold T] [--decimals D] [--json]
+                        [--z Z.json] [--threshold T] [--json]
+       node generate.js --design --model FILE.onnx --target V1,V2 [--n N] [--seed S]
+                        [--candidates C] [--select diverse|closest] [--tolerance TOL]
+                        [--allow A,B] [--exclude A,B] [--max-elements M]
+                        [--bounds Al=0:0.1,W=0.2:0.5] [--min-fraction F]
+                        [--surrogate FILE.onnx] [--chunk-size K] [--json]
 
-  --model      exported hea_zoo generator (e.g. ../../exported/cvae.onnx)
-  --target     target properties in the model's condition units, comma separated
-               (e.g. 80,40 for shear modulus 80 GPa, fracture toughness 40 MPa*m^0.5)
-  --n          designs to generate (default 5; ignored with --z)
-  --seed       PRNG seed of the noise (default 0)
-  --z          JSON file: an array of rows of latent_dim numbers, used as the noise
-  --threshold  formulas drop fractions below this (default: the model's metadata, 0.005)
-  --decimals   decimals in formulas (default 3)
-  --json       print one JSON object instead of text`;
+  --model         exported hea_zoo generator (e.g. ../../exported/cvae.onnx)
+  --target        target properties in the model's condition units, comma separated
+                  (e.g. 80,40 for shear modulus 80 GPa, fracture toughness 40 MPa*m^0.5)
+  --n             designs (default 5; ignored with --z)
+  --seed          seed of the noise, an integer in [0, 4294967295] (default 0)
+  --z             JSON file: an array of rows of latent_dim numbers, used as the noise
+  --threshold     formulas drop fractions below this (default: the model's metadata, 0.005)
+  --design        run the design engine (judge, constrain, select) instead of printing draws
+  --candidates    candidates drawn by --design (default max(10 n, 200))
+  --select        diverse (default) or closest
+  --tolerance     relative error per property that counts as on target (default 0.05)
+  --allow         only these elements;  --exclude: never these elements
+  --max-elements  at most this many elements per alloy
+  --bounds        per-element fraction bounds, SYMBOL=LO:HI, comma separated
+  --min-fraction  smallest fraction of any element present (default 0.005)
+  --surrogate     the surrogate (default: surrogate.onnx beside --model)
+  --json          print one JSON object instead of text`;
 
 function fail(message) {
   process.stderr.write(`error: ${message}\n\n${USAGE}\n`);
@@ -36,7 +58,7 @@ function fail(message) {
 }
 
 function parseArgs(argv) {
-  const args = { n: 5, seed: 0, decimals: 3, json: false };
+  const args = { n: 5, seed: 0, json: false, design: false, constraints: {} };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -50,8 +72,18 @@ function parseArgs(argv) {
       case "--seed": args.seed = Number(value()); break;
       case "--z": args.z = value(); break;
       case "--threshold": args.threshold = Number(value()); break;
-      case "--decimals": args.decimals = Number(value()); break;
       case "--json": args.json = true; break;
+      case "--design": args.design = true; break;
+      case "--candidates": args.candidates = Number(value()); break;
+      case "--select": args.select = value(); break;
+      case "--tolerance": args.tolerance = Number(value()); break;
+      case "--chunk-size": args.chunkSize = Number(value()); break;
+      case "--surrogate": args.surrogate = value(); break;
+      case "--allow": args.constraints.allowed = value(); break;
+      case "--exclude": args.constraints.excluded = value(); break;
+      case "--max-elements": args.constraints.maxElements = Number(value()); break;
+      case "--bounds": args.constraints.bounds = value(); break;
+      case "--min-fraction": args.constraints.minFraction = Number(value()); break;
       case "-h": case "--help": process.stdout.write(USAGE + "\n"); process.exit(0); break;
       default: fail(`unknown argument ${JSON.stringify(flag)}`);
     }
@@ -59,102 +91,13 @@ function parseArgs(argv) {
   if (!args.model) fail("--model is required");
   if (!args.target) fail("--target is required");
   if (!Number.isInteger(args.n) || args.n < 1) fail(`--n must be a positive integer, got ${args.n}`);
-  if (!Number.isInteger(args.seed) || args.seed < 0) fail(`--seed must be a nonnegative integer, got ${args.seed}`);
-  if (!Number.isInteger(args.decimals) || args.decimals < 0) fail(`--decimals must be a nonnegative integer, got ${args.decimals}`);
+  try {
+    engine.checkSeed(args.seed, "--seed");
+  } catch (error) {
+    fail(error.message);
+  }
+  if (args.design && args.z) fail("--z and --design do not go together (the design draws its own noise)");
   return args;
-}
-
-// ---------------------------------------------------------------- ONNX metadata_props
-// onnxruntime-node does not expose a model's custom metadata, so read ModelProto field 14
-// (repeated StringStringEntryProto {1: key, 2: value}) straight from the protobuf bytes.
-
-function readVarint(buf, pos) {
-  let value = 0;
-  let scale = 1;
-  for (;;) {
-    if (pos >= buf.length) throw new Error("truncated varint in ONNX file");
-    const byte = buf[pos++];
-    value += (byte & 0x7f) * scale;
-    scale *= 128;
-    if ((byte & 0x80) === 0) return [value, pos];
-  }
-}
-
-function* protoFields(buf, start = 0, end = buf.length) {
-  let pos = start;
-  while (pos < end) {
-    let key;
-    [key, pos] = readVarint(buf, pos);
-    const field = Math.floor(key / 8);
-    const wire = key % 8;
-    if (wire === 0) {
-      [, pos] = readVarint(buf, pos);
-    } else if (wire === 1) {
-      pos += 8;
-    } else if (wire === 5) {
-      pos += 4;
-    } else if (wire === 2) {
-      let length;
-      [length, pos] = readVarint(buf, pos);
-      yield { field, start: pos, end: pos + length };
-      pos += length;
-    } else {
-      throw new Error(`unsupported protobuf wire type ${wire} in ONNX file`);
-    }
-  }
-}
-
-function readOnnxMetadata(file) {
-  const buf = fs.readFileSync(file);
-  const out = {};
-  for (const f of protoFields(buf)) {
-    if (f.field !== 14) continue;
-    let key = "";
-    let value = "";
-    for (const g of protoFields(buf, f.start, f.end)) {
-      const text = buf.toString("utf8", g.start, g.end);
-      if (g.field === 1) key = text;
-      else if (g.field === 2) value = text;
-    }
-    // Lists are stored as JSON, scalars as plain strings.
-    out[key] = value.startsWith("[") || value.startsWith("{") ? JSON.parse(value) : value;
-  }
-  return out;
-}
-
-// ------------------------------------------------------------------------- noise
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return function () {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function standardNormalRows(n, dim, seed) {
-  const uniform = mulberry32(seed);
-  const rows = [];
-  let spare = null;
-  for (let i = 0; i < n; i++) {
-    const row = [];
-    for (let j = 0; j < dim; j++) {
-      if (spare !== null) {
-        row.push(spare);
-        spare = null;
-        continue;
-      }
-      const u1 = 1 - uniform(); // (0, 1]
-      const u2 = uniform();
-      const r = Math.sqrt(-2 * Math.log(u1));
-      row.push(r * Math.cos(2 * Math.PI * u2));
-      spare = r * Math.sin(2 * Math.PI * u2);
-    }
-    rows.push(row.map(Math.fround));
-  }
-  return rows;
 }
 
 function readZ(file, dim) {
@@ -173,27 +116,89 @@ function readZ(file, dim) {
   return rows;
 }
 
-// ---------------------------------------------------------------------- formulas
-function toFormula(fractions, elements, threshold, decimals) {
-  const kept = Array.from(fractions, (v) => (v >= threshold ? v : 0));
-  const total = kept.reduce((a, b) => a + b, 0);
-  if (!(total > 0)) return "";
-  let formula = "";
-  kept.forEach((v, j) => {
-    if (v > 0) {
-      let text = (v / total).toFixed(decimals);
-      if (text.includes(".")) text = text.replace(/0+$/, "").replace(/\.$/, "");
-      formula += elements[j] + text;
-    }
-  });
-  return formula;
+function rowsOf(flat, n, width) {
+  return Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * width, (i + 1) * width)));
 }
 
-// -------------------------------------------------------------------------- main
+async function openSession(file) {
+  const options = { executionProviders: ["cpu"], intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 };
+  return ort.InferenceSession.create(file, options);
+}
+
+/** The engine's generateFn and judgeFn over onnxruntime-node sessions. */
+export function runners(generator, surrogate, nElements, nConditions, latentDim) {
+  // Generators return `composition` (a generator with more outputs names it so too).
+  const composition = generator.outputNames.includes("composition") ? "composition" : generator.outputNames[0];
+  const generateFn = async (z, condition, rows) => {
+    const out = await generator.run({
+      z: new ort.Tensor("float32", z, [rows, latentDim]),
+      condition: new ort.Tensor("float32", condition, [rows, nConditions]),
+    }, [composition]);
+    return out[composition].data;
+  };
+  const wanted = ["properties", "properties_std", "properties_lower", "properties_upper"]
+    .filter((name) => surrogate && surrogate.outputNames.includes(name));
+  const judgeFn = async (fractions, rows) => {
+    const out = await surrogate.run({ composition: new ort.Tensor("float32", fractions, [rows, nElements]) }, wanted);
+    return {
+      mean: out.properties.data,
+      std: out.properties_std && out.properties_std.data,
+      lower: out.properties_lower && out.properties_lower.data,
+      upper: out.properties_upper && out.properties_upper.data,
+    };
+  };
+  return { generateFn, judgeFn };
+}
+
+function show(value) {
+  return Number.isFinite(value) ? value.toFixed(1) : String(value);
+}
+
+async function runDesign(args, meta, target) {
+  const surrogatePath = args.surrogate || path.join(path.dirname(args.model), "surrogate.onnx");
+  if (!fs.existsSync(surrogatePath)) fail(`no surrogate at ${surrogatePath} (--surrogate FILE.onnx)`);
+  const smeta = engine.onnxMetadata(fs.readFileSync(surrogatePath));
+  if (smeta.kind !== "surrogate") fail(`${surrogatePath} is not a hea_zoo surrogate export (metadata kind=${JSON.stringify(smeta.kind)})`);
+  if (JSON.stringify(smeta.elements) !== JSON.stringify(meta.elements)) {
+    fail(`${surrogatePath} judges compositions over other elements than ${args.model} generates`);
+  }
+  const [generator, surrogate] = await Promise.all([openSession(args.model), openSession(surrogatePath)]);
+  const { generateFn, judgeFn } = runners(generator, surrogate, meta.elements.length, target.length, Number(meta.latent_dim));
+  const started = performance.now();
+  let result;
+  try {
+    result = await engine.design({
+      generateFn, judgeFn, metadata: meta, target, n: args.n, seed: args.seed,
+      candidates: args.candidates, select: args.select, tolerance: args.tolerance,
+      constraints: args.constraints, chunkSize: args.chunkSize,
+    });
+  } catch (error) {
+    fail(error.message);
+  }
+  result.seconds = (performance.now() - started) / 1000;
+  result.model = path.basename(args.model);
+  result.surrogate = path.basename(surrogatePath);
+  result.coverage = smeta.coverage === undefined ? null : Number(smeta.coverage);
+  if (args.json) {
+    process.stdout.write(JSON.stringify(result) + "\n");
+    return;
+  }
+  for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
+  const described = result.names.map((name, p) => `${name} = ${target[p]} ${result.units[p]}`).join(", ");
+  process.stdout.write(`target: ${described}  (model: ${meta.name}, ${result.designs.length} designs, ` +
+    `${result.select}, ${result.systems} systems, ${result.counts.candidates} candidates)\n`);
+  result.designs.forEach((d, i) => {
+    const props = result.names.map((_, p) => (d.lower
+      ? `${show(d.mean[p])} [${d.lower[p].toFixed(2)}, ${d.upper[p].toFixed(2)}]`
+      : `${show(d.mean[p])} ± ${d.std ? d.std[p].toFixed(2) : "?"}`)).join("  ");
+    process.stdout.write(`${i + 1}  ${d.formula}  ${props}\n`);
+  });
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (!fs.existsSync(args.model)) fail(`no such model file: ${args.model}`);
-  const meta = readOnnxMetadata(args.model);
+  const meta = engine.onnxMetadata(fs.readFileSync(args.model));
   if (meta.kind !== "generator") {
     fail(`${args.model} is not a hea_zoo generator export (metadata kind=${JSON.stringify(meta.kind)})`);
   }
@@ -201,30 +206,24 @@ async function main() {
   const latentDim = Number(meta.latent_dim);
   const names = meta.condition_names;
   const units = meta.condition_units;
-  const target = args.target.split(",").map((s) => Number(s.trim()));
+  const target = args.target.split(",").map((s) => (s.trim() === "" ? NaN : Number(s.trim())));
   if (target.length !== names.length || !target.every(Number.isFinite)) {
     fail(`--target must be ${names.length} numbers: ${names.map((n, i) => `${n} [${units[i]}]`).join(", ")}; got ${JSON.stringify(args.target)}`);
   }
-  const threshold = args.threshold ?? Number(meta.composition_threshold ?? 0.005);
-  const z = args.z ? readZ(args.z, latentDim) : standardNormalRows(args.n, latentDim, args.seed);
-  const n = z.length;
+  if (args.design) return runDesign(args, meta, target);
 
-  const session = await ort.InferenceSession.create(args.model);
-  const feeds = {
-    z: new ort.Tensor("float32", Float32Array.from(z.flat()), [n, latentDim]),
-    condition: new ort.Tensor(
-      "float32",
-      Float32Array.from(Array.from({ length: n }, () => target).flat()),
-      [n, target.length],
-    ),
-  };
-  const result = await session.run(feeds);
-  const data = result.composition.data;
-  const compositions = [];
-  for (let i = 0; i < n; i++) {
-    compositions.push(Array.from(data.subarray(i * elements.length, (i + 1) * elements.length)));
-  }
-  const formulas = compositions.map((row) => toFormula(row, elements, threshold, args.decimals));
+  const threshold = args.threshold ?? Number(meta.composition_threshold ?? engine.DROP_THRESHOLD);
+  const z = args.z
+    ? Float32Array.from(readZ(args.z, latentDim).flat())
+    : engine.noise(args.seed, 0, args.n, latentDim);
+  const n = z.length / latentDim;
+  const session = await openSession(args.model);
+  const { generateFn } = runners(session, null, elements.length, names.length, latentDim);
+  const condition = new Float32Array(n * names.length);
+  for (let i = 0; i < n; i++) condition.set(target, i * names.length);
+  const data = await generateFn(z, condition, n);
+  const { k, ok } = engine.printedThousandths(data, elements.length, threshold);
+  const formulas = Array.from({ length: n }, (_, i) => (ok[i] ? engine.formulaString(k.subarray(i * elements.length, (i + 1) * elements.length), elements) : ""));
 
   if (args.json) {
     process.stdout.write(
@@ -235,8 +234,9 @@ async function main() {
         condition_names: names,
         condition_units: units,
         seed: args.z ? null : args.seed,
-        z,
-        compositions,
+        noise: args.z ? null : engine.NOISE_SPEC,
+        z: rowsOf(z, n, latentDim),
+        compositions: rowsOf(data, n, elements.length),
         formulas,
       }) + "\n",
     );
@@ -248,7 +248,9 @@ async function main() {
   formulas.forEach((f) => process.stdout.write(`${f}\n`));
 }
 
-main().catch((error) => {
-  process.stderr.write(`error: ${error.message}\n`);
-  process.exit(1);
-});
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error) => {
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,184 @@
+"""A small Python reading of docs/DESIGN_ENGINE.md sections 3-5, for the JavaScript engine's tests.
+
+Not the design engine (that is `hea_zoo.serving.design`): a plain, row-at-a-time
+transcription of the specification over `hea_zoo.artifact` (noise, printing, relative
+errors) and onnxruntime, so the tests can compare a whole design from
+examples/web/engine.js against an independent implementation. Where the specification
+leaves a choice open, this file makes the choice engine.js makes, and says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from hea_zoo import artifact
+
+
+@dataclass
+class Constraints:
+    allowed: np.ndarray  # bool (E,)
+    lo: np.ndarray  # float (E,)
+    hi: np.ndarray
+    max_elements: int
+    min_fraction: float
+    trivial: bool
+
+    @property
+    def required(self) -> np.ndarray:
+        return self.lo > 0
+
+
+def constraints(elements, allowed=None, excluded=(), max_elements=None, bounds=None, min_fraction=None,
+                threshold=artifact.DROP_THRESHOLD) -> Constraints:  # fmt: skip
+    """Normal form of a valid request (validation itself is tested on the JavaScript side)."""
+    index = {s: e for e, s in enumerate(elements)}
+    E = len(elements)
+    ok = np.zeros(E, bool) if allowed is not None else np.ones(E, bool)
+    for s in allowed or ():
+        ok[index[s]] = True
+    for s in excluded:
+        ok[index[s]] = False
+    lo, hi = np.zeros(E), np.ones(E)
+    for s, (a, b) in (bounds or {}).items():
+        lo[index[s]], hi[index[s]] = a, b
+    f_min = threshold if min_fraction is None else float(min_fraction)
+    lo = np.where((lo > 0) & (lo < f_min), f_min, lo)
+    m = E if max_elements is None else int(max_elements)
+    trivial = bool(ok.all() and not lo.any() and (hi == 1).all() and m >= E and f_min == threshold)
+    return Constraints(ok, lo, hi, m, f_min, trivial)
+
+
+def repair(raw: np.ndarray, c: Constraints) -> np.ndarray | None:
+    """Section 3, steps 1-7, for one raw row; the printed thousandths or None (dropped)."""
+    if c.trivial:  # steps 1-5 and 7 change nothing: the plain print
+        k, ok = artifact.printed_thousandths(raw[None, :], c.min_fraction)
+        return k[0] if ok[0] else None
+    x = raw.astype(np.float64).copy()
+    if not np.all(np.isfinite(x)):
+        return None
+    x[~c.allowed] = 0.0  # 1
+    x[(x < c.min_fraction) & (c.lo == 0)] = 0.0  # 2
+    if np.count_nonzero(x > 0) > c.max_elements:  # 3
+        slots = c.max_elements - int(c.required.sum())  # required elements keep their places
+        rest = [e for e in range(len(x)) if x[e] > 0 and not c.required[e]]
+        rest.sort(key=lambda e: (-x[e], e))
+        for e in rest[max(slots, 0):]:
+            x[e] = 0.0
+    x[c.required & (x == 0)] = c.lo[c.required & (x == 0)]  # 4
+    total = 0.0
+    for v in x:  # sequential sum over columns
+        total += v
+    if not total > 0:  # 5
+        return None
+    x = x / total
+    for _ in range(50):
+        moved, clipped_mass, free = 0.0, 0.0, 0.0
+        clipped = np.zeros(len(x), bool)
+        for e in range(len(x)):
+            if not x[e] > 0:
+                continue
+            v = c.lo[e] if x[e] < c.lo[e] else (c.hi[e] if x[e] > c.hi[e] else x[e])
+            if v != x[e]:
+                clipped[e] = True
+                moved = max(moved, abs(v - x[e]))
+                x[e] = v
+                clipped_mass += v
+        for e in range(len(x)):
+            if x[e] > 0 and not clipped[e]:
+                free += x[e]
+        if free > 0:
+            mass = 1.0 - clipped_mass
+            for e in range(len(x)):
+                if x[e] > 0 and not clipped[e]:
+                    v = mass * x[e] / free
+                    moved = max(moved, abs(v - x[e]))
+                    x[e] = v
+        if not moved > 1e-12:
+            break
+    k, ok = artifact.printed_thousandths(x[None, :], c.min_fraction)  # 6
+    if not ok[0]:
+        return None
+    k = k[0]
+    present = k > 0  # 7
+    if np.any(present & ~c.allowed) or present.sum() > c.max_elements:
+        return None
+    if np.any(present & (k < math.ceil(1000 * c.min_fraction - 1e-9))):
+        return None
+    if np.any(present & ((k < 1000 * c.lo - 1e-9) | (k > 1000 * c.hi + 1e-9))):
+        return None
+    if np.any(c.required & ~present):
+        return None
+    return k
+
+
+def select(judged: list[dict], n: int, how: str) -> list[dict]:
+    """Section 5 over deduplicated candidates ({index, k, score, in_tolerance})."""
+    by_score = sorted(judged, key=lambda d: (d["score"], d["index"]))
+    if how == "closest":
+        chosen = by_score[:n]
+    else:
+        pool = [d for d in by_score if d["in_tolerance"]][: max(50 * n, 2000)]
+        if len(pool) <= n:
+            chosen = pool + [d for d in by_score if not d["in_tolerance"]][: n - len(pool)]
+        else:
+            k = np.array([d["k"] for d in pool], np.int64)
+            dist = ((k - k[0]) ** 2).sum(axis=1)
+            taken = np.zeros(len(pool), bool)
+            taken[0] = True
+            chosen = [pool[0]]
+            while len(chosen) < n:
+                masked = np.where(taken, -1, dist)
+                best = int(np.argmax(masked))  # first of the largest: earlier in pool order
+                taken[best] = True
+                chosen.append(pool[best])
+                dist = np.minimum(dist, ((k - k[best]) ** 2).sum(axis=1))
+    return sorted(chosen, key=lambda d: (d["score"], d["index"]))
+
+
+def design(generator_path, surrogate_path, target, n, seed, candidates=None, how="diverse", tolerance=0.05,
+           chunk_size=4096, **constraint_args) -> dict:  # fmt: skip
+    """The whole design with onnxruntime (Python): designs sorted by (score, index)."""
+    import onnxruntime as ort
+
+    from hea_zoo.artifact import decode_metadata
+
+    gen = ort.InferenceSession(str(generator_path), providers=["CPUExecutionProvider"])
+    sur = ort.InferenceSession(str(surrogate_path), providers=["CPUExecutionProvider"])
+    meta = decode_metadata(dict(gen.get_modelmeta().custom_metadata_map))
+    elements = meta["elements"]
+    threshold = float(meta.get("composition_threshold", artifact.DROP_THRESHOLD))
+    c = constraints(elements, threshold=threshold, **constraint_args)
+    target = np.asarray(target, np.float64)
+    rng = np.asarray(meta["condition_range"], np.float64)
+    floors = 0.01 * (rng[1] - rng[0])
+    count = candidates or max(10 * n, 200)
+    seen, judged = set(), []
+    for start in range(0, count, chunk_size):
+        rows = min(chunk_size, count - start)
+        z = artifact.noise(seed, rows, int(meta["latent_dim"]), start_row=start)
+        cond = np.tile(target.astype(np.float32)[None, :], (rows, 1))
+        (raw,) = gen.run(["composition"], {"z": z, "condition": cond})
+        fresh = []
+        for i in range(rows):
+            k = repair(raw[i], c)
+            if k is None or tuple(k) in seen:
+                continue
+            seen.add(tuple(k))
+            fresh.append({"index": start + i, "k": k.tolist()})
+        if not fresh:
+            continue
+        x = np.array([d["k"] for d in fresh], np.float32) / np.float32(1000)
+        mean, std = sur.run(["properties", "properties_std"], {"composition": x})
+        errors = artifact.relative_errors(mean, target, floors)
+        for d, e, m in zip(fresh, errors, mean):
+            d["score"] = float(e.mean())
+            d["errors"] = e.tolist()
+            d["in_tolerance"] = bool(np.all(e <= tolerance))
+            d["mean"] = m.tolist()
+            judged.append(d)
+    designs = select(judged, n, how)
+    systems = {tuple(s for s, v in zip(elements, d["k"]) if v >= 50) for d in designs}
+    return {"designs": designs, "systems": len(systems), "elements": elements, "unique": len(judged)}

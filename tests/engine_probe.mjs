@@ -1,0 +1,90 @@
+// Runs pieces of examples/web/engine.js for the Python tests (tests/test_onnx_node.py).
+//
+//   node tests/engine_probe.mjs REQUEST.json
+//
+// The request names an operation; arrays travel as little-endian binary files
+// (float64 in, int32 / uint8 / float32 out) so thousands of rows cost nothing to pass.
+// The answer is one JSON object on stdout.
+
+import fs from "node:fs";
+import * as engine from "../examples/web/engine.js";
+
+const request = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+
+function readFloat64(file) {
+  const buf = fs.readFileSync(file);
+  return new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength / 8);
+}
+
+function write(file, typed) {
+  fs.writeFileSync(file, Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength));
+}
+
+function errorOf(fn) {
+  try {
+    fn();
+    return null;
+  } catch (error) {
+    return error.message;
+  }
+}
+
+const ops = {
+  // Section 1: {seed, start, rows, dim, out} -> out (float32), out.words (uint32 a, b pairs)
+  noise({ seed, start, rows, dim, out }) {
+    write(out, engine.noise(seed, start, rows, dim));
+    write(out + ".words", engine.noiseWords(seed, start, rows, dim));
+    return {};
+  },
+  // Section 2: {input (float64 rows), elements, threshold, out} -> out.k, out.ok; formulas
+  print({ input, elements, threshold, out }) {
+    const { k, ok } = engine.printedThousandths(readFloat64(input), elements.length, threshold);
+    write(out + ".k", k);
+    write(out + ".ok", ok);
+    const E = elements.length;
+    const formulas = Array.from(ok, (good, i) => (good ? engine.formulaString(k.subarray(i * E, (i + 1) * E), elements) : null));
+    return { formulas };
+  },
+  // Section 3: {cases: [constraints], elements, threshold} -> per case the error or the normal form
+  constraints({ cases, elements, threshold }) {
+    return {
+      results: cases.map((c) => {
+        let normal = null;
+        const error = errorOf(() => { normal = engine.checkConstraints(c, elements, threshold); });
+        return error === null
+          ? { error, lo: Array.from(normal.lo), hi: Array.from(normal.hi), allowed: Array.from(normal.allowed),
+            maxElements: normal.maxElements, minFraction: normal.minFraction, trivial: normal.trivial }
+          : { error };
+      }),
+    };
+  },
+  // Section 3: {input (float64 raw rows), elements, threshold, constraints, out} -> out.k, out.ok
+  repair({ input, elements, threshold, constraints, out }) {
+    const c = engine.checkConstraints(constraints, elements, threshold);
+    const raw = readFloat64(input);
+    const E = elements.length;
+    const n = raw.length / E;
+    const k = new Int32Array(raw.length);
+    const ok = new Uint8Array(n);
+    const row = new Int32Array(E);
+    for (let i = 0; i < n; i++) {
+      ok[i] = engine.repairRow(raw, i * E, c, row) ? 1 : 0;
+      k.set(row, i * E);
+    }
+    write(out + ".k", k);
+    write(out + ".ok", ok);
+    return {};
+  },
+  // Section 5: {judged: [{index, k, score, inTolerance}], n, select} -> chosen indices, systems
+  select({ judged, n, select, elements }) {
+    const chosen = engine.selectDesigns(judged, n, select);
+    return { indices: chosen.map((d) => d.index), systems: engine.countSystems(chosen, elements) };
+  },
+  // Design options: {options} -> the error message of checkOptions, or null
+  options({ options }) {
+    return { error: errorOf(() => engine.checkOptions(options)) };
+  },
+};
+
+const answer = ops[request.op](request);
+process.stdout.write(JSON.stringify(answer) + "\n");

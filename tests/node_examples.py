@@ -1,0 +1,114 @@
+"""The JavaScript examples from the tests: npm installs, the engine probe, the Node design."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WEB = REPO / "examples" / "web"
+ONNX_NODE = REPO / "examples" / "onnx_node"
+PROBE = Path(__file__).resolve().parent / "engine_probe.mjs"
+NODE = shutil.which("node")
+NPM = shutil.which("npm")
+
+
+def npm_install(directory: Path) -> None:
+    """`npm install --ignore-scripts` from the committed lock file (install scripts would
+    download binaries the packages already contain, or a browser this project never uses)."""
+    done = subprocess.run(
+        [NPM, "install", "--ignore-scripts", "--no-audit", "--no-fund"],
+        cwd=directory, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, f"npm install in {directory} failed:\n{done.stdout}\n{done.stderr}"
+
+
+def onnx_node_example(tmp_path_factory) -> Path:
+    """examples/onnx_node with onnxruntime-node installed: in place if already installed,
+    otherwise in a temporary copy that keeps the layout (generate.js imports
+    ../web/engine.js)."""
+    if (ONNX_NODE / "node_modules" / "onnxruntime-node").is_dir():
+        return ONNX_NODE
+    root = tmp_path_factory.mktemp("examples")
+    copy, web = root / "onnx_node", root / "web"
+    copy.mkdir()
+    web.mkdir()
+    for name in ("package.json", "package-lock.json", "generate.js"):
+        shutil.copy(ONNX_NODE / name, copy / name)
+    for name in ("package.json", "engine.js"):
+        shutil.copy(WEB / name, web / name)
+    npm_install(copy)
+    return copy
+
+
+def web_example() -> Path:
+    """examples/web with onnxruntime-web and playwright-core installed in place (the page
+    loads onnxruntime-web from examples/web/node_modules)."""
+    modules = WEB / "node_modules"
+    if not ((modules / "onnxruntime-web").is_dir() and (modules / "playwright-core").is_dir()):
+        npm_install(WEB)
+    return WEB
+
+
+def probe(tmp_path: Path, **request) -> dict:
+    """Runs one operation of tests/engine_probe.mjs (examples/web/engine.js) in Node."""
+    file = tmp_path / "request.json"
+    file.write_text(json.dumps(request))
+    done = subprocess.run([NODE, str(PROBE), str(file)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"engine probe {request['op']} failed:\n{done.stderr}"
+    return json.loads(done.stdout)
+
+
+def node_design(example_dir: Path, model: Path, target, n, seed, *, candidates=None, select=None,
+                tolerance=None, excluded=None, allowed=None, max_elements=None, bounds=None,
+                min_fraction=None, surrogate=None) -> dict:  # fmt: skip
+    """`node generate.js --design --json` with the given options."""
+    args = ["--design", "--model", str(model), "--target", ",".join(repr(float(t)) for t in target),
+            "--n", str(n), "--seed", str(seed), "--json"]  # fmt: skip
+    for flag, value in (("--candidates", candidates), ("--select", select), ("--tolerance", tolerance),
+                        ("--exclude", excluded), ("--allow", allowed), ("--max-elements", max_elements),
+                        ("--bounds", bounds), ("--min-fraction", min_fraction),
+                        ("--surrogate", str(surrogate) if surrogate else None)):  # fmt: skip
+        if value is not None:
+            args += [flag, value if isinstance(value, str) else repr(value)]
+    done = subprocess.run([NODE, str(example_dir / "generate.js"), *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"generate.js {' '.join(args)} failed:\n{done.stderr}"
+    return json.loads(done.stdout)
+
+
+def bounds_text(bounds: dict) -> str:
+    return ",".join(f"{s}={lo!r}:{hi!r}" for s, (lo, hi) in bounds.items())
+
+
+def interval_surrogate(source: Path, out: Path, z: float = 1.6448536269514722, coverage: float = 0.9) -> Path:
+    """A copy of an exported surrogate that also outputs a calibrated-style interval,
+    `properties_lower`/`properties_upper` = mean -/+ z * std, with metadata `coverage`
+    (the outputs a later surrogate export adds)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    import numpy as np
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    graph.initializer.append(numpy_helper.from_array(np.array(z, np.float32), "interval_z"))
+    graph.node.extend([
+        helper.make_node("Mul", ["properties_std", "interval_z"], ["interval_half"]),
+        helper.make_node("Sub", ["properties", "interval_half"], ["properties_lower"]),
+        helper.make_node("Add", ["properties", "interval_half"], ["properties_upper"]),
+    ])  # fmt: skip
+    template = next(o for o in graph.output if o.name == "properties")
+    for name in ("properties_lower", "properties_upper"):
+        value = onnx.ValueInfoProto()
+        value.CopyFrom(template)
+        value.name = name
+        graph.output.append(value)
+    props = {p.key: p for p in model.metadata_props}
+    props["outputs"].value = '["properties", "properties_std", "properties_lower", "properties_upper"]'
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "coverage", str(coverage)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out))
+    return out
