@@ -4,9 +4,10 @@
 owns what Keras leaves to a custom model and what hea_zoo needs from all of them:
 
 - the `train_step` skeleton: gradient tape around the family's `compute_losses`, the loss
-  divided by the number of replicas (under a `tf.distribute` strategy the replicas'
-  gradients are summed, so each replica differentiates `loss / num_replicas_in_sync`),
-  the optimizer update, the loss trackers, and a `test_step` from the same losses;
+  scaled for the replicas (under a `tf.distribute` strategy the replicas' gradients are
+  summed, so each replica differentiates its share of the global mean:
+  `loss / num_replicas_in_sync` for an even split, see `scale_for_replicas`), the
+  optimizer update, the loss trackers, and a `test_step` from the same losses;
 - statistics adapted explicitly, like `keras.layers.Normalization.adapt`: `adapt(...)`
   before `fit` (`fit` on an un-adapted model fails at once and says so);
 - "trained" read from the optimizer (`optimizer.iterations > 0`), so a
@@ -108,17 +109,31 @@ def weighted_mean(per_sample: tf.Tensor, sample_weight: tf.Tensor | None) -> tf.
     )
 
 
-def scale_for_replicas(loss: tf.Tensor) -> tf.Tensor:
-    """Divides a per-replica loss by the number of replicas in sync.
+def batch_weight(x: tf.Tensor, sample_weight: tf.Tensor | None) -> tf.Tensor:
+    """The weight of this replica's batch: its number of rows, or its sum of sample weights."""
+    if sample_weight is None:
+        return tf.cast(tf.shape(x)[0], "float32")
+    return tf.reduce_sum(tf.cast(sample_weight, "float32"))
 
-    Under a `tf.distribute` strategy the per-replica gradients are summed, so the loss
-    each replica differentiates is scaled by `1 / num_replicas_in_sync` to get the
-    gradient of the global mean (exactly so when the replicas' batches are equal).
+
+def scale_for_replicas(loss: tf.Tensor, weight: tf.Tensor | None = None) -> tf.Tensor:
+    """Scales a replica's batch-mean loss so that the replicas' summed gradients are those
+    of the global batch mean.
+
+    Under a `tf.distribute` strategy the per-replica gradients are summed. Each replica's
+    mean loss is multiplied by its share of the global batch, `weight / sum(weight)` over
+    the replicas: `1 / num_replicas_in_sync` when the global batch splits evenly, and
+    still exact for the uneven last batch of an epoch. Without `weight`,
+    `1 / num_replicas_in_sync`. On one device the loss is returned as is.
     """
+    context = tf.distribute.get_replica_context()
     n = tf.distribute.get_strategy().num_replicas_in_sync
-    if n > 1:
-        loss = loss * (1.0 / n)
-    return loss
+    if n == 1:
+        return loss
+    if weight is None or context is None:
+        return loss * (1.0 / n)
+    total = context.all_reduce("SUM", weight)
+    return loss * (weight / tf.maximum(total, 1e-12))
 
 
 def _multi_worker(strategy: tf.distribute.Strategy) -> bool:
@@ -239,10 +254,15 @@ class ZooModel(keras.Model):
             )
         return tf.cast(x, "float32"), tf.cast(y, "float32"), sample_weight
 
-    def record(self, losses: dict) -> dict:
-        """Updates the trackers from a step's losses and returns the logs."""
+    def record(self, losses: dict, weight: tf.Tensor | None = None) -> dict:
+        """Updates the trackers from a step's losses and returns the logs.
+
+        Each tracker weighs a batch by `weight` (its rows, or its sum of sample weights),
+        as Keras' own loss tracker does: an epoch's value is the mean over its rows, the
+        same however the batches are split over replicas.
+        """
         for tracker in self.trackers:
-            tracker.update_state(losses[tracker.name])
+            tracker.update_state(losses[tracker.name], sample_weight=weight)
         logs = {t.name: t.result() for t in self.trackers}
         if _multi_worker(tf.distribute.get_strategy()):
             # Keras averages a step's logs across workers along axis 0, which a scalar
@@ -252,18 +272,20 @@ class ZooModel(keras.Model):
 
     def train_step(self, data):
         x, y, sample_weight = self.unpack(data)
+        weight = batch_weight(x, sample_weight)
         weights = self.trainable_weights
         with tf.GradientTape() as tape:
             losses = self.compute_losses(x, y, sample_weight, training=True)
-            scaled = scale_for_replicas(losses["loss"])
+            scaled = scale_for_replicas(losses["loss"], weight)
         grads = tape.gradient(scaled, weights)
         self.optimizer.apply_gradients(zip(grads, weights))
         self.update_statistics(x, y, sample_weight)
-        return self.record(losses)
+        return self.record(losses, weight)
 
     def test_step(self, data):
         x, y, sample_weight = self.unpack(data)
-        return self.record(self.compute_losses(x, y, sample_weight, training=False))
+        losses = self.compute_losses(x, y, sample_weight, training=False)
+        return self.record(losses, batch_weight(x, sample_weight))
 
     # ---------------------------------------------------------------- randomness
     def random_normal(self, shape: Sequence, seed_generator=None) -> tf.Tensor:

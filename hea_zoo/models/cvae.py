@@ -154,9 +154,10 @@ class CVAE(ConditionalGenerator):
             "kl_loss": kl,
         }
 
-    def record(self, losses):
+    def record(self, losses, weight=None):
         # The tracked loss is the full-beta negative ELBO, also while beta anneals.
-        return super().record({**losses, "loss": losses["reconstruction_loss"] + self.beta * losses["kl_loss"]})
+        full = losses["reconstruction_loss"] + self.beta * losses["kl_loss"]
+        return super().record({**losses, "loss": full}, weight)
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:

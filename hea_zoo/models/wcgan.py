@@ -10,6 +10,7 @@ import tensorflow as tf
 from hea_zoo.models import validation
 from hea_zoo.models.base import (
     ConditionalGenerator,
+    batch_weight,
     build_mlp,
     scale_for_replicas,
     weighted_mean,
@@ -233,23 +234,25 @@ class WCGAN(ConditionalGenerator):
         # Two optimizers: `n_critic` critic steps, then one generator step; the base's
         # unpacking, replica scaling and trackers.
         x, c, sample_weight = self.unpack(data)
+        weight = batch_weight(x, sample_weight)
         cn = self.normalize_conditions(c)
         critic_weights = self.critic.trainable_weights
         for _ in range(self.n_critic):
             fake = tf.stop_gradient(self._fake(cn, training=True))
             with tf.GradientTape() as tape:
                 d_loss, distance = self._critic_loss(x, cn, fake, sample_weight)
-                scaled = scale_for_replicas(d_loss)
+                scaled = scale_for_replicas(d_loss, weight)
             grads = tape.gradient(scaled, critic_weights)
             self.d_optimizer.apply_gradients(zip(grads, critic_weights))
         generator_weights = self.generator.trainable_weights
         with tf.GradientTape() as tape:
             g_loss = self._generator_loss(cn, sample_weight, training=True)
-            scaled = scale_for_replicas(g_loss)
+            scaled = scale_for_replicas(g_loss, weight)
         grads = tape.gradient(scaled, generator_weights)
         self.g_optimizer.apply_gradients(zip(grads, generator_weights))
         return self.record(
-            {"critic_loss": d_loss, "generator_loss": g_loss, "wasserstein_distance": distance}
+            {"critic_loss": d_loss, "generator_loss": g_loss, "wasserstein_distance": distance},
+            weight,
         )
 
     # ------------------------------------------------------------------ config
