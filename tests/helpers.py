@@ -10,6 +10,18 @@ import numpy as np
 import pytest
 
 from hea_zoo.data import oracle
+from hea_zoo.models.defaults import build_default_generator
+
+
+def fit_default(name: str, dataset, epochs: int, batch_size: int = 32, seed: int = 0, **fit_kwargs):
+    """`(model, history)`: the default `name` generator adapted and fit on the training split."""
+    keras.utils.set_random_seed(seed)
+    model = build_default_generator(name, dataset, seed=seed)
+    assert not model.is_trained and not model.is_adapted
+    x, c = dataset.train.compositions, dataset.train.properties
+    model.adapt(x, c)
+    history = model.fit(x, c, epochs=epochs, batch_size=batch_size, verbose=0, **fit_kwargs)
+    return model, history
 
 
 def composition_mmd(a: np.ndarray, b: np.ndarray, bandwidth: float = 0.3) -> float:
@@ -97,31 +109,32 @@ def run_model_saving_test(model, tmp_path: Path) -> keras.Model:
 
 
 def check_bad_inputs(model, dataset) -> None:
-    """Bad input to `fit` and `generate` raises a ValueError saying what is wrong."""
+    """Bad training data (to `adapt`) and bad `generate` arguments raise a ValueError
+    saying what is wrong."""
     x = dataset.train.compositions[:8]
     c = dataset.train.properties[:8]
     e, p = x.shape[1], c.shape[1]
 
     with pytest.raises(ValueError, match=re.escape(f"(N, {e})") + ".*" + re.escape(f"(8, {e - 1})")):
-        model.fit(x[:, :-1], c, epochs=1, verbose=0)
+        model.adapt(x[:, :-1], c)
     with pytest.raises(ValueError, match=re.escape(f"(m, {p})") + ".*" + re.escape(f"(8, {p + 1})")):
-        model.fit(x, np.concatenate([c, c[:, :1]], axis=1), epochs=1, verbose=0)
+        model.adapt(x, np.concatenate([c, c[:, :1]], axis=1))
     bad = c.copy()
     bad[5, 1] = np.nan
     with pytest.raises(ValueError, match="row 5"):
-        model.fit(x, bad, epochs=1, verbose=0)
+        model.adapt(x, bad)
     bad = x.copy()
     bad[2, 0] = np.nan
     with pytest.raises(ValueError, match="row 2"):
-        model.fit(bad, c, epochs=1, verbose=0)
+        model.adapt(bad, c)
     bad = x.copy()
     bad[4, 0] += 0.5
     with pytest.raises(ValueError, match="row 4"):
-        model.fit(bad, c, epochs=1, verbose=0)
+        model.adapt(bad, c)
     with pytest.raises(ValueError, match="8 compositions and 7 conditions"):
-        model.fit(x, c[:7], epochs=1, verbose=0)
+        model.adapt(x, c[:7])
     with pytest.raises(ValueError, match="conditions are missing"):
-        model.fit(x, epochs=1, verbose=0)
+        model.adapt(x, None)
     with pytest.raises(ValueError, match="row 1.*" + dataset.property_names[0]):
         model.generate([[50.0, 5.0], [-1.0, 5.0]], 2)
     with pytest.raises(ValueError, match="row 0"):

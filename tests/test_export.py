@@ -17,6 +17,7 @@ import tensorflow as tf
 import hea_zoo
 from hea_zoo.serving import export
 from hea_zoo.models import CVAE, Surrogate
+from hea_zoo.models.base import MODEL_VERSION  # generators and surrogate alike: the export version
 from tests.export_helpers import (
     ALL_NAMES,
     EXPORTED,
@@ -140,7 +141,7 @@ def test_metadata_read_back(name, models, exports):
     assert meta == json.loads(json.dumps(result.metadata))
     assert meta == export.read_saved_model_metadata(result.saved_model)
     assert meta["elements"] == list(hea_zoo.ELEMENTS)
-    assert meta["export_version"] == 1 and meta["model_version"] == "1"
+    assert meta["export_version"] == int(MODEL_VERSION) and meta["model_version"] == MODEL_VERSION
     assert meta["hea_zoo_version"] == hea_zoo.__version__
     assert meta["model_class"] == type(model).__name__
     # A reader that knows nothing of hea_zoo sees the same (lists as JSON strings).
@@ -161,8 +162,8 @@ def test_metadata_read_back(name, models, exports):
 def test_saved_model_is_in_serving_layout(exports):
     root, _ = exports
     for name in ALL_NAMES:
-        assert sorted(p.name for p in (root / name).iterdir()) == ["1"]
-        version = root / name / "1"
+        assert sorted(p.name for p in (root / name).iterdir()) == [MODEL_VERSION]
+        version = root / name / MODEL_VERSION
         assert (version / "saved_model.pb").is_file()
         assert (version / "variables" / "variables.index").is_file()
     assert sorted(p.name for p in root.glob("*.onnx")) == sorted(f"{n}.onnx" for n in ALL_NAMES)
@@ -217,7 +218,7 @@ def test_failed_final_rename_leaves_targets_untouched(models, tmp_path, monkeypa
     if previous:
         export.export_model(models["cvae"], tmp_path, "cvae")
     before = tree(tmp_path)
-    target = os.fspath(tmp_path / "cvae" / "1")
+    target = os.fspath(tmp_path / "cvae" / MODEL_VERSION)
     real_replace = os.replace
 
     def replace(src, dst, *args, **kwargs):

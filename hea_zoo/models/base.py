@@ -1,21 +1,26 @@
-"""Shared base for the conditional generators (cAE, cVAE, WcGAN).
+"""Shared bases: the training skeleton of every hea_zoo model, and the conditional generator.
 
-A conditional generator maps standard-normal noise `z` and a condition vector
-`c` (target properties in physical units) to a composition: a row of
-nonnegative atomic fractions that sums to 1 over the model's element list.
+`ZooModel` is the base of every hea_zoo Keras model (the generators and the surrogate). It
+owns what Keras leaves to a custom model and what hea_zoo needs from all of them:
 
-Every generator in hea_zoo subclasses `ConditionalGenerator`, which owns
+- the `train_step` skeleton: gradient tape around the family's `compute_losses`, the loss
+  scaled for the replicas (under a `tf.distribute` strategy the replicas' gradients are
+  summed, so each replica differentiates its share of the global mean:
+  `loss / num_replicas_in_sync` for an even split, see `scale_for_replicas`), the
+  optimizer update, the loss trackers, and a `test_step` from the same losses;
+- statistics adapted explicitly, like `keras.layers.Normalization.adapt`: `adapt(...)`
+  before `fit` (`fit` on an un-adapted model fails at once and says so);
+- "trained" read from the optimizer (`optimizer.iterations > 0`), so a
+  `keras.callbacks.ModelCheckpoint` file is a usable, trained model;
+- noise that does not depend on how a batch is split over replicas (`random_normal`), so
+  one device and several replicas take the same steps on the same global batch;
+- the model and package versions saved in the config (loading another version warns).
 
-- the condition normalization (mean and standard deviation adapted on the
-  training conditions, stored as non-trainable weights, so callers always
-  speak physical units),
-- input validation with errors that name the row and the problem,
-- `decode(z, conditions)`, `generate(conditions, n_per_condition, seed)`,
-- the configuration every model carries: element list, condition names and
-  units, latent size, seed, model version and package version.
+`ConditionalGenerator` adds the surface every generator shares: condition normalization
+in the model (callers speak physical units), `decode`, `generate`, input validation.
 
-Reference: Tung, Debnath & Reinhart, "Evaluating generative models for inverse
-design of high-entropy refractory alloys".
+Reference: Tung, Debnath & Reinhart, "Evaluating generative models for inverse design of
+high-entropy refractory alloys".
 """
 
 from __future__ import annotations
@@ -31,52 +36,19 @@ import tensorflow as tf
 from hea_zoo._version import __version__
 from hea_zoo.artifact import check_seed, noise
 from hea_zoo.constants import ELEMENTS, PROPERTY_NAMES, PROPERTY_UNITS
+from hea_zoo.models import validation
 
-MODEL_VERSION = "1"
-"""Version of the saved-model layout of the generators (bump on breaking changes)."""
+MODEL_VERSION = "2"
+"""Version of the saved-model layout of the generators (bump on breaking changes).
+
+"1" (hea_zoo 0.1.0): a `trained_flag` weight set by an overridden `fit`; the cAE's latent
+Gaussian fitted after training. "2": "trained" is the optimizer's step count; the cAE's
+latent Gaussian is a running statistic updated by `train_step`. Layout-1 generator files
+load (the flag is dropped).
+"""
 
 _RECONSTRUCTION_LOSSES = ("mse", "crossentropy")
 _LOG_EPS = 1e-7
-
-
-def _as_str_tuple(value: Any, argument: str, allow_empty: bool = False) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise ValueError(
-            f"`{argument}` must be a sequence of strings. Received: "
-            f"{argument}={value!r}"
-        )
-    out = tuple(value)
-    if not out or not all(isinstance(v, str) and (v or allow_empty) for v in out):
-        raise ValueError(
-            f"`{argument}` must be a non-empty sequence of "
-            f"{'' if allow_empty else 'non-empty '}strings. Received: {argument}={value!r}"
-        )
-    return out
-
-
-def _positive_int(value: Any, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(
-            f"`{argument}` must be a positive integer. Received: {argument}={value!r}"
-        )
-    return int(value)
-
-
-def _units_tuple(value: Any, argument: str) -> tuple[int, ...]:
-    if isinstance(value, numbers.Integral):
-        value = (value,)
-    try:
-        out = tuple(value)
-    except TypeError:
-        out = None
-    if out is None or not all(
-        isinstance(u, numbers.Integral) and not isinstance(u, bool) and u > 0 for u in out
-    ):
-        raise ValueError(
-            f"`{argument}` must be a sequence of positive integers (layer widths). "
-            f"Received: {argument}={value!r}"
-        )
-    return tuple(int(u) for u in out)
 
 
 def build_mlp(
@@ -106,8 +78,7 @@ def build_mlp(
         `(batch, output_dim)` pre-activation outputs.
     """
     inputs = [
-        keras.Input(shape=(int(d),), name=f"{name}_{n}")
-        for d, n in zip(input_dims, input_names)
+        keras.Input(shape=(int(d),), name=f"{name}_{n}") for d, n in zip(input_dims, input_names)
     ]
     h = keras.layers.Concatenate(name=f"{name}_concat")(inputs)
     for i, units in enumerate(hidden_units):
@@ -127,8 +98,9 @@ def build_mlp(
     return keras.Model(inputs, out, name=name)
 
 
-def _replica_mean(per_sample: tf.Tensor, sample_weight: tf.Tensor | None) -> tf.Tensor:
-    """Weighted batch mean of a per-sample loss."""
+def weighted_mean(per_sample: tf.Tensor, sample_weight: tf.Tensor | None) -> tf.Tensor:
+    """Mean of a per-sample quantity over the batch, weighted by `sample_weight` if given."""
+    per_sample = tf.reshape(per_sample, [-1])
     if sample_weight is None:
         return tf.reduce_mean(per_sample)
     sample_weight = tf.reshape(tf.cast(sample_weight, per_sample.dtype), [-1])
@@ -137,31 +109,246 @@ def _replica_mean(per_sample: tf.Tensor, sample_weight: tf.Tensor | None) -> tf.
     )
 
 
-def scale_for_replicas(loss: tf.Tensor) -> tf.Tensor:
-    """Divides a per-replica loss by the number of replicas.
+def batch_weight(x: tf.Tensor, sample_weight: tf.Tensor | None) -> tf.Tensor:
+    """The weight of this replica's batch: its number of rows, or its sum of sample weights."""
+    if sample_weight is None:
+        return tf.cast(tf.shape(x)[0], "float32")
+    return tf.reduce_sum(tf.cast(sample_weight, "float32"))
 
-    Under a `tf.distribute` strategy the per-replica gradients are summed, so
-    the loss each replica differentiates is scaled by `1 / num_replicas` to get
-    the gradient of the global mean.
+
+def scale_for_replicas(loss: tf.Tensor, weight: tf.Tensor | None = None) -> tf.Tensor:
+    """Scales a replica's batch-mean loss so that the replicas' summed gradients are those
+    of the global batch mean.
+
+    Under a `tf.distribute` strategy the per-replica gradients are summed. Each replica's
+    mean loss is multiplied by its share of the global batch, `weight / sum(weight)` over
+    the replicas: `1 / num_replicas_in_sync` when the global batch splits evenly, and
+    still exact for the uneven last batch of an epoch. Without `weight`,
+    `1 / num_replicas_in_sync`. On one device the loss is returned as is.
     """
+    context = tf.distribute.get_replica_context()
     n = tf.distribute.get_strategy().num_replicas_in_sync
-    if n > 1:
-        loss = loss * (1.0 / n)
-    return loss
+    if n == 1:
+        return loss
+    if weight is None or context is None:
+        return loss * (1.0 / n)
+    total = context.all_reduce("SUM", weight)
+    return loss * (weight / tf.maximum(total, 1e-12))
+
+
+def _multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    """True under a MultiWorkerMirroredStrategy that spans more than one worker."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
+        strategy.num_replicas_in_sync > len(strategy.extended.worker_devices)
+    )
 
 
 @keras.saving.register_keras_serializable(package="hea_zoo")
-class ConditionalGenerator(keras.Model):
+class ZooModel(keras.Model):
+    """Base of hea_zoo's Keras models: the training step skeleton and the shared state.
+
+    A family implements `compute_losses(x, y, sample_weight, training)`, returning a
+    dict of scalar tensors with the optimized `"loss"` and every name in `loss_names`
+    (the tracked metrics, in order), and `adapt(...)`, which sets the statistics the
+    model normalizes with from training arrays. `update_statistics(x, y, sample_weight)`
+    runs after each optimizer update (running statistics such as the cAE's latent
+    Gaussian); `default_optimizer()` is what `compile()` uses without an optimizer.
+
+    Args:
+        loss_names: names of the tracked losses (`keras.metrics.Mean` each).
+        **kwargs: passed to `keras.Model`.
+    """
+
+    def __init__(self, loss_names: Sequence[str] = ("loss",), **kwargs):
+        super().__init__(**kwargs)
+        self.loss_names = tuple(loss_names)
+        self.trackers = [keras.metrics.Mean(name=name) for name in self.loss_names]
+        self._adapted = False
+
+    # ------------------------------------------------------------ the family's part
+    def compute_losses(self, x, y, sample_weight, training: bool) -> dict:
+        """The batch losses: a dict with `"loss"` and every name in `loss_names`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement `compute_losses`.")
+
+    def update_statistics(self, x, y, sample_weight) -> None:
+        """Hook run after each optimizer update (default: nothing)."""
+
+    def default_optimizer(self) -> keras.optimizers.Optimizer:
+        """The optimizer `compile()` uses when none is given: Adam(1e-3)."""
+        return keras.optimizers.Adam(1e-3)
+
+    # ------------------------------------------------------------------- state
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    @property
+    def is_adapted(self) -> bool:
+        """True once `adapt` has run, or weights were loaded (from a trained model)."""
+        return bool(self._adapted) or self.is_trained
+
+    @property
+    def is_trained(self) -> bool:
+        """True once the optimizer has taken a step (survives save/load and checkpoints)."""
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is None:
+            return False
+        return int(keras.ops.convert_to_numpy(optimizer.iterations)) > 0
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        self._adapted = True
+
+    # ----------------------------------------------------------------- compile
+    def compile(self, optimizer=None, **kwargs):
+        """`keras.Model.compile`; without `optimizer`, the model's `default_optimizer()`."""
+        super().compile(
+            optimizer=self.default_optimizer() if optimizer is None else optimizer, **kwargs
+        )
+
+    def compile_from_config(self, config: dict) -> None:
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    # ----------------------------------------------------------------- training
+    def _not_adapted_message(self, what: str) -> str:
+        return (
+            f"{type(self).__name__}.{what}: the model is not adapted. Call "
+            f"`model.adapt({self._adapt_arguments})` on the training arrays before "
+            f"`{what}` (it sets the normalization statistics the model keeps), or use "
+            "`hea_zoo.models.train_default_generator` / `train_default_surrogate`."
+        )
+
+    _adapt_arguments = "compositions, conditions"
+
+    def make_train_function(self, force: bool = False):
+        # `fit` calls this eagerly before the first step: the place to refuse early.
+        if not self.is_adapted:
+            raise ValueError(self._not_adapted_message("fit"))
+        return super().make_train_function(force)
+
+    def make_test_function(self, force: bool = False):
+        if not self.is_adapted:
+            raise ValueError(self._not_adapted_message("evaluate"))
+        return super().make_test_function(force)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # hea_zoo models are built when constructed, so Keras' symbolic build has only
+        # the optimizer to build. Skipping it also skips its cross-replica mean of the
+        # first batch, which fails for a (compositions, conditions) pair under
+        # MultiWorkerMirroredStrategy ("Attempt to convert a value (PerReplica...) to a
+        # Tensor", keras 3.15): see docs/DISTRIBUTED.md.
+        if self.optimizer is not None and not self.optimizer.built:
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
+
+    def unpack(self, data):
+        """`(x, y, sample_weight)` of a batch, x and y as float32."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} trains on pairs: call `fit(x, y)` with "
+                f"`({self._adapt_arguments})`; the second array is missing."
+            )
+        return tf.cast(x, "float32"), tf.cast(y, "float32"), sample_weight
+
+    def record(self, losses: dict, weight: tf.Tensor | None = None) -> dict:
+        """Updates the trackers from a step's losses and returns the logs.
+
+        Each tracker weighs a batch by `weight` (its rows, or its sum of sample weights),
+        as Keras' own loss tracker does: an epoch's value is the mean over its rows, the
+        same however the batches are split over replicas.
+        """
+        for tracker in self.trackers:
+            tracker.update_state(losses[tracker.name], sample_weight=weight)
+        logs = {t.name: t.result() for t in self.trackers}
+        if _multi_worker(tf.distribute.get_strategy()):
+            # Keras averages a step's logs across workers along axis 0, which a scalar
+            # does not have (keras 3.15); a length-1 vector averages to the scalar.
+            logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
+        return logs
+
+    def train_step(self, data):
+        x, y, sample_weight = self.unpack(data)
+        weight = batch_weight(x, sample_weight)
+        weights = self.trainable_weights
+        with tf.GradientTape() as tape:
+            losses = self.compute_losses(x, y, sample_weight, training=True)
+            scaled = scale_for_replicas(losses["loss"], weight)
+        grads = tape.gradient(scaled, weights)
+        self.optimizer.apply_gradients(zip(grads, weights))
+        self.update_statistics(x, y, sample_weight)
+        return self.record(losses, weight)
+
+    def test_step(self, data):
+        x, y, sample_weight = self.unpack(data)
+        losses = self.compute_losses(x, y, sample_weight, training=False)
+        return self.record(losses, batch_weight(x, sample_weight))
+
+    # ---------------------------------------------------------------- randomness
+    def random_normal(self, shape: Sequence, seed_generator=None) -> tf.Tensor:
+        """Standard-normal noise for the rows of this replica's batch.
+
+        `shape[0]` is the local batch size. Under a strategy with several replicas the
+        draw is made for the global batch (every replica draws the same numbers from the
+        mirrored seed) and each replica keeps its own rows, so the training noise is
+        the one a single device would draw for the same global batch.
+        """
+        return self._global_rows(
+            shape, lambda s: keras.random.normal(s, seed=seed_generator or self.seed_generator)
+        )
+
+    def random_uniform(self, shape: Sequence, seed_generator=None) -> tf.Tensor:
+        """Uniform(0, 1) noise for the rows of this replica's batch (see `random_normal`)."""
+        return self._global_rows(
+            shape,
+            lambda s: keras.random.uniform(
+                s, minval=0.0, maxval=1.0, seed=seed_generator or self.seed_generator
+            ),
+        )
+
+    @staticmethod
+    def _global_rows(shape, draw):
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return draw(shape)
+        n_local = tf.reshape(tf.cast(shape[0], "int32"), [1])
+        sizes = context.all_gather(n_local, axis=0)
+        replica = context.replica_id_in_sync_group
+        offset = tf.reduce_sum(sizes[:replica])
+        values = draw(tf.concat([[tf.reduce_sum(sizes)], tf.cast(shape[1:], "int32")], 0))
+        return values[offset : offset + n_local[0]]
+
+    # ------------------------------------------------------------------- config
+    @classmethod
+    def _check_versions(cls, saved: str | None, model_version: str | None, current: str) -> None:
+        if saved is not None and saved != __version__:
+            warnings.warn(
+                f"{cls.__name__} was saved with hea_zoo {saved}; this is hea_zoo "
+                f"{__version__}. Check its outputs before relying on them.",
+                stacklevel=3,
+            )
+        if model_version is not None and model_version != current:
+            warnings.warn(
+                f"{cls.__name__} has model_version {model_version!r}; this hea_zoo writes "
+                f"model_version {current!r}.",
+                stacklevel=3,
+            )
+
+
+@keras.saving.register_keras_serializable(package="hea_zoo")
+class ConditionalGenerator(ZooModel):
     """Base class of the conditional composition generators.
 
-    Subclasses build their networks in `__init__`, implement `train_step`,
-    `test_step`, `metrics` and `_decode_logits(latent, normalized_conditions)`,
-    and may override `_latent_from_noise(z)` (identity here) and
-    `_after_fit(compositions, conditions)`.
+    Subclasses build their networks in `__init__`, implement `compute_losses(x, c,
+    sample_weight, training)` and `_decode_logits(latent, normalized_conditions)`, and
+    may override `_latent_from_noise(z)` (identity here).
 
     Args:
         elements: element symbols, one per composition column. Defaults to the
-            study's 22 elements (`hea_zoo.data.elements.ELEMENTS`).
+            study's 22 elements (`hea_zoo.constants.ELEMENTS`).
         condition_names: names of the conditioning properties. Defaults to
             `("shear_modulus", "fracture_toughness")`.
         condition_units: their units. Defaults to `("GPa", "MPa*m^0.5")`.
@@ -174,12 +361,15 @@ class ConditionalGenerator(keras.Model):
         data_fingerprint: `Dataset.source_fingerprint` of the training data (set by
             `train_default_generator`; exports record it, and the physics oracle judges
             designs only for models trained on the bundled oracle data).
+        loss_names: the tracked losses (set by each family).
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Example:
 
     ```python
     model = hea_zoo.models.CVAE()
+    model.adapt(dataset.train.compositions, dataset.train.properties)
+    model.compile()
     model.fit(dataset.train.compositions, dataset.train.properties, epochs=100)
     designs = model.generate([[40.0, 5.0]], n_per_condition=10, seed=0)
     designs.shape  # (1, 10, 22)
@@ -197,22 +387,22 @@ class ConditionalGenerator(keras.Model):
         seed: int | None = None,
         model_version: str = MODEL_VERSION,
         data_fingerprint: str | None = None,
+        loss_names: Sequence[str] = ("loss",),
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(loss_names=loss_names, **kwargs)
         # === Config ===
-        self.elements = _as_str_tuple(
+        self.elements = validation.as_str_tuple(
             ELEMENTS if elements is None else elements, "elements"
         )
         if len(set(self.elements)) != len(self.elements):
             raise ValueError(
                 f"`elements` must not repeat a symbol. Received: elements={list(elements)}"
             )
-        self.condition_names = _as_str_tuple(
-            PROPERTY_NAMES if condition_names is None else condition_names,
-            "condition_names",
+        self.condition_names = validation.as_str_tuple(
+            PROPERTY_NAMES if condition_names is None else condition_names, "condition_names"
         )
-        self.condition_units = _as_str_tuple(
+        self.condition_units = validation.as_str_tuple(
             PROPERTY_UNITS if condition_units is None else condition_units,
             "condition_units",
             allow_empty=True,  # a user's property may have no unit
@@ -223,8 +413,8 @@ class ConditionalGenerator(keras.Model):
                 f"condition_names={list(self.condition_names)}, "
                 f"condition_units={list(self.condition_units)}"
             )
-        self.latent_dim = _positive_int(latent_dim, "latent_dim")
-        self.hidden_units = _units_tuple(hidden_units, "hidden_units")
+        self.latent_dim = validation.positive_int(latent_dim, "latent_dim")
+        self.hidden_units = validation.units_tuple(hidden_units, "hidden_units")
         keras.activations.get(activation)  # fails early on an unknown name
         self.activation = activation
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
@@ -250,9 +440,6 @@ class ConditionalGenerator(keras.Model):
         self.condition_max = self.add_weight(
             shape=(c,), initializer="zeros", trainable=False, name="condition_max"
         )
-        self.trained_flag = self.add_weight(
-            shape=(), initializer="zeros", trainable=False, name="trained_flag"
-        )
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -269,13 +456,11 @@ class ConditionalGenerator(keras.Model):
     def condition_range(self) -> np.ndarray:
         """(2, n_conditions): min and max of the training conditions, physical units."""
         return np.stack(
-            [keras.ops.convert_to_numpy(self.condition_min), keras.ops.convert_to_numpy(self.condition_max)]
+            [
+                keras.ops.convert_to_numpy(self.condition_min),
+                keras.ops.convert_to_numpy(self.condition_max),
+            ]
         )
-
-    @property
-    def is_trained(self) -> bool:
-        """True once `fit` has completed (survives save/load)."""
-        return bool(float(keras.ops.convert_to_numpy(self.trained_flag.value)) > 0.5)
 
     # --------------------------------------------------------------- networks
     def normalize_conditions(self, conditions: tf.Tensor) -> tf.Tensor:
@@ -316,96 +501,35 @@ class ConditionalGenerator(keras.Model):
         return self.decode(z, conditions)
 
     # ------------------------------------------------------------- validation
-    def _condition_description(self) -> str:
-        return ", ".join(f"{n} [{u}]" for n, u in zip(self.condition_names, self.condition_units))
-
     def check_conditions(self, conditions: Any, name: str = "conditions") -> np.ndarray:
-        """Validates conditions and returns them as float32 `(m, n_conditions)`.
-
-        A single condition vector of shape `(n_conditions,)` is accepted and
-        returned as one row.
-
-        Raises:
-            ValueError: wrong shape, non-numeric, non-finite or negative values
-                (the message names the row and the expected columns).
-        """
-        try:
-            array = np.asarray(conditions, dtype="float64")
-        except (TypeError, ValueError) as error:
-            raise ValueError(
-                f"`{name}` must be numeric, shape (m, {self.n_conditions}) with columns "
-                f"{self._condition_description()}. Could not convert: {error}"
-            ) from None
-        if array.ndim == 1 and array.shape[0] == self.n_conditions:
-            array = array[None, :]
-        if array.ndim != 2 or array.shape[1] != self.n_conditions or array.shape[0] == 0:
-            raise ValueError(
-                f"`{name}` must have shape (m, {self.n_conditions}), one column per "
-                f"condition ({self._condition_description()}), m >= 1. "
-                f"Received: shape {array.shape}"
-            )
-        finite = np.isfinite(array)
-        if not finite.all():
-            row = int(np.argwhere(~finite.all(axis=1))[0, 0])
-            raise ValueError(
-                f"`{name}` must be finite; row {row} is {array[row].tolist()} "
-                f"(columns {self._condition_description()})."
-            )
-        negative = array < 0
-        if negative.any():
-            row, col = (int(v) for v in np.argwhere(negative)[0])
-            raise ValueError(
-                f"`{name}` must be nonnegative physical values; row {row} has "
-                f"{self.condition_names[col]}={array[row, col]!r} "
-                f"{self.condition_units[col]} (row {array[row].tolist()})."
-            )
-        return array.astype("float32")
+        """Validates conditions; float32 `(m, n_conditions)` (see `validation.check_conditions`)."""
+        return validation.check_conditions(
+            conditions, self.condition_names, self.condition_units, name=name
+        )
 
     def check_compositions(self, compositions: Any, name: str = "compositions") -> np.ndarray:
-        """Validates compositions and returns them as float32 `(N, n_elements)`.
+        """Validates compositions; float32 `(N, n_elements)` (see `validation.check_compositions`)."""
+        return validation.check_compositions(compositions, self.elements, name=name)
 
-        Raises:
-            ValueError: wrong number of columns (expected one per element of
-                `elements`), or a row that is not a composition (negative, NaN,
-                not summing to 1); the message names the row.
-        """
-        from hea_zoo.data.composition import validate_compositions
-
-        try:
-            shape = np.shape(compositions)
-        except Exception:  # ragged input: let the validator describe it
-            shape = None
-        if shape is not None and (len(shape) != 2 or shape[1] != self.n_elements):
-            raise ValueError(
-                f"`{name}` must have shape (N, {self.n_elements}), one column per "
-                f"element ({' '.join(self.elements)}). Received: shape {tuple(shape)}"
-            )
-        return validate_compositions(compositions, n_elements=self.n_elements, name=name)
-
-    def _check_pair(self, x: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
-        if y is None:
-            raise ValueError(
-                f"{what}: the conditions are missing. Call `fit(compositions, conditions)` "
-                f"with conditions of shape (N, {self.n_conditions}) "
-                f"({self._condition_description()})."
-            )
-        x = self.check_compositions(x, name=f"{what} compositions")
-        y = self.check_conditions(y, name=f"{what} conditions")
-        if len(x) != len(y):
-            raise ValueError(
-                f"{what}: compositions and conditions must have the same number of rows. "
-                f"Received: {len(x)} compositions and {len(y)} conditions."
-            )
-        return x, y
+    def check_pair(self, compositions: Any, conditions: Any, what: str):
+        """Validates training compositions and conditions of the same length."""
+        return validation.check_pair(
+            compositions, conditions, self.elements, self.condition_names, self.condition_units, what
+        )
 
     # ---------------------------------------------------------------- training
     def adapt(self, compositions: Any, conditions: Any) -> None:
-        """Sets the condition normalization from training data.
+        """Sets the condition normalization from the training data (call before `fit`).
 
-        `fit` calls this on its first run with array inputs; call it yourself
-        before fitting on a `tf.data.Dataset`.
+        Validates the arrays (a bad row raises a `ValueError` naming it), then stores the
+        mean, standard deviation, minimum and maximum of each condition as non-trainable
+        weights: the model takes physical units and normalizes inside.
+
+        Args:
+            compositions: `(N, n_elements)` training compositions.
+            conditions: `(N, n_conditions)` their properties, physical units.
         """
-        _, conditions = self._check_pair(compositions, conditions, "adapt")
+        _, conditions = self.check_pair(compositions, conditions, "adapt")
         mean = conditions.mean(axis=0)
         std = conditions.std(axis=0)
         std = np.where(std > 1e-6 * np.maximum(np.abs(mean), 1.0), std, 1.0)
@@ -415,61 +539,6 @@ class ConditionalGenerator(keras.Model):
         self.condition_max.assign(conditions.max(axis=0).astype("float32"))
         self._adapted = True
 
-    def _after_fit(self, compositions: np.ndarray | None, conditions: np.ndarray | None) -> None:
-        """Hook run after `keras.Model.fit` (e.g. the cAE's latent Gaussian)."""
-
-    def _default_compile(self) -> None:
-        self.compile(optimizer=keras.optimizers.Adam(1e-3))
-
-    def fit(self, x=None, y=None, **kwargs):
-        """Trains the generator: `fit(compositions, conditions, epochs=..., ...)`.
-
-        Validates the inputs, adapts the condition normalization on the first
-        fit, compiles with the model's default optimizer if not compiled, then
-        runs `keras.Model.fit` (progress bar, callbacks, `validation_data`,
-        `validation_split`, `sample_weight` all work as usual).
-
-        Args:
-            x: compositions `(N, n_elements)`, or a `tf.data.Dataset` yielding
-                `(compositions, conditions)` (then call `adapt` first).
-            y: conditions `(N, n_conditions)` in physical units.
-            **kwargs: any `keras.Model.fit` argument.
-
-        Returns:
-            The Keras `History`.
-        """
-        x_arr = y_arr = None
-        if isinstance(x, (tf.data.Dataset, tf.distribute.DistributedDataset)) or (
-            x is not None and not hasattr(x, "__len__") and not hasattr(x, "shape")
-        ):
-            if not (getattr(self, "_adapted", False) or self.is_trained):
-                raise ValueError(
-                    "fit on a dataset or generator needs the condition normalization "
-                    "first: call `model.adapt(compositions, conditions)` on the "
-                    "training arrays, or pass the arrays to `fit`."
-                )
-        else:
-            x_arr, y_arr = self._check_pair(x, y, "fit")
-            x, y = x_arr, y_arr
-            if not (getattr(self, "_adapted", False) or self.is_trained):
-                self.adapt(x_arr, y_arr)
-        validation_data = kwargs.get("validation_data")
-        if isinstance(validation_data, (tuple, list)):
-            if len(validation_data) not in (2, 3):
-                raise ValueError(
-                    "`validation_data` must be (compositions, conditions) or "
-                    "(compositions, conditions, sample_weight). "
-                    f"Received a sequence of length {len(validation_data)}."
-                )
-            vx, vy = self._check_pair(validation_data[0], validation_data[1], "validation_data")
-            kwargs["validation_data"] = (vx, vy, *validation_data[2:])
-        if not self.compiled:
-            self._default_compile()
-        history = super().fit(x, y, **kwargs)
-        self._after_fit(x_arr, y_arr)
-        self.trained_flag.assign(1.0)
-        return history
-
     # -------------------------------------------------------------- sampling
     def sample_noise(self, n: int, seed: int | None = None) -> tf.Tensor:
         """Standard-normal noise `(n, latent_dim)`.
@@ -478,7 +547,7 @@ class ConditionalGenerator(keras.Model):
         (the same z in Python, `hea-zoo design`, Node and the browser); with
         `seed=None` it advances the model's `SeedGenerator`.
         """
-        n = _positive_int(n, "n")
+        n = validation.positive_int(n, "n")
         if seed is None:
             return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
         return tf.constant(noise(check_seed(seed), n, self.latent_dim))
@@ -512,8 +581,8 @@ class ConditionalGenerator(keras.Model):
         ```
         """
         conditions = self.check_conditions(conditions)
-        n = _positive_int(n_per_condition, "n_per_condition")
-        batch_size = _positive_int(batch_size, "batch_size")
+        n = validation.positive_int(n_per_condition, "n_per_condition")
+        batch_size = validation.positive_int(batch_size, "batch_size")
         if not self.is_trained:
             warnings.warn(
                 f"{type(self).__name__}.generate: the model has not been trained; "
@@ -550,6 +619,26 @@ class ConditionalGenerator(keras.Model):
             )
         return kind
 
+    # ------------------------------------------------------- files of hea_zoo 0.1.0
+    def load_own_variables(self, store):
+        if getattr(self, "_legacy_layout", None) == "1":
+            values = [np.asarray(store[str(i)]) for i in range(len(store.keys()))]
+            del values[4]  # 0.1.0's `trained_flag`: "trained" is now the optimizer's step count
+            self._assign_legacy_variables(values)
+            self._adapted = True
+        else:
+            super().load_own_variables(store)
+
+    def _assign_legacy_variables(self, values: list) -> None:
+        own = self._trainable_variables + self._non_trainable_variables
+        if len(values) != len(own):
+            raise ValueError(
+                f"{type(self).__name__}: this file of model_version 1 has {len(values)} "
+                f"state arrays where {len(own)} were expected; retrain the model."
+            )
+        for variable, value in zip(own, values):
+            variable.assign(value)
+
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
         config = super().get_config()
@@ -573,16 +662,14 @@ class ConditionalGenerator(keras.Model):
     def from_config(cls, config: dict):
         config = dict(config)
         saved = config.pop("hea_zoo_version", None)
-        if saved is not None and saved != __version__:
-            warnings.warn(
-                f"{cls.__name__} was saved with hea_zoo {saved}; this is hea_zoo "
-                f"{__version__}. Check its outputs before relying on them.",
-                stacklevel=2,
-            )
-        if config.get("model_version", MODEL_VERSION) != MODEL_VERSION:
-            warnings.warn(
-                f"{cls.__name__} has model_version {config.get('model_version')!r}; this "
-                f"hea_zoo writes model_version {MODEL_VERSION!r}.",
-                stacklevel=2,
-            )
-        return cls(**config)
+        model_version = str(config.get("model_version", MODEL_VERSION))
+        legacy = model_version == "1"
+        if legacy:
+            # hea_zoo 0.1.0 wrote model_version "1": the same networks plus a
+            # `trained_flag` weight, which `load_own_variables` drops.
+            config["model_version"] = MODEL_VERSION
+        cls._check_versions(saved, None if legacy else model_version, MODEL_VERSION)
+        model = cls(**config)
+        if legacy:
+            model._legacy_layout = "1"
+        return model

@@ -8,12 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from hea_zoo.models.base import (
-    ConditionalGenerator,
-    _replica_mean,
-    build_mlp,
-    scale_for_replicas,
-)
+from hea_zoo.models import validation
+from hea_zoo.models.base import ConditionalGenerator, build_mlp, weighted_mean
 
 
 def _squared_correlation(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
@@ -26,17 +22,34 @@ def _squared_correlation(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.square(corr))
 
 
+def _replica_sum(value: tf.Tensor) -> tf.Tensor:
+    """Sum of `value` over the replicas in sync (itself on one device)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce("SUM", value)
+
+
 @keras.saving.register_keras_serializable(package="hea_zoo")
 class CAE(ConditionalGenerator):
     """Conditional autoencoder for composition generation.
 
     A deterministic encoder maps a composition and its (normalized) properties
     to a latent code, `z = f(x, c)`; a decoder maps it back,
-    `x_hat = softmax(g(z, c))`, trained on the reconstruction error. After
-    training, a Gaussian `N(mu, L L^T)` is fitted to the encoded training
-    latents and stored in the model (non-trainable weights `latent_mean` and
-    `latent_cholesky`); generation decodes `mu + L eps` with `eps ~ N(0, I)`,
-    so `decode(z, c)` takes standard-normal `z` like every hea_zoo generator.
+    `x_hat = softmax(g(z, c))`, trained on the reconstruction error. Generation
+    decodes `mu + L eps`, `eps ~ N(0, I)`, from a Gaussian `N(mu, L L^T)` of the
+    encoded training latents, so `decode(z, c)` takes standard-normal `z` like every
+    hea_zoo generator.
+
+    The Gaussian is a running statistic, like BatchNormalization's moving mean: after
+    each optimizer step, `train_step` encodes the batch with the updated encoder and
+    moves the stored mean `latent_mean` and second moment `latent_second_moment`
+    towards the batch's (weight `1 - m` with `m = min(latent_momentum, t / (t + 1))`
+    at the `t`-th step, so the first steps average rather than decay from the
+    initial values), then stores the Cholesky factor of the covariance
+    `S - mu mu^T` in `latent_cholesky`. Decoding and exports are plain matmuls on
+    these non-trainable weights. Under a `tf.distribute` strategy the batch moments are
+    summed over the replicas first, so every replica stores the same Gaussian.
 
     Reference: Tung, Debnath & Reinhart, "Evaluating generative models for
     inverse design of high-entropy refractory alloys" (the cAE of the study).
@@ -57,6 +70,8 @@ class CAE(ConditionalGenerator):
             encodes the properties pulls designs off target; the penalty
             pushes property information out of `z` and into the condition
             input (0 disables).
+        latent_momentum: momentum `m` in [0, 1) of the running latent statistics
+            (0: the last batch's statistics).
         **kwargs: `ConditionalGenerator` arguments (elements, condition names
             and units, activation, seed, model_version) and `keras.Model` ones.
 
@@ -64,6 +79,8 @@ class CAE(ConditionalGenerator):
 
     ```python
     model = hea_zoo.models.CAE(seed=0)
+    model.adapt(ds.train.compositions, ds.train.properties)
+    model.compile()
     model.fit(ds.train.compositions, ds.train.properties, epochs=200, batch_size=32)
     model.generate([[50.0, 6.0]], n_per_condition=5, seed=1).shape  # (1, 5, 22)
     ```
@@ -76,22 +93,24 @@ class CAE(ConditionalGenerator):
         reconstruction: str = "mse",
         latent_noise: float = 0.0,
         decorrelation: float = 0.0,
+        latent_momentum: float = 0.99,
         **kwargs,
     ):
-        super().__init__(latent_dim=latent_dim, hidden_units=hidden_units, **kwargs)
+        super().__init__(
+            latent_dim=latent_dim,
+            hidden_units=hidden_units,
+            loss_names=("loss", "reconstruction_loss") if decorrelation else ("loss",),
+            **kwargs,
+        )
         # === Config ===
         self.reconstruction = self._check_reconstruction(reconstruction)
-        if not (isinstance(latent_noise, (int, float)) and latent_noise >= 0):
+        self.latent_noise = validation.nonnegative_number(latent_noise, "latent_noise")
+        self.decorrelation = validation.nonnegative_number(decorrelation, "decorrelation")
+        self.latent_momentum = validation.nonnegative_number(latent_momentum, "latent_momentum")
+        if self.latent_momentum >= 1.0:
             raise ValueError(
-                f"`latent_noise` must be a nonnegative number. Received: latent_noise={latent_noise!r}"
+                f"`latent_momentum` must be in [0, 1). Received: latent_momentum={latent_momentum!r}"
             )
-        self.latent_noise = float(latent_noise)
-        if not (isinstance(decorrelation, (int, float)) and decorrelation >= 0):
-            raise ValueError(
-                "`decorrelation` must be a nonnegative number. "
-                f"Received: decorrelation={decorrelation!r}"
-            )
-        self.decorrelation = float(decorrelation)
 
         # === Networks ===
         e, c, k = self.n_elements, self.n_conditions, self.latent_dim
@@ -102,24 +121,21 @@ class CAE(ConditionalGenerator):
             (k, c), ("latent", "condition"), e, self.hidden_units[::-1], self.activation, "decoder"
         )
 
-        # === Latent Gaussian (fitted after training) ===
+        # === Latent Gaussian (running statistics, updated in train_step) ===
+        # Every replica assigns the same (all-reduced) values: keep the first's.
         self.latent_mean = self.add_weight(
-            shape=(k,), initializer="zeros", trainable=False, name="latent_mean"
+            shape=(k,), initializer="zeros", trainable=False, name="latent_mean",
+            aggregation="only_first_replica",
         )
         self.latent_cholesky = self.add_weight(
-            shape=(k, k), initializer="identity", trainable=False, name="latent_cholesky"
+            shape=(k, k), initializer="identity", trainable=False, name="latent_cholesky",
+            aggregation="only_first_replica",
         )
-
-        # === Trackers ===
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.latent_second_moment = self.add_weight(
+            shape=(k, k), initializer="identity", trainable=False, name="latent_second_moment",
+            aggregation="only_first_replica",
+        )
         self.built = True
-
-    @property
-    def metrics(self):
-        if self.decorrelation > 0:
-            return [self.loss_tracker, self.reconstruction_tracker]
-        return [self.loss_tracker]
 
     # --------------------------------------------------------------- networks
     def encode(self, compositions: tf.Tensor, conditions: tf.Tensor) -> tf.Tensor:
@@ -135,66 +151,66 @@ class CAE(ConditionalGenerator):
         return self.decoder([latent, normalized_conditions])
 
     # ---------------------------------------------------------------- training
-    def _batch_loss(self, x, c, sample_weight, training):
+    def compute_losses(self, x, c, sample_weight, training):
         cn = self.normalize_conditions(c)
         latent = self.encoder([x, cn], training=training)
         if training and self.latent_noise > 0:
-            latent = latent + self.latent_noise * keras.random.normal(
-                tf.shape(latent), seed=self.seed_generator
-            )
+            latent = latent + self.latent_noise * self.random_normal(tf.shape(latent))
         x_hat = tf.nn.softmax(self.decoder([latent, cn], training=training), axis=-1)
-        per_sample = self.reconstruction_error(x, x_hat, self.reconstruction)
-        rec = _replica_mean(per_sample, sample_weight)
+        rec = weighted_mean(self.reconstruction_error(x, x_hat, self.reconstruction), sample_weight)
         if self.decorrelation == 0:
-            return rec, rec
-        return rec + self.decorrelation * _squared_correlation(latent, cn), rec
+            return {"loss": rec}
+        loss = rec + self.decorrelation * _squared_correlation(latent, cn)
+        return {"loss": loss, "reconstruction_loss": rec}
 
-    def train_step(self, data):
-        x, c, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        x = tf.cast(x, "float32")
-        with tf.GradientTape() as tape:
-            loss, rec = self._batch_loss(x, c, sample_weight, training=True)
-            scaled = scale_for_replicas(loss)
-        weights = self.encoder.trainable_weights + self.decoder.trainable_weights
-        grads = tape.gradient(scaled, weights)
-        self.optimizer.apply_gradients(zip(grads, weights))
-        self.loss_tracker.update_state(loss)
-        self.reconstruction_tracker.update_state(rec)
-        return {m.name: m.result() for m in self.metrics}
+    def update_statistics(self, x, c, sample_weight):
+        """Moves the latent Gaussian towards the batch's latents (after the step)."""
+        latent = self.encoder([x, self.normalize_conditions(c)], training=False)
+        if sample_weight is None:
+            w = tf.ones_like(latent[:, :1])
+        else:
+            w = tf.reshape(tf.cast(sample_weight, latent.dtype), [-1, 1])
+        total = _replica_sum(tf.reduce_sum(w))
+        first = _replica_sum(tf.reduce_sum(w * latent, axis=0)) / tf.maximum(total, 1e-12)
+        second = _replica_sum(tf.matmul(w * latent, latent, transpose_a=True)) / tf.maximum(
+            total, 1e-12
+        )
+        # The optimizer has counted this step: t = iterations - 1 earlier updates.
+        t = tf.cast(self.optimizer.iterations, "float32") - 1.0
+        m = tf.minimum(self.latent_momentum, t / (t + 1.0))
+        mean = m * self.latent_mean + (1.0 - m) * first
+        moment = m * self.latent_second_moment + (1.0 - m) * second
+        self.latent_mean.assign(mean)
+        self.latent_second_moment.assign(moment)
+        self.latent_cholesky.assign(self._cholesky(moment - mean[:, None] * mean[None, :]))
 
-    def test_step(self, data):
-        x, c, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        loss, rec = self._batch_loss(tf.cast(x, "float32"), c, sample_weight, training=False)
-        self.loss_tracker.update_state(loss)
-        self.reconstruction_tracker.update_state(rec)
-        return {m.name: m.result() for m in self.metrics}
+    def _cholesky(self, covariance: tf.Tensor) -> tf.Tensor:
+        covariance = 0.5 * (covariance + tf.transpose(covariance))
+        k = self.latent_dim
+        jitter = 1e-6 * tf.maximum(tf.linalg.trace(covariance) / k, 1e-12)
+        return tf.linalg.cholesky(covariance + jitter * tf.eye(k))
 
-    def fit_latent_gaussian(self, compositions, conditions, batch_size: int = 4096) -> None:
-        """Fits `N(mu, L L^T)` to the encoded latents and stores it in the model.
+    def latent_statistics(self, compositions, conditions, batch_size: int = 4096):
+        """Mean and covariance (population) of the encoded latents of the given rows.
 
-        `fit` calls this on its training arrays; call it yourself after fitting
-        on a `tf.data.Dataset`.
+        What the running statistics estimate; for checks and diagnostics.
         """
-        x, c = self._check_pair(compositions, conditions, "fit_latent_gaussian")
+        x, c = self.check_pair(compositions, conditions, "latent_statistics")
         codes = np.concatenate(
             [
                 keras.ops.convert_to_numpy(self.encode(x[i : i + batch_size], c[i : i + batch_size]))
                 for i in range(0, len(x), batch_size)
             ]
         ).astype("float64")
-        mean = codes.mean(axis=0)
-        if len(codes) > 1:
-            cov = np.atleast_2d(np.cov(codes, rowvar=False))
-        else:
-            cov = np.eye(self.latent_dim)
-        jitter = 1e-6 * max(float(np.trace(cov)) / self.latent_dim, 1e-12)
-        chol = np.linalg.cholesky(cov + jitter * np.eye(self.latent_dim))
-        self.latent_mean.assign(mean.astype("float32"))
-        self.latent_cholesky.assign(chol.astype("float32"))
+        return codes.mean(axis=0), np.atleast_2d(np.cov(codes, rowvar=False, bias=True))
 
-    def _after_fit(self, compositions, conditions) -> None:
-        if compositions is not None:
-            self.fit_latent_gaussian(compositions, conditions)
+    # ------------------------------------------------------- files of hea_zoo 0.1.0
+    def _assign_legacy_variables(self, values: list) -> None:
+        # 0.1.0 stored the fitted Gaussian's mean and Cholesky factor; the second moment
+        # follows from them.
+        mean, chol = np.asarray(values[-2]), np.asarray(values[-1])
+        second = chol @ chol.T + np.outer(mean, mean)
+        super()._assign_legacy_variables([*values, second.astype("float32")])
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
@@ -204,6 +220,7 @@ class CAE(ConditionalGenerator):
                 "reconstruction": self.reconstruction,
                 "latent_noise": self.latent_noise,
                 "decorrelation": self.decorrelation,
+                "latent_momentum": self.latent_momentum,
             }
         )
         return config

@@ -8,12 +8,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from hea_zoo.models.base import (
-    ConditionalGenerator,
-    _replica_mean,
-    build_mlp,
-    scale_for_replicas,
-)
+from hea_zoo.models import validation
+from hea_zoo.models.base import ConditionalGenerator, build_mlp, weighted_mean
 
 tfd = tfp.distributions
 
@@ -58,6 +54,8 @@ class CVAE(ConditionalGenerator):
 
     ```python
     model = hea_zoo.models.CVAE(beta=0.05, seed=0)
+    model.adapt(ds.train.compositions, ds.train.properties)
+    model.compile()
     model.fit(ds.train.compositions, ds.train.properties, epochs=200, batch_size=32)
     q = model.posterior(ds.train.compositions[:4], ds.train.properties[:4])
     q.batch_shape, q.event_shape  # (4,), (latent_dim,)
@@ -73,11 +71,14 @@ class CVAE(ConditionalGenerator):
         reconstruction: str = "mse",
         **kwargs,
     ):
-        super().__init__(latent_dim=latent_dim, hidden_units=hidden_units, **kwargs)
+        super().__init__(
+            latent_dim=latent_dim,
+            hidden_units=hidden_units,
+            loss_names=("loss", "reconstruction_loss", "kl_loss"),
+            **kwargs,
+        )
         # === Config ===
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
-            raise ValueError(f"`beta` must be a nonnegative number. Received: beta={beta!r}")
-        self.beta = float(beta)
+        self.beta = validation.nonnegative_number(beta, "beta")
         if isinstance(kl_warmup_steps, bool) or not isinstance(kl_warmup_steps, int) or kl_warmup_steps < 0:
             raise ValueError(
                 "`kl_warmup_steps` must be a nonnegative integer. "
@@ -95,15 +96,7 @@ class CVAE(ConditionalGenerator):
             (k, c), ("latent", "condition"), e, self.hidden_units[::-1], self.activation, "decoder"
         )
 
-        # === Trackers ===
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
-        self.kl_tracker = keras.metrics.Mean(name="kl_loss")
         self.built = True
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
 
     # --------------------------------------------------------------- networks
     def _posterior_normalized(self, x, normalized_conditions, training=False):
@@ -142,43 +135,29 @@ class CVAE(ConditionalGenerator):
         step = tf.cast(self.optimizer.iterations, "float32")
         return self.beta * tf.minimum(1.0, (step + 1.0) / float(self.kl_warmup_steps))
 
-    def _elbo_terms(self, x, c, sample_weight, training):
+    def compute_losses(self, x, c, sample_weight, training):
+        """Negative ELBO terms; the optimized loss weighs the KL by the annealed beta.
+
+        The reported `loss` uses the full `beta` (epochs stay comparable), the
+        optimized one `current_beta()`.
+        """
         cn = self.normalize_conditions(c)
         q = self._posterior_normalized(x, cn, training=training)
         loc = q.mean()
-        eps = keras.random.normal(tf.shape(loc), seed=self.seed_generator)
-        z = loc + q.stddev() * eps
+        z = loc + q.stddev() * self.random_normal(tf.shape(loc))
         x_hat = tf.nn.softmax(self.decoder([z, cn], training=training), axis=-1)
-        rec = self.reconstruction_error(x, x_hat, self.reconstruction)
-        kl = tfd.kl_divergence(q, self.prior(tf.shape(loc)[0]))
-        rec = _replica_mean(rec, sample_weight)
-        kl = _replica_mean(kl, sample_weight)
-        return rec, kl
+        rec = weighted_mean(self.reconstruction_error(x, x_hat, self.reconstruction), sample_weight)
+        kl = weighted_mean(tfd.kl_divergence(q, self.prior(tf.shape(loc)[0])), sample_weight)
+        return {
+            "loss": rec + self.current_beta() * kl if training else rec + self.beta * kl,
+            "reconstruction_loss": rec,
+            "kl_loss": kl,
+        }
 
-    def train_step(self, data):
-        x, c, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        x = tf.cast(x, "float32")
-        beta = self.current_beta()
-        with tf.GradientTape() as tape:
-            rec, kl = self._elbo_terms(x, c, sample_weight, training=True)
-            loss = rec + beta * kl
-            scaled = scale_for_replicas(loss)
-        weights = self.encoder.trainable_weights + self.decoder.trainable_weights
-        grads = tape.gradient(scaled, weights)
-        self.optimizer.apply_gradients(zip(grads, weights))
-        # The reported loss uses the full beta, so epochs are comparable.
-        self.loss_tracker.update_state(rec + self.beta * kl)
-        self.reconstruction_tracker.update_state(rec)
-        self.kl_tracker.update_state(kl)
-        return {m.name: m.result() for m in self.metrics}
-
-    def test_step(self, data):
-        x, c, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        rec, kl = self._elbo_terms(tf.cast(x, "float32"), c, sample_weight, training=False)
-        self.loss_tracker.update_state(rec + self.beta * kl)
-        self.reconstruction_tracker.update_state(rec)
-        self.kl_tracker.update_state(kl)
-        return {m.name: m.result() for m in self.metrics}
+    def record(self, losses, weight=None):
+        # The tracked loss is the full-beta negative ELBO, also while beta anneals.
+        full = losses["reconstruction_loss"] + self.beta * losses["kl_loss"]
+        return super().record({**losses, "loss": full}, weight)
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:

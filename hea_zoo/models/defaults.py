@@ -11,11 +11,13 @@ from typing import Any
 
 import keras
 
+from hea_zoo.constants import GENERATOR_NAMES
+from hea_zoo.models import validation
 from hea_zoo.models.base import ConditionalGenerator
 from hea_zoo.models.cae import CAE
 from hea_zoo.models.cvae import CVAE
+from hea_zoo.models.training import TrainingBudget, fit_with_budget
 from hea_zoo.models.wcgan import WCGAN
-from hea_zoo.constants import GENERATOR_NAMES
 
 GENERATORS: dict[str, type[ConditionalGenerator]] = dict(zip(GENERATOR_NAMES, (CAE, CVAE, WCGAN)))
 """Generator classes by name."""
@@ -26,6 +28,8 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "learning_rate": 1e-3,
         "epochs": 300,
         "batch_size": 32,
+        "budget": TrainingBudget(max_steps=4500, max_batch_size=256),
+        "early_stopping": "val_loss",
     },
     "cvae": {
         "model": {
@@ -37,6 +41,8 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "learning_rate": 1e-3,
         "epochs": 300,
         "batch_size": 32,
+        "budget": TrainingBudget(max_steps=4500, max_batch_size=256),
+        "early_stopping": "val_loss",
     },
     "wcgan": {
         "model": {
@@ -48,9 +54,14 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "learning_rate": None,  # the model's own default (RMSprop for weight clipping)
         "epochs": 300,
         "batch_size": 64,
+        "budget": TrainingBudget(max_steps=2500, max_batch_size=512),
+        # The critic's loss does not measure sample quality: no early stopping.
+        "early_stopping": None,
     },
 }
-"""Per generator: constructor arguments, optimizer learning rate, epochs and batch size."""
+"""Per generator: constructor arguments, optimizer learning rate, epochs and batch size on a
+small table, the step budget that bounds the cost on large ones
+(`hea_zoo.models.training.TrainingBudget`) and the validation metric of early stopping."""
 
 
 def get_generator_class(name: str) -> type[ConditionalGenerator]:
@@ -68,7 +79,7 @@ def get_generator_class(name: str) -> type[ConditionalGenerator]:
 
 
 def build_default_generator(name: str, dataset=None, seed: int = 0, **overrides) -> ConditionalGenerator:
-    """A compiled generator with the default hyperparameters (not trained).
+    """A compiled generator with the default hyperparameters (not adapted, not trained).
 
     Args:
         name: "cae", "cvae" or "wcgan".
@@ -90,27 +101,40 @@ def build_default_generator(name: str, dataset=None, seed: int = 0, **overrides)
     kwargs.update(overrides)
     model = cls(seed=seed, **kwargs)
     lr = spec["learning_rate"]
-    if isinstance(model, WCGAN):
-        model.compile()
+    if isinstance(model, WCGAN) or lr is None:
+        model.compile()  # the model's own default optimizer(s)
     else:
         model.compile(optimizer=keras.optimizers.Adam(lr))
     return model
 
 
 def train_default_generator(
-    name: str, dataset, epochs: int | None = None, seed: int = 0, verbose: int = 0
+    name: str,
+    dataset,
+    epochs: int | None = None,
+    seed: int = 0,
+    verbose: int = 0,
+    budget: TrainingBudget | None = None,
 ) -> ConditionalGenerator:
     """Trains a generator with the measured defaults on `dataset.train`.
+
+    Builds the default model, adapts it on the training split, then fits within the
+    model's step budget (`DEFAULT_HYPERPARAMETERS[name]["budget"]`, see
+    `hea_zoo.models.training`): on the bundled table that is the measured epochs and
+    batch; on large tables the batch grows, the steps are capped and training stops
+    early on a validation split.
 
     Args:
         name: "cae", "cvae" or "wcgan".
         dataset: a `hea_zoo.Dataset` (its train split is used).
-        epochs: number of epochs (None: the default for that model).
+        epochs: maximum number of epochs, an integer >= 1 (None: the default for that
+            model).
         seed: seed of weights initialization and training noise.
         verbose: Keras verbosity.
+        budget: the step budget (None: the model's default).
 
     Returns:
-        The trained generator; `model.training_seconds` holds the fit time.
+        The trained generator; `model.training_seconds` holds the adapt + fit time.
 
     Example:
 
@@ -121,16 +145,22 @@ def train_default_generator(
     """
     get_generator_class(name)  # fails with the valid names
     spec = DEFAULT_HYPERPARAMETERS[name.lower()]
+    epochs = spec["epochs"] if epochs is None else validation.check_epochs(epochs)
     keras.utils.set_random_seed(seed)
     model = build_default_generator(name, dataset, seed=seed)
     train = dataset.train
+    x, c = model.check_pair(train.compositions, train.properties, "training data")
     start = time.perf_counter()
-    model.fit(
-        train.compositions,
-        train.properties,
-        epochs=spec["epochs"] if epochs is None else epochs,
+    model.adapt(x, c)
+    fit_with_budget(
+        model,
+        x,
+        c,
+        epochs=epochs,
         batch_size=spec["batch_size"],
-        shuffle=True,
+        budget=spec["budget"] if budget is None else budget,
+        monitor=spec["early_stopping"],
+        seed=seed,
         verbose=verbose,
     )
     model.training_seconds = time.perf_counter() - start

@@ -3,15 +3,17 @@
 It is the study's judge of generated designs (Tung, Debnath & Reinhart, "Evaluating
 generative models for inverse design of high-entropy refractory alloys"): the study scored
 its generators with a learned forward model. hea_zoo's is an ensemble of `n_members`
-networks trained from different seeds; their mean is the prediction and their standard
-deviation an uncertainty. Targets are standardized inside the model (constants adapted on
-the training data and saved with it), so inputs are atomic fractions and outputs are in
-physical units.
+networks initialized differently; their mean is the prediction and their standard
+deviation an uncertainty. The members are one vectorized computation: every layer holds
+the weights of all members, shaped `(members, in, out)`, and applies them with one batched
+matmul, so a training step updates the whole ensemble at the cost of one wide network.
+Targets are standardized inside the model (constants set by `adapt` on the training data
+and saved with it), so inputs are atomic fractions and outputs are in physical units.
 """
 
 from __future__ import annotations
 
-import warnings
+import time
 from collections.abc import Sequence
 
 import keras
@@ -19,10 +21,16 @@ import numpy as np
 import tensorflow as tf
 
 from hea_zoo._version import __version__
-from hea_zoo.data.composition import validate_compositions
 from hea_zoo.constants import ELEMENTS, PROPERTY_NAMES, PROPERTY_UNITS
+from hea_zoo.models import validation
+from hea_zoo.models.base import ZooModel
+from hea_zoo.models.training import TrainingBudget, fit_with_budget
 
-__all__ = ["Surrogate", "train_default_surrogate", "SURROGATE_DEFAULTS"]
+__all__ = ["EnsembleDense", "Surrogate", "train_default_surrogate", "SURROGATE_DEFAULTS"]
+
+SURROGATE_MODEL_VERSION = "2"
+"""Layout of saved surrogates. "1" (hea_zoo 0.1.0): one network per member; "2": one
+vectorized ensemble (`EnsembleDense` layers)."""
 
 #: Defaults chosen on the bundled data (see docs/HYPERPARAMETERS.md).
 SURROGATE_DEFAULTS: dict = {
@@ -31,27 +39,74 @@ SURROGATE_DEFAULTS: dict = {
     "learning_rate": 3e-3,
     "epochs": 400,
     "batch_size": 32,
+    "budget": TrainingBudget(max_steps=6000, max_batch_size=256),
 }
 
 
-def _check_properties(properties, n_rows: int, n_props: int, name: str = "properties") -> np.ndarray:
-    y = np.asarray(properties, dtype=np.float64)
-    if y.ndim == 1 and n_props == 1:
-        y = y[:, None]
-    if y.shape != (n_rows, n_props):
-        raise ValueError(
-            f"Expected {name} of shape ({n_rows}, {n_props}) (one row per composition, one "
-            f"column per property). Received shape {y.shape}."
+@keras.saving.register_keras_serializable(package="hea_zoo")
+class EnsembleDense(keras.layers.Layer):
+    """A dense layer for each of `members` networks, applied as one batched matmul.
+
+    Input `(batch, in)` (the same rows for every member) or `(members, batch, in)`;
+    output `(members, batch, units)`: `activation(x @ kernel[m] + bias[m])` for each
+    member `m`. Each member's kernel is Glorot-uniform over its own `(in, units)`.
+
+    Args:
+        members: number of networks.
+        units: output width.
+        activation: activation name.
+        seed: seed of the kernel initializer.
+        **kwargs: `keras.layers.Layer` arguments.
+    """
+
+    def __init__(self, members: int, units: int, activation: str | None = None, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.members = validation.positive_int(members, "members")
+        self.units = validation.positive_int(units, "units")
+        self.activation = keras.activations.get(activation)
+        self._activation_name = activation
+        self.seed = seed
+
+    def build(self, input_shape):
+        fan_in = int(input_shape[-1])
+        limit = float(np.sqrt(6.0 / (fan_in + self.units)))
+        self.kernel = self.add_weight(
+            shape=(self.members, fan_in, self.units),
+            initializer=keras.initializers.RandomUniform(-limit, limit, seed=self.seed),
+            name="kernel",
         )
-    bad = ~np.all(np.isfinite(y), axis=1)
-    if bad.any():
-        r = int(np.argmax(bad))
-        raise ValueError(f"{name} row {r} is not finite: {y[r].tolist()}.")
-    return y.astype(np.float32)
+        self.bias = self.add_weight(
+            shape=(self.members, 1, self.units), initializer="zeros", name="bias"
+        )
+
+    def load_own_variables(self, store):
+        if getattr(self, "_loaded_from_legacy", False):
+            return  # set by `Surrogate` from a file of model_version 1
+        super().load_own_variables(store)
+
+    def call(self, inputs):
+        if len(inputs.shape) == 2:
+            inputs = inputs[None]  # the same rows for every member (broadcast)
+        return self.activation(tf.matmul(inputs, self.kernel) + self.bias)
+
+    def compute_output_shape(self, input_shape):
+        return (self.members, input_shape[-2], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "members": self.members,
+                "units": self.units,
+                "activation": self._activation_name,
+                "seed": self.seed,
+            }
+        )
+        return config
 
 
 @keras.saving.register_keras_serializable(package="hea_zoo")
-class Surrogate(keras.Model):
+class Surrogate(ZooModel):
     """Deep-ensemble regressor from atomic fractions to properties in physical units.
 
     Args:
@@ -61,11 +116,11 @@ class Surrogate(keras.Model):
         n_members: number of networks in the ensemble (>= 1; 5 by default).
         hidden_units: widths of each member's hidden layers.
         activation: hidden activation.
-        learning_rate: Adam learning rate used by `compile` when called without arguments.
+        learning_rate: Adam learning rate used by `compile()` without an optimizer.
         log_targets: learn log(property) (for positive properties such as moduli and
-            toughness: relative errors weigh equally across the range). `fit` refuses
+            toughness: relative errors weigh equally across the range). `adapt` refuses
             nonpositive targets when True.
-        seed: base seed; member i is initialized from `seed + i`.
+        seed: seed of the members' initialization.
         model_version: version string recorded in saved files and exports.
         package_version: hea_zoo version that built the model (set automatically).
         data_fingerprint: `Dataset.source_fingerprint` of the training data.
@@ -76,9 +131,13 @@ class Surrogate(keras.Model):
     Example:
         >>> ds = hea_zoo.load_dataset()
         >>> s = Surrogate(n_members=5)
-        >>> s.fit(ds.train.compositions, ds.train.properties, epochs=200)
+        >>> s.adapt(ds.train.compositions, ds.train.properties)
+        >>> s.compile()
+        >>> s.fit(ds.train.compositions, ds.train.properties, epochs=200, batch_size=32)
         >>> mean, std = s.predict_with_uncertainty(ds.test.compositions)
     """
+
+    _adapt_arguments = "compositions, properties"
 
     def __init__(
         self,
@@ -91,13 +150,13 @@ class Surrogate(keras.Model):
         learning_rate: float = SURROGATE_DEFAULTS["learning_rate"],
         log_targets: bool = True,
         seed: int = 0,
-        model_version: str = "1",
+        model_version: str = SURROGATE_MODEL_VERSION,
         package_version: str = __version__,
         data_fingerprint: str | None = None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if int(n_members) < 1:
+        super().__init__(loss_names=("loss", "mae"), **kwargs)
+        if isinstance(n_members, bool) or not isinstance(n_members, (int, np.integer)) or n_members < 1:
             raise ValueError(f"n_members must be a positive integer. Received: n_members={n_members}")
         if len(property_names) < 1 or len(property_units) != len(property_names):
             raise ValueError(
@@ -105,63 +164,58 @@ class Surrogate(keras.Model):
                 f"property_names={list(property_names)}, property_units={list(property_units)}"
             )
         # === Config ===
-        self.elements = tuple(elements)
+        self.elements = validation.as_str_tuple(tuple(elements), "elements")
         self.property_names = tuple(property_names)
         self.property_units = tuple(property_units)
         self.n_members = int(n_members)
-        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.hidden_units = validation.units_tuple(hidden_units, "hidden_units")
+        keras.activations.get(activation)
         self.activation = activation
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = validation.positive_number(learning_rate, "learning_rate")
         self.log_targets = bool(log_targets)
         self.seed = int(seed)
         self.model_version = str(model_version)
         self.package_version = str(package_version)
         self.data_fingerprint = None if data_fingerprint is None else str(data_fingerprint)
-        if self.package_version != __version__:
-            warnings.warn(
-                f"This Surrogate was saved by hea_zoo {self.package_version}; this is "
-                f"hea_zoo {__version__}. Check its predictions before relying on them.",
-                stacklevel=2,
-            )
         n_props = len(self.property_names)
-        # === Layers ===
-        self.members = []
-        for i in range(self.n_members):
-            layers = [keras.Input((len(self.elements),))]
-            for j, units in enumerate(self.hidden_units):
-                layers.append(
-                    keras.layers.Dense(
-                        units,
-                        activation=activation,
-                        kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed * 1000 + i * 10 + j),
-                        name=f"member{i}_dense{j}",
-                    )
-                )
-            layers.append(
-                keras.layers.Dense(
-                    n_props,
-                    kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed * 1000 + i * 10 + 9),
-                    name=f"member{i}_out",
-                )
+        # === Layers: all members in one stack of EnsembleDense layers ===
+        self.ensemble_layers = [
+            EnsembleDense(
+                self.n_members, units, activation=activation, seed=self.seed * 1000 + j,
+                name=f"ensemble_dense_{j}",
             )
-            self.members.append(keras.Sequential(layers, name=f"member{i}"))
-        # === Target standardization (adapted in fit, saved with the weights) ===
+            for j, units in enumerate(self.hidden_units)
+        ]
+        self.ensemble_layers.append(
+            EnsembleDense(self.n_members, n_props, seed=self.seed * 1000 + 999, name="ensemble_output")
+        )
+        width = len(self.elements)
+        for layer in self.ensemble_layers:
+            layer.build((None, width))
+            width = layer.units
+        # === Target standardization (set by adapt, saved with the weights) ===
         self.target_mean = self.add_weight(
             shape=(n_props,), initializer="zeros", trainable=False, name="target_mean"
         )
         self.target_std = self.add_weight(
             shape=(n_props,), initializer="ones", trainable=False, name="target_std"
         )
-        self.trained = self.add_weight(shape=(), initializer="zeros", trainable=False, name="trained")
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.mae_tracker = keras.metrics.Mean(name="mae")
+        self.built = True
+
+    def default_optimizer(self) -> keras.optimizers.Optimizer:
+        """Adam(learning_rate)."""
+        return keras.optimizers.Adam(self.learning_rate)
 
     # === Forward ===
+    def _standard_members(self, x, training=False) -> tf.Tensor:
+        h = tf.cast(x, tf.float32)
+        for layer in self.ensemble_layers:
+            h = layer(h, training=training)
+        return h  # (members, batch, P), standardized
+
     def member_outputs(self, compositions) -> tf.Tensor:
         """(n_members, batch, P) predictions in physical units."""
-        x = tf.convert_to_tensor(compositions, dtype=tf.float32)
-        z = tf.stack([m(x) for m in self.members], axis=0)
-        return self._from_standard(z)
+        return self._from_standard(self._standard_members(compositions))
 
     def _to_standard(self, y):
         y = tf.cast(y, tf.float32)
@@ -176,82 +230,48 @@ class Surrogate(keras.Model):
     def call(self, compositions, training=False):
         return tf.reduce_mean(self.member_outputs(compositions), axis=0)
 
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.mae_tracker]
-
-    def _ensemble_losses(self, x, y, sample_weight=None):
-        y_std = self._to_standard(y)
-        preds = tf.stack([m(x, training=True) for m in self.members], axis=0)
-        err = tf.reduce_mean(tf.square(preds - y_std[None]), axis=-1)  # (members, batch)
+    # === Training ===
+    def compute_losses(self, x, y, sample_weight, training):
+        """Mean over members of the standardized squared error; MAE of the ensemble mean."""
+        preds = self._standard_members(x, training=training)
+        err = tf.reduce_mean(tf.square(preds - self._to_standard(y)[None]), axis=-1)  # (members, batch)
         if sample_weight is not None:
             w = tf.cast(tf.reshape(sample_weight, (1, -1)), tf.float32)
-            loss = tf.reduce_sum(err * w) / (tf.reduce_sum(w) * self.n_members)
+            loss = tf.reduce_sum(err * w) / (tf.maximum(tf.reduce_sum(w), 1e-12) * self.n_members)
         else:
             loss = tf.reduce_mean(err)
-        mae = tf.reduce_mean(tf.abs(self._from_standard(tf.reduce_mean(preds, 0)) - tf.cast(y, tf.float32)))
-        return loss, mae
+        mae = tf.reduce_mean(tf.abs(self._from_standard(tf.reduce_mean(preds, 0)) - y))
+        return {"loss": loss, "mae": mae}
 
-    def train_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            loss, mae = self._ensemble_losses(x, y, sample_weight)
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply(grads, self.trainable_weights)
-        self.loss_tracker.update_state(loss)
-        self.mae_tracker.update_state(mae)
-        return {m.name: m.result() for m in self.metrics}
-
-    def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        loss, mae = self._ensemble_losses(x, y, sample_weight)
-        self.loss_tracker.update_state(loss)
-        self.mae_tracker.update_state(mae)
-        return {m.name: m.result() for m in self.metrics}
-
-    # === Training ===
-    def fit(self, x=None, y=None, epochs=SURROGATE_DEFAULTS["epochs"], batch_size=SURROGATE_DEFAULTS["batch_size"], **kwargs):
-        """Validate the data, adapt the target standardization, then run Keras `fit`.
-
-        Args:
-            x: (N, E) atomic fractions.
-            y: (N, P) properties in physical units.
-            epochs, batch_size, **kwargs: as for `keras.Model.fit` (validation_data,
-                callbacks, verbose, ...).
-        """
-        x = validate_compositions(x, n_elements=len(self.elements))
-        y = _check_properties(y, x.shape[0], len(self.property_names))
-        if kwargs.get("validation_data") is not None:
-            vx, vy = kwargs["validation_data"][:2]
-            vx = validate_compositions(vx, n_elements=len(self.elements), name="validation compositions")
-            kwargs["validation_data"] = (vx, _check_properties(vy, vx.shape[0], len(self.property_names), "validation properties"))
-        if not self.built:
-            self.build((None, len(self.elements)))
-        if not self.compiled:
-            self.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
+    def check_data(self, compositions, properties, name: str = "") -> tuple[np.ndarray, np.ndarray]:
+        """Validates compositions and their properties; float32 arrays."""
+        prefix = f"{name} " if name else ""
+        x = validation.check_compositions(compositions, self.elements, name=f"{prefix}compositions")
+        y = validation.check_properties(properties, x.shape[0], self.property_names, f"{prefix}properties")
         if self.log_targets and np.any(y <= 0):
             r = int(np.argmax(np.any(y <= 0, axis=1)))
             raise ValueError(
-                f"properties row {r} is not positive ({y[r].tolist()}); a Surrogate with "
+                f"{prefix}properties row {r} is not positive ({y[r].tolist()}); a Surrogate with "
                 "log_targets=True needs positive properties. Pass log_targets=False."
             )
-        if float(keras.ops.convert_to_numpy(self.trained)) == 0.0:
-            t = np.log(y) if self.log_targets else y
-            self.target_mean.assign(t.mean(axis=0))
-            self.target_std.assign(np.maximum(t.std(axis=0), 1e-6))
-        kwargs.setdefault("shuffle", True)
-        history = super().fit(x, y, epochs=epochs, batch_size=batch_size, **kwargs)
-        self.trained.assign(1.0)
-        return history
+        return x, y
 
-    @property
-    def is_trained(self) -> bool:
-        """True once `fit` has run (saved with the model)."""
-        return self.built and float(keras.ops.convert_to_numpy(self.trained)) == 1.0
+    def adapt(self, compositions, properties) -> None:
+        """Validates the training data and sets the target standardization (call before `fit`).
+
+        Args:
+            compositions: (N, E) atomic fractions.
+            properties: (N, P) properties in physical units.
+        """
+        _, y = self.check_data(compositions, properties)
+        t = np.log(y.astype(np.float64)) if self.log_targets else y.astype(np.float64)
+        self.target_mean.assign(t.mean(axis=0).astype("float32"))
+        self.target_std.assign(np.maximum(t.std(axis=0), 1e-6).astype("float32"))
+        self._adapted = True
 
     def predict_with_uncertainty(self, compositions, batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
         """Ensemble mean and standard deviation, each (N, P) in physical units."""
-        x = validate_compositions(compositions, n_elements=len(self.elements), atol=1e-3)
+        x = validation.check_compositions(compositions, self.elements, atol=1e-3)
         outs = []
         for start in range(0, x.shape[0], batch_size):
             outs.append(self._members_fn(x[start : start + batch_size]).numpy())
@@ -267,7 +287,9 @@ class Surrogate(keras.Model):
         ``coverage_2std``: the share of rows whose error is within two ensemble standard
         deviations (about 0.95 for a calibrated Gaussian uncertainty; lower means the
         spread understates the error)."""
-        y = _check_properties(properties, np.asarray(compositions).shape[0], len(self.property_names))
+        y = validation.check_properties(
+            properties, np.asarray(compositions).shape[0], self.property_names
+        )
         mean, std = self.predict_with_uncertainty(compositions)
         scores = {}
         for j, name in enumerate(self.property_names):
@@ -297,27 +319,103 @@ class Surrogate(keras.Model):
                 "log_targets": self.log_targets,
                 "seed": self.seed,
                 "model_version": self.model_version,
-                "package_version": self.package_version,
+                "package_version": __version__,
                 "data_fingerprint": self.data_fingerprint,
             }
         )
         return config
 
-    def build(self, input_shape=None):
-        for m in self.members:
-            m.build((None, len(self.elements)))
-        super().build((None, len(self.elements)))
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        saved = str(config.get("package_version", __version__))
+        model_version = str(config.get("model_version", SURROGATE_MODEL_VERSION))
+        legacy = model_version == "1"
+        if legacy:
+            config["model_version"] = SURROGATE_MODEL_VERSION  # converted on load
+        cls._check_versions(
+            saved if saved != __version__ else None,
+            None if legacy or model_version == SURROGATE_MODEL_VERSION else model_version,
+            SURROGATE_MODEL_VERSION,
+        )
+        model = cls(**config)
+        if legacy:
+            model._legacy_layout = "1"
+            model._legacy_package_version = saved
+        return model
+
+    # === Files of hea_zoo 0.1.0 ===
+    def load_own_variables(self, store):
+        if getattr(self, "_legacy_layout", None) != "1":
+            super().load_own_variables(store)
+            return
+        try:
+            self._load_legacy(store)
+        except (KeyError, AttributeError, TypeError, ValueError) as error:
+            saved = getattr(self, "_legacy_package_version", "0.1.0")
+            raise ValueError(
+                f"This Surrogate was saved by hea_zoo {saved} (one network per member, "
+                f"model_version 1) and could not be converted ({error}): retrain it "
+                "(`hea-zoo train surrogate --out surrogate.keras`), or keep using its "
+                "ONNX and SavedModel exports, which do not change."
+            ) from None
+        self._adapted = True
+
+    def _load_legacy(self, store) -> None:
+        """Stacks the members of a model_version-1 file into the ensemble layers.
+
+        0.1.0 kept member `i` as a `Sequential` (saved as `layers/sequential[_i]`) of
+        Dense layers (`layers/dense[_j]`), and a `trained` weight after the target
+        statistics; "trained" now is the optimizer's step count, taken from the file.
+        """
+        values = [np.asarray(store[str(i)]) for i in range(len(store.keys()))]
+        mean, std, trained = values
+        h5 = store.h5_file
+        for j, layer in enumerate(self.ensemble_layers):
+            kernels, biases = [], []
+            for i in range(self.n_members):
+                member = h5["layers"]["sequential" + ("" if i == 0 else f"_{i}")]
+                dense = member["layers"]["dense" + ("" if j == 0 else f"_{j}")]["vars"]
+                kernels.append(np.asarray(dense["0"]))
+                biases.append(np.asarray(dense["1"]))
+            layer.kernel.assign(np.stack(kernels))
+            layer.bias.assign(np.stack(biases)[:, None, :])
+            layer._loaded_from_legacy = True
+        self.target_mean.assign(mean)
+        self.target_std.assign(std)
+        if self.optimizer is not None:
+            steps = int(np.asarray(h5["optimizer"]["vars"]["0"])) if float(trained) > 0.5 else 0
+            # The optimizer's moments do not carry over (their layout changed too).
+            self.optimizer.iterations.assign(steps)
 
 
-def train_default_surrogate(dataset, epochs: int | None = None, seed: int = 0, verbose: int = 0) -> Surrogate:
+def train_default_surrogate(
+    dataset,
+    epochs: int | None = None,
+    seed: int = 0,
+    verbose: int = 0,
+    budget: TrainingBudget | None = None,
+) -> Surrogate:
     """Train the default ensemble on `dataset.train` (its elements, properties and units).
+
+    Adapts the target standardization, then fits within the default step budget
+    (`SURROGATE_DEFAULTS["budget"]`, see `hea_zoo.models.training.TrainingBudget`): the
+    batch grows with the table, the number of epochs is capped by a number of optimizer
+    steps, and on large tables training stops early on a validation split with the best
+    weights restored.
 
     Args:
         dataset: a `hea_zoo.Dataset`.
-        epochs: default `SURROGATE_DEFAULTS["epochs"]`.
+        epochs: maximum number of epochs (default `SURROGATE_DEFAULTS["epochs"]`); an
+            integer >= 1.
         seed: ensemble seed.
         verbose: Keras verbosity.
+        budget: the step budget (default `SURROGATE_DEFAULTS["budget"]`).
+
+    Returns:
+        The trained surrogate; `model.training_seconds` holds the training time.
     """
+    epochs = SURROGATE_DEFAULTS["epochs"] if epochs is None else validation.check_epochs(epochs)
     keras.utils.set_random_seed(seed)
     model = Surrogate(
         log_targets=bool(np.all(dataset.properties > 0)),
@@ -328,10 +426,21 @@ def train_default_surrogate(dataset, epochs: int | None = None, seed: int = 0, v
         data_fingerprint=getattr(dataset, "source_fingerprint", None),
     )
     train = dataset.train
-    model.fit(
-        train.compositions,
-        train.properties,
-        epochs=epochs or SURROGATE_DEFAULTS["epochs"],
+    x, y = model.check_data(train.compositions, train.properties)
+    start = time.perf_counter()
+    model.adapt(x, y)
+    model.compile()
+    fit_with_budget(
+        model,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=SURROGATE_DEFAULTS["batch_size"],
+        budget=SURROGATE_DEFAULTS["budget"] if budget is None else budget,
+        monitor="val_loss",
+        seed=seed,
         verbose=verbose,
     )
+    model.training_seconds = time.perf_counter() - start
     return model
+

@@ -7,12 +7,13 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
+from hea_zoo.models import validation
 from hea_zoo.models.base import (
     ConditionalGenerator,
-    _positive_int,
-    _units_tuple,
+    batch_weight,
     build_mlp,
     scale_for_replicas,
+    weighted_mean,
 )
 
 
@@ -36,14 +37,6 @@ class ClipConstraint(keras.constraints.Constraint):
 
     def get_config(self) -> dict:
         return {"clip_value": self.clip_value}
-
-
-def _weighted_mean(values: tf.Tensor, sample_weight: tf.Tensor | None) -> tf.Tensor:
-    values = tf.reshape(values, [-1])
-    if sample_weight is None:
-        return tf.reduce_mean(values)
-    w = tf.reshape(tf.cast(sample_weight, values.dtype), [-1])
-    return tf.reduce_sum(values * w) / tf.maximum(tf.reduce_sum(w), 1e-12)
 
 
 @keras.saving.register_keras_serializable(package="hea_zoo")
@@ -85,6 +78,7 @@ class WCGAN(ConditionalGenerator):
 
     ```python
     model = hea_zoo.models.WCGAN(seed=0)
+    model.adapt(ds.train.compositions, ds.train.properties)
     model.compile()  # RMSprop for both networks
     model.fit(ds.train.compositions, ds.train.properties, epochs=300, batch_size=64)
     ```
@@ -103,27 +97,18 @@ class WCGAN(ConditionalGenerator):
         **kwargs,
     ):
         super().__init__(
-            latent_dim=latent_dim, hidden_units=hidden_units, activation=activation, **kwargs
+            latent_dim=latent_dim,
+            hidden_units=hidden_units,
+            activation=activation,
+            loss_names=("critic_loss", "generator_loss", "wasserstein_distance"),
+            **kwargs,
         )
         # === Config ===
-        self.critic_units = _units_tuple(critic_units, "critic_units")
-        self.n_critic = _positive_int(n_critic, "n_critic")
-        if not isinstance(clip_value, (int, float)) or clip_value <= 0:
-            raise ValueError(
-                f"`clip_value` must be a positive number. Received: clip_value={clip_value!r}"
-            )
-        self.clip_value = float(clip_value)
-        if not isinstance(gradient_penalty, (int, float)) or gradient_penalty < 0:
-            raise ValueError(
-                "`gradient_penalty` must be a nonnegative number. "
-                f"Received: gradient_penalty={gradient_penalty!r}"
-            )
-        self.gradient_penalty = float(gradient_penalty)
-        if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
-            raise ValueError(
-                f"`learning_rate` must be a positive number. Received: learning_rate={learning_rate!r}"
-            )
-        self.learning_rate = float(learning_rate)
+        self.critic_units = validation.units_tuple(critic_units, "critic_units")
+        self.n_critic = validation.positive_int(n_critic, "n_critic")
+        self.clip_value = validation.positive_number(clip_value, "clip_value")
+        self.gradient_penalty = validation.nonnegative_number(gradient_penalty, "gradient_penalty")
+        self.learning_rate = validation.positive_number(learning_rate, "learning_rate")
 
         # === Networks ===
         e, c, k = self.n_elements, self.n_conditions, self.latent_dim
@@ -142,20 +127,14 @@ class WCGAN(ConditionalGenerator):
             bias_constraint=clip,
         )
 
-        # === Trackers ===
-        self.critic_loss_tracker = keras.metrics.Mean(name="critic_loss")
-        self.generator_loss_tracker = keras.metrics.Mean(name="generator_loss")
-        self.distance_tracker = keras.metrics.Mean(name="wasserstein_distance")
         self.d_optimizer = None
         self.g_optimizer = None
         self.built = True
 
-    @property
-    def metrics(self):
-        return [self.critic_loss_tracker, self.generator_loss_tracker, self.distance_tracker]
-
     # ---------------------------------------------------------------- compile
-    def _default_optimizer(self) -> keras.optimizers.Optimizer:
+    def default_optimizer(self) -> keras.optimizers.Optimizer:
+        """RMSprop(learning_rate) with weight clipping; Adam(learning_rate, 0.5, 0.9) with the
+        gradient penalty."""
         if self.gradient_penalty > 0:
             return keras.optimizers.Adam(self.learning_rate, beta_1=0.5, beta_2=0.9)
         return keras.optimizers.RMSprop(self.learning_rate)
@@ -182,12 +161,12 @@ class WCGAN(ConditionalGenerator):
                     f"WCGAN defines its own losses and metrics. Received: {key}={kwargs[key]!r}"
                 )
         self.d_optimizer = (
-            self._default_optimizer() if d_optimizer is None else keras.optimizers.get(d_optimizer)
+            self.default_optimizer() if d_optimizer is None else keras.optimizers.get(d_optimizer)
         )
         self.g_optimizer = (
-            self._default_optimizer() if g_optimizer is None else keras.optimizers.get(g_optimizer)
+            self.default_optimizer() if g_optimizer is None else keras.optimizers.get(g_optimizer)
         )
-        super().compile(optimizer=self.g_optimizer, **kwargs)
+        keras.Model.compile(self, optimizer=self.g_optimizer, **kwargs)
         self.d_optimizer.build(self.critic.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
         self._compile_kwargs = dict(kwargs)
@@ -210,71 +189,71 @@ class WCGAN(ConditionalGenerator):
         g = keras.saving.deserialize_keras_object(config.pop("g_optimizer"))
         self.compile(d_optimizer=d, g_optimizer=g, **config)
 
-    def _default_compile(self) -> None:
-        self.compile()
-
     # --------------------------------------------------------------- networks
     def _decode_logits(self, latent: tf.Tensor, normalized_conditions: tf.Tensor) -> tf.Tensor:
         return self.generator([latent, normalized_conditions])
 
     def _fake(self, cn, training):
-        z = keras.random.normal((tf.shape(cn)[0], self.latent_dim), seed=self.seed_generator)
+        z = self.random_normal((tf.shape(cn)[0], self.latent_dim))
         return tf.nn.softmax(self.generator([z, cn], training=training), axis=-1)
 
     def _critic_loss(self, x, cn, fake, sample_weight):
-        real_score = _weighted_mean(self.critic([x, cn], training=True), sample_weight)
-        fake_score = _weighted_mean(self.critic([fake, cn], training=True), sample_weight)
+        real_score = weighted_mean(self.critic([x, cn], training=True), sample_weight)
+        fake_score = weighted_mean(self.critic([fake, cn], training=True), sample_weight)
         distance = real_score - fake_score
         loss = -distance
         if self.gradient_penalty > 0:
-            alpha = keras.random.uniform(
-                (tf.shape(x)[0], 1), minval=0.0, maxval=1.0, seed=self.seed_generator
-            )
+            alpha = self.random_uniform((tf.shape(x)[0], 1))
             mixed = alpha * x + (1.0 - alpha) * fake
             with tf.GradientTape() as gp_tape:
                 gp_tape.watch(mixed)
                 score = self.critic([mixed, cn], training=True)
             grads = gp_tape.gradient(score, mixed)
             norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=-1) + 1e-12)
-            loss = loss + self.gradient_penalty * tf.reduce_mean(tf.square(norm - 1.0))
+            loss = loss + self.gradient_penalty * weighted_mean(tf.square(norm - 1.0), sample_weight)
         return loss, distance
 
+    def _generator_loss(self, cn, sample_weight, training):
+        fake = self._fake(cn, training=training)
+        return -weighted_mean(self.critic([fake, cn], training=training), sample_weight)
+
     # ---------------------------------------------------------------- training
+    def compute_losses(self, x, c, sample_weight, training):
+        """Critic and generator losses on one batch, without updates (`test_step`)."""
+        cn = self.normalize_conditions(c)
+        fake = self._fake(cn, training=training)
+        real_score = weighted_mean(self.critic([x, cn], training=training), sample_weight)
+        fake_score = weighted_mean(self.critic([fake, cn], training=training), sample_weight)
+        return {
+            "critic_loss": fake_score - real_score,
+            "generator_loss": -fake_score,
+            "wasserstein_distance": real_score - fake_score,
+        }
+
     def train_step(self, data):
-        x, c, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        x = tf.cast(x, "float32")
+        # Two optimizers: `n_critic` critic steps, then one generator step; the base's
+        # unpacking, replica scaling and trackers.
+        x, c, sample_weight = self.unpack(data)
+        weight = batch_weight(x, sample_weight)
         cn = self.normalize_conditions(c)
         critic_weights = self.critic.trainable_weights
         for _ in range(self.n_critic):
             fake = tf.stop_gradient(self._fake(cn, training=True))
             with tf.GradientTape() as tape:
                 d_loss, distance = self._critic_loss(x, cn, fake, sample_weight)
-                scaled = scale_for_replicas(d_loss)
+                scaled = scale_for_replicas(d_loss, weight)
             grads = tape.gradient(scaled, critic_weights)
             self.d_optimizer.apply_gradients(zip(grads, critic_weights))
         generator_weights = self.generator.trainable_weights
         with tf.GradientTape() as tape:
-            fake = self._fake(cn, training=True)
-            g_loss = -_weighted_mean(self.critic([fake, cn], training=True), sample_weight)
-            scaled = scale_for_replicas(g_loss)
+            g_loss = self._generator_loss(cn, sample_weight, training=True)
+            scaled = scale_for_replicas(g_loss, weight)
         grads = tape.gradient(scaled, generator_weights)
         self.g_optimizer.apply_gradients(zip(grads, generator_weights))
-        self.critic_loss_tracker.update_state(d_loss)
-        self.generator_loss_tracker.update_state(g_loss)
-        self.distance_tracker.update_state(distance)
-        return {m.name: m.result() for m in self.metrics}
-
-    def test_step(self, data):
-        x, c, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        x = tf.cast(x, "float32")
-        cn = self.normalize_conditions(c)
-        fake = self._fake(cn, training=False)
-        real_score = _weighted_mean(self.critic([x, cn]), sample_weight)
-        fake_score = _weighted_mean(self.critic([fake, cn]), sample_weight)
-        self.critic_loss_tracker.update_state(fake_score - real_score)
-        self.generator_loss_tracker.update_state(-fake_score)
-        self.distance_tracker.update_state(real_score - fake_score)
-        return {m.name: m.result() for m in self.metrics}
+        return self.record(
+            {"critic_loss": d_loss, "generator_loss": g_loss, "wasserstein_distance": distance},
+            weight,
+        )
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:

@@ -8,21 +8,10 @@ import tensorflow_probability as tfp
 
 import helpers
 from hea_zoo.models import CVAE
-from hea_zoo.models.defaults import build_default_generator
 
 tfd = tfp.distributions
+MODEL = "cvae"
 EPOCHS = 60
-
-
-@pytest.fixture(scope="module")
-def trained(dataset):
-    keras.utils.set_random_seed(0)
-    model = build_default_generator("cvae", dataset, seed=0)
-    assert not model.is_trained
-    history = model.fit(
-        dataset.train.compositions, dataset.train.properties, epochs=EPOCHS, batch_size=32, verbose=0
-    )
-    return model, history
 
 
 def test_loss_falls(trained, dataset):
@@ -87,6 +76,8 @@ def test_version_warning(trained):
 
 def test_validation_data(dataset):
     model = CVAE(seed=1, elements=dataset.elements)
+    model.adapt(dataset.train.compositions, dataset.train.properties)
+    model.compile()
     history = model.fit(
         dataset.train.compositions,
         dataset.train.properties,

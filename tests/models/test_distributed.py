@@ -1,16 +1,31 @@
-"""Training under tf.distribute.MirroredStrategy over 2 logical CPU devices.
+"""Training under tf.distribute.MirroredStrategy over 2 logical CPU devices: every model,
+the surrogate included, takes the same steps as one device on the same global batch.
 
-Logical devices must be configured before TensorFlow initializes its devices,
-so the training runs in a fresh Python process.
+Logical devices must be configured before TensorFlow initializes its devices, so the
+trainings run in a fresh Python process. Shuffling is off; the 423 training rows at a
+global batch of 64 end every epoch with an uneven batch (39 rows: 20 + 19 per replica),
+which the replica scaling must weigh exactly.
+
+The WcGAN is compared over one epoch (7 generator and 35 critic steps): its RMSprop takes
+steps of about `learning_rate * sign(gradient)` while its second-moment estimate is
+small, so a gradient element near zero that float32 summation order (one device vs. an
+all-reduce of two halves) tips across zero moves a weight by a full step; after three
+epochs the generator loss differs by about 1e-3 relative although the noise, scaling and
+clipping are the same (its first epoch agrees to 1e-4).
 """
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+EPOCHS = {"cae": 3, "cvae": 3, "wcgan": 1, "surrogate": 3}
+NAMES = tuple(EPOCHS)
 
 SCRIPT = textwrap.dedent(
     """
@@ -24,25 +39,45 @@ SCRIPT = textwrap.dedent(
     )
     import keras
     from hea_zoo.data.datasets import load_dataset
-    from hea_zoo.models.defaults import build_default_generator
+    from hea_zoo.models import Surrogate, build_default_generator
 
+    EPOCHS = json.loads(sys.argv[1])
     ds = load_dataset()
-    x, c = ds.train.compositions, ds.train.properties
+    x, y = ds.train.compositions, ds.train.properties
+
+    def new_model(name):
+        keras.utils.set_random_seed(0)
+        if name == "surrogate":
+            model = Surrogate(seed=0)
+            model.compile()
+            return model
+        return build_default_generator(name, ds, seed=0)
+
+    def train(model, epochs):
+        model.adapt(x, y)
+        history = model.fit(x, y, epochs=epochs, batch_size=64, shuffle=False, verbose=0)
+        return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     report = {"replicas": strategy.num_replicas_in_sync}
-    for name, epochs in [("cae", 15), ("cvae", 15), ("wcgan", 15)]:
-        keras.utils.set_random_seed(0)
+    for name, epochs in EPOCHS.items():
+        single = new_model(name)
         with strategy.scope():
-            model = build_default_generator(name, ds, seed=0)
-        history = model.fit(x, c, epochs=epochs, batch_size=64, verbose=0)
-        designs = model.generate(c, 1, seed=0)[:, 0]
-        entry = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        entry["valid"] = bool(np.all(designs >= 0) and np.allclose(designs.sum(-1), 1, atol=1e-5))
-        entry["designs"] = designs[:200].tolist()
+            mirrored = new_model(name)
+        entry = {"single": train(single, epochs), "mirrored": train(mirrored, epochs)}
+        entry["steps"] = int(mirrored.optimizer.iterations.numpy())
+        if name == "surrogate":
+            pred = mirrored(ds.test.compositions).numpy()
+            entry["valid"] = bool(np.all(np.isfinite(pred)) and np.all(pred > 0))
+        else:
+            designs = mirrored.generate(y[:50], 2, seed=0)
+            entry["valid"] = bool(np.all(designs >= 0) and np.allclose(designs.sum(-1), 1, atol=1e-5))
+        if name == "cae":
+            entry["latent_mean"] = [single.latent_mean.numpy().tolist(), mirrored.latent_mean.numpy().tolist()]
         if name == "wcgan":
             entry["clip_ok"] = bool(
-                max(float(np.abs(w.numpy()).max()) for w in model.critic.trainable_weights)
-                <= model.clip_value + 1e-7
+                max(float(np.abs(w.numpy()).max()) for w in mirrored.critic.trainable_weights)
+                <= mirrored.clip_value + 1e-7
             )
         report[name] = entry
     print("REPORT " + json.dumps(report))
@@ -56,12 +91,12 @@ def report(tmp_path_factory):
     script = tmp_path_factory.mktemp("distributed") / "train_mirrored.py"
     script.write_text(SCRIPT)
     result = subprocess.run(
-        [sys.executable, str(script)],
+        [sys.executable, str(script), json.dumps(EPOCHS)],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         cwd=script.parent,
-        env={**__import__("os").environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "2"},
+        env={**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     lines = [l for l in result.stdout.splitlines() if l.startswith("REPORT ")]
     assert result.returncode == 0 and lines, result.stderr[-3000:]
@@ -72,27 +107,23 @@ def test_two_replicas(report):
     assert report["replicas"] == 2
 
 
-@pytest.mark.parametrize("name", ["cae", "cvae"])
-def test_autoencoders_learn_under_mirrored_strategy(report, name, dataset):
-    import helpers
-    from hea_zoo.models.defaults import DEFAULT_HYPERPARAMETERS
+@pytest.mark.parametrize("name", NAMES)
+def test_same_losses_as_one_device_on_the_same_global_batch(report, name):
+    entry = report[name]
+    assert entry["steps"] == EPOCHS[name] * 7  # 423 rows at a global batch of 64
+    assert set(entry["single"]) == set(entry["mirrored"])
+    for key, single in entry["single"].items():
+        mirrored = entry["mirrored"][key]
+        assert len(single) == len(mirrored) == EPOCHS[name]
+        np.testing.assert_allclose(mirrored, single, rtol=1e-4, atol=1e-6, err_msg=key)
+    assert entry["valid"]
 
-    loss = report[name]["reconstruction_loss" if name == "cvae" else "loss"]
-    kind = DEFAULT_HYPERPARAMETERS[name]["model"].get("reconstruction", "mse")
-    floor = helpers.mean_entropy(dataset.train.compositions) if kind == "crossentropy" else 0.0
-    assert loss[-1] - floor < 0.6 * (loss[0] - floor), (loss, floor)
-    assert report[name]["valid"]
 
-
-def test_wcgan_learns_under_mirrored_strategy(report, dataset):
-    import helpers
-    import numpy as np
-
-    entry = report["wcgan"]
-    assert entry["valid"] and entry["clip_ok"]
-    assert min(entry["critic_loss"]) < 0.0
-    uniform = np.full((200, len(dataset.elements)), 1.0 / len(dataset.elements))
-    real = dataset.train.compositions
-    assert helpers.composition_mmd(np.array(entry["designs"]), real) < 0.5 * helpers.composition_mmd(
-        uniform, real
-    )
+def test_learning_under_mirrored_strategy(report):
+    for name in ("cae", "surrogate"):
+        loss = report[name]["mirrored"]["loss"]
+        assert loss[-1] < loss[0], (name, loss)
+    assert report["wcgan"]["clip_ok"]
+    # The cAE's running latent statistics are all-reduced: the same on both set-ups.
+    single, mirrored = report["cae"]["latent_mean"]
+    np.testing.assert_allclose(mirrored, single, rtol=1e-4, atol=1e-5)

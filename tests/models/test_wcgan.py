@@ -8,23 +8,22 @@ import helpers
 from hea_zoo.models import WCGAN
 from hea_zoo.models.defaults import build_default_generator
 
+MODEL = "wcgan"
 EPOCHS = 80
+BATCH_SIZE = 64
 
 
 @pytest.fixture(scope="module")
-def trained(dataset):
+def before(dataset):
+    """Samples of the default WcGAN before training (the same initial weights as `trained`)."""
     keras.utils.set_random_seed(0)
     model = build_default_generator("wcgan", dataset, seed=0)
     with pytest.warns(UserWarning, match="not been trained"):
-        before = model.generate(dataset.train.properties, 1, seed=0)[:, 0]
-    history = model.fit(
-        dataset.train.compositions, dataset.train.properties, epochs=EPOCHS, batch_size=64, verbose=0
-    )
-    return model, history, before
+        return model.generate(dataset.train.properties, 1, seed=0)[:, 0]
 
 
-def test_losses_fall_and_samples_approach_data(trained, dataset):
-    model, history, before = trained
+def test_losses_fall_and_samples_approach_data(trained, before, dataset):
+    model, history = trained
     # The critic learns to separate real from generated (its loss falls below 0) ...
     critic = history.history["critic_loss"]
     assert min(critic) < 0.0
@@ -60,13 +59,16 @@ def test_save_load_round_trip_ready_to_train(trained, dataset, tmp_path):
     assert float(loaded.g_optimizer.learning_rate) == pytest.approx(
         float(model.g_optimizer.learning_rate)
     )
+    steps = int(loaded.g_optimizer.iterations.numpy())
     history = loaded.fit(dataset.train.compositions, dataset.train.properties, epochs=1, verbose=0)
+    assert int(loaded.g_optimizer.iterations.numpy()) > steps
     assert np.isfinite(history.history["critic_loss"][0])
 
 
 def test_gradient_penalty_option(dataset):
     keras.utils.set_random_seed(0)
     model = WCGAN(seed=0, gradient_penalty=10.0, elements=dataset.elements)
+    model.adapt(dataset.train.compositions, dataset.train.properties)
     model.compile()
     assert isinstance(model.d_optimizer, keras.optimizers.Adam)
     assert model.critic.layers[-1].kernel_constraint is None

@@ -1,0 +1,214 @@
+"""Training cost and held-out quality of the default models as the table grows.
+
+For each table (the bundled 529 alloys, and random oracle-labelled tables of 10,000 and
+100,000 rows) every default training (`hea_zoo.models.train_default_generator`,
+`train_default_surrogate`) runs once on the training split (80 %), and a scikit-learn
+``MLPRegressor((128, 128), early_stopping=True)`` is fit on the same rows as the reference
+cost. Reported per model: wall seconds of the training, optimizer steps, and held-out
+quality on the test split (20 %):
+
+- surrogate and MLP: R² and MAPE (%) per property;
+- cAE, cVAE: the model's own loss on the held-out rows (`model.evaluate`: reconstruction
+  for the cAE, the negative ELBO for the cVAE);
+- every generator: the oracle's MAPE (%) of one design per held-out condition
+  (`generate(test conditions, 1, seed=0)`, at most 2,000 conditions), both properties
+  averaged: how close to the asked properties the designs land.
+
+The random tables: compositions over the 22 elements with 3 to 7 nonzero elements (the
+count uniform, the elements drawn without replacement, their fractions Dirichlet(1)),
+labelled by `hea_zoo.data.oracle.properties`.
+
+Usage (run it on an otherwise idle machine; timings move with other load)::
+
+    nice -n 5 python benchmarks/training_scale.py                       # full table
+    nice -n 5 python benchmarks/training_scale.py --sizes bundled --models surrogate,mlp
+    nice -n 5 python benchmarks/training_scale.py --json out.json
+
+The numbers of the last full run are in docs/HYPERPARAMETERS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+MODELS = ("mlp", "surrogate", "cae", "cvae", "wcgan")
+
+
+def random_table(n_rows: int, seed: int = 0):
+    """A `Dataset` of `n_rows` random compositions labelled by the oracle (80/20 split)."""
+    from hea_zoo.constants import ELEMENTS, PROPERTY_NAMES, PROPERTY_UNITS
+    from hea_zoo.data import oracle
+    from hea_zoo.data.datasets import Dataset
+
+    rng = np.random.default_rng(seed)
+    n_elements = len(ELEMENTS)
+    x = np.zeros((n_rows, n_elements))
+    counts = rng.integers(3, 8, n_rows)
+    for k in range(3, 8):
+        rows = np.flatnonzero(counts == k)
+        cols = np.argsort(rng.random((len(rows), n_elements)), axis=1)[:, :k]
+        x[rows[:, None], cols] = rng.dirichlet(np.ones(k), len(rows))
+    x = np.round(x / x.sum(axis=1, keepdims=True), 6)
+    x /= x.sum(axis=1, keepdims=True)
+    y = oracle.properties(x)
+    order = rng.permutation(n_rows)
+    n_test = n_rows // 5
+    dataset = Dataset(
+        compositions=x.astype(np.float32),
+        properties=y.astype(np.float32),
+        elements=tuple(ELEMENTS),
+        property_names=tuple(PROPERTY_NAMES),
+        property_units=tuple(PROPERTY_UNITS),
+        formulas=("",) * n_rows,
+        train_index=np.sort(order[n_test:]),
+        test_index=np.sort(order[:n_test]),
+        name=f"random{n_rows}",
+    )
+    return dataset
+
+
+def regression_scores(y_true: np.ndarray, y_pred: np.ndarray, names) -> dict:
+    out = {}
+    for j, name in enumerate(names):
+        resid = y_true[:, j] - y_pred[:, j]
+        ss_tot = float(np.sum((y_true[:, j] - y_true[:, j].mean()) ** 2))
+        out[name] = {
+            "r2": 1.0 - float(np.sum(resid**2)) / ss_tot,
+            "mape": float(np.mean(np.abs(resid) / np.abs(y_true[:, j])) * 100.0),
+        }
+    return out
+
+
+def run_mlp(dataset, seed: int = 0) -> dict:
+    from sklearn.neural_network import MLPRegressor
+
+    train, test = dataset.train, dataset.test
+    y = np.log(train.properties.astype(np.float64))
+    mean, std = y.mean(axis=0), y.std(axis=0)
+    model = MLPRegressor(hidden_layer_sizes=(128, 128), early_stopping=True, random_state=seed)
+    start = time.perf_counter()
+    model.fit(train.compositions, (y - mean) / std)
+    seconds = time.perf_counter() - start
+    pred = np.exp(model.predict(test.compositions) * std + mean)
+    return {
+        "seconds": seconds,
+        "steps": int(model.n_iter_ * np.ceil(0.9 * len(train) / min(200, len(train)))),
+        "epochs": int(model.n_iter_),
+        "scores": regression_scores(test.properties, pred, dataset.property_names),
+    }
+
+
+def run_surrogate(dataset, seed: int = 0) -> dict:
+    from hea_zoo.models import train_default_surrogate
+
+    start = time.perf_counter()
+    model = train_default_surrogate(dataset, seed=seed)
+    seconds = time.perf_counter() - start
+    scores = model.score(dataset.test.compositions, dataset.test.properties)
+    return {
+        "seconds": seconds,
+        "steps": int(model.optimizer.iterations.numpy()),
+        "scores": {k: {"r2": v["r2"], "mape": v["mape"]} for k, v in scores.items()},
+    }
+
+
+def run_generator(name: str, dataset, seed: int = 0, max_conditions: int = 2000) -> dict:
+    from hea_zoo.data import oracle
+    from hea_zoo.models import train_default_generator
+
+    model = train_default_generator(name, dataset, seed=seed)
+    test = dataset.test
+    out = {
+        "seconds": float(model.training_seconds),
+        "steps": int(model.optimizer.iterations.numpy()),
+    }
+    if name in ("cae", "cvae"):
+        logs = model.evaluate(
+            test.compositions, test.properties, batch_size=1024, verbose=0, return_dict=True
+        )
+        out["held_out_loss"] = float(logs["loss"])
+    conditions = test.properties[:max_conditions]
+    designs = model.generate(conditions, 1, seed=0)[:, 0]
+    achieved = oracle.properties(designs)
+    out["oracle_mape"] = float(np.mean(np.abs(achieved - conditions) / np.abs(conditions)) * 100.0)
+    return out
+
+
+def run(sizes, models, seed: int = 0) -> list[dict]:
+    from hea_zoo.data.datasets import load_dataset
+
+    rows = []
+    for size in sizes:
+        dataset = load_dataset() if size == "bundled" else random_table(int(size), seed=seed)
+        for name in models:
+            print(f"[training_scale] {size} {name} ...", flush=True)
+            if name == "mlp":
+                result = run_mlp(dataset, seed)
+            elif name == "surrogate":
+                result = run_surrogate(dataset, seed)
+            else:
+                result = run_generator(name, dataset, seed)
+            result.update(table=str(size), model=name, train_rows=len(dataset.train))
+            print(f"[training_scale] {json.dumps(result)}", flush=True)
+            rows.append(result)
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    lines = [
+        "| table | train rows | model | seconds | steps | held-out quality |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "scores" in r:
+            quality = "; ".join(
+                f"{name}: R² {s['r2']:.4f}, MAPE {s['mape']:.2f} %" for name, s in r["scores"].items()
+            )
+        else:
+            parts = []
+            if "held_out_loss" in r:
+                parts.append(f"held-out loss {r['held_out_loss']:.4f}")
+            parts.append(f"oracle MAPE of designs {r['oracle_mape']:.1f} %")
+            quality = "; ".join(parts)
+        lines.append(
+            f"| {r['table']} | {r['train_rows']:,} | {r['model']} | {r['seconds']:.1f} | "
+            f"{r['steps']:,} | {quality} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="bundled,10000,100000",
+                        help="comma-separated: 'bundled' and/or row counts of random tables")
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help=f"comma-separated subset of {','.join(MODELS)}")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    args = parser.parse_args(argv)
+    models = [m for m in args.models.split(",") if m]
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        parser.error(f"unknown models {unknown}; valid: {list(MODELS)}")
+    rows = run([s for s in args.sizes.split(",") if s], models, seed=args.seed)
+    print(format_table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""Training cost bounded by a step budget, not by the size of the table.
+
+The default trainings (`train_default_generator`, `train_default_surrogate`) fit through
+`fit_with_budget`, which turns a model's measured small-table settings (epochs, batch
+size) into settings that also hold on large tables:
+
+- the batch grows with the table: `base * sqrt(rows / reference_rows)`, rounded to a
+  power of two, between the model's base batch and `max_batch_size`;
+- the number of epochs is capped so that the optimizer takes at most `max_steps` steps
+  (at least one epoch);
+- on tables of more than `early_stopping_rows` training rows, a seeded
+  `validation_fraction` of them is held out and training stops when the monitored
+  validation loss has not improved for `patience` epochs, restoring the best weights.
+
+On the bundled 529-alloy table (423 training rows) none of this changes the measured
+defaults: the base batch, all epochs, no validation split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+
+from hea_zoo.models import validation
+
+__all__ = ["TrainingBudget", "fit_with_budget"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingBudget:
+    """How a default training bounds its cost (see the module docstring).
+
+    Attributes:
+        max_steps: most optimizer steps of one training (at least one epoch runs).
+        max_batch_size: the largest batch the growth rule gives.
+        reference_rows: table size up to which the base batch is kept.
+        early_stopping_rows: tables with more training rows hold out a validation split
+            and stop early.
+        validation_fraction: share of the training rows held out for early stopping.
+        patience: epochs without improvement of the validation loss before stopping.
+    """
+
+    max_steps: int = 6000
+    max_batch_size: int = 256
+    reference_rows: int = 1000
+    early_stopping_rows: int = 2000
+    validation_fraction: float = 0.1
+    patience: int = 5
+
+    def __post_init__(self):
+        validation.positive_int(self.max_steps, "max_steps")
+        validation.positive_int(self.max_batch_size, "max_batch_size")
+        validation.positive_int(self.reference_rows, "reference_rows")
+        validation.positive_int(self.early_stopping_rows, "early_stopping_rows")
+        validation.positive_int(self.patience, "patience")
+        if not 0.0 < self.validation_fraction < 0.5:
+            raise ValueError(
+                "`validation_fraction` must be in (0, 0.5). "
+                f"Received: validation_fraction={self.validation_fraction!r}"
+            )
+
+    def batch_size(self, n_rows: int, base: int) -> int:
+        """The batch for a table of `n_rows` training rows, from the model's base batch."""
+        base = validation.positive_int(base, "batch_size")
+        grown = base * math.sqrt(max(n_rows, 1) / self.reference_rows)
+        grown = 2 ** round(math.log2(max(grown, 1.0)))
+        return int(min(max(grown, base), max(self.max_batch_size, base)))
+
+    def epochs(self, n_rows: int, batch_size: int, epochs: int) -> int:
+        """`epochs`, capped so that the optimizer takes at most `max_steps` steps."""
+        steps_per_epoch = math.ceil(n_rows / batch_size)
+        return int(max(1, min(epochs, self.max_steps // steps_per_epoch)))
+
+
+def fit_with_budget(
+    model: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    batch_size: int,
+    budget: TrainingBudget,
+    monitor: str | None = "val_loss",
+    seed: int = 0,
+    verbose: int = 0,
+    callbacks: list | None = None,
+) -> keras.callbacks.History:
+    """`model.fit(x, y)` within `budget` (the model adapted and compiled).
+
+    Args:
+        model: an adapted, compiled hea_zoo model.
+        x, y: the training arrays (compositions and conditions or properties).
+        epochs: the model's epochs on a small table (an upper bound here).
+        batch_size: the model's base batch.
+        budget: the `TrainingBudget`.
+        monitor: validation metric for early stopping on large tables (None: never
+            hold out, never stop early).
+        seed: seed of the validation split.
+        verbose: Keras verbosity.
+        callbacks: more Keras callbacks.
+
+    Returns:
+        The Keras `History`; `model.training_plan` records the batch, epoch cap and
+        validation rows used.
+    """
+    epochs = validation.check_epochs(epochs)
+    n = len(x)
+    batch = budget.batch_size(n, batch_size)
+    callbacks = list(callbacks or [])
+    validation_data = None
+    n_validation = 0
+    if monitor is not None and n > budget.early_stopping_rows:
+        order = np.random.default_rng(seed).permutation(n)
+        n_validation = int(round(budget.validation_fraction * n))
+        held, kept = np.sort(order[:n_validation]), np.sort(order[n_validation:])
+        validation_data = (x[held], y[held])
+        x, y = x[kept], y[kept]
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=budget.patience, restore_best_weights=True
+            )
+        )
+    epochs = budget.epochs(len(x), batch, epochs)
+    model.training_plan = {
+        "batch_size": batch,
+        "max_epochs": epochs,
+        "validation_rows": n_validation,
+    }
+    return model.fit(
+        x,
+        y,
+        batch_size=batch,
+        epochs=epochs,
+        shuffle=True,
+        validation_data=validation_data,
+        validation_batch_size=max(batch, 1024) if validation_data is not None else None,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
