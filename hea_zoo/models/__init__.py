@@ -1,6 +1,7 @@
 """Conditional generators (cAE, cVAE, WcGAN) over a shared base, their registry, and the
 forward surrogate."""
 
+import hea_zoo._tensorflow  # noqa: F401  (TensorFlow's start-up lines kept off the terminal)
 from hea_zoo.models.base import ConditionalGenerator
 from hea_zoo.models.cae import CAE
 from hea_zoo.models.cvae import CVAE

@@ -16,6 +16,7 @@ from hea_zoo.models.cae import CAE
 from hea_zoo.models.cvae import CVAE
 from hea_zoo.models.wcgan import WCGAN
 from hea_zoo.constants import GENERATOR_NAMES
+from hea_zoo.progress import fit_arguments
 
 GENERATORS: dict[str, type[ConditionalGenerator]] = dict(zip(GENERATOR_NAMES, (CAE, CVAE, WCGAN)))
 """Generator classes by name."""
@@ -98,7 +99,7 @@ def build_default_generator(name: str, dataset=None, seed: int = 0, **overrides)
 
 
 def train_default_generator(
-    name: str, dataset, epochs: int | None = None, seed: int = 0, verbose: int = 0
+    name: str, dataset, epochs: int | None = None, seed: int = 0, verbose: int | str = "auto"
 ) -> ConditionalGenerator:
     """Trains a generator with the measured defaults on `dataset.train`.
 
@@ -107,7 +108,8 @@ def train_default_generator(
         dataset: a `hea_zoo.Dataset` (its train split is used).
         epochs: number of epochs (None: the default for that model).
         seed: seed of weights initialization and training noise.
-        verbose: Keras verbosity.
+        verbose: ``"auto"``: one progress bar and a summary on stderr
+            (`hea_zoo.progress.TrainingProgress`); 0: silent; 1 or 2: Keras's own output.
 
     Returns:
         The trained generator; `model.training_seconds` holds the fit time.
@@ -131,7 +133,7 @@ def train_default_generator(
         epochs=spec["epochs"] if epochs is None else epochs,
         batch_size=spec["batch_size"],
         shuffle=True,
-        verbose=verbose,
+        **fit_arguments(verbose, name.lower()),
     )
     model.training_seconds = time.perf_counter() - start
     return model

@@ -309,15 +309,18 @@ class Surrogate(keras.Model):
         super().build((None, len(self.elements)))
 
 
-def train_default_surrogate(dataset, epochs: int | None = None, seed: int = 0, verbose: int = 0) -> Surrogate:
+def train_default_surrogate(dataset, epochs: int | None = None, seed: int = 0, verbose: int | str = "auto") -> Surrogate:
     """Train the default ensemble on `dataset.train` (its elements, properties and units).
 
     Args:
         dataset: a `hea_zoo.Dataset`.
         epochs: default `SURROGATE_DEFAULTS["epochs"]`.
         seed: ensemble seed.
-        verbose: Keras verbosity.
+        verbose: ``"auto"``: one progress bar and a summary on stderr
+            (`hea_zoo.progress.TrainingProgress`); 0: silent; 1 or 2: Keras's own output.
     """
+    from hea_zoo.progress import fit_arguments
+
     keras.utils.set_random_seed(seed)
     model = Surrogate(
         log_targets=bool(np.all(dataset.properties > 0)),
@@ -332,6 +335,6 @@ def train_default_surrogate(dataset, epochs: int | None = None, seed: int = 0, v
         train.compositions,
         train.properties,
         epochs=epochs or SURROGATE_DEFAULTS["epochs"],
-        verbose=verbose,
+        **fit_arguments(verbose, "surrogate"),
     )
     return model
