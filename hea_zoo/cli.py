@@ -42,10 +42,8 @@ class CLIError(Exception):
 
 # Python argument names in library messages -> the flags a CLI user types.
 _CLI_WORDS = (
-    (re.compile(r"\b[Pp]ass overwrite=True\b"), "pass --overwrite"),
-    (re.compile(r"\boverwrite=True\b"), "--overwrite"),
-    (re.compile(r"\b[Pp]ass dropna=True\b"), "pass --dropna"),
-    (re.compile(r"\bdropna=True\b"), "--dropna"),
+    (re.compile(r"`?\boverwrite=True\b`?"), "--overwrite"),
+    (re.compile(r"`?\bdropna=True\b`?"), "--dropna"),
     (re.compile(r"`?\bversion=(\S+?)`?(?=[\s.,;)]|$)"), r"--version \1"),
     (re.compile(r"`?\bname=(\S+?)`?(?=[\s.,;)]|$)"), r"--name \1"),
 )
@@ -175,26 +173,36 @@ def _load_data(args):
 
 
 def _load_model(path: str | os.PathLike, kind: str = "any"):
-    """Load a hea_zoo `.keras` file, with one-line errors."""
-    _quiet_tensorflow()
+    """Load a hea_zoo `.keras` file, with one-line errors (file checks before TensorFlow loads)."""
+    import zipfile
+
     path = Path(path)
     if path.is_dir():
         raise CLIError(f"model error: {path} is a folder; expected a .keras file.", EXIT_MODEL)
     if not path.is_file():
         raise CLIError(f"model error: file not found: {path}", EXIT_MODEL)
-    import zipfile
-
+    problem = None
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        problem = "not a .keras archive (truncated, damaged, or another format)"
+    else:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if "config.json" not in archive.namelist():
+                    problem = "a zip archive without a model configuration (config.json)"
+        except (OSError, zipfile.BadZipFile) as err:
+            problem = f"an unreadable archive ({err})"
+    if problem is not None:
+        raise CLIError(
+            f"model error: {path} is not a hea_zoo model file: {problem}; expected a .keras "
+            "file saved by hea-zoo train or model.save.",
+            EXIT_MODEL,
+        )
+    _quiet_tensorflow()
     import keras
 
     import hea_zoo.models  # noqa: F401  (registers the classes)
     from hea_zoo.models import ConditionalGenerator, Surrogate
 
-    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
-        raise CLIError(
-            f"model error: {path} is not a hea_zoo model file: not a .keras archive (truncated, "
-            "damaged, or another format; expected a file saved by hea-zoo train or model.save).",
-            EXIT_MODEL,
-        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -336,12 +344,12 @@ _SUMMARY_LABELS = {
 
 
 def cmd_evaluate(args) -> int:
+    _check_out_dir(args.out)
+    model = _load_model(args.model, "generator")
+    data = _load_data(args)
     from hea_zoo.progress import Steps
 
     steps = Steps()
-    _quiet_tensorflow()
-    model = _load_model(args.model, "generator")
-    data = _load_data(args)
     if tuple(model.elements) != tuple(data.elements) or len(model.condition_names) != len(data.property_names):
         raise CLIError(
             f"model error: {args.model} was trained on elements {_names(model.elements)} and "
@@ -350,7 +358,6 @@ def cmd_evaluate(args) -> int:
             "Pass the same --data/--properties as for training.",
             EXIT_MODEL,
         )
-    _check_out_dir(args.out)
     surrogate = _surrogate_for(args, data)
     from hea_zoo.evaluation import experiments, report
 
@@ -372,25 +379,20 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from hea_zoo.progress import Steps
-
-    steps = Steps()
     if args.all:
         if args.model or args.name:
             raise CLIError("usage error: --all exports the default models; it takes no --model or --name.", EXIT_USAGE)
-        return _export_all(args, steps)
+        return _export_all(args)
     if not args.model:
         raise CLIError("usage error: export needs --model FILE.keras (or --all).", EXIT_USAGE)
     for flag in ("from_dir", "models", "epochs", "surrogate_epochs", "quick"):
         if getattr(args, flag):
             raise CLIError(f"usage error: --{flag.replace('_', '-')} goes with --all.", EXIT_USAGE)
-    _quiet_tensorflow()
-    steps(f"loading {args.model}")
-    model = _load_model(args.model)
+    _check_out_dir(args.out)
+    model = _load_model(args.model)  # the slow part (TensorFlow); the export takes seconds
     from hea_zoo.serving import export
 
     name = args.name or Path(args.model).stem
-    steps(f"exporting {name} (SavedModel, then ONNX)")
     try:
         result = export.export_model(model, args.out, name=name, version=args.version, overwrite=args.overwrite)
     except (ValueError, FileExistsError) as err:
@@ -401,10 +403,7 @@ def cmd_export(args) -> int:
     return EXIT_OK
 
 
-def _export_all(args, steps) -> int:
-    _quiet_tensorflow()
-    from hea_zoo.serving import export
-
+def _export_all(args) -> int:
     models = _split_list(args.models) or list(GENERATOR_NAMES)
     unknown = [m for m in models if m not in GENERATOR_NAMES]
     if unknown:
@@ -415,6 +414,12 @@ def _export_all(args, steps) -> int:
         )
     if args.from_dir is not None and not Path(args.from_dir).is_dir():
         raise CLIError(f"usage error: --from-dir {args.from_dir} is not a folder.", EXIT_USAGE)
+    _check_out_dir(args.out)
+    _quiet_tensorflow()
+    from hea_zoo.progress import Steps
+    from hea_zoo.serving import export
+
+    steps = Steps()
     try:
         manifest = export.export_all(
             out=args.out, from_dir=args.from_dir, models=models, version=args.version,

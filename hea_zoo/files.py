@@ -252,10 +252,15 @@ def replace_directory(staged: str | os.PathLike, target: str | os.PathLike) -> P
     - No atomic swap on this file system (NFS, some FUSE mounts, Windows): the new
       folder is kept as the hidden ``.v<target name>-<16 hex>`` beside `target` and
       `target` becomes a relative symlink to it, switched atomically by renaming a new
-      link over it (``os.replace``); a `target` that is still a real folder is converted
-      once with two renames (the only moment it is briefly absent), after which every
-      replacement is atomic. Without symlinks either (Windows without the privilege),
-      the two renames are all there is.
+      link over it (``os.replace``). The previous folder is left for `remove_stale` (a
+      reader that has just read the old link still finds it). A `target` that is still a
+      real folder is converted once with two renames (the only moment it is briefly
+      absent), after which every replacement is atomic. Without symlinks either (Windows
+      without the privilege), the two renames are all there is.
+
+    A reader that is loading the old folder while it is replaced can read parts of both
+    (loaders open files by path): overwrite versions that are not being loaded, and roll
+    out new versions under new numbers.
 
     Args:
         staged: a complete folder in the same parent as `target` (from `staged_directory`).
@@ -325,26 +330,25 @@ def _install_link(staged: Path, target: Path) -> None:
     os.rename(staged, kept)
     link = parent / f".{target.name}.link.{secrets.token_hex(8)}{_TMP_MARK}"
     os.symlink(kept.name, link)  # relative: valid wherever the folder is mounted
-    previous = _link_target(target) if target.is_symlink() else None
     if os.path.lexists(target) and not target.is_symlink():
         old = parent / f".{target.name}.old.{secrets.token_hex(8)}{_TMP_MARK}"
         os.rename(target, old)  # a real folder cannot be swapped for a link in one step
         os.replace(link, target)
         _remove_path(old)
     else:
+        # The previous folder stays until `remove_stale` finds it unlinked and old: a
+        # reader that read the old link a moment ago still finds what it points to.
         os.replace(link, target)
-    if previous is not None and previous != kept:
-        _remove_path(previous)
 
 
 # ----------------------------------------------------------------------- stale files
-def remove_stale(parent: str | os.PathLike, older_than_seconds: float = STALE_SECONDS) -> list[Path]:
+def remove_stale(parent: str | os.PathLike, older_than_seconds: float | None = None) -> list[Path]:
     """Removes what killed writers left in `parent`: hidden temporary files and folders,
     and hidden version folders no link points to.
 
     Only names this module makes (hidden, with ``.tmp``, or ``.v<name>-<16 hex>``
-    without a link to them) and older than `older_than_seconds` are removed, so a
-    concurrent writer's files are left alone.
+    without a link to them) and last modified more than `older_than_seconds` ago (default
+    `STALE_SECONDS`, an hour) are removed, so a concurrent writer's files are left alone.
 
     Returns:
         The removed paths.
@@ -353,6 +357,7 @@ def remove_stale(parent: str | os.PathLike, older_than_seconds: float = STALE_SE
     removed: list[Path] = []
     if not parent.is_dir():
         return removed
+    age = STALE_SECONDS if older_than_seconds is None else float(older_than_seconds)
     now = time.time()
     entries = list(parent.iterdir())
     linked = {t.name for e in entries if e.is_symlink() for t in [_link_target(e)] if t is not None}
@@ -363,8 +368,7 @@ def remove_stale(parent: str | os.PathLike, older_than_seconds: float = STALE_SE
         if not (temporary or orphan):
             continue
         try:
-            st = entry.lstat()
-            if now - max(st.st_mtime, st.st_ctime) < older_than_seconds:
+            if now - entry.lstat().st_mtime < age:
                 continue
         except OSError:
             continue
