@@ -38,7 +38,10 @@ def is_terminal(stream: IO[str] | None) -> bool:
 
 def _format_logs(logs: Mapping[str, Any] | None, limit: int = 3) -> str:
     parts = []
-    for key, value in (logs or {}).items():
+    logs = dict(logs or {})
+    ordered = [k for k in ("loss", "val_loss") if k in logs] + [k for k in logs if k not in ("loss", "val_loss")]
+    for key in ordered:
+        value = logs[key]
         try:
             number = float(value)
         except (TypeError, ValueError):
