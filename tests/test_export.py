@@ -4,7 +4,6 @@ refusals, and the committed artifacts in exported/."""
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import keras
