@@ -184,12 +184,13 @@ def _check_version(version: Any) -> int:
 
 
 def existing_versions(model_dir: str | os.PathLike) -> list[int]:
-    """The version numbers exported in ``<export_dir>/<name>`` (numeric folders or links to
-    folders, as TensorFlow Serving reads them), sorted."""
+    """The version numbers exported in ``<export_dir>/<name>``, sorted: every numeric name
+    (a folder, or a link to one), as TensorFlow Serving reads them. Hidden staging folders
+    are not versions."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         return []
-    return sorted(int(p.name) for p in model_dir.iterdir() if p.name.isdigit() and p.is_dir())
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.name.isdigit() and (p.is_dir() or p.is_symlink()))
 
 
 def next_version(export_dir: str | os.PathLike, name: str) -> int:
