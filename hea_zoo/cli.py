@@ -379,6 +379,12 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_export(args) -> int:
+    if args.overwrite and args.version is None:
+        raise CLIError(
+            "usage error: --overwrite replaces the version given with --version; without "
+            "--version an export is the next version and replaces nothing.",
+            EXIT_USAGE,
+        )
     if args.all:
         if args.model or args.name:
             raise CLIError("usage error: --all exports the default models; it takes no --model or --name.", EXIT_USAGE)

@@ -443,6 +443,22 @@ def test_export_all_from_saved_models_writes_versions_and_a_true_manifest(tmp_pa
         export.export_all(tmp_path, from_dir=EXPORTED / "keras", version=1, overwrite=True)
 
 
+def test_export_all_refuses_before_any_work(tmp_path):
+    export = _export()
+    source = tmp_path / "saved"
+    source.mkdir()
+    with pytest.raises(FileNotFoundError, match="no surrogate.keras there"):
+        export.export_all(tmp_path / "out", from_dir=source)
+    with zipfile.ZipFile(source / "surrogate.keras", "w") as archive:
+        archive.writestr("config.json", "{not json")
+    with pytest.raises(ValueError, match="surrogate.keras is not a hea_zoo model file, or it is damaged"):
+        export.export_all(tmp_path / "out", from_dir=source)
+    (tmp_path / "out" / "cae" / "3").mkdir(parents=True)
+    with pytest.raises(FileExistsError, match="cae/3 already exists"):
+        export.export_all(tmp_path / "out", from_dir=source, version=3)
+    assert not (tmp_path / "out" / "MANIFEST.json").exists()
+
+
 def test_committed_exports_read_in_either_layout():
     export = _export()
     for name in ("cae", "cvae", "wcgan", "surrogate"):
@@ -472,6 +488,11 @@ def test_cli_words():
 )
 def test_nonpositive_counts_are_usage_errors(args):
     one_line_error(run(*args), EXIT_USAGE, "expected a positive integer")
+
+
+def test_overwrite_needs_the_version_it_replaces():
+    for args in (("export", "--model", "x.keras", "--overwrite"), ("export", "--all", "--overwrite")):
+        one_line_error(run(*args), EXIT_USAGE, "--overwrite replaces the version given with --version")
 
 
 def test_data_mistakes_are_data_errors_in_the_users_terms(tmp_path):

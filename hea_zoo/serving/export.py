@@ -628,7 +628,11 @@ def _load_keras(directory: Path, name: str):
     path = directory / f"{name}.keras"
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: no {path.name} there (expected one .keras file per exported model).")
-    return keras.saving.load_model(path)
+    try:
+        return keras.saving.load_model(path)
+    except Exception as err:  # keras raises many types for damaged or foreign files
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"{path} is not a hea_zoo model file, or it is damaged: {first[:200]}") from None
 
 
 def _versions_for(output: Path, names: Sequence[str], version: int | None, overwrite: bool) -> dict[str, int]:
