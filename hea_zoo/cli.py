@@ -13,7 +13,9 @@ Exit codes (also in `hea-zoo --help`):
 from __future__ import annotations
 
 import argparse
+import csv
 import os
+import re
 import sys
 import time
 import warnings
@@ -38,6 +40,42 @@ class CLIError(Exception):
         self.code = code
 
 
+# Python argument names in library messages -> the flags a CLI user types.
+_CLI_WORDS = (
+    (re.compile(r"`?\boverwrite=True\b`?"), "--overwrite"),
+    (re.compile(r"`?\bdropna=True\b`?"), "--dropna"),
+    (re.compile(r"`?\bversion=(\S+?)`?(?=[\s.,;)]|$)"), r"--version \1"),
+    (re.compile(r"`?\bname=(\S+?)`?(?=[\s.,;)]|$)"), r"--name \1"),
+)
+
+
+def cli_words(message: str) -> str:
+    """A library message in the command line's words (``overwrite=True`` -> ``--overwrite``)."""
+    for pattern, replacement in _CLI_WORDS:
+        message = pattern.sub(replacement, message)
+    return message
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer. Received: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer. Received: {value}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a nonnegative integer. Received: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a nonnegative integer. Received: {value}")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line and exit code 2, like argparse, with a hint
         self.print_usage(sys.stderr)
@@ -48,20 +86,7 @@ def _quiet_tensorflow() -> None:
     """Import TensorFlow with its C++ start-up chatter (CUDA probing) kept off the terminal."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import keras  # noqa: F401
-        import tensorflow
-
-        tensorflow.config.list_physical_devices()  # device probing logs here, not later
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    import hea_zoo._tensorflow  # noqa: F401
 
 
 # ----------------------------------------------------------------------------- data
@@ -86,9 +111,53 @@ def _split_list(text: str | None) -> list[str] | None:
     return items or None
 
 
+def _csv_line(path: Path, row: int) -> int | None:
+    """The line of `path` where data row `row` (0-based, after the header) starts, as
+    pandas reads it (blank lines skipped); None if the file cannot be read."""
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+            reader = csv.reader(handle)
+            records = -1  # the header is record -1
+            start = 1
+            for fields in reader:
+                if fields and any(f.strip() for f in fields):
+                    if records == row:
+                        return start
+                    records += 1
+                start = reader.line_num + 1
+    except OSError:
+        return None
+    return None
+
+
+_ROW = re.compile(r"\brow (\d+)\b")
+
+
+def _user_rows(message: str, path: Path | None, dropped: bool) -> str:
+    """``row 7`` -> ``line 9 (data row 7, 0-based)``: rows as a user counts them."""
+    match = _ROW.search(message)
+    if match is None:
+        return message
+    row = int(match.group(1))
+    line = None if dropped or path is None else _csv_line(path, row)
+    if line is not None:
+        where = f"line {line} (data row {row}, 0-based)"
+    elif dropped:
+        where = f"data row {row} (0-based, counted after dropping rows with missing properties)"
+    else:
+        where = f"data row {row} (0-based)"
+    return message[: match.start()] + where + message[match.end():]
+
+
 def _load_data(args):
     from hea_zoo.data.datasets import load_dataset
 
+    path = Path(args.data) if args.data else None
+    if path is not None:
+        if path.is_dir():
+            raise CLIError(f"data error: --data {path} is a folder; expected a CSV file.", EXIT_DATA)
+        if not path.exists():
+            raise CLIError(f"data error: --data {path}: file not found.", EXIT_DATA)
     try:
         return load_dataset(
             args.data,
@@ -97,38 +166,52 @@ def _load_data(args):
             elements=_split_list(args.elements),
             dropna=args.dropna,
         )
-    except ValueError as err:
-        where = f"{args.data}: " if args.data else ""
-        raise CLIError(f"data error: {where}{err}", EXIT_DATA) from None
+    except (ValueError, OSError) as err:
+        where = f"{path}: " if path is not None else ""
+        message = _user_rows(cli_words(str(err)), path, bool(args.dropna))
+        raise CLIError(f"data error: {where}{message}", EXIT_DATA) from None
 
 
 def _load_model(path: str | os.PathLike, kind: str = "any"):
-    """Load a hea_zoo `.keras` file, with one-line errors."""
-    _quiet_tensorflow()
-    path = Path(path)
-    if not path.is_file():
-        raise CLIError(f"model error: file not found: {path}", EXIT_MODEL)
+    """Load a hea_zoo `.keras` file, with one-line errors (file checks before TensorFlow loads)."""
     import zipfile
 
+    path = Path(path)
+    if path.is_dir():
+        raise CLIError(f"model error: {path} is a folder; expected a .keras file.", EXIT_MODEL)
+    if not path.is_file():
+        raise CLIError(f"model error: file not found: {path}", EXIT_MODEL)
+    problem = None
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        problem = "not a .keras archive (truncated, damaged, or another format)"
+    else:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if "config.json" not in archive.namelist():
+                    problem = "a zip archive without a model configuration (config.json)"
+        except (OSError, zipfile.BadZipFile) as err:
+            problem = f"an unreadable archive ({err})"
+    if problem is not None:
+        raise CLIError(
+            f"model error: {path} is not a hea_zoo model file: {problem}; expected a .keras "
+            "file saved by hea-zoo train or model.save.",
+            EXIT_MODEL,
+        )
+    _quiet_tensorflow()
     import keras
 
     import hea_zoo.models  # noqa: F401  (registers the classes)
     from hea_zoo.models import ConditionalGenerator, Surrogate
 
-    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
-        raise CLIError(
-            f"model error: {path} is not a hea_zoo model file (expected a .keras archive "
-            "saved by hea-zoo train or model.save).",
-            EXIT_MODEL,
-        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = keras.saving.load_model(path)
-    except Exception as err:  # keras raises many types for foreign files
+    except Exception as err:  # keras raises many types for truncated or foreign files
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CLIError(
-            f"model error: {path} is not a hea_zoo model file (.keras): {first[:200]}", EXIT_MODEL
+            f"model error: {path} is not a hea_zoo model file, or it is damaged (.keras): {first[:200]}",
+            EXIT_MODEL,
         ) from None
     wanted = {"generator": ConditionalGenerator, "surrogate": Surrogate}.get(kind)
     if not isinstance(model, (ConditionalGenerator, Surrogate)):
@@ -142,11 +225,29 @@ def _load_model(path: str | os.PathLike, kind: str = "any"):
     return model
 
 
+def _names(items) -> str:
+    return " ".join(str(i) for i in items) if all(len(str(i)) <= 2 for i in items) else ", ".join(map(str, items))
+
+
 def _default_models_dir() -> Path:
     env = os.environ.get("HEA_ZOO_EXPORTED")
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[1] / "exported"
+
+
+def _check_out_file(path: str | os.PathLike, flag: str = "--out") -> Path:
+    path = Path(path)
+    if path.is_dir():
+        raise CLIError(f"usage error: {flag} {path} is a folder; expected a file path.", EXIT_USAGE)
+    return path
+
+
+def _check_out_dir(path: str | os.PathLike, flag: str = "--out") -> Path:
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"usage error: {flag} {path} is a file; expected a folder.", EXIT_USAGE)
+    return path
 
 
 def _write_csv(frame, path: str | os.PathLike) -> None:
@@ -161,14 +262,15 @@ def cmd_dataset(args) -> int:
     data = _load_data(args)  # no TensorFlow needed
     frame = data.to_frame()
     if args.out:
-        _write_csv(frame, args.out)
+        _write_csv(frame, _check_out_file(args.out))
         print(f"wrote {len(frame)} alloys to {args.out}")
         return EXIT_OK
     print(f"{data.name}: {len(data)} alloys, {len(data.elements)} elements "
           f"({' '.join(data.elements)}), train {len(data.train_index)} / test {len(data.test_index)}")  # fmt: skip
     for j, (name, unit) in enumerate(zip(data.property_names, data.property_units)):
         v = data.properties[:, j]
-        print(f"  {name} [{unit or '-'}]: min {v.min():.4g}, median {float(sorted(v)[len(v) // 2]):.4g}, max {v.max():.4g}")
+        unit = f" [{unit}]" if unit else ""
+        print(f"  {name}{unit}: min {v.min():.4g}, median {float(sorted(v)[len(v) // 2]):.4g}, max {v.max():.4g}")
     import pandas as pd
 
     with pd.option_context("display.width", 120, "display.max_columns", 10):
@@ -177,15 +279,15 @@ def cmd_dataset(args) -> int:
 
 
 def cmd_train(args) -> int:
-    _quiet_tensorflow()
-    data = _load_data(args)
-    out = Path(args.out or f"{args.model}.keras")
+    out = _check_out_file(args.out or f"{args.model}.keras")
     if out.suffix != ".keras":
         raise CLIError(f"usage error: --out must end in .keras. Received: {out}", EXIT_USAGE)
+    data = _load_data(args)
+    _quiet_tensorflow()
     print(f"data: {data.name}: {len(data)} alloys ({len(data.train_index)} train), "
-          f"{len(data.elements)} elements, properties {list(data.property_names)}")  # fmt: skip
+          f"{len(data.elements)} elements, properties {', '.join(data.property_names)}")  # fmt: skip
     start = time.perf_counter()
-    verbose = 1 if args.verbose else 2 if not sys.stdout.isatty() else 1
+    verbose = 1 if args.verbose else "auto"
     if args.model == "surrogate":
         from hea_zoo.models import train_default_surrogate
 
@@ -222,26 +324,37 @@ def _surrogate_for(args, data):
             if (candidate.elements, candidate.property_names) == (data.elements, data.property_names):
                 surrogate = candidate
         if surrogate is None:
-            print("training a surrogate on the data (pass --surrogate to reuse one)...")
+            print("training a surrogate on the data (pass --surrogate to reuse one)...", file=sys.stderr)
             surrogate = train_default_surrogate(data, epochs=args.surrogate_epochs, seed=args.seed)
     if not isinstance(surrogate, Surrogate) or tuple(surrogate.elements) != tuple(data.elements):
         raise CLIError(
-            f"model error: the surrogate's elements {list(surrogate.elements)} differ from the "
-            f"data's {list(data.elements)}.",
+            f"model error: the surrogate's elements ({_names(surrogate.elements)}) differ from the "
+            f"data's ({_names(data.elements)}).",
             EXIT_MODEL,
         )
     return surrogate
 
 
+_SUMMARY_LABELS = {
+    "mape_surrogate": ("MAPE vs target, judged by the surrogate", "%", 1),
+    "mape_oracle": ("MAPE vs target, judged by the oracle", "%", 1),
+    "cosine_similarity": ("within-condition cosine similarity", "%", 100),
+    "novelty": ("cosine similarity to the condition's alloy", "%", 100),
+}
+
+
 def cmd_evaluate(args) -> int:
-    _quiet_tensorflow()
+    _check_out_dir(args.out)
     model = _load_model(args.model, "generator")
     data = _load_data(args)
+    from hea_zoo.progress import Steps
+
+    steps = Steps()
     if tuple(model.elements) != tuple(data.elements) or len(model.condition_names) != len(data.property_names):
         raise CLIError(
-            f"model error: {args.model} was trained on elements {list(model.elements)} and "
-            f"conditions {list(model.condition_names)}; the data has elements "
-            f"{list(data.elements)} and properties {list(data.property_names)}. "
+            f"model error: {args.model} was trained on elements {_names(model.elements)} and "
+            f"conditions {_names(model.condition_names)}; the data has elements "
+            f"{_names(data.elements)} and properties {_names(data.property_names)}. "
             "Pass the same --data/--properties as for training.",
             EXIT_MODEL,
         )
@@ -251,29 +364,87 @@ def cmd_evaluate(args) -> int:
     start = time.perf_counter()
     name = Path(args.model).stem
     evaluation = experiments.evaluate_generator(
-        model, data, surrogate, n_per_condition=args.n_per_condition, seed=args.seed, name=name
-    )
+        model, data, surrogate, n_per_condition=args.n_per_condition, seed=args.seed, name=name,
+        progress=steps,
+    )  # fmt: skip
+    steps("writing the report and figures")
     scores = surrogate.score(data.test.compositions, data.test.properties) if len(data.test_index) else None
     path = report.write_report({name: evaluation}, args.out, dataset=data, surrogate_scores=scores)
     summary = evaluation.summary()
     print(f"evaluated {name} in {time.perf_counter() - start:.1f} s; report: {path}")
-    for key in ("mape_surrogate", "mape_oracle", "cosine_similarity", "novelty"):
+    for key, (label, unit, scale) in _SUMMARY_LABELS.items():
         if summary.get(key) is not None:
-            print(f"  {key}: {summary[key]:.4g}")
+            print(f"  {label}: {scale * summary[key]:.2f} {unit}")
     return EXIT_OK
 
 
 def cmd_export(args) -> int:
-    model = _load_model(args.model)
+    if args.overwrite and args.version is None:
+        raise CLIError(
+            "usage error: --overwrite replaces the version given with --version; without "
+            "--version an export is the next version and replaces nothing.",
+            EXIT_USAGE,
+        )
+    if args.all:
+        if args.model or args.name:
+            raise CLIError("usage error: --all exports the default models; it takes no --model or --name.", EXIT_USAGE)
+        return _export_all(args)
+    if not args.model:
+        raise CLIError("usage error: export needs --model FILE.keras (or --all).", EXIT_USAGE)
+    for flag in ("from_dir", "models", "epochs", "surrogate_epochs", "quick"):
+        if getattr(args, flag):
+            raise CLIError(f"usage error: --{flag.replace('_', '-')} goes with --all.", EXIT_USAGE)
+    _check_out_dir(args.out)
+    model = _load_model(args.model)  # the slow part (TensorFlow); the export takes seconds
     from hea_zoo.serving import export
 
     name = args.name or Path(args.model).stem
     try:
-        written = export.export_model(model, args.out, name=name, version=args.version, overwrite=args.overwrite)
+        result = export.export_model(model, args.out, name=name, version=args.version, overwrite=args.overwrite)
     except (ValueError, FileExistsError) as err:
-        raise CLIError(f"export error: {err}", EXIT_MODEL) from None
-    for p in written if isinstance(written, (list, tuple)) else [written]:
-        print(f"wrote {p}")
+        raise CLIError(f"export error: {cli_words(str(err))}", EXIT_MODEL) from None
+    print(f"exported {result}")
+    if result.onnx is None:
+        print(f"  {name}.onnx holds a newer version; left as it is.")
+    return EXIT_OK
+
+
+def _export_all(args) -> int:
+    models = _split_list(args.models) or list(GENERATOR_NAMES)
+    unknown = [m for m in models if m not in GENERATOR_NAMES]
+    if unknown:
+        raise CLIError(
+            f"usage error: unknown model(s) {', '.join(unknown)} in --models. Valid models: "
+            f"{', '.join(GENERATOR_NAMES)}.",
+            EXIT_USAGE,
+        )
+    if args.from_dir is not None and not Path(args.from_dir).is_dir():
+        raise CLIError(f"usage error: --from-dir {args.from_dir} is not a folder.", EXIT_USAGE)
+    _check_out_dir(args.out)
+    _quiet_tensorflow()
+    from hea_zoo.progress import Steps
+    from hea_zoo.serving import export
+
+    steps = Steps()
+    try:
+        manifest = export.export_all(
+            out=args.out, from_dir=args.from_dir, models=models, version=args.version,
+            overwrite=args.overwrite, epochs=args.epochs, surrogate_epochs=args.surrogate_epochs,
+            seed=args.seed, n_per_condition=args.n_per_condition, quick=args.quick,
+            command=" ".join(["hea-zoo", *args.argv]), progress=steps,
+        )  # fmt: skip
+    except FileExistsError as err:
+        raise CLIError(f"export error: {cli_words(str(err))}", EXIT_MODEL) from None
+    except FileNotFoundError as err:
+        raise CLIError(f"model error: {err}", EXIT_MODEL) from None
+    except ValueError as err:
+        raise CLIError(f"export error: {cli_words(str(err))}", EXIT_MODEL) from None
+    import json
+
+    entries = json.loads(Path(manifest).read_text())["models"]
+    for name, entry in entries.items():
+        print(f"exported {name} version {entry['export_version']}: " + ", ".join(entry["files"].values()))
+    print(f"manifest: {manifest}")
     return EXIT_OK
 
 
@@ -294,6 +465,7 @@ def cmd_reproduce(args) -> int:
             EXIT_USAGE,
         )
     data = _load_data(args) if (args.data or args.properties or args.elements) else None
+    _check_out_dir(args.out)
     reproduce(
         data, models=models, out=args.out, seed=args.seed, epochs=args.epochs,
         surrogate_epochs=args.surrogate_epochs, n_per_condition=args.n_per_condition,
@@ -396,48 +568,62 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a generator or the surrogate.", epilog=_EPILOG)
     p.add_argument("--model", required=True, help=f"one of {', '.join(MODEL_NAMES)}.")
     _add_data_arguments(p)
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the measured default).")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default: the measured default).")
+    p.add_argument("--seed", type=_nonnegative_int, default=0)
     p.add_argument("--out", default=None, help="output .keras file (default <model>.keras).")
-    p.add_argument("--verbose", action="store_true", help="one progress bar line per step.")
+    p.add_argument("--verbose", action="store_true", help="Keras's own progress output (one line per epoch) instead of one bar.")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="run the study's protocol on a trained generator.", epilog=_EPILOG)
     p.add_argument("--model", required=True, help="generator .keras file.")
     _add_data_arguments(p)
     p.add_argument("--surrogate", default=None, help="surrogate .keras file (default: the bundled one if it fits, else trained).")
-    p.add_argument("--surrogate-epochs", type=int, default=None, help="epochs if a surrogate is trained.")
-    p.add_argument("--n-per-condition", type=int, default=2000, help="designs per condition (default 2000, as the study).")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--surrogate-epochs", type=_positive_int, default=None, help="epochs if a surrogate is trained.")
+    p.add_argument("--n-per-condition", type=_positive_int, default=2000, help="designs per condition (default 2000, as the study).")
+    p.add_argument("--seed", type=_nonnegative_int, default=0)
     p.add_argument("--out", default="report", help="report folder (default report/).")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("export", help="export a .keras model to SavedModel and ONNX.", epilog=_EPILOG)
-    p.add_argument("--model", required=True, help=".keras file of a generator or surrogate.")
+    p = sub.add_parser("export", help="export a .keras model (or all default models) to SavedModel and ONNX.",
+                       epilog=_EPILOG)  # fmt: skip
+    p.add_argument("--model", default=None, help=".keras file of a generator or surrogate.")
+    p.add_argument("--all", action="store_true",
+                   help="train (or load with --from-dir) the default models, export them all and write MANIFEST.json.")  # fmt: skip
     p.add_argument("--out", default="exported", help="export folder (default exported/).")
-    p.add_argument("--version", type=int, default=1, help="model version (default 1).")
+    p.add_argument("--version", type=_positive_int, default=None,
+                   help="model version (default: the next one, highest existing + 1).")  # fmt: skip
     p.add_argument("--name", default=None, help="export name (default: the file's stem).")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing version.")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --version (a crash-safe swap; a running TensorFlow Serving keeps the version it loaded).")  # fmt: skip
+    p.add_argument("--from-dir", default=None, metavar="DIR", help="with --all: load <name>.keras files from DIR instead of training.")
+    p.add_argument("--models", default=None,
+                   help=f"with --all: comma-separated generators (default: {','.join(GENERATOR_NAMES)}); the surrogate is always exported.")  # fmt: skip
+    p.add_argument("--epochs", type=_positive_int, default=None, help="with --all: generator epochs (default: each model's).")
+    p.add_argument("--surrogate-epochs", type=_positive_int, default=None, help="with --all: surrogate epochs.")
+    p.add_argument("--n-per-condition", type=_positive_int, default=2000,
+                   help="with --all: designs per line condition for the manifest's metrics (default 2000).")  # fmt: skip
+    p.add_argument("--quick", action="store_true", help="with --all: 5 epochs, 100 designs per condition (a smoke test).")
+    p.add_argument("--seed", type=_nonnegative_int, default=0)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("reproduce", help="reproduce the study: train all, evaluate, write a report.", epilog=_EPILOG)
     _add_data_arguments(p)
     p.add_argument("--models", default=None,
                    help=f"comma-separated generators to train and compare (default: {','.join(GENERATOR_NAMES)}).")  # fmt: skip
-    p.add_argument("--epochs", type=int, default=None, help="generator epochs (default: each model's measured default).")
-    p.add_argument("--surrogate-epochs", type=int, default=None, help="surrogate epochs (default: its own).")
-    p.add_argument("--n-per-condition", type=int, default=2000, help="designs per condition (default 2000, as the study).")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="generator epochs (default: each model's measured default).")
+    p.add_argument("--surrogate-epochs", type=_positive_int, default=None, help="surrogate epochs (default: its own).")
+    p.add_argument("--n-per-condition", type=_positive_int, default=2000, help="designs per condition (default 2000, as the study).")
     p.add_argument("--save-models", action="store_true", help="also save the trained models as .keras files in the report folder.")
     p.add_argument("--quick", action="store_true", help="a smoke run in about a minute (not a result).")
     p.add_argument("--out", default="report", help="report folder (default report/).")
     p.add_argument("--output", default=None, help=argparse.SUPPRESS)  # deprecated alias of --out
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_nonnegative_int, default=0)
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("dataset", help="show or write the bundled dataset (or a CSV, checked).", epilog=_EPILOG)
     _add_data_arguments(p)
     p.add_argument("--out", default=None, help="write the table to this CSV.")
-    p.add_argument("--head", type=int, default=10, help="rows to show (default 10).")
+    p.add_argument("--head", type=_nonnegative_int, default=10, help="rows to show (default 10).")
     p.set_defaults(func=cmd_dataset)
     return parser
 
@@ -445,8 +631,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `hea-zoo`; returns the exit code."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
+        args.argv = argv
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE

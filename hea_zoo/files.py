@@ -1,29 +1,59 @@
 """Atomic file writes: the one helper every writer in hea_zoo uses.
 
 A file is written in full under a unique, unpredictable temporary name in its target's
-folder (created exclusively, so a planted symlink is never followed), flushed to disk, given
-the umask's normal mode (like any file the user creates), and only then renamed onto the
-target. Readers see the old file or the new one, never a part; concurrent writers each
-write their own temporary file and the last rename wins whole. Folders (SavedModels,
-reports) are staged the same way with `staged_directory`.
+folder (created exclusively and without following symlinks, so a link planted at any name
+is never followed), flushed to disk, given the umask's normal mode (like any file the user
+creates; a file being replaced keeps its mode), and only then renamed onto the target.
+Readers see the old file or the new one, never a part; concurrent writers each write their
+own temporary file and the last rename wins whole.
+
+Folders (SavedModels, reports) are staged the same way with `staged_directory` and moved
+into place with `replace_directory`, which keeps a complete folder at the target at every
+instant (an atomic swap where the system has one; see its docstring).
+
+Temporary names are hidden (``.name.<16 hex>.tmp...``), so servers that look for numeric
+version folders (TensorFlow Serving) and globs for ``*.csv`` ignore them; `remove_stale`
+clears the ones a killed writer left behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
+import re
 import secrets
 import shutil
+import stat
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write", "write_text", "write_bytes", "staged_directory", "temporary_name", "remove_stale"]
+__all__ = [
+    "atomic_write",
+    "write_text",
+    "write_bytes",
+    "staged_directory",
+    "replace_directory",
+    "exchange_paths",
+    "temporary_name",
+    "remove_stale",
+    "STALE_SECONDS",
+]
 
 _TMP_MARK = ".tmp"
+STALE_SECONDS = 3600.0
+"""Temporary files and folders older than this are treated as left by a killed writer."""
+
+# Persistent hidden folders behind a version link: ".v<target name>-<16 hex>".
+_KEPT = re.compile(r"^\.v(?P<target>[^/]+)-[0-9a-f]{16}$")
 
 
 def temporary_name(target: Path) -> Path:
     """A fresh hidden name beside `target` that keeps its suffix (``.x.keras`` stays ``.keras``)."""
+    target = Path(target)
     return target.with_name(f".{target.stem}.{secrets.token_hex(8)}{_TMP_MARK}{target.suffix}")
 
 
@@ -40,6 +70,14 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _existing_mode(path: Path) -> int | None:
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else None
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Writes `path` atomically: `write(tmp)` fills a fresh temporary file, then it is renamed.
 
@@ -52,11 +90,17 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         The target path.
 
     Raises:
+        IsADirectoryError: `path` is a folder.
         Whatever `write` raises; the target is then untouched and the temporary file removed.
+
+    Example:
+        >>> atomic_write("table.csv", lambda tmp: frame.to_csv(tmp, index=False))  # doctest: +SKIP
     """
     target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(f"{target} is a folder; expected a file path.")
     target.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     for _ in range(16):
         tmp = temporary_name(target)
         try:
@@ -69,14 +113,20 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     os.close(fd)
     try:
         write(tmp)
-        if tmp.is_symlink() or not tmp.is_file():
-            raise OSError(f"temporary file {tmp} was replaced while writing {target}")
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
+        if not stat.S_ISREG(os.stat(tmp, follow_symlinks=False).st_mode):
+            raise OSError(f"temporary file {tmp} was replaced by a non-file while writing {target}")
+        mode = _existing_mode(target)
+        if mode is not None:
+            os.chmod(tmp, mode)  # a replaced file keeps its permissions
+        fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
-            tmp.unlink()
+            os.unlink(tmp)
         raise
     _fsync_dir(target.parent)
     return target
@@ -96,7 +146,9 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def staged_directory(parent: str | os.PathLike, label: str) -> Iterator[Path]:
     """A fresh hidden folder in `parent` (mode from the umask), removed unless moved away.
 
-    Fill it inside the ``with`` block and rename it into place before the block ends.
+    Fill it inside the ``with`` block and move it into place (`replace_directory`) before
+    the block ends. Its name (``.<label>.<16 hex>.tmp``) is not a number, so TensorFlow
+    Serving never loads it.
     """
     parent = Path(parent)
     parent.mkdir(parents=True, exist_ok=True)
@@ -105,34 +157,222 @@ def staged_directory(parent: str | os.PathLike, label: str) -> Iterator[Path]:
     try:
         yield staged
     finally:
-        if staged.exists() and not staged.is_symlink():
-            shutil.rmtree(staged, ignore_errors=True)
+        _remove_path(staged)
 
 
-def remove_stale(parent: str | os.PathLike, older_than_seconds: float = 3600.0) -> list[Path]:
-    """Removes hidden temporary files and folders left in `parent` by killed writers.
+def _remove_path(path: Path) -> None:
+    try:
+        if path.is_symlink() or not path.is_dir():
+            path.unlink()
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        pass
 
-    Only names this module makes (hidden, with ``.tmp``) and older than
-    `older_than_seconds` are removed, so a concurrent writer's files are left alone.
+
+# ----------------------------------------------------------------------- atomic swaps
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_RENAME_SWAP = 2  # macOS stdio.h
+_NOT_SUPPORTED = {errno.EINVAL, errno.ENOSYS, getattr(errno, "ENOTSUP", 95), getattr(errno, "EOPNOTSUPP", 95)}
+
+
+def _libc():
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:  # pragma: no cover - no C library to load (Windows)
+        return None
+
+
+def exchange_paths(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Swaps two existing paths in one atomic step, if the system can.
+
+    Linux ``renameat2(RENAME_EXCHANGE)`` (ext4, xfs, btrfs, tmpfs, overlayfs, ...) or
+    macOS ``renamex_np(RENAME_SWAP)`` (APFS). Both paths must be in the same file system.
+
+    Returns:
+        True if swapped; False if this system or file system has no atomic swap (nothing
+        was changed then).
+
+    Raises:
+        OSError: the swap is supported but failed (a path is missing, permissions, ...).
     """
-    import time
+    libc = _libc()
+    a_b, b_b = os.fsencode(os.fspath(a)), os.fsencode(os.fspath(b))
+    if libc is None:
+        return False
+    if sys.platform.startswith("linux") and hasattr(libc, "renameat2"):
+        fn = libc.renameat2
+        fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        result = fn(-100, a_b, -100, b_b, _RENAME_EXCHANGE)  # AT_FDCWD
+    elif sys.platform == "darwin" and hasattr(libc, "renamex_np"):
+        fn = libc.renamex_np
+        fn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint]
+        result = fn(a_b, b_b, _RENAME_SWAP)
+    else:
+        return False
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in _NOT_SUPPORTED:
+        return False
+    raise OSError(err, f"cannot swap {os.fspath(a)} and {os.fspath(b)}: {os.strerror(err)}")
 
+
+def _can_symlink(directory: Path) -> bool:
+    probe = directory / f".link-probe.{secrets.token_hex(8)}{_TMP_MARK}"
+    try:
+        os.symlink(".", probe)
+    except (OSError, NotImplementedError):
+        return False
+    with contextlib.suppress(OSError):
+        probe.unlink()
+    return True
+
+
+def _link_target(link: Path) -> Path | None:
+    """The hidden sibling folder a version link points to (None for anything else)."""
+    try:
+        dest = os.readlink(link)
+    except OSError:
+        return None
+    if os.sep in dest or (os.altsep and os.altsep in dest) or not _KEPT.match(dest):
+        return None
+    return link.parent / dest
+
+
+def replace_directory(staged: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Moves the complete folder `staged` to `target`; `target` is whole at every instant.
+
+    - `target` missing: one rename.
+    - `target` present: one atomic swap (`exchange_paths`), then the previous folder
+      (now at the staged name) is removed. A reader, or a server loading `target`, sees
+      the old folder or the new one, never none and never a mix.
+    - No atomic swap on this file system (NFS, some FUSE mounts, Windows): the new
+      folder is kept as the hidden ``.v<target name>-<16 hex>`` beside `target` and
+      `target` becomes a relative symlink to it, switched atomically by renaming a new
+      link over it (``os.replace``). The previous folder is left for `remove_stale` (a
+      reader that has just read the old link still finds it). A `target` that is still a
+      real folder is converted once with two renames (the only moment it is briefly
+      absent), after which every replacement is atomic. Without symlinks either (Windows
+      without the privilege), the two renames are all there is.
+
+    A reader that is loading the old folder while it is replaced can read parts of both
+    (loaders open files by path): overwrite versions that are not being loaded, and roll
+    out new versions under new numbers.
+
+    Args:
+        staged: a complete folder in the same parent as `target` (from `staged_directory`).
+        target: where it goes.
+
+    Returns:
+        The target path.
+
+    Raises:
+        FileExistsError: `target` appeared (another writer) after it was found missing.
+    """
+    staged, target = Path(staged), Path(target)
+    parent = target.parent
+    if not os.path.lexists(target):
+        if _prefer_links(parent):
+            _install_link(staged, target)
+        else:
+            try:
+                os.rename(staged, target)
+            except OSError as err:
+                if err.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise FileExistsError(f"{target} was created by another writer meanwhile.") from None
+                raise
+        _fsync_dir(parent)
+        return target
+    if not target.is_symlink() and exchange_paths(staged, target):
+        _fsync_dir(parent)
+        _remove_path(staged)  # the previous folder, now at the staged name
+        return target
+    if target.is_symlink() or _can_symlink(parent):
+        _install_link(staged, target)
+        _fsync_dir(parent)
+        return target
+    old = parent / f".{target.name}.old.{secrets.token_hex(8)}{_TMP_MARK}"  # pragma: no cover
+    os.rename(target, old)  # pragma: no cover - Windows without symlinks
+    os.rename(staged, target)  # pragma: no cover
+    _remove_path(old)  # pragma: no cover
+    return target  # pragma: no cover
+
+
+_LINK_LAYOUT: dict[str, bool] = {}
+
+
+def _prefer_links(parent: Path) -> bool:
+    """True when `parent` has no atomic swap but has symlinks: new folders go in as links,
+    so that replacing them later is atomic too. Probed once per folder."""
+    key = os.fspath(parent.resolve())
+    if key not in _LINK_LAYOUT:
+        a = parent / f".swap-probe.{secrets.token_hex(8)}{_TMP_MARK}"
+        b = parent / f".swap-probe.{secrets.token_hex(8)}{_TMP_MARK}"
+        os.mkdir(a)
+        os.mkdir(b)
+        try:
+            swaps = exchange_paths(a, b)
+        except OSError:
+            swaps = False
+        finally:
+            _remove_path(a)
+            _remove_path(b)
+        _LINK_LAYOUT[key] = (not swaps) and _can_symlink(parent)
+    return _LINK_LAYOUT[key]
+
+
+def _install_link(staged: Path, target: Path) -> None:
+    parent = target.parent
+    kept = parent / f".v{target.name}-{secrets.token_hex(8)}"
+    os.rename(staged, kept)
+    link = parent / f".{target.name}.link.{secrets.token_hex(8)}{_TMP_MARK}"
+    os.symlink(kept.name, link)  # relative: valid wherever the folder is mounted
+    if os.path.lexists(target) and not target.is_symlink():
+        old = parent / f".{target.name}.old.{secrets.token_hex(8)}{_TMP_MARK}"
+        os.rename(target, old)  # a real folder cannot be swapped for a link in one step
+        os.replace(link, target)
+        _remove_path(old)
+    else:
+        # The previous folder stays until `remove_stale` finds it unlinked and old: a
+        # reader that read the old link a moment ago still finds what it points to.
+        os.replace(link, target)
+
+
+# ----------------------------------------------------------------------- stale files
+def remove_stale(parent: str | os.PathLike, older_than_seconds: float | None = None) -> list[Path]:
+    """Removes what killed writers left in `parent`: hidden temporary files and folders,
+    and hidden version folders no link points to.
+
+    Only names this module makes (hidden, with ``.tmp``, or ``.v<name>-<16 hex>``
+    without a link to them) and last modified more than `older_than_seconds` ago (default
+    `STALE_SECONDS`, an hour) are removed, so a concurrent writer's files are left alone.
+
+    Returns:
+        The removed paths.
+    """
     parent = Path(parent)
-    removed = []
+    removed: list[Path] = []
     if not parent.is_dir():
         return removed
+    age = STALE_SECONDS if older_than_seconds is None else float(older_than_seconds)
     now = time.time()
-    for entry in parent.iterdir():
-        if not (entry.name.startswith(".") and _TMP_MARK in entry.name):
+    entries = list(parent.iterdir())
+    linked = {t.name for e in entries if e.is_symlink() for t in [_link_target(e)] if t is not None}
+    for entry in entries:
+        name = entry.name
+        temporary = name.startswith(".") and _TMP_MARK in name
+        orphan = bool(_KEPT.match(name)) and name not in linked and not entry.is_symlink()
+        if not (temporary or orphan):
             continue
         try:
-            if now - entry.lstat().st_mtime < older_than_seconds:
+            if now - entry.lstat().st_mtime < age:
                 continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-            removed.append(entry)
         except OSError:
             continue
+        _remove_path(entry)
+        if not os.path.lexists(entry):
+            removed.append(entry)
     return removed

@@ -4,7 +4,6 @@ refusals, and the committed artifacts in exported/."""
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import keras
@@ -65,7 +64,8 @@ def tree(root) -> dict[str, bytes]:
 
 
 def leftovers(root) -> list[str]:
-    return [p.name for p in root.rglob("*") if p.name.startswith((".tmp-", ".old-")) or ".tmp-" in p.name]
+    """Hidden temporary files and folders (hea_zoo.files names them ``.<name>.<hex>.tmp...``)."""
+    return [p.name for p in root.rglob("*") if p.name.startswith(".") and ".tmp" in p.name]
 
 
 # --------------------------------------------------------------------------- parity
@@ -173,19 +173,29 @@ def test_saved_model_is_in_serving_layout(exports):
 # ---------------------------------------------------------- refusals and atomic writes
 
 
-def test_refuses_to_overwrite_an_existing_version(models, tmp_path):
-    export.export_model(models["cvae"], tmp_path, "cvae")
+def test_new_exports_get_the_next_version_and_refuse_to_overwrite(models, tmp_path):
+    first = export.export_model(models["cvae"], tmp_path, "cvae")
+    assert first.version == 1 and not first.replaced
+    # TensorFlow Serving does not reload a version it serves: a new export is a new version.
+    second = export.export_model(models["cvae"], tmp_path, "cvae")
+    assert second.version == 2 and (tmp_path / "cvae" / "2" / "saved_model.pb").is_file()
+    assert export.existing_versions(tmp_path / "cvae") == [1, 2]
+    assert export.read_onnx_metadata(tmp_path / "cvae.onnx")["export_version"] == 2
+    assert str(second) == f"cvae version 2: SavedModel {tmp_path / 'cvae' / '2'}, ONNX {tmp_path / 'cvae.onnx'}"
     before = tree(tmp_path)
     with pytest.raises(FileExistsError, match="overwrite=True"):
-        export.export_model(models["cvae"], tmp_path, "cvae")
+        export.export_model(models["cvae"], tmp_path, "cvae", version=2)
     assert tree(tmp_path) == before
-    # A new version is fine; overwrite=True replaces in place and leaves nothing behind.
-    export.export_model(models["cvae"], tmp_path, "cvae", version=2)
-    assert (tmp_path / "cvae" / "2" / "saved_model.pb").is_file()
-    assert export.read_onnx_metadata(tmp_path / "cvae.onnx")["export_version"] == 2
+    # overwrite=True replaces the version in place and leaves nothing behind.
     result = export.export_model(models["cae"], tmp_path, "cvae", version=2, overwrite=True)
+    assert result.replaced
     assert export.read_saved_model_metadata(result.saved_model)["model_class"] == "CAE"
     assert export.read_onnx_metadata(result.onnx)["model_class"] == "CAE"
+    # An older version re-exported leaves the ONNX file (the newest version) alone.
+    old = export.export_model(models["wcgan"], tmp_path, "cvae", version=1, overwrite=True)
+    assert old.onnx is None
+    assert export.read_saved_model_metadata(old.saved_model)["model_class"] == "WCGAN"
+    assert export.read_onnx_metadata(tmp_path / "cvae.onnx")["model_class"] == "CAE"
     assert leftovers(tmp_path) == []
 
 
@@ -208,28 +218,23 @@ def test_failed_conversion_leaves_targets_untouched(models, tmp_path, monkeypatc
     before = tree(tmp_path)
     monkeypatch.setattr(export, "_build_onnx", _failing_onnx)
     with pytest.raises(RuntimeError, match="simulated"):
-        export.export_model(models["wcgan"], tmp_path, "cvae", overwrite=True)
+        export.export_model(models["wcgan"], tmp_path, "cvae", version=1, overwrite=True)
     assert tree(tmp_path) == before
     assert leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("previous", [False, True], ids=["fresh", "overwrite"])
-def test_failed_final_rename_leaves_targets_untouched(models, tmp_path, monkeypatch, previous):
+def test_failed_final_move_leaves_targets_untouched(models, tmp_path, monkeypatch, previous):
     if previous:
         export.export_model(models["cvae"], tmp_path, "cvae")
     before = tree(tmp_path)
-    target = os.fspath(tmp_path / "cvae" / MODEL_VERSION)
-    real_replace = os.replace
 
-    def replace(src, dst, *args, **kwargs):
-        # Fail the move of the staged export only (putting back a previous version works).
-        if os.fspath(dst) == target and os.path.basename(os.fspath(src)).startswith(".tmp-"):
-            raise OSError("simulated failure of the final rename")
-        return real_replace(src, dst, *args, **kwargs)
+    def fail(*args, **kwargs):
+        raise OSError("simulated failure of the final move")
 
-    monkeypatch.setattr(export.os, "replace", replace)
+    monkeypatch.setattr(export, "replace_directory", fail)
     with pytest.raises(OSError, match="simulated"):
-        export.export_model(models["wcgan"], tmp_path, "cvae", overwrite=True)
+        export.export_model(models["wcgan"], tmp_path, "cvae", version=1, overwrite=True)
     monkeypatch.undo()
     assert tree(tmp_path) == before
     assert leftovers(tmp_path) == []

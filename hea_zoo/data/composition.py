@@ -7,7 +7,9 @@ field's standard parser, so ``"HfNbTaTiZr"``, ``"Hf0.2Nb0.2Ta0.2Ti0.2Zr0.2"`` an
 
 Output formulas drop fractions below `DROP_THRESHOLD` (0.5 at.%) and renormalize the
 rest, so a generated vector with a 1e-7 trace of every element prints as the alloy a
-metallurgist would make.
+metallurgist would make. Printing is `hea_zoo.artifact`'s printed composition (fractions
+rounded to 0.001 by largest remainder, summing to exactly 1), so a printed formula parsed
+and printed again is the same formula (a fixed point), in every runtime.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from hea_zoo.artifact import DECIMALS, DROP_THRESHOLD, formula_strings, printed_thousandths
 from hea_zoo.data.elements import ELEMENTS
 
 __all__ = [
@@ -32,12 +35,18 @@ __all__ = [
     "valid_rows",
 ]
 
-#: Fractions below this are dropped from output formulas (then renormalized).
-DROP_THRESHOLD = 0.005
 #: Rows must sum to 1 within this tolerance.
 SUM_ATOL = 1e-6
 
 _AMOUNT = re.compile(r"([A-Z][a-z]?)\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|(?:nan|NaN|NAN)(?![a-z]))?")
+# A number in scientific notation (a digit, then e/E, an optional sign and digits). No
+# element symbol starts with a lowercase e, and Er, Es, Eu need their lowercase letter, so
+# this never eats a symbol. pymatgen reads "2.5e-1" but not "2.5e+1" or "2.5e1".
+_SCIENTIFIC = re.compile(r"(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _positional(match: re.Match) -> str:
+    return np.format_float_positional(float(match.group(0)), trim="-")
 
 
 def _where(row: int | None, formula: object) -> str:
@@ -85,7 +94,7 @@ def parse_formula(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            comp = Composition(text)
+            comp = Composition(_SCIENTIFIC.sub(_positional, text))
     except Exception as err:  # pymatgen raises several types for bad strings
         raise ValueError(f"{where}: cannot be parsed as a chemical formula ({err}).") from None
     amounts: dict[str, float] = {}
@@ -130,16 +139,30 @@ def parse_formulas(formulas: Iterable[str], elements: Sequence[str] = ELEMENTS) 
     return np.stack([parse_formula(f, elements, row=r) for r, f in zip(labels, values)])
 
 
+def _check_decimals(decimals: int) -> None:
+    if decimals != DECIMALS:
+        raise ValueError(
+            f"Printed formulas have {DECIMALS} decimals (multiples of 0.001 that sum to "
+            f"exactly 1, hea_zoo.artifact). Received: decimals={decimals}"
+        )
+
+
 def to_formula(
     vector: Sequence[float] | np.ndarray,
     elements: Sequence[str] = ELEMENTS,
     threshold: float = DROP_THRESHOLD,
-    decimals: int = 3,
+    decimals: int = DECIMALS,
 ) -> str:
-    """Format one fraction vector as a formula string.
+    """Format one fraction vector as a formula string (its printed composition).
 
     Fractions below `threshold` are dropped and the rest renormalized, then rounded to
-    `decimals` places; elements keep the order of `elements`.
+    0.001 by largest remainder so the printed fractions sum to exactly 1
+    (`hea_zoo.artifact.printed_thousandths`); elements keep the order of `elements`.
+    Parsing the result and printing it again gives the same string.
+
+    Raises:
+        ValueError: wrong length, a negative or non-finite fraction, nothing at or above
+            the threshold, or ``decimals`` other than 3.
 
     Example:
         >>> to_formula([0.25, 0.25, 0.25, 0.25], ["Mo", "Nb", "Ta", "W"])
@@ -151,29 +174,43 @@ def to_formula(
             f"Expected a vector of {len(elements)} fractions (one per element). "
             f"Received shape {np.shape(vector)}."
         )
-    if not np.all(np.isfinite(v)) or np.any(v < -SUM_ATOL):
-        raise ValueError(f"Cannot format a composition with negative or non-finite fractions: {v}.")
-    kept = np.where(v >= threshold, v, 0.0)
-    if kept.sum() <= 0:
-        raise ValueError(f"No fraction reaches the drop threshold {threshold}: nothing to format.")
-    kept = kept / kept.sum()
-    parts = []
-    for symbol, frac in zip(elements, kept):
-        if frac > 0:
-            text = f"{frac:.{decimals}f}".rstrip("0").rstrip(".")
-            parts.append(f"{symbol}{text}")
-    return "".join(parts)
+    return _formulas(v[None, :], elements, threshold, decimals, single=True)[0]
 
 
 def to_formulas(
     array: np.ndarray,
     elements: Sequence[str] = ELEMENTS,
     threshold: float = DROP_THRESHOLD,
-    decimals: int = 3,
+    decimals: int = DECIMALS,
 ) -> list[str]:
-    """Format each row of an (N, E) array (or any (..., E) array, flattened) as a formula."""
-    a = np.asarray(array)
-    return [to_formula(row, elements, threshold, decimals) for row in a.reshape(-1, a.shape[-1])]
+    """Format each row of an (N, E) array (or any (..., E) array, flattened) as a formula.
+
+    Vectorized: one `printed_thousandths` call for the whole array. Raises a ValueError
+    naming the first row that cannot be printed.
+    """
+    a = np.asarray(array, dtype=np.float64)
+    if a.ndim == 0 or a.shape[-1] != len(elements):
+        raise ValueError(
+            f"Expected rows of {len(elements)} fractions (one per element). Received shape {a.shape}."
+        )
+    return _formulas(a.reshape(-1, a.shape[-1]), elements, threshold, decimals)
+
+
+def _formulas(rows: np.ndarray, elements, threshold: float, decimals: int, single: bool = False) -> list[str]:
+    _check_decimals(decimals)
+    if rows.shape[0] == 0:
+        return []
+    bad = ~np.all(np.isfinite(rows), axis=1) | np.any(rows < -SUM_ATOL, axis=1)
+    if bad.any():
+        r = int(np.argmax(bad))
+        where = "" if single else f"row {r}: "
+        raise ValueError(f"{where}cannot format a composition with negative or non-finite fractions: {rows[r].tolist()}.")
+    thousandths, ok = printed_thousandths(rows, threshold)
+    if not ok.all():
+        r = int(np.argmin(ok))
+        where = "" if single else f"row {r}: "
+        raise ValueError(f"{where}no fraction reaches the drop threshold {threshold}: nothing to format.")
+    return formula_strings(thousandths, elements)
 
 
 def valid_rows(array: np.ndarray, atol: float = SUM_ATOL) -> np.ndarray:

@@ -735,6 +735,7 @@ def evaluate_generator(
     n_novelty: int = 100,
     n_samples: int = 10,
     n_interpolation: int = 11,
+    progress: Callable[[str], None] | None = None,
 ) -> GeneratorEvaluation:
     """Runs the study's whole protocol on one generator.
 
@@ -757,6 +758,8 @@ def evaluate_generator(
         n_novelty: Novelty alloys.
         n_samples: Designs per condition in the sample bar charts.
         n_interpolation: Points on the latent path.
+        progress: Called with a one-line message before each experiment (e.g.
+            `hea_zoo.progress.Steps`); None: silent.
 
     Returns:
         A `GeneratorEvaluation`.
@@ -768,13 +771,14 @@ def evaluate_generator(
     oracle_fn = oracle_for(dataset, oracle)
     names = tuple(dataset.property_names)
     training = np.asarray(dataset.train.compositions, dtype=np.float64)
-    runs = {
-        "line": run_line(model, dataset, surrogate, oracle_fn, n_per_condition, n_line, seed),
-        "grid": run_grid(model, dataset, surrogate, oracle_fn, n_per_condition, n_grid, seed + 1),
-        "novelty": run_novelty(
-            model, dataset, surrogate, oracle_fn, n_per_condition, n_novelty, seed + 2
-        ),
-    }
+    say = progress or (lambda message: None)
+    say(f"line: {n_line} conditions x {n_per_condition} designs")
+    runs = {"line": run_line(model, dataset, surrogate, oracle_fn, n_per_condition, n_line, seed)}
+    say(f"grid: {n_grid * n_grid} conditions x {n_per_condition} designs")
+    runs["grid"] = run_grid(model, dataset, surrogate, oracle_fn, n_per_condition, n_grid, seed + 1)
+    say(f"novelty: {n_novelty} training alloys x {n_per_condition} designs")
+    runs["novelty"] = run_novelty(model, dataset, surrogate, oracle_fn, n_per_condition, n_novelty, seed + 2)
+    say("metrics, samples and latent interpolation")
     results = {key: compute_run_metrics(run, names, training) for key, run in runs.items()}
     samples = run_samples(model, dataset, surrogate, oracle_fn, n_samples, seed + 3)
     interpolation = None

@@ -30,6 +30,7 @@ from matplotlib import colormaps
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from hea_zoo.constants import PROPERTY_NAMES
 from hea_zoo.evaluation import experiments, metrics
 from hea_zoo.files import atomic_write
 
@@ -80,8 +81,15 @@ def _run(evaluation, key: str) -> experiments.ConditionRun:
 
 
 def _label(name: str, unit: str | None = None) -> str:
-    text = name.replace("_", " ").capitalize()
+    """``Shear modulus (GPa)`` for the study's names; a user's column name as written, with
+    its unit only when it has one (no empty ``()``)."""
+    text = name.replace("_", " ").capitalize() if name in PROPERTY_NAMES else str(name)
     return f"{text} ({unit})" if unit else text
+
+
+def _value(value: float, unit: str | None) -> str:
+    """``80.2 GPa``, or ``80.2`` when the unit is empty."""
+    return f"{value:.3g} {unit}" if unit else f"{value:.3g}"
 
 
 def _save(fig: Figure, path) -> Path:
@@ -350,9 +358,7 @@ def plot_samples(evaluations, path, max_samples: int = 10) -> Path:
             ax = axes[row, col]
             designs = samples.designs[col, :max_samples]
             shown.update(_stacked_bars(ax, designs, np.arange(len(designs)), elements, colors))
-            target = ", ".join(
-                f"{v:.3g} {u}" for v, u in zip(samples.conditions[col], first.property_units)
-            )
+            target = ", ".join(_value(v, u) for v, u in zip(samples.conditions[col], first.property_units))
             ax.set_title(f"{model}: {label} target ({target})", fontsize=9)
             ax.set_xlabel("sample")
             ax.set_ylabel("atomic fraction")

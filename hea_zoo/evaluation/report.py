@@ -160,7 +160,7 @@ def render_markdown(
             f"Dataset `{info['name']}`: {info['n_alloys']} alloys ({info['n_train']} train, "
             f"{info['n_test']} test) over {len(info['elements'])} elements; properties "
             + ", ".join(
-                f"{n} ({u})" for n, u in zip(info["property_names"], info["property_units"])
+                f"{n} ({u})" if u else str(n) for n, u in zip(info["property_names"], info["property_units"])
             )
             + (f"; fingerprint `{info['fingerprint'][:16]}`." if "fingerprint" in info else ".")
         )

@@ -32,6 +32,7 @@ from hea_zoo.data.datasets import load_dataset
 from hea_zoo.evaluation import experiments, report
 from hea_zoo.files import atomic_write
 from hea_zoo.models import get_generator_class, train_default_generator, train_default_surrogate
+from hea_zoo.progress import Steps
 
 
 def reproduce(
@@ -44,7 +45,7 @@ def reproduce(
     n_per_condition: int = 2000,
     save_models: bool = False,
     quick: bool = False,
-    verbose: int = 0,
+    verbose: int | str = "auto",
 ) -> Path:
     """Trains the generators and the surrogate on `dataset`, runs the protocol, writes a report.
 
@@ -59,12 +60,14 @@ def reproduce(
         save_models: also save the trained models as ``<out>/<name>.keras``.
         quick: 10 epochs, 20 surrogate epochs, at most 100 designs per condition: a smoke
             test, not a result.
-        verbose: Keras verbosity.
+        verbose: ``"auto"``: a progress bar per training and timed steps on stderr; 0:
+            silent (results only); 1 or 2: Keras's own training output.
 
     Returns:
         The path of ``report.md``.
     """
     began = time.perf_counter()
+    steps = Steps(enabled=verbose != 0)
     for name in models:
         get_generator_class(name)  # fails with the valid names
     if quick:
@@ -79,6 +82,7 @@ def reproduce(
     output.mkdir(parents=True, exist_ok=True)
 
     start = time.perf_counter()
+    steps("surrogate: training")
     surrogate = train_default_surrogate(dataset, epochs=surrogate_epochs, seed=seed, verbose=verbose)
     scores = surrogate.score(dataset.test.compositions, dataset.test.properties)
     print(f"surrogate trained in {time.perf_counter() - start:.0f} s; held-out "
@@ -89,6 +93,7 @@ def reproduce(
     evaluations, timings = {}, {}
     for name in models:
         start = time.perf_counter()
+        steps(f"{name}: training")
         model = train_default_generator(name, dataset, epochs=epochs, seed=seed, verbose=verbose)
         trained = time.perf_counter() - start
         if save_models:
@@ -96,6 +101,7 @@ def reproduce(
         start = time.perf_counter()
         evaluations[name] = experiments.evaluate_generator(
             model, dataset, surrogate, n_per_condition=n_per_condition, seed=seed, name=name,
+            progress=(lambda message, name=name: steps(f"{name}: {message}")) if steps.enabled else None,
         )  # fmt: skip
         timings[name] = (trained, time.perf_counter() - start)
         summary = evaluations[name].summary()
@@ -117,6 +123,7 @@ def reproduce(
         + " on this machine."
         + (" Quick run: a smoke test, not a result." if quick else "")
     )
+    steps("writing the report and figures")
     path = report.write_report(
         evaluations, output, dataset=dataset, surrogate_scores=scores, notes=notes,
         title="hea_zoo: the study's evaluation, reproduced",

@@ -1,6 +1,7 @@
 """Conditional generators (cAE, cVAE, WcGAN) over a shared base, their registry, the
 forward surrogate, and the step-budgeted default trainings."""
 
+import hea_zoo._tensorflow  # noqa: F401  (TensorFlow's start-up lines kept off the terminal)
 from hea_zoo.models.base import ConditionalGenerator, ZooModel
 from hea_zoo.models.cae import CAE
 from hea_zoo.models.cvae import CVAE

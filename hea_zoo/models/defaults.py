@@ -18,6 +18,7 @@ from hea_zoo.models.cae import CAE
 from hea_zoo.models.cvae import CVAE
 from hea_zoo.models.training import TrainingBudget, fit_with_budget
 from hea_zoo.models.wcgan import WCGAN
+from hea_zoo.progress import fit_arguments
 
 GENERATORS: dict[str, type[ConditionalGenerator]] = dict(zip(GENERATOR_NAMES, (CAE, CVAE, WCGAN)))
 """Generator classes by name."""
@@ -113,7 +114,7 @@ def train_default_generator(
     dataset,
     epochs: int | None = None,
     seed: int = 0,
-    verbose: int = 0,
+    verbose: int | str = "auto",
     budget: TrainingBudget | None = None,
 ) -> ConditionalGenerator:
     """Trains a generator with the measured defaults on `dataset.train`.
@@ -130,7 +131,8 @@ def train_default_generator(
         epochs: maximum number of epochs, an integer >= 1 (None: the default for that
             model).
         seed: seed of weights initialization and training noise.
-        verbose: Keras verbosity.
+        verbose: ``"auto"``: one progress bar and a summary on stderr
+            (`hea_zoo.progress.TrainingProgress`); 0: silent; 1 or 2: Keras's own output.
         budget: the step budget (None: the model's default).
 
     Returns:
@@ -161,7 +163,7 @@ def train_default_generator(
         budget=spec["budget"] if budget is None else budget,
         monitor=spec["early_stopping"],
         seed=seed,
-        verbose=verbose,
+        **fit_arguments(verbose, name.lower()),
     )
     model.training_seconds = time.perf_counter() - start
     return model

@@ -393,7 +393,7 @@ def train_default_surrogate(
     dataset,
     epochs: int | None = None,
     seed: int = 0,
-    verbose: int = 0,
+    verbose: int | str = "auto",
     budget: TrainingBudget | None = None,
 ) -> Surrogate:
     """Train the default ensemble on `dataset.train` (its elements, properties and units).
@@ -409,12 +409,15 @@ def train_default_surrogate(
         epochs: maximum number of epochs (default `SURROGATE_DEFAULTS["epochs"]`); an
             integer >= 1.
         seed: ensemble seed.
-        verbose: Keras verbosity.
+        verbose: ``"auto"``: one progress bar and a summary on stderr
+            (`hea_zoo.progress.TrainingProgress`); 0: silent; 1 or 2: Keras's own output.
         budget: the step budget (default `SURROGATE_DEFAULTS["budget"]`).
 
     Returns:
         The trained surrogate; `model.training_seconds` holds the training time.
     """
+    from hea_zoo.progress import fit_arguments
+
     epochs = SURROGATE_DEFAULTS["epochs"] if epochs is None else validation.check_epochs(epochs)
     keras.utils.set_random_seed(seed)
     model = Surrogate(
@@ -439,7 +442,7 @@ def train_default_surrogate(
         budget=SURROGATE_DEFAULTS["budget"] if budget is None else budget,
         monitor="val_loss",
         seed=seed,
-        verbose=verbose,
+        **fit_arguments(verbose, "surrogate"),
     )
     model.training_seconds = time.perf_counter() - start
     return model

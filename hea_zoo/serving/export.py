@@ -15,43 +15,65 @@ For a model exported under the name ``name`` into ``export_dir``:
   versions (lists are JSON-encoded strings; see `read_onnx_metadata`).
 
 The noise is an explicit input, so every runtime gives the same compositions for the same
-``z``. Both artifacts are first written in full to temporary names in their final parent
-directories (a SavedModel into ``export_dir/<name>/.tmp-<version>-*``, which TensorFlow
-Serving ignores because it is not a number; the ONNX file into
-``export_dir/.<name>.onnx.tmp-*``) and only then renamed into place, so a failed or
-interrupted export never leaves a half-written model where a server would load it.
+``z``.
+
+Versions. TensorFlow Serving does not reload a version number it already serves, so a new
+export gets a new number: by default the next one (the highest existing version + 1).
+Re-exporting an existing version needs ``overwrite=True`` and is a crash-safe swap.
+
+Crash safety. The SavedModel is written in full into a hidden staging folder beside its
+version folder (``<name>/.v<version>.<16 hex>.tmp``; TensorFlow Serving skips names that
+are not numbers) and then moved into place in one step (`hea_zoo.files.replace_directory`:
+a rename, or an atomic swap for an overwrite), so a server or reader always finds the
+previous complete version or the new one, never none and never a part. Where the file
+system has no atomic swap (NFS, some FUSE mounts) version folders are relative symlinks to
+hidden ``<name>/.v<version>-<16 hex>`` folders, switched by renaming a new link over the
+old; TensorFlow, ``saved_model_cli`` and TensorFlow Serving follow them (docs/SERVING.md).
+The ONNX file, written through `hea_zoo.files.atomic_write`, is replaced only by a version
+at least as new as the one it holds. Files get the umask's normal modes (0644/0755 under
+umask 022), so a server running as another user can read them. Hidden temporary folders a
+killed export left behind are removed by the next export (after an hour).
 
 Example:
     >>> import hea_zoo
     >>> from hea_zoo.models import train_default_generator
     >>> from hea_zoo.serving.export import export_model
     >>> model = train_default_generator("cvae", hea_zoo.load_dataset())  # doctest: +SKIP
-    >>> export_model(model, "exported", "cvae")                          # doctest: +SKIP
-    ExportResult(name='cvae', version=1, saved_model=..., onnx=...)
+    >>> print(export_model(model, "exported", "cvae"))                   # doctest: +SKIP
+    cvae version 1: SavedModel exported/cvae/1, ONNX exported/cvae.onnx
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 import json
 import os
+import platform
 import re
-import shutil
-import tempfile
+import time
+from collections.abc import Sequence
+from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Callable
 
+import hea_zoo._tensorflow  # noqa: F401  (TensorFlow's start-up lines kept off the terminal)
 import tensorflow as tf
 
 from hea_zoo._version import __version__
 from hea_zoo.artifact import NOISE_SPEC, decode_metadata, encode_metadata
+from hea_zoo.constants import GENERATOR_NAMES, SURROGATE_NAME
+from hea_zoo.files import atomic_write, remove_stale, replace_directory, staged_directory, write_bytes, write_text
 
 __all__ = [
     "ONNX_OPSET",
     "METADATA_FILE",
     "ExportResult",
     "export_model",
+    "export_all",
+    "existing_versions",
+    "next_version",
     "export_generator",
     "export_surrogate",
     "serving_function",
@@ -61,6 +83,7 @@ __all__ = [
     "load_saved_model",
     "sha256_file",
     "artifact_files",
+    "MANIFEST",
 ]
 
 ONNX_OPSET = 17
@@ -80,8 +103,10 @@ class ExportResult:
         name: The export name (``cvae``, ``surrogate``, ...).
         version: The SavedModel version folder (a positive integer).
         saved_model: Path of ``<export_dir>/<name>/<version>``.
-        onnx: Path of ``<export_dir>/<name>.onnx`` (None if ONNX was not requested).
+        onnx: Path of ``<export_dir>/<name>.onnx`` (None if it was not written: not
+            requested, or it holds a newer version).
         metadata: The metadata written into both artifacts.
+        replaced: True if an existing version was overwritten.
     """
 
     name: str
@@ -89,6 +114,12 @@ class ExportResult:
     saved_model: Path
     onnx: Path | None
     metadata: dict[str, Any] = dataclasses.field(repr=False)
+    replaced: bool = False
+
+    def __str__(self) -> str:
+        """One line for people: ``cvae version 2: SavedModel exported/cvae/2, ONNX exported/cvae.onnx``."""
+        onnx = f", ONNX {self.onnx}" if self.onnx is not None else ""
+        return f"{self.name} version {self.version}{' (replaced)' if self.replaced else ''}: SavedModel {self.saved_model}{onnx}"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -139,19 +170,33 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _check_version(version: Any, model) -> int:
-    if version is None:
-        version = getattr(model, "model_version", "1")
+def _check_version(version: Any) -> int:
     try:
         number = int(str(version))
     except ValueError:
         number = 0
-    if number < 1 or str(number) != str(version).strip():
+    if isinstance(version, bool) or number < 1 or str(number) != str(version).strip():
         raise ValueError(
             "`version` must be a positive integer (TensorFlow Serving loads numeric version "
             f"folders). Received: version={version!r}"
         )
     return number
+
+
+def existing_versions(model_dir: str | os.PathLike) -> list[int]:
+    """The version numbers exported in ``<export_dir>/<name>``, sorted: every numeric name
+    (a folder, or a link to one), as TensorFlow Serving reads them. Hidden staging folders
+    are not versions."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        return []
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.name.isdigit() and (p.is_dir() or p.is_symlink()))
+
+
+def next_version(export_dir: str | os.PathLike, name: str) -> int:
+    """The version a new export of `name` gets: the highest existing version + 1 (1 if none)."""
+    versions = existing_versions(Path(export_dir) / name)
+    return versions[-1] + 1 if versions else 1
 
 
 def model_metadata(model, name: str, version: int) -> dict[str, Any]:
@@ -347,32 +392,6 @@ def _existing_onnx_version(path: Path) -> int | None:
         return None
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        try:
-            path.unlink()
-        except OSError:
-            pass
-
-
-def _replace_dir(staged: Path, target: Path) -> None:
-    """Moves a staged folder onto `target`; an existing target is swapped out first."""
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".old-{target.name}-", dir=target.parent))
-        old.rmdir()
-        os.replace(target, old)
-        try:
-            os.replace(staged, target)
-        except BaseException:
-            os.replace(old, target)  # put the previous version back
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staged, target)
-
-
 # --------------------------------------------------------------------------- public API
 
 
@@ -388,79 +407,78 @@ def export_model(
     """Exports a trained generator or surrogate as SavedModel and ONNX.
 
     Writes ``export_dir/<name>/<version>/`` (SavedModel, ``serving_default``) and
-    ``export_dir/<name>.onnx``; both are staged under temporary names in their final
-    parent folders and renamed into place only once both are complete.
+    ``export_dir/<name>.onnx``. Both are complete before either is moved into place; the
+    version folder is moved in one step (an atomic swap when it replaces one), so a server
+    always finds a loadable version.
 
     Args:
         model: A trained `hea_zoo.models` generator (CAE, CVAE, WCGAN) or `Surrogate`.
         export_dir: Root folder of the exports (created if missing).
         name: Export name, e.g. ``"cvae"``.
-        version: SavedModel version folder, a positive integer (default: the model's
-            ``model_version``).
-        overwrite: Replace an existing ``<name>/<version>`` folder, and an existing
-            ``<name>.onnx`` of the same version. Without it those raise
-            `FileExistsError`. (The ONNX file always holds the most recently exported
-            version, so an ONNX file of another version is replaced.)
-        onnx: Also write the ONNX file.
+        version: SavedModel version, a positive integer (default: the next one, the
+            highest version already in ``export_dir/<name>`` + 1, or 1).
+        overwrite: Replace an existing ``<name>/<version>`` (a crash-safe swap). Without
+            it an existing version raises `FileExistsError`. A running TensorFlow Serving
+            keeps serving the version it loaded: export a new version to roll out.
+        onnx: Also write the ONNX file. It holds the newest version: it is replaced by a
+            version at least as new as its own, and left alone by an older one.
         opset: ONNX opset.
 
     Returns:
-        An `ExportResult`.
+        An `ExportResult` (``str(result)`` is a one-line summary).
 
     Raises:
         TypeError: not a hea_zoo generator or surrogate.
         ValueError: the model is unbuilt or untrained, or a bad name or version.
-        FileExistsError: the version exists and ``overwrite`` is False.
+        FileExistsError: the version exists and ``overwrite`` is False, or
+            ``<name>.onnx`` is not a hea_zoo export and ``overwrite`` is False.
 
     Example:
         >>> export_model(cvae, "exported", "cvae")  # doctest: +SKIP
     """
     _check_exportable(model)
     name = _check_name(name)
-    version = _check_version(version, model)
     root = Path(export_dir)
-    target_sm = root / name / str(version)
+    base = root / name
+    version = next_version(root, name) if version is None else _check_version(version)
+    target_sm = base / str(version)
     target_onnx = root / f"{name}.onnx"
-    if target_sm.exists() and not overwrite:
+    exists = os.path.lexists(target_sm)
+    if exists and not overwrite:
         raise FileExistsError(
             f"{target_sm} already exists: version {version} of {name!r} is exported. Pass "
-            "overwrite=True to replace it, or export another version."
+            "overwrite=True to replace it, or export another version (the default is the "
+            "next one)."
         )
-    if onnx and target_onnx.exists() and not overwrite:
-        existing = _existing_onnx_version(target_onnx)
-        if existing is None or existing == version:
+    write_onnx = onnx
+    if onnx and os.path.lexists(target_onnx):
+        held = _existing_onnx_version(target_onnx)
+        if held is None and not overwrite:
             raise FileExistsError(
-                f"{target_onnx} already exists (version {existing}). Pass overwrite=True "
-                "to replace it."
+                f"{target_onnx} already exists and is not a hea_zoo export. Pass "
+                "overwrite=True to replace it."
             )
+        if held is not None and held > version:
+            write_onnx = False  # it holds a newer version
     metadata = model_metadata(model, name, version)
     fn, signature = serving_function(model)
 
-    target_sm.parent.mkdir(parents=True, exist_ok=True)
-    staged_sm = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=target_sm.parent))
-    staged_onnx: Path | None = None
-    try:
-        _save_saved_model(model, fn, staged_sm, metadata)
-        if onnx:
-            proto = _build_onnx(model, fn, signature, metadata, opset)
-            handle, tmp_name = tempfile.mkstemp(prefix=f".{name}.onnx.tmp-", dir=root)
-            os.close(handle)
-            staged_onnx = Path(tmp_name)
-            staged_onnx.write_bytes(proto.SerializeToString())
-        _replace_dir(staged_sm, target_sm)
-        if staged_onnx is not None:
-            os.replace(staged_onnx, target_onnx)
-            staged_onnx = None
-    finally:
-        _remove(staged_sm)
-        if staged_onnx is not None:
-            _remove(staged_onnx)
+    base.mkdir(parents=True, exist_ok=True)
+    remove_stale(root)
+    remove_stale(base)
+    with staged_directory(base, f"v{version}") as staged:
+        _save_saved_model(model, fn, staged, metadata)
+        payload = _build_onnx(model, fn, signature, metadata, opset).SerializeToString() if write_onnx else None
+        replace_directory(staged, target_sm)
+    if payload is not None:
+        write_bytes(target_onnx, payload)
     return ExportResult(
         name=name,
         version=version,
         saved_model=target_sm,
-        onnx=target_onnx if onnx else None,
+        onnx=target_onnx if payload is not None else None,
         metadata=metadata,
+        replaced=exists,
     )
 
 
@@ -539,16 +557,247 @@ def sha256_file(path: str | os.PathLike) -> str:
 def artifact_files(root: str | os.PathLike, exclude: tuple[str, ...] = ()) -> dict[str, dict]:
     """Every file under `root` (relative POSIX path -> ``{"sha256", "bytes"}``), sorted.
 
+    Version folders are listed under their version name (``cvae/1/saved_model.pb``)
+    whether they are real folders or links to hidden ones; hidden files and folders
+    (staging folders, the targets of version links) are left out.
+
     Args:
         root: Folder to walk.
         exclude: Relative paths to leave out (e.g. the manifest itself).
     """
     root = Path(root)
+    found = []
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for file in files:
+            if not file.startswith("."):
+                found.append(Path(folder) / file)
     out = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in sorted(found, key=lambda p: p.relative_to(root).as_posix()):
         rel = path.relative_to(root).as_posix()
-        if rel in exclude:
+        if rel in exclude or not path.is_file():
             continue
         out[rel] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
     return out
 
+
+# --------------------------------------------------------------------------- export_all
+MANIFEST = "MANIFEST.json"
+"""Name of the manifest `export_all` writes."""
+
+_NOT_HASHED = (MANIFEST, "README.md")  # the manifest itself and a hand-written README
+_PACKAGES = ("tensorflow", "keras", "tensorflow-probability", "tf2onnx", "onnx", "onnxruntime", "numpy", "pymatgen")
+
+
+def _package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version(), "hea_zoo": __version__}
+    for package in _PACKAGES:
+        try:
+            versions[package] = importlib_metadata.version(package)
+        except importlib_metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def _generator_metrics(model, dataset, surrogate, n_per_condition: int, seed: int) -> dict:
+    """MAPE (surrogate- and oracle-judged) and diversity on the study's line conditions."""
+    from hea_zoo.evaluation import experiments
+
+    run = experiments.run_line(model, dataset, surrogate, n_per_condition=n_per_condition, seed=seed)
+    m = experiments.compute_run_metrics(
+        run, dataset.property_names, training_compositions=dataset.train.compositions
+    ).to_dict()
+    return {
+        "protocol": f"line: {m['n_conditions']} conditions from (q5 G, q5 K) to (q95 G, q95 K), "
+        f"{m['n_per_condition']} designs each, seed {seed}",
+        "mape_surrogate_percent": m["mape_surrogate"],
+        "mape_oracle_percent": m["mape_oracle"],
+        "cosine_similarity": m["cosine_similarity"],
+        "validity": m["validity"],
+        "uniqueness": m["uniqueness"],
+        "hit_rate_oracle": m["hit_rate_oracle"],
+        "copy_rate": None if m["nearest_training"] is None else m["nearest_training"]["copy_rate"],
+    }
+
+
+def _load_keras(directory: Path, name: str):
+    import keras
+
+    import hea_zoo.models  # noqa: F401  (registers the classes)
+
+    path = directory / f"{name}.keras"
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory}: no {path.name} there (expected one .keras file per exported model).")
+    try:
+        return keras.saving.load_model(path)
+    except Exception as err:  # keras raises many types for damaged or foreign files
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"{path} is not a hea_zoo model file, or it is damaged: {first[:200]}") from None
+
+
+def _versions_for(output: Path, names: Sequence[str], version: int | None, overwrite: bool) -> dict[str, int]:
+    """The version each model will get; raises before any training if one is refused."""
+    chosen = {}
+    for name in names:
+        existing = existing_versions(output / name)
+        if version is None:
+            chosen[name] = existing[-1] + 1 if existing else 1
+            continue
+        if version in existing and not overwrite:
+            raise FileExistsError(
+                f"{output / name / str(version)} already exists. Pass overwrite=True to "
+                "replace it, or export the next version (the default)."
+            )
+        if existing and version < existing[-1]:
+            raise ValueError(
+                f"version {version} of {name!r} is older than the exported version "
+                f"{existing[-1]}: export_all writes the newest version (its ONNX and .keras "
+                "files hold the newest). Export the old version with export_model instead."
+            )
+        chosen[name] = version
+    return chosen
+
+
+def export_all(
+    out: str | os.PathLike = "exported",
+    from_dir: str | os.PathLike | None = None,
+    models: Sequence[str] = GENERATOR_NAMES,
+    version: int | None = None,
+    overwrite: bool = False,
+    epochs: int | None = None,
+    surrogate_epochs: int | None = None,
+    seed: int = 0,
+    n_per_condition: int = 2000,
+    quick: bool = False,
+    command: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Trains (or loads) the default models on the bundled data and exports them all.
+
+    For each generator in `models` and the surrogate: ``<out>/<name>/<version>/``
+    (SavedModel), ``<out>/<name>.onnx`` and ``<out>/keras/<name>.keras``; then
+    ``<out>/MANIFEST.json`` with the model versions, the metrics each scored (surrogate
+    held-out R² and MAPE; generators' MAPE judged by the surrogate and by the oracle,
+    within-condition cosine similarity on the study's 20 line conditions), the sha256 and
+    size of every file, the training data's fingerprint and the package versions. This is
+    ``hea-zoo export --all``.
+
+    Args:
+        out: the export folder.
+        from_dir: load ``<name>.keras`` files from this folder instead of training.
+        models: generators to export (the surrogate always is).
+        version: export version (default: each model's next version).
+        overwrite: replace existing versions (crash-safe swaps).
+        epochs: generator epochs (default: each model's measured default).
+        surrogate_epochs: surrogate epochs (default: its own).
+        seed: training and metrics seed.
+        n_per_condition: designs per line condition for the metrics (2000, as the study).
+        quick: 5 epochs, 100 designs per condition: a smoke test, not a result.
+        command: the command line to record in the manifest.
+        progress: called with one-line progress messages (e.g. `hea_zoo.progress.Steps`).
+
+    Returns:
+        The path of the manifest.
+
+    Raises:
+        FileExistsError: a version exists and ``overwrite`` is False (checked before any
+            training).
+        FileNotFoundError: `from_dir` lacks a model file.
+        ValueError: unknown model name, a version older than the exported one.
+    """
+    from hea_zoo.data.datasets import load_dataset
+    from hea_zoo.models import DEFAULT_HYPERPARAMETERS, SURROGATE_DEFAULTS, get_generator_class
+    from hea_zoo.models import train_default_generator, train_default_surrogate
+
+    say = progress or (lambda message: None)
+    models = [str(m).lower() for m in models]
+    for name in models:
+        get_generator_class(name)  # fails with the valid names
+    if version is not None:
+        version = _check_version(version)
+    if quick:
+        epochs = epochs or 5
+        surrogate_epochs = surrogate_epochs or 5
+        n_per_condition = min(n_per_condition, 100)
+    output = Path(out)
+    names = [*models, SURROGATE_NAME]
+    versions = _versions_for(output, names, version, overwrite)
+    source = None if from_dir is None else Path(from_dir)
+    dataset = load_dataset()
+
+    loaded, training = {}, {}
+    for name in [SURROGATE_NAME, *models]:
+        start = time.perf_counter()
+        if source is not None:
+            say(f"{name}: loading {source / (name + '.keras')}")
+            loaded[name] = _load_keras(source, name)
+            training[name] = {"loaded_from": str(source / f"{name}.keras")}
+            continue
+        if name == SURROGATE_NAME:
+            n = surrogate_epochs or SURROGATE_DEFAULTS["epochs"]
+            say(f"{name}: training ({n} epochs)")
+            loaded[name] = train_default_surrogate(dataset, epochs=surrogate_epochs, seed=seed)
+        else:
+            n = epochs or DEFAULT_HYPERPARAMETERS[name]["epochs"]
+            say(f"{name}: training ({n} epochs)")
+            loaded[name] = train_default_generator(name, dataset, epochs=epochs, seed=seed)
+        training[name] = {"epochs": n, "seed": seed, "seconds": round(time.perf_counter() - start, 1)}
+
+    surrogate = loaded[SURROGATE_NAME]
+    scores = surrogate.score(dataset.test.compositions, dataset.test.properties)
+    metrics: dict[str, Any] = {SURROGATE_NAME: {"held_out": scores, "n_test": int(len(dataset.test_index))}}
+    for name in models:
+        say(f"{name}: metrics on the line conditions ({n_per_condition} designs each)")
+        metrics[name] = _generator_metrics(loaded[name], dataset, surrogate, n_per_condition, seed)
+
+    entries = {}
+    for name in names:
+        model = loaded[name]
+        say(f"{name}: exporting version {versions[name]} (SavedModel, ONNX, .keras)")
+        result = export_model(model, output, name, version=versions[name], overwrite=overwrite)
+        keras_path = output / "keras" / f"{name}.keras"
+        atomic_write(keras_path, model.save)
+        files = {"saved_model": result.saved_model.relative_to(output).as_posix()}
+        if result.onnx is not None:
+            files["onnx"] = result.onnx.relative_to(output).as_posix()
+        files["keras"] = keras_path.relative_to(output).as_posix()
+        entries[name] = {
+            "class": type(model).__name__,
+            "model_version": str(model.model_version),
+            "export_version": result.version,
+            "metadata": result.metadata,
+            "files": files,
+            "config": model.get_config(),
+            "training": training[name],
+            "metrics": metrics[name],
+        }
+
+    hashed = artifact_files(output, exclude=_NOT_HASHED)
+    for entry in entries.values():
+        entry["bytes"] = {
+            kind: sum(info["bytes"] for path, info in hashed.items() if path == rel or path.startswith(rel + "/"))
+            for kind, rel in entry["files"].items()
+        }
+    manifest = {
+        "manifest_version": 1,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": command or "hea_zoo.serving.export.export_all",
+        "hea_zoo_version": __version__,
+        "packages": _package_versions(),
+        "dataset": {
+            "name": dataset.name,
+            "fingerprint_sha256": dataset.fingerprint(),
+            "n_alloys": int(len(dataset)),
+            "n_train": int(len(dataset.train_index)),
+            "n_test": int(len(dataset.test_index)),
+            "elements": list(dataset.elements),
+            "property_names": list(dataset.property_names),
+            "property_units": list(dataset.property_units),
+        },
+        "models": entries,
+        "total_bytes": int(sum(info["bytes"] for info in hashed.values())),
+        "files": hashed,
+    }
+    path = write_text(output / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
+    say(f"manifest: {path} ({manifest['total_bytes'] / 1e6:.2f} MB in {len(hashed)} files)")
+    return path
