@@ -141,7 +141,8 @@ def test_metadata_read_back(name, models, exports):
     assert meta == json.loads(json.dumps(result.metadata))
     assert meta == export.read_saved_model_metadata(result.saved_model)
     assert meta["elements"] == list(hea_zoo.ELEMENTS)
-    assert meta["export_version"] == int(MODEL_VERSION) and meta["model_version"] == MODEL_VERSION
+    # The first export into a fresh folder is version 1; the model's own layout version is separate.
+    assert meta["export_version"] == result.version == 1 and meta["model_version"] == MODEL_VERSION
     assert meta["hea_zoo_version"] == hea_zoo.__version__
     assert meta["model_class"] == type(model).__name__
     # A reader that knows nothing of hea_zoo sees the same (lists as JSON strings).
@@ -162,8 +163,8 @@ def test_metadata_read_back(name, models, exports):
 def test_saved_model_is_in_serving_layout(exports):
     root, _ = exports
     for name in ALL_NAMES:
-        assert sorted(p.name for p in (root / name).iterdir()) == [MODEL_VERSION]
-        version = root / name / MODEL_VERSION
+        assert sorted(p.name for p in (root / name).iterdir()) == ["1"]
+        version = root / name / "1"
         assert (version / "saved_model.pb").is_file()
         assert (version / "variables" / "variables.index").is_file()
     assert sorted(p.name for p in root.glob("*.onnx")) == sorted(f"{n}.onnx" for n in ALL_NAMES)
