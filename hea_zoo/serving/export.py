@@ -56,6 +56,7 @@ __all__ = [
     "export_surrogate",
     "serving_function",
     "model_metadata",
+    "training_formulas",
     "read_onnx_metadata",
     "read_saved_model_metadata",
     "load_saved_model",
@@ -154,7 +155,28 @@ def _check_version(version: Any, model) -> int:
     return number
 
 
-def model_metadata(model, name: str, version: int) -> dict[str, Any]:
+def training_formulas(compositions, elements) -> list[str]:
+    """Distinct printed formulas of training compositions (metadata ``training_compositions``).
+
+    Args:
+        compositions: an ``(N, E)`` array of fractions, a `Dataset` (its compositions) or
+            a list of formula strings.
+        elements: the element order.
+    """
+    import numpy as np
+
+    from hea_zoo.artifact import formula_strings, printed_thousandths
+
+    values = getattr(compositions, "compositions", compositions)
+    if len(values) and isinstance(values[0], str):
+        from hea_zoo.data.composition import parse_formulas
+
+        values = parse_formulas(list(values), elements)
+    k, ok = printed_thousandths(np.asarray(values, dtype=np.float64))
+    return list(dict.fromkeys(formula_strings(k[ok], elements)))
+
+
+def model_metadata(model, name: str, version: int, training_compositions=None) -> dict[str, Any]:
     """The metadata recorded with an export (values are str, int or lists of str).
 
     Args:
@@ -166,8 +188,10 @@ def model_metadata(model, name: str, version: int) -> dict[str, Any]:
         Dict with ``name``, ``kind`` ("generator"/"surrogate"), ``model_class``,
         ``model_version``, ``export_version``, ``hea_zoo_version``, ``elements``,
         ``inputs``, ``outputs`` and, for generators, ``latent_dim``, ``condition_names``,
-        ``condition_units``, ``condition_range`` ([min, max] of the training conditions);
-        for the surrogate, ``property_names``, ``property_units``,
+        ``condition_units``, ``condition_range`` ([min, max] of the training conditions)
+        and, when given (argument or the model's ``training_compositions`` attribute),
+        ``training_compositions`` (the training alloys' printed formulas, which
+        `hea-zoo design` checks constraints against); for the surrogate, ``property_names``, ``property_units``,
         ``n_members``.
     """
     kind = "generator" if _is_generator(model) else "surrogate"
@@ -194,6 +218,10 @@ def model_metadata(model, name: str, version: int) -> dict[str, Any]:
                 "noise": f"standard normal N(0, I), shape [batch, latent_dim]; seeded draw {NOISE_SPEC} (hea_zoo.artifact.noise)",
             }
         )
+        if training_compositions is None:
+            training_compositions = getattr(model, "training_compositions", None)
+        if training_compositions is not None:
+            meta["training_compositions"] = training_formulas(training_compositions, model.elements)
     else:
         meta.update(
             {
@@ -384,6 +412,7 @@ def export_model(
     overwrite: bool = False,
     onnx: bool = True,
     opset: int = ONNX_OPSET,
+    training_compositions=None,
 ) -> ExportResult:
     """Exports a trained generator or surrogate as SavedModel and ONNX.
 
@@ -403,6 +432,9 @@ def export_model(
             version, so an ONNX file of another version is replaced.)
         onnx: Also write the ONNX file.
         opset: ONNX opset.
+        training_compositions: a generator's training alloys (``(N, E)`` fractions, a
+            `Dataset` or formulas), recorded as ``training_compositions`` so that
+            `hea-zoo design` can warn when constraints exclude every one of them.
 
     Returns:
         An `ExportResult`.
@@ -433,7 +465,7 @@ def export_model(
                 f"{target_onnx} already exists (version {existing}). Pass overwrite=True "
                 "to replace it."
             )
-    metadata = model_metadata(model, name, version)
+    metadata = model_metadata(model, name, version, training_compositions)
     fn, signature = serving_function(model)
 
     target_sm.parent.mkdir(parents=True, exist_ok=True)
