@@ -354,6 +354,8 @@ def _design_request(args) -> None:
             "each design is a distinct candidate.",
             EXIT_USAGE,
         )
+    if args.select not in ("diverse", "closest"):
+        raise CLIError(f"usage error: --select must be diverse or closest. Received: {args.select!r}", EXIT_USAGE)
     if args.chunk_size < 1:
         raise CLIError(f"usage error: --chunk-size must be a positive integer. Received: {args.chunk_size}", EXIT_USAGE)
     if args.seed is not None:
@@ -443,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=20, help="designs to return (default 20).")
     p.add_argument("--candidates", type=int, default=None,
                    help="candidates drawn before selection (default max(100 n, 2000)).")  # fmt: skip
-    p.add_argument("--select", choices=("diverse", "closest"), default="diverse",
+    p.add_argument("--select", default="diverse", metavar="{diverse,closest}",
                    help="diverse: spread over the candidates within --tolerance (default); "
                    "closest: the best scores.")  # fmt: skip
     p.add_argument("--tolerance", type=float, default=0.05,

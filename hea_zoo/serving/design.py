@@ -451,7 +451,7 @@ def apply_constraints(
     Example:
         >>> k, ok = apply_constraints([[0.5, 0.3, 0.2]], ["Nb", "Ti", "W"], {"bounds": {"W": (0, 0.1)}})
         >>> k.tolist(), ok.tolist()
-        ([[563, 338, 99]], [True])
+        ([[563, 337, 100]], [True])
     """
     x = np.asarray(compositions, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != len(elements):
