@@ -21,6 +21,7 @@ from hea_zoo.artifact import (
 )
 from hea_zoo.constants import BUNDLED_FINGERPRINT
 from hea_zoo.serving import design
+from hea_zoo.serving import design_text as text
 from hea_zoo.serving.design import (
     Constraints,
     Designer,
@@ -425,13 +426,15 @@ def test_parquet_output(cvae, tmp_path):
 
 def test_text_cells_match_python_formatting():
     rng = np.random.default_rng(0)
-    values = np.concatenate([rng.normal(0, 100, 500), rng.normal(0, 1e-3, 200), [0.0, -0.0, 5e-5, 1e6, 123.45]])
-    cells, lengths = design._float_cells(values, 4)
-    texts = [bytes(c[:n]).decode() for c, n in zip(cells, lengths)]
-    for text, value in zip(texts, values):
-        assert math.isclose(float(text), value, abs_tol=0.5e-4 + 1e-12), (text, value)
-        assert not text.endswith("0") or "." not in text
-    special = design._float_cells(np.array([np.nan, np.inf, -np.inf, 1e20]), 4)
-    assert [bytes(c[:n]).decode() for c, n in zip(*special)] == ["nan", "inf", "-inf", "1e+20"]
-    ints, lengths = design._integer_cells(np.array([0, 7, 10, 999, 1000, 4294967295]))
-    assert [bytes(c[:n]).decode() for c, n in zip(ints, lengths)] == ["0", "7", "10", "999", "1000", "4294967295"]
+    values = np.concatenate([rng.normal(0, 100, 500), rng.normal(0, 1e-3, 200), [0.0, -0.0, 5e-5, 1e6, 123.45, 60.03125]])
+    texts = text.cell_strings(text.float_cells(values, 4))
+    for written, value in zip(texts, values):
+        assert math.isclose(float(written), value, abs_tol=0.5e-4 + 1e-12), (written, value)
+        assert not written.endswith("0") or "." not in written
+    assert texts[-6:] == ["0", "0", "0", "1000000", "123.45", "60.0312"]
+    assert text.cell_strings(text.float_cells(np.array([np.nan, np.inf, -np.inf, 1e20, -2.5]), 4)) == [
+        "nan", "inf", "-inf", "1e+20", "-2.5"]  # fmt: skip
+    grid = text.float_cells(np.array([[1.5, -2.0], [np.nan, 0.25]]), 2)
+    assert text.cell_strings((grid[0].reshape(2, -1), grid[1].reshape(2, -1))) == ["1.5-2", "nan0.25"]
+    assert text.cell_strings(text.integer_cells(np.array([0, 7, 10, 999, 1000, 4294967295]))) == [
+        "0", "7", "10", "999", "1000", "4294967295"]  # fmt: skip

@@ -57,6 +57,7 @@ from hea_zoo.artifact import (
     relative_errors,
 )
 from hea_zoo.constants import oracle_applies, short_label
+from hea_zoo.serving import design_text as text
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -364,11 +365,13 @@ class _Rules:
 
 
 def _sequential_sum(x: np.ndarray) -> np.ndarray:
-    """Row sums added column by column from 0, left to right (the specification's order)."""
-    total = np.zeros(x.shape[0])
-    for e in range(x.shape[1]):
-        total = total + x[:, e]
-    return total
+    """Row sums added column by column, left to right (the specification's order).
+
+    `np.cumsum` accumulates sequentially (unlike `np.sum`, which adds pairwise).
+    """
+    if x.shape[1] == 0:
+        return np.zeros(x.shape[0])
+    return np.cumsum(x, axis=1)[:, -1]
 
 
 def _repair(raw: np.ndarray, rules: _Rules) -> tuple[np.ndarray, np.ndarray]:
@@ -381,7 +384,8 @@ def _repair(raw: np.ndarray, rules: _Rules) -> tuple[np.ndarray, np.ndarray]:
     finite = np.all(np.isfinite(x), axis=1)
     x[~finite] = 0.0
     # 1. off the allowed set; 2. below the minimum fraction (elements without a lower bound).
-    x[:, ~rules.allowed] = 0.0
+    if not rules.allowed.all():
+        x[:, ~rules.allowed] = 0.0
     x[(x < rules.min_fraction) & ~rules.required[None, :]] = 0.0
     # 3. at most m elements: the required ones, then the largest of the rest.
     required = rules.required
@@ -406,10 +410,19 @@ def _repair(raw: np.ndarray, rules: _Rules) -> tuple[np.ndarray, np.ndarray]:
     x[~ok] = 0.0
     lo, hi = rules.lo[None, :], rules.hi[None, :]
     active = np.flatnonzero(ok)
+    bounded = bool(np.any(rules.lo > 0) or np.any(rules.hi < 1))
     for _ in range(_MAX_ROUNDS):
         if not active.size:
             break
         xs = x[active]
+        if not bounded:
+            # No bounds: every x_e lies in [0, 1] and is >= 0, so nothing is clipped, C = 0
+            # and a round is x_e = ((1 - 0) x_e) / F = x_e / F over the present elements.
+            spread_values = xs / _sequential_sum(xs)[:, None]
+            moved = np.max(np.abs(spread_values - xs), axis=1)
+            x[active] = spread_values
+            active = active[moved > _MOVE_TOLERANCE]
+            continue
         present = xs > 0
         clipped_values = np.minimum(np.maximum(xs, lo), hi)
         clipped = present & (clipped_values != xs)
@@ -566,9 +579,10 @@ class _BestRecords:
 
                 self._file = tempfile.TemporaryFile(prefix="hea_zoo-design-")
             self._file.write(records.tobytes())
-            position = np.arange(self._written, self._written + records.size, dtype=np.int64)
+            # candidate indices and file positions are below 2**32 (noise rows are)
+            position = np.arange(self._written, self._written + records.size, dtype=np.uint32)
             self._written += records.size
-            self._keys.append((records["score"].copy(), records["index"].copy(), position))
+            self._keys.append((records["score"].copy(), records["index"].astype(np.uint32), position))
         else:
             self._parts.append(records)
         self.count += records.size
@@ -607,6 +621,7 @@ class _BestRecords:
         if not self._keys:
             return
         score, index, position = (np.concatenate(a) for a in zip(*self._keys))
+        self._keys = []
         wanted_all = position[np.lexsort((index, score))[: self.capacity]]
         del score, index, position
         for start in range(0, wanted_all.size, _SPILL_RECORDS):
@@ -643,147 +658,6 @@ def _farthest_point(k: np.ndarray, n: int) -> np.ndarray:
         np.minimum(distance, ((points - points[best]) ** 2).sum(axis=1, dtype=np.int64), out=distance)
         distance[chosen] = -1
     return np.asarray(chosen)
-
-
-# ----------------------------------------------------------------------------- formatting
-def _token_table(tokens: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    width = max((len(t) for t in tokens), default=1) or 1
-    table = np.zeros((len(tokens), width), np.uint8)
-    lengths = np.array([len(t) for t in tokens], np.int64)
-    for i, t in enumerate(tokens):
-        table[i, : len(t)] = np.frombuffer(t, np.uint8)
-    return table, lengths
-
-
-def _fraction_bytes(k: int) -> bytes:
-    if k >= _UNIT:
-        return b"1"
-    if k <= 0:
-        return b"0"
-    return ("0." + f"{k:03d}").rstrip("0").encode()
-
-
-_FRACTIONS = _token_table([_fraction_bytes(k) for k in range(_UNIT + 1)])
-_BOOLEANS = _token_table([b"False", b"True"])
-_DIGITS = np.frombuffer(b"0123456789", np.uint8)
-
-
-def _integer_cells(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Decimal text of nonnegative integers: ``(bytes (N, W), lengths (N,))``."""
-    v = np.asarray(values, dtype=np.int64)
-    width = max(1, len(str(int(v.max())))) if v.size else 1
-    lengths = np.ones(v.shape, np.int64)
-    for d in range(1, width):
-        lengths += v >= 10**d
-    out = np.zeros((v.size, width), np.uint8)
-    for j in range(width):
-        power = lengths - 1 - j
-        digit = (v // np.power(10, np.maximum(power, 0))) % 10
-        out[:, j] = np.where(power >= 0, _DIGITS[digit], 0)
-    return out, lengths
-
-
-def _float_cells(values: np.ndarray, decimals: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed-point text of floats (`decimals` places, trailing zeros removed): ``60.0312``.
-
-    Non-finite and huge values (rare) are spelled by Python: ``nan``, ``inf``, ``1e+20``.
-    """
-    v = np.asarray(values, dtype=np.float64).reshape(-1)
-    regular = np.isfinite(v) & (np.abs(v) < 1e12)
-    scaled = np.rint(np.abs(np.where(regular, v, 0.0)) * 10.0**decimals).astype(np.int64)
-    negative = (v < 0) & (scaled > 0)
-    whole, frac = np.divmod(scaled, 10**decimals)
-    ints, int_len = _integer_cells(whole)
-    digits = np.empty((v.size, decimals), np.int64)
-    rest = frac
-    for j in range(decimals - 1, -1, -1):
-        rest, digits[:, j] = np.divmod(rest, 10)
-    nonzero = digits != 0
-    keep = np.where(nonzero.any(axis=1), decimals - np.argmax(nonzero[:, ::-1], axis=1), 0)
-    sign = (_constant_cells(b"-", v.size)[0], negative.astype(np.int64))
-    dot = (_constant_cells(b".", v.size)[0], (keep > 0).astype(np.int64))
-    out = _pack([sign, (ints, int_len), dot, (_DIGITS[digits].astype(np.uint8), keep)])
-    special = np.flatnonzero(~regular)
-    if special.size:
-        texts = [repr(float(x)) if np.isfinite(x) else str(float(x)) for x in v[special]]
-        width = max(out[0].shape[1], *(len(t) for t in texts))
-        data = np.zeros((v.size, width), np.uint8)
-        data[:, : out[0].shape[1]] = out[0]
-        lengths = out[1].copy()
-        for row, text in zip(special, texts):
-            data[row] = 0
-            data[row, : len(text)] = np.frombuffer(text.encode(), np.uint8)
-            lengths[row] = len(text)
-        out = (data, lengths)
-    return out
-
-
-def _pack(pieces: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenates per-row pieces into one cell: ``(bytes (N, W), lengths (N,))``."""
-    rows = pieces[0][0].shape[0]
-    lengths = sum(p[1] for p in pieces)
-    width = max(int(lengths.max()) if rows else 1, 1)
-    out = np.zeros((rows, width), np.uint8)
-    mask = np.arange(width)[None, :] < lengths[:, None]
-    out[mask] = _join_cells(pieces)
-    return out, lengths
-
-
-def _join_cells(pieces: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Concatenates per-row cells: the flat bytes of every row, pieces in order."""
-    blocks = [p[0] for p in pieces]
-    masks = [np.arange(p[0].shape[1])[None, :] < p[1][:, None] for p in pieces]
-    return np.concatenate(blocks, axis=1)[np.concatenate(masks, axis=1)]
-
-
-def _constant_cells(text: bytes, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.tile(np.frombuffer(text, np.uint8), (rows, 1)), np.full(rows, len(text), np.int64)
-
-
-class _Texts:
-    """Formula and system strings of printed rows, built without a per-row loop."""
-
-    def __init__(self, elements: Sequence[str]):
-        self.elements = list(elements)
-        size = len(self.elements)
-        symbols = _token_table([s.encode() for s in self.elements])
-        fractions, fraction_lengths = _FRACTIONS
-        # token (e, k) = symbol e then the text of k thousandths; empty for k = 0
-        width = symbols[0].shape[1] + fractions.shape[1]
-        table = np.zeros((size, _UNIT + 1, width), np.uint8)
-        table[:, :, : symbols[0].shape[1]] = symbols[0][:, None, :]
-        shape = (size, _UNIT + 1, fractions.shape[1])
-        columns = np.broadcast_to(np.arange(shape[2])[None, None, :] + symbols[1][:, None, None], shape)
-        rows = np.broadcast_to(np.arange(_UNIT + 1)[None, :, None], shape)
-        elems = np.broadcast_to(np.arange(size)[:, None, None], shape)
-        table[elems, rows, columns] = np.broadcast_to(fractions[None], shape)
-        lengths = symbols[1][:, None] + fraction_lengths[None, :]
-        lengths[:, 0] = 0
-        self.formula_table = table.reshape(size * (_UNIT + 1), width)
-        self.formula_lengths = lengths.reshape(-1)
-        self.system_table, self.system_lengths = _token_table([s.encode() + b"-" for s in self.elements])
-        self.offset = (np.arange(size) * (_UNIT + 1))[None, :]
-
-    def formula_pieces(self, k: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        ids = self.offset + k
-        return [(self.formula_table[ids[:, e]], self.formula_lengths[ids[:, e]]) for e in range(k.shape[1])]
-
-    def system_pieces(self, k: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        member = k >= SYSTEM_MIN_THOUSANDTHS
-        # the last member's "-" is dropped: its length is one shorter
-        last = k.shape[1] - 1 - np.argmax(member[:, ::-1], axis=1)
-        pieces = []
-        for e in range(k.shape[1]):
-            lengths = np.where(member[:, e], self.system_lengths[e], 0) - (member[:, e] & (last == e))
-            pieces.append((np.broadcast_to(self.system_table[e], (k.shape[0], self.system_table.shape[1])), lengths))
-        return pieces
-
-    def strings(self, pieces: list[tuple[np.ndarray, np.ndarray]]) -> list[str]:
-        rows = pieces[0][0].shape[0]
-        if not rows:
-            return []
-        flat = _join_cells([*pieces, _constant_cells(b"\n", rows)])
-        return flat.tobytes().decode("ascii").split("\n")[:rows]
 
 
 # ----------------------------------------------------------------------------- sessions
@@ -963,48 +837,36 @@ class _Block:
         cols.append("system")
         return cols + list(d.elements)
 
-    def cell_pieces(self) -> list[list[tuple[np.ndarray, np.ndarray]]]:
-        d, r = self.designer, self.records
-        rows = r.size
-        k = r["k"].astype(np.int64)
-        cells: list[list[tuple[np.ndarray, np.ndarray]]] = [
-            [_integer_cells(self.ranks)],
-            [_integer_cells(r["index"])],
-            d._texts.formula_pieces(k),
-        ]
-        if d.has_surrogate:
-            for j in range(len(d.condition_names)):
-                for field in ("mean", "lower", "upper"):
-                    cells.append([_float_cells(r[field][:, j], 4)])
-        if self.oracle is not None:
-            for j in range(len(d.condition_names)):
-                cells.append([_float_cells(self.oracle[:, j], 4)])
-        if d.has_surrogate:
-            cells.append([_float_cells(r["score"], 6)])
-        if self.oracle is not None:
-            cells.append([_float_cells(self.oracle_error, 6)])
-        if d.has_surrogate:
-            flag = self.in_tolerance.astype(np.int64)
-            cells.append([(_BOOLEANS[0][flag], _BOOLEANS[1][flag])])
-        if self.log_prob is not None:
-            cells.append([_float_cells(self.log_prob, 4)])
-        cells.append(d._texts.system_pieces(k))
-        for e in range(k.shape[1]):
-            cells.append([(_FRACTIONS[0][k[:, e]], _FRACTIONS[1][k[:, e]])])
-        return cells
-
     def csv_bytes(self) -> bytes:
-        rows = self.records.size
-        if not rows:
+        """The block's CSV rows (columns as `columns`), built without a per-row loop."""
+        d, r = self.designer, self.records
+        if not r.size:
             return b""
-        comma, newline = _constant_cells(b",", rows), _constant_cells(b"\n", rows)
-        pieces: list[tuple[np.ndarray, np.ndarray]] = []
-        for i, cell in enumerate(self.cell_pieces()):
-            if i:
-                pieces.append(comma)
-            pieces.extend(cell)
-        pieces.append(newline)
-        return _join_cells(pieces).tobytes()
+        k = r["k"].astype(np.int64)
+        n_props = len(d.condition_names)
+        sections = [
+            text.with_separator(text.integer_cells(np.stack([self.ranks, r["index"]], axis=1))),
+            text.with_separator(d._texts.formula_cells(k)),
+        ]
+        values = []
+        if d.has_surrogate:
+            for j in range(n_props):
+                values += [r["mean"][:, j], r["lower"][:, j], r["upper"][:, j]]
+        if self.oracle is not None:
+            values += [self.oracle[:, j] for j in range(n_props)]
+        if values:
+            sections.append(text.with_separator(text.float_cells(np.stack(values, axis=1), 4)))
+        errors = ([r["score"]] if d.has_surrogate else []) + ([self.oracle_error] if self.oracle is not None else [])
+        if errors:
+            sections.append(text.with_separator(text.float_cells(np.stack(errors, axis=1), 6)))
+        if d.has_surrogate:
+            sections.append(text.with_separator(text.token_cells(text.BOOLEANS, self.in_tolerance.astype(np.int64))))
+        if self.log_prob is not None:
+            sections.append(text.with_separator(text.float_cells(self.log_prob, 4)))
+        sections.append(text.with_separator(d._texts.system_cells(k)))
+        sections.append(text.with_separator(text.token_cells(text.FRACTIONS, k[:, :-1])))
+        sections.append(text.with_separator(text.token_cells(text.FRACTIONS, k[:, -1]), b"\n"))
+        return text.join_cells(sections)
 
     def arrays(self) -> dict[str, Any]:
         """Column name -> values (NumPy arrays; formula and system as lists of str)."""
@@ -1013,7 +875,7 @@ class _Block:
         out: dict[str, Any] = {
             "rank": self.ranks.astype(np.int64),
             "candidate": r["index"].astype(np.int64),
-            "formula": d._texts.strings(d._texts.formula_pieces(k)),
+            "formula": text.cell_strings(d._texts.formula_cells(k)),
         }
         if d.has_surrogate:
             for j, name in enumerate(d.condition_names):
@@ -1031,7 +893,7 @@ class _Block:
             out["in_tolerance"] = self.in_tolerance
         if self.log_prob is not None:
             out["log_prob"] = self.log_prob
-        out["system"] = d._texts.strings(d._texts.system_pieces(k))
+        out["system"] = text.cell_strings(d._texts.system_cells(k))
         fractions = k.astype(np.float32) / np.float32(_UNIT)
         for e, symbol in enumerate(d.elements):
             out[symbol] = fractions[:, e]
@@ -1164,7 +1026,7 @@ class Designer:
                 )
             self._log_prob = _session(self.log_prob_path, "log-density model")
             _check_io(self._log_prob, self.log_prob_path, ("composition", "condition"), (), "log-density")
-        self._texts = _Texts(self.elements)
+        self._texts = text.TextTables(self.elements, SYSTEM_MIN_THOUSANDTHS)
         self._hasher = _RowHasher(len(self.elements))
 
     def _open_surrogate(self) -> None:
@@ -1590,7 +1452,7 @@ class Designer:
             "notes": notes,
         }
 
-    def _blocks(self, state, t: np.ndarray, tolerance: float, block: int = 65536) -> Iterator[_Block]:
+    def _blocks(self, state, t: np.ndarray, tolerance: float, block: int = 16384) -> Iterator[_Block]:
         """The selected designs, best first, in blocks with everything a row shows."""
         if state["chosen"] is not None:
             chosen = state["chosen"]
