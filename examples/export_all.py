@@ -220,7 +220,9 @@ def main(argv: Sequence[str] | None = None) -> Path:
     entries = {}
     for name in names:
         model = models[name]
-        result = export_model(model, output, name, version=args.version, overwrite=args.overwrite)
+        training = dataset.train if name != "surrogate" else None  # design warns when constraints exclude them all
+        result = export_model(model, output, name, version=args.version, overwrite=args.overwrite,
+                              training_compositions=training)  # fmt: skip
         keras_path = output / "keras" / f"{name}.keras"
         save_keras(model, keras_path)
         files = {

@@ -438,3 +438,11 @@ def test_text_cells_match_python_formatting():
     assert text.cell_strings((grid[0].reshape(2, -1), grid[1].reshape(2, -1))) == ["1.5-2", "nan0.25"]
     assert text.cell_strings(text.integer_cells(np.array([0, 7, 10, 999, 1000, 4294967295]))) == [
         "0", "7", "10", "999", "1000", "4294967295"]  # fmt: skip
+
+
+def test_progress_bar_on_stderr(cvae, capsys):
+    cvae.design(TARGET, n=5, candidates=3000, seed=0, chunk_size=1000, progress=True)
+    err = capsys.readouterr().err
+    assert "3,000/3,000 candidates" in err and err.endswith("\n")
+    cvae.design(TARGET, n=5, candidates=3000, seed=0, chunk_size=1000)
+    assert capsys.readouterr().err == ""

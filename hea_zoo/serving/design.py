@@ -1432,9 +1432,10 @@ class Designer:
                 filler = np.concatenate(list(fill.sorted_blocks(1 << 30)) or [np.zeros(0, dtype)])
                 chosen = np.concatenate([pool_records, filler[: n - pool_records.size]])
                 if self.has_surrogate and pool_records.size < n and filler.size:
+                    count = f"{pool_records.size:,} distinct candidate" + (" is" if pool_records.size == 1 else "s are")
                     notes.append(
-                        f"only {pool_records.size:,} distinct candidates are within {100 * tolerance:g} % of the "
-                        f"target on every property: the rest are the closest others (the closest selection)."
+                        f"only {count} within {100 * tolerance:g} % of the target on every property: the rest "
+                        "are the closest others (the closest selection)."
                     )
             else:
                 chosen = pool_records[_farthest_point(pool_records["k"], n)]
@@ -1543,5 +1544,8 @@ def format_table(result: DesignResult, designer: Designer, max_rows: int | None 
         f"{result.n_candidates:,} candidates, {result.n_distinct:,} distinct and valid{tol}."
     )
     if not designer.uses_oracle:
-        lines.append("(no oracle column: the physics oracle covers the bundled 22-element data only)")
+        lines.append(
+            "(no oracle column: the physics oracle applies only to models trained on the bundled data, "
+            "recognized by the data fingerprint in their export)"
+        )
     return "\n".join(lines)
