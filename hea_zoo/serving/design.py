@@ -629,8 +629,9 @@ class _BestRecords:
             buffer = np.empty(wanted.size, self.dtype)
             slot = np.argsort(wanted, kind="stable")
             sorted_wanted = wanted[slot]
-            for first in range(0, self._written, _SPILL_RECORDS):
-                last = min(first + _SPILL_RECORDS, self._written)
+            step = max(_SPILL_RECORDS // 4, 1)
+            for first in range(0, self._written, step):
+                last = min(first + step, self._written)
                 a, b = np.searchsorted(sorted_wanted, [first, last])
                 if a == b:
                     continue
@@ -656,7 +657,7 @@ def _farthest_point(k: np.ndarray, n: int) -> np.ndarray:
         best = int(np.argmax(distance))  # the first of equal distances: earlier in the pool
         chosen.append(best)
         np.minimum(distance, ((points - points[best]) ** 2).sum(axis=1, dtype=np.int64), out=distance)
-        distance[chosen] = -1
+        distance[best] = -1  # the chosen stay at -1: min(-1, d) = -1
     return np.asarray(chosen)
 
 
@@ -844,9 +845,10 @@ class _Block:
             return b""
         k = r["k"].astype(np.int64)
         n_props = len(d.condition_names)
+        comma = b","
         sections = [
-            text.with_separator(text.integer_cells(np.stack([self.ranks, r["index"]], axis=1))),
-            text.with_separator(d._texts.formula_cells(k)),
+            (text.integer_cells(np.stack([self.ranks, r["index"]], axis=1)), comma),
+            (d._texts.formula_cells(k), comma),
         ]
         values = []
         if d.has_surrogate:
@@ -855,17 +857,17 @@ class _Block:
         if self.oracle is not None:
             values += [self.oracle[:, j] for j in range(n_props)]
         if values:
-            sections.append(text.with_separator(text.float_cells(np.stack(values, axis=1), 4)))
+            sections.append((text.float_cells(np.stack(values, axis=1), 4), comma))
         errors = ([r["score"]] if d.has_surrogate else []) + ([self.oracle_error] if self.oracle is not None else [])
         if errors:
-            sections.append(text.with_separator(text.float_cells(np.stack(errors, axis=1), 6)))
+            sections.append((text.float_cells(np.stack(errors, axis=1), 6), comma))
         if d.has_surrogate:
-            sections.append(text.with_separator(text.token_cells(text.BOOLEANS, self.in_tolerance.astype(np.int64))))
+            sections.append((text.token_cells(text.BOOLEANS, self.in_tolerance.astype(np.int64)), comma))
         if self.log_prob is not None:
-            sections.append(text.with_separator(text.float_cells(self.log_prob, 4)))
-        sections.append(text.with_separator(d._texts.system_cells(k)))
-        sections.append(text.with_separator(text.token_cells(text.FRACTIONS, k[:, :-1])))
-        sections.append(text.with_separator(text.token_cells(text.FRACTIONS, k[:, -1]), b"\n"))
+            sections.append((text.float_cells(self.log_prob, 4), comma))
+        sections.append((d._texts.system_cells(k), comma))
+        sections.append((text.token_cells(text.FRACTIONS, k[:, :-1]), comma))
+        sections.append((text.token_cells(text.FRACTIONS, k[:, -1]), b"\n"))
         return text.join_cells(sections)
 
     def arrays(self) -> dict[str, Any]:

@@ -138,17 +138,37 @@ def with_separator(cells: Cells, separator: bytes = b",") -> Cells:
     return concat_cells([cells, _constant(cells[1].shape[:-1], separator)])
 
 
-def join_cells(sections: Sequence[Cells]) -> bytes:
+def join_cells(sections: Sequence[Cells | tuple[Cells, bytes]]) -> bytes:
     """The rows of a block: every section's cells in order, padding removed.
 
     Args:
         sections: ``Cells`` with a leading rows axis, ``(rows, width)`` or
-            ``(rows, cells, width)``.
+            ``(rows, cells, width)``, or ``(Cells, separator)`` to follow each of the
+            section's cells by the one-byte `separator`. Everything is written once into a
+            buffer of the block's rows, whose padding one boolean index then removes.
     """
-    rows = sections[0][0].shape[0]
-    data = np.concatenate([np.ascontiguousarray(s[0]).reshape(rows, -1) for s in sections], axis=1)
-    mask = np.concatenate([np.ascontiguousarray(s[1]).reshape(rows, -1) for s in sections], axis=1)
-    return data[mask].tobytes()
+    parts = [(s, None) if isinstance(s[1], np.ndarray) else s for s in sections]
+    rows = parts[0][0][0].shape[0]
+    shapes = []
+    for (data, _), separator in parts:
+        cells = int(np.prod(data.shape[1:-1], dtype=np.int64))
+        shapes.append((cells, data.shape[-1] + (separator is not None)))
+    total = sum(c * w for c, w in shapes)
+    out = np.empty((rows, total), np.uint8)
+    keep = np.empty((rows, total), bool)
+    at = 0
+    for ((data, mask), separator), (cells, width) in zip(parts, shapes):
+        span = slice(at, at + cells * width)
+        view = out[:, span].reshape(rows, cells, width)
+        view_keep = keep[:, span].reshape(rows, cells, width)
+        w = data.shape[-1]
+        view[..., :w] = data.reshape(rows, cells, w)
+        view_keep[..., :w] = mask.reshape(rows, cells, w)
+        if separator is not None:
+            view[..., w] = separator[0]
+            view_keep[..., w] = True
+        at += cells * width
+    return out[keep].tobytes()
 
 
 def cell_strings(cells: Cells) -> list[str]:
@@ -156,7 +176,7 @@ def cell_strings(cells: Cells) -> list[str]:
     rows = cells[0].shape[0]
     if not rows:
         return []
-    return join_cells([with_separator(cells, b"\n")]).decode("ascii").split("\n")[:rows]
+    return join_cells([(cells, b"\n")]).decode("ascii").split("\n")[:rows]
 
 
 class TextTables:
