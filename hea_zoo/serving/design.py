@@ -355,12 +355,18 @@ class _Rules:
     def satisfied(self, k: np.ndarray) -> np.ndarray:
         """Step 7: which printed rows (thousandths) meet every constraint exactly."""
         present = k > 0
-        ok = ~np.any(present & ~self.allowed[None, :], axis=1)
-        ok &= present.sum(axis=1) <= self.max_elements
-        ok &= ~np.any(present & (k < self.min_k), axis=1)
-        ok &= ~np.any(present & (k < _UNIT * self.lo[None, :] - 1e-9), axis=1)
-        ok &= ~np.any(present & (k > _UNIT * self.hi[None, :] + 1e-9), axis=1)
-        ok &= ~np.any(self.required[None, :] & ~present, axis=1)
+        ok = ~np.any(present & (k < self.min_k), axis=1)
+        if not self.allowed.all():
+            ok &= ~np.any(present[:, ~self.allowed], axis=1)
+        if self.max_elements < k.shape[1]:
+            ok &= present.sum(axis=1) <= self.max_elements
+        bounded = np.flatnonzero((self.lo > 0) | (self.hi < 1))
+        if bounded.size:
+            kb, pb = k[:, bounded], present[:, bounded]
+            ok &= ~np.any(pb & (kb < _UNIT * self.lo[bounded] - 1e-9), axis=1)
+            ok &= ~np.any(pb & (kb > _UNIT * self.hi[bounded] + 1e-9), axis=1)
+        if self.required.any():
+            ok &= np.all(present[:, self.required], axis=1)
         return ok
 
 
@@ -667,6 +673,9 @@ def _session(path: Path, role: str):
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    # Idle worker threads sleep instead of spinning: the NumPy steps between calls get the
+    # cores (spinning costs as much CPU as the work itself on a 2-core machine).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime raises several types for foreign or truncated files
