@@ -301,3 +301,18 @@ def test_reproduce_quick_writes_the_report(tmp_path):
     assert "Table 1" in text and "Table 2" in text
     for rel in data["figures"].values():
         assert (out / rel).is_file() and (out / rel).stat().st_size > 1000
+
+
+def test_design_path_imports_no_tensorflow_pandas_or_pymatgen(tmp_path):
+    """Fast start: `import hea_zoo`, the CLI and a design with --out load none of them."""
+    code = (
+        "import sys, hea_zoo, hea_zoo.cli\n"
+        "heavy = ('tensorflow', 'keras', 'pandas', 'pymatgen')\n"
+        "assert not [m for m in heavy if m in sys.modules], sys.modules.keys()\n"
+        f"code = hea_zoo.cli.main(['design', '-G', '60', '-K', '35', '-n', '5', '--seed', '0', '--out', {str(tmp_path / 'd.csv')!r}])\n"
+        "print('loaded:', sorted(m for m in heavy if m in sys.modules), 'exit', code)\n"
+        "assert callable(hea_zoo.load_dataset) and hea_zoo.ELEMENTS[0] == 'Al'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "loaded: [] exit 0" in proc.stdout
