@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import numbers
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "printed_thousandths",
     "printed_fractions",
     "formula_strings",
+    "parse_printed",
     "relative_errors",
     "encode_metadata",
     "decode_metadata",
@@ -202,6 +204,39 @@ def formula_strings(thousandths: np.ndarray, elements: Sequence[str]) -> list[st
     out = []
     for row in k.tolist():
         out.append("".join(f"{s}{_fraction_text(v)}" for s, v in zip(symbols, row) if v > 0))
+    return out
+
+
+_PRINTED_TERM = re.compile(r"([A-Z][a-z]?)(1|0\.\d{1,3})")
+
+
+def parse_printed(formulas: Sequence[str], elements: Sequence[str]) -> np.ndarray:
+    """Thousandths of printed formulas (the inverse of `formula_strings`), int32 ``(N, E)``.
+
+    Only the printed form is accepted (``Mo0.25Nb0.25W0.5``: symbols in any order, each
+    with ``1`` or ``0.`` and up to three decimals, summing to 1); any formula is parsed by
+    `hea_zoo.data.composition.parse_formula`. Pure Python: no pymatgen.
+
+    Raises:
+        ValueError: a formula that is not printed (the message names it and why).
+
+    Example:
+        >>> parse_printed(["Mo0.25Nb0.25W0.5"], ["Mo", "Nb", "W"]).tolist()
+        [[250, 250, 500]]
+    """
+    column = {s: e for e, s in enumerate(elements)}
+    out = np.zeros((len(formulas), len(column)), dtype=np.int32)
+    for row, formula in enumerate(formulas):
+        text = str(formula)
+        terms = _PRINTED_TERM.findall(text)
+        if not terms or "".join(s + a for s, a in terms) != text:
+            raise ValueError(f"row {row}: {text!r} is not a printed formula (e.g. Mo0.25Nb0.25W0.5).")
+        for symbol, amount in terms:
+            if symbol not in column:
+                raise ValueError(f"row {row}: {text!r}: element {symbol} is not in the element list.")
+            out[row, column[symbol]] += 1000 if amount == "1" else int(amount[2:].ljust(3, "0"))
+        if out[row].sum() != _UNIT:
+            raise ValueError(f"row {row}: {text!r}: fractions sum to {out[row].sum() / 1000:g}, not 1.")
     return out
 
 

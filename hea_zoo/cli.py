@@ -477,6 +477,7 @@ def cmd_reproduce(args) -> int:
 def _parse_targets(args, names: Sequence[str]) -> list[float]:
     given: dict[str, float] = {}
     aliases = {"shear_modulus": args.shear_modulus, "fracture_toughness": args.toughness}
+    flags = {"shear_modulus": "--shear-modulus/-G", "fracture_toughness": "--toughness/-K"}
     for key, value in aliases.items():
         if value is not None:
             given[key] = value
@@ -484,10 +485,14 @@ def _parse_targets(args, names: Sequence[str]) -> list[float]:
         if "=" not in item:
             raise CLIError(f"target error: --target expects NAME=VALUE. Received: {item!r}", EXIT_TARGET)
         key, _, value = item.partition("=")
+        key = key.strip()
+        if key in given:
+            where = f"{flags[key]} and --target" if key in flags and aliases[key] is not None else "--target twice"
+            raise CLIError(f"target error: {key} is given twice ({where}); give each target once.", EXIT_TARGET)
         try:
-            given[key.strip()] = float(value)
+            given[key] = float(value)
         except ValueError:
-            raise CLIError(f"target error: {key.strip()} is not a number: {value!r}", EXIT_TARGET) from None
+            raise CLIError(f"target error: {key} is not a number: {value!r}", EXIT_TARGET) from None
     unknown = sorted(set(given) - set(names))
     if unknown:
         raise CLIError(
@@ -496,8 +501,7 @@ def _parse_targets(args, names: Sequence[str]) -> list[float]:
         )
     missing = [n for n in names if n not in given]
     if missing:
-        flags = {"shear_modulus": "--shear-modulus", "fracture_toughness": "--toughness"}
-        hint = ", ".join(flags.get(m, f"--target {m}=VALUE") for m in missing)
+        hint = ", ".join(flags.get(m, f"--target {m}=VALUE").split("/")[0] for m in missing)
         raise CLIError(f"target error: missing target value(s) for {missing} (give {hint}).", EXIT_TARGET)
     values = [given[n] for n in names]
     for n, v in zip(names, values):
@@ -508,9 +512,45 @@ def _parse_targets(args, names: Sequence[str]) -> list[float]:
     return values
 
 
+def _design_request(args) -> None:
+    """Usage checks of `design` that need no model: they fail before any work."""
+    from hea_zoo.artifact import check_seed
+
+    if args.n < 1:
+        raise CLIError(f"usage error: -n must be a positive integer. Received: {args.n}", EXIT_USAGE)
+    if args.candidates is not None and args.candidates < 1:
+        raise CLIError(f"usage error: --candidates must be a positive integer. Received: {args.candidates}", EXIT_USAGE)
+    if args.candidates is not None and args.candidates < args.n:
+        raise CLIError(
+            f"usage error: --candidates {args.candidates} is fewer than the {args.n} designs asked for (-n); "
+            "each design is a distinct candidate.",
+            EXIT_USAGE,
+        )
+    if args.select not in ("diverse", "closest"):
+        raise CLIError(f"usage error: --select must be diverse or closest. Received: {args.select!r}", EXIT_USAGE)
+    if args.chunk_size < 1:
+        raise CLIError(f"usage error: --chunk-size must be a positive integer. Received: {args.chunk_size}", EXIT_USAGE)
+    if args.seed is not None:
+        try:
+            check_seed(args.seed, "--seed")
+        except ValueError as err:
+            raise CLIError(f"usage error: {err}", EXIT_USAGE) from None
+    if not (args.tolerance > 0 and args.tolerance != float("inf")):
+        raise CLIError(
+            f"target error: --tolerance must be a positive number (0.05 = 5 %). Received: {args.tolerance}", EXIT_TARGET
+        )
+
+
 def cmd_design(args) -> int:
+    _design_request(args)
+    from hea_zoo.artifact import MetadataError
     from hea_zoo.serving import design
 
+    if args.out:
+        try:
+            design.check_output_path(args.out)
+        except design.DesignError as err:
+            raise CLIError(f"usage error: {err}", EXIT_USAGE) from None
     models_dir = Path(args.models_dir) if args.models_dir else _default_models_dir()
     if not str(args.model).endswith(".onnx"):
         available = sorted(p.stem for p in models_dir.glob("*.onnx") if p.stem != "surrogate")
@@ -522,18 +562,35 @@ def cmd_design(args) -> int:
             )
     try:
         designer = design.Designer.from_exported(args.model, models_dir)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, design.ModelFileError, MetadataError) as err:
         raise CLIError(f"model error: {err}", EXIT_MODEL) from None
     target = _parse_targets(args, designer.condition_names)
-    if args.n < 1:
-        raise CLIError(f"usage error: -n must be a positive integer. Received: {args.n}", EXIT_USAGE)
-    table, warnings_ = designer.design(target, n=args.n, seed=args.seed, candidates=args.candidates)
-    for w in warnings_:
-        print(f"warning: {w}", file=sys.stderr)
-    print(design.format_table(table, designer, target))
+    constraints = design.Constraints(
+        elements=_split_list(args.elements),
+        exclude=_split_list(args.exclude) or (),
+        max_elements=args.max_elements,
+        bounds=list(args.bound or []),
+        min_fraction=args.min_fraction,
+    )
+    candidates = args.candidates or design.default_candidates(args.n)
+    try:
+        result = designer.design(
+            target, n=args.n, seed=args.seed, candidates=candidates, select=args.select,
+            tolerance=args.tolerance, constraints=constraints, chunk_size=args.chunk_size,
+            progress=sys.stderr.isatty() and candidates >= 100_000, out=args.out,
+            table_rows=None if args.out is None else min(args.n, 20),
+        )  # fmt: skip
+    except design.TargetError as err:
+        raise CLIError(f"target error: {err}", EXIT_TARGET) from None
+    except (design.ModelFileError, MetadataError) as err:
+        raise CLIError(f"model error: {err}", EXIT_MODEL) from None
+    except ValueError as err:
+        raise CLIError(f"usage error: {err}", EXIT_USAGE) from None
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(design.format_table(result, designer))
     if args.out:
-        _write_csv(table, args.out)
-        print(f"wrote {len(table)} designs to {args.out}")
+        print(f"wrote {result.n_designs:,} designs to {args.out}")
     return EXIT_OK
 
 
@@ -557,12 +614,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--toughness", "-K", type=float, default=None, help="target fracture toughness [MPa*m^0.5].")
     p.add_argument("--target", action="append", metavar="NAME=VALUE",
                    help="target for a model conditioned on other properties (repeatable).")  # fmt: skip
-    p.add_argument("-n", type=int, default=20, help="designs to print (default 20).")
+    p.add_argument("-n", type=int, default=20, help="designs to return (default 20).")
     p.add_argument("--candidates", type=int, default=None,
-                   help="designs sampled before ranking by the surrogate (default max(10 n, 200)).")  # fmt: skip
-    p.add_argument("--seed", type=int, default=None, help="seed of the latent noise.")
-    p.add_argument("--out", default=None, help="also write the designs to this CSV.")
+                   help="candidates drawn before selection (default max(100 n, 2000)).")  # fmt: skip
+    p.add_argument("--select", default="diverse", metavar="{diverse,closest}",
+                   help="diverse: spread over the candidates within --tolerance (default); "
+                   "closest: the best scores.")  # fmt: skip
+    p.add_argument("--tolerance", type=float, default=0.05,
+                   help="relative tolerance on every property for diverse selection (default 0.05).")  # fmt: skip
+    p.add_argument("--elements", default=None, help="comma-separated allowed elements (default: all the model's).")
+    p.add_argument("--exclude", default=None, help="comma-separated elements that must not appear.")
+    p.add_argument("--max-elements", type=int, default=None, help="at most this many elements per design.")
+    p.add_argument("--bound", action="append", metavar="EL=LO:HI",
+                   help="bounds of an element's fraction, e.g. Al=0:0.1 (repeatable).")  # fmt: skip
+    p.add_argument("--min-fraction", type=float, default=None,
+                   help="smallest fraction of any present element (default 0.04).")  # fmt: skip
+    p.add_argument("--seed", type=int, default=None, help="seed of the latent noise, 0..4294967295 (default: drawn, and printed).")
+    p.add_argument("--out", default=None, help="also write every design to this file (.csv, or .parquet with pyarrow).")
     p.add_argument("--models-dir", default=None, help="folder of exported models (default: the bundled exported/).")
+    p.add_argument("--chunk-size", type=int, default=65536, help="candidates per chunk (bounds the memory; default 65536).")
     p.set_defaults(func=cmd_design)
 
     p = sub.add_parser("train", help="train a generator or the surrogate.", epilog=_EPILOG)

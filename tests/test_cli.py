@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from hea_zoo import load_dataset, parse_formulas
+from hea_zoo.constants import ELEMENTS
 from hea_zoo.data import oracle
 from hea_zoo.cli import EXIT_DATA, EXIT_MODEL, EXIT_TARGET, EXIT_USAGE
 
@@ -54,20 +55,31 @@ def user_csv(tmp_path_factory) -> Path:
     return path
 
 
-def test_design_prints_valid_sorted_designs_and_moves_with_target(tmp_path):
+@pytest.fixture(scope="module")
+def oracle_models(tmp_path_factory) -> Path:
+    """The committed cVAE and surrogate, the cVAE marked as trained on the bundled data."""
+    from hea_zoo.constants import BUNDLED_FINGERPRINT
+    from tests.design_exports import models_dir
+
+    return models_dir(tmp_path_factory.mktemp("oracle_models"), updates={"data_fingerprint": BUNDLED_FINGERPRINT})
+
+
+def test_design_prints_valid_sorted_designs_and_moves_with_target(tmp_path, oracle_models):
     means = []
     for g, k in ((40.0, 45.0), (85.0, 20.0)):
         out = tmp_path / f"designs_{g:.0f}.csv"
-        proc = run("design", "--model", "cvae", "--shear-modulus", str(g), "--toughness", str(k),
-                   "-n", "20", "--seed", "1", "--out", str(out))  # fmt: skip
+        proc = run("design", "--models-dir", str(oracle_models), "--model", "cvae", "--shear-modulus", str(g),
+                   "--toughness", str(k), "-n", "20", "--seed", "1", "--out", str(out))  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         assert f"shear_modulus = {g:g} GPa" in proc.stdout
+        assert "designs span" in proc.stdout and "alloy systems" in proc.stdout
         table = pd.read_csv(out)
         assert len(table) == 20
         x = parse_formulas(table["formula"])  # every printed formula is a valid composition
         np.testing.assert_allclose(x.sum(axis=1), 1.0, atol=1e-6)
         assert table["formula"].is_unique
-        assert np.all(np.diff(table["relative_error_surrogate"]) >= 0), "sorted by closeness"
+        keys = list(zip(table["relative_error_surrogate"], table["candidate"]))
+        assert keys == sorted(keys), "sorted by closeness"
         np.testing.assert_allclose(table["shear_modulus_oracle"], oracle.shear_modulus(x), rtol=2e-3)
         means.append(table[["shear_modulus_oracle", "fracture_toughness_oracle"]].mean().to_numpy())
         for formula in table["formula"][:3]:
@@ -83,6 +95,97 @@ def test_design_same_seed_same_designs_and_out_of_range_warning():
     far = run("design", "--model", "wcgan", "-G", "300", "-K", "30", "-n", "3", "--seed", "0")
     assert far.returncode == 0
     assert "outside the training data" in far.stderr
+
+
+def test_design_without_seed_reports_the_drawn_one():
+    proc = run("design", "-G", "60", "-K", "30", "-n", "3")
+    assert proc.returncode == 0, proc.stderr
+    seed = proc.stdout.split("seed ")[1].split(",")[0]
+    again = run("design", "-G", "60", "-K", "30", "-n", "3", "--seed", seed)
+    assert again.stdout == proc.stdout
+
+
+def test_design_constraints_hold_in_every_row(tmp_path):
+    out = tmp_path / "constrained.csv"
+    proc = run("design", "-G", "70", "-K", "25", "-n", "15", "--seed", "2", "--elements", "Mo,Nb,Ta,Ti,V,W,Zr,Hf",
+               "--exclude", "Hf", "--max-elements", "4", "--bound", "Ti=0.1:0.3", "--bound", "W=:0.2",
+               "--min-fraction", "0.05", "--select", "closest", "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(out)
+    assert len(table) == 15
+    k = np.rint(table[list(ELEMENTS)].to_numpy() * 1000).astype(int)
+    present = k > 0
+    allowed = [ELEMENTS.index(e) for e in ("Mo", "Nb", "Ta", "Ti", "V", "W", "Zr")]
+    assert not np.delete(present, allowed, axis=1).any()
+    assert np.all(present.sum(axis=1) <= 4) and np.all(k[present] >= 50)
+    ti, w = k[:, ELEMENTS.index("Ti")], k[:, ELEMENTS.index("W")]
+    assert np.all((ti >= 100) & (ti <= 300)) and np.all(w <= 200)
+    assert "wrote 15 designs" in proc.stdout
+
+
+def test_design_without_surrogate_says_so(tmp_path):
+    from tests.design_exports import models_dir
+
+    folder = models_dir(tmp_path / "only_cvae", surrogate=False)
+    proc = run("design", "--models-dir", str(folder), "-G", "60", "-K", "30", "-n", "3", "--seed", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert "no surrogate found" in proc.stderr and "hea-zoo export" in proc.stderr
+    assert "best by surrogate" not in proc.stdout and "not judged" in proc.stdout
+
+
+def test_design_target_zero_uses_the_floor_without_warnings():
+    proc = run("design", "-G", "0", "-K", "30", "-n", "3", "--seed", "0", "--select", "closest")
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr and "divide" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, code, fragments",
+    [
+        (("-n", "-5"), EXIT_USAGE, ("-n must be a positive integer", "-5")),
+        (("--candidates", "5", "-n", "20"), EXIT_USAGE, ("--candidates 5 is fewer than the 20 designs",)),
+        (("--candidates", "0"), EXIT_USAGE, ("--candidates must be a positive integer", "0")),
+        (("--candidates", "-5"), EXIT_USAGE, ("--candidates must be a positive integer", "-5")),
+        (("--seed", "-1"), EXIT_USAGE, ("--seed", "[0, 4294967295]", "-1")),
+        (("--seed", "4294967296"), EXIT_USAGE, ("[0, 4294967295]",)),
+        (("--select", "best"), EXIT_USAGE, ("--select must be diverse or closest", "'best'")),
+        (("--tolerance", "0"), EXIT_TARGET, ("--tolerance must be a positive number",)),
+        (("--tolerance", "-0.1"), EXIT_TARGET, ("--tolerance must be a positive number",)),
+        (("--target", "shear_modulus=80"), EXIT_TARGET, ("shear_modulus is given twice",)),
+        (("-G", "1e39"), EXIT_TARGET, ("shear_modulus = 1e+39 is beyond",)),
+        (("--elements", "Nb,Xx"), EXIT_TARGET, ("unknown element 'Xx'",)),
+        (("--exclude", "Nb", "--bound", "Nb=0.1:0.5"), EXIT_TARGET, ("Nb is required", "excluded")),
+        (("--bound", "Al=0.6:1", "--bound", "Nb=0.6:1"), EXIT_TARGET, ("lower bounds sum to 1.2 > 1",)),
+        (("--max-elements", "0"), EXIT_TARGET, ("--max-elements must be at least 1",)),
+        (("--bound", "Al=0.3:0.1"), EXIT_TARGET, ("lower 0.3 > upper 0.1",)),
+        (("--bound", "Al"), EXIT_TARGET, ("SYMBOL=LO:HI",)),
+        (("--elements", "Be,O", "--candidates", "300"), EXIT_TARGET, ("no candidate satisfies", "300 candidates")),
+        (("--out", "/proc/hea_zoo_designs.csv"), EXIT_USAGE, ("not writable", "/proc")),
+    ],
+)
+def test_design_bad_requests(args, code, fragments):
+    base = ["design", "--model", "cvae", "-G", "60", "-K", "30"]
+    proc = run(*base, *args)
+    one_line_error(proc, code, *fragments)
+    assert proc.stdout == "", "fails before printing any design"
+
+
+def test_design_broken_model_files(tmp_path):
+    from tests.design_exports import EXPORTED, copy_export, foreign_onnx, models_dir, truncated_copy
+
+    cut = truncated_copy(EXPORTED / "cvae.onnx", tmp_path / "cut.onnx")
+    one_line_error(run("design", "--model", str(cut), "-G", "60", "-K", "30"), EXIT_MODEL, "cut.onnx", "not a readable ONNX")
+    foreign = foreign_onnx(tmp_path / "foreign.onnx")
+    one_line_error(run("design", "--model", str(foreign), "-G", "60", "-K", "30"), EXIT_MODEL, "foreign.onnx", "missing key")
+    nolatent = copy_export("cvae", tmp_path, remove=("latent_dim",), as_name="nolatent")
+    one_line_error(run("design", "--model", str(nolatent), "-G", "60", "-K", "30"), EXIT_MODEL, "nolatent.onnx", "'latent_dim'")
+    badjson = copy_export("cvae", tmp_path, raw={"condition_names": '["shear_modulus"'}, as_name="badjson")
+    one_line_error(run("design", "--model", str(badjson), "-G", "60", "-K", "30"), EXIT_MODEL, "badjson.onnx",
+                   "'condition_names' does not parse")  # fmt: skip
+    folder = models_dir(tmp_path / "cut_surrogate", surrogate=False)
+    truncated_copy(EXPORTED / "surrogate.onnx", folder / "surrogate.onnx")
+    one_line_error(run("design", "--models-dir", str(folder), "-G", "60", "-K", "30"), EXIT_MODEL,
+                   "surrogate.onnx", "not a readable ONNX surrogate")  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -198,3 +301,18 @@ def test_reproduce_quick_writes_the_report(tmp_path):
     assert "Table 1" in text and "Table 2" in text
     for rel in data["figures"].values():
         assert (out / rel).is_file() and (out / rel).stat().st_size > 1000
+
+
+def test_design_path_imports_no_tensorflow_pandas_or_pymatgen(tmp_path):
+    """Fast start: `import hea_zoo`, the CLI and a design with --out load none of them."""
+    code = (
+        "import sys, hea_zoo, hea_zoo.cli\n"
+        "heavy = ('tensorflow', 'keras', 'pandas', 'pymatgen')\n"
+        "assert not [m for m in heavy if m in sys.modules], sys.modules.keys()\n"
+        f"code = hea_zoo.cli.main(['design', '-G', '60', '-K', '35', '-n', '5', '--seed', '0', '--out', {str(tmp_path / 'd.csv')!r}])\n"
+        "print('loaded:', sorted(m for m in heavy if m in sys.modules), 'exit', code)\n"
+        "assert callable(hea_zoo.load_dataset) and hea_zoo.ELEMENTS[0] == 'Al'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "loaded: [] exit 0" in proc.stdout

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from hea_zoo.artifact import DECIMALS, DROP_THRESHOLD, formula_strings, printed_thousandths
-from hea_zoo.data.elements import ELEMENTS
+from hea_zoo.constants import ELEMENTS
 
 __all__ = [
     "DROP_THRESHOLD",
@@ -38,15 +38,21 @@ __all__ = [
 #: Rows must sum to 1 within this tolerance.
 SUM_ATOL = 1e-6
 
+_EXPONENT = re.compile(r"(?<=[A-Za-z)\]])(\d+\.?\d*|\.\d+)[eE]([-+]?\d+)")
 _AMOUNT = re.compile(r"([A-Z][a-z]?)\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|(?:nan|NaN|NAN)(?![a-z]))?")
-# A number in scientific notation (a digit, then e/E, an optional sign and digits). No
-# element symbol starts with a lowercase e, and Er, Es, Eu need their lowercase letter, so
-# this never eats a symbol. pymatgen reads "2.5e-1" but not "2.5e+1" or "2.5e1".
-_SCIENTIFIC = re.compile(r"(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+def _expand_exponents(text: str) -> str:
+    """Writes amounts in scientific notation (``Nb2.5e+1``) as plain decimals (``Nb25``).
 
+    pymatgen's formula grammar has no exponents; a plain decimal of the same value keeps
+    the amounts exact.
+    """
+    from decimal import Decimal
 
-def _positional(match: re.Match) -> str:
-    return np.format_float_positional(float(match.group(0)), trim="-")
+    def plain(match: re.Match) -> str:
+        value = Decimal(f"{match.group(1)}e{match.group(2)}")
+        return format(value.normalize(), "f") if value else "0"
+
+    return _EXPONENT.sub(plain, text)
 
 
 def _where(row: int | None, formula: object) -> str:
@@ -94,7 +100,7 @@ def parse_formula(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            comp = Composition(_SCIENTIFIC.sub(_positional, text))
+            comp = Composition(_expand_exponents(text))
     except Exception as err:  # pymatgen raises several types for bad strings
         raise ValueError(f"{where}: cannot be parsed as a chemical formula ({err}).") from None
     amounts: dict[str, float] = {}

@@ -39,9 +39,16 @@ __all__ = [
     "hit_rate",
     "nearest_training_distance",
     "surrogate_oracle_gap",
+    "element_counts",
+    "element_count_distance",
+    "trace_share",
+    "alloy_systems",
+    "distinct_systems",
 ]
 
 _EPS = 1e-12
+_PRESENT = 0.005  # the drop threshold of printed formulas (hea_zoo.artifact.DROP_THRESHOLD)
+_SLACK = 1e-7  # a float32 copy of a printed fraction counts as that fraction (as hea_zoo.artifact)
 
 
 class MAPEResult(NamedTuple):
@@ -420,3 +427,141 @@ def nearest_training_distance(
             d = np.abs(block[:, None, :] - t[None, :, :]).sum(axis=-1)
             out[start : start + chunk_size] = d.min(axis=1)
     return out.reshape(x.shape[:-1])
+
+
+# --------------------------------------------------------------------------- realism
+
+
+def _rows(designs, name: str = "designs") -> np.ndarray:
+    x = _as_array(designs, name)
+    return x.reshape(-1, x.shape[-1])
+
+
+def element_counts(designs, threshold: float = _PRESENT) -> np.ndarray:
+    """Number of elements at or above `threshold` in each composition.
+
+    With the default 0.005 (0.5 at.%, the drop threshold of printed formulas) this is the
+    number of elements in the printed formula.
+
+    Args:
+        designs: Compositions, ``(..., E)``.
+        threshold: Smallest fraction that counts as present.
+
+    Returns:
+        Integer array of shape ``designs.shape[:-1]``.
+
+    Example:
+        >>> element_counts([[0.5, 0.498, 0.002], [0.25, 0.25, 0.5]]).tolist()
+        [2, 3]
+    """
+    x = _as_array(designs, "designs")
+    return np.sum(x >= threshold - _SLACK, axis=-1)
+
+
+def element_count_distance(designs, reference, threshold: float = _PRESENT) -> float:
+    """Wasserstein-1 distance between the element-count distributions of two sets.
+
+    With ``F`` and ``G`` the cumulative distributions of the element counts (see
+    `element_counts`) of the designs and of the reference (e.g. the training data),
+    ``W1 = Σ_k |F(k) − G(k)|``: the mean number of elements that must be added or removed
+    per composition to turn one distribution into the other. 0 means the same
+    distribution; designs with one element too many everywhere score 1.
+
+    Args:
+        designs: Compositions, ``(..., E)``.
+        reference: Compositions, ``(..., E)`` (same E).
+        threshold: Smallest fraction that counts as present.
+
+    Returns:
+        The distance, in elements.
+
+    Example:
+        >>> element_count_distance([[0.5, 0.5, 0.0], [0.4, 0.3, 0.3]], [[0.4, 0.3, 0.3]])
+        0.5
+    """
+    a = element_counts(_rows(designs), threshold)
+    b = element_counts(_rows(reference, "reference"), threshold)
+    if a.size == 0 or b.size == 0:
+        raise ValueError("`designs` and `reference` must each hold at least one composition.")
+    top = int(max(a.max(), b.max())) + 1
+    cdf_a = np.cumsum(np.bincount(a, minlength=top)) / a.size
+    cdf_b = np.cumsum(np.bincount(b, minlength=top)) / b.size
+    return float(np.abs(cdf_a - cdf_b).sum())
+
+
+def trace_share(designs, low: float = _PRESENT, high: float = 0.03) -> float:
+    """Share of compositions holding a *trace*: an element present but below 3 at.%.
+
+    A trace is a fraction in ``[low, high)``: at or above the drop threshold (so it is in
+    the printed formula) and below `high`. Real refractory high-entropy alloys are mostly
+    4–7 principal elements; a generator that sprinkles 1 % of everything scores near 1.
+
+    Args:
+        designs: Compositions, ``(..., E)``.
+        low: Smallest fraction that counts as present (0.005).
+        high: Fractions below this are traces (0.03).
+
+    Returns:
+        A fraction in [0, 1].
+
+    Example:
+        >>> trace_share([[0.49, 0.49, 0.02], [0.25, 0.25, 0.5]])
+        0.5
+    """
+    x = _rows(designs)
+    if x.shape[0] == 0:
+        raise ValueError("`designs` is empty.")
+    trace = (x >= low - _SLACK) & (x < high - _SLACK)
+    return float(np.any(trace, axis=1).mean())
+
+
+def alloy_systems(designs, elements, min_fraction: float = 0.05) -> list[str]:
+    """The alloy system of each composition: its elements at or above 5 at.%, joined by "-".
+
+    Args:
+        designs: Compositions, ``(N, E)`` (or ``(..., E)``, flattened).
+        elements: The element symbols of the columns.
+        min_fraction: Smallest fraction of a system's element (0.05; the design engine's
+            `SYSTEM_MIN_THOUSANDTHS` / 1000).
+
+    Returns:
+        One string per composition, elements in column order: ``"Hf-Nb-Ta-Ti-Zr"``.
+
+    Example:
+        >>> alloy_systems([[0.5, 0.47, 0.03]], ["Nb", "Ti", "Al"])
+        ['Nb-Ti']
+    """
+    x = _rows(designs)
+    symbols = list(elements)
+    if x.shape[1] != len(symbols):
+        raise ValueError(f"`elements` must name the {x.shape[1]} columns. Received {len(symbols)} names.")
+    member = x >= min_fraction - _SLACK
+    return ["-".join(s for s, m in zip(symbols, row) if m) for row in member]
+
+
+def distinct_systems(designs, top_n: int | None = None, min_fraction: float = 0.05) -> int:
+    """How many distinct alloy systems the first `top_n` compositions span.
+
+    A system is the set of elements at or above `min_fraction` (see `alloy_systems`). The
+    closest designs of a target often collapse onto one family (1–3 systems among the top
+    20); a diverse selection spans many.
+
+    Args:
+        designs: Compositions in rank order, ``(N, E)`` (or ``(..., E)``, flattened).
+        top_n: Count over the first `top_n` rows only (None: all).
+        min_fraction: Smallest fraction of a system's element.
+
+    Returns:
+        The number of distinct systems.
+
+    Example:
+        >>> distinct_systems([[0.5, 0.5, 0.0], [0.6, 0.4, 0.0], [0.4, 0.3, 0.3]])
+        2
+    """
+    x = _rows(designs)
+    if top_n is not None:
+        if top_n < 1:
+            raise ValueError(f"`top_n` must be a positive integer. Received: top_n={top_n}")
+        x = x[:top_n]
+    member = x >= min_fraction - _SLACK
+    return int(np.unique(member, axis=0).shape[0]) if x.shape[0] else 0

@@ -1,68 +1,1087 @@
-"""Designs from the exported models with onnxruntime alone (no TensorFlow: fast to start).
+"""The design engine: many different, realistic, constrained alloys for a target.
 
-This is what `hea-zoo design` runs: draw standard-normal noise z, decode it at the target
-condition with an exported generator (`exported/<name>.onnx`), judge every candidate with
-the exported surrogate ensemble (mean ± standard deviation) and, for the study's 22
-elements, with the physics oracle; keep the distinct candidates closest to the target.
+This is what `hea-zoo design` runs, with onnxruntime and NumPy alone (no TensorFlow, no
+pymatgen; pandas only to build `DesignResult.table` or write Parquet). It implements
+docs/DESIGN_ENGINE.md step for step, like the JavaScript engine of the browser page, so
+the same exported models, target, seed, constraints and options give the same designs:
+
+1. candidate ``r`` decodes noise row ``r`` of the seeded draw (`hea_zoo.artifact.noise`)
+   at the target with the exported generator (``<name>.onnx``);
+2. each candidate is repaired to satisfy the constraints (allowed and excluded elements,
+   a maximum number of elements, per-element bounds, a minimum fraction) and printed:
+   integers in thousandths (`hea_zoo.artifact.printed_thousandths`), the alloy a user
+   would make; a candidate whose printed composition breaks a constraint is dropped;
+3. duplicates (the same printed composition) are removed, first occurrence kept;
+4. the exported surrogate (``surrogate.onnx``) judges the printed fractions: mean and
+   interval per property; the score is the mean relative error to the target (with a
+   floor of 1 % of the training range, so a target of 0 ranks sensibly);
+5. selection: ``diverse`` (default) spreads the designs over the candidates within the
+   tolerance by greedy farthest-point selection; ``closest`` keeps the best scores.
+
+Everything runs chunk by chunk with bounded memory: a bounded store of the best records
+for ``closest`` (spilled to a temporary file when ``n`` is in the millions), a bounded
+pool for ``diverse``, 64-bit hashes of the printed integer vectors for the duplicates.
+Formula strings are made only for the rows that are shown or written, and the output is
+written block by block (CSV; Parquet with pyarrow).
+
+Example:
+    >>> from hea_zoo.serving.design import Designer
+    >>> designer = Designer.from_exported("cvae", "exported")          # doctest: +SKIP
+    >>> result = designer.design([60.0, 35.0], n=20, seed=0)            # doctest: +SKIP
+    >>> result.table[["formula", "shear_modulus_surrogate"]].head(3)    # doctest: +SKIP
+    >>> result.n_systems                                                # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import numbers
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from hea_zoo.artifact import decode_metadata, noise
+from hea_zoo.artifact import (
+    DROP_THRESHOLD,
+    MAX_SEED,
+    MetadataError,
+    check_seed,
+    decode_metadata,
+    noise,
+    printed_thousandths,
+    relative_errors,
+)
 from hea_zoo.constants import oracle_applies, short_label
-from hea_zoo.data.composition import DROP_THRESHOLD, parse_formulas, to_formula
+from hea_zoo.serving import design_text as text
 
-__all__ = ["Designer", "format_table"]
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "DEFAULT_MIN_FRACTION",
+    "DEFAULT_MAX_ELEMENTS",
+    "SYSTEM_MIN_THOUSANDTHS",
+    "INTERVAL_Z",
+    "DesignError",
+    "TargetError",
+    "InfeasibleError",
+    "ModelFileError",
+    "Constraints",
+    "parse_bound",
+    "apply_constraints",
+    "default_candidates",
+    "DesignResult",
+    "Designer",
+    "format_table",
+]
 
-def _session(path: Path):
+DEFAULT_TOLERANCE = 0.05
+"""Relative tolerance on every property for a candidate to be *in tolerance* (5 %)."""
+
+DEFAULT_MIN_FRACTION = 0.04
+"""Minimum fraction of any element in a design unless the request sets one (4 at.%).
+
+Chosen by measurement (benchmarks/design_realism.py): with it the designs' element
+counts match the data's and traces (elements below 3 at.%) disappear; see the README."""
+
+DEFAULT_MAX_ELEMENTS: int | None = None
+"""Maximum number of elements in a design unless the request sets one (None: no limit)."""
+
+SYSTEM_MIN_THOUSANDTHS = 50
+"""An alloy *system* is the set of elements with at least 50 thousandths (5 at.%)."""
+
+INTERVAL_Z = 1.6448536269514722
+"""Standard-normal quantile of a two-sided 90 % interval: mean ± INTERVAL_Z · std is the
+interval used when the surrogate export has no calibrated interval outputs."""
+
+_UNIT = 1000
+_MAX_ROUNDS = 50
+_MOVE_TOLERANCE = 1e-12
+_SPILL_RECORDS = 1 << 20  # `closest` stores above this many designs spill to a temporary file
+_JUDGE_BATCH = 8192  # rows per onnxruntime call (keeps the activations in cache)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+# ----------------------------------------------------------------------------- errors
+class DesignError(ValueError):
+    """A design request that cannot be served (the message says why)."""
+
+
+class TargetError(DesignError):
+    """A bad target, tolerance or set of constraints (the `hea-zoo` exit code 5)."""
+
+
+class InfeasibleError(TargetError):
+    """No candidate satisfies the constraints."""
+
+
+class ModelFileError(DesignError):
+    """An exported model file that cannot be used (the `hea-zoo` exit code 4)."""
+
+
+# ----------------------------------------------------------------------------- constraints
+def _fraction(value: Any, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TargetError(f"{what} must be a number. Received: {value!r}") from None
+    if not math.isfinite(number):
+        raise TargetError(f"{what} must be a finite number. Received: {value!r}")
+    return number
+
+
+def parse_bound(text: str) -> tuple[str, tuple[float, float]]:
+    """Parses a per-element bound ``SYMBOL=LO:HI`` (fractions).
+
+    ``Al=0:0.1`` bounds Al to [0, 0.1]; ``Al=:0.1`` and ``W=0.2:`` leave one side at its
+    default (0 or 1); ``Ta=0.3`` fixes Ta at 0.3.
+
+    Raises:
+        TargetError: the text is not of that form.
+
+    Example:
+        >>> parse_bound("Al=0:0.1")
+        ('Al', (0.0, 0.1))
+    """
+    symbol, sep, rest = str(text).partition("=")
+    symbol = symbol.strip()
+    if not sep or not symbol.isalpha():
+        raise TargetError(f"a bound must read SYMBOL=LO:HI (e.g. Al=0:0.1). Received: {text!r}")
+    lo_text, colon, hi_text = rest.partition(":")
+    if not colon:
+        value = _fraction(rest, f"bound {text!r}")
+        return symbol, (value, value)
+    lo = _fraction(lo_text, f"bound {text!r}") if lo_text.strip() else 0.0
+    hi = _fraction(hi_text, f"bound {text!r}") if hi_text.strip() else 1.0
+    return symbol, (lo, hi)
+
+
+def _symbols(value: Any, what: str) -> list[str] | None:
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out = []
+    for item in items:
+        if not isinstance(item, str):
+            raise TargetError(f"{what}: element symbols must be strings. Received: {item!r}")
+        if item.strip():
+            out.append(item.strip())
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Constraints:
+    """What a design may contain (docs/DESIGN_ENGINE.md, section 3).
+
+    Attributes:
+        elements: the allowed elements (None: all the model's elements).
+        exclude: elements that must not appear.
+        max_elements: at most this many elements per design (None: `DEFAULT_MAX_ELEMENTS`).
+        bounds: ``{symbol: (lo, hi)}`` fractions; an element with ``lo > 0`` is required.
+        min_fraction: the smallest fraction of any present element
+            (None: `DEFAULT_MIN_FRACTION`).
+
+    Example:
+        >>> Constraints(elements=["Nb", "Ta", "Ti", "W"], max_elements=3, bounds={"W": (0, 0.2)})
+        Constraints(elements=['Nb', 'Ta', 'Ti', 'W'], exclude=(), max_elements=3, bounds={'W': (0, 0.2)}, min_fraction=None)
+    """
+
+    elements: Sequence[str] | None = None
+    exclude: Sequence[str] = ()
+    max_elements: int | None = None
+    bounds: Mapping[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    min_fraction: float | None = None
+
+    @classmethod
+    def coerce(cls, value: Constraints | Mapping[str, Any] | None) -> Constraints:
+        """A `Constraints` from itself, None or a mapping with the same keys."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, Mapping):
+            unknown = sorted(set(value) - {f.name for f in dataclasses.fields(cls)})
+            if unknown:
+                raise TargetError(
+                    f"unknown constraint(s) {unknown}. Valid: elements, exclude, max_elements, "
+                    "bounds, min_fraction."
+                )
+            return cls(**dict(value))
+        raise TargetError(f"constraints must be a Constraints or a mapping. Received: {type(value).__name__}")
+
+    def resolve(self, elements: Sequence[str], threshold: float = DROP_THRESHOLD) -> _Rules:
+        """Checks the request against the model's `elements`; returns the arrays the repair uses.
+
+        Raises:
+            TargetError: an unknown symbol or a contradictory request (one line naming it).
+        """
+        elements = list(elements)
+        index = {s: e for e, s in enumerate(elements)}
+        size = len(elements)
+
+        def known(symbol: str, what: str) -> int:
+            if symbol not in index:
+                raise TargetError(
+                    f"{what}: unknown element {symbol!r}; the model's elements are {' '.join(elements)}."
+                )
+            return index[symbol]
+
+        allowed_list = _symbols(self.elements, "--elements")
+        excluded_list = _symbols(self.exclude, "--exclude") or []
+        if isinstance(self.bounds, Mapping):
+            bound_items = list(self.bounds.items())
+        else:
+            bound_items = [parse_bound(b) if isinstance(b, str) else tuple(b) for b in self.bounds]
+        allowed = np.ones(size, bool) if allowed_list is None else np.zeros(size, bool)
+        for symbol in allowed_list or []:
+            allowed[known(symbol, "--elements")] = True
+        for symbol in excluded_list:
+            allowed[known(symbol, "--exclude")] = False
+        lo = np.zeros(size)
+        hi = np.ones(size)
+        seen: set[str] = set()
+        for symbol, pair in bound_items:
+            e = known(str(symbol).strip(), "--bound")
+            if symbol in seen:
+                raise TargetError(f"--bound: {symbol} is bounded twice.")
+            seen.add(symbol)
+            try:
+                low, high = pair
+            except (TypeError, ValueError):
+                raise TargetError(f"--bound: the bounds of {symbol} must be (lo, hi). Received: {pair!r}") from None
+            lo[e] = _fraction(0.0 if low is None else low, f"the lower bound of {symbol}")
+            hi[e] = _fraction(1.0 if high is None else high, f"the upper bound of {symbol}")
+        if not allowed.any():
+            raise TargetError("no element is left: the allowed elements are all excluded.")
+        for e in range(size):
+            if not allowed[e] and lo[e] > 0:
+                raise TargetError(
+                    f"{elements[e]} is required (lower bound {lo[e]:g}) but excluded or not allowed."
+                )
+        for e in range(size):
+            if not (0.0 <= lo[e] <= 1.0 and 0.0 <= hi[e] <= 1.0):
+                raise TargetError(f"the bounds of {elements[e]} must lie in [0, 1]. Received: {lo[e]:g}:{hi[e]:g}")
+            if lo[e] > hi[e]:
+                raise TargetError(f"the bounds of {elements[e]} are contradictory: lower {lo[e]:g} > upper {hi[e]:g}.")
+        total_lo = sum(float(v) for v in lo)
+        if total_lo > 1.0:
+            raise TargetError(f"the lower bounds sum to {total_lo:.6g} > 1: no composition can meet them.")
+        total_hi = sum(float(hi[e]) for e in range(size) if allowed[e])
+        if total_hi < 1.0:
+            raise TargetError(
+                f"the upper bounds of the allowed elements sum to {total_hi:.6g} < 1: no composition can meet them."
+            )
+        required = lo > 0
+        n_required = int(required.sum())
+        default_m = self.max_elements is None
+        m = DEFAULT_MAX_ELEMENTS if default_m else self.max_elements
+        if m is None:
+            m = size
+        elif isinstance(m, bool) or not isinstance(m, numbers.Integral):
+            raise TargetError(f"--max-elements must be an integer >= 1. Received: {m!r}")
+        m = int(m)
+        if default_m:
+            m = max(m, n_required)
+        if m < 1:
+            raise TargetError(f"--max-elements must be at least 1. Received: {m}")
+        if m < n_required:
+            raise TargetError(
+                f"--max-elements {m} is below the {n_required} required elements "
+                f"({', '.join(elements[e] for e in np.flatnonzero(required))})."
+            )
+        default_f = self.min_fraction is None
+        f_min = DEFAULT_MIN_FRACTION if default_f else _fraction(self.min_fraction, "--min-fraction")
+        if not 0.0 < f_min <= 1.0:
+            raise TargetError(f"--min-fraction must lie in (0, 1]. Received: {f_min:g}")
+        hint = " (the default; set --min-fraction to change it)" if default_f else ""
+        raised = required & (lo < f_min)
+        lo = np.where(raised, f_min, lo)
+        for e in np.flatnonzero(raised):
+            if lo[e] > hi[e]:
+                raise TargetError(
+                    f"the bounds of {elements[e]}: the minimum fraction {f_min:g}{hint} exceeds its upper bound {hi[e]:g}."
+                )
+        if raised.any():
+            total_lo = sum(float(v) for v in lo)
+            if total_lo > 1.0:
+                raise TargetError(
+                    f"the lower bounds, raised to the minimum fraction {f_min:g}{hint}, sum to {total_lo:.6g} > 1."
+                )
+        trivial = bool(allowed.all() and not required.any() and np.all(hi == 1.0) and m >= size and f_min == threshold)
+        return _Rules(
+            elements=tuple(elements),
+            allowed=allowed,
+            lo=lo,
+            hi=hi,
+            required=required,
+            max_elements=m,
+            min_fraction=f_min,
+            min_k=int(math.ceil(_UNIT * f_min - 1e-9)),
+            trivial=trivial,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rules:
+    """Constraints in normal form over a model's element list."""
+
+    elements: tuple[str, ...]
+    allowed: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    required: np.ndarray
+    max_elements: int
+    min_fraction: float
+    min_k: int
+    trivial: bool
+
+    def describe(self) -> str:
+        """The request in one line (for errors and notes)."""
+        size = len(self.elements)
+        parts = []
+        if not self.allowed.all():
+            parts.append("elements " + ",".join(s for s, a in zip(self.elements, self.allowed) if a))
+        if self.max_elements < size:
+            parts.append(f"at most {self.max_elements} elements")
+        for e in range(size):
+            if self.lo[e] > 0 or self.hi[e] < 1:
+                parts.append(f"{self.elements[e]} {self.lo[e]:g}-{self.hi[e]:g}")
+        parts.append(f"min fraction {self.min_fraction:g}")
+        return "; ".join(parts)
+
+    def satisfied(self, k: np.ndarray) -> np.ndarray:
+        """Step 7: which printed rows (thousandths) meet every constraint exactly."""
+        present = k > 0
+        ok = ~np.any(present & (k < self.min_k), axis=1)
+        if not self.allowed.all():
+            ok &= ~np.any(present[:, ~self.allowed], axis=1)
+        if self.max_elements < k.shape[1]:
+            ok &= present.sum(axis=1) <= self.max_elements
+        bounded = np.flatnonzero((self.lo > 0) | (self.hi < 1))
+        if bounded.size:
+            kb, pb = k[:, bounded], present[:, bounded]
+            ok &= ~np.any(pb & (kb < _UNIT * self.lo[bounded] - 1e-9), axis=1)
+            ok &= ~np.any(pb & (kb > _UNIT * self.hi[bounded] + 1e-9), axis=1)
+        if self.required.any():
+            ok &= np.all(present[:, self.required], axis=1)
+        return ok
+
+
+def _sequential_sum(x: np.ndarray) -> np.ndarray:
+    """Row sums added column by column, left to right (the specification's order).
+
+    `np.cumsum` accumulates sequentially (unlike `np.sum`, which adds pairwise).
+    """
+    if x.shape[1] == 0:
+        return np.zeros(x.shape[0])
+    return np.cumsum(x, axis=1)[:, -1]
+
+
+def _repair(raw: np.ndarray, rules: _Rules) -> tuple[np.ndarray, np.ndarray]:
+    """Section 3, steps 1-7, vectorized over rows: ``(thousandths int32, ok bool)``."""
+    if rules.trivial:
+        k, ok = printed_thousandths(raw, rules.min_fraction)
+        return k, ok
+    x = np.array(raw, dtype=np.float64)
+    size = x.shape[1]
+    finite = np.all(np.isfinite(x), axis=1)
+    x[~finite] = 0.0
+    # 1. off the allowed set; 2. below the minimum fraction (elements without a lower bound).
+    if not rules.allowed.all():
+        x[:, ~rules.allowed] = 0.0
+    x[(x < rules.min_fraction) & ~rules.required[None, :]] = 0.0
+    # 3. at most m elements: the required ones, then the largest of the rest.
+    required = rules.required
+    n_required = int(required.sum())
+    if rules.max_elements < size:
+        free = (x > 0) & ~required[None, :]
+        over = np.flatnonzero(free.sum(axis=1) + n_required > rules.max_elements)
+        if over.size:
+            sub, sub_free = x[over], free[over]
+            order = np.argsort(np.where(sub_free, -sub, np.inf), axis=1, kind="stable")
+            ranks = np.empty_like(order)
+            np.put_along_axis(ranks, order, np.broadcast_to(np.arange(size), order.shape), axis=1)
+            sub[sub_free & (ranks >= max(rules.max_elements - n_required, 0))] = 0.0
+            x[over] = sub
+    # 4. a required element that is 0 becomes its lower bound.
+    if n_required:
+        x = np.where((x == 0.0) & required[None, :], rules.lo[None, :], x)
+    # 5. normalize, then clip to the bounds and spread the difference until nothing moves.
+    total = _sequential_sum(x)
+    ok = finite & (total > 0)
+    x = x / np.where(ok, total, 1.0)[:, None]
+    x[~ok] = 0.0
+    lo, hi = rules.lo[None, :], rules.hi[None, :]
+    active = np.flatnonzero(ok)
+    bounded = bool(np.any(rules.lo > 0) or np.any(rules.hi < 1))
+    for _ in range(_MAX_ROUNDS):
+        if not active.size:
+            break
+        xs = x[active]
+        if not bounded:
+            # No bounds: every x_e lies in [0, 1] and is >= 0, so nothing is clipped, C = 0
+            # and a round is x_e = ((1 - 0) x_e) / F = x_e / F over the present elements.
+            spread_values = xs / _sequential_sum(xs)[:, None]
+            moved = np.max(np.abs(spread_values - xs), axis=1)
+            x[active] = spread_values
+            active = active[moved > _MOVE_TOLERANCE]
+            continue
+        present = xs > 0
+        clipped_values = np.minimum(np.maximum(xs, lo), hi)
+        clipped = present & (clipped_values != xs)
+        moved = np.max(np.where(clipped, np.abs(clipped_values - xs), 0.0), axis=1)
+        xs = np.where(clipped, clipped_values, xs)
+        mass = 1.0 - _sequential_sum(np.where(clipped, xs, 0.0))
+        unclipped = (xs > 0) & ~clipped
+        free_mass = _sequential_sum(np.where(unclipped, xs, 0.0))
+        spread = unclipped & (free_mass > 0)[:, None]
+        spread_values = (mass[:, None] * xs) / np.where(free_mass > 0, free_mass, 1.0)[:, None]
+        moved = np.maximum(moved, np.max(np.where(spread, np.abs(spread_values - xs), 0.0), axis=1))
+        xs = np.where(spread, spread_values, xs)
+        x[active] = xs
+        active = active[moved > _MOVE_TOLERANCE]
+    # 6. print with the minimum fraction as the drop threshold; 7. keep exact matches only.
+    k, printed = printed_thousandths(x, rules.min_fraction)
+    ok &= printed
+    ok &= rules.satisfied(k)
+    k[~ok] = 0
+    return k, ok
+
+
+def apply_constraints(
+    compositions: np.ndarray,
+    elements: Sequence[str],
+    constraints: Constraints | Mapping[str, Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Repairs and prints raw compositions under `constraints` (docs/DESIGN_ENGINE.md §3).
+
+    Args:
+        compositions: ``(N, E)`` raw fractions (a generator's output).
+        elements: the element order of the columns.
+        constraints: a `Constraints`, a mapping of its fields, or None (the defaults).
+
+    Returns:
+        ``(thousandths, ok)``: int32 ``(N, E)`` printed compositions (rows sum to 1000) and
+        a bool ``(N,)`` mask of the rows that satisfy every constraint exactly (others are 0).
+
+    Example:
+        >>> k, ok = apply_constraints([[0.5, 0.3, 0.2]], ["Nb", "Ti", "W"], {"bounds": {"W": (0, 0.1)}})
+        >>> k.tolist(), ok.tolist()
+        ([[563, 337, 100]], [True])
+    """
+    x = np.asarray(compositions, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != len(elements):
+        raise ValueError(f"Expected compositions of shape (N, {len(elements)}). Received shape {x.shape}.")
+    return _repair(x, Constraints.coerce(constraints).resolve(elements))
+
+
+def default_candidates(n: int) -> int:
+    """Candidates drawn for `n` designs unless the request says: ``max(100 n, 2000)``."""
+    return max(100 * int(n), 2000)
+
+
+# ----------------------------------------------------------------------------- hashing
+def _splitmix64(count: int, seed: int) -> np.ndarray:
+    """`count` words of the splitmix64 sequence from `seed` (fixed pseudo-random constants)."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + np.arange(1, count + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+class _RowHasher:
+    """64-bit tabulation hashes of printed rows: ``h = Σ_e T[e, k_e] mod 2^64``.
+
+    T holds fixed pseudo-random words, so two different rows collide with probability
+    2^-64 (about 3e-6 for a run with 10^7 distinct candidates).
+    """
+
+    def __init__(self, n_elements: int):
+        self.table = _splitmix64(n_elements * (_UNIT + 1), 0x68656133).reshape(n_elements, _UNIT + 1)
+        self.columns = np.arange(n_elements)
+
+    def __call__(self, k: np.ndarray) -> np.ndarray:
+        words = self.table[self.columns[None, :], k]
+        return words.sum(axis=1, dtype=np.uint64)
+
+
+class _SeenHashes:
+    """The hashes of every printed row seen so far: sorted runs merged as they grow."""
+
+    def __init__(self):
+        self.runs: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return sum(r.size for r in self.runs)
+
+    def first_seen(self, hashes: np.ndarray) -> np.ndarray:
+        """Marks the rows whose hash was never seen (first occurrence in `hashes`) and records them."""
+        unique, first = np.unique(hashes, return_index=True)
+        fresh = np.ones(unique.size, bool)
+        for run in self.runs:
+            at = np.minimum(np.searchsorted(run, unique), run.size - 1)
+            fresh &= run[at] != unique
+        mask = np.zeros(hashes.size, bool)
+        mask[first[fresh]] = True
+        if fresh.any():
+            self.runs.append(unique[fresh])
+            while len(self.runs) > 1 and self.runs[-2].size <= 2 * self.runs[-1].size:
+                last, before = self.runs.pop(), self.runs.pop()
+                merged = np.concatenate([before, last])
+                merged.sort(kind="stable")  # two sorted runs: a linear merge
+                self.runs.append(merged)
+        return mask
+
+
+# ----------------------------------------------------------------------------- records
+def _record_dtype(n_elements: int, n_properties: int) -> np.dtype:
+    return np.dtype(
+        [
+            ("index", "<i8"),
+            ("score", "<f8"),
+            ("k", "<i2", (n_elements,)),
+            ("mean", "<f4", (n_properties,)),
+            ("lower", "<f4", (n_properties,)),
+            ("upper", "<f4", (n_properties,)),
+        ]
+    )
+
+
+def _sort_records(records: np.ndarray) -> np.ndarray:
+    return records[np.lexsort((records["index"], records["score"]))]
+
+
+class _BestRecords:
+    """The `capacity` best records by (score, candidate index), offered in index order.
+
+    Held in memory, or, above `_SPILL_RECORDS`, appended to a temporary file with only
+    their keys in memory, and read back in order in ranges of `_SPILL_RECORDS`.
+    """
+
+    def __init__(self, capacity: int, dtype: np.dtype, spill: bool | None = None):
+        self.capacity = int(capacity)
+        self.dtype = dtype
+        self.spill = self.capacity > _SPILL_RECORDS if spill is None else spill
+        self.count = 0
+        self._since_prune = 0
+        self._threshold = math.inf
+        self._parts: list[np.ndarray] = []
+        self._file = None
+        self._written = 0
+        self._keys: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def offer(self, records: np.ndarray) -> None:
+        if self._threshold < math.inf:
+            records = records[records["score"] < self._threshold]
+        if not records.size:
+            return
+        if self.spill:
+            if self._file is None:
+                import tempfile
+
+                self._file = tempfile.TemporaryFile(prefix="hea_zoo-design-")
+            self._file.write(records.tobytes())
+            # candidate indices and file positions are below 2**32 (noise rows are)
+            position = np.arange(self._written, self._written + records.size, dtype=np.uint32)
+            self._written += records.size
+            self._keys.append((records["score"].copy(), records["index"].astype(np.uint32), position))
+        else:
+            self._parts.append(records)
+        self.count += records.size
+        self._since_prune += records.size
+        if self.count > self.capacity and self._since_prune >= max(self.capacity, 4096):
+            self._prune()
+
+    def _prune(self) -> None:
+        self._since_prune = 0
+        if self.spill:
+            score, index, position = (np.concatenate(a) for a in zip(*self._keys))
+            order = np.lexsort((index, score))[: self.capacity]
+            self._keys = [(score[order], index[order], position[order])]
+            self._threshold = float(score[order[-1]]) if order.size == self.capacity else math.inf
+            self.count = order.size
+        else:
+            held = _sort_records(np.concatenate(self._parts))[: self.capacity]
+            self._parts = [held]
+            self._threshold = float(held["score"][-1]) if held.size == self.capacity else math.inf
+            self.count = held.size
+
+    def final_count(self) -> int:
+        """How many records `sorted_blocks` yields."""
+        if self.count > self.capacity:
+            self._prune()
+        return self.count
+
+    def sorted_blocks(self, block: int) -> Iterator[np.ndarray]:
+        """The held records, best first, in blocks of at most `block` rows."""
+        if not self.spill:
+            held = _sort_records(np.concatenate(self._parts)) if self._parts else np.zeros(0, self.dtype)
+            held = held[: self.capacity]
+            for start in range(0, held.size, block):
+                yield held[start : start + block]
+            return
+        if not self._keys:
+            return
+        score, index, position = (np.concatenate(a) for a in zip(*self._keys))
+        self._keys = []
+        wanted_all = position[np.lexsort((index, score))[: self.capacity]]
+        del score, index, position
+        for start in range(0, wanted_all.size, _SPILL_RECORDS):
+            wanted = wanted_all[start : start + _SPILL_RECORDS]
+            buffer = np.empty(wanted.size, self.dtype)
+            slot = np.argsort(wanted, kind="stable")
+            sorted_wanted = wanted[slot]
+            step = max(_SPILL_RECORDS // 4, 1)
+            for first in range(0, self._written, step):
+                last = min(first + step, self._written)
+                a, b = np.searchsorted(sorted_wanted, [first, last])
+                if a == b:
+                    continue
+                self._file.seek(first * self.dtype.itemsize)
+                chunk = np.fromfile(self._file, dtype=self.dtype, count=last - first)
+                buffer[slot[a:b]] = chunk[sorted_wanted[a:b] - first]
+            for at in range(0, buffer.size, block):
+                yield buffer[at : at + block]
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _farthest_point(k: np.ndarray, n: int) -> np.ndarray:
+    """Greedy farthest-point selection (section 5): positions in `k` (pool order)."""
+    points = k.astype(np.int32)
+    chosen = [0]
+    distance = ((points - points[0]) ** 2).sum(axis=1, dtype=np.int64)
+    distance[0] = -1
+    while len(chosen) < n:
+        best = int(np.argmax(distance))  # the first of equal distances: earlier in the pool
+        chosen.append(best)
+        np.minimum(distance, ((points - points[best]) ** 2).sum(axis=1, dtype=np.int64), out=distance)
+        distance[best] = -1  # the chosen stay at -1: min(-1, d) = -1
+    return np.asarray(chosen)
+
+
+# ----------------------------------------------------------------------------- sessions
+def _session(path: Path, role: str):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    # Idle worker threads sleep instead of spinning: the NumPy steps between calls get the
+    # cores (spinning costs as much CPU as the work itself on a 2-core machine).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises several types for foreign or truncated files
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ModelFileError(f"{path} is not a readable ONNX {role} ({first[:160]}).") from None
 
 
-def _metadata(session, source: str = "model") -> dict[str, Any]:
-    return decode_metadata(dict(session.get_modelmeta().custom_metadata_map), source=source)
+def _metadata(session, path: Path, required: Sequence[str]) -> dict[str, Any]:
+    props = dict(session.get_modelmeta().custom_metadata_map)
+    return decode_metadata(props, source=str(path), required=required)
 
 
-@dataclass
+def _names(values) -> list[str]:
+    return [v.name for v in values]
+
+
+def _check_io(session, path: Path, inputs: Sequence[str], outputs: Sequence[str], role: str) -> None:
+    have_in, have_out = _names(session.get_inputs()), _names(session.get_outputs())
+    missing = [n for n in inputs if n not in have_in] + [n for n in outputs if n not in have_out]
+    if missing:
+        raise ModelFileError(
+            f"{path} is not a hea_zoo {role} export: it lacks {', '.join(repr(m) for m in missing)} "
+            f"(inputs {have_in}, outputs {have_out})."
+        )
+
+
+# ----------------------------------------------------------------------------- progress
+class _Progress:
+    def __init__(self, total: int, progress: bool | Callable[[int, int], Any] | None):
+        self.total = total
+        self.callback = progress if callable(progress) else None
+        self.bar = progress is True
+        self.start = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, done: int) -> None:
+        if self.callback is not None:
+            self.callback(done, self.total)
+        if not self.bar:
+            return
+        now = time.perf_counter()
+        if now - self.last < 0.2 and done < self.total:
+            return
+        self.last = now
+        elapsed = max(now - self.start, 1e-9)
+        rate = done / elapsed
+        eta = (self.total - done) / rate if rate > 0 else 0.0
+        width = 30
+        filled = int(width * done / max(self.total, 1))
+        sys.stderr.write(
+            f"\rdesign [{'#' * filled}{'.' * (width - filled)}] {done:,}/{self.total:,} candidates "
+            f"{rate:,.0f}/s ETA {eta:.0f} s "
+        )
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.bar:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+# ----------------------------------------------------------------------------- writers
+class _CsvSink:
+    def __init__(self, handle, header: list[str]):
+        import csv
+        import io
+
+        self.handle = handle
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow(header)
+        handle.write(line.getvalue().encode())
+
+    def write(self, block: _Block) -> None:
+        self.handle.write(block.csv_bytes())
+
+
+class _ParquetSink:
+    def __init__(self, path: Path):
+        self.path = path
+        self.writer = None
+
+    def write(self, block: _Block) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(block.frame(), preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(str(self.path), table.schema)
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _writable_folder(folder: Path) -> bool:
+    """Whether a file can be created in `folder` (tried, not guessed from permission bits)."""
+    import secrets
+
+    probe = folder / f".hea_zoo-write-test-{secrets.token_hex(6)}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return False
+    os.close(fd)
+    try:
+        os.unlink(probe)
+    except OSError:
+        pass
+    return True
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Checks, before any work, that `path` can be written (its folder exists or can be made).
+
+    Raises:
+        DesignError: the path is a folder, its folder cannot be written or made, or
+            Parquet without pyarrow.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise DesignError(f"--out {target} is a folder; give a file name (designs.csv or designs.parquet).")
+    existing = target.parent
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DesignError(f"cannot write --out {target}: {existing} is not a folder.")
+    if not _writable_folder(existing):
+        raise DesignError(f"cannot write --out {target}: the folder {existing} is not writable.")
+    if target.suffix.lower() == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise DesignError(
+                "--out ending in .parquet needs pyarrow: pip install 'hea_zoo[parquet]' (or write a .csv)."
+            ) from None
+    return target
+
+
+# ----------------------------------------------------------------------------- results
+@dataclasses.dataclass
+class _Block:
+    """One block of designs, ready to be shown or written."""
+
+    designer: Designer
+    ranks: np.ndarray
+    records: np.ndarray
+    oracle: np.ndarray | None
+    oracle_error: np.ndarray | None
+    log_prob: np.ndarray | None
+    in_tolerance: np.ndarray | None
+
+    def columns(self) -> list[str]:
+        d = self.designer
+        cols = ["rank", "candidate", "formula"]
+        if d.has_surrogate:
+            for name in d.condition_names:
+                cols += [f"{name}_surrogate", f"{name}_lower", f"{name}_upper"]
+        if self.oracle is not None:
+            cols += [f"{name}_oracle" for name in d.condition_names]
+        if d.has_surrogate:
+            cols.append("relative_error_surrogate")
+        if self.oracle is not None:
+            cols.append("relative_error_oracle")
+        if d.has_surrogate:
+            cols.append("in_tolerance")
+        if self.log_prob is not None:
+            cols.append("log_prob")
+        cols.append("system")
+        return cols + list(d.elements)
+
+    def csv_bytes(self) -> bytes:
+        """The block's CSV rows (columns as `columns`), built without a per-row loop."""
+        d, r = self.designer, self.records
+        if not r.size:
+            return b""
+        k = r["k"].astype(np.int64)
+        n_props = len(d.condition_names)
+        comma = b","
+        sections = [
+            (text.integer_cells(np.stack([self.ranks, r["index"]], axis=1)), comma),
+            (d._texts.formula_cells(k), comma),
+        ]
+        values = []
+        if d.has_surrogate:
+            for j in range(n_props):
+                values += [r["mean"][:, j], r["lower"][:, j], r["upper"][:, j]]
+        if self.oracle is not None:
+            values += [self.oracle[:, j] for j in range(n_props)]
+        if values:
+            sections.append((text.float_cells(np.stack(values, axis=1), 4), comma))
+        errors = ([r["score"]] if d.has_surrogate else []) + ([self.oracle_error] if self.oracle is not None else [])
+        if errors:
+            sections.append((text.float_cells(np.stack(errors, axis=1), 6), comma))
+        if d.has_surrogate:
+            sections.append((text.token_cells(text.BOOLEANS, self.in_tolerance.astype(np.int64)), comma))
+        if self.log_prob is not None:
+            sections.append((text.float_cells(self.log_prob, 4), comma))
+        sections.append((d._texts.system_cells(k), comma))
+        sections.append((text.token_cells(text.FRACTIONS, k[:, :-1]), comma))
+        sections.append((text.token_cells(text.FRACTIONS, k[:, -1]), b"\n"))
+        return text.join_cells(sections)
+
+    def arrays(self) -> dict[str, Any]:
+        """Column name -> values (NumPy arrays; formula and system as lists of str)."""
+        d, r = self.designer, self.records
+        k = r["k"].astype(np.int64)
+        out: dict[str, Any] = {
+            "rank": self.ranks.astype(np.int64),
+            "candidate": r["index"].astype(np.int64),
+            "formula": text.cell_strings(d._texts.formula_cells(k)),
+        }
+        if d.has_surrogate:
+            for j, name in enumerate(d.condition_names):
+                out[f"{name}_surrogate"] = r["mean"][:, j].copy()
+                out[f"{name}_lower"] = r["lower"][:, j].copy()
+                out[f"{name}_upper"] = r["upper"][:, j].copy()
+        if self.oracle is not None:
+            for j, name in enumerate(d.condition_names):
+                out[f"{name}_oracle"] = self.oracle[:, j]
+        if d.has_surrogate:
+            out["relative_error_surrogate"] = r["score"].copy()
+        if self.oracle is not None:
+            out["relative_error_oracle"] = self.oracle_error
+        if d.has_surrogate:
+            out["in_tolerance"] = self.in_tolerance
+        if self.log_prob is not None:
+            out["log_prob"] = self.log_prob
+        out["system"] = text.cell_strings(d._texts.system_cells(k))
+        fractions = k.astype(np.float32) / np.float32(_UNIT)
+        for e, symbol in enumerate(d.elements):
+            out[symbol] = fractions[:, e]
+        return out
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.arrays())
+
+
+@dataclasses.dataclass
+class DesignResult:
+    """What `Designer.design` returns.
+
+    Attributes:
+        table: the designs (pandas DataFrame, built on first access), sorted by
+            (score, candidate index): rank, candidate index, formula; per property the
+            surrogate's mean and interval (``<name>_surrogate``, ``_lower``, ``_upper``)
+            and, where the oracle applies, ``<name>_oracle``; the relative errors; whether
+            the design is within the tolerance; ``log_prob`` for a generator with a
+            density; the alloy system; one column per element (printed fractions). With
+            ``out=`` and more than `table_rows` designs, the first `table_rows` rows only
+            (the file has them all).
+        notes: warnings and remarks on the run (one line each).
+        n_designs: designs returned (written).
+        n_candidates: candidates drawn.
+        n_valid: candidates that printed and met the constraints.
+        n_distinct: distinct printed compositions among them.
+        n_in_tolerance: distinct candidates within the tolerance on every property.
+        n_systems: distinct alloy systems among the designs.
+        seed: the noise seed (drawn from the OS when the request gave None).
+        select: ``"diverse"`` or ``"closest"``.
+        tolerance: the relative tolerance.
+        target: the target, one value per condition.
+        out: the file written, if any.
+        seconds: wall time of the run.
+    """
+
+    notes: list[str]
+    n_designs: int
+    n_candidates: int
+    n_valid: int
+    n_distinct: int
+    n_in_tolerance: int | None
+    n_systems: int
+    seed: int
+    select: str
+    tolerance: float
+    target: list[float]
+    out: Path | None
+    seconds: float
+    _arrays: dict[str, Any] = dataclasses.field(repr=False, default_factory=dict)
+    _table: Any = dataclasses.field(repr=False, default=None)
+
+    @property
+    def table(self):
+        if self._table is None:
+            import pandas as pd
+
+            self._table = pd.DataFrame(self._arrays)
+        return self._table
+
+    @property
+    def rows(self) -> dict[str, Any]:
+        """The first designs as column arrays (what `table` is built from, without pandas)."""
+        return self._arrays
+
+
+def _concat_arrays(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    if not parts:
+        return {}
+    out = {}
+    for key in parts[0]:
+        values = [p[key] for p in parts]
+        out[key] = sum(values, []) if isinstance(values[0], list) else np.concatenate(values)
+    return out
+
+
+# ----------------------------------------------------------------------------- designer
 class Designer:
     """An exported generator and surrogate, ready to design alloys.
 
     Attributes:
         generator_path: the generator's ONNX file.
-        surrogate_path: the surrogate's ONNX file (or None).
+        surrogate_path: the surrogate's ONNX file (None: designs are not judged).
         metadata: the generator's metadata (elements, condition names and units, latent size).
+        surrogate_metadata: the surrogate's metadata (or None).
+        log_prob_path: the ONNX file of the generator's log-density, where its metadata
+            names one (``log_prob_model``).
     """
 
-    generator_path: Path
-    surrogate_path: Path | None
-    metadata: dict[str, Any]
-
-    def __post_init__(self):
-        self._generator = _session(self.generator_path)
-        self._surrogate = _session(self.surrogate_path) if self.surrogate_path else None
-        if self._surrogate is not None:
-            sm = _metadata(self._surrogate)
-            if sm.get("elements") != self.metadata["elements"]:
-                raise ValueError(
-                    f"{self.surrogate_path} judges compositions over {sm.get('elements')}, but "
-                    f"{self.generator_path} generates over {self.metadata['elements']}."
+    def __init__(
+        self,
+        generator_path: str | os.PathLike,
+        surrogate_path: str | os.PathLike | None = None,
+    ):
+        self.generator_path = Path(generator_path)
+        self.surrogate_path = Path(surrogate_path) if surrogate_path is not None else None
+        self._generator = _session(self.generator_path, "generator")
+        self.metadata = _metadata(
+            self._generator, self.generator_path, ("kind", "elements", "latent_dim", "condition_names")
+        )
+        if self.metadata["kind"] != "generator":
+            raise ModelFileError(
+                f"{self.generator_path} is a hea_zoo {self.metadata['kind']} export, not a generator."
+            )
+        _check_io(self._generator, self.generator_path, ("z", "condition"), ("composition",), "generator")
+        for key in ("elements", "condition_names"):
+            value = self.metadata[key]
+            if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+                raise MetadataError(f"{self.generator_path}: metadata key {key!r} is not a list of names.")
+        if not isinstance(self.metadata["latent_dim"], int) or self.metadata["latent_dim"] < 1:
+            raise MetadataError(f"{self.generator_path}: metadata key 'latent_dim' is not a positive integer.")
+        self._surrogate = None
+        self.surrogate_metadata = None
+        self._judge_outputs: list[str] = []
+        self.calibrated = False
+        if self.surrogate_path is not None:
+            self._open_surrogate()
+        self.log_prob_path = None
+        self._log_prob = None
+        name = self.metadata.get("log_prob_model")
+        if name:
+            self.log_prob_path = self.generator_path.parent / str(name)
+            if not self.log_prob_path.is_file():
+                raise ModelFileError(
+                    f"{self.generator_path}: metadata key 'log_prob_model' names {name}, which is not in "
+                    f"{self.generator_path.parent}."
                 )
+            self._log_prob = _session(self.log_prob_path, "log-density model")
+            _check_io(self._log_prob, self.log_prob_path, ("composition", "condition"), (), "log-density")
+        self._texts = text.TextTables(self.elements, SYSTEM_MIN_THOUSANDTHS)
+        self._hasher = _RowHasher(len(self.elements))
+
+    def _open_surrogate(self) -> None:
+        path = self.surrogate_path
+        session = _session(path, "surrogate")
+        meta = _metadata(session, path, ("kind", "elements", "property_names"))
+        if meta["kind"] != "surrogate":
+            raise ModelFileError(f"{path} is a hea_zoo {meta['kind']} export, not a surrogate.")
+        outputs = _names(session.get_outputs())
+        _check_io(session, path, ("composition",), ("properties",), "surrogate")
+        if meta["elements"] != self.metadata["elements"]:
+            raise ModelFileError(
+                f"{path} judges compositions over {meta['elements']}, but {self.generator_path} "
+                f"generates over {self.metadata['elements']}."
+            )
+        if meta["property_names"] != self.metadata["condition_names"]:
+            raise ModelFileError(
+                f"{path} predicts {meta['property_names']}, but {self.generator_path} is conditioned on "
+                f"{self.metadata['condition_names']}."
+            )
+        if "properties_lower" in outputs and "properties_upper" in outputs:
+            self._judge_outputs = ["properties", "properties_lower", "properties_upper"]
+            self.calibrated = True
+        elif "properties_std" in outputs:
+            self._judge_outputs = ["properties", "properties_std"]
+        else:
+            raise ModelFileError(
+                f"{path} has no interval outputs (properties_lower/properties_upper or properties_std)."
+            )
+        self._surrogate, self.surrogate_metadata = session, meta
 
     @classmethod
-    def from_exported(cls, model: str, models_dir: str | os.PathLike) -> Designer:
-        """Open `<models_dir>/<model>.onnx` (or an .onnx path) and `<models_dir>/surrogate.onnx`."""
+    def from_exported(cls, model: str = "cvae", models_dir: str | os.PathLike = "exported") -> Designer:
+        """Opens `<models_dir>/<model>.onnx` (or an .onnx path) and the surrogate beside it.
+
+        The surrogate is ``surrogate.onnx`` in the generator's folder; without it designs
+        are not judged (`DesignResult.notes` says so).
+
+        Raises:
+            FileNotFoundError: no such generator file.
+            ModelFileError: a file that is not a readable hea_zoo export (names the file).
+            hea_zoo.artifact.MetadataError: metadata missing a key or not parsing (names
+                the file and the key).
+        """
         models_dir = Path(models_dir)
         path = Path(model) if str(model).endswith(".onnx") else models_dir / f"{model}.onnx"
         if not path.is_file():
@@ -70,13 +1089,10 @@ class Designer:
                 f"no exported model at {path}. Export one with `hea-zoo export` or point "
                 "--models-dir (or HEA_ZOO_EXPORTED) at a folder of exported models."
             )
-        session = _session(path)
-        metadata = _metadata(session)
-        if metadata.get("kind") != "generator" or "latent_dim" not in metadata:
-            raise ValueError(f"{path} is not an exported hea_zoo generator (no generator metadata).")
         surrogate = path.parent / "surrogate.onnx"
-        return cls(path, surrogate if surrogate.is_file() else None, metadata)
+        return cls(path, surrogate if surrogate.is_file() else None)
 
+    # --------------------------------------------------------------------- properties
     @property
     def elements(self) -> list[str]:
         return list(self.metadata["elements"])
@@ -87,125 +1103,460 @@ class Designer:
 
     @property
     def condition_units(self) -> list[str]:
-        return list(self.metadata["condition_units"])
+        units = self.metadata.get("condition_units")
+        return list(units) if isinstance(units, list) else [""] * len(self.condition_names)
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.metadata["latent_dim"])
+
+    @property
+    def has_surrogate(self) -> bool:
+        return self._surrogate is not None
 
     @property
     def uses_oracle(self) -> bool:
+        """Whether the physics oracle labelled this generator's training data (by fingerprint)."""
         return oracle_applies(self.metadata)
 
-    def generate(self, target: Sequence[float], n: int, seed: int | None = None) -> np.ndarray:
-        """(n, E) compositions decoded from seeded standard-normal z at `target`."""
-        if seed is None:
-            seed = int(np.random.default_rng().integers(0, 2**32))
-        z = noise(seed, n, int(self.metadata["latent_dim"]))
+    @property
+    def threshold(self) -> float:
+        value = self.metadata.get("composition_threshold", DROP_THRESHOLD)
+        return float(value) if isinstance(value, (int, float)) else DROP_THRESHOLD
+
+    def training_range(self) -> np.ndarray | None:
+        """(2, P) min/max of the training conditions, where the export records them."""
+        value = self.metadata.get("condition_range")
+        try:
+            out = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        return out if out.shape == (2, len(self.condition_names)) and np.all(np.isfinite(out)) else None
+
+    def scale_floors(self) -> np.ndarray:
+        """Per property, 1 % of the training-condition range (1e-9 where unknown)."""
+        rng = self.training_range()
+        if rng is None:
+            return np.full(len(self.condition_names), 1e-9)
+        return np.maximum(0.01 * (rng[1] - rng[0]), 1e-9)
+
+    # --------------------------------------------------------------------- models
+    def generate(self, target: Sequence[float], n: int, seed: int = 0, start_row: int = 0) -> np.ndarray:
+        """``(n, E)`` raw compositions of candidates ``start_row ...`` at `target`."""
+        z = noise(seed, n, self.latent_dim, start_row)
         condition = np.tile(np.asarray(target, dtype=np.float32)[None, :], (n, 1))
         (composition,) = self._generator.run(["composition"], {"z": z, "condition": condition})
         return composition
 
-    def judge(self, compositions: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Surrogate mean and standard deviation, (N, P) each, or (None, None)."""
+    def judge(self, fractions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Surrogate mean and interval ``(mean, lower, upper)``, ``(N, P)`` float32 each."""
         if self._surrogate is None:
-            return None, None
-        mean, std = self._surrogate.run(["properties", "properties_std"], {"composition": compositions})
-        return mean, std
+            return None
+        x = np.ascontiguousarray(fractions, dtype=np.float32)
+        parts = [self._surrogate.run(self._judge_outputs, {"composition": x[a : a + _JUDGE_BATCH]})
+                 for a in range(0, x.shape[0], _JUDGE_BATCH)]  # fmt: skip
+        outs = [np.concatenate([p[i] for p in parts]) if parts else np.zeros((0, len(self.condition_names)), np.float32)
+                for i in range(len(self._judge_outputs))]  # fmt: skip
+        if self.calibrated:
+            mean, lower, upper = outs
+        else:
+            mean, std = outs
+            half = np.float32(INTERVAL_Z) * std
+            lower, upper = mean - half, mean + half
+        return mean, lower, upper
 
-    def training_range(self) -> np.ndarray | None:
-        """(2, P) min/max of the training conditions, where known."""
-        if "condition_range" in self.metadata:
-            return np.asarray(self.metadata["condition_range"], dtype=np.float64)
-        return None
+    def log_prob(self, fractions: np.ndarray, target: Sequence[float]) -> np.ndarray | None:
+        """Log-density (nats) of printed fractions at `target`, for a generator that has one."""
+        if self._log_prob is None:
+            return None
+        x = np.ascontiguousarray(fractions, dtype=np.float32)
+        condition = np.tile(np.asarray(target, dtype=np.float32)[None, :], (x.shape[0], 1))
+        name = self._log_prob.get_outputs()[0].name
+        (out,) = self._log_prob.run([name], {"composition": x, "condition": condition})
+        return np.asarray(out, dtype=np.float64).reshape(-1)
 
+    # --------------------------------------------------------------------- checks
+    def check_target(self, target: Sequence[float]) -> np.ndarray:
+        """The target as float64, checked: one finite value per condition, within float32.
+
+        Raises:
+            TargetError: wrong number of values, NaN/inf, or beyond float32.
+        """
+        names = self.condition_names
+        try:
+            t = np.asarray(target, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise TargetError(f"the target must be {len(names)} numbers ({', '.join(names)}). Received: {target!r}") from None
+        if t.shape != (len(names),):
+            raise TargetError(
+                f"expected {len(names)} target values ({', '.join(names)}). Received {t.size}: {list(t)}"
+            )
+        for name, value in zip(names, t):
+            if not math.isfinite(value):
+                raise TargetError(f"{name} must be a finite number. Received: {value}")
+            if abs(value) > _FLOAT32_MAX:
+                raise TargetError(f"{name} = {value:g} is beyond what the models take (float32, at most {_FLOAT32_MAX:.3g}).")
+        return t
+
+    def _training_rows(self) -> np.ndarray | None:
+        """The training alloys recorded in the export (thousandths), or None."""
+        value = self.metadata.get("training_compositions")
+        if not isinstance(value, list) or not value:
+            return None
+        from hea_zoo.artifact import parse_printed
+
+        try:
+            return parse_printed(value, self.elements)
+        except ValueError as err:
+            raise MetadataError(f"{self.generator_path}: metadata key 'training_compositions' does not parse ({err}).") from None
+
+    def _notes_before(self, t: np.ndarray, rules: _Rules, n: int, candidates: int) -> list[str]:
+        notes = []
+        rng = self.training_range()
+        if rng is not None:
+            for j, (name, unit) in enumerate(zip(self.condition_names, self.condition_units)):
+                if not rng[0, j] <= t[j] <= rng[1, j]:
+                    notes.append(
+                        f"target {name} = {t[j]:g} {unit} lies outside the training data "
+                        f"({rng[0, j]:.3g}-{rng[1, j]:.3g}); designs are extrapolations.".replace("  ", " ")
+                    )
+        training = self._training_rows()
+        if training is not None and not rules.trivial and not rules.satisfied(training).any():
+            notes.append(
+                f"no training alloy satisfies the constraints ({rules.describe()}): the designs are "
+                "extrapolations beyond the data."
+            )
+        if self._surrogate is None:
+            notes.append(
+                f"no surrogate found (no surrogate.onnx beside {self.generator_path}): designs are not judged "
+                "or ranked. Export one with `hea-zoo export --model surrogate.keras --out "
+                f"{self.generator_path.parent} --name surrogate`."
+            )
+        elif not self.calibrated:
+            notes.append(
+                f"intervals are the ensemble mean ± {INTERVAL_Z:.3f} std (nominal 90 %, not calibrated): "
+                f"{self.surrogate_path} has no calibrated interval outputs."
+            )
+        return notes
+
+    # --------------------------------------------------------------------- design
     def design(
         self,
         target: Sequence[float],
         n: int = 20,
         seed: int | None = None,
         candidates: int | None = None,
-    ) -> tuple[pd.DataFrame, list[str]]:
-        """Generate candidates at `target`, rank them, keep the `n` best distinct ones.
+        select: str = "diverse",
+        tolerance: float = DEFAULT_TOLERANCE,
+        constraints: Constraints | Mapping[str, Any] | None = None,
+        chunk_size: int = 65536,
+        progress: bool | Callable[[int, int], Any] | None = None,
+        out: str | os.PathLike | None = None,
+        table_rows: int | None = None,
+    ) -> DesignResult:
+        """Designs `n` different alloys for `target` (docs/DESIGN_ENGINE.md).
 
-        Every candidate is judged as printed: its formula (fractions below
-        `DROP_THRESHOLD` dropped, the rest renormalized and rounded to 3 decimals) is
-        parsed back and scored, so the numbers belong to the alloy a user would make.
-        Ranking: the mean relative distance of the surrogate's prediction to the target
-        over the properties (without a surrogate, the order of generation). Distinct: the
-        formula (fractions below `DROP_THRESHOLD` dropped, 3 decimals) appears once.
+        Args:
+            target: one value per condition, in the metadata's units.
+            n: designs to return.
+            seed: noise seed in [0, 2**32 - 1]; None draws one from the OS (reported in
+                `DesignResult.seed`, so the run can be repeated).
+            candidates: candidates drawn (default `default_candidates(n)`); at least `n`.
+            select: ``"diverse"`` (greedy farthest point among the best in-tolerance
+                candidates) or ``"closest"`` (the best scores).
+            tolerance: relative tolerance on every property (> 0).
+            constraints: a `Constraints` or a mapping of its fields (None: the defaults,
+                `DEFAULT_MIN_FRACTION` and `DEFAULT_MAX_ELEMENTS`).
+            chunk_size: candidates per chunk (memory is bounded by it, not by `candidates`).
+            progress: True for a progress bar on stderr, or a callable ``(done, total)``.
+            out: also write the designs to this file (``.csv``, or ``.parquet`` with pyarrow),
+                block by block and atomically.
+            table_rows: rows kept for `DesignResult.table` (default: all without `out`,
+                at most 10,000 with it).
 
         Returns:
-            (table, warnings): one row per design with its formula, the surrogate's
-            prediction and standard deviation, the oracle's value (22-element models) and
-            the relative error, then the fractions; warnings for a target outside the
-            training data's range.
+            A `DesignResult`.
+
+        Raises:
+            ValueError: `n`, `candidates`, `seed`, `chunk_size` or `select` out of range.
+            TargetError: a bad target, tolerance or constraints.
+            InfeasibleError: no candidate satisfies the constraints.
         """
-        target_arr = np.asarray(target, dtype=np.float64)
-        if target_arr.shape != (len(self.condition_names),):
+        started = time.perf_counter()
+        n = _positive_int(n, "n")
+        chunk_size = _positive_int(chunk_size, "chunk_size")
+        candidates = default_candidates(n) if candidates is None else _positive_int(candidates, "candidates")
+        if candidates > 2**32:
+            raise ValueError(f"`candidates` must be at most 2**32 (noise rows). Received: candidates={candidates}")
+        if candidates < n:
             raise ValueError(
-                f"Expected {len(self.condition_names)} target values ({self.condition_names}). "
-                f"Received {list(target)}."
+                f"`candidates` ({candidates}) must be at least `n` ({n}): each design is a distinct candidate."
             )
+        if select not in ("diverse", "closest"):
+            raise ValueError(f"`select` must be 'diverse' or 'closest'. Received: select={select!r}")
+        seed = int.from_bytes(os.urandom(4), "little") if seed is None else check_seed(seed)
+        if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real) or not math.isfinite(tolerance) or tolerance <= 0:
+            raise TargetError(f"--tolerance must be a positive number (a relative error, 0.05 = 5 %). Received: {tolerance}")
+        t = self.check_target(target)
+        rules = Constraints.coerce(constraints).resolve(self.elements, self.threshold)
+        out_path = check_output_path(out) if out is not None else None
+        notes = self._notes_before(t, rules, n, candidates)
+        keep_rows = (n if out_path is None else min(n, 10_000)) if table_rows is None else int(table_rows)
+
+        state = self._run(t, n, seed, candidates, select, float(tolerance), rules, chunk_size, progress)
+        try:
+            if state["n_valid"] == 0:
+                raise InfeasibleError(
+                    f"no candidate satisfies the constraints ({rules.describe()}) among {candidates:,} candidates "
+                    "tried; relax the constraints or draw more candidates (--candidates)."
+                )
+            notes.extend(state["notes"])
+            if state["n_designs"] < n:
+                notes.append(
+                    f"only {state['n_distinct']:,} distinct candidates met the constraints among {candidates:,} "
+                    f"tried: {state['n_designs']:,} designs instead of {n:,} (draw more with --candidates)."
+                )
+            kept, systems = [], set()
+            n_written = 0
+
+            def consume(sink) -> None:
+                nonlocal n_written
+                for block in self._blocks(state, t, float(tolerance)):
+                    if sink is not None:
+                        sink.write(block)
+                    if n_written < keep_rows:
+                        part = block.arrays()
+                        take = min(keep_rows - n_written, block.records.size)
+                        kept.append({key: v[:take] for key, v in part.items()})
+                    member = block.records["k"] >= SYSTEM_MIN_THOUSANDTHS
+                    for row in np.unique(np.packbits(member, axis=1), axis=0):
+                        systems.add(row.tobytes())
+                    n_written += block.records.size
+
+            if out_path is None:
+                consume(None)
+            elif out_path.suffix.lower() == ".parquet":
+                from hea_zoo.files import atomic_write
+
+                def write_parquet(tmp: Path) -> None:
+                    sink = _ParquetSink(tmp)
+                    try:
+                        consume(sink)
+                    finally:
+                        sink.close()
+
+                atomic_write(out_path, write_parquet)
+            else:
+                from hea_zoo.files import atomic_write
+
+                def write_csv(tmp: Path) -> None:
+                    with open(tmp, "wb", buffering=1 << 20) as handle:
+                        consume(_CsvSink(handle, self._header(state)))
+
+                atomic_write(out_path, write_csv)
+        finally:
+            for store in state["stores"]:
+                store.close()
+        return DesignResult(
+            notes=notes,
+            n_designs=n_written,
+            n_candidates=candidates,
+            n_valid=state["n_valid"],
+            n_distinct=state["n_distinct"],
+            n_in_tolerance=state["n_in_tolerance"] if self.has_surrogate else None,
+            n_systems=len(systems),
+            seed=seed,
+            select=select,
+            tolerance=float(tolerance),
+            target=[float(v) for v in t],
+            out=out_path,
+            seconds=time.perf_counter() - started,
+            _arrays=_concat_arrays(kept),
+        )
+
+    def _header(self, state) -> list[str]:
+        probe = _Block(self, np.zeros(0, np.int64), np.zeros(0, state["dtype"]),
+                       np.zeros((0, 1)) if self.uses_oracle else None, None,
+                       np.zeros(0) if self._log_prob is not None else None, None)  # fmt: skip
+        return probe.columns()
+
+    def _run(self, t, n, seed, candidates, select, tolerance, rules, chunk_size, progress) -> dict[str, Any]:
+        """Sections 1-5 over the candidates, chunk by chunk: the selection stores."""
+        size, n_props = len(self.elements), len(self.condition_names)
+        dtype = _record_dtype(size, n_props)
+        floors = self.scale_floors()
+        condition = np.asarray(t, dtype=np.float32)[None, :]
+        seen = _SeenHashes()
+        if select == "closest":
+            best = _BestRecords(n, dtype)
+            pool = fill = None
+            stores = [best]
+        else:
+            best = None
+            pool = _BestRecords(max(50 * n, 2000), dtype, spill=False)
+            fill = _BestRecords(n, dtype, spill=False)
+            stores = [pool, fill]
+        n_valid = n_distinct = n_in_tol = 0
+        bar = _Progress(candidates, progress)
+        try:
+            for start in range(0, candidates, chunk_size):
+                rows = min(chunk_size, candidates - start)
+                z = noise(seed, rows, self.latent_dim, start)
+                (raw,) = self._generator.run(["composition"], {"z": z, "condition": np.repeat(condition, rows, axis=0)})
+                k, ok = _repair(raw, rules)
+                index = np.flatnonzero(ok)
+                n_valid += index.size
+                k = k[index]
+                fresh = seen.first_seen(self._hasher(k))
+                index, k = index[fresh], k[fresh]
+                n_distinct += index.size
+                records = np.zeros(index.size, dtype)
+                records["index"] = index + start
+                records["k"] = k
+                judged = self.judge(k.astype(np.float32) / np.float32(_UNIT))
+                if judged is None:
+                    records["mean"] = records["lower"] = records["upper"] = np.nan
+                    records["score"] = 0.0
+                    in_tol = np.ones(index.size, bool)
+                else:
+                    mean, lower, upper = judged
+                    records["mean"], records["lower"], records["upper"] = mean, lower, upper
+                    with np.errstate(invalid="ignore"):
+                        errors = relative_errors(mean, t, floors)
+                        score = errors.sum(axis=1) / n_props
+                        in_tol = np.all(errors <= tolerance, axis=1)
+                    records["score"] = np.where(np.isnan(score), np.inf, score)
+                n_in_tol += int(in_tol.sum())
+                if best is not None:
+                    best.offer(records)
+                else:
+                    pool.offer(records[in_tol])
+                    fill.offer(records[~in_tol])
+                bar(start + rows)
+        finally:
+            bar.close()
         notes = []
-        rng = self.training_range()
-        if rng is not None:
-            for j, name in enumerate(self.condition_names):
-                if not rng[0, j] <= target_arr[j] <= rng[1, j]:
+        chosen = None
+        if pool is not None:
+            pool_records = np.concatenate(list(pool.sorted_blocks(1 << 30)) or [np.zeros(0, dtype)])
+            if pool_records.size <= n:
+                filler = np.concatenate(list(fill.sorted_blocks(1 << 30)) or [np.zeros(0, dtype)])
+                chosen = np.concatenate([pool_records, filler[: n - pool_records.size]])
+                if self.has_surrogate and pool_records.size < n and filler.size:
+                    count = f"{pool_records.size:,} distinct candidate" + (" is" if pool_records.size == 1 else "s are")
                     notes.append(
-                        f"target {name} = {target_arr[j]:g} {self.condition_units[j]} lies outside "
-                        f"the training data ({rng[0, j]:.3g}-{rng[1, j]:.3g}); designs are extrapolations."
+                        f"only {count} within {100 * tolerance:g} % of the target on every property: the rest "
+                        "are the closest others (the closest selection)."
                     )
-        count = candidates or max(10 * n, 200)
-        raw = self.generate(target_arr, count, seed)
-        # Judge what the user would make: the printed formula (traces dropped, rounded).
-        formulas = [to_formula(row, self.elements, DROP_THRESHOLD, 3) for row in raw]
-        x = parse_formulas(formulas, self.elements)
-        mean, std = self.judge(x)
-        table = pd.DataFrame({"formula": formulas})
-        if mean is not None:
-            rel = np.abs(mean - target_arr) / np.maximum(np.abs(target_arr), 1e-12)
-            for j, name in enumerate(self.condition_names):
-                table[f"{name}_surrogate"] = mean[:, j]
-                table[f"{name}_std"] = std[:, j]
-            table["relative_error_surrogate"] = rel.mean(axis=1)
+            else:
+                chosen = pool_records[_farthest_point(pool_records["k"], n)]
+            chosen = _sort_records(chosen)
+        n_designs = chosen.size if chosen is not None else best.final_count()
+        return {
+            "dtype": dtype,
+            "best": best,
+            "chosen": chosen,
+            "stores": stores,
+            "n_valid": n_valid,
+            "n_distinct": n_distinct,
+            "n_in_tolerance": n_in_tol,
+            "n_designs": n_designs,
+            "notes": notes,
+        }
+
+    def _blocks(self, state, t: np.ndarray, tolerance: float, block: int = 16384) -> Iterator[_Block]:
+        """The selected designs, best first, in blocks with everything a row shows."""
+        if state["chosen"] is not None:
+            chosen = state["chosen"]
+            source: Iterator[np.ndarray] = (chosen[a : a + block] for a in range(0, chosen.size, block))
+        else:
+            source = state["best"].sorted_blocks(block)
+        floors = self.scale_floors()
+        oracle_module = None
         if self.uses_oracle:
-            from hea_zoo.data import oracle
+            from hea_zoo.data import oracle as oracle_module
+        rank = 0
+        for records in source:
+            fractions = records["k"].astype(np.float64) / _UNIT
+            oracle_values = oracle_error = None
+            if oracle_module is not None:
+                oracle_values = oracle_module.properties(fractions, self.elements)
+                oracle_error = relative_errors(oracle_values, t, floors).mean(axis=1)
+            in_tol = None
+            if self.has_surrogate:
+                with np.errstate(invalid="ignore"):
+                    in_tol = np.all(relative_errors(records["mean"], t, floors) <= tolerance, axis=1)
+            log_prob = self.log_prob(fractions.astype(np.float32), t) if self._log_prob is not None else None
+            ranks = np.arange(rank + 1, rank + 1 + records.size)
+            rank += records.size
+            yield _Block(self, ranks, records, oracle_values, oracle_error, log_prob, in_tol)
 
-            truth = oracle.properties(x)
-            for j, name in enumerate(self.condition_names):
-                table[f"{name}_oracle"] = truth[:, j]
-            table["relative_error_oracle"] = (np.abs(truth - target_arr) / np.abs(target_arr)).mean(axis=1)
-        for j, symbol in enumerate(self.elements):
-            table[symbol] = x[:, j]
-        if "relative_error_surrogate" in table:
-            table = table.sort_values("relative_error_surrogate", kind="stable")
-        table = table.drop_duplicates("formula").head(n).reset_index(drop=True)
-        return table, notes
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    return int(value)
 
 
-def format_table(table: pd.DataFrame, designer: Designer, target: Sequence[float]) -> str:
-    """The table `hea-zoo design` prints."""
+# ----------------------------------------------------------------------------- text table
+def format_table(result: DesignResult, designer: Designer, max_rows: int | None = None) -> str:
+    """The table `hea-zoo design` prints: a header line, the designs, a summary line."""
     names, units = designer.condition_names, designer.condition_units
-    head = ", ".join(f"{n} = {t:g} {u}".rstrip() for n, t, u in zip(names, target, units))
-    lines = [f"target: {head}  (model: {designer.generator_path.stem}, {len(table)} designs, "
-             f"best by surrogate first)"]  # fmt: skip
+    head = ", ".join(f"{name} = {v:g} {u}".rstrip() for name, v, u in zip(names, result.target, units))
+    rows = result.rows
+    shown = len(rows.get("rank", []))
+    if max_rows is not None:
+        shown = min(shown, max_rows)
+    order = "best by surrogate first" if designer.has_surrogate else "not judged: no surrogate"
+    lines = [
+        f"target: {head}  (model: {designer.generator_path.stem}, seed {result.seed}, {result.n_designs:,} designs, "
+        f"{result.select} selection, {order})"
+    ]
     columns = ["#", "formula"]
-    rows = []
-    for i, row in table.iterrows():
-        cells = [str(i + 1), row["formula"]]
-        for name in names:
-            if f"{name}_surrogate" in table:
-                cells.append(f"{row[f'{name}_surrogate']:.1f} ± {row[f'{name}_std']:.2f}")
-            if f"{name}_oracle" in table:
-                cells.append(f"{row[f'{name}_oracle']:.1f}")
-        rows.append(cells)
     for name, unit in zip(names, units):
         short = short_label(name)
-        if f"{name}_surrogate" in table:
-            columns.append(f"{short} surrogate [{unit}]")
-        if f"{name}_oracle" in table:
+        if designer.has_surrogate:
+            columns.append(f"{short} surrogate [{unit}]" if unit else f"{short} surrogate")
+        if f"{name}_oracle" in rows:
             columns.append(f"{short} oracle")
-    widths = [max(len(c), *(len(r[k]) for r in rows)) if rows else len(c) for k, c in enumerate(columns)]
-    fmt = lambda cells: "  ".join(c.ljust(w) if k == 1 else c.rjust(w) for k, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    if "log_prob" in rows:
+        columns.append("log p")
+    columns.append("system")
+    table = []
+    for i in range(shown):
+        cells = [str(rows["rank"][i]), rows["formula"][i]]
+        for name in names:
+            if designer.has_surrogate:
+                cells.append(
+                    f"{rows[f'{name}_surrogate'][i]:.1f} [{rows[f'{name}_lower'][i]:.1f}, {rows[f'{name}_upper'][i]:.1f}]"
+                )
+            if f"{name}_oracle" in rows:
+                cells.append(f"{rows[f'{name}_oracle'][i]:.1f}")
+        if "log_prob" in rows:
+            cells.append(f"{rows['log_prob'][i]:.1f}")
+        cells.append(rows["system"][i])
+        table.append(cells)
+    widths = [max([len(c)] + [len(r[j]) for r in table]) for j, c in enumerate(columns)]
+    left = {1, len(columns) - 1}
+
+    def fmt(cells):
+        return "  ".join(c.ljust(w) if j in left else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
     lines.append(fmt(columns))
-    lines.extend(fmt(r) for r in rows)
+    lines.extend(fmt(r) for r in table)
+    if shown < result.n_designs:
+        where = f" in {result.out}" if result.out else ""
+        lines.append(f"... {result.n_designs - shown:,} more designs{where}")
+    tol = ""
+    if result.n_in_tolerance is not None:
+        tol = f", {result.n_in_tolerance:,} within {100 * result.tolerance:g} %"
+    lines.append(
+        f"{result.n_designs:,} designs span {result.n_systems:,} alloy systems (elements >= 5 at.%); "
+        f"{result.n_candidates:,} candidates, {result.n_distinct:,} distinct and valid{tol}."
+    )
     if not designer.uses_oracle:
-        lines.append("(no oracle column: the physics oracle covers the bundled 22-element data only)")
+        lines.append(
+            "(no oracle column: the physics oracle applies only to models trained on the bundled data, "
+            "recognized by the data fingerprint in their export)"
+        )
     return "\n".join(lines)

@@ -78,6 +78,7 @@ __all__ = [
     "export_surrogate",
     "serving_function",
     "model_metadata",
+    "training_formulas",
     "read_onnx_metadata",
     "read_saved_model_metadata",
     "load_saved_model",
@@ -200,6 +201,30 @@ def next_version(export_dir: str | os.PathLike, name: str) -> int:
 
 
 def model_metadata(model, name: str, version: int) -> dict[str, Any]:
+
+
+def training_formulas(compositions, elements) -> list[str]:
+    """Distinct printed formulas of training compositions (metadata ``training_compositions``).
+
+    Args:
+        compositions: an ``(N, E)`` array of fractions, a `Dataset` (its compositions) or
+            a list of formula strings.
+        elements: the element order.
+    """
+    import numpy as np
+
+    from hea_zoo.artifact import formula_strings, printed_thousandths
+
+    values = getattr(compositions, "compositions", compositions)
+    if len(values) and isinstance(values[0], str):
+        from hea_zoo.data.composition import parse_formulas
+
+        values = parse_formulas(list(values), elements)
+    k, ok = printed_thousandths(np.asarray(values, dtype=np.float64))
+    return list(dict.fromkeys(formula_strings(k[ok], elements)))
+
+
+def model_metadata(model, name: str, version: int, training_compositions=None) -> dict[str, Any]:
     """The metadata recorded with an export (values are str, int or lists of str).
 
     Args:
@@ -211,8 +236,10 @@ def model_metadata(model, name: str, version: int) -> dict[str, Any]:
         Dict with ``name``, ``kind`` ("generator"/"surrogate"), ``model_class``,
         ``model_version``, ``export_version``, ``hea_zoo_version``, ``elements``,
         ``inputs``, ``outputs`` and, for generators, ``latent_dim``, ``condition_names``,
-        ``condition_units``, ``condition_range`` ([min, max] of the training conditions);
-        for the surrogate, ``property_names``, ``property_units``,
+        ``condition_units``, ``condition_range`` ([min, max] of the training conditions)
+        and, when given (argument or the model's ``training_compositions`` attribute),
+        ``training_compositions`` (the training alloys' printed formulas, which
+        `hea-zoo design` checks constraints against); for the surrogate, ``property_names``, ``property_units``,
         ``n_members``.
     """
     kind = "generator" if _is_generator(model) else "surrogate"
@@ -239,6 +266,10 @@ def model_metadata(model, name: str, version: int) -> dict[str, Any]:
                 "noise": f"standard normal N(0, I), shape [batch, latent_dim]; seeded draw {NOISE_SPEC} (hea_zoo.artifact.noise)",
             }
         )
+        if training_compositions is None:
+            training_compositions = getattr(model, "training_compositions", None)
+        if training_compositions is not None:
+            meta["training_compositions"] = training_formulas(training_compositions, model.elements)
     else:
         meta.update(
             {
@@ -403,6 +434,7 @@ def export_model(
     overwrite: bool = False,
     onnx: bool = True,
     opset: int = ONNX_OPSET,
+    training_compositions=None,
 ) -> ExportResult:
     """Exports a trained generator or surrogate as SavedModel and ONNX.
 
@@ -423,6 +455,9 @@ def export_model(
         onnx: Also write the ONNX file. It holds the newest version: it is replaced by a
             version at least as new as its own, and left alone by an older one.
         opset: ONNX opset.
+        training_compositions: a generator's training alloys (``(N, E)`` fractions, a
+            `Dataset` or formulas), recorded as ``training_compositions`` so that
+            `hea-zoo design` can warn when constraints exclude every one of them.
 
     Returns:
         An `ExportResult` (``str(result)`` is a one-line summary).
@@ -460,7 +495,7 @@ def export_model(
             )
         if held is not None and held > version:
             write_onnx = False  # it holds a newer version
-    metadata = model_metadata(model, name, version)
+    metadata = model_metadata(model, name, version, training_compositions)
     fn, signature = serving_function(model)
 
     base.mkdir(parents=True, exist_ok=True)
@@ -754,7 +789,12 @@ def export_all(
     for name in names:
         model = loaded[name]
         say(f"{name}: exporting version {versions[name]} (SavedModel, ONNX, .keras)")
-        result = export_model(model, output, name, version=versions[name], overwrite=overwrite)
+        # Generators record the training alloys, so `design` can warn when constraints
+        # exclude every one of them (designs are then extrapolations).
+        train = None if name == SURROGATE_NAME else dataset.train.compositions
+        result = export_model(
+            model, output, name, version=versions[name], overwrite=overwrite, training_compositions=train
+        )
         keras_path = output / "keras" / f"{name}.keras"
         atomic_write(keras_path, model.save)
         files = {"saved_model": result.saved_model.relative_to(output).as_posix()}

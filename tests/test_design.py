@@ -1,0 +1,448 @@
+"""The design engine (hea_zoo.serving.design) on the committed ONNX exports: selection,
+streaming, judging as printed, the oracle and interval columns, and bad input."""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+import pytest
+
+from hea_zoo.artifact import (
+    MetadataError,
+    formula_strings,
+    noise,
+    parse_printed,
+    printed_thousandths,
+)
+from hea_zoo.constants import BUNDLED_FINGERPRINT
+from hea_zoo.serving import design
+from hea_zoo.serving import design_text as text
+from hea_zoo.serving.design import (
+    Constraints,
+    Designer,
+    InfeasibleError,
+    ModelFileError,
+    TargetError,
+)
+from tests.design_exports import (
+    EXPORTED,
+    calibrated_surrogate,
+    copy_export,
+    foreign_onnx,
+    log_prob_model,
+    models_dir,
+    reference_log_prob,
+    truncated_copy,
+)
+
+TARGET = [60.0, 35.0]
+
+
+@pytest.fixture(scope="module")
+def cvae() -> Designer:
+    return Designer.from_exported("cvae", EXPORTED)
+
+
+def _fractions(result, designer) -> np.ndarray:
+    return np.stack([result.rows[e] for e in designer.elements], axis=1)
+
+
+def _thousandths(result, designer) -> np.ndarray:
+    return np.rint(_fractions(result, designer).astype(np.float64) * 1000).astype(np.int64)
+
+
+def _surrogate(fractions: np.ndarray):
+    session = ort.InferenceSession(str(EXPORTED / "surrogate.onnx"), providers=["CPUExecutionProvider"])
+    return session.run(["properties", "properties_std"], {"composition": fractions.astype(np.float32)})
+
+
+# ----------------------------------------------------------------------------- the designs
+@pytest.mark.parametrize("select", ["diverse", "closest"])
+def test_designs_are_distinct_printed_and_sorted(cvae, select):
+    result = cvae.design(TARGET, n=20, seed=0, select=select)
+    rows = result.rows
+    assert result.n_designs == 20 and list(rows["rank"]) == list(range(1, 21))
+    k = _thousandths(result, cvae)
+    assert np.all(k.sum(axis=1) == 1000)
+    assert len(set(rows["formula"])) == 20
+    # the formula is the printed composition, and printing is a fixed point
+    assert formula_strings(parse_printed(rows["formula"], cvae.elements), cvae.elements) == list(rows["formula"])
+    np.testing.assert_array_equal(parse_printed(rows["formula"], cvae.elements), k)
+    keys = list(zip(rows["relative_error_surrogate"], rows["candidate"]))
+    assert keys == sorted(keys)
+    assert result.n_candidates == design.default_candidates(20) == 2000
+    assert result.n_systems == len(set(rows["system"]))
+
+
+def test_judged_as_printed(cvae):
+    """The surrogate columns are the surrogate's output on the printed fractions."""
+    result = cvae.design(TARGET, n=15, seed=4, select="closest")
+    x = _fractions(result, cvae)
+    mean, std = _surrogate(x)
+    np.testing.assert_array_equal(result.rows["shear_modulus_surrogate"], mean[:, 0])
+    np.testing.assert_array_equal(result.rows["fracture_toughness_surrogate"], mean[:, 1])
+    half = np.float32(design.INTERVAL_Z) * std[:, 0]
+    np.testing.assert_array_equal(result.rows["shear_modulus_lower"], mean[:, 0] - half)
+    np.testing.assert_array_equal(result.rows["shear_modulus_upper"], mean[:, 0] + half)
+    rel = np.abs(mean.astype(np.float64) - TARGET) / np.abs(TARGET)
+    np.testing.assert_allclose(result.rows["relative_error_surrogate"], rel.mean(axis=1), rtol=1e-12)
+    assert any("not calibrated" in n for n in result.notes)
+
+
+def test_candidates_decode_their_noise_row(cvae):
+    """Candidate r is the printed decode of noise row r (the spec's 'rows = candidate index')."""
+    result = cvae.design(TARGET, n=10, seed=11, select="closest", candidates=500,
+                         constraints={"min_fraction": 0.005})  # fmt: skip
+    rows = np.asarray(result.rows["candidate"])
+    z = noise(11, 500, cvae.latent_dim)[rows]
+    raw = cvae._generator.run(["composition"], {"z": z, "condition": np.tile(np.float32([TARGET]), (len(rows), 1))})[0]
+    k, ok = printed_thousandths(raw)
+    assert ok.all()
+    np.testing.assert_array_equal(k, _thousandths(result, cvae))
+
+
+def _brute_force(designer, target, n, seed, candidates, select, tolerance=0.05, constraints=None):
+    """The specification, literally: every candidate repaired, deduplicated, judged, selected."""
+    rules = Constraints.coerce(constraints).resolve(designer.elements)
+    raw = designer.generate(target, candidates, seed)
+    k, ok = design._repair(raw, rules)
+    seen, index, rows = set(), [], []
+    for i in np.flatnonzero(ok):
+        key = tuple(k[i])
+        if key not in seen:
+            seen.add(key)
+            index.append(i)
+            rows.append(k[i])
+    rows = np.array(rows)
+    mean = designer.judge(rows / 1000.0)[0].astype(np.float64)
+    floors = designer.scale_floors()
+    errors = np.abs(mean - target) / np.maximum(np.abs(target), floors)
+    score = errors.sum(axis=1) / len(target)
+    in_tol = np.all(errors <= tolerance, axis=1)
+    order = sorted(range(len(index)), key=lambda i: (score[i], index[i]))
+    if select == "closest":
+        chosen = order[:n]
+    else:
+        pool = [i for i in order if in_tol[i]][: max(50 * n, 2000)]
+        if len(pool) <= n:
+            chosen = pool + [i for i in order if not in_tol[i]][: n - len(pool)]
+        else:
+            chosen = [pool[0]]
+            while len(chosen) < n:
+                def dist(i):
+                    return min(int(((rows[i] - rows[s]) ** 2).sum()) for s in chosen)
+
+                best = max((i for i in pool if i not in chosen), key=lambda i: (dist(i), -pool.index(i)))
+                chosen.append(best)
+        chosen = sorted(chosen, key=lambda i: (score[i], index[i]))
+    return [int(index[i]) for i in chosen]
+
+
+@pytest.mark.parametrize("select", ["closest", "diverse"])
+@pytest.mark.parametrize("constraints", [None, {"max_elements": 5, "bounds": {"Ti": (0.1, 0.3)}}])
+def test_selection_matches_the_specification(cvae, select, constraints):
+    result = cvae.design(TARGET, n=8, seed=2, candidates=400, select=select, constraints=constraints)
+    expected = _brute_force(cvae, np.array(TARGET), 8, 2, 400, select, constraints=constraints)
+    assert list(result.rows["candidate"]) == expected
+
+
+@pytest.mark.parametrize("select", ["closest", "diverse"])
+def test_chunked_runs_give_the_same_designs(cvae, select):
+    kwargs = dict(n=25, seed=7, candidates=3000, select=select,
+                  constraints={"exclude": ["Al"], "bounds": {"Nb": (0.1, 0.5)}})  # fmt: skip
+    whole = cvae.design(TARGET, chunk_size=3000, **kwargs)
+    for chunk in (1, 97, 1024):
+        if chunk == 1:
+            kwargs_small = dict(kwargs, candidates=400)
+            pd.testing.assert_frame_equal(cvae.design(TARGET, chunk_size=1, **kwargs_small).table,
+                                          cvae.design(TARGET, chunk_size=400, **kwargs_small).table)  # fmt: skip
+            continue
+        pd.testing.assert_frame_equal(cvae.design(TARGET, chunk_size=chunk, **kwargs).table, whole.table)
+
+
+def test_spilled_store_gives_the_same_designs(cvae, monkeypatch, tmp_path):
+    """`closest` with millions of designs spills to a file; force it on a small run."""
+    whole = cvae.design(TARGET, n=2500, candidates=3000, seed=1, select="closest", out=tmp_path / "a.csv")
+    monkeypatch.setattr(design, "_SPILL_RECORDS", 700)
+    spilled = cvae.design(TARGET, n=2500, candidates=3000, seed=1, select="closest", chunk_size=500,
+                          out=tmp_path / "b.csv")  # fmt: skip
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    pd.testing.assert_frame_equal(whole.table, spilled.table)
+
+
+def test_best_records_keep_the_best_with_ties():
+    rng = np.random.default_rng(0)
+    dtype = design._record_dtype(3, 1)
+    records = np.zeros(5000, dtype)
+    records["index"] = np.arange(5000)
+    records["score"] = rng.integers(0, 40, 5000) / 8.0  # many ties
+    expected = records[np.lexsort((records["index"], records["score"]))][:300]
+    for spill in (False, True):
+        store = design._BestRecords(300, dtype, spill=spill)
+        for start in range(0, 5000, 123):
+            store.offer(records[start : start + 123])
+        got = np.concatenate(list(store.sorted_blocks(64)))
+        store.close()
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_seen_hashes_match_a_set():
+    rng = np.random.default_rng(1)
+    seen, reference = design._SeenHashes(), set()
+    for _ in range(40):
+        h = rng.integers(0, 3000, 200).astype(np.uint64)
+        expected = np.zeros(200, bool)
+        for i, v in enumerate(h.tolist()):
+            if v not in reference:
+                reference.add(v)
+                expected[i] = True
+        np.testing.assert_array_equal(seen.first_seen(h), expected)
+    assert len(seen) == len(reference)
+
+
+def test_diverse_spans_more_systems_than_closest(cvae):
+    diverse = cvae.design(TARGET, n=20, seed=0, select="diverse")
+    closest = cvae.design(TARGET, n=20, seed=0, select="closest")
+    assert diverse.n_systems > closest.n_systems
+    assert all(diverse.rows["in_tolerance"])  # the pool is larger than n: all within 5 %
+    k_d, k_c = (_thousandths(r, cvae).astype(float) for r in (diverse, closest))
+    spread = lambda k: np.mean([np.linalg.norm(a - b) for a in k for b in k])  # noqa: E731
+    assert spread(k_d) > 1.5 * spread(k_c)
+
+
+def test_few_in_tolerance_falls_back_to_the_closest(cvae):
+    result = cvae.design([150.0, 5.0], n=20, seed=0, tolerance=0.001)
+    assert result.n_in_tolerance < 20
+    assert any("closest" in note and "within 0.1 %" in note for note in result.notes)
+    closest = cvae.design([150.0, 5.0], n=20, seed=0, tolerance=0.001, select="closest")
+    assert list(result.rows["candidate"]) == list(closest.rows["candidate"])
+
+
+def test_seed_none_is_drawn_and_reported(cvae):
+    first = cvae.design(TARGET, n=5)
+    assert 0 <= first.seed < 2**32
+    again = cvae.design(TARGET, n=5, seed=first.seed)
+    pd.testing.assert_frame_equal(first.table, again.table)
+
+
+def test_default_constraints_make_realistic_designs(cvae):
+    """With the measured default minimum fraction, no design holds a trace below 3 at.%."""
+    k = _thousandths(cvae.design(TARGET, n=40, seed=0), cvae)
+    assert k[k > 0].min() >= 1000 * design.DEFAULT_MIN_FRACTION
+    plain = _thousandths(cvae.design(TARGET, n=40, seed=0, constraints={"min_fraction": 0.005}), cvae)
+    assert (plain > 0).sum(axis=1).mean() > (k > 0).sum(axis=1).mean()
+
+
+def test_progress_callback_reaches_the_total(cvae):
+    calls = []
+    cvae.design(TARGET, n=5, candidates=1000, seed=0, chunk_size=300, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(300, 1000), (600, 1000), (900, 1000), (1000, 1000)]
+
+
+# ----------------------------------------------------------------------------- targets and sizes
+def test_target_zero_ranks_by_the_range_floor(cvae):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            result = cvae.design([0.0, 35.0], n=5, seed=0, select="closest")
+    rows = result.rows
+    floor = cvae.scale_floors()
+    expected = (np.abs(rows["shear_modulus_surrogate"].astype(np.float64)) / floor[0]
+                + np.abs(rows["fracture_toughness_surrogate"].astype(np.float64) - 35.0) / 35.0) / 2  # fmt: skip
+    np.testing.assert_allclose(rows["relative_error_surrogate"], expected, rtol=1e-12)
+    assert np.all(np.isfinite(rows["relative_error_surrogate"]))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, fragment",
+    [
+        ({"n": -5}, ValueError, "`n` must be a positive integer"),
+        ({"n": 0}, ValueError, "`n` must be a positive integer"),
+        ({"n": 20, "candidates": 5}, ValueError, "`candidates` (5) must be at least `n` (20)"),
+        ({"candidates": 0}, ValueError, "`candidates` must be a positive integer"),
+        ({"seed": -1}, ValueError, "[0, 4294967295]"),
+        ({"seed": 2**32}, ValueError, "[0, 4294967295]"),
+        ({"tolerance": 0}, TargetError, "--tolerance must be a positive number"),
+        ({"tolerance": -0.1}, TargetError, "--tolerance must be a positive number"),
+        ({"select": "best"}, ValueError, "'diverse' or 'closest'"),
+        ({"chunk_size": 0}, ValueError, "`chunk_size` must be a positive integer"),
+        ({"target": [60.0]}, TargetError, "expected 2 target values"),
+        ({"target": [60.0, float("nan")]}, TargetError, "fracture_toughness must be a finite number"),
+        ({"target": [1e39, 35.0]}, TargetError, "beyond what the models take"),
+    ],
+)
+def test_bad_requests_raise(cvae, kwargs, error, fragment):
+    kwargs = dict(kwargs)
+    target = kwargs.pop("target", TARGET)
+    with pytest.raises(error) as info:
+        cvae.design(target, **kwargs)
+    assert fragment in str(info.value)
+
+
+def test_infeasible_constraints_name_the_request_and_the_count(cvae):
+    with pytest.raises(InfeasibleError) as info:
+        cvae.design(TARGET, n=5, candidates=300, seed=0, constraints={"elements": ["Be", "O"]})
+    message = str(info.value)
+    assert "elements Be,O" in message and "300 candidates" in message
+    assert "\n" not in message
+
+
+def test_fewer_distinct_than_asked_is_noted(cvae):
+    result = cvae.design(TARGET, n=50, candidates=200, seed=0,
+                         constraints={"elements": ["Nb", "Ta", "Ti"], "max_elements": 1})  # fmt: skip
+    assert result.n_designs == result.n_distinct < 50
+    assert any("designs instead of 50" in note for note in result.notes)
+
+
+# ----------------------------------------------------------------------------- exports with more
+def test_oracle_columns_where_the_data_fingerprint_says_so(tmp_path, cvae):
+    folder = models_dir(tmp_path, updates={"data_fingerprint": BUNDLED_FINGERPRINT})
+    designer = Designer.from_exported("cvae", folder)
+    assert designer.uses_oracle and not cvae.uses_oracle
+    result = designer.design(TARGET, n=10, seed=0)
+    from hea_zoo.data import oracle
+
+    truth = oracle.properties(_fractions(result, designer).astype(np.float64) / 1.0)
+    x = _thousandths(result, designer) / 1000.0
+    truth = oracle.properties(x)
+    np.testing.assert_allclose(result.rows["shear_modulus_oracle"], truth[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(result.rows["fracture_toughness_oracle"], truth[:, 1], rtol=1e-12)
+    expected = (np.abs(truth - TARGET) / np.abs(TARGET)).mean(axis=1)
+    np.testing.assert_allclose(result.rows["relative_error_oracle"], expected, rtol=1e-12)
+    assert "shear_modulus_oracle" not in cvae.design(TARGET, n=3, seed=0).rows
+
+
+def test_calibrated_interval_outputs_are_used(tmp_path):
+    folder = models_dir(tmp_path, surrogate=False)
+    calibrated_surrogate(folder, z=2.0)
+    designer = Designer.from_exported("cvae", folder)
+    assert designer.calibrated
+    result = designer.design(TARGET, n=8, seed=0)
+    mean, std = _surrogate(_fractions(result, designer))
+    np.testing.assert_array_equal(result.rows["shear_modulus_lower"], mean[:, 0] - np.float32(2.0) * std[:, 0])
+    np.testing.assert_array_equal(result.rows["fracture_toughness_upper"], mean[:, 1] + np.float32(2.0) * std[:, 1])
+    assert not any("calibrated" in note for note in result.notes)
+
+
+def test_log_prob_column_when_the_generator_has_a_density(tmp_path):
+    log_prob_model(tmp_path / "cvae_log_prob.onnx")
+    folder = models_dir(tmp_path, updates={"log_prob_model": "cvae_log_prob.onnx"})
+    designer = Designer.from_exported("cvae", folder)
+    result = designer.design(TARGET, n=6, seed=0)
+    expected = reference_log_prob(_fractions(result, designer), TARGET)
+    np.testing.assert_allclose(result.rows["log_prob"], expected, rtol=1e-5)
+    assert list(result.table.columns).index("log_prob") < list(result.table.columns).index("system")
+
+
+def test_training_compositions_warn_when_constraints_exclude_them_all(tmp_path):
+    training = ["Hf0.2Nb0.2Ta0.2Ti0.2Zr0.2", "Mo0.25Nb0.25Ta0.25W0.25"]
+    folder = models_dir(tmp_path, updates={"training_compositions": training})
+    designer = Designer.from_exported("cvae", folder)
+    inside = designer.design(TARGET, n=3, seed=0, constraints={"elements": "Mo,Nb,Ta,W,V"})
+    assert not any("extrapolations beyond the data" in note for note in inside.notes)
+    outside = designer.design(TARGET, n=3, seed=0, constraints={"exclude": ["Nb"]})
+    assert any("no training alloy satisfies the constraints" in note for note in outside.notes)
+
+
+def test_no_surrogate_designs_in_candidate_order(tmp_path):
+    folder = models_dir(tmp_path, surrogate=False)
+    designer = Designer.from_exported("cvae", folder)
+    assert not designer.has_surrogate
+    result = designer.design(TARGET, n=10, seed=0, select="closest")
+    assert list(result.rows["candidate"]) == sorted(result.rows["candidate"])
+    assert "shear_modulus_surrogate" not in result.rows
+    assert any("no surrogate found" in note and "hea-zoo export" in note for note in result.notes)
+    assert "best by surrogate" not in design.format_table(result, designer)
+
+
+# ----------------------------------------------------------------------------- broken files
+def test_broken_generator_files_name_the_file_and_key(tmp_path):
+    bad = truncated_copy(EXPORTED / "cvae.onnx", tmp_path / "cut.onnx")
+    with pytest.raises(ModelFileError, match="cut.onnx is not a readable ONNX generator"):
+        Designer(bad)
+    with pytest.raises(MetadataError, match="foreign.onnx.*missing key"):
+        Designer(foreign_onnx(tmp_path / "foreign.onnx"))
+    missing = copy_export("cvae", tmp_path, remove=("latent_dim",), as_name="nolatent")
+    with pytest.raises(MetadataError, match="nolatent.onnx: metadata is missing key\\(s\\) 'latent_dim'"):
+        Designer(missing)
+    broken = copy_export("cvae", tmp_path, raw={"elements": '["Al", "Be"'}, as_name="badjson")
+    with pytest.raises(MetadataError, match="badjson.onnx: metadata key 'elements' does not parse"):
+        Designer(broken)
+    surrogate_as_generator = EXPORTED / "surrogate.onnx"
+    with pytest.raises(MetadataError, match="missing key"):
+        Designer(surrogate_as_generator)
+
+
+def test_broken_surrogate_names_the_surrogate(tmp_path):
+    folder = models_dir(tmp_path, surrogate=False)
+    truncated_copy(EXPORTED / "surrogate.onnx", folder / "surrogate.onnx")
+    with pytest.raises(ModelFileError, match="surrogate.onnx is not a readable ONNX surrogate"):
+        Designer.from_exported("cvae", folder)
+
+
+# ----------------------------------------------------------------------------- output files
+def test_csv_holds_every_design_and_the_table_the_first(cvae, tmp_path):
+    out = tmp_path / "designs.csv"
+    result = cvae.design(TARGET, n=300, seed=0, select="closest", out=out, table_rows=40)
+    assert result.out == out and len(result.table) == 40
+    written = pd.read_csv(out)
+    assert len(written) == 300 and list(written.columns) == list(result.table.columns)
+    full = cvae.design(TARGET, n=300, seed=0, select="closest").table
+    assert list(written["formula"]) == list(full["formula"]) and list(written["system"]) == list(full["system"])
+    for column in full.columns:
+        if full[column].dtype.kind == "f":
+            decimals = 6 if column.startswith("relative_error") else 4
+            np.testing.assert_allclose(written[column], full[column], atol=0.51 * 10**-decimals, rtol=0)
+    # a second run replaces the file whole
+    cvae.design(TARGET, n=3, seed=0, out=out)
+    assert len(pd.read_csv(out)) == 3 and not list(tmp_path.glob(".*tmp*"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc, where nobody can create files")
+def test_unwritable_out_fails_before_the_work(cvae, tmp_path):
+    calls = []
+    for out, fragment in (
+        ("/proc/hea_zoo_designs.csv", "not writable"),
+        (tmp_path / "notes.txt" / "designs.csv", "is not a folder"),
+        (tmp_path, "is a folder"),
+    ):
+        (tmp_path / "notes.txt").write_text("a file, not a folder")
+        with pytest.raises(design.DesignError, match=fragment):
+            cvae.design(TARGET, n=3, out=out, progress=lambda d, t: calls.append(d))
+    assert not calls  # nothing was generated
+
+
+def test_parquet_output(cvae, tmp_path):
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "designs.parquet"
+    result = cvae.design(TARGET, n=30, seed=0, out=out)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), result.table, check_dtype=False)
+
+
+def test_text_cells_match_python_formatting():
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(0, 100, 500), rng.normal(0, 1e-3, 200), [0.0, -0.0, 5e-5, 1e6, 123.45, 60.03125]])
+    texts = text.cell_strings(text.float_cells(values, 4))
+    for written, value in zip(texts, values):
+        assert math.isclose(float(written), value, abs_tol=0.5e-4 + 1e-12), (written, value)
+        assert not written.endswith("0") or "." not in written
+    assert texts[-6:] == ["0", "0", "0", "1000000", "123.45", "60.0312"]
+    assert text.cell_strings(text.float_cells(np.array([np.nan, np.inf, -np.inf, 1e20, -2.5]), 4)) == [
+        "nan", "inf", "-inf", "1e+20", "-2.5"]  # fmt: skip
+    grid = text.float_cells(np.array([[1.5, -2.0], [np.nan, 0.25]]), 2)
+    assert text.cell_strings((grid[0].reshape(2, -1), grid[1].reshape(2, -1))) == ["1.5-2", "nan0.25"]
+    assert text.cell_strings(text.integer_cells(np.array([0, 7, 10, 999, 1000, 4294967295]))) == [
+        "0", "7", "10", "999", "1000", "4294967295"]  # fmt: skip
+
+
+def test_progress_bar_on_stderr(cvae, capsys):
+    cvae.design(TARGET, n=5, candidates=3000, seed=0, chunk_size=1000, progress=True)
+    err = capsys.readouterr().err
+    assert "3,000/3,000 candidates" in err and err.endswith("\n")
+    cvae.design(TARGET, n=5, candidates=3000, seed=0, chunk_size=1000)
+    assert capsys.readouterr().err == ""
