@@ -200,9 +200,6 @@ def next_version(export_dir: str | os.PathLike, name: str) -> int:
     return versions[-1] + 1 if versions else 1
 
 
-def model_metadata(model, name: str, version: int) -> dict[str, Any]:
-
-
 def training_formulas(compositions, elements) -> list[str]:
     """Distinct printed formulas of training compositions (metadata ``training_compositions``).
 
