@@ -242,6 +242,7 @@ def test_dataset_show_and_write(tmp_path):
     np.testing.assert_allclose(table.shear_modulus, load_dataset().properties[:, 0], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_train_evaluate_export_design_on_a_user_csv(tmp_path, user_csv):
     columns = ("--data", str(user_csv), "--composition-column", "Nominal composition",
                "--properties", "Vickers hardness (HV),Youngs modulus (GPa)")  # fmt: skip

@@ -62,3 +62,13 @@ def test_element_table_sources_and_pymatgen_disagreements():
     diff = pymatgen_cross_check()
     mo = diff[(diff.element == "Mo") & (diff.property == "shear_modulus")]
     assert float(mo.pymatgen.iloc[0]) == pytest.approx(20.0)
+
+
+def test_atomic_masses_agree_with_pymatgen():
+    from pymatgen.core import Element
+
+    from hea_zoo.data.elements import element_property
+
+    masses = element_property("atomic_mass")
+    for symbol, mass in zip(ELEMENTS, masses):
+        assert mass == float(Element(symbol).atomic_mass), symbol

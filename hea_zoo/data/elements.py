@@ -15,7 +15,6 @@ import math
 import warnings
 
 import numpy as np
-import pandas as pd
 
 __all__ = [
     "ELEMENTS",
@@ -134,35 +133,44 @@ _OTHER: dict[str, tuple] = {
 }
 
 
-def _build_table() -> pd.DataFrame:
-    from pymatgen.core import Element
-
-    rows = []
-    for symbol in ELEMENTS:
-        g, gs, e, es, b, bs, nu, nus = _ELASTIC[symbol]
-        r, rs, tm, tms, vec, vecs, chi, chis, rho, rhos = _OTHER[symbol]
-        rows.append(
-            {
-                "element": symbol,
-                "shear_modulus": g, "shear_modulus_source": gs,
-                "youngs_modulus": e, "youngs_modulus_source": es,
-                "bulk_modulus": b, "bulk_modulus_source": bs,
-                "poissons_ratio": nu, "poissons_ratio_source": nus,
-                "atomic_radius": r, "atomic_radius_source": rs,
-                "melting_point": tm, "melting_point_source": tms,
-                "valence_electrons": float(vec), "valence_electrons_source": vecs,
-                "electronegativity": chi, "electronegativity_source": chis,
-                "atomic_mass": float(Element(symbol).atomic_mass), "atomic_mass_source": "IUPAC2021",
-                "density": rho, "density_source": rhos,
-            }
-        )  # fmt: skip
-    return pd.DataFrame(rows).set_index("element")
+# Standard atomic weights as pymatgen's periodic table carries them (a test checks they
+# still agree), kept here so the oracle needs neither pymatgen nor pandas at run time.
+_ATOMIC_MASS: dict[str, float] = {
+    "Al": 26.9815386, "Be": 9.012182, "Co": 58.933195, "Cr": 51.9961, "Cu": 63.546,
+    "Fe": 55.845, "Hf": 178.49, "Ir": 192.217, "Mn": 54.938045, "Mo": 95.94, "Nb": 92.90638,
+    "Ni": 58.6934, "O": 15.9994, "Re": 186.207, "Ru": 101.07, "Si": 28.0855, "Ta": 180.94788,
+    "Ti": 47.867, "V": 50.9415, "W": 183.84, "Y": 88.90585, "Zr": 91.224,
+}  # fmt: skip
 
 
-_TABLE: pd.DataFrame | None = None
+def _row(symbol: str) -> dict:
+    g, gs, e, es, b, bs, nu, nus = _ELASTIC[symbol]
+    r, rs, tm, tms, vec, vecs, chi, chis, rho, rhos = _OTHER[symbol]
+    return {
+        "element": symbol,
+        "shear_modulus": g, "shear_modulus_source": gs,
+        "youngs_modulus": e, "youngs_modulus_source": es,
+        "bulk_modulus": b, "bulk_modulus_source": bs,
+        "poissons_ratio": nu, "poissons_ratio_source": nus,
+        "atomic_radius": r, "atomic_radius_source": rs,
+        "melting_point": tm, "melting_point_source": tms,
+        "valence_electrons": float(vec), "valence_electrons_source": vecs,
+        "electronegativity": chi, "electronegativity_source": chis,
+        "atomic_mass": _ATOMIC_MASS[symbol], "atomic_mass_source": "IUPAC2021",
+        "density": rho, "density_source": rhos,
+    }  # fmt: skip
 
 
-def element_table() -> pd.DataFrame:
+def _build_table():
+    import pandas as pd
+
+    return pd.DataFrame([_row(symbol) for symbol in ELEMENTS]).set_index("element")
+
+
+_TABLE = None
+
+
+def element_table():
     """The tabulated properties of the 22 elements, one row each, in the study's order.
 
     Returns:
@@ -194,13 +202,12 @@ def element_property(name: str, elements: tuple[str, ...] | list[str] = ELEMENTS
         raise ValueError(
             f"Unknown element property {name!r}. Valid names: {', '.join(PROPERTY_COLUMNS)}."
         )
-    table = element_table()
-    unknown = [e for e in elements if e not in table.index]
+    unknown = [e for e in elements if e not in _ELASTIC]
     if unknown:
         raise ValueError(
             f"No tabulated data for element(s) {unknown}; the table covers {', '.join(ELEMENTS)}."
         )
-    return table.loc[list(elements), name].to_numpy(dtype=np.float64)
+    return np.array([_row(e)[name] for e in elements], dtype=np.float64)
 
 
 _PYMATGEN_ATTRIBUTES = {
@@ -214,7 +221,7 @@ _PYMATGEN_ATTRIBUTES = {
 }
 
 
-def pymatgen_cross_check(rtol: float = 0.10) -> pd.DataFrame:
+def pymatgen_cross_check(rtol: float = 0.10):
     """Compare the table with pymatgen's element data and list the disagreements.
 
     Args:
@@ -224,6 +231,7 @@ def pymatgen_cross_check(rtol: float = 0.10) -> pd.DataFrame:
         DataFrame with columns element, property, table, pymatgen, relative_difference
         (pymatgen missing values are listed with NaN).
     """
+    import pandas as pd
     from pymatgen.core import Element
 
     table = element_table()
