@@ -180,10 +180,11 @@ def test_refuses_to_overwrite_an_existing_version(models, tmp_path):
         export.export_model(models["cvae"], tmp_path, "cvae")
     assert tree(tmp_path) == before
     # A new version is fine; overwrite=True replaces in place and leaves nothing behind.
-    export.export_model(models["cvae"], tmp_path, "cvae", version=2)
-    assert (tmp_path / "cvae" / "2" / "saved_model.pb").is_file()
-    assert export.read_onnx_metadata(tmp_path / "cvae.onnx")["export_version"] == 2
-    result = export.export_model(models["cae"], tmp_path, "cvae", version=2, overwrite=True)
+    new = int(MODEL_VERSION) + 1
+    export.export_model(models["cvae"], tmp_path, "cvae", version=new)
+    assert (tmp_path / "cvae" / str(new) / "saved_model.pb").is_file()
+    assert export.read_onnx_metadata(tmp_path / "cvae.onnx")["export_version"] == new
+    result = export.export_model(models["cae"], tmp_path, "cvae", version=new, overwrite=True)
     assert export.read_saved_model_metadata(result.saved_model)["model_class"] == "CAE"
     assert export.read_onnx_metadata(result.onnx)["model_class"] == "CAE"
     assert leftovers(tmp_path) == []
