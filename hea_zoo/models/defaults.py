@@ -55,7 +55,7 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "learning_rate": None,  # the model's own default (RMSprop for weight clipping)
         "epochs": 300,
         "batch_size": 64,
-        "budget": TrainingBudget(max_steps=2500, max_batch_size=512),
+        "budget": TrainingBudget(max_steps=2100, max_batch_size=512),
         # The critic's loss does not measure sample quality: no early stopping.
         "early_stopping": None,
     },

@@ -40,6 +40,11 @@ SURROGATE_DEFAULTS: dict = {
     "epochs": 400,
     "batch_size": 32,
     "budget": TrainingBudget(max_steps=6000, max_batch_size=256),
+    # Smooth members interpolate best between the few alloy families of a small table;
+    # on large tables (more training rows than the budget's `early_stopping_rows`) ReLU
+    # members resolve the oracle's sharp ductility thresholds (docs/HYPERPARAMETERS.md).
+    "activation": "silu",
+    "large_table_activation": "relu",
 }
 
 
@@ -146,7 +151,7 @@ class Surrogate(ZooModel):
         property_units: Sequence[str] = PROPERTY_UNITS,
         n_members: int = SURROGATE_DEFAULTS["n_members"],
         hidden_units: Sequence[int] = SURROGATE_DEFAULTS["hidden_units"],
-        activation: str = "silu",
+        activation: str = SURROGATE_DEFAULTS["activation"],
         learning_rate: float = SURROGATE_DEFAULTS["learning_rate"],
         log_targets: bool = True,
         seed: int = 0,
@@ -402,7 +407,9 @@ def train_default_surrogate(
     (`SURROGATE_DEFAULTS["budget"]`, see `hea_zoo.models.training.TrainingBudget`): the
     batch grows with the table, the number of epochs is capped by a number of optimizer
     steps, and on large tables training stops early on a validation split with the best
-    weights restored.
+    weights restored. The members' activation is `SURROGATE_DEFAULTS["activation"]`, or
+    `"large_table_activation"` on tables of more than the budget's
+    `early_stopping_rows` training rows.
 
     Args:
         dataset: a `hea_zoo.Dataset`.
@@ -419,8 +426,12 @@ def train_default_surrogate(
     from hea_zoo.progress import fit_arguments
 
     epochs = SURROGATE_DEFAULTS["epochs"] if epochs is None else validation.check_epochs(epochs)
+    budget = SURROGATE_DEFAULTS["budget"] if budget is None else budget
+    train = dataset.train
+    large = len(train) > budget.early_stopping_rows
     keras.utils.set_random_seed(seed)
     model = Surrogate(
+        activation=SURROGATE_DEFAULTS["large_table_activation" if large else "activation"],
         log_targets=bool(np.all(dataset.properties > 0)),
         elements=dataset.elements,
         property_names=dataset.property_names,
@@ -428,7 +439,6 @@ def train_default_surrogate(
         seed=seed,
         data_fingerprint=getattr(dataset, "source_fingerprint", None),
     )
-    train = dataset.train
     x, y = model.check_data(train.compositions, train.properties)
     start = time.perf_counter()
     model.adapt(x, y)
@@ -439,7 +449,7 @@ def train_default_surrogate(
         y,
         epochs=epochs,
         batch_size=SURROGATE_DEFAULTS["batch_size"],
-        budget=SURROGATE_DEFAULTS["budget"] if budget is None else budget,
+        budget=budget,
         monitor="val_loss",
         seed=seed,
         **fit_arguments(verbose, "surrogate"),

@@ -4,13 +4,15 @@ The default trainings (`train_default_generator`, `train_default_surrogate`) fit
 `fit_with_budget`, which turns a model's measured small-table settings (epochs, batch
 size) into settings that also hold on large tables:
 
-- the batch grows with the table: `base * sqrt(rows / reference_rows)`, rounded to a
-  power of two, between the model's base batch and `max_batch_size`;
+- the batch grows with the table: `base * sqrt(rows / reference_rows)`, rounded down to
+  a power of two, between the model's base batch and `max_batch_size`;
 - the number of epochs is capped so that the optimizer takes at most `max_steps` steps
   (at least one epoch);
 - on tables of more than `early_stopping_rows` training rows, a seeded
-  `validation_fraction` of them is held out and training stops when the monitored
-  validation loss has not improved for `patience` epochs, restoring the best weights.
+  `validation_fraction` of them is held out; the learning rate is multiplied by
+  `lr_factor` when the monitored validation loss has not improved for `lr_patience`
+  epochs, and training stops when it has not improved for `patience` epochs, restoring
+  the best weights.
 
 On the bundled 529-alloy table (423 training rows) none of this changes the measured
 defaults: the base batch, all epochs, no validation split.
@@ -41,6 +43,8 @@ class TrainingBudget:
             and stop early.
         validation_fraction: share of the training rows held out for early stopping.
         patience: epochs without improvement of the validation loss before stopping.
+        lr_factor: factor of the learning rate on a plateau of the validation loss.
+        lr_patience: epochs without improvement before the learning rate is reduced.
     """
 
     max_steps: int = 6000
@@ -49,6 +53,8 @@ class TrainingBudget:
     early_stopping_rows: int = 2000
     validation_fraction: float = 0.1
     patience: int = 5
+    lr_factor: float = 0.3
+    lr_patience: int = 2
 
     def __post_init__(self):
         validation.positive_int(self.max_steps, "max_steps")
@@ -56,6 +62,9 @@ class TrainingBudget:
         validation.positive_int(self.reference_rows, "reference_rows")
         validation.positive_int(self.early_stopping_rows, "early_stopping_rows")
         validation.positive_int(self.patience, "patience")
+        validation.positive_int(self.lr_patience, "lr_patience")
+        if not 0.0 < self.lr_factor <= 1.0:
+            raise ValueError(f"`lr_factor` must be in (0, 1]. Received: lr_factor={self.lr_factor!r}")
         if not 0.0 < self.validation_fraction < 0.5:
             raise ValueError(
                 "`validation_fraction` must be in (0, 0.5). "
@@ -66,7 +75,7 @@ class TrainingBudget:
         """The batch for a table of `n_rows` training rows, from the model's base batch."""
         base = validation.positive_int(base, "batch_size")
         grown = base * math.sqrt(max(n_rows, 1) / self.reference_rows)
-        grown = 2 ** round(math.log2(max(grown, 1.0)))
+        grown = 2 ** math.floor(math.log2(max(grown, 1.0)))
         return int(min(max(grown, base), max(self.max_batch_size, base)))
 
     def epochs(self, n_rows: int, batch_size: int, epochs: int) -> int:
@@ -122,6 +131,12 @@ def fit_with_budget(
                 monitor=monitor, patience=budget.patience, restore_best_weights=True
             )
         )
+        if budget.lr_factor < 1.0:
+            callbacks.append(
+                keras.callbacks.ReduceLROnPlateau(
+                    monitor=monitor, factor=budget.lr_factor, patience=budget.lr_patience
+                )
+            )
     epochs = budget.epochs(len(x), batch, epochs)
     model.training_plan = {
         "batch_size": batch,

@@ -69,10 +69,15 @@ def test_model_checkpoint_file_loads_trained_generates_and_exports(name, dataset
         inputs = {"z": z, "condition": y[:5]}
         expected = loaded.decode(z, y[:5]).numpy()
         output = "composition"
-    result = export.export_model(loaded, tmp_path / "exported", name, onnx=False)
+    result = export.export_model(loaded, tmp_path / "exported", name)
     assert result.version == 1 and result.saved_model.name == "1"  # the first export in a fresh folder
     served = export.load_saved_model(result.saved_model)(**inputs)[output].numpy()
     np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(result.onnx), providers=["CPUExecutionProvider"])
+    from_onnx = session.run([output], {k: np.asarray(v, np.float32) for k, v in inputs.items()})[0]
+    np.testing.assert_allclose(from_onnx, expected, rtol=1e-5, atol=1e-5)
     # Training resumes from the checkpoint.
     loaded.fit(x[:64], y[:64], epochs=1, batch_size=32, verbose=0)
 

@@ -1,0 +1,74 @@
+"""The step budget of the default trainings: cost bounded by steps, not by the table's size."""
+
+import numpy as np
+import pytest
+
+from hea_zoo.models import Surrogate, TrainingBudget, fit_with_budget
+from hea_zoo.models.defaults import DEFAULT_HYPERPARAMETERS
+from hea_zoo.models.surrogate import SURROGATE_DEFAULTS
+
+
+def test_batch_grows_with_the_square_root_of_the_table_up_to_a_cap():
+    budget = TrainingBudget(max_batch_size=256)
+    assert [budget.batch_size(n, 32) for n in (423, 1000, 4000, 7200, 72000, 10**7)] == [
+        32, 32, 64, 64, 256, 256,
+    ]  # fmt: skip
+    assert budget.batch_size(100, 512) == 512  # never below the model's own batch
+
+
+def test_epochs_are_capped_by_the_step_budget():
+    budget = TrainingBudget(max_steps=6000)
+    assert budget.epochs(423, 32, 400) == 400  # 14 steps an epoch: all 400 epochs
+    assert budget.epochs(72000, 256, 400) == 21  # 282 steps an epoch
+    assert budget.epochs(10**7, 256, 400) == 1  # at least one epoch
+
+
+def test_the_bundled_table_keeps_the_measured_defaults():
+    """423 training rows: the base batch, every epoch, no validation split."""
+    for spec in (*DEFAULT_HYPERPARAMETERS.values(), SURROGATE_DEFAULTS):
+        budget = spec["budget"]
+        assert budget.batch_size(423, spec["batch_size"]) == spec["batch_size"]
+        steps = spec["epochs"] * int(np.ceil(423 / spec["batch_size"]))
+        assert steps <= budget.max_steps
+        assert 423 <= budget.early_stopping_rows
+
+
+def test_budget_errors():
+    with pytest.raises(ValueError, match="max_steps.*Received: max_steps=0"):
+        TrainingBudget(max_steps=0)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        TrainingBudget(validation_fraction=0.7)
+
+
+def test_large_tables_hold_out_rows_and_stop_early(dataset):
+    """More rows than `early_stopping_rows`: a seeded validation split, early stopping with
+    the best weights restored, and at most `max_steps` optimizer steps."""
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, len(dataset.train), 2400)
+    x, y = dataset.train.compositions[rows], dataset.train.properties[rows]
+    model = Surrogate(n_members=2, hidden_units=(16,), seed=0)
+    model.adapt(x, y)
+    model.compile()
+    budget = TrainingBudget(max_steps=300, early_stopping_rows=2000, patience=2)
+    history = fit_with_budget(model, x, y, epochs=1000, batch_size=32, budget=budget)
+    assert model.training_plan == {"batch_size": 32, "max_epochs": 4, "validation_rows": 240}
+    assert "val_loss" in history.history and len(history.history["loss"]) <= 4
+    assert int(model.optimizer.iterations.numpy()) <= 300
+    with pytest.raises(ValueError, match="epochs.*Received: epochs=0"):
+        fit_with_budget(model, x, y, epochs=0, batch_size=32, budget=budget)
+
+
+def test_early_stopping_restores_the_best_weights(dataset):
+    rng = np.random.default_rng(1)
+    rows = rng.integers(0, len(dataset.train), 2400)
+    x, y = dataset.train.compositions[rows], dataset.train.properties[rows]
+    model = Surrogate(n_members=1, hidden_units=(16,), seed=0, learning_rate=0.5)  # unstable
+    model.adapt(x, y)
+    model.compile()
+    budget = TrainingBudget(max_steps=10**6, early_stopping_rows=2000, patience=1)
+    history = fit_with_budget(model, x, y, epochs=30, batch_size=32, budget=budget, seed=3)
+    val = history.history["val_loss"]
+    assert len(val) < 30  # stopped early
+    held = np.sort(np.random.default_rng(3).permutation(len(x))[:240])  # the seeded split
+    logs = model.evaluate(x[held], y[held], batch_size=240, verbose=0, return_dict=True)
+    assert logs["loss"] == pytest.approx(np.nanmin(val), rel=1e-5)
