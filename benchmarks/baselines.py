@@ -37,6 +37,7 @@ __all__ = [
     "ScreeningBaseline",
     "CandidatePool",
     "random_dirichlet_pool",
+    "dirichlet_compositions",
     "sdv_available",
     "sdv_pools",
     "SDV_INSTALL_HINT",
@@ -227,6 +228,24 @@ def _score(surrogate, compositions: np.ndarray) -> np.ndarray:
     return np.asarray(mean, dtype=np.float64)
 
 
+def dirichlet_compositions(supports, size: int, rng: np.random.Generator, alpha: float = 1.0) -> np.ndarray:
+    """``size`` random compositions, each over the element set of a random row of ``supports``.
+
+    Args:
+        supports: ``(T, E)`` boolean element sets (the training alloys' ``x > 0``).
+        size: number of compositions.
+        rng: NumPy generator (the draw is reproducible from its state).
+        alpha: symmetric Dirichlet concentration over each chosen set.
+
+    Returns:
+        ``(size, E)`` float32 fractions, rows summing to 1.
+    """
+    supports = np.asarray(supports, dtype=bool)
+    chosen = supports[rng.integers(0, supports.shape[0], int(size))]
+    gamma = rng.gamma(alpha, 1.0, size=chosen.shape) * chosen
+    return (gamma / gamma.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def random_dirichlet_pool(dataset, surrogate, size: int, seed: int = 0, alpha: float = 1.0) -> CandidatePool:
     """Random valid compositions over the element subsets seen in the training data.
 
@@ -244,11 +263,8 @@ def random_dirichlet_pool(dataset, surrogate, size: int, seed: int = 0, alpha: f
         A `CandidatePool`.
     """
     start = time.perf_counter()
-    rng = np.random.default_rng(seed)
     supports = np.asarray(dataset.train.compositions) > 0
-    chosen = supports[rng.integers(0, supports.shape[0], size)]
-    gamma = rng.gamma(alpha, 1.0, size=chosen.shape) * chosen
-    compositions = (gamma / gamma.sum(axis=1, keepdims=True)).astype(np.float32)
+    compositions = dirichlet_compositions(supports, size, np.random.default_rng(seed), alpha)
     draw_seconds = time.perf_counter() - start
     start = time.perf_counter()
     scores = _score(surrogate, compositions)

@@ -56,13 +56,12 @@ def main(argv=None) -> dict:
     model = build_default_generator(args.model, ds, seed=args.seed, **overrides)
     if args.learning_rate is not None:
         if args.model == "wcgan":
-            model.compile(d_optimizer=model.default_optimizer().__class__(args.learning_rate),
-                          g_optimizer=model.default_optimizer().__class__(args.learning_rate))
+            model.compile(d_optimizer=model._default_optimizer().__class__(args.learning_rate),
+                          g_optimizer=model._default_optimizer().__class__(args.learning_rate))
         else:
             model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
     epochs = args.epochs or spec["epochs"]
     start = time.perf_counter()
-    model.adapt(ds.train.compositions, ds.train.properties)
     history = model.fit(ds.train.compositions, ds.train.properties, epochs=epochs,
                         batch_size=args.batch_size or spec["batch_size"], verbose=0)
     seconds = time.perf_counter() - start

@@ -19,6 +19,7 @@ from benchmarks import run  # noqa: E402
 
 TINY = [
     "--quick",
+    "--only", "quality,speed,scale",
     "--n-per-condition", "8",
     "--n-line", "3",
     "--n-novelty", "4",
@@ -117,3 +118,197 @@ def test_targets_reported(results):
 def test_only_and_unknown_part(tmp_path):
     with pytest.raises(SystemExit):
         run.main(["--only", "quality,warp", "--out", str(tmp_path)])
+
+
+# --------------------------------------------------------------------------- design, peers, MPEA
+
+import numpy as np  # noqa: E402
+
+from benchmarks import design_quality, peers  # noqa: E402
+from hea_zoo.artifact import printed_thousandths  # noqa: E402
+
+EXPORTED = ROOT / "exported"
+DESIGN_TINY = [
+    "--quick",
+    "--design-targets", "3",
+    "--design-candidates", "200",
+    "--peer-budgets", "100,300",
+    "--sweep-targets", "2",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    import hea_zoo
+
+    return hea_zoo.load_dataset()
+
+
+@pytest.fixture(scope="module")
+def judge(bundled):
+    props = np.asarray(bundled.train.properties, dtype=np.float64)
+    return peers.SurrogateJudge(EXPORTED / "surrogate.onnx", 0.01 * (props.max(0) - props.min(0)))
+
+
+@pytest.fixture(scope="module")
+def design_run(tmp_path_factory):
+    """`--only design`, then `--only peers` into the same folder (the second keeps the first)."""
+    out = tmp_path_factory.mktemp("design_bench")
+    first = run.main([*DESIGN_TINY, "--only", "design", "--out", str(out)])
+    second = run.main([*DESIGN_TINY, "--only", "peers", "--out", str(out)])
+    return out, first, second
+
+
+def _target(bundled, i=0):
+    return np.asarray(bundled.properties, dtype=np.float64)[bundled.train_index[i]]
+
+
+def _is_printed(designs):
+    k, ok = printed_thousandths(designs)
+    return bool(ok.all() and np.array_equal(k.astype(np.float32) / np.float32(1000), designs))
+
+
+def test_judge_counts_calls_and_best_distinct(judge, bundled):
+    x = np.asarray(bundled.train.compositions[:7])
+    before = judge.calls
+    judge(x)
+    judge.predict(x)  # not counted
+    assert judge.calls - before == 7
+    k = np.array([[500, 500], [500, 500], [1000, 0], [0, 1000], [250, 750]])
+    scores = np.array([0.3, 0.1, 0.2, np.nan, 0.05])
+    # Identical rows keep the better score; NaN scores are left out; best first.
+    assert peers.best_distinct(k, scores, 10).tolist() == [4, 1, 2]
+    assert peers.best_distinct(k, scores, 2).tolist() == [4, 1]
+
+
+def test_random_screening_is_printed_counted_and_ranked(judge, bundled):
+    target = _target(bundled)
+    supports = np.asarray(bundled.train.compositions) > 0
+    result = peers.random_screening(judge, target, 500, supports, seed=3, n=20)
+    assert result.surrogate_calls == 500
+    assert result.designs.shape == (20, 22) and _is_printed(result.designs)
+    assert np.unique(result.designs, axis=0).shape[0] == 20
+    # The reported scores are the surrogate's score of the printed designs, best first.
+    np.testing.assert_allclose(result.scores, judge.score(judge.predict(result.designs), target), rtol=1e-6)
+    assert np.all(np.diff(result.scores) >= 0)
+    # Every design keeps the element set of some training alloy.
+    sets = {tuple(row) for row in supports}
+    assert all(tuple(row) in sets or any(set(np.flatnonzero(row)) <= set(np.flatnonzero(s)) for s in supports)
+               for row in result.designs > 0)  # fmt: skip
+    again = peers.random_screening(judge, target, 500, supports, seed=3, n=20)
+    np.testing.assert_array_equal(again.designs, result.designs)
+
+
+def test_genetic_algorithm_improves_on_random_at_equal_calls(judge, bundled):
+    pytest.importorskip("pymoo")
+    target = _target(bundled, 5)
+    supports = np.asarray(bundled.train.compositions) > 0
+    ga = peers.genetic_algorithm(judge, target, 1000, supports, seed=1, n=20)
+    rs = peers.random_screening(judge, target, 1000, supports, seed=1, n=20)
+    assert ga.surrogate_calls == 1000 and (ga.population, ga.generations) == peers.GA_SETTINGS[1000]
+    assert _is_printed(ga.designs) and np.unique(ga.designs, axis=0).shape[0] == 20
+    assert ga.scores[0] < rs.scores[0]
+    # A budget is a hard cap on the surrogate calls, even when it is not a whole number of generations.
+    odd = peers.genetic_algorithm(judge, target, 130, supports, seed=1, n=5, population=40)
+    assert odd.surrogate_calls <= 130
+
+
+def test_pymoo_missing_gives_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pymoo", None)
+    available, reason = peers.pymoo_available()
+    assert not available and "pip install" in reason and "pymoo" in reason
+
+
+def test_design_metrics_by_hand():
+    # Two targets; the second returns one design only (the rest are all-zero rows).
+    designs = np.zeros((2, 3, 4), dtype=np.float32)
+    designs[0] = [[0.5, 0.5, 0, 0], [0.49, 0.49, 0.02, 0], [0.25, 0.25, 0.25, 0.25]]
+    designs[1, 0] = [1, 0, 0, 0]
+    targets = np.array([[10.0, 1.0], [20.0, 2.0]])
+    oracle = np.full((2, 3, 2), np.nan)
+    oracle[0] = [[10.0, 1.0], [10.4, 1.0], [12.0, 1.0]]
+    oracle[1, 0] = [20.0, 2.15]
+    row = design_quality.design_metrics(designs, targets, {"oracle": oracle}, np.array([100, 300]))
+    assert row["element_count"] == pytest.approx((2 + 3 + 4 + 1) / 4)
+    assert row["trace_share"] == pytest.approx(1 / 4)  # the 2 at.% design
+    assert row["systems_median"] == pytest.approx(1.5)  # {A,B}, {A,B,C,D} | {A}
+    assert row["hit_5"]["oracle"] == pytest.approx(2 / 6)  # missing designs are misses
+    assert row["hit_10"]["oracle"] == pytest.approx(3 / 6)
+    assert row["mape"]["oracle"] == pytest.approx(np.mean([[0, 0], [4, 0], [20, 0], [0, 7.5]], axis=0).mean())
+    assert row["surrogate_calls"] == 200 and row["designs_per_target"] == 2
+
+
+def test_data_reference(bundled):
+    ref = design_quality.data_reference(bundled.train.compositions)
+    assert 4 <= ref["element_count"] <= 7
+    assert 0 < ref["trace_share"] < 1 and 0 < ref["cosine_similarity"] < 1
+    assert sum(ref["element_count_distribution"].values()) == len(bundled.train_index)
+
+
+def test_design_part(design_run):
+    out, first, _ = design_run
+    d = first["design"]
+    methods = d["methods"]
+    assert {"design_cae", "design_cvae", "design_wcgan", "random_screening", "genetic_algorithm"} <= set(methods)
+    assert d["protocol"]["n_targets"] == 3 and d["protocol"]["peer_budget"] == 200
+    for name, row in methods.items():
+        if row.get("skipped"):
+            assert name == "genetic_algorithm" and "pip install" in row["reason"]
+            continue
+        assert row["surrogate_calls"] == (200 if name != "genetic_algorithm" else pytest.approx(200, abs=0))
+        assert row["designs_per_target"] == 20
+        assert 0 <= row["hit_5"]["oracle"] <= row["hit_10"]["oracle"] <= 1
+        assert 0 < row["cosine_similarity"] <= 1 and row["element_count"] >= 1
+        assert row["element_count_distance"] >= 0 and 0 <= row["trace_share"] <= 1
+        assert np.isfinite(row["gap"])
+    # Random screening is judged by the same oracle and is far less accurate than design.
+    assert methods["random_screening"]["mape"]["oracle"] > methods["design_cvae"]["mape"]["oracle"]
+    assert (out / "design_plane.png").stat().st_size > 10_000
+    names = [t["target"] for t in first["targets"]]
+    assert any("cosine <= 0.60" in n for n in names) and any("every design target at once" in n for n in names)
+    assert all(isinstance(t["met"], bool) for t in first["targets"])
+
+
+def test_peers_part_and_merge(design_run):
+    out, first, second = design_run
+    sweep = second["peers"]
+    assert sweep["budgets"] == [100, 300] and sweep["n_targets"] == 2
+    for budget in ("100", "300"):
+        assert sweep["rows"]["random_screening"][budget]["surrogate_calls"] == int(budget)
+        assert sweep["rows"]["design_cvae"][budget]["surrogate_calls"] == int(budget)
+        ga = sweep["rows"]["genetic_algorithm"][budget]
+        assert ga.get("skipped") or ga["surrogate_calls"] <= int(budget)
+    # The second run kept the first run's design part, and says so.
+    data = json.loads((out / "results.json").read_text())
+    assert data["parts"] == ["peers"] and data["kept_parts"] == ["design"] and "design" in data
+    markdown = (out / "results.md").read_text()
+    for heading in ("## Design at reachable targets", "## Design and its peers at fixed budgets", "## Targets"):
+        assert heading in markdown
+    assert "design_plane.png" in markdown and "kept from earlier runs" in markdown
+    assert data["provenance"]["design"]["date"] == first["date"] and "--only design" in data["provenance"]["design"]["command"]
+    assert "--only peers" in data["provenance"]["peers"]["command"]
+
+
+def test_independent_judge_fits_its_table(bundled):
+    pytest.importorskip("sklearn")
+    from benchmarks.mpea import IndependentJudge
+
+    x, y = np.asarray(bundled.compositions[:100]), np.asarray(bundled.properties[:100])
+    judge = IndependentJudge(x, y, seed=0, cv_folds=2)
+    fitted = np.mean(np.abs(judge(x) - y) / y, axis=0)
+    assert np.all(fitted < 0.10)  # in-sample
+    assert len(judge.info["cv_mape_per_property"]) == 2
+    assert all(v > 100 * f for v, f in zip(judge.info["cv_mape_per_property"], fitted))  # held out is harder
+
+
+@pytest.mark.slow
+def test_mpea_part(tmp_path):
+    pytest.importorskip("sklearn")
+    from benchmarks import mpea
+
+    result = mpea.run_mpea(epochs=2, surrogate_epochs=2, n_targets=3, n=10, peer_budget=100, export_dir=tmp_path)
+    assert result["protocol"]["judges"] == ["gbr", "surrogate"]
+    assert result["dataset"]["alloys"] >= 20 and (tmp_path / "cvae.onnx").is_file()
+    for name in ("design_cvae", "random_screening"):
+        row = result["methods"][name]
+        assert np.isfinite(row["mape"]["gbr"]) and np.isfinite(row["gap"])
