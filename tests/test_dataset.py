@@ -105,7 +105,7 @@ def test_user_table_errors_name_the_problem(tmp_path):
 
 def test_missing_properties_raise_or_are_dropped(capsys):
     frame = pd.DataFrame({"alloy": ["NbTa", "MoW", "TiZr", "HfNb"], "h": [1.0, None, 3.0, None]})
-    with pytest.raises(ValueError, match=r"row 1: missing value for h \(2 rows"):
+    with pytest.raises(ValueError, match=r"data row 1 \(0-based\): missing value for h \(2 rows"):
         load_dataset(frame, composition_column="alloy")
     ds = load_dataset(frame, composition_column="alloy", dropna=True, test_fraction=0.0)
     assert len(ds) == 2

@@ -326,8 +326,9 @@ class ConditionalGenerator(keras.Model):
         returned as one row.
 
         Raises:
-            ValueError: wrong shape, non-numeric, non-finite or negative values
-                (the message names the row and the expected columns).
+            ValueError: wrong shape, non-numeric or non-finite values, or a negative
+                value in a column whose training data was never negative (the message
+                names the row and the expected columns).
         """
         try:
             array = np.asarray(conditions, dtype="float64")
@@ -351,15 +352,25 @@ class ConditionalGenerator(keras.Model):
                 f"`{name}` must be finite; row {row} is {array[row].tolist()} "
                 f"(columns {self._condition_description()})."
             )
-        negative = array < 0
+        # Negative values are refused only in columns whose training values were all
+        # nonnegative (a modulus, a strength); a condition the data has negative (a test
+        # temperature in °C, a formation energy) accepts them. Before adapt: no rule.
+        negative = (array < 0) & self._nonnegative_columns()[None, :]
         if negative.any():
             row, col = (int(v) for v in np.argwhere(negative)[0])
             raise ValueError(
                 f"`{name}` must be nonnegative physical values; row {row} has "
                 f"{self.condition_names[col]}={array[row, col]!r} "
-                f"{self.condition_units[col]} (row {array[row].tolist()})."
+                f"{self.condition_units[col]} (row {array[row].tolist()}); the training "
+                f"data's {self.condition_names[col]} is never negative."
             )
         return array.astype("float32")
+
+    def _nonnegative_columns(self) -> np.ndarray:
+        """(n_conditions,) bool: columns whose training conditions were all >= 0."""
+        if not (getattr(self, "_adapted", False) or self.is_trained):
+            return np.zeros(self.n_conditions, dtype=bool)
+        return keras.ops.convert_to_numpy(self.condition_min) >= 0
 
     def check_compositions(self, compositions: Any, name: str = "compositions") -> np.ndarray:
         """Validates compositions and returns them as float32 `(N, n_elements)`.

@@ -7,6 +7,10 @@ networks trained from different seeds; their mean is the prediction and their st
 deviation an uncertainty. Targets are standardized inside the model (constants adapted on
 the training data and saved with it), so inputs are atomic fractions and outputs are in
 physical units.
+
+Its uncertainty is a calibrated interval (`calibrate`, `predict_interval`): normalized
+split conformal prediction on alloys held out from training (`hea_zoo.models.calibration`),
+so that about `coverage` (90 % by default) of new alloys' true values fall inside.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import tensorflow as tf
 from hea_zoo._version import __version__
 from hea_zoo.data.composition import validate_compositions
 from hea_zoo.constants import ELEMENTS, PROPERTY_NAMES, PROPERTY_UNITS
+from hea_zoo.models import calibration
 
 __all__ = ["Surrogate", "train_default_surrogate", "SURROGATE_DEFAULTS"]
 
@@ -69,6 +74,9 @@ class Surrogate(keras.Model):
         model_version: version string recorded in saved files and exports.
         package_version: hea_zoo version that built the model (set automatically).
         data_fingerprint: `Dataset.source_fingerprint` of the training data.
+        coverage: nominal coverage of the prediction intervals (0.9 by default).
+        calibration_size: number of calibration alloys behind the intervals (0: not
+            calibrated; set by `calibrate`).
 
     Call:
         `model(compositions)` -> (batch, P) ensemble mean in physical units.
@@ -78,6 +86,8 @@ class Surrogate(keras.Model):
         >>> s = Surrogate(n_members=5)
         >>> s.fit(ds.train.compositions, ds.train.properties, epochs=200)
         >>> mean, std = s.predict_with_uncertainty(ds.test.compositions)
+        >>> s.calibrate(calibration_compositions, calibration_properties)
+        >>> mean, lower, upper = s.predict_interval(ds.test.compositions)
     """
 
     def __init__(
@@ -94,6 +104,8 @@ class Surrogate(keras.Model):
         model_version: str = "1",
         package_version: str = __version__,
         data_fingerprint: str | None = None,
+        coverage: float = calibration.DEFAULT_COVERAGE,
+        calibration_size: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -117,6 +129,8 @@ class Surrogate(keras.Model):
         self.model_version = str(model_version)
         self.package_version = str(package_version)
         self.data_fingerprint = None if data_fingerprint is None else str(data_fingerprint)
+        self.coverage = calibration._check_coverage(coverage)
+        self.calibration_size = int(calibration_size)
         if self.package_version != __version__:
             warnings.warn(
                 f"This Surrogate was saved by hea_zoo {self.package_version}; this is "
@@ -153,6 +167,14 @@ class Surrogate(keras.Model):
             shape=(n_props,), initializer="ones", trainable=False, name="target_std"
         )
         self.trained = self.add_weight(shape=(), initializer="zeros", trainable=False, name="trained")
+        # === Interval calibration (set by `calibrate`; NaN until then) ===
+        self.interval_scale = self.add_weight(
+            shape=(n_props,), initializer=keras.initializers.Constant(float("nan")),
+            trainable=False, name="interval_scale",
+        )  # fmt: skip
+        self.interval_offset = self.add_weight(
+            shape=(n_props,), initializer="zeros", trainable=False, name="interval_offset"
+        )
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.mae_tracker = keras.metrics.Mean(name="mae")
 
@@ -262,11 +284,85 @@ class Surrogate(keras.Model):
     def _members_fn(self, x):
         return self.member_outputs(x)
 
+    # === Intervals ===
+    @property
+    def is_calibrated(self) -> bool:
+        """True once `calibrate` has set the interval scale (saved with the model)."""
+        return self.calibration_size > 0 and bool(
+            np.all(np.isfinite(keras.ops.convert_to_numpy(self.interval_scale)))
+        )
+
+    def interval_bounds(self, mean, std):
+        """Interval ends ``mean ± scale * (std + offset)`` from ensemble mean and spread.
+
+        Tensor ops (the exported graph uses them too); the lower end is clipped at 0 when
+        the model learns log targets (its properties are positive). NaN until calibrated.
+        """
+        half = self.interval_scale * (tf.cast(std, tf.float32) + self.interval_offset)
+        lower = tf.cast(mean, tf.float32) - half
+        if self.log_targets:
+            lower = tf.maximum(lower, 0.0)
+        return lower, tf.cast(mean, tf.float32) + half
+
+    def calibrate(self, compositions, properties, coverage: float | None = None) -> dict[str, dict]:
+        """Calibrates the prediction intervals on alloys the model did not train on.
+
+        Normalized split conformal (`hea_zoo.models.calibration`): per property, the
+        conformal quantile of ``|y - mean| / (std + eps)`` over these rows becomes the
+        interval scale. Use alloys whose compositions are not in the training data (a
+        group-disjoint split), or the intervals come out too narrow.
+
+        Args:
+            compositions: (N, E) calibration compositions.
+            properties: (N, P) their measured properties.
+            coverage: nominal coverage (default: the model's `coverage`, 0.9).
+
+        Returns:
+            The intervals' coverage on the calibration rows (`calibration.interval_report`;
+            at least nominal by construction; measure on held-out alloys with `score`).
+
+        Raises:
+            ValueError: too few rows for the coverage (9 for 90 %), or bad inputs.
+        """
+        if not self.is_trained:
+            raise ValueError("Calibrate a trained Surrogate: call `fit` first.")
+        coverage = self.coverage if coverage is None else calibration._check_coverage(coverage)
+        x = validate_compositions(compositions, n_elements=len(self.elements), atol=1e-3)
+        y = _check_properties(properties, x.shape[0], len(self.property_names))
+        mean, std = self.predict_with_uncertainty(x)
+        scale, offset = calibration.fit_intervals(y, mean, std, coverage)
+        self.interval_scale.assign(scale.astype(np.float32))
+        self.interval_offset.assign(offset.astype(np.float32))
+        self.coverage = coverage
+        self.calibration_size = int(x.shape[0])
+        lower, upper = (t.numpy() for t in self.interval_bounds(mean, std))
+        return calibration.interval_report(y, lower, upper, std, self.property_names, coverage)
+
+    def predict_interval(self, compositions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Prediction and its calibrated interval: ``(mean, lower, upper)``, each (N, P).
+
+        About `coverage` of new alloys' true values fall in ``[lower, upper]``.
+
+        Raises:
+            ValueError: the model is not calibrated (call `calibrate`).
+        """
+        if not self.is_calibrated:
+            raise ValueError(
+                "This Surrogate has no calibrated intervals: call `calibrate(compositions, "
+                "properties)` on held-out alloys (train_default_surrogate does)."
+            )
+        mean, std = self.predict_with_uncertainty(compositions)
+        lower, upper = self.interval_bounds(mean, std)
+        return mean, lower.numpy(), upper.numpy()
+
     def score(self, compositions, properties) -> dict[str, dict[str, float]]:
         """Held-out scores per property: R², MAPE (%), MAE, mean ensemble std, and
         ``coverage_2std``: the share of rows whose error is within two ensemble standard
         deviations (about 0.95 for a calibrated Gaussian uncertainty; lower means the
-        spread understates the error)."""
+        spread understates the error). A calibrated model adds its intervals' measured
+        ``interval_coverage`` (nominal ``coverage``), ``interval_coverage_by_spread``
+        (terciles of ensemble spread, low to high), ``interval_width`` (mean, in the
+        property's units) and ``n`` (rows scored)."""
         y = _check_properties(properties, np.asarray(compositions).shape[0], len(self.property_names))
         mean, std = self.predict_with_uncertainty(compositions)
         scores = {}
@@ -279,7 +375,21 @@ class Surrogate(keras.Model):
                 "mae": float(np.mean(np.abs(resid))),
                 "mean_std": float(np.mean(std[:, j])),
                 "coverage_2std": float(np.mean(np.abs(resid) <= 2.0 * std[:, j])),
+                "n": int(len(y)),
             }
+        if self.is_calibrated:
+            lower, upper = (t.numpy() for t in self.interval_bounds(mean, std))
+            report = calibration.interval_report(y, lower, upper, std, self.property_names, self.coverage)
+            for name, r in report.items():
+                scores[name].update(
+                    {
+                        "coverage": r["nominal"],
+                        "interval_coverage": r["coverage"],
+                        "interval_coverage_by_spread": r["coverage_by_spread"],
+                        "interval_width": r["width"],
+                        "interval_relative_width": r["relative_width"],
+                    }
+                )
         return scores
 
     # === Config ===
@@ -299,6 +409,8 @@ class Surrogate(keras.Model):
                 "model_version": self.model_version,
                 "package_version": self.package_version,
                 "data_fingerprint": self.data_fingerprint,
+                "coverage": self.coverage,
+                "calibration_size": self.calibration_size,
             }
         )
         return config
@@ -309,14 +421,30 @@ class Surrogate(keras.Model):
         super().build((None, len(self.elements)))
 
 
-def train_default_surrogate(dataset, epochs: int | None = None, seed: int = 0, verbose: int = 0) -> Surrogate:
-    """Train the default ensemble on `dataset.train` (its elements, properties and units).
+def train_default_surrogate(
+    dataset,
+    epochs: int | None = None,
+    seed: int = 0,
+    verbose: int = 0,
+    coverage: float = calibration.DEFAULT_COVERAGE,
+    calibration_fraction: float = calibration.CALIBRATION_FRACTION,
+) -> Surrogate:
+    """Train the default ensemble on `dataset.train` and calibrate its intervals.
+
+    A share `calibration_fraction` of the training alloys (whole composition groups,
+    seeded by `seed`) is kept out of training and calibrates the intervals
+    (`Surrogate.calibrate`); the ensemble trains on the rest. When the training split
+    has too few alloys for that (fewer than ``min_calibration_size(coverage)``
+    calibration alloys), the model trains on all of it and stays uncalibrated, with a
+    warning.
 
     Args:
-        dataset: a `hea_zoo.Dataset`.
+        dataset: a `hea_zoo.Dataset` (its elements, properties, units and groups).
         epochs: default `SURROGATE_DEFAULTS["epochs"]`.
-        seed: ensemble seed.
+        seed: ensemble and calibration-split seed.
         verbose: Keras verbosity.
+        coverage: nominal coverage of the intervals.
+        calibration_fraction: share of training alloys used for calibration (0: none).
     """
     keras.utils.set_random_seed(seed)
     model = Surrogate(
@@ -327,11 +455,30 @@ def train_default_surrogate(dataset, epochs: int | None = None, seed: int = 0, v
         seed=seed,
         data_fingerprint=getattr(dataset, "source_fingerprint", None),
     )
+    model.coverage = calibration._check_coverage(coverage)
     train = dataset.train
+    fit_index, cal_index = np.arange(len(train)), np.arange(0)
+    if calibration_fraction > 0:
+        from hea_zoo.data.datasets import group_split
+
+        groups = getattr(train, "groups", None)
+        groups = np.arange(len(train)) if groups is None else groups
+        n_cal = int(round(len(np.unique(groups)) * calibration_fraction))
+        if n_cal >= calibration.min_calibration_size(coverage):
+            fit_index, cal_index = group_split(groups, calibration_fraction, seed + 1)
+        else:
+            warnings.warn(
+                f"{len(np.unique(groups))} training alloys leave {n_cal} for calibration; a "
+                f"{coverage:.0%} interval needs {calibration.min_calibration_size(coverage)}. "
+                "The surrogate is not calibrated (no intervals).",
+                stacklevel=2,
+            )
     model.fit(
-        train.compositions,
-        train.properties,
+        train.compositions[fit_index],
+        train.properties[fit_index],
         epochs=epochs or SURROGATE_DEFAULTS["epochs"],
         verbose=verbose,
     )
+    if len(cal_index):
+        model.calibrate(train.compositions[cal_index], train.properties[cal_index])
     return model
