@@ -66,7 +66,10 @@ def _quiet_tensorflow() -> None:
 
 # ----------------------------------------------------------------------------- data
 def _add_data_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default=None, help="CSV of alloys (default: the bundled 529 RHEAs).")
+    p.add_argument("--data", default=None,
+                   help="CSV of alloys, or 'mpea' for the bundled MPEA measurements (Borg et al. "
+                   "2020; --properties required, short names such as hardness, yield_strength, "
+                   "elongation) (default: the bundled 529 RHEAs).")  # fmt: skip
     p.add_argument("--composition-column", default="composition",
                    help="column of formula strings (default: composition).")  # fmt: skip
     p.add_argument("--properties", default=None,
@@ -77,6 +80,18 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
                    "bundled data, the elements the CSV contains otherwise).")  # fmt: skip
     p.add_argument("--dropna", action="store_true",
                    help="drop rows with missing properties instead of stopping.")  # fmt: skip
+    p.add_argument("--duplicates", default="median", choices=("median", "mean", "first", "keep"),
+                   help="rows with the same composition (fractions rounded to 1e-3): train on "
+                   "their median (default), mean, first row, or keep every row; splits are by "
+                   "composition either way.")  # fmt: skip
+    p.add_argument("--test-type", default=None, choices=("compression", "tension"),
+                   help="--data mpea: keep compression or tension tests only (default both).")  # fmt: skip
+    p.add_argument("--temperature", default=None, metavar="MIN,MAX",
+                   help="--data mpea: test temperature range in degrees C, or 'all' (default "
+                   "room temperature, 15,30; all when test_temperature is a property).")  # fmt: skip
+    p.add_argument("--processing", default=None,
+                   help="--data mpea: comma-separated processing routes to keep (CAST, WROUGHT, "
+                   "ANNEAL, POWDER, OTHER; default all).")  # fmt: skip
 
 
 def _split_list(text: str | None) -> list[str] | None:
@@ -86,9 +101,37 @@ def _split_list(text: str | None) -> list[str] | None:
     return items or None
 
 
+def _mpea_filters(args) -> dict:
+    """The MPEA filter flags as `load_dataset` arguments (only those given)."""
+    filters = {}
+    if getattr(args, "test_type", None):
+        filters["test_type"] = args.test_type
+    if getattr(args, "processing", None):
+        filters["processing"] = _split_list(args.processing)
+    text = getattr(args, "temperature", None)
+    if text is not None:
+        if text.strip().lower() == "all":
+            filters["temperature"] = None
+        else:
+            parts = _split_list(text) or []
+            try:
+                low, high = (float(v) for v in parts)
+            except ValueError:
+                raise CLIError(
+                    f"usage error: --temperature expects MIN,MAX in degrees C or 'all'. Received: {text!r}",
+                    EXIT_USAGE,
+                ) from None
+            filters["temperature"] = (low, high)
+    if filters and str(args.data or "").strip().lower() != "mpea":
+        flags = ", ".join("--" + k.replace("_", "-") for k in filters)
+        raise CLIError(f"usage error: {flags} filter the MPEA data; add --data mpea.", EXIT_USAGE)
+    return filters
+
+
 def _load_data(args):
     from hea_zoo.data.datasets import load_dataset
 
+    filters = _mpea_filters(args)
     try:
         return load_dataset(
             args.data,
@@ -96,6 +139,8 @@ def _load_data(args):
             property_columns=_split_list(args.properties),
             elements=_split_list(args.elements),
             dropna=args.dropna,
+            duplicates=getattr(args, "duplicates", "median"),
+            **filters,
         )
     except ValueError as err:
         where = f"{args.data}: " if args.data else ""
@@ -164,8 +209,9 @@ def cmd_dataset(args) -> int:
         _write_csv(frame, args.out)
         print(f"wrote {len(frame)} alloys to {args.out}")
         return EXIT_OK
-    print(f"{data.name}: {len(data)} alloys, {len(data.elements)} elements "
-          f"({' '.join(data.elements)}), train {len(data.train_index)} / test {len(data.test_index)}")  # fmt: skip
+    print(f"{data.name}: {len(data)} rows, {data.n_alloys} distinct alloys, {len(data.elements)} elements "
+          f"({' '.join(data.elements)}), train {len(data.train_index)} / test {len(data.test_index)} "
+          f"(split by composition)")  # fmt: skip
     for j, (name, unit) in enumerate(zip(data.property_names, data.property_units)):
         v = data.properties[:, j]
         print(f"  {name} [{unit or '-'}]: min {v.min():.4g}, median {float(sorted(v)[len(v) // 2]):.4g}, max {v.max():.4g}")
@@ -182,8 +228,9 @@ def cmd_train(args) -> int:
     out = Path(args.out or f"{args.model}.keras")
     if out.suffix != ".keras":
         raise CLIError(f"usage error: --out must end in .keras. Received: {out}", EXIT_USAGE)
-    print(f"data: {data.name}: {len(data)} alloys ({len(data.train_index)} train), "
-          f"{len(data.elements)} elements, properties {list(data.property_names)}")  # fmt: skip
+    print(f"data: {data.name}: {len(data)} rows, {data.alloys_in(data.train_index)} distinct alloys "
+          f"in train, {data.alloys_in(data.test_index)} in test, {len(data.elements)} elements, "
+          f"properties {list(data.property_names)}")  # fmt: skip
     start = time.perf_counter()
     verbose = 1 if args.verbose else 2 if not sys.stdout.isatty() else 1
     if args.model == "surrogate":
@@ -193,10 +240,13 @@ def cmd_train(args) -> int:
         seconds = time.perf_counter() - start
         scores = model.score(data.test.compositions, data.test.properties) if len(data.test_index) else {}
         for name, s in scores.items():
-            print(
-                f"held-out {name}: R2 {s['r2']:.4f}, MAPE {s['mape']:.2f} %, MAE {s['mae']:.4g}, "
-                f"errors within 2 ensemble std {100 * s['coverage_2std']:.0f} %"
+            interval = (
+                f", {100 * s['coverage']:.0f} % interval holds {100 * s['interval_coverage']:.0f} % "
+                f"(mean width {s['interval_width']:.4g})"
+                if "interval_coverage" in s
+                else ", no calibrated interval"
             )
+            print(f"held-out {name}: R2 {s['r2']:.4f}, MAPE {s['mape']:.2f} %, MAE {s['mae']:.4g}{interval}")
     else:
         from hea_zoo.models import train_default_generator
 

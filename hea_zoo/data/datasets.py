@@ -361,8 +361,17 @@ def load_dataset(
     stray = [c for c in setting_columns if c not in property_columns]
     if stray:
         raise ValueError(f"setting_columns {stray} must be property columns ({property_columns}).")
+    def too_few(n_alloys: int) -> ValueError:
+        from hea_zoo.data.mpea import MIN_ALLOYS
+
+        return ValueError(
+            f"The MPEA selection (properties {property_columns}, test_type={test_type!r}, "
+            f"temperature={temperature!r}, processing={processing!r}) leaves {n_alloys} "
+            f"distinct alloys; at least {MIN_ALLOYS} are needed. Loosen a filter."
+        )
+
     if len(frame) == 0:
-        raise ValueError("The table has no rows." if not is_mpea else "No MPEA row passes the filters.")
+        raise too_few(0) if is_mpea else ValueError("The table has no rows.")
 
     values = frame[property_columns].apply(pd.to_numeric, errors="coerce")
     for c in property_columns:
@@ -396,7 +405,7 @@ def load_dataset(
         array = array[keep]
         source_rows = source_rows[keep]
     if len(frame) == 0:
-        raise ValueError("No row has every property; nothing to load.")
+        raise too_few(0) if is_mpea else ValueError("No row has every property; nothing to load.")
 
     formulas = frame[composition_column].tolist()
     if elements is None:
@@ -432,13 +441,8 @@ def load_dataset(
     if is_mpea:
         from hea_zoo.data.mpea import MIN_ALLOYS
 
-        n_alloys = int(groups.max()) + 1
-        if n_alloys < MIN_ALLOYS:
-            raise ValueError(
-                f"The MPEA selection (properties {property_columns}, test_type={test_type!r}, "
-                f"temperature={temperature!r}, processing={processing!r}) leaves {n_alloys} "
-                f"distinct alloys; at least {MIN_ALLOYS} are needed. Loosen a filter."
-            )
+        if int(groups.max()) + 1 < MIN_ALLOYS:
+            raise too_few(int(groups.max()) + 1)
     train_index, test_index = group_split(groups, test_fraction, seed)
     dataset = Dataset(
         compositions=compositions.astype(np.float32),
@@ -497,9 +501,12 @@ def _merge_duplicates(compositions, values, formulas, names, settings, policy):
             spread = (v.max() - v.min()) / max(abs(float(np.median(v))), 1e-12)
             if best is None or spread > best[0]:
                 best = (spread, j, v.min(), v.max(), formulas[rows[0]])
-    spread_text = (
-        f"largest spread: {names[best[1]]} {best[2]:.4g} to {best[3]:.4g} ({best[4]})" if best else ""
-    )
+    if best is None:
+        spread_text = "no measured property to compare"
+    elif best[0] == 0:
+        spread_text = "the repeats agree exactly"
+    else:
+        spread_text = f"largest spread: {names[best[1]]} {best[2]:.4g} to {best[3]:.4g} ({best[4]})"
     what = (
         f"{n_rows} rows repeat {len(repeated)} compositions "
         f"({counts[repeated].min()}-{counts[repeated].max()} rows each)"

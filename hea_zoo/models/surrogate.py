@@ -254,8 +254,9 @@ class Surrogate(keras.Model):
         if self.log_targets and np.any(y <= 0):
             r = int(np.argmax(np.any(y <= 0, axis=1)))
             raise ValueError(
-                f"properties row {r} is not positive ({y[r].tolist()}); a Surrogate with "
-                "log_targets=True needs positive properties. Pass log_targets=False."
+                f"properties row {r} is not positive ({y[r].tolist()}): this Surrogate learns "
+                "log(property) (log_targets=True), a transform that needs positive values. Pass "
+                "log_targets=False (train_default_surrogate does when a value is not positive)."
             )
         if float(keras.ops.convert_to_numpy(self.trained)) == 0.0:
             t = np.log(y) if self.log_targets else y
@@ -414,6 +415,17 @@ class Surrogate(keras.Model):
             }
         )
         return config
+
+    def load_own_variables(self, store):
+        """Loads the saved variables; a file saved before the intervals existed (no
+        ``interval_scale``/``interval_offset``) loads uncalibrated."""
+        own = self._trainable_variables + self._non_trainable_variables
+        if len(store.keys()) == len(own) - 2:
+            for i, variable in enumerate(own[:-2]):
+                variable.assign(store[f"{i}"])
+            self.calibration_size = 0
+            return
+        super().load_own_variables(store)
 
     def build(self, input_shape=None):
         for m in self.members:
