@@ -209,7 +209,8 @@ def cmd_dataset(args) -> int:
         _write_csv(frame, args.out)
         print(f"wrote {len(frame)} alloys to {args.out}")
         return EXIT_OK
-    print(f"{data.name}: {len(data)} rows, {data.n_alloys} distinct alloys, {len(data.elements)} elements "
+    rows = f"{len(data)} alloys" if len(data) == data.n_alloys else f"{len(data)} rows of {data.n_alloys} distinct alloys"
+    print(f"{data.name}: {rows}, {len(data.elements)} elements "
           f"({' '.join(data.elements)}), train {len(data.train_index)} / test {len(data.test_index)} "
           f"(split by composition)")  # fmt: skip
     for j, (name, unit) in enumerate(zip(data.property_names, data.property_units)):

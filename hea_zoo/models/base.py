@@ -359,8 +359,8 @@ class ConditionalGenerator(keras.Model):
         if negative.any():
             row, col = (int(v) for v in np.argwhere(negative)[0])
             raise ValueError(
-                f"`{name}` must be nonnegative physical values; row {row} has "
-                f"{self.condition_names[col]}={array[row, col]!r} "
+                f"`{name}` must be nonnegative where the training data is: row {row} has "
+                f"{self.condition_names[col]}={float(array[row, col])!r} "
                 f"{self.condition_units[col]} (row {array[row].tolist()}); the training "
                 f"data's {self.condition_names[col]} is never negative."
             )

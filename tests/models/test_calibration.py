@@ -30,27 +30,30 @@ def test_conformal_quantile_is_the_finite_sample_order_statistic():
         calibration.conformal_quantile(np.ones(20), 1.0)
 
 
-def _heteroscedastic(n, rng):
-    """A model whose ensemble spread tracks its error: y = mean + 3 * std * noise."""
+def _synthetic(n, rng, informative=True):
+    """Ensemble outputs whose spread tracks the error (y = mean + 3 std noise) or does not."""
     mean = rng.uniform(50, 150, (n, 2))
     std = rng.uniform(0.5, 5.0, (n, 2))
-    y = mean + 3.0 * std * rng.standard_normal((n, 2))
-    return y, mean, std
+    sigma = 3.0 * std if informative else np.full_like(std, 8.0)
+    return mean + sigma * rng.standard_normal((n, 2)), mean, std
 
 
-def test_normalized_intervals_cover_as_promised_and_adapt_to_the_spread():
+@pytest.mark.parametrize("informative", [True, False])
+def test_normalized_intervals_cover_as_promised_and_adapt_to_the_spread(informative):
     rng = np.random.default_rng(0)
-    scale, offset = calibration.fit_intervals(*_heteroscedastic(1000, rng), coverage=0.9)
-    y, mean, std = _heteroscedastic(20000, rng)
+    scale, offset = calibration.fit_intervals(*_synthetic(1000, rng, informative), coverage=0.9)
+    y, mean, std = _synthetic(20000, rng, informative)
     lower, upper = calibration.interval_bounds(mean, std, scale, offset)
     report = calibration.interval_report(y, lower, upper, std, ["a", "b"], 0.9)
     for name in ("a", "b"):
-        assert 0.88 <= report[name]["coverage"] <= 0.93
-        assert all(0.84 <= t <= 0.97 for t in report[name]["coverage_by_spread"])
+        assert 0.87 <= report[name]["coverage"] <= 0.93
+        assert all(0.8 <= t <= 0.97 for t in report[name]["coverage_by_spread"]), report[name]
     width = upper - lower
     assert np.corrcoef(std[:, 0], width[:, 0])[0, 1] > 0.99  # wider where members disagree
-    # The raw ± 2 std of an overconfident ensemble covers far less than 95 %.
-    assert np.mean(np.abs(y - mean) <= 2 * std) < 0.6
+    # eps follows the data: small when the spread tracks the error, large when it does not.
+    assert (offset < np.median(std, axis=0)).all() if informative else (offset > np.median(std, axis=0)).all()
+    if informative:  # the raw ± 2 std of this overconfident ensemble covers far less than 95 %
+        assert np.mean(np.abs(y - mean) <= 2 * std) < 0.6
 
 
 # ------------------------------------------------------------------- the surrogate
@@ -139,7 +142,7 @@ def test_negative_properties_train_and_only_the_log_transform_refuses_them():
     dh = x @ np.array([-10.0, 5.0, -3.0, 8.0, -1.0])  # a formation enthalpy, both signs
     ds = load_dataset(pd.DataFrame({"composition": formulas, "dH": dh}), verbose=False)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", UserWarning)  # no "not calibrated" warning
         model = train_default_surrogate(ds, epochs=3)
     assert not model.log_targets and model.is_calibrated
     mean, lower, upper = model.predict_interval(ds.test.compositions)
