@@ -13,7 +13,6 @@ Exit codes (also in `hea-zoo --help`):
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import re
 import sys
@@ -44,6 +43,7 @@ class CLIError(Exception):
 _CLI_WORDS = (
     (re.compile(r"`?\boverwrite=True\b`?"), "--overwrite"),
     (re.compile(r"`?\bdropna=True\b`?"), "--dropna"),
+    (re.compile(r"\bproperties=\[\.\.\.\]"), "--properties"),
     (re.compile(r"`?\bversion=(\S+?)`?(?=[\s.,;)]|$)"), r"--version \1"),
     (re.compile(r"`?\bname=(\S+?)`?(?=[\s.,;)]|$)"), r"--name \1"),
 )
@@ -91,7 +91,10 @@ def _quiet_tensorflow() -> None:
 
 # ----------------------------------------------------------------------------- data
 def _add_data_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default=None, help="CSV of alloys (default: the bundled 529 RHEAs).")
+    p.add_argument("--data", default=None,
+                   help="CSV of alloys, or 'mpea' for the bundled MPEA measurements (Borg et al. "
+                   "2020; --properties required, short names such as hardness, yield_strength, "
+                   "elongation) (default: the bundled 529 RHEAs).")  # fmt: skip
     p.add_argument("--composition-column", default="composition",
                    help="column of formula strings (default: composition).")  # fmt: skip
     p.add_argument("--properties", default=None,
@@ -102,6 +105,18 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
                    "bundled data, the elements the CSV contains otherwise).")  # fmt: skip
     p.add_argument("--dropna", action="store_true",
                    help="drop rows with missing properties instead of stopping.")  # fmt: skip
+    p.add_argument("--duplicates", default="median", choices=("median", "mean", "first", "keep"),
+                   help="rows with the same composition (fractions rounded to 1e-3): train on "
+                   "their median (default), mean, first row, or keep every row; splits are by "
+                   "composition either way.")  # fmt: skip
+    p.add_argument("--test-type", default=None, choices=("compression", "tension"),
+                   help="--data mpea: keep compression or tension tests only (default both).")  # fmt: skip
+    p.add_argument("--temperature", default=None, metavar="MIN,MAX",
+                   help="--data mpea: test temperature range in degrees C, or 'all' (default "
+                   "room temperature, 15,30; all when test_temperature is a property).")  # fmt: skip
+    p.add_argument("--processing", default=None,
+                   help="--data mpea: comma-separated processing routes to keep (CAST, WROUGHT, "
+                   "ANNEAL, POWDER, OTHER; default all).")  # fmt: skip
 
 
 def _split_list(text: str | None) -> list[str] | None:
@@ -111,48 +126,72 @@ def _split_list(text: str | None) -> list[str] | None:
     return items or None
 
 
-def _csv_line(path: Path, row: int) -> int | None:
-    """The line of `path` where data row `row` (0-based, after the header) starts, as
-    pandas reads it (blank lines skipped); None if the file cannot be read."""
-    try:
-        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-            reader = csv.reader(handle)
-            records = -1  # the header is record -1
-            start = 1
-            for fields in reader:
-                if fields and any(f.strip() for f in fields):
-                    if records == row:
-                        return start
-                    records += 1
-                start = reader.line_num + 1
-    except OSError:
-        return None
-    return None
-
-
+_DATA_ROW = re.compile(r"\bdata row (\d+) \(0-based; line (\d+) of [^)]*\)")
 _ROW = re.compile(r"\brow (\d+)\b")
 
 
-def _user_rows(message: str, path: Path | None, dropped: bool) -> str:
-    """``row 7`` -> ``line 9 (data row 7, 0-based)``: rows as a user counts them."""
+def _user_rows(message: str, path: Path | None) -> str:
+    """``row 7`` -> ``line 9 (data row 7, 0-based)``: rows as a user counts them.
+
+    `load_dataset` numbers rows of the file as read (rows dropped by ``--dropna`` keep
+    their numbers) and names a property's row as ``data row 7 (0-based; line 9 of
+    alloys.csv)``; both forms become ``line 9 (data row 7, 0-based)`` (the file is named
+    before the message). Messages about the bundled tables are left as they are.
+    """
+    from hea_zoo.data.datasets import csv_line
+
+    match = _DATA_ROW.search(message)
+    if match is not None:
+        if path is None:
+            return message
+        row = int(match.group(1))
+        line = csv_line(path, row) or int(match.group(2))
+        return message[: match.start()] + f"line {line} (data row {row}, 0-based)" + message[match.end():]
     match = _ROW.search(message)
-    if match is None:
+    if match is None or "(0-based" in message:
         return message
     row = int(match.group(1))
-    line = None if dropped or path is None else _csv_line(path, row)
-    if line is not None:
-        where = f"line {line} (data row {row}, 0-based)"
-    elif dropped:
-        where = f"data row {row} (0-based, counted after dropping rows with missing properties)"
-    else:
-        where = f"data row {row} (0-based)"
+    line = None if path is None else csv_line(path, row)
+    where = f"line {line} (data row {row}, 0-based)" if line is not None else f"data row {row} (0-based)"
     return message[: match.start()] + where + message[match.end():]
+
+
+def _is_mpea(data: str | None) -> bool:
+    return data is not None and str(data).strip().lower() == "mpea"
+
+
+def _mpea_filters(args) -> dict:
+    """The MPEA filter flags as `load_dataset` arguments (only those given)."""
+    filters = {}
+    if getattr(args, "test_type", None):
+        filters["test_type"] = args.test_type
+    if getattr(args, "processing", None):
+        filters["processing"] = _split_list(args.processing)
+    text = getattr(args, "temperature", None)
+    if text is not None:
+        if text.strip().lower() == "all":
+            filters["temperature"] = None
+        else:
+            parts = _split_list(text) or []
+            try:
+                low, high = (float(v) for v in parts)
+            except ValueError:
+                raise CLIError(
+                    f"usage error: --temperature expects MIN,MAX in degrees C or 'all'. Received: {text!r}",
+                    EXIT_USAGE,
+                ) from None
+            filters["temperature"] = (low, high)
+    if filters and not _is_mpea(args.data):
+        flags = ", ".join("--" + k.replace("_", "-") for k in filters)
+        raise CLIError(f"usage error: {flags} filter the MPEA data; add --data mpea.", EXIT_USAGE)
+    return filters
 
 
 def _load_data(args):
     from hea_zoo.data.datasets import load_dataset
 
-    path = Path(args.data) if args.data else None
+    filters = _mpea_filters(args)  # usage errors first: they need no file
+    path = Path(args.data) if args.data and not _is_mpea(args.data) else None
     if path is not None:
         if path.is_dir():
             raise CLIError(f"data error: --data {path} is a folder; expected a CSV file.", EXIT_DATA)
@@ -165,10 +204,12 @@ def _load_data(args):
             property_columns=_split_list(args.properties),
             elements=_split_list(args.elements),
             dropna=args.dropna,
+            duplicates=getattr(args, "duplicates", "median"),
+            **filters,
         )
     except (ValueError, OSError) as err:
-        where = f"{path}: " if path is not None else ""
-        message = _user_rows(cli_words(str(err)), path, bool(args.dropna))
+        where = f"{path}: " if path is not None else (f"{args.data}: " if args.data else "")
+        message = _user_rows(cli_words(str(err)), path)
         raise CLIError(f"data error: {where}{message}", EXIT_DATA) from None
 
 
@@ -265,8 +306,10 @@ def cmd_dataset(args) -> int:
         _write_csv(frame, _check_out_file(args.out))
         print(f"wrote {len(frame)} alloys to {args.out}")
         return EXIT_OK
-    print(f"{data.name}: {len(data)} alloys, {len(data.elements)} elements "
-          f"({' '.join(data.elements)}), train {len(data.train_index)} / test {len(data.test_index)}")  # fmt: skip
+    rows = f"{len(data)} alloys" if len(data) == data.n_alloys else f"{len(data)} rows of {data.n_alloys} distinct alloys"
+    print(f"{data.name}: {rows}, {len(data.elements)} elements "
+          f"({' '.join(data.elements)}), train {len(data.train_index)} / test {len(data.test_index)} "
+          f"(split by composition)")  # fmt: skip
     for j, (name, unit) in enumerate(zip(data.property_names, data.property_units)):
         v = data.properties[:, j]
         unit = f" [{unit}]" if unit else ""
@@ -284,8 +327,9 @@ def cmd_train(args) -> int:
         raise CLIError(f"usage error: --out must end in .keras. Received: {out}", EXIT_USAGE)
     data = _load_data(args)
     _quiet_tensorflow()
-    print(f"data: {data.name}: {len(data)} alloys ({len(data.train_index)} train), "
-          f"{len(data.elements)} elements, properties {', '.join(data.property_names)}")  # fmt: skip
+    print(f"data: {data.name}: {len(data)} rows, {data.alloys_in(data.train_index)} distinct alloys "
+          f"in train, {data.alloys_in(data.test_index)} in test, {len(data.elements)} elements, "
+          f"properties {', '.join(data.property_names)}")  # fmt: skip
     start = time.perf_counter()
     verbose = 1 if args.verbose else "auto"
     if args.model == "surrogate":
@@ -295,10 +339,13 @@ def cmd_train(args) -> int:
         seconds = time.perf_counter() - start
         scores = model.score(data.test.compositions, data.test.properties) if len(data.test_index) else {}
         for name, s in scores.items():
-            print(
-                f"held-out {name}: R2 {s['r2']:.4f}, MAPE {s['mape']:.2f} %, MAE {s['mae']:.4g}, "
-                f"errors within 2 ensemble std {100 * s['coverage_2std']:.0f} %"
+            interval = (
+                f", {100 * s['coverage']:.0f} % interval holds {100 * s['interval_coverage']:.0f} % "
+                f"(mean width {s['interval_width']:.4g})"
+                if "interval_coverage" in s
+                else ", no calibrated interval"
             )
+            print(f"held-out {name}: R2 {s['r2']:.4f}, MAPE {s['mape']:.2f} %, MAE {s['mae']:.4g}{interval}")
     else:
         from hea_zoo.models import train_default_generator
 
@@ -474,7 +521,13 @@ def cmd_reproduce(args) -> int:
     return EXIT_OK
 
 
-def _parse_targets(args, names: Sequence[str]) -> list[float]:
+def _parse_targets(args, names: Sequence[str], training_range=None) -> list[float]:
+    """The target values in the generator's condition order, checked.
+
+    A negative target is refused for a condition whose training values were never
+    negative (or whose training range the export does not record); a condition the
+    training data has negative (a test temperature in °C) accepts one.
+    """
     given: dict[str, float] = {}
     aliases = {"shear_modulus": args.shear_modulus, "fracture_toughness": args.toughness}
     flags = {"shear_modulus": "--shear-modulus/-G", "fracture_toughness": "--toughness/-K"}
@@ -507,8 +560,13 @@ def _parse_targets(args, names: Sequence[str]) -> list[float]:
     for n, v in zip(names, values):
         if v != v or v in (float("inf"), float("-inf")):
             raise CLIError(f"target error: {n} must be a finite number. Received: {v}", EXIT_TARGET)
-        if v < 0:
-            raise CLIError(f"target error: {n} must be nonnegative. Received: {v}", EXIT_TARGET)
+        if v < 0 and (training_range is None or training_range[0][names.index(n)] >= 0):
+            raise CLIError(
+                f"target error: {n} must be nonnegative"
+                + ("" if training_range is None else " (its training values are never negative)")
+                + f". Received: {v}",
+                EXIT_TARGET,
+            )
     return values
 
 
@@ -564,7 +622,7 @@ def cmd_design(args) -> int:
         designer = design.Designer.from_exported(args.model, models_dir)
     except (FileNotFoundError, design.ModelFileError, MetadataError) as err:
         raise CLIError(f"model error: {err}", EXIT_MODEL) from None
-    target = _parse_targets(args, designer.condition_names)
+    target = _parse_targets(args, designer.condition_names, designer.training_range())
     constraints = design.Constraints(
         elements=_split_list(args.elements),
         exclude=_split_list(args.exclude) or (),

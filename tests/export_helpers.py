@@ -39,7 +39,9 @@ def keras_outputs(model, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     if "z" in inputs:
         return {"composition": model.decode(inputs["z"], inputs["condition"]).numpy()}
     members = model.member_outputs(inputs["composition"]).numpy()
-    return {"properties": model(inputs["composition"]).numpy(), "properties_std": members.std(axis=0)}
+    mean, std = model(inputs["composition"]).numpy(), members.std(axis=0)
+    lower, upper = (t.numpy() for t in model.interval_bounds(mean, std))
+    return {"properties": mean, "properties_std": std, "properties_lower": lower, "properties_upper": upper}
 
 
 def saved_model_outputs(path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

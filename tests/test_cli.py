@@ -317,3 +317,18 @@ def test_design_path_imports_no_tensorflow_pandas_or_pymatgen(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "loaded: [] exit 0" in proc.stdout
+
+
+def test_negative_design_targets_follow_the_training_range():
+    """A negative target is refused where the generator's training values never were
+    negative (or the range is unknown), and accepted where they were."""
+    import argparse
+
+    from hea_zoo.cli import CLIError, _parse_targets
+
+    args = argparse.Namespace(shear_modulus=None, toughness=None, target=["dH=-4", "ys=250"])
+    names = ["dH", "ys"]
+    assert _parse_targets(args, names, [[-10.0, 100.0], [8.0, 400.0]]) == [-4.0, 250.0]
+    for training_range in (None, [[0.0, 100.0], [8.0, 400.0]]):
+        with pytest.raises(CLIError, match="dH must be nonnegative"):
+            _parse_targets(args, names, training_range)

@@ -105,7 +105,7 @@ def test_user_table_errors_name_the_problem(tmp_path):
 
 def test_missing_properties_raise_or_are_dropped(capsys):
     frame = pd.DataFrame({"alloy": ["NbTa", "MoW", "TiZr", "HfNb"], "h": [1.0, None, 3.0, None]})
-    with pytest.raises(ValueError, match=r"row 1: missing value for h \(2 rows"):
+    with pytest.raises(ValueError, match=r"data row 1 \(0-based\): missing value for h \(2 rows"):
         load_dataset(frame, composition_column="alloy")
     ds = load_dataset(frame, composition_column="alloy", dropna=True, test_fraction=0.0)
     assert len(ds) == 2
@@ -126,3 +126,106 @@ def test_bundled_fingerprint_constant_matches_the_shipped_table():
     assert oracle_applies(ds) and oracle_applies(ds.test)
     assert oracle_applies({"data_fingerprint": BUNDLED_FINGERPRINT})
     assert not oracle_applies({"data_fingerprint": ""}) and not oracle_applies(None)
+
+
+# --------------------------------------------------------------------------- duplicates
+
+
+def _repeated_table() -> pd.DataFrame:
+    """30 distinct alloys; NbTa appears 3 times (written three ways), MoW twice."""
+    rng = np.random.default_rng(0)
+    base = ["NbTaTiV", "MoNbTaW", "HfNbTaTiZr", "CrMoNbV", "NbTiZr", "AlNbTiV"]
+    formulas = [f"{b}Ti{0.1 * (i + 1):.1f}" if "Ti" not in b else f"{b}Mo{0.1 * (i + 1):.1f}" for i, b in enumerate(base * 5)][:28]
+    formulas += ["NbTa", "Nb0.5Ta0.5", "Nb50Ta50.04", "MoW", "Mo1W1"]
+    h = rng.uniform(100, 500, len(formulas)).round(1)
+    h[-5:-2] = [100.0, 200.0, 600.0]
+    h[-2:] = [300.0, 400.0]
+    return pd.DataFrame({"alloy": formulas, "h": h, "e": np.arange(len(formulas), dtype=float) + 1})
+
+
+def test_duplicates_are_grouped_and_merged_by_the_policy(capsys):
+    frame = _repeated_table()
+    median = load_dataset(frame, "alloy", test_fraction=0.2)
+    out = capsys.readouterr().out
+    assert "5 rows repeat 2 compositions (2-3 rows each), merged to one row each by median" in out
+    assert "largest spread: h 100 to 600 (Nb0.5Ta0.5)" in out
+    assert len(median) == median.n_alloys == len(frame) - 3
+    row = median.formulas.index("Nb0.5Ta0.5")
+    np.testing.assert_allclose(median.properties[row], [200.0, 30.0])  # medians of the 3 rows
+    mean = load_dataset(frame, "alloy", duplicates="mean", verbose=False)
+    np.testing.assert_allclose(mean.properties[mean.formulas.index("Nb0.5Ta0.5")], [300.0, 30.0])
+    first = load_dataset(frame, "alloy", duplicates="first", verbose=False)
+    np.testing.assert_allclose(first.properties[first.formulas.index("Mo0.5W0.5")], [300.0, 32.0])
+    keep = load_dataset(frame, "alloy", duplicates="keep", verbose=False)
+    assert len(keep) == len(frame) and keep.n_alloys == len(frame) - 3
+    assert len(set(keep.groups[-5:-2])) == 1 and len(set(keep.groups[-2:])) == 1
+    with pytest.raises(ValueError, match="duplicates must be one of median, mean, first, keep"):
+        load_dataset(frame, "alloy", duplicates="max")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_no_composition_is_in_both_train_and_test(seed):
+    keep = load_dataset(_repeated_table(), "alloy", duplicates="keep", seed=seed, verbose=False)
+    train, test = set(keep.groups[keep.train_index]), set(keep.groups[keep.test_index])
+    assert train and test and not train & test
+    assert len(keep.train_index) + len(keep.test_index) == len(keep)
+    rounded = {tuple(np.round(c, 3)) for c in keep.test.compositions}
+    assert not rounded & {tuple(np.round(c, 3)) for c in keep.train.compositions}
+    assert keep.alloys_in(keep.test_index) == round(keep.n_alloys * 0.2)
+
+
+def test_setting_columns_keep_different_settings_apart(capsys):
+    frame = pd.DataFrame(
+        {"alloy": ["NbTa", "NbTa", "NbTa", "MoW", "TiZr"], "ys": [1.0, 3.0, 10.0, 5.0, 6.0], "T": [25.0, 25.0, 1000.0, 25.0, 25.0]}
+    )
+    ds = load_dataset(frame, "alloy", setting_columns=["T"], test_fraction=0.0, verbose=False)
+    assert len(ds) == 4  # NbTa at 25 °C merged (median 2), NbTa at 1000 °C kept
+    np.testing.assert_allclose(ds.properties[:2], [[2.0, 25.0], [10.0, 1000.0]])
+    assert ds.groups[0] == ds.groups[1]  # one composition: never split apart
+
+
+def test_bundled_split_and_fingerprint_are_unchanged_by_grouping(ds):
+    from hea_zoo.constants import BUNDLED_FINGERPRINT
+
+    assert ds.n_alloys == 529 and ds.duplicates == ""
+    order = np.random.default_rng(0).permutation(529)  # the split before groups existed
+    np.testing.assert_array_equal(ds.test_index, np.sort(order[:106]))
+    assert ds.fingerprint() == ds.source_fingerprint == BUNDLED_FINGERPRINT
+    assert ds.train.source_fingerprint == BUNDLED_FINGERPRINT
+
+
+def test_group_ids_round_fractions_to_1e_3():
+    from hea_zoo.data.datasets import group_ids, group_split
+
+    x = np.array([[0.5, 0.5], [0.2, 0.8], [0.5004, 0.4996], [0.502, 0.498]])
+    assert group_ids(x).tolist() == [0, 1, 0, 2]
+    train, test = group_split(np.array([0, 0, 1, 2, 2, 3, 4, 5]), 0.5, seed=0)
+    assert not set(np.array([0, 0, 1, 2, 2, 3, 4, 5])[train]) & set(np.array([0, 0, 1, 2, 2, 3, 4, 5])[test])
+    with pytest.raises(ValueError, match="Too few distinct alloys"):
+        group_split(np.zeros(10), 0.2, 0)
+
+
+# ------------------------------------------------------------------ bad property values
+
+
+@pytest.mark.parametrize("bad, problem", [("inf", "is not finite"), ("1e308", "overflows float32"), ("-inf", "is not finite")])
+def test_infinite_or_overflowing_property_names_the_row(tmp_path, bad, problem):
+    path = tmp_path / "alloys.csv"
+    path.write_text(f"composition,h\nNbTa,1.0\nMoW,2.0\nTiZr,{bad}\nHfNb,3\n")
+    with pytest.raises(ValueError, match=rf"data row 2 \(0-based; line 4 of alloys.csv\): property 'h' .* {problem}"):
+        load_dataset(path)
+    frame = pd.read_csv(path)
+    with pytest.raises(ValueError, match=rf"data row 2 \(0-based\): property 'h'"):
+        load_dataset(frame, dropna=True)
+
+
+def test_row_numbers_survive_dropna(tmp_path):
+    frame = pd.DataFrame({"composition": ["NbTa", "MoW", "TiZr", "HfNb"], "h": [None, 1.0, 2.0, np.inf]})
+    with pytest.raises(ValueError, match=r"data row 3 \(0-based\)"):
+        load_dataset(frame, dropna=True)
+
+
+def test_negative_properties_load():
+    frame = pd.DataFrame({"composition": ["NbTa", "MoW", "TiZr", "HfNb"], "dH": [-12.5, 3.0, -0.5, 7.0]})
+    ds = load_dataset(frame, test_fraction=0.0)
+    np.testing.assert_allclose(ds.properties[:, 0], [-12.5, 3.0, -0.5, 7.0])

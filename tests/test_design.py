@@ -330,6 +330,25 @@ def test_calibrated_interval_outputs_are_used(tmp_path):
     assert not any("calibrated" in note for note in result.notes)
 
 
+def test_uncalibrated_interval_outputs_fall_back_on_the_spread(tmp_path):
+    """A surrogate exported uncalibrated (calibration_size 0: its interval outputs are NaN)
+    is read like one without interval outputs."""
+    import onnx
+
+    folder = models_dir(tmp_path, surrogate=False)
+    path = calibrated_surrogate(folder, z=2.0)
+    model = onnx.load(str(path))
+    model.metadata_props.add(key="calibration_size", value="0")
+    onnx.save(model, str(path))
+    designer = Designer.from_exported("cvae", folder)
+    assert not designer.calibrated
+    result = designer.design(TARGET, n=4, seed=0)
+    mean, std = _surrogate(_fractions(result, designer))
+    half = np.float32(1.6448536269514722) * std[:, 0]
+    np.testing.assert_allclose(result.rows["shear_modulus_lower"], mean[:, 0] - half, rtol=1e-6)
+    assert any("not calibrated" in note for note in result.notes)
+
+
 def test_log_prob_column_when_the_generator_has_a_density(tmp_path):
     log_prob_model(tmp_path / "cvae_log_prob.onnx")
     folder = models_dir(tmp_path, updates={"log_prob_model": "cvae_log_prob.onnx"})

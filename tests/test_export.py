@@ -83,6 +83,13 @@ def test_parity_keras_saved_model_onnx(name, models, exports, dataset):
         assert max_rel_diff(expected, from_saved) <= TOLERANCE
         assert max_rel_diff(expected, from_onnx) <= TOLERANCE
         assert np.all(from_onnx["properties"] > 0) and np.all(from_onnx["properties_std"] >= 0)
+        # The calibrated interval travels with the export and brackets the prediction.
+        lower, upper = from_onnx["properties_lower"], from_onnx["properties_upper"]
+        assert np.all(np.isfinite(lower)) and np.all(lower <= from_onnx["properties"])
+        assert np.all(upper >= from_onnx["properties"])
+        mean, lower_k, upper_k = model.predict_interval(inputs["composition"])
+        np.testing.assert_allclose(from_saved["properties_lower"], lower_k, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(from_onnx["properties_upper"], upper_k, rtol=1e-5, atol=1e-5)
     else:
         assert max_abs_diff(expected, from_saved) <= TOLERANCE
         assert max_abs_diff(expected, from_onnx) <= TOLERANCE
@@ -119,9 +126,10 @@ def test_signature_and_onnx_names(name, models, exports):
     if name == "surrogate":
         assert set(input_specs) == {"composition"}
         assert input_specs["composition"].shape.as_list() == [None, 22]
-        assert set(serve.structured_outputs) == {"properties", "properties_std"}
+        outputs = ["properties", "properties_std", "properties_lower", "properties_upper"]
+        assert set(serve.structured_outputs) == set(outputs)
         assert list(onnx_inputs) == ["composition"] and onnx_inputs["composition"][1] == 22
-        assert [o.name for o in session.get_outputs()] == ["properties", "properties_std"]
+        assert [o.name for o in session.get_outputs()] == outputs
     else:
         assert set(input_specs) == {"z", "condition"}
         assert input_specs["z"].shape.as_list() == [None, model.latent_dim]
@@ -151,6 +159,9 @@ def test_metadata_read_back(name, models, exports):
     if name == "surrogate":
         assert meta["property_names"] == list(model.property_names)
         assert meta["property_units"] == ["GPa", "MPa*m^0.5"]
+        assert meta["outputs"] == ["properties", "properties_std", "properties_lower", "properties_upper"]
+        assert meta["coverage"] == 0.9 and raw["coverage"] == "0.9"
+        assert meta["calibration_size"] == model.calibration_size > 0
     else:
         assert meta["latent_dim"] == model.latent_dim and raw["latent_dim"] == str(model.latent_dim)
         assert meta["condition_names"] == ["shear_modulus", "fracture_toughness"]
@@ -381,9 +392,10 @@ def test_committed_keras_saved_model_and_onnx_agree(name, dataset):
     """The committed .keras file, SavedModel and ONNX file are one model."""
     model = keras.saving.load_model(EXPORTED / "keras" / f"{name}.keras")
     inputs = inputs_for(name, model, dataset)
-    expected = keras_outputs(model, inputs)
     from_saved = saved_model_outputs(EXPORTED / name / "1", inputs)
     from_onnx = onnx_outputs(EXPORTED / f"{name}.onnx", inputs)
+    # Artifacts exported before the interval outputs existed have fewer outputs.
+    expected = {k: v for k, v in keras_outputs(model, inputs).items() if k in from_onnx}
     diff = max_rel_diff if name == "surrogate" else max_abs_diff
     assert diff(expected, from_saved) <= TOLERANCE
     assert diff(expected, from_onnx) <= TOLERANCE

@@ -503,8 +503,13 @@ def test_data_mistakes_are_data_errors_in_the_users_terms(tmp_path):
     table.write_text("c,h\nNbTaTiV,1\n\nMoNbTaW,\nHfNbTa,3\nNbTa-0.3Ti,4\n")
     one_line_error(run("dataset", "--data", str(table), "--composition-column", "c"), EXIT_DATA,
                    "line 4 (data row 1, 0-based)", "--dropna", absent=("dropna=True",))  # fmt: skip
+    # Rows keep their numbers in the file when --dropna drops others: the line is exact.
     one_line_error(run("dataset", "--data", str(table), "--composition-column", "c", "--dropna"), EXIT_DATA,
-                   "data row 2 (0-based, counted after dropping", "'NbTa-0.3Ti'", "negative")  # fmt: skip
+                   "alloys.csv: line 6 (data row 3, 0-based)", "'NbTa-0.3Ti'", "negative")  # fmt: skip
+    table.write_text("c,h\nNbTaTiV,1\n\nMoNbTaW,2\nHfNbTa,inf\n")  # a property's row, from load_dataset
+    one_line_error(run("dataset", "--data", str(table), "--composition-column", "c"), EXIT_DATA,
+                   "alloys.csv: line 5 (data row 2, 0-based): property 'h'", "is not finite",
+                   absent=("line 4",))  # fmt: skip
     table.write_text("c,h\nNbTaTiV,1\n\nMoNbTaW,2\nHfNbTa,3\nNbTa-0.3Ti,4\n")
     one_line_error(run("dataset", "--data", str(table), "--composition-column", "c"), EXIT_DATA,
                    "alloys.csv: line 6 (data row 3, 0-based)", "'NbTa-0.3Ti'")  # fmt: skip

@@ -80,3 +80,36 @@ def test_write_report_without_figures_or_oracle(evaluations, tmp_path):
 def test_render_markdown_rejects_empty():
     with pytest.raises(ValueError, match="empty"):
         report.render_markdown({})
+
+
+def test_report_states_interval_coverage_and_distinct_alloys(evaluations, tmp_path):
+    import dataclasses
+
+    import numpy as np
+
+    base = make_dataset()
+    groups = np.arange(len(base.compositions))
+    groups[1] = groups[0]  # one alloy measured twice
+    from hea_zoo.data.datasets import Dataset
+
+    data = Dataset(
+        **{f.name: getattr(base, f.name) for f in dataclasses.fields(base)},
+        formulas=tuple("x" for _ in groups), groups=groups,
+        duplicates="duplicates: 2 rows repeat 1 compositions",
+    )  # fmt: skip
+    scores = {
+        "shear_modulus": {"r2": 0.97, "mape": 2.5, "coverage": 0.9, "interval_coverage": 0.887,
+                          "interval_coverage_by_spread": [0.86, 0.9, 0.91], "interval_width": 4.25},
+        "fracture_toughness": {"r2": 0.9, "mape": 4.0, "coverage": 0.9, "interval_coverage": 0.934,
+                               "interval_coverage_by_spread": [0.95, 0.92, 0.93], "interval_width": 18.2},
+    }  # fmt: skip
+    text = report.write_report({"cvae": evaluations["cvae"]}, tmp_path, dataset=data,
+                               surrogate_scores=scores, figures=False).read_text()  # fmt: skip
+    assert "| shear_modulus | 0.970 | 2.50 % | 88.7 % (90 %) | 86 % / 90 % / 91 % | 4.250 |" in text
+    assert "| fracture_toughness | 0.900 | 4.00 % | 93.4 % (90 %) |" in text
+    n_train = len(np.unique(groups[data.train_index]))
+    assert f"{n_train} distinct alloys trained" in text and "no composition in both" in text
+    assert "Repeated compositions: 2 rows repeat 1 compositions." in text
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["dataset"]["n_train_alloys"] == n_train
+    assert metrics["surrogate"]["shear_modulus"]["interval_coverage"] == 0.887

@@ -61,6 +61,9 @@ def _dataset_info(dataset) -> dict[str, Any] | None:
         "n_alloys": int(len(dataset.compositions)),
         "n_train": int(len(dataset.train_index)),
         "n_test": int(len(dataset.test_index)),
+        "n_train_alloys": _alloys(dataset, dataset.train_index),
+        "n_test_alloys": _alloys(dataset, dataset.test_index),
+        "duplicates": getattr(dataset, "duplicates", "") or "",
         "elements": list(dataset.elements),
         "property_names": list(dataset.property_names),
         "property_units": list(getattr(dataset, "property_units", ())),
@@ -68,6 +71,35 @@ def _dataset_info(dataset) -> dict[str, Any] | None:
     if hasattr(dataset, "fingerprint"):
         info["fingerprint"] = dataset.fingerprint()
     return info
+
+
+def _alloys(dataset, index) -> int:
+    """Distinct alloys (composition groups) among the rows; rows if the data has no groups."""
+    groups = getattr(dataset, "groups", None)
+    if groups is None:
+        return int(len(index))
+    return int(len(np.unique(np.asarray(groups)[np.asarray(index, dtype=np.int64)])))
+
+
+def _surrogate_rows(surrogate_scores) -> tuple[list[str], list[list[str]]]:
+    """The surrogate table: held-out error and, when calibrated, measured interval coverage."""
+    scores = {p: s for p, s in surrogate_scores.items() if isinstance(s, Mapping)}
+    calibrated = any("interval_coverage" in s for s in scores.values())
+    header = ["property", "R²", "MAPE"]
+    if calibrated:
+        header += ["interval coverage (nominal)", "by spread tercile (low / mid / high)", "mean width"]
+    rows = []
+    for prop, s in scores.items():
+        row = [str(prop), _fmt(s.get("r2"), 3), _fmt(s.get("mape"), 2, suffix=" %")]
+        if calibrated:
+            terciles = s.get("interval_coverage_by_spread") or []
+            row += [
+                f"{_fmt(s.get('interval_coverage'), 1, 100, ' %')} ({_fmt(s.get('coverage'), 0, 100, ' %')})",
+                " / ".join(_fmt(t, 0, 100, " %") for t in terciles) or _DASH,
+                _fmt(s.get("interval_width"), 3),
+            ]
+        rows.append(row)
+    return header, rows
 
 
 def metrics_dict(evaluations, dataset=None, surrogate_scores=None) -> dict[str, Any]:
@@ -157,21 +189,29 @@ def render_markdown(
     if dataset is not None:
         info = _dataset_info(dataset)
         out.append(
-            f"Dataset `{info['name']}`: {info['n_alloys']} alloys ({info['n_train']} train, "
-            f"{info['n_test']} test) over {len(info['elements'])} elements; properties "
+            f"Dataset `{info['name']}`: {info['n_alloys']} rows ({info['n_train']} train, "
+            f"{info['n_test']} test; {info['n_train_alloys']} distinct alloys trained, "
+            f"{info['n_test_alloys']} tested, no composition in both) over "
+            f"{len(info['elements'])} elements; properties "
             + ", ".join(
                 f"{n} ({u})" if u else str(n) for n, u in zip(info["property_names"], info["property_units"])
             )
             + (f"; fingerprint `{info['fingerprint'][:16]}`." if "fingerprint" in info else ".")
         )
+        if info["duplicates"]:
+            out.append(f"Repeated compositions: {info['duplicates'].removeprefix('duplicates: ')}.")
         out.append("")
     if surrogate_scores:
-        rows = [
-            [str(prop), _fmt(s.get("r2"), 3), _fmt(s.get("mape"), 2, suffix=" %")]
-            for prop, s in surrogate_scores.items()
-            if isinstance(s, Mapping)
-        ]
-        out += ["Surrogate (the judge), held-out error:", "", _table(["property", "R²", "MAPE"], rows), ""]
+        header, rows = _surrogate_rows(surrogate_scores)
+        out += ["Surrogate (the judge), held-out error on alloys it never saw:", "", _table(header, rows), ""]
+        if len(header) > 3:
+            out += [
+                "Interval coverage: share of held-out true values inside the surrogate's "
+                "calibrated interval (normalized split conformal on training alloys kept out of "
+                "its training), overall and by tercile of ensemble spread; width in the "
+                "property's units.",
+                "",
+            ]
     out.append(
         "MAPE is reported twice: judged by the surrogate (as the study did) and by the physics "
         "oracle (ground truth for the bundled data). Headline MAPE and cosine similarity are "

@@ -502,10 +502,27 @@ class ConditionalGenerator(ZooModel):
 
     # ------------------------------------------------------------- validation
     def check_conditions(self, conditions: Any, name: str = "conditions") -> np.ndarray:
-        """Validates conditions; float32 `(m, n_conditions)` (see `validation.check_conditions`)."""
+        """Validates conditions; float32 `(m, n_conditions)` (see `validation.check_conditions`).
+
+        Negative values are refused only in the columns whose training conditions were
+        all nonnegative (a modulus, a strength: `condition_min` >= 0); a condition the
+        training data has negative (a test temperature in °C, a formation energy)
+        accepts them. Before `adapt` (no training data seen) there is no sign rule.
+        """
         return validation.check_conditions(
-            conditions, self.condition_names, self.condition_units, name=name
+            conditions,
+            self.condition_names,
+            self.condition_units,
+            name=name,
+            nonnegative=self._nonnegative_columns(),
         )
+
+    def _nonnegative_columns(self) -> np.ndarray:
+        """(n_conditions,) bool: columns whose training conditions were all >= 0
+        (none before `adapt`)."""
+        if not self.is_adapted:
+            return np.zeros(self.n_conditions, dtype=bool)
+        return keras.ops.convert_to_numpy(self.condition_min) >= 0
 
     def check_compositions(self, compositions: Any, name: str = "compositions") -> np.ndarray:
         """Validates compositions; float32 `(N, n_elements)` (see `validation.check_compositions`)."""

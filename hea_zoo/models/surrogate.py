@@ -9,11 +9,16 @@ the weights of all members, shaped `(members, in, out)`, and applies them with o
 matmul, so a training step updates the whole ensemble at the cost of one wide network.
 Targets are standardized inside the model (constants set by `adapt` on the training data
 and saved with it), so inputs are atomic fractions and outputs are in physical units.
+
+Its uncertainty is a calibrated interval (`calibrate`, `predict_interval`): normalized
+split conformal prediction on alloys held out from training (`hea_zoo.models.calibration`),
+so that about `coverage` (90 % by default) of new alloys' true values fall inside.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 
 import keras
@@ -22,7 +27,7 @@ import tensorflow as tf
 
 from hea_zoo._version import __version__
 from hea_zoo.constants import ELEMENTS, PROPERTY_NAMES, PROPERTY_UNITS
-from hea_zoo.models import validation
+from hea_zoo.models import calibration, validation
 from hea_zoo.models.base import ZooModel
 from hea_zoo.models.training import TrainingBudget, fit_with_budget
 
@@ -30,7 +35,9 @@ __all__ = ["EnsembleDense", "Surrogate", "train_default_surrogate", "SURROGATE_D
 
 SURROGATE_MODEL_VERSION = "2"
 """Layout of saved surrogates. "1" (hea_zoo 0.1.0): one network per member; "2": one
-vectorized ensemble (`EnsembleDense` layers)."""
+vectorized ensemble (`EnsembleDense` layers), with the interval weights
+(`interval_scale`, `interval_offset`) after the target statistics; a layout-2 file saved
+before the intervals existed has no interval weights and loads uncalibrated."""
 
 #: Defaults chosen on the bundled data (see docs/HYPERPARAMETERS.md).
 SURROGATE_DEFAULTS: dict = {
@@ -129,6 +136,9 @@ class Surrogate(ZooModel):
         model_version: version string recorded in saved files and exports.
         package_version: hea_zoo version that built the model (set automatically).
         data_fingerprint: `Dataset.source_fingerprint` of the training data.
+        coverage: nominal coverage of the prediction intervals (0.9 by default).
+        calibration_size: number of calibration alloys behind the intervals (0: not
+            calibrated; set by `calibrate`).
 
     Call:
         `model(compositions)` -> (batch, P) ensemble mean in physical units.
@@ -140,6 +150,8 @@ class Surrogate(ZooModel):
         >>> s.compile()
         >>> s.fit(ds.train.compositions, ds.train.properties, epochs=200, batch_size=32)
         >>> mean, std = s.predict_with_uncertainty(ds.test.compositions)
+        >>> s.calibrate(calibration_compositions, calibration_properties)
+        >>> mean, lower, upper = s.predict_interval(ds.test.compositions)
     """
 
     _adapt_arguments = "compositions, properties"
@@ -158,6 +170,8 @@ class Surrogate(ZooModel):
         model_version: str = SURROGATE_MODEL_VERSION,
         package_version: str = __version__,
         data_fingerprint: str | None = None,
+        coverage: float = calibration.DEFAULT_COVERAGE,
+        calibration_size: int = 0,
         **kwargs,
     ):
         super().__init__(loss_names=("loss", "mae"), **kwargs)
@@ -182,6 +196,8 @@ class Surrogate(ZooModel):
         self.model_version = str(model_version)
         self.package_version = str(package_version)
         self.data_fingerprint = None if data_fingerprint is None else str(data_fingerprint)
+        self.coverage = calibration._check_coverage(coverage)
+        self.calibration_size = int(calibration_size)
         n_props = len(self.property_names)
         # === Layers: all members in one stack of EnsembleDense layers ===
         self.ensemble_layers = [
@@ -204,6 +220,14 @@ class Surrogate(ZooModel):
         )
         self.target_std = self.add_weight(
             shape=(n_props,), initializer="ones", trainable=False, name="target_std"
+        )
+        # === Interval calibration (set by `calibrate`; NaN until then) ===
+        self.interval_scale = self.add_weight(
+            shape=(n_props,), initializer=keras.initializers.Constant(float("nan")),
+            trainable=False, name="interval_scale",
+        )  # fmt: skip
+        self.interval_offset = self.add_weight(
+            shape=(n_props,), initializer="zeros", trainable=False, name="interval_offset"
         )
         self.built = True
 
@@ -256,8 +280,9 @@ class Surrogate(ZooModel):
         if self.log_targets and np.any(y <= 0):
             r = int(np.argmax(np.any(y <= 0, axis=1)))
             raise ValueError(
-                f"{prefix}properties row {r} is not positive ({y[r].tolist()}); a Surrogate with "
-                "log_targets=True needs positive properties. Pass log_targets=False."
+                f"{prefix}properties row {r} is not positive ({y[r].tolist()}): this Surrogate "
+                "learns log(property) (log_targets=True), a transform that needs positive values. "
+                "Pass log_targets=False (train_default_surrogate does when a value is not positive)."
             )
         return x, y
 
@@ -287,11 +312,89 @@ class Surrogate(ZooModel):
     def _members_fn(self, x):
         return self.member_outputs(x)
 
+    # === Intervals ===
+    @property
+    def is_calibrated(self) -> bool:
+        """True once `calibrate` has set the interval scale (saved with the model)."""
+        return self.calibration_size > 0 and bool(
+            np.all(np.isfinite(keras.ops.convert_to_numpy(self.interval_scale)))
+        )
+
+    def interval_bounds(self, mean, std):
+        """Interval ends ``mean ± scale * (std + offset)`` from ensemble mean and spread.
+
+        Tensor ops (the exported graph uses them too); the lower end is clipped at 0 when
+        the model learns log targets (its properties are positive). NaN until calibrated.
+        """
+        half = self.interval_scale * (tf.cast(std, tf.float32) + self.interval_offset)
+        lower = tf.cast(mean, tf.float32) - half
+        if self.log_targets:
+            lower = tf.maximum(lower, 0.0)
+        return lower, tf.cast(mean, tf.float32) + half
+
+    def calibrate(self, compositions, properties, coverage: float | None = None) -> dict[str, dict]:
+        """Calibrates the prediction intervals on alloys the model did not train on.
+
+        Normalized split conformal (`hea_zoo.models.calibration`): per property, the
+        conformal quantile of ``|y - mean| / (std + eps)`` over these rows becomes the
+        interval scale. Use alloys whose compositions are not in the training data (a
+        group-disjoint split), or the intervals come out too narrow.
+
+        Args:
+            compositions: (N, E) calibration compositions.
+            properties: (N, P) their measured properties.
+            coverage: nominal coverage (default: the model's `coverage`, 0.9).
+
+        Returns:
+            The intervals' coverage on the calibration rows (`calibration.interval_report`;
+            at least nominal by construction; measure on held-out alloys with `score`).
+
+        Raises:
+            ValueError: an untrained model, too few rows for the coverage (9 for 90 %), or
+                bad inputs.
+        """
+        if not self.is_trained:
+            raise ValueError(
+                "Calibrate a trained Surrogate: call `fit` first (after `adapt` and "
+                "`compile`), or use `train_default_surrogate`, which calibrates."
+            )
+        coverage = self.coverage if coverage is None else calibration._check_coverage(coverage)
+        x = validation.check_compositions(compositions, self.elements, name="calibration compositions", atol=1e-3)
+        y = validation.check_properties(properties, x.shape[0], self.property_names, "calibration properties")
+        mean, std = self.predict_with_uncertainty(x)
+        scale, offset = calibration.fit_intervals(y, mean, std, coverage)
+        self.interval_scale.assign(scale.astype(np.float32))
+        self.interval_offset.assign(offset.astype(np.float32))
+        self.coverage = coverage
+        self.calibration_size = int(x.shape[0])
+        lower, upper = (keras.ops.convert_to_numpy(t) for t in self.interval_bounds(mean, std))
+        return calibration.interval_report(y, lower, upper, std, self.property_names, coverage)
+
+    def predict_interval(self, compositions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Prediction and its calibrated interval: ``(mean, lower, upper)``, each (N, P).
+
+        About `coverage` of new alloys' true values fall in ``[lower, upper]``.
+
+        Raises:
+            ValueError: the model is not calibrated (call `calibrate`).
+        """
+        if not self.is_calibrated:
+            raise ValueError(
+                "This Surrogate has no calibrated intervals: call `calibrate(compositions, "
+                "properties)` on held-out alloys (train_default_surrogate does)."
+            )
+        mean, std = self.predict_with_uncertainty(compositions)
+        lower, upper = self.interval_bounds(mean, std)
+        return mean, keras.ops.convert_to_numpy(lower), keras.ops.convert_to_numpy(upper)
+
     def score(self, compositions, properties) -> dict[str, dict[str, float]]:
         """Held-out scores per property: R², MAPE (%), MAE, mean ensemble std, and
         ``coverage_2std``: the share of rows whose error is within two ensemble standard
         deviations (about 0.95 for a calibrated Gaussian uncertainty; lower means the
-        spread understates the error)."""
+        spread understates the error). A calibrated model adds its intervals' measured
+        ``interval_coverage`` (nominal ``coverage``), ``interval_coverage_by_spread``
+        (terciles of ensemble spread, low to high), ``interval_width`` (mean, in the
+        property's units) and ``n`` (rows scored)."""
         y = validation.check_properties(
             properties, np.asarray(compositions).shape[0], self.property_names
         )
@@ -306,7 +409,21 @@ class Surrogate(ZooModel):
                 "mae": float(np.mean(np.abs(resid))),
                 "mean_std": float(np.mean(std[:, j])),
                 "coverage_2std": float(np.mean(np.abs(resid) <= 2.0 * std[:, j])),
+                "n": int(len(y)),
             }
+        if self.is_calibrated:
+            lower, upper = (keras.ops.convert_to_numpy(t) for t in self.interval_bounds(mean, std))
+            report = calibration.interval_report(y, lower, upper, std, self.property_names, self.coverage)
+            for name, r in report.items():
+                scores[name].update(
+                    {
+                        "coverage": r["nominal"],
+                        "interval_coverage": r["coverage"],
+                        "interval_coverage_by_spread": r["coverage_by_spread"],
+                        "interval_width": r["width"],
+                        "interval_relative_width": r["relative_width"],
+                    }
+                )
         return scores
 
     # === Config ===
@@ -326,6 +443,8 @@ class Surrogate(ZooModel):
                 "model_version": self.model_version,
                 "package_version": __version__,
                 "data_fingerprint": self.data_fingerprint,
+                "coverage": self.coverage,
+                "calibration_size": self.calibration_size,
             }
         )
         return config
@@ -352,6 +471,15 @@ class Surrogate(ZooModel):
     # === Files of hea_zoo 0.1.0 ===
     def load_own_variables(self, store):
         if getattr(self, "_legacy_layout", None) != "1":
+            own = self._trainable_variables + self._non_trainable_variables
+            if len(store.keys()) == len(own) - 2:
+                # A layout-2 file saved before the intervals existed (no interval_scale,
+                # interval_offset): the target statistics load, the model is uncalibrated.
+                for i, variable in enumerate(own[:-2]):
+                    variable.assign(store[f"{i}"])
+                self.calibration_size = 0
+                self._adapted = True
+                return
             super().load_own_variables(store)
             return
         try:
@@ -388,6 +516,7 @@ class Surrogate(ZooModel):
             layer._loaded_from_legacy = True
         self.target_mean.assign(mean)
         self.target_std.assign(std)
+        self.calibration_size = 0  # 0.1.0 had no intervals
         if self.optimizer is not None:
             steps = int(np.asarray(h5["optimizer"]["vars"]["0"])) if float(trained) > 0.5 else 0
             # The optimizer's moments do not carry over (their layout changed too).
@@ -400,32 +529,51 @@ def train_default_surrogate(
     seed: int = 0,
     verbose: int | str = "auto",
     budget: TrainingBudget | None = None,
+    coverage: float = calibration.DEFAULT_COVERAGE,
+    calibration_fraction: float = calibration.CALIBRATION_FRACTION,
 ) -> Surrogate:
-    """Train the default ensemble on `dataset.train` (its elements, properties and units).
+    """Train the default ensemble on `dataset.train` and calibrate its intervals.
 
-    Adapts the target standardization, then fits within the default step budget
-    (`SURROGATE_DEFAULTS["budget"]`, see `hea_zoo.models.training.TrainingBudget`): the
-    batch grows with the table, the number of epochs is capped by a number of optimizer
-    steps, and on large tables training stops early on a validation split with the best
-    weights restored. The members' activation is `SURROGATE_DEFAULTS["activation"]`, or
-    `"large_table_activation"` on tables of more than the budget's
-    `early_stopping_rows` training rows.
+    A share `calibration_fraction` of the training alloys (whole composition groups,
+    seeded by `seed`) is kept out of training and calibrates the intervals
+    (`Surrogate.calibrate`); the ensemble trains on the rest. When the training split
+    has too few alloys for that (fewer than ``min_calibration_size(coverage)``
+    calibration alloys), the model trains on all of it and stays uncalibrated, with a
+    warning.
+
+    On the training rows it adapts the target standardization, then fits within the
+    default step budget (`SURROGATE_DEFAULTS["budget"]`, see
+    `hea_zoo.models.training.TrainingBudget`): the batch grows with the table, the number
+    of epochs is capped by a number of optimizer steps, and on large tables training
+    stops early on a validation split with the best weights restored. The members' activation is
+    `SURROGATE_DEFAULTS["activation"]`, or `"large_table_activation"` on tables of more than
+    the budget's `early_stopping_rows` training rows.
 
     Args:
-        dataset: a `hea_zoo.Dataset`.
+        dataset: a `hea_zoo.Dataset` (its elements, properties, units and groups).
         epochs: maximum number of epochs (default `SURROGATE_DEFAULTS["epochs"]`); an
             integer >= 1.
-        seed: ensemble seed.
+        seed: ensemble and calibration-split seed.
         verbose: ``"auto"``: one progress bar and a summary on stderr
             (`hea_zoo.progress.TrainingProgress`); 0: silent; 1 or 2: Keras's own output.
         budget: the step budget (default `SURROGATE_DEFAULTS["budget"]`).
+        coverage: nominal coverage of the intervals.
+        calibration_fraction: share of training alloys used for calibration (0: none).
 
     Returns:
-        The trained surrogate; `model.training_seconds` holds the training time.
+        The trained surrogate; `model.training_seconds` holds the training time
+        (calibration included).
     """
     from hea_zoo.progress import fit_arguments
 
     epochs = SURROGATE_DEFAULTS["epochs"] if epochs is None else validation.check_epochs(epochs)
+    coverage = calibration._check_coverage(coverage)
+    calibration_fraction = validation.nonnegative_number(calibration_fraction, "calibration_fraction")
+    if calibration_fraction >= 1.0:
+        raise ValueError(
+            "`calibration_fraction` must be in [0, 1) (the rest trains the ensemble). "
+            f"Received: calibration_fraction={calibration_fraction!r}"
+        )
     budget = SURROGATE_DEFAULTS["budget"] if budget is None else budget
     train = dataset.train
     large = len(train) > budget.early_stopping_rows
@@ -438,15 +586,34 @@ def train_default_surrogate(
         property_units=dataset.property_units,
         seed=seed,
         data_fingerprint=getattr(dataset, "source_fingerprint", None),
+        coverage=coverage,
     )
     x, y = model.check_data(train.compositions, train.properties)
+    fit_index, cal_index = np.arange(len(x)), np.arange(0)
+    if calibration_fraction > 0:
+        from hea_zoo.data.datasets import group_split
+
+        groups = getattr(train, "groups", None)
+        groups = np.arange(len(x)) if groups is None else np.asarray(groups)
+        n_groups = len(np.unique(groups))
+        n_cal = int(round(n_groups * calibration_fraction))
+        needed = calibration.min_calibration_size(coverage)
+        if n_cal >= needed:
+            fit_index, cal_index = group_split(groups, calibration_fraction, seed + 1)
+        else:
+            warnings.warn(
+                f"{n_groups} training alloys leave {n_cal} for calibration; a "
+                f"{coverage:.0%} interval needs {needed}. "
+                "The surrogate is not calibrated (no intervals).",
+                stacklevel=2,
+            )
     start = time.perf_counter()
-    model.adapt(x, y)
+    model.adapt(x[fit_index], y[fit_index])
     model.compile()
     fit_with_budget(
         model,
-        x,
-        y,
+        x[fit_index],
+        y[fit_index],
         epochs=epochs,
         batch_size=SURROGATE_DEFAULTS["batch_size"],
         budget=budget,
@@ -454,6 +621,7 @@ def train_default_surrogate(
         seed=seed,
         **fit_arguments(verbose, "surrogate"),
     )
+    if len(cal_index):
+        model.calibrate(x[cal_index], y[cal_index])
     model.training_seconds = time.perf_counter() - start
     return model
-

@@ -108,14 +108,26 @@ def check_conditions(
     names: Sequence[str],
     units: Sequence[str],
     name: str = "conditions",
+    nonnegative: bool | Sequence[bool] | np.ndarray = True,
 ) -> np.ndarray:
     """Validates conditions (physical units) and returns them as float32 `(m, len(names))`.
 
     A single condition vector of shape `(len(names),)` is accepted and returned as one row.
 
+    Args:
+        conditions: `(m, len(names))` values, or one vector `(len(names),)`.
+        names, units: the condition columns (named in errors).
+        name: what to call the argument in errors.
+        nonnegative: which columns refuse negative values: True (every column), False
+            (none: training data, whose own range sets the rule), or one bool per column.
+            A model passes the columns whose training data was never negative
+            (`ConditionalGenerator.check_conditions`): a condition the data has negative
+            (a test temperature in °C, a formation energy) accepts negative values.
+
     Raises:
-        ValueError: wrong shape, non-numeric, non-finite or negative values (the message
-            names the row and the expected columns).
+        ValueError: wrong shape, non-numeric or non-finite values, or a negative value in
+            a column that refuses them (the message names the row and the expected
+            columns).
     """
     n = len(names)
     try:
@@ -139,12 +151,17 @@ def check_conditions(
             f"`{name}` must be finite; row {row} is {array[row].tolist()} "
             f"(columns {_describe(names, units)})."
         )
-    negative = array < 0
+    columns = np.broadcast_to(np.asarray(nonnegative, dtype=bool), (n,))
+    negative = (array < 0) & columns[None, :]
     if negative.any():
         row, col = (int(v) for v in np.argwhere(negative)[0])
+        every = bool(np.ndim(nonnegative) == 0 and nonnegative)
         raise ValueError(
-            f"`{name}` must be nonnegative physical values; row {row} has "
-            f"{names[col]}={array[row, col]!r} {units[col]} (row {array[row].tolist()})."
+            f"`{name}` must be nonnegative"
+            + (" physical values" if every else " where the training data is")
+            + f"; row {row} has {names[col]}={float(array[row, col])!r} {units[col]} "
+            f"(row {array[row].tolist()})"
+            + ("." if every else f"; the training data's {names[col]} is never negative.")
         )
     return array.astype("float32")
 
@@ -188,7 +205,8 @@ def check_pair(
             f"conditions of shape (N, {len(names)}) ({_describe(names, units)})."
         )
     x = check_compositions(compositions, elements, name=f"{what} compositions")
-    c = check_conditions(conditions, names, units, name=f"{what} conditions")
+    # Training data: its own range decides where negative conditions are allowed later.
+    c = check_conditions(conditions, names, units, name=f"{what} conditions", nonnegative=False)
     if len(x) != len(c):
         raise ValueError(
             f"{what}: compositions and conditions must have the same number of rows. "

@@ -1058,7 +1058,10 @@ class Designer:
                 f"{path} predicts {meta['property_names']}, but {self.generator_path} is conditioned on "
                 f"{self.metadata['condition_names']}."
             )
-        if "properties_lower" in outputs and "properties_upper" in outputs:
+        # A surrogate exported uncalibrated (metadata calibration_size 0) has NaN interval
+        # outputs: its ensemble spread stands in, as for an export without them.
+        calibrated = meta.get("calibration_size", 1) != 0
+        if calibrated and "properties_lower" in outputs and "properties_upper" in outputs:
             self._judge_outputs = ["properties", "properties_lower", "properties_upper"]
             self.calibrated = True
         elif "properties_std" in outputs:

@@ -6,8 +6,10 @@ For a model exported under the name ``name`` into ``export_dir``:
   Generators take ``z`` (float32 ``[batch, latent_dim]``, standard-normal noise) and
   ``condition`` (float32 ``[batch, n_conditions]``, physical units) and return
   ``composition`` (float32 ``[batch, n_elements]``, atomic fractions). The surrogate takes
-  ``composition`` and returns ``properties`` (ensemble mean, physical units) and
-  ``properties_std`` (ensemble standard deviation). ``assets.extra/hea_zoo.json`` holds
+  ``composition`` and returns ``properties`` (ensemble mean, physical units),
+  ``properties_std`` (ensemble standard deviation) and ``properties_lower`` /
+  ``properties_upper``, the calibrated interval at the nominal ``coverage`` recorded in
+  the metadata (with ``calibration_size``; NaN for a surrogate never calibrated). ``assets.extra/hea_zoo.json`` holds
   the same metadata as the ONNX file (TensorFlow Serving ignores that folder).
 - ``export_dir/<name>.onnx`` is the same graph with the same input and output names,
   checked with ``onnx.checker``; its ``metadata_props`` give the element order, the
@@ -237,7 +239,9 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
         and, when given (argument or the model's ``training_compositions`` attribute),
         ``training_compositions`` (the training alloys' printed formulas, which
         `hea-zoo design` checks constraints against); for the surrogate, ``property_names``, ``property_units``,
-        ``n_members``.
+        ``n_members``, ``coverage`` (nominal coverage of ``properties_lower`` /
+        ``properties_upper``) and ``calibration_size`` (alloys it was calibrated on; 0:
+        not calibrated, the interval outputs are NaN).
     """
     kind = "generator" if _is_generator(model) else "surrogate"
     meta: dict[str, Any] = {
@@ -273,8 +277,10 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
                 "property_names": list(model.property_names),
                 "property_units": list(model.property_units),
                 "n_members": int(model.n_members),
+                "coverage": float(model.coverage),
+                "calibration_size": int(model.calibration_size if model.is_calibrated else 0),
                 "inputs": ["composition"],
-                "outputs": ["properties", "properties_std"],
+                "outputs": ["properties", "properties_std", "properties_lower", "properties_upper"],
             }
         )
     return meta
@@ -290,9 +296,10 @@ def serving_function(model) -> tuple[tf.types.experimental.GenericFunction, list
     """The `tf.function` that both exports wrap, and its input signature.
 
     Generators: ``fn(z, condition) -> {"composition": model.decode(z, condition)}``.
-    Surrogate: ``fn(composition) -> {"properties": mean, "properties_std": std}`` over the
-    ensemble members (population standard deviation, as
-    `Surrogate.predict_with_uncertainty`).
+    Surrogate: ``fn(composition) -> {"properties": mean, "properties_std": std,
+    "properties_lower": lower, "properties_upper": upper}`` over the ensemble members
+    (population standard deviation, as `Surrogate.predict_with_uncertainty`; the interval
+    as `Surrogate.predict_interval`).
 
     Args:
         model: A generator or surrogate (built).
@@ -316,11 +323,14 @@ def serving_function(model) -> tuple[tf.types.experimental.GenericFunction, list
         @tf.function(input_signature=signature)
         def serve(composition):
             members = model.member_outputs(composition)
+            mean = tf.reduce_mean(members, axis=0)
+            std = tf.math.reduce_std(members, axis=0)
+            lower, upper = model.interval_bounds(mean, std)
             return {
-                "properties": tf.identity(tf.reduce_mean(members, axis=0), name="properties"),
-                "properties_std": tf.identity(
-                    tf.math.reduce_std(members, axis=0), name="properties_std"
-                ),
+                "properties": tf.identity(mean, name="properties"),
+                "properties_std": tf.identity(std, name="properties_std"),
+                "properties_lower": tf.identity(lower, name="properties_lower"),
+                "properties_upper": tf.identity(upper, name="properties_upper"),
             }
 
     else:
@@ -529,7 +539,8 @@ def export_generator(model, export_dir, name: str | None = None, **kwargs) -> Ex
 
 
 def export_surrogate(model, export_dir, name: str = "surrogate", **kwargs) -> ExportResult:
-    """`export_model` for the surrogate (``composition`` -> ``properties``, ``properties_std``).
+    """`export_model` for the surrogate (``composition`` -> ``properties``, ``properties_std``,
+    ``properties_lower``, ``properties_upper``).
 
     Example:
         >>> export_surrogate(surrogate, "exported")  # -> exported/surrogate/1  # doctest: +SKIP

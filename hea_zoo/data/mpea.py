@@ -1,0 +1,230 @@
+"""The MPEA dataset: measured mechanical properties of multi-principal element alloys.
+
+C. K. H. Borg et al., "Expanded dataset of mechanical properties and observed phases of
+multi-principal element alloys", Scientific Data 7, 430 (2020),
+doi:10.1038/s41597-020-00768-9. Apache License 2.0; the file, its licence and its
+citation ship in ``hea_zoo/data/mpea/``.
+
+1,545 measurements of 630 formulas from the literature: hardness, yield and ultimate
+strength, elongation, Young's modulus, density, with the test type (compression or
+tension), test temperature, processing route and the DOI of the source paper. Unlike the
+bundled oracle table, it is real data: the same alloy appears several times with
+different values, most property columns are missing for most rows, and values measured in
+compression, in tension or at 1,000 °C are different quantities. `mpea_frame` returns the
+rows a metallurgist would compare, under short column names; `load_dataset("mpea", ...)`
+turns them into a `Dataset` (duplicates grouped, split by group).
+
+Example:
+    >>> frame = mpea_frame(["yield_strength", "elongation"], test_type="tension")
+    >>> frame.columns[:3].tolist()
+    ['composition', 'yield_strength', 'elongation']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "MPEA_PATH",
+    "MPEA_NAME",
+    "MPEA_CITATION",
+    "MPEA_COLUMNS",
+    "MPEA_PROPERTIES",
+    "MPEA_UNITS",
+    "ROOM_TEMPERATURE",
+    "MIN_ALLOYS",
+    "TEST_TYPES",
+    "PROCESSING_METHODS",
+    "mpea_column",
+    "mpea_frame",
+]
+
+MPEA_PATH = Path(__file__).resolve().parent / "mpea" / "MPEA_dataset.csv"
+"""The bundled copy of the source file (unchanged)."""
+
+MPEA_NAME = "mpea"
+"""Name of the dataset (`load_dataset("mpea")`, `hea-zoo ... --data mpea`)."""
+
+MPEA_CITATION = (
+    "C. K. H. Borg et al., Expanded dataset of mechanical properties and observed phases of "
+    "multi-principal element alloys, Scientific Data 7, 430 (2020), "
+    "doi:10.1038/s41597-020-00768-9 (Apache-2.0)"
+)
+
+_T = "PROPERTY: Test temperature ($^\\circ$C)"
+
+#: Short name -> the source's column name. Numeric property columns first.
+MPEA_COLUMNS: dict[str, str] = {
+    "hardness": "PROPERTY: HV",
+    "yield_strength": "PROPERTY: YS (MPa)",
+    "ultimate_strength": "PROPERTY: UTS (MPa)",
+    "elongation": "PROPERTY: Elongation (%)",
+    "elongation_plastic": "PROPERTY: Elongation plastic (%)",
+    "youngs_modulus_exp": "PROPERTY: Exp. Young modulus (GPa)",
+    "youngs_modulus_calc": "PROPERTY: Calculated Young modulus (GPa)",
+    "density_exp": "PROPERTY: Exp. Density (g/cm$^3$)",
+    "density_calc": "PROPERTY: Calculated Density (g/cm$^3$)",
+    "grain_size": "PROPERTY: grain size ($\\mu$m)",
+    "oxygen": "PROPERTY: O content (wppm)",
+    "nitrogen": "PROPERTY: N content (wppm)",
+    "carbon": "PROPERTY: C content (wppm)",
+    "test_temperature": _T,
+    # descriptive columns (filters, provenance)
+    "formula": "FORMULA",
+    "test_type": "PROPERTY: Type of test",
+    "processing": "PROPERTY: Processing method",
+    "microstructure": "PROPERTY: Microstructure",
+    "phases": "PROPERTY: BCC/FCC/other",
+    "reference_id": "IDENTIFIER: Reference ID",
+    "doi": "REFERENCE: doi",
+    "year": "REFERENCE: year",
+    "title": "REFERENCE: title",
+}
+
+#: Units of the numeric columns (HV is a hardness number; "%" is engineering strain).
+MPEA_UNITS: dict[str, str] = {
+    "hardness": "HV",
+    "yield_strength": "MPa",
+    "ultimate_strength": "MPa",
+    "elongation": "%",
+    "elongation_plastic": "%",
+    "youngs_modulus_exp": "GPa",
+    "youngs_modulus_calc": "GPa",
+    "density_exp": "g/cm^3",
+    "density_calc": "g/cm^3",
+    "grain_size": "um",
+    "oxygen": "wppm",
+    "nitrogen": "wppm",
+    "carbon": "wppm",
+    "test_temperature": "degC",
+}
+
+#: Short names that can be properties or conditions (numeric columns).
+MPEA_PROPERTIES: tuple[str, ...] = tuple(MPEA_UNITS)
+
+#: The default test-temperature filter, °C (inclusive). The file's room-temperature rows
+#: say 20, 23, 24 or 25 °C.
+ROOM_TEMPERATURE: tuple[float, float] = (15.0, 30.0)
+
+#: A selection (after filters and dropna) must keep at least this many distinct alloys:
+#: fewer cannot be split into train, calibration and test groups worth reporting.
+MIN_ALLOYS = 20
+
+#: Test types: short name -> the source's code.
+TEST_TYPES: dict[str, str] = {"compression": "C", "tension": "T"}
+
+#: The source's processing routes.
+PROCESSING_METHODS: tuple[str, ...] = ("CAST", "WROUGHT", "ANNEAL", "POWDER", "OTHER")
+
+_SOURCE_TO_SHORT = {v: k for k, v in MPEA_COLUMNS.items()}
+
+
+def mpea_column(name: str) -> str:
+    """The short name of a numeric MPEA column given its short or source name.
+
+    Raises:
+        ValueError: an unknown name; the message lists the available short names.
+
+    Example:
+        >>> mpea_column("PROPERTY: HV")
+        'hardness'
+    """
+    key = str(name).strip()
+    key = _SOURCE_TO_SHORT.get(key, key)
+    if key not in MPEA_UNITS:
+        raise ValueError(
+            f"Unknown MPEA property {name!r}. Available: {', '.join(MPEA_PROPERTIES)} "
+            "(or their source column names)."
+        )
+    return key
+
+
+def _read() -> pd.DataFrame:
+    return pd.read_csv(MPEA_PATH)
+
+
+def mpea_frame(
+    properties: Sequence[str],
+    test_type: str | None = None,
+    temperature: tuple[float, float] | str | None = "room",
+    processing: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The MPEA rows a comparison needs, under short column names.
+
+    Args:
+        properties: short (``hardness``, ``yield_strength``, ``elongation``,
+            ``youngs_modulus_calc``, ``density_calc``, ``test_temperature``, ...) or
+            source column names; see `MPEA_PROPERTIES`.
+        test_type: ``"compression"``, ``"tension"`` or None (both, and rows with no test).
+        temperature: ``(min, max)`` test temperature in °C, inclusive; ``"room"`` (the
+            default) is `ROOM_TEMPERATURE`, 15–30 °C, unless ``test_temperature`` is one
+            of `properties` (a condition: design for yield strength at 1,000 °C), when
+            it keeps every temperature. None keeps every temperature. Rows without a
+            recorded test temperature (in the source: hardness and calculated values
+            with no mechanical test) count as 25 °C.
+        processing: keep these processing routes only (`PROCESSING_METHODS`,
+            case-insensitive), or None for all.
+
+    Returns:
+        A DataFrame with ``composition`` (the source's formula), the property columns
+        (short names, float), then ``source_row`` (the row in the source file, 0-based),
+        ``test_type``, ``processing`` and ``doi`` for provenance.
+
+    Raises:
+        ValueError: an unknown name, test type or processing route (the message lists
+            the valid ones), or a bad temperature range.
+    """
+    if isinstance(properties, str):
+        properties = [properties]
+    names = [mpea_column(p) for p in properties]
+    if not names:
+        raise ValueError(f"Expected at least one MPEA property. Available: {', '.join(MPEA_PROPERTIES)}.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"An MPEA property is named twice: {list(properties)}.")
+    raw = _read()
+    keep = np.ones(len(raw), dtype=bool)
+    if test_type is not None:
+        key = str(test_type).strip().lower()
+        if key not in TEST_TYPES:
+            raise ValueError(
+                f"Unknown test type {test_type!r}. Valid: {', '.join(TEST_TYPES)} (or None for all)."
+            )
+        keep &= (raw[MPEA_COLUMNS["test_type"]] == TEST_TYPES[key]).to_numpy()
+    if isinstance(temperature, str):
+        if temperature != "room":
+            raise ValueError(
+                f"temperature must be (min, max) in °C, 'room' or None. Received: {temperature!r}"
+            )
+        temperature = None if "test_temperature" in names else ROOM_TEMPERATURE
+    if temperature is not None:
+        try:
+            low, high = (float(t) for t in temperature)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"temperature must be (min, max) in °C. Received: temperature={temperature!r}"
+            ) from None
+        if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+            raise ValueError(f"temperature must be (min, max) with min <= max. Received: ({low}, {high})")
+        t = raw[_T].to_numpy(dtype=np.float64)
+        t = np.where(np.isnan(t), 25.0, t)
+        keep &= (t >= low) & (t <= high)
+    if processing is not None:
+        wanted = {str(p).strip().upper() for p in ([processing] if isinstance(processing, str) else processing)}
+        unknown = sorted(wanted - set(PROCESSING_METHODS))
+        if unknown:
+            raise ValueError(
+                f"Unknown processing route(s) {unknown}. Valid: {', '.join(PROCESSING_METHODS)}."
+            )
+        keep &= raw[MPEA_COLUMNS["processing"]].str.upper().isin(wanted).to_numpy()
+    rows = np.flatnonzero(keep)
+    frame = pd.DataFrame({"composition": raw[MPEA_COLUMNS["formula"]].to_numpy()[rows]})
+    for n in names:
+        frame[n] = pd.to_numeric(raw[MPEA_COLUMNS[n]], errors="coerce").to_numpy(dtype=np.float64)[rows]
+    frame["source_row"] = rows
+    for n in ("test_type", "processing", "doi"):
+        frame[n] = raw[MPEA_COLUMNS[n]].to_numpy()[rows]
+    return frame

@@ -1,0 +1,211 @@
+"""Calibrated intervals: the conformal maths on synthetic data, and the surrogate's
+intervals (calibrate, predict_interval, save/load, held-out coverage) on short trainings."""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from hea_zoo.data.datasets import load_dataset
+from hea_zoo.models import Surrogate, train_default_surrogate
+from hea_zoo.models import calibration
+
+
+# ------------------------------------------------------------------------ the maths
+
+
+def test_conformal_quantile_is_the_finite_sample_order_statistic():
+    scores = np.arange(1.0, 20.0)  # 19 scores
+    assert calibration.conformal_quantile(scores, 0.9) == 18.0  # ceil(20 * 0.9) = 18th
+    assert calibration.conformal_quantile(scores, 0.5) == 10.0
+    assert calibration.min_calibration_size(0.9) == 9 and calibration.min_calibration_size(0.8) == 4
+    calibration.conformal_quantile(np.ones(9), 0.9)
+    with pytest.raises(ValueError, match="needs at least 9 calibration alloys. Received: 8"):
+        calibration.conformal_quantile(np.ones(8), 0.9)
+    with pytest.raises(ValueError, match="coverage must be in"):
+        calibration.conformal_quantile(np.ones(20), 1.0)
+
+
+def _synthetic(n, rng, informative=True):
+    """Ensemble outputs whose spread tracks the error (y = mean + 3 std noise) or does not."""
+    mean = rng.uniform(50, 150, (n, 2))
+    std = rng.uniform(0.5, 5.0, (n, 2))
+    sigma = 3.0 * std if informative else np.full_like(std, 8.0)
+    return mean + sigma * rng.standard_normal((n, 2)), mean, std
+
+
+@pytest.mark.parametrize("informative", [True, False])
+def test_normalized_intervals_cover_as_promised_and_adapt_to_the_spread(informative):
+    rng = np.random.default_rng(0)
+    scale, offset = calibration.fit_intervals(*_synthetic(1000, rng, informative), coverage=0.9)
+    y, mean, std = _synthetic(20000, rng, informative)
+    lower, upper = calibration.interval_bounds(mean, std, scale, offset)
+    report = calibration.interval_report(y, lower, upper, std, ["a", "b"], 0.9)
+    for name in ("a", "b"):
+        assert 0.87 <= report[name]["coverage"] <= 0.93
+        assert all(0.8 <= t <= 0.97 for t in report[name]["coverage_by_spread"]), report[name]
+    width = upper - lower
+    assert np.corrcoef(std[:, 0], width[:, 0])[0, 1] > 0.99  # wider where members disagree
+    # eps follows the data: small when the spread tracks the error, large when it does not.
+    assert (offset < np.median(std, axis=0)).all() if informative else (offset > np.median(std, axis=0)).all()
+    if informative:  # the raw ± 2 std of this overconfident ensemble covers far less than 95 %
+        assert np.mean(np.abs(y - mean) <= 2 * std) < 0.6
+
+
+# ------------------------------------------------------------------- the surrogate
+
+
+@pytest.fixture(scope="module")
+def surrogate(dataset):
+    return train_default_surrogate(dataset, epochs=30, seed=0)
+
+
+def test_default_training_calibrates_on_held_out_groups(surrogate, dataset):
+    assert surrogate.is_calibrated and surrogate.coverage == 0.9
+    assert surrogate.calibration_size == round(len(dataset.train_index) * calibration.CALIBRATION_FRACTION)
+    mean, lower, upper = surrogate.predict_interval(dataset.test.compositions)
+    assert mean.shape == lower.shape == upper.shape == (len(dataset.test_index), 2)
+    assert np.all(lower <= mean) and np.all(mean <= upper) and np.all(lower >= 0)
+    scores = surrogate.score(dataset.test.compositions, dataset.test.properties)
+    for name in dataset.property_names:
+        s = scores[name]
+        # Split conformal holds whatever the fit: a 30-epoch model still covers about 90 %.
+        assert 0.8 <= s["interval_coverage"] <= 1.0, s
+        assert s["coverage"] == 0.9 and len(s["interval_coverage_by_spread"]) == 3
+        assert s["interval_width"] > 0
+
+
+def test_intervals_are_wider_where_the_ensemble_disagrees(surrogate, dataset):
+    x = dataset.test.compositions
+    mean, std = surrogate.predict_with_uncertainty(x)
+    _, lower, upper = surrogate.predict_interval(x)
+    half = upper - mean
+    for j in range(2):
+        assert np.all(np.diff(half[np.argsort(std[:, j]), j]) >= -1e-4)  # grows with the spread
+        assert half[:, j].max() > 1.2 * half[:, j].min()  # and is not one constant width
+    unclipped = lower > 0
+    np.testing.assert_allclose((mean - lower)[unclipped], half[unclipped], rtol=1e-4)
+
+
+def test_intervals_survive_save_and_load(surrogate, dataset, tmp_path):
+    path = tmp_path / "s.keras"
+    surrogate.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.calibration_size == surrogate.calibration_size and loaded.coverage == 0.9
+    for a, b in zip(surrogate.predict_interval(dataset.test.compositions), loaded.predict_interval(dataset.test.compositions)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_calibrate_changes_the_coverage(surrogate, dataset, tmp_path):
+    # An independent copy that is still "trained" (its optimizer's step count is saved).
+    surrogate.save(tmp_path / "copy.keras")
+    clone = keras.saving.load_model(tmp_path / "copy.keras")
+    x, y = dataset.test.compositions, dataset.test.properties
+    _, lo90, hi90 = clone.predict_interval(x)
+    report = clone.calibrate(x[:60], y[:60], coverage=0.5)
+    _, lo50, hi50 = clone.predict_interval(x)
+    assert clone.coverage == 0.5 and clone.calibration_size == 60
+    assert report["shear_modulus"]["coverage"] >= 0.5  # on its own calibration rows
+    assert np.all(hi50 - lo50 < hi90 - lo90)
+
+
+def test_uncalibrated_surrogate_says_so(dataset):
+    model = Surrogate(n_members=2, hidden_units=(8,))
+    with pytest.raises(ValueError, match="call `fit` first"):
+        model.calibrate(dataset.test.compositions, dataset.test.properties)
+    model.adapt(dataset.train.compositions, dataset.train.properties)
+    model.compile()
+    model.fit(dataset.train.compositions, dataset.train.properties, epochs=1, verbose=0)
+    assert not model.is_calibrated
+    with pytest.raises(ValueError, match="no calibrated intervals"):
+        model.predict_interval(dataset.test.compositions)
+    with pytest.raises(ValueError, match="needs at least 9 calibration alloys"):
+        model.calibrate(dataset.test.compositions[:5], dataset.test.properties[:5])
+
+
+def test_too_small_a_table_trains_uncalibrated_with_a_warning():
+    frame = pd.DataFrame({"composition": ["NbTa", "MoW", "TiZr", "HfNb", "NbTi", "TaW", "MoNb", "VNb"],
+                          "h": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]})  # fmt: skip
+    ds = load_dataset(frame, test_fraction=0.0)
+    with pytest.warns(UserWarning, match="not calibrated"):
+        model = train_default_surrogate(ds, epochs=2)
+    assert not model.is_calibrated and model.is_trained
+
+
+def test_negative_properties_train_and_only_the_log_transform_refuses_them():
+    rng = np.random.default_rng(0)
+    symbols = ["Nb", "Ta", "Ti", "Zr", "Mo"]
+    x = rng.dirichlet(np.ones(5), 60)
+    formulas = ["".join(f"{s}{v:.3f}" for s, v in zip(symbols, row)) for row in x]
+    dh = x @ np.array([-10.0, 5.0, -3.0, 8.0, -1.0])  # a formation enthalpy, both signs
+    ds = load_dataset(pd.DataFrame({"composition": formulas, "dH": dh}), verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no "not calibrated" warning
+        model = train_default_surrogate(ds, epochs=3)
+    assert not model.log_targets and model.is_calibrated
+    mean, lower, upper = model.predict_interval(ds.test.compositions)
+    assert np.any(lower < 0)  # no clipping at zero without the log transform
+    with pytest.raises(ValueError, match=r"learns log\(property\) \(log_targets=True\), a transform that needs positive values"):
+        Surrogate(elements=ds.elements, property_names=["dH"], property_units=[""], log_targets=True).adapt(
+            ds.train.compositions, ds.train.properties
+        )
+
+
+def test_generators_accept_negative_conditions_when_the_data_has_them():
+    from hea_zoo.models import CVAE
+
+    rng = np.random.default_rng(1)
+    x = rng.dirichlet(np.ones(4), 64).astype(np.float32)
+    c = np.stack([x @ [-10.0, 5.0, -3.0, 8.0], x @ [100.0, 200.0, 300.0, 400.0]], axis=1).astype(np.float32)
+    model = CVAE(elements=["Nb", "Ta", "Ti", "Zr"], condition_names=["dH", "ys"], condition_units=["", "MPa"], seed=0)
+    with pytest.warns(UserWarning, match="not been trained"):
+        model.generate([[-4.0, -5.0]], n_per_condition=1, seed=0)  # before adapt: no sign rule
+    model.adapt(x, c)  # negative training conditions are data, not an error
+    model.compile()
+    model.fit(x, c, epochs=1, verbose=0)
+    designs = model.generate([[-4.0, 250.0]], n_per_condition=3, seed=0)
+    assert designs.shape == (1, 3, 4)
+    with pytest.raises(ValueError, match="ys=-5.0 MPa .*the training data's ys is never negative"):
+        model.generate([[-4.0, -5.0]], n_per_condition=3, seed=0)
+
+
+def test_a_surrogate_file_saved_before_the_intervals_loads_uncalibrated(dataset, tmp_path):
+    """A layout-2 file without `interval_scale`/`interval_offset` (saved before they existed)
+    loads with its target statistics and predictions, uncalibrated."""
+    import io
+    import json
+    import zipfile
+
+    import h5py
+
+    model = Surrogate(n_members=2, hidden_units=(8,))
+    model.adapt(dataset.train.compositions, dataset.train.properties)
+    model.compile()
+    model.fit(dataset.train.compositions, dataset.train.properties, epochs=1, verbose=0)
+    model.save(tmp_path / "new.keras")
+    with zipfile.ZipFile(tmp_path / "new.keras") as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    weights = io.BytesIO(files["model.weights.h5"])
+    with h5py.File(weights, "r+") as h5:
+        assert sorted(h5["vars"].keys()) == ["0", "1", "2", "3"]  # target mean, std; interval scale, offset
+        del h5["vars"]["2"], h5["vars"]["3"]
+    files["model.weights.h5"] = weights.getvalue()
+    config = json.loads(files["config.json"])
+    for key in ("coverage", "calibration_size"):
+        config["config"].pop(key)
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "old.keras", "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    loaded = keras.saving.load_model(tmp_path / "old.keras")
+    assert loaded.is_trained and loaded.is_adapted and not loaded.is_calibrated
+    np.testing.assert_array_equal(loaded.target_std.numpy(), model.target_std.numpy())
+    for a, b in zip(model.predict_with_uncertainty(dataset.test.compositions),
+                    loaded.predict_with_uncertainty(dataset.test.compositions)):  # fmt: skip
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="no calibrated intervals"):
+        loaded.predict_interval(dataset.test.compositions)
