@@ -1,10 +1,11 @@
 """A small Python reading of docs/DESIGN_ENGINE.md sections 3-5, for the JavaScript engine's tests.
 
-Not the design engine (that is `hea_zoo.serving.design`): a plain, row-at-a-time
-transcription of the specification over `hea_zoo.artifact` (noise, printing, relative
-errors) and onnxruntime, so the tests can compare a whole design from
-examples/web/engine.js against an independent implementation. Where the specification
-leaves a choice open, this file makes the choice engine.js makes, and says so.
+Not the design engine (that is `hea_zoo.serving.design`, vectorized and streaming): a
+plain, row-at-a-time transcription of the specification over `hea_zoo.artifact` (noise,
+printing, relative errors) and onnxruntime, so the tests can compare a whole design from
+examples/web/engine.js against an implementation written from the text alone, and
+against `hea-zoo design`. Where the specification leaves a choice open, this file makes
+the choice both engines make, and says so.
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from hea_zoo import artifact
+
+DEFAULT_MIN_FRACTION = 0.04  # section 3: the defaults of a design request
+INTERVAL_Z = 1.6448536269514722  # section 4: mean ± z std without a calibrated interval
+
+
+def default_candidates(n: int) -> int:
+    """Section 5: candidates drawn unless the request says."""
+    return max(100 * n, 2000)
 
 
 @dataclass
@@ -33,7 +42,9 @@ class Constraints:
 
 def constraints(elements, allowed=None, excluded=(), max_elements=None, bounds=None, min_fraction=None,
                 threshold=artifact.DROP_THRESHOLD) -> Constraints:  # fmt: skip
-    """Normal form of a valid request (validation itself is tested on the JavaScript side)."""
+    """Normal form of a valid request (validation itself is tested on the JavaScript side).
+
+    Unset, the minimum fraction is 0.04 and there is no maximum number of elements."""
     index = {s: e for e, s in enumerate(elements)}
     E = len(elements)
     ok = np.zeros(E, bool) if allowed is not None else np.ones(E, bool)
@@ -44,40 +55,43 @@ def constraints(elements, allowed=None, excluded=(), max_elements=None, bounds=N
     lo, hi = np.zeros(E), np.ones(E)
     for s, (a, b) in (bounds or {}).items():
         lo[index[s]], hi[index[s]] = a, b
-    f_min = threshold if min_fraction is None else float(min_fraction)
+    f_min = DEFAULT_MIN_FRACTION if min_fraction is None else float(min_fraction)
     lo = np.where((lo > 0) & (lo < f_min), f_min, lo)
     m = E if max_elements is None else int(max_elements)
+    # the plain request: steps 1-5 and 7 are skipped
     trivial = bool(ok.all() and not lo.any() and (hi == 1).all() and m >= E and f_min == threshold)
     return Constraints(ok, lo, hi, m, f_min, trivial)
 
 
 def repair(raw: np.ndarray, c: Constraints) -> np.ndarray | None:
     """Section 3, steps 1-7, for one raw row; the printed thousandths or None (dropped)."""
-    if c.trivial:  # steps 1-5 and 7 change nothing: the plain print
+    if c.trivial:  # the plain request: step 6 prints the raw row
         k, ok = artifact.printed_thousandths(raw[None, :], c.min_fraction)
         return k[0] if ok[0] else None
     x = raw.astype(np.float64).copy()
     if not np.all(np.isfinite(x)):
         return None
     x[~c.allowed] = 0.0  # 1
-    x[(x < c.min_fraction) & (c.lo == 0)] = 0.0  # 2
-    if np.count_nonzero(x > 0) > c.max_elements:  # 3
-        slots = c.max_elements - int(c.required.sum())  # required elements keep their places
-        rest = [e for e in range(len(x)) if x[e] > 0 and not c.required[e]]
+    x[(x < c.min_fraction) & ~c.required] = 0.0  # 2
+    # 3: the r required elements count towards m whether or not present yet; of the others
+    # at most m - r stay, the largest (ties: lower column)
+    slots = max(c.max_elements - int(c.required.sum()), 0)
+    rest = [e for e in range(len(x)) if x[e] > 0 and not c.required[e]]
+    if len(rest) > slots:
         rest.sort(key=lambda e: (-x[e], e))
-        for e in rest[max(slots, 0):]:
+        for e in rest[slots:]:
             x[e] = 0.0
     x[c.required & (x == 0)] = c.lo[c.required & (x == 0)]  # 4
     total = 0.0
-    for v in x:  # sequential sum over columns
+    for v in x:  # 5: S, added column by column from 0
         total += v
-    if not total > 0:  # 5
+    if not total > 0:
         return None
     x = x / total
     for _ in range(50):
-        moved, clipped_mass, free = 0.0, 0.0, 0.0
+        moved = 0.0
         clipped = np.zeros(len(x), bool)
-        for e in range(len(x)):
+        for e in range(len(x)):  # present elements in column order
             if not x[e] > 0:
                 continue
             v = c.lo[e] if x[e] < c.lo[e] else (c.hi[e] if x[e] > c.hi[e] else x[e])
@@ -85,18 +99,19 @@ def repair(raw: np.ndarray, c: Constraints) -> np.ndarray | None:
                 clipped[e] = True
                 moved = max(moved, abs(v - x[e]))
                 x[e] = v
-                clipped_mass += v
+        clipped_mass, free = 0.0, 0.0  # C and F, in column order from 0
         for e in range(len(x)):
-            if x[e] > 0 and not clipped[e]:
+            if clipped[e]:
+                clipped_mass += x[e]
+            elif x[e] > 0:
                 free += x[e]
         if free > 0:
-            mass = 1.0 - clipped_mass
             for e in range(len(x)):
                 if x[e] > 0 and not clipped[e]:
-                    v = mass * x[e] / free
+                    v = ((1.0 - clipped_mass) * x[e]) / free
                     moved = max(moved, abs(v - x[e]))
                     x[e] = v
-        if not moved > 1e-12:
+        if not moved > 1e-12:  # also NaN; a row that stopped is not touched again
             break
     k, ok = artifact.printed_thousandths(x[None, :], c.min_fraction)  # 6
     if not ok[0]:
@@ -138,24 +153,32 @@ def select(judged: list[dict], n: int, how: str) -> list[dict]:
     return sorted(chosen, key=lambda d: (d["score"], d["index"]))
 
 
+class Infeasible(ValueError):
+    """Section 5: no candidate survived section 3."""
+
+
 def design(generator_path, surrogate_path, target, n, seed, candidates=None, how="diverse", tolerance=0.05,
            chunk_size=4096, **constraint_args) -> dict:  # fmt: skip
-    """The whole design with onnxruntime (Python): designs sorted by (score, index)."""
+    """The whole design with onnxruntime (Python): designs sorted by (score, index).
+
+    `surrogate_path` None: no surrogate (every score 0, every candidate in tolerance)."""
     import onnxruntime as ort
 
     from hea_zoo.artifact import decode_metadata
 
     gen = ort.InferenceSession(str(generator_path), providers=["CPUExecutionProvider"])
-    sur = ort.InferenceSession(str(surrogate_path), providers=["CPUExecutionProvider"])
+    sur = ort.InferenceSession(str(surrogate_path), providers=["CPUExecutionProvider"]) if surrogate_path else None
     meta = decode_metadata(dict(gen.get_modelmeta().custom_metadata_map))
     elements = meta["elements"]
     threshold = float(meta.get("composition_threshold", artifact.DROP_THRESHOLD))
     c = constraints(elements, threshold=threshold, **constraint_args)
     target = np.asarray(target, np.float64)
     rng = np.asarray(meta["condition_range"], np.float64)
-    floors = 0.01 * (rng[1] - rng[0])
-    count = candidates or max(10 * n, 200)
-    seen, judged = set(), []
+    floors = np.maximum(0.01 * (rng[1] - rng[0]), 1e-9)
+    count = candidates or default_candidates(n)
+    if count < n:
+        raise ValueError(f"fewer candidates ({count}) than designs ({n})")
+    seen, judged, valid = set(), [], 0
     for start in range(0, count, chunk_size):
         rows = min(chunk_size, count - start)
         z = artifact.noise(seed, rows, int(meta["latent_dim"]), start_row=start)
@@ -164,21 +187,33 @@ def design(generator_path, surrogate_path, target, n, seed, candidates=None, how
         fresh = []
         for i in range(rows):
             k = repair(raw[i], c)
-            if k is None or tuple(k) in seen:
+            if k is None:
+                continue
+            valid += 1
+            if tuple(k) in seen:  # deduplicated before judging, first occurrence kept
                 continue
             seen.add(tuple(k))
             fresh.append({"index": start + i, "k": k.tolist()})
         if not fresh:
             continue
+        if sur is None:
+            for d in fresh:
+                d["score"], d["in_tolerance"] = 0.0, True
+                judged.append(d)
+            continue
         x = np.array([d["k"] for d in fresh], np.float32) / np.float32(1000)
         mean, std = sur.run(["properties", "properties_std"], {"composition": x})
+        half = np.float32(INTERVAL_Z) * std  # float32, as the specification says
         errors = artifact.relative_errors(mean, target, floors)
-        for d, e, m in zip(fresh, errors, mean):
-            d["score"] = float(e.mean())
+        for d, e, m, lo, hi in zip(fresh, errors, mean, mean - half, mean + half):
+            score = float(e.sum() / len(e))
+            d["score"] = math.inf if math.isnan(score) else score
             d["errors"] = e.tolist()
             d["in_tolerance"] = bool(np.all(e <= tolerance))
-            d["mean"] = m.tolist()
+            d["mean"], d["lower"], d["upper"] = m.tolist(), lo.tolist(), hi.tolist()
             judged.append(d)
+    if valid == 0:
+        raise Infeasible(f"no candidate satisfies the constraints among {count} candidates tried")
     designs = select(judged, n, how)
     systems = {tuple(s for s, v in zip(elements, d["k"]) if v >= 50) for d in designs}
-    return {"designs": designs, "systems": len(systems), "elements": elements, "unique": len(judged)}
+    return {"designs": designs, "systems": len(systems), "elements": elements, "unique": len(judged), "valid": valid}

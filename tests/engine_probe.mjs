@@ -80,11 +80,28 @@ const ops = {
     const chosen = engine.selectDesigns(judged, n, select);
     return { indices: chosen.map((d) => d.index), systems: engine.countSystems(chosen, elements) };
   },
+  // Section 6: {input (float64 rows), elements, out} -> out (float64, the oracle's values per row)
+  oracle({ input, elements, out }) {
+    const x = readFloat64(input);
+    const E = elements.length;
+    const values = new Float64Array((x.length / E) * 2);
+    for (let i = 0; i < x.length / E; i++) values.set(engine.oracleProperties(x.subarray(i * E, (i + 1) * E), elements), 2 * i);
+    write(out, values);
+    return {};
+  },
+  // Section 6: {input (float64 values), decimals} -> the CSV text, `{:.1f}` and `{:g}` of each
+  numbers({ input, decimals }) {
+    const v = Array.from(readFloat64(input));
+    return { csv: v.map((x) => engine.fixedText(x, decimals)), fixed1: v.map((x) => engine.formatFixed(x, 1)), g: v.map(engine.gText) };
+  },
   // Design options: {options} -> the error message of checkOptions, or null
   options({ options }) {
     return { error: errorOf(() => engine.checkOptions(options)) };
   },
 };
+
+// Several operations in one Node process: {requests: [request, ...]} -> {answers: [...]}
+ops.batch = ({ requests }) => ({ answers: requests.map((r) => ops[r.op](r)) });
 
 const answer = ops[request.op](request);
 process.stdout.write(JSON.stringify(answer) + "\n");

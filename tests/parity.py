@@ -35,8 +35,10 @@ class Run:
     @classmethod
     def from_engine(cls, name, result) -> Run:
         designs = result["designs"]
+        judged = all("errors" in d for d in designs)  # not without a surrogate
         return cls(name, [d["index"] for d in designs], np.array([d["k"] for d in designs], np.int64).reshape(len(designs), -1),
-                   [d["score"] for d in designs], [d["errors"] for d in designs], [d["mean"] for d in designs])  # fmt: skip
+                   [d["score"] for d in designs], [d["errors"] for d in designs] if judged else [],
+                   [d["mean"] for d in designs] if judged else [])  # fmt: skip
 
 
 class RawSource:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,26 +162,33 @@ def test_node_design_rejects_a_bad_request_in_one_line(example_dir, args, says):
 
 
 def test_node_design_shows_the_surrogate_interval_when_it_has_one(example_dir, tmp_path):
-    """A surrogate with `properties_lower`/`properties_upper` (metadata `coverage`) is shown
-    with its interval; without them, mean ± std."""
+    """A surrogate with `properties_lower`/`properties_upper` (metadata `coverage`) gives its
+    calibrated interval; without them the interval is mean ± 1.6448536269514722 std in
+    float32 (section 4), and a note says it is not calibrated."""
     surrogate = interval_surrogate(EXPORTED / "surrogate.onnx", tmp_path / "surrogate.onnx")
     model = str(EXPORTED / "cvae.onnx")
     common = ["--design", "--model", model, "--target", "60,35", "--n", "4", "--seed", "3"]
     with_interval = run_node(example_dir, *common, "--surrogate", str(surrogate))
     plain = run_node(example_dir, *common)
     assert with_interval["coverage"] == 0.9 and plain["coverage"] is None
+    assert with_interval["calibrated"] is True and plain["calibrated"] is False
+    assert not any("not calibrated" in note for note in with_interval["notes"])
+    assert any("not calibrated" in note for note in plain["notes"])
     assert [d["formula"] for d in with_interval["designs"]] == [d["formula"] for d in plain["designs"]]
-    for d in with_interval["designs"]:
-        mean, std, lower, upper = (np.array(d[key]) for key in ("mean", "std", "lower", "upper"))
-        np.testing.assert_allclose(lower, mean - 1.6448536 * std, rtol=1e-5)
-        np.testing.assert_allclose(upper, mean + 1.6448536 * std, rtol=1e-5)
-        assert (lower < mean).all() and (mean < upper).all()
-    assert all(d.get("lower") is None for d in plain["designs"])
+    z = np.float32(1.6448536269514722)
+    for d, e in zip(plain["designs"], with_interval["designs"]):
+        mean, std = np.float32(d["mean"]), np.float32(d["std"])
+        np.testing.assert_array_equal(np.float32(d["lower"]), mean - z * std)  # float32, bit for bit
+        np.testing.assert_array_equal(np.float32(d["upper"]), mean + z * std)
+        # the exported interval is the same float32 arithmetic in the ONNX graph
+        np.testing.assert_allclose(e["lower"], d["lower"], rtol=1e-6)
+        np.testing.assert_allclose(e["upper"], d["upper"], rtol=1e-6)
+        assert (mean > np.float32(d["lower"])).all() and (mean < np.float32(d["upper"])).all()
     text = run_node(example_dir, *common, "--surrogate", str(surrogate), json_output=False)
-    first = text.splitlines()[1]
+    first = text.splitlines()[2]
     d = with_interval["designs"][0]
-    assert f"{d['mean'][0]:.1f} [{d['lower'][0]:.2f}, {d['upper'][0]:.2f}]" in first
-    assert "±" in run_node(example_dir, *common, json_output=False).splitlines()[1]
+    assert first.startswith(f"1  {d['formula']}")
+    assert f"{d['mean'][0]:.1f} [{d['lower'][0]:.1f}, {d['upper'][0]:.1f}]" in first
 
 
 # ------------------------------------------------------ engine.js against hea_zoo.artifact
@@ -264,7 +273,7 @@ def test_engine_printed_thousandths_and_formulas_match_python(tmp_path):
 def _random_valid_constraints(rng) -> dict:
     """A request that passes validation: some excluded elements, a maximum count, bounds
     on a few elements (some required), a minimum fraction."""
-    symbols = list(rng.permutation(ELEMENTS))
+    symbols = [str(s) for s in rng.permutation(ELEMENTS)]
     excluded = symbols[: rng.integers(0, 8)]
     rest = symbols[len(excluded):]
     bounds = {}
@@ -276,7 +285,7 @@ def _random_valid_constraints(rng) -> dict:
         "excluded": excluded,
         "max_elements": int(rng.integers(max(required, 2), 9)) if rng.random() < 0.8 else None,
         "bounds": bounds,
-        "min_fraction": float(rng.choice([0.005, 0.01, 0.02, 0.03])) if rng.random() < 0.7 else None,
+        "min_fraction": float(rng.choice([0.005, 0.01, 0.02, 0.03, 0.05])) if rng.random() < 0.7 else None,
         "allowed": None,
     }
 
@@ -287,25 +296,35 @@ def _js_constraints(c: dict) -> dict:
 
 
 def test_engine_repair_matches_the_python_reading_of_the_spec(tmp_path):
+    """Section 3 on generator-like rows under random constraints: engine.js, the plain
+    reading of the specification (tests/design_reference.py) and `hea-zoo design`'s
+    vectorized repair (hea_zoo.serving.design.apply_constraints) print the same rows."""
+    from hea_zoo.serving.design import apply_constraints
+
     rng = fresh_rng()
     E = len(ELEMENTS)
-    logits = rng.normal(0, 2.5, (1500, E))
+    logits = rng.normal(0, 2.5, (1200, E))
     raw = (np.exp(logits) / np.exp(logits).sum(1, keepdims=True)).astype(np.float32).astype(np.float64)
     src = tmp_path / "raw.bin"
     raw.tofile(src)
+    cases = [_random_valid_constraints(rng) for _ in range(6)]
+    probe(tmp_path, op="batch", requests=[
+        {"op": "repair", "input": str(src), "elements": ELEMENTS, "threshold": 0.005, "constraints": _js_constraints(c),
+         "out": str(tmp_path / f"repaired{i}")} for i, c in enumerate(cases)])  # fmt: skip
     kept_any = 0
-    for case in range(6):
-        c = _random_valid_constraints(rng)
-        out = tmp_path / "repaired"
-        probe(tmp_path, op="repair", input=str(src), elements=ELEMENTS, threshold=0.005, constraints=_js_constraints(c), out=str(out))
+    for i, c in enumerate(cases):
+        out = tmp_path / f"repaired{i}"
         k = np.fromfile(str(out) + ".k", np.int32).reshape(raw.shape)
         ok = np.fromfile(str(out) + ".ok", np.uint8).astype(bool)
         ref = design_reference.constraints(ELEMENTS, **c)
-        for i in range(len(raw)):
-            expected = design_reference.repair(raw[i], ref)
-            assert ok[i] == (expected is not None), f"row {i}, constraints {c}"
+        for row in range(len(raw)):
+            expected = design_reference.repair(raw[row], ref)
+            assert ok[row] == (expected is not None), f"row {row}, constraints {c}"
             if expected is not None:
-                np.testing.assert_array_equal(k[i], expected, err_msg=f"row {i}, constraints {c}")
+                np.testing.assert_array_equal(k[row], expected, err_msg=f"row {row}, constraints {c}")
+        k_py, ok_py = apply_constraints(raw, ELEMENTS, _python_constraints(c))
+        np.testing.assert_array_equal(ok, ok_py, err_msg=f"constraints {c}")
+        np.testing.assert_array_equal(k, k_py, err_msg=f"constraints {c}")
         # What was kept meets every constraint, as printed.
         kk = k[ok]
         assert (kk.sum(1) == 1000).all()
@@ -313,7 +332,7 @@ def test_engine_repair_matches_the_python_reading_of_the_spec(tmp_path):
         assert not kk[:, excluded].any()
         if c["max_elements"] is not None:
             assert ((kk > 0).sum(1) <= c["max_elements"]).all()
-        f_min = c["min_fraction"] or 0.005
+        f_min = c["min_fraction"] or 0.04  # the default minimum fraction
         for s, (lo, hi) in c["bounds"].items():
             col = kk[:, ELEMENTS.index(s)]
             present = col > 0
@@ -324,6 +343,36 @@ def test_engine_repair_matches_the_python_reading_of_the_spec(tmp_path):
         assert (kk[kk > 0] >= np.ceil(1000 * f_min - 1e-9)).all()
         kept_any += int(ok.sum())
     assert kept_any > 0
+
+
+def test_engine_repair_counts_absent_required_elements_towards_the_maximum(tmp_path):
+    """Section 3, step 3: a required element counts towards m even while absent; when the
+    others already fill m, the smallest of them is trimmed and the candidate is kept."""
+    E = len(ELEMENTS)
+    col = {s: ELEMENTS.index(s) for s in ("Mo", "Nb", "Ta", "W", "Ti")}
+    rows = np.zeros((3, E))
+    rows[0, [col["Mo"], col["Nb"], col["Ta"]]] = (0.4, 0.35, 0.25)  # W (required) absent: Ta goes
+    rows[1, [col["Mo"], col["Nb"], col["Ta"]]] = (0.3, 0.3, 0.4)  # a tie: the lower column (Mo) stays
+    rows[2, [col["Mo"], col["Nb"], col["W"]]] = (0.4, 0.35, 0.25)  # W present: nothing to trim
+    src = tmp_path / "rows.bin"
+    rows.tofile(src)
+    c = {"maxElements": 3, "bounds": "W=0.1:1", "minFraction": 0.02}
+    out = tmp_path / "repaired"
+    probe(tmp_path, op="repair", input=str(src), elements=ELEMENTS, threshold=0.005, constraints=c, out=str(out))
+    k = np.fromfile(str(out) + ".k", np.int32).reshape(rows.shape)
+    ok = np.fromfile(str(out) + ".ok", np.uint8).astype(bool)
+    assert ok.all()
+    ref = design_reference.constraints(ELEMENTS, max_elements=3, bounds={"W": (0.1, 1.0)}, min_fraction=0.02)
+    for i in range(3):
+        np.testing.assert_array_equal(k[i], design_reference.repair(rows[i], ref))
+    assert [sorted(ELEMENTS[e] for e in np.flatnonzero(r)) for r in k] == [["Mo", "Nb", "W"], ["Mo", "Ta", "W"], ["Mo", "Nb", "W"]]
+    # 0.4 / 0.85, 0.35 / 0.85, 0.1 / 0.85 printed
+    assert (k[0, col["Mo"]], k[0, col["Nb"]], k[0, col["W"]]) == (470, 412, 118)  # largest remainders: Nb, W
+    from hea_zoo.serving.design import apply_constraints
+
+    k_py, ok_py = apply_constraints(rows, ELEMENTS, {"max_elements": 3, "bounds": {"W": (0.1, 1.0)}, "min_fraction": 0.02})
+    np.testing.assert_array_equal(k, k_py)
+    assert ok_py.all()
 
 
 @pytest.mark.parametrize(
@@ -356,9 +405,16 @@ def test_engine_rejects_contradictory_constraints_in_one_line(tmp_path, constrai
 
 
 def test_engine_normalizes_valid_constraints(tmp_path):
-    cases = [{}, {"minFraction": 0.05, "bounds": "Mo=0.01:0.5, W=0.3"}, {"allowed": "Mo Nb Ta W", "maxElements": 3}]
-    plain, raised, allowed = probe(tmp_path, op="constraints", cases=cases, elements=ELEMENTS, threshold=0.005)["results"]
-    assert plain["error"] is None and plain["trivial"] and plain["maxElements"] == 22 and plain["minFraction"] == 0.005
+    cases = [{}, {"minFraction": 0.05, "bounds": "Mo=0.01:0.5, W=0.3"}, {"allowed": "Mo Nb Ta W", "maxElements": 3},
+             {"minFraction": 0.005}, {"minFraction": 0.005, "maxElements": 22}, {"minFraction": 0.005, "maxElements": 21}]
+    plain, raised, allowed, threshold, all_elements, fewer = probe(
+        tmp_path, op="constraints", cases=cases, elements=ELEMENTS, threshold=0.005
+    )["results"]  # fmt: skip
+    # The defaults of a design request: minimum fraction 0.04, no maximum number of elements.
+    assert plain["error"] is None and plain["maxElements"] == 22 and plain["minFraction"] == 0.04
+    assert not plain["trivial"]  # the default repair removes elements below 4 at.%
+    # The plain request: every element, no bounds, m >= E and the drop threshold.
+    assert threshold["trivial"] and all_elements["trivial"] and not fewer["trivial"]
     assert raised["error"] is None and not raised["trivial"]
     assert raised["lo"][ELEMENTS.index("Mo")] == 0.05  # a lower bound below f_min is raised to it
     assert raised["lo"][ELEMENTS.index("W")] == raised["hi"][ELEMENTS.index("W")] == 0.3  # W=0.3: exactly
@@ -368,6 +424,7 @@ def test_engine_normalizes_valid_constraints(tmp_path):
 def test_engine_selection_matches_the_python_reading_of_the_spec(tmp_path):
     rng = fresh_rng()
     E = len(ELEMENTS)
+    requests, expected = [], []
     for case in range(5):
         m = int(rng.integers(50, 3000))
         k = rng.multinomial(1000, rng.dirichlet(np.full(E, 0.4)), m)
@@ -379,11 +436,53 @@ def test_engine_selection_matches_the_python_reading_of_the_spec(tmp_path):
         py = [{"index": d["index"], "k": d["k"], "score": d["score"], "in_tolerance": d["inTolerance"]} for d in judged]
         for n in (1, 7, int(rng.integers(10, 60))):
             for how in ("closest", "diverse"):
-                answer = probe(tmp_path, op="select", judged=judged, n=n, select=how, elements=ELEMENTS)
-                expected = design_reference.select(py, n, how)
-                assert answer["indices"] == [d["index"] for d in expected], f"case {case}, n={n}, {how}"
-                systems = {tuple(np.nonzero(np.array(d["k"]) >= 50)[0]) for d in expected}
-                assert answer["systems"] == len(systems)
+                requests.append({"op": "select", "judged": judged, "n": n, "select": how, "elements": ELEMENTS})
+                expected.append((f"case {case}, n={n}, {how}", design_reference.select(py, n, how)))
+    answers = probe(tmp_path, op="batch", requests=requests)["answers"]
+    for answer, (context, chosen) in zip(answers, expected):
+        assert answer["indices"] == [d["index"] for d in chosen], context
+        systems = {tuple(np.nonzero(np.array(d["k"]) >= 50)[0]) for d in chosen}
+        assert answer["systems"] == len(systems), context
+
+
+def test_engine_oracle_matches_hea_zoo(tmp_path):
+    """Section 6: the oracle column of engine.js is hea_zoo.data.oracle (its element table
+    copied into engine.js), to float64 rounding."""
+    from hea_zoo.data import oracle
+
+    rng = fresh_rng()
+    E = len(ELEMENTS)
+    k = rng.multinomial(1000, rng.dirichlet(np.full(E, 0.3)), 2000)
+    k[:, ELEMENTS.index("O")] = np.where(rng.random(2000) < 0.8, 0, k[:, ELEMENTS.index("O")])
+    k = k[(np.delete(k, ELEMENTS.index("O"), axis=1)).sum(1) > 0]
+    x = np.concatenate([k / 1000, np.delete(np.eye(E), ELEMENTS.index("O"), axis=0)])  # and every pure metal
+    src, out = tmp_path / "x.bin", tmp_path / "oracle.bin"
+    x.astype(np.float64).tofile(src)
+    probe(tmp_path, op="oracle", input=str(src), elements=ELEMENTS, out=str(out))
+    values = np.fromfile(out, np.float64).reshape(-1, 2)
+    np.testing.assert_allclose(values, oracle.properties(x, ELEMENTS), rtol=1e-12)
+
+
+def test_engine_writes_numbers_as_hea_zoo_design(tmp_path):
+    """Section 6: CSV numbers (`|v| 10^d` rounded half to even, trailing zeros removed, no
+    "-0"; nan, inf, -inf), and the `{:.1f}` and `{:g}` of the printed table, as Python."""
+    from hea_zoo.serving import design_text as text
+
+    rng = fresh_rng()
+    values = np.concatenate([
+        rng.normal(0, 50, 300), rng.normal(0, 1e-4, 100), rng.uniform(-1e6, 1e6, 100),
+        rng.normal(60, 20, 200).astype(np.float32).astype(np.float64),  # surrogate values, widened
+        np.round(rng.normal(0, 10, 100), 4) + rng.choice([0.00005, -0.00005, 0.05, -0.05], 100),
+        [60.03125, 35.0, -0.00001, 0.0, -0.0, 0.00005, 0.00015, 2.5, 0.25, -0.25, 1e-7, 123456.78905,
+         999999999999.9, 1e12, 2.5e12, 1e20, -3.5e15, 1e16, np.nan, np.inf, -np.inf],
+    ])  # fmt: skip
+    src = tmp_path / "values.bin"
+    values.astype(np.float64).tofile(src)
+    for decimals in (4, 6, 1):
+        answer = probe(tmp_path, op="numbers", input=str(src), decimals=decimals)
+        assert answer["csv"] == text.cell_strings(text.float_cells(values[:, None], decimals)), decimals
+    assert answer["fixed1"] == [f"{v:.1f}" for v in values]
+    assert answer["g"] == [f"{v:g}" for v in values]
 
 
 @pytest.mark.parametrize(
@@ -397,6 +496,7 @@ def test_engine_selection_matches_the_python_reading_of_the_spec(tmp_path):
         ({"candidates": -5}, "candidates must be an integer"),
         ({"tolerance": -0.1}, "tolerance must be a positive number"),
         ({"select": "random"}, 'select must be "diverse" or "closest"'),
+        ({"n": 30, "candidates": 29}, "candidates (29) must be at least the number of designs (30)"),
     ],
 )
 def test_engine_rejects_bad_design_options(tmp_path, options, says):
@@ -414,6 +514,31 @@ def _random_target(rng, metadata) -> list[float]:
     return [round(float(v), 2) for v in rng.uniform(lo + 0.1 * (hi - lo), hi - 0.3 * (hi - lo))]
 
 
+def _generator_metadata(path) -> dict:
+    import onnxruntime as ort
+
+    from hea_zoo.artifact import decode_metadata
+
+    return decode_metadata(dict(ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map))
+
+
+def _node_constraint_args(c: dict) -> dict:
+    return {
+        "excluded": ",".join(c.get("excluded") or []) or None,
+        "allowed": ",".join(c["allowed"]) if c.get("allowed") else None,
+        "max_elements": c.get("max_elements"),
+        "bounds": bounds_text(c["bounds"]) if c.get("bounds") else None,
+        "min_fraction": c.get("min_fraction"),
+    }
+
+
+def _python_constraints(c: dict) -> dict | None:
+    """The test's constraints as `Designer.design(constraints=...)` takes them."""
+    out = {"elements": c.get("allowed"), "exclude": c.get("excluded") or (), "max_elements": c.get("max_elements"),
+           "bounds": dict(c.get("bounds") or {}), "min_fraction": c.get("min_fraction")}  # fmt: skip
+    return {key: value for key, value in out.items() if value not in (None, (), {})} or None
+
+
 DESIGN_CASES = [
     ("cvae", "diverse", None),
     ("cae", "closest", None),
@@ -427,33 +552,30 @@ def test_node_design_matches_the_python_reading_of_the_spec(example_dir, model, 
     """The whole design in Node (onnxruntime-node + engine.js) against tests/design_reference.py
     (onnxruntime in Python + hea_zoo.artifact) on the committed models."""
     rng = fresh_rng()
-    from hea_zoo.artifact import decode_metadata
-    import onnxruntime as ort
-
     path = EXPORTED / f"{model}.onnx"
-    meta = decode_metadata(dict(ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map))
+    meta = _generator_metadata(path)
     target = _random_target(rng, meta)
     seed = int(rng.integers(0, 2**32))
     n = int(rng.integers(5, 30))
-    candidates = int(rng.integers(300, 3000))
+    candidates = int(rng.integers(300, 3000)) if constrained else None  # None: max(100 n, 2000)
     c = _random_valid_constraints(rng) if constrained else {}
-    node = node_design(
-        example_dir, path, target, n, seed, candidates=candidates, select=how,
-        excluded=",".join(c.get("excluded", [])) or None, max_elements=c.get("max_elements"),
-        bounds=bounds_text(c["bounds"]) if c.get("bounds") else None, min_fraction=c.get("min_fraction"),
-    )  # fmt: skip
-    ref = design_reference.design(path, EXPORTED / "surrogate.onnx", target, n, seed, candidates=candidates, how=how,
-                                  chunk_size=4096, **{k: v for k, v in c.items() if v is not None})  # fmt: skip
     context = f"model={model} target={target} seed={seed} n={n} candidates={candidates} select={how} constraints={c}"
-    assert node["seed"] == seed and node["noise"] == "hzn1" and node["candidates"] == candidates
-    if not ref["designs"]:  # constraints no candidate met
-        assert not node["designs"], context
+    try:
+        ref = design_reference.design(path, EXPORTED / "surrogate.onnx", target, n, seed, candidates=candidates, how=how,
+                                      chunk_size=4096, **{k: v for k, v in c.items() if v is not None})  # fmt: skip
+    except design_reference.Infeasible:
+        error = node_design(example_dir, path, target, n, seed, candidates=candidates, select=how,
+                            expect_error=True, **_node_constraint_args(c))  # fmt: skip
+        assert "no candidate satisfies the constraints" in error, context
         return
+    node = node_design(example_dir, path, target, n, seed, candidates=candidates, select=how, **_node_constraint_args(c))
+    assert node["seed"] == seed and node["noise"] == "hzn1", context
+    assert node["candidates"] == (candidates or design_reference.default_candidates(n)), context
     raw = parity.RawSource(path, target, seed, c, ELEMENTS, 0.005)
     why = parity.compare(parity.Run.from_engine("node", node), parity.Run.from_engine("python", ref), raw, 0.05)
     if why is None:
         assert node["systems"] == ref["systems"], context
-        assert node["counts"]["unique"] == ref["unique"], context
+        assert node["counts"]["distinct"] == ref["unique"] and node["counts"]["valid"] == ref["valid"], context
     else:
         print(f"{context}: the runs part at an edge case: {why}")
     # Every design as the table shows it: printed formula, judged as printed, sorted by score.
@@ -471,52 +593,210 @@ def test_node_design_matches_the_python_reading_of_the_spec(example_dir, model, 
         assert ((col == 0) | ((col >= 1000 * lo - 1e-6) & (col <= 1000 * hi + 1e-6))).all(), context
 
 
-def _python_engine_designs(model, target, n, seed, candidates, select, tolerance, constraints):
-    """`hea-zoo design`'s engine (hea_zoo.serving.design): the formulas and fractions of its
-    table, in order. The one place to adapt if that API differs from the one assumed here."""
+# ------------------------------------------- engine.js (Node) against `hea-zoo design`
+
+
+def _python_engine(model, models_dir, target, n, seed, *, candidates=None, select="diverse", tolerance=0.05,
+                   constraints=None, out=None):  # fmt: skip
+    """`hea-zoo design`'s engine, through its API: `Designer.from_exported(model,
+    models_dir).design(...)`; the designer and the `DesignResult`."""
     from hea_zoo.serving.design import Designer
 
-    designer = Designer.from_exported(model, EXPORTED)
+    designer = Designer.from_exported(model, models_dir)
     result = designer.design(target, n=n, seed=seed, candidates=candidates, select=select, tolerance=tolerance,
-                             constraints=constraints)  # fmt: skip
-    table = result if hasattr(result, "columns") else getattr(result, "table", None)
-    if table is None and isinstance(result, tuple):
-        table = result[0]
-    return list(table["formula"]), table[ELEMENTS].to_numpy(np.float64)
+                             constraints=constraints, out=out)  # fmt: skip
+    return designer, result
 
 
-def _python_engine_available() -> bool:
-    try:
-        import hea_zoo.serving.design  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _csv_rows(path) -> list[dict]:
+    import csv
+
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
-@pytest.mark.skipif(not _python_engine_available(), reason="needs the design engine (hea_zoo.serving.design)")
-@pytest.mark.parametrize("constrained", [False, True])
-def test_node_design_matches_hea_zoo_design(example_dir, constrained):
+def assert_same_designs(node: dict, designer, result, context: str, *, float_rtol: float = 1e-6) -> None:
+    """Node's run (`generate.js --design --json`) gave the designs of `hea-zoo design`'s
+    `result`: the same candidates, printed compositions (exact, in thousandths), formulas,
+    systems and counts; surrogate numbers, scores and the oracle to float32 tolerance."""
+    table = result.table
+    k = parity.k_from_fractions(table[ELEMENTS].to_numpy(np.float64))
+    designs = node["designs"]
+    assert [d["index"] for d in designs] == table["candidate"].tolist(), context
+    np.testing.assert_array_equal(np.array([d["k"] for d in designs], np.int64).reshape(k.shape), k, err_msg=context)
+    assert [d["formula"] for d in designs] == table["formula"].tolist(), context
+    assert [d["system"] for d in designs] == table["system"].tolist(), context
+    assert [d["rank"] for d in designs] == table["rank"].tolist(), context
+    assert node["systems"] == result.n_systems and node["seed"] == result.seed, context
+    assert node["candidates"] == result.n_candidates, context
+    counts = node["counts"]
+    assert (counts["valid"], counts["distinct"]) == (result.n_valid, result.n_distinct), context
+    assert node["hasSurrogate"] == designer.has_surrogate and node["usesOracle"] == designer.uses_oracle, context
+    if designer.has_surrogate:
+        assert counts["inTolerance"] == result.n_in_tolerance, context
+        assert [d["inTolerance"] for d in designs] == table["in_tolerance"].tolist(), context
+        for p, name in enumerate(designer.condition_names):
+            for key, column in (("mean", "surrogate"), ("lower", "lower"), ("upper", "upper")):
+                np.testing.assert_allclose([d[key][p] for d in designs], table[f"{name}_{column}"], rtol=float_rtol,
+                                           err_msg=f"{context}: {name}_{column}")  # fmt: skip
+        np.testing.assert_allclose([d["score"] for d in designs], table["relative_error_surrogate"], rtol=float_rtol,
+                                   atol=1e-12, err_msg=context)  # fmt: skip
+    if designer.uses_oracle:
+        for p, name in enumerate(designer.condition_names):
+            np.testing.assert_allclose([d["oracle"][p] for d in designs], table[f"{name}_oracle"], rtol=1e-9, err_msg=context)
+        np.testing.assert_allclose([d["oracleError"] for d in designs], table["relative_error_oracle"], rtol=1e-9, atol=1e-12)
+    assert node["columns"] == list(table.columns), context
+
+
+def assert_same_csv(node_csv, python_csv, context: str, *, numbers_atol: float = 0.0) -> None:
+    """The two CSV files of section 6 (`--out`): the same header and rows; numbers equal
+    as written (to `numbers_atol` where the runtimes' float32 may differ), the rest as text."""
+    a, b = _csv_rows(node_csv), _csv_rows(python_csv)
+    header = Path(node_csv).read_text().splitlines()[0]
+    assert header == Path(python_csv).read_text().splitlines()[0], context
+    assert len(a) == len(b), context
+    numeric = [c for c in header.split(",") if c.endswith(("_surrogate", "_lower", "_upper", "_oracle")) or c == "log_prob"]
+    for i, (x, y) in enumerate(zip(a, b)):
+        for column in x:
+            if column in numeric:
+                assert float(x[column]) == pytest.approx(float(y[column]), abs=max(numbers_atol, 1.5e-4)), (context, i, column)
+            elif column.startswith("relative_error"):
+                assert float(x[column]) == pytest.approx(float(y[column]), abs=1.5e-6), (context, i, column)
+            else:
+                assert x[column] == y[column], (context, i, column)
+
+
+HEA_ZOO_CASES = [("plain", "diverse"), ("plain", "closest"), ("constrained", "diverse"), ("constrained", "closest")]
+
+
+@pytest.mark.parametrize("kind, how", HEA_ZOO_CASES)
+def test_node_design_matches_hea_zoo_design(example_dir, kind, how, tmp_path):
     """Full-design parity: Node (engine.js) and `hea-zoo design` (hea_zoo.serving.design)
-    give the same designs for the same model, target, seed, options and constraints."""
+    give the same designs, table and CSV for the same model, target, seed, options and
+    constraints. A plain request leaves every option at its default (candidates, minimum
+    fraction, tolerance), so the defaults are compared too. Model, target, seed, n and
+    constraints are drawn when the test runs."""
     rng = fresh_rng()
-    model, how = ("cvae", "diverse") if not constrained else ("wcgan", "closest")
-    import onnxruntime as ort
-    from hea_zoo.artifact import decode_metadata
-
+    model = str(rng.choice(["cae", "cvae", "wcgan"]))
     path = EXPORTED / f"{model}.onnx"
-    meta = decode_metadata(dict(ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map))
-    target, seed, n, candidates = _random_target(rng, meta), int(rng.integers(0, 2**32)), 20, 1000
-    c = {"excluded": ["Al", "V"], "max_elements": 6, "bounds": {"W": (0.05, 0.4)}, "min_fraction": 0.02} if constrained else {}
-    node = node_design(
-        example_dir, path, target, n, seed, candidates=candidates, select=how, tolerance=0.05,
-        excluded=",".join(c.get("excluded", [])) or None, max_elements=c.get("max_elements"),
-        bounds=bounds_text(c["bounds"]) if c.get("bounds") else None, min_fraction=c.get("min_fraction"),
+    target, seed, n = _random_target(rng, _generator_metadata(path)), int(rng.integers(0, 2**32)), int(rng.integers(5, 31))
+    candidates, c = None, {}
+    if kind == "constrained":
+        candidates = int(rng.integers(max(n, 500), 3000))
+        c = _random_valid_constraints(rng)
+        if rng.random() < 0.3:
+            free = sorted(set(ELEMENTS) - set(c["excluded"]) - set(c["bounds"]))
+            c["allowed"] = sorted(set(ELEMENTS) - set(c["excluded"]) - set(rng.choice(free, 3, replace=False)))
+    context = f"model={model} target={target} seed={seed} n={n} candidates={candidates} select={how} constraints={c}"
+    node_out, py_out = tmp_path / "node.csv", tmp_path / "python.csv"
+    from hea_zoo.serving.design import InfeasibleError
+
+    try:
+        designer, result = _python_engine(model, EXPORTED, target, n, seed, candidates=candidates, select=how,
+                                           constraints=_python_constraints(c), out=py_out)  # fmt: skip
+    except InfeasibleError as err:
+        error = node_design(example_dir, path, target, n, seed, candidates=candidates, select=how, expect_error=True,
+                            **_node_constraint_args(c))  # fmt: skip
+        assert error == f"error: {err}", context
+        return
+    node = node_design(example_dir, path, target, n, seed, candidates=candidates, select=how, out=node_out,
+                       **_node_constraint_args(c))  # fmt: skip
+    assert_same_designs(node, designer, result, context)
+    assert node["notes"] == result.notes, context
+    assert_same_csv(node_out, py_out, context)
+    from hea_zoo.serving.design import format_table
+
+    assert node["table"] == format_table(result, designer), context
+    print(f"\n{context}: {len(node['designs'])} designs, {node['systems']} systems, identical")
+
+
+def test_node_design_without_a_surrogate_matches_hea_zoo_design(example_dir, tmp_path):
+    """No surrogate beside the generator: candidates are not judged (every score 0, all in
+    tolerance), in both engines; the table and CSV leave the surrogate columns out."""
+    rng = fresh_rng()
+    model = str(rng.choice(["cae", "cvae", "wcgan"]))
+    shutil.copy(EXPORTED / f"{model}.onnx", tmp_path / f"{model}.onnx")
+    target, seed, n = _random_target(rng, _generator_metadata(tmp_path / f"{model}.onnx")), int(rng.integers(0, 2**32)), 12
+    how = str(rng.choice(["diverse", "closest"]))
+    designer, result = _python_engine(model, tmp_path, target, n, seed, select=how, out=tmp_path / "python.csv")
+    assert not designer.has_surrogate
+    node = node_design(example_dir, tmp_path / f"{model}.onnx", target, n, seed, select=how, out=tmp_path / "node.csv")
+    context = f"no surrogate: model={model} target={target} seed={seed} select={how}"
+    assert_same_designs(node, designer, result, context)
+    assert not any(column.endswith("_surrogate") for column in node["columns"])
+    assert node["notes"] == result.notes, context
+    assert all(d["score"] == 0 for d in node["designs"])
+    assert any(note.startswith("no surrogate found") for note in node["notes"])
+    assert_same_csv(tmp_path / "node.csv", tmp_path / "python.csv", context)
+
+
+def _with_log_density(model: str, folder: Path) -> Path:
+    """A copy of an exported generator (and the surrogate) in `folder` whose metadata names a
+    log-density model beside it (`log_prob_model`): a small ONNX graph of `composition` and
+    `condition`, log p = composition . w + condition . v (nats; a stand-in for a density)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    generator = onnx.load(str(EXPORTED / f"{model}.onnx"))
+    entry = generator.metadata_props.add()
+    entry.key, entry.value = "log_prob_model", "density.onnx"
+    onnx.save(generator, str(folder / f"{model}.onnx"))
+    shutil.copy(EXPORTED / "surrogate.onnx", folder / "surrogate.onnx")
+    w = np.linspace(-3.0, 2.0, len(ELEMENTS)).astype(np.float32)
+    v = np.array([0.01, -0.02], np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["composition", "w"], ["cw"]), helper.make_node("Mul", ["condition", "v"], ["cv"]),
+         helper.make_node("ReduceSum", ["cw", "axis"], ["a"], keepdims=0),
+         helper.make_node("ReduceSum", ["cv", "axis"], ["b"], keepdims=0), helper.make_node("Add", ["a", "b"], ["log_prob"])],
+        "density",
+        [helper.make_tensor_value_info("composition", TensorProto.FLOAT, [None, len(ELEMENTS)]),
+         helper.make_tensor_value_info("condition", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("log_prob", TensorProto.FLOAT, [None])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(v, "v"), numpy_helper.from_array(np.array([1], np.int64), "axis")],
     )  # fmt: skip
-    formulas, fractions = _python_engine_designs(model, target, n, seed, candidates, how, 0.05, c or None)
-    py = parity.Run("hea-zoo design", [None] * len(formulas), parity.k_from_fractions(fractions))
-    raw = parity.RawSource(path, target, seed, c, ELEMENTS, 0.005)
-    why = parity.compare(parity.Run.from_engine("node", node), py, raw, 0.05)
-    if why is None:
-        assert formulas == [d["formula"] for d in node["designs"]]
-    else:
-        print(f"target={target} seed={seed}: the runs part at an edge case: {why}")
+    density = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    density.ir_version = generator.ir_version
+    onnx.save(density, str(folder / "density.onnx"))
+    return folder / f"{model}.onnx"
+
+
+def test_node_design_log_prob_matches_hea_zoo_design(example_dir, tmp_path):
+    """A generator with a log-density model: the `log_prob` column (section 6) in the table,
+    the CSV and the printed table, as `hea-zoo design` writes it."""
+    from hea_zoo.serving.design import format_table
+
+    rng = fresh_rng()
+    path = _with_log_density("cvae", tmp_path)
+    target, seed = _random_target(rng, _generator_metadata(path)), int(rng.integers(0, 2**32))
+    designer, result = _python_engine("cvae", tmp_path, target, 8, seed, out=tmp_path / "python.csv")
+    assert "log_prob" in result.table.columns
+    node = node_design(example_dir, path, target, 8, seed, out=tmp_path / "node.csv")
+    context = f"log_prob: target={target} seed={seed}"
+    assert_same_designs(node, designer, result, context)
+    np.testing.assert_allclose([d["logProb"] for d in node["designs"]], result.table["log_prob"], rtol=1e-6)
+    assert_same_csv(tmp_path / "node.csv", tmp_path / "python.csv", context)
+    assert node["table"] == format_table(result, designer) and "log p" in node["table"].splitlines()[1]
+
+
+def test_node_design_edge_requests_match_hea_zoo_design(example_dir, tmp_path):
+    """An infeasible request is an error naming the constraints and the candidates tried;
+    fewer distinct candidates than n return them all with a note, in both engines."""
+    from hea_zoo.serving.design import InfeasibleError
+
+    rng = fresh_rng()
+    seed = int(rng.integers(0, 2**32))
+    path = EXPORTED / "cvae.onnx"
+    # Ta exactly 0.3337: no printed composition (integers in thousandths) can meet it.
+    with pytest.raises(InfeasibleError) as info:
+        _python_engine("cvae", EXPORTED, [60.0, 35.0], 10, seed, constraints={"bounds": {"Ta": (0.3337, 0.3337)}})
+    error = node_design(example_dir, path, [60.0, 35.0], 10, seed, bounds="Ta=0.3337:0.3337", expect_error=True)
+    assert error == f"error: {info.value}"
+    assert error.startswith("error: no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.04) among 2,000 ")
+    # Mo and Nb fixed at 0.5: every candidate prints Mo0.5Nb0.5, one distinct design.
+    how = str(rng.choice(["diverse", "closest"]))
+    designer, result = _python_engine("cvae", EXPORTED, [60.0, 35.0], 30, seed, select=how,
+                                      constraints={"bounds": {"Mo": (0.5, 0.5), "Nb": (0.5, 0.5)}})  # fmt: skip
+    node = node_design(example_dir, path, [60.0, 35.0], 30, seed, select=how, bounds="Mo=0.5:0.5,Nb=0.5:0.5")
+    assert [d["formula"] for d in node["designs"]] == ["Mo0.5Nb0.5"] and result.n_designs == 1
+    assert_same_designs(node, designer, result, f"one distinct design, seed={seed} select={how}")
+    assert node["notes"] == result.notes and any(note.startswith("only 1 distinct") for note in node["notes"])

@@ -1,6 +1,6 @@
-"""The design page (examples/web) in headless Chromium gives the designs the engine gives
-in Node (and `hea-zoo design` when hea_zoo.serving.design exists), plots them, and turns
-bad input into a message instead of a broken page.
+"""The design page (examples/web) in headless Chromium gives the designs, table and CSV of
+the engine in Node and of `hea-zoo design` (hea_zoo.serving.design), with the same
+defaults, plots them, and turns bad input into a message instead of a broken page.
 
 The page is served by `python -m http.server` from the repository root, as the README
 says; onnxruntime-web and playwright-core come from examples/web/node_modules (installed
@@ -110,6 +110,7 @@ def scenario():
     return {
         "model": model, "target": target, "seed": int(rng.integers(0, 2**32)), "n": int(rng.integers(8, 25)),
         "seed2": int(rng.integers(0, 2**32)), "constraints": constrained,
+        "target_cvae": target if model == "cvae" else [60.0, 35.0],
     }  # fmt: skip
 
 
@@ -128,7 +129,7 @@ def page_run(server, scenario, tmp_path_factory):
         "designs": [
             {"name": "plain", "model": s["model"], "fields": _fields(s["target"], s["n"], s["seed"])},
             {"name": "constrained", "model": "cvae", "fields": _fields(
-                s["target"] if s["model"] == "cvae" else [60, 35], 12, s["seed2"], select="closest", candidates=600,
+                s["target_cvae"], 12, s["seed2"], select="closest", candidates=600,
                 excluded=" ".join(c["excluded"]), max_elements=c["max_elements"], bounds=bounds_text(c["bounds"]),
                 min_fraction=c["min_fraction"])},
             {"name": "out of range", "model": "cvae", "fields": _fields([200, 35], 5, s["seed"])},
@@ -142,6 +143,8 @@ def page_run(server, scenario, tmp_path_factory):
             {"name": "fractional seed", "model": "cvae", "fields": {**valid, "seed": "1.5"}},
             {"name": "contradictory bounds", "model": "cvae", "fields": {**valid, "bounds": "Mo=0.6:1, Nb=0.5:1"}},
             {"name": "unknown element", "model": "cvae", "fields": {**valid, "excluded": "Al Xx"}},
+            {"name": "fewer candidates than designs", "model": "cvae", "fields": {**valid, "n": "30", "candidates": "10"}},
+            {"name": "infeasible", "model": "cvae", "fields": {**valid, "bounds": "Ta=0.3337:0.3337"}},
         ],
         "corruptModel": "wcgan",
         "intervalSurrogate": {
@@ -149,6 +152,7 @@ def page_run(server, scenario, tmp_path_factory):
             "model": "cvae", "fields": _fields([60, 35], 5, s["seed"]),
         },
         "screenshot": {"path": str(shot), "model": "cvae", "fields": _fields([60, 35], 20, 0)},
+        "noSurrogate": {"model": "cvae", "fields": _fields(s["target_cvae"], 10, s["seed2"])},
     }
     file = tmp_path_factory.mktemp("drive") / "request.json"
     file.write_text(json.dumps(request))
@@ -176,7 +180,8 @@ def _page_run(shown: dict) -> parity.Run:
 
 
 def _assert_table_is_the_run(shown: dict, node: dict, names: list[str]) -> None:
-    """Formulas, fractions (table, CSV) and predictions of the page against the Node run."""
+    """Formulas, fractions (table, CSV) and predictions of the page against the Node run
+    (onnxruntime-web and onnxruntime-node agree to float32 rounding)."""
     rows = shown["rows"]
     k = np.array([r["k"] for r in rows])
     assert [r["cells"][1] for r in rows] == hea_zoo.artifact.formula_strings(k, ELEMENTS)
@@ -191,9 +196,11 @@ def _assert_table_is_the_run(shown: dict, node: dict, names: list[str]) -> None:
         if d is None or d["k"] != r["k"]:
             continue  # an edge-case design (see parity.compare)
         for p, name in enumerate(names):
-            assert float(t[f"{name}_surrogate"]) == pytest.approx(d["mean"][p], rel=1e-5)
-            assert float(t[f"{name}_std"]) == pytest.approx(d["std"][p], rel=1e-3, abs=1e-5)
-        assert float(t["relative_error_surrogate"]) == pytest.approx(d["score"], rel=1e-4, abs=1e-7)
+            for column, key in (("surrogate", "mean"), ("lower", "lower"), ("upper", "upper")):
+                assert float(t[f"{name}_{column}"]) == pytest.approx(d[key][p], rel=1e-5, abs=1e-4)
+            assert float(t[f"{name}_oracle"]) == pytest.approx(d["oracle"][p], abs=1e-4)
+        assert float(t["relative_error_surrogate"]) == pytest.approx(d["score"], rel=1e-4, abs=1e-6)
+        assert t["in_tolerance"] == str(d["inTolerance"]) and t["system"] == d["system"]
 
 
 def test_page_designs_match_the_engine_in_node(page_run, scenario, node_example):
@@ -221,7 +228,7 @@ def test_page_constrained_designs_match_the_engine_in_node(page_run, scenario, n
     c = s["constraints"]
     run = page_run["designs"][1]
     assert run["state"] == "done", run.get("message")
-    target = s["target"] if s["model"] == "cvae" else [60, 35]
+    target = s["target_cvae"]
     node = node_design(node_example, EXPORTED / "cvae.onnx", target, 12, s["seed2"], select="closest",
                        candidates=600, **_constraint_args(c))  # fmt: skip
     raw = parity.RawSource(EXPORTED / "cvae.onnx", target, s["seed2"], c, ELEMENTS, 0.005)
@@ -244,13 +251,13 @@ def test_page_plots_one_point_per_design_and_the_target(page_run):
         assert run["circles"] == len(run["rows"]) > 0
         assert run["targets"] == 1
         assert run["plotTitles"] == [f"#{i + 1} {r['cells'][1]}" for i, r in enumerate(run["rows"])]
-        assert run["download"].endswith(".csv") and run["csv"].splitlines()[0].startswith("rank,formula,candidate,")
+        assert run["download"].endswith(".csv") and run["csv"].splitlines()[0].startswith("rank,candidate,formula,")
 
 
 def test_page_warns_of_a_target_outside_the_training_range(page_run):
     run = page_run["designs"][2]
     assert run["state"] == "done" and len(run["rows"]) == 5 and run["message"] is None
-    (warning,) = run["warnings"]
+    (warning,) = [w for w in run["warnings"] if w.startswith("target ")]
     assert warning.startswith("target shear_modulus = 200 GPa lies outside the training data (34.7-151)")
 
 
@@ -270,6 +277,8 @@ EXPECTED_MESSAGES = {
     "fractional seed": "the seed must be a whole number",
     "contradictory bounds": "the lower bounds sum to 1.1 > 1",
     "unknown element": 'unknown element "Xx"',
+    "fewer candidates than designs": "candidates (10) must be at least the number of designs (30)",
+    "infeasible": "no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.04) among 2,000 candidates",
 }
 
 
@@ -321,28 +330,111 @@ def test_screenshot(page_run):
         SCREENSHOT.write_bytes(data)
 
 
-def _python_engine_available() -> bool:
-    try:
-        import hea_zoo.serving.design  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _python_design(models_dir, model, target, n, seed, tmp_path, **options):
+    """`hea-zoo design`'s engine through its API: the designer, result and CSV rows (`--out`)."""
+    from hea_zoo.serving.design import Designer
+
+    out = tmp_path / f"{model}-{seed}-{n}.csv"
+    designer = Designer.from_exported(model, models_dir)
+    result = designer.design(target, n=n, seed=seed, out=out, **options)
+    return designer, result, list(csv.DictReader(io.StringIO(out.read_text())))
 
 
-@pytest.mark.skipif(not _python_engine_available(), reason="needs the design engine (hea_zoo.serving.design)")
-def test_page_designs_match_hea_zoo_design(page_run, scenario):
-    from tests.test_onnx_node import _python_engine_designs
+def _assert_page_is_hea_zoo_design(shown: dict, designer, result, python_csv: list[dict], raw, label: str) -> None:
+    """The page's designs are `hea-zoo design`'s: the same candidates and printed
+    compositions, exactly (unless a candidate sits on a 0.001 rounding edge where
+    onnxruntime-web's float32 differs from the native runtime's: checked from the raw
+    rows, and printed); the table's formulas and the CSV's columns, text and numbers
+    (surrogate numbers to float32 tolerance)."""
+    table = result.table
+    k = parity.k_from_fractions(table[ELEMENTS].to_numpy(np.float64))
+    py = parity.Run("hea-zoo design", table["candidate"].tolist(), k,
+                    table["relative_error_surrogate"].tolist() if designer.has_surrogate else [])  # fmt: skip
+    why = parity.compare(_page_run(shown), py, raw, 0.05)
+    if why is not None:
+        print(f"{label}: page and hea-zoo design part at an edge case: {why}")
+        return
+    assert [r["cells"][1] for r in shown["rows"]] == table["formula"].tolist(), label
+    page_csv = list(csv.DictReader(io.StringIO(shown["csv"])))
+    assert shown["csv"].splitlines()[0] == ",".join(table.columns), label
+    assert len(page_csv) == len(python_csv) == len(shown["rows"]), label
+    floors = designer.scale_floors()
+    for i, (a, b) in enumerate(zip(page_csv, python_csv)):
+        for column, value in b.items():
+            if column.endswith(("_surrogate", "_lower", "_upper", "_oracle")):
+                assert float(a[column]) == pytest.approx(float(value), rel=1e-5, abs=1.5e-4), (label, i, column)
+            elif column.startswith("relative_error"):
+                assert float(a[column]) == pytest.approx(float(value), rel=1e-4, abs=1.5e-6), (label, i, column)
+            elif column == "in_tolerance" and a[column] != value:
+                # only a design whose error sits on the tolerance, to float32 rounding
+                mean = np.array([float(b[f"{name}_surrogate"]) for name in designer.condition_names])
+                t = np.asarray(result.target)
+                errors = np.abs(mean - t) / np.maximum(np.abs(t), floors)
+                assert np.any(np.abs(errors - result.tolerance) < 1e-4 * result.tolerance), (label, i, column)
+            else:
+                assert a[column] == value, (label, i, column)
 
+
+def test_page_designs_match_hea_zoo_design(page_run, scenario, tmp_path):
+    """The page with its default options (candidates, minimum fraction, tolerance; diverse)
+    and with constraints (closest) against `hea-zoo design`, on the run's model, target and
+    seeds."""
     s = scenario
-    formulas, fractions = _python_engine_designs(
-        s["model"], s["target"], s["n"], s["seed"], max(10 * s["n"], 200), "diverse", 0.05, None
-    )
     plain = page_run["designs"][0]
-    page = _page_run(plain)
-    py = parity.Run("hea-zoo design", [None] * len(formulas), parity.k_from_fractions(fractions))
+    assert plain["state"] == "done", plain.get("message")
+    designer, result, rows = _python_design(EXPORTED, s["model"], s["target"], s["n"], s["seed"], tmp_path)
     raw = parity.RawSource(EXPORTED / f"{s['model']}.onnx", s["target"], s["seed"], {}, ELEMENTS, 0.005)
-    why = parity.compare(page, py, raw, 0.05)
-    if why is None:
-        assert formulas == [r["cells"][1] for r in plain["rows"]]
-    else:
-        print(f"page and hea-zoo design part at an edge case: {why}")
+    _assert_page_is_hea_zoo_design(plain, designer, result, rows, raw, f"plain {s['model']} {s['target']} seed {s['seed']}")
+    assert f"span {result.n_systems} alloy systems" in plain["summary"]
+    assert result.n_candidates == max(100 * s["n"], 2000) and f"of {result.n_candidates:,} drawn" in plain["summary"]
+
+    c = s["constraints"]
+    run = page_run["designs"][1]
+    assert run["state"] == "done", run.get("message")
+    constraints = {"exclude": c["excluded"], "max_elements": c["max_elements"], "bounds": c["bounds"],
+                   "min_fraction": c["min_fraction"]}  # fmt: skip
+    designer, result, rows = _python_design(EXPORTED, "cvae", s["target_cvae"], 12, s["seed2"], tmp_path,
+                                            candidates=600, select="closest", constraints=constraints)  # fmt: skip
+    raw = parity.RawSource(EXPORTED / "cvae.onnx", s["target_cvae"], s["seed2"], c, ELEMENTS, 0.005)
+    _assert_page_is_hea_zoo_design(run, designer, result, rows, raw, f"constrained {s['target_cvae']} seed {s['seed2']} {c}")
+
+
+def test_page_without_a_surrogate_matches_hea_zoo_design(page_run, scenario, tmp_path):
+    """No exported/surrogate.onnx: the page designs without judging (as `hea-zoo design`
+    does without one), says so, and leaves the surrogate columns and the plot out."""
+    s = scenario
+    shown = page_run["noSurrogate"]
+    assert shown["state"] == "done", shown.get("message")
+    assert any(w.startswith("no surrogate found") for w in shown["warnings"])
+    assert shown["plotHidden"] and "Not judged: no surrogate." in shown["summary"]
+    assert not any("surrogate" in h or "rel. error" in h for h in shown["header"])
+    errors = [m["text"] for m in shown["console"] if m["type"] == "error"]
+    assert all("404" in text for text in errors) and not shown["pageErrors"], (errors, shown["pageErrors"])
+    shutil.copy(EXPORTED / "cvae.onnx", tmp_path / "cvae.onnx")
+    designer, result, rows = _python_design(tmp_path, "cvae", s["target_cvae"], 10, s["seed2"], tmp_path)
+    assert not designer.has_surrogate
+    raw = parity.RawSource(EXPORTED / "cvae.onnx", s["target_cvae"], s["seed2"], {}, ELEMENTS, 0.005)
+    _assert_page_is_hea_zoo_design(shown, designer, result, rows, raw, f"no surrogate {s['target_cvae']} seed {s['seed2']}")
+
+
+def test_page_defaults_are_those_of_hea_zoo_design(page_run):
+    """The form opens with `hea-zoo design`'s defaults: 20 designs, a drawn seed, max(100 n,
+    2000) candidates, diverse selection, tolerance 0.05, minimum fraction 0.04, no maximum
+    number of elements, every element."""
+    from hea_zoo import cli
+    from hea_zoo.serving import design
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["design"])
+    form = page_run["initialFields"]
+    assert form["model"]["value"] == args.model == "cvae"
+    assert int(form["n"]["value"]) == args.n
+    assert form["seed"]["value"] == "" and args.seed is None and form["seed"]["placeholder"] == "drawn at random"
+    assert form["candidates"]["value"] == "" and args.candidates is None
+    assert form["candidates"]["placeholder"] == "max(100 n, 2000)" and design.default_candidates(args.n) == 2000
+    assert form["select"]["value"] == args.select
+    assert float(form["tolerance"]["value"]) == args.tolerance == design.DEFAULT_TOLERANCE
+    assert form["min-fraction"]["value"] == "" and args.min_fraction is None
+    assert float(form["min-fraction"]["placeholder"]) == design.DEFAULT_MIN_FRACTION
+    assert form["max-elements"]["value"] == "" and args.max_elements is None and design.DEFAULT_MAX_ELEMENTS is None
+    assert form["allowed"]["value"] == form["excluded"]["value"] == form["bounds"]["value"] == ""

@@ -4,9 +4,10 @@
 //
 // REQUEST: {url, chromium, playwright (a file inside examples/web, to resolve
 // playwright-core from), designs: [{name, model, fields}], bad: [{name, model, fields}],
-// screenshot: {path, model, fields}, corruptModel, intervalSurrogate: {path, model, fields}}. `fields` maps form element ids to
-// values. Prints one JSON object: what the page showed for each step, every console
-// message and every uncaught page error.
+// screenshot: {path, model, fields}, corruptModel, intervalSurrogate: {path, model, fields},
+// noSurrogate: {model, fields}}. `fields` maps form element ids to values. Prints one JSON
+// object: the form as the page opens (values and placeholders), what the page showed for
+// each step, every console message and every uncaught page error.
 
 import fs from "node:fs";
 import { createRequire } from "node:module";
@@ -71,10 +72,10 @@ async function shown(page) {
 const browser = await chromium.launch({ executablePath: request.chromium, headless: true, args: ["--no-sandbox"] });
 const result = { designs: [], bad: [], corrupt: null, screenshot: null };
 try {
-  const open = async () => {
+  const open = async (messages = consoleMessages, errors = pageErrors) => {
     const p = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    p.on("console", (m) => consoleMessages.push({ type: m.type(), text: m.text() }));
-    p.on("pageerror", (e) => pageErrors.push(String(e && e.message ? e.message : e)));
+    p.on("console", (m) => messages.push({ type: m.type(), text: m.text() }));
+    p.on("pageerror", (e) => errors.push(String(e && e.message ? e.message : e)));
     return p;
   };
   const page = await open();
@@ -84,6 +85,8 @@ try {
   result.readyMs = Date.now() - loadStart;
   result.models = await page.$$eval("#model option", (options) => options.map((o) => o.value));
   result.initialMessage = await page.evaluate(() => (document.getElementById("message").hidden ? null : document.getElementById("message").textContent));
+  result.initialFields = await page.$$eval("#form input, #form select", (inputs) => Object.fromEntries(
+    inputs.map((el) => [el.id, { value: el.value, placeholder: el.getAttribute("placeholder") }])));
 
   for (const step of request.designs) {
     await selectModel(page, step.model);
@@ -132,6 +135,21 @@ try {
     await fill(fresh, request.intervalSurrogate.fields);
     await press(fresh);
     result.interval = await shown(fresh);
+  }
+
+  // No surrogate.onnx: the designs are not judged.
+  if (request.noSurrogate) {
+    // Its console is kept apart: the browser reports the 404 of the missing file there.
+    const messages = [];
+    const errors = [];
+    const fresh = await open(messages, errors);
+    await fresh.route("**/exported/surrogate.onnx", (route) => route.fulfill({ status: 404, body: "not found" }));
+    await fresh.goto(request.url, { waitUntil: "load" });
+    await fresh.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
+    await selectModel(fresh, request.noSurrogate.model);
+    await fill(fresh, request.noSurrogate.fields);
+    await press(fresh);
+    result.noSurrogate = { ...(await shown(fresh)), plotHidden: await fresh.$eval("#plot", (el) => getComputedStyle(el).display === "none"), console: messages, pageErrors: errors };
   }
 } finally {
   await browser.close();

@@ -2,10 +2,10 @@
 // Generate or design refractory high-entropy alloys with the exported hea_zoo models.
 //
 //   node generate.js --model ../../exported/cvae.onnx --target 80,40 [--n 5] [--seed 0] [--json]
-//   node generate.js --design --model ../../exported/cvae.onnx --target 60,35 --n 20 --seed 0
+//   node generate.js --design --model ../../exported/cvae.onnx --target 60,35 [--n 20] [--seed 0]
 //                    [--candidates C] [--select diverse|closest] [--tolerance 0.05]
 //                    [--allow Mo,Nb,...] [--exclude Al,V] [--max-elements 5]
-//                    [--bounds Al=0:0.1,W=0.2:0.5] [--min-fraction 0.02] [--json]
+//                    [--bounds Al=0:0.1,W=0.2:0.5] [--min-fraction 0.04] [--out designs.csv] [--json]
 //
 // The generator's inputs are `z` (standard-normal noise, [batch, latent_dim]) and
 // `condition` (the target properties in physical units, [batch, n_conditions]); its output
@@ -16,9 +16,11 @@
 // the threshold dropped, the rest rounded to 0.001 by largest remainder).
 //
 // `--design` runs the whole design engine of docs/DESIGN_ENGINE.md (the one the browser
-// page runs): candidates from the generator, repaired to the constraints, judged by the
-// surrogate beside the model (`surrogate.onnx`, or --surrogate), selected and ranked.
-// `--json` prints everything as one JSON object.
+// page and `hea-zoo design` run, with the same defaults): candidates from the generator,
+// repaired to the constraints, judged by the surrogate beside the model (`surrogate.onnx`,
+// or --surrogate; without one the designs are not judged), selected and ranked. It prints
+// the table `hea-zoo design` prints (notes on stderr), `--out` writes the CSV of
+// `hea-zoo design --out`, and `--json` prints everything as one JSON object.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -32,24 +34,26 @@ const USAGE = `usage: node generate.js --model FILE.onnx --target V1,V2 [--n N] 
                         [--candidates C] [--select diverse|closest] [--tolerance TOL]
                         [--allow A,B] [--exclude A,B] [--max-elements M]
                         [--bounds Al=0:0.1,W=0.2:0.5] [--min-fraction F]
-                        [--surrogate FILE.onnx] [--chunk-size K] [--json]
+                        [--surrogate FILE.onnx] [--chunk-size K] [--out FILE.csv] [--json]
 
   --model         exported hea_zoo generator (e.g. ../../exported/cvae.onnx)
   --target        target properties in the model's condition units, comma separated
                   (e.g. 80,40 for shear modulus 80 GPa, fracture toughness 40 MPa*m^0.5)
-  --n             designs (default 5; ignored with --z)
-  --seed          seed of the noise, an integer in [0, 4294967295] (default 0)
+  --n             designs (default 5, with --design 20; ignored with --z)
+  --seed          seed of the noise, an integer in [0, 4294967295] (default 0; with
+                  --design drawn at random and printed, as hea-zoo design does)
   --z             JSON file: an array of rows of latent_dim numbers, used as the noise
   --threshold     formulas drop fractions below this (default: the model's metadata, 0.005)
   --design        run the design engine (judge, constrain, select) instead of printing draws
-  --candidates    candidates drawn by --design (default max(10 n, 200))
+  --candidates    candidates drawn by --design (default max(100 n, 2000))
   --select        diverse (default) or closest
   --tolerance     relative error per property that counts as on target (default 0.05)
   --allow         only these elements;  --exclude: never these elements
   --max-elements  at most this many elements per alloy
   --bounds        per-element fraction bounds, SYMBOL=LO:HI, comma separated
-  --min-fraction  smallest fraction of any element present (default 0.005)
-  --surrogate     the surrogate (default: surrogate.onnx beside --model)
+  --min-fraction  smallest fraction of any element present (default 0.04)
+  --surrogate     the surrogate (default: surrogate.onnx beside --model, if there is one)
+  --out           with --design: also write every design to this CSV file
   --json          print one JSON object instead of text`;
 
 function fail(message) {
@@ -58,7 +62,7 @@ function fail(message) {
 }
 
 function parseArgs(argv) {
-  const args = { n: 5, seed: 0, json: false, design: false, constraints: {} };
+  const args = { json: false, design: false, constraints: {} };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -68,7 +72,7 @@ function parseArgs(argv) {
     switch (flag) {
       case "--model": args.model = value(); break;
       case "--target": args.target = value(); break;
-      case "--n": args.n = Number(value()); break;
+      case "-n": case "--n": args.n = Number(value()); break;
       case "--seed": args.seed = Number(value()); break;
       case "--z": args.z = value(); break;
       case "--threshold": args.threshold = Number(value()); break;
@@ -79,6 +83,7 @@ function parseArgs(argv) {
       case "--tolerance": args.tolerance = Number(value()); break;
       case "--chunk-size": args.chunkSize = Number(value()); break;
       case "--surrogate": args.surrogate = value(); break;
+      case "--out": args.out = value(); break;
       case "--allow": args.constraints.allowed = value(); break;
       case "--exclude": args.constraints.excluded = value(); break;
       case "--max-elements": args.constraints.maxElements = Number(value()); break;
@@ -90,13 +95,18 @@ function parseArgs(argv) {
   }
   if (!args.model) fail("--model is required");
   if (!args.target) fail("--target is required");
+  if (args.n === undefined) args.n = args.design ? engine.DEFAULT_N : 5;
   if (!Number.isInteger(args.n) || args.n < 1) fail(`--n must be a positive integer, got ${args.n}`);
-  try {
-    engine.checkSeed(args.seed, "--seed");
-  } catch (error) {
-    fail(error.message);
+  if (args.seed === undefined && !args.design) args.seed = 0;
+  if (args.seed !== undefined) {
+    try {
+      engine.checkSeed(args.seed, "--seed");
+    } catch (error) {
+      fail(error.message);
+    }
   }
   if (args.design && args.z) fail("--z and --design do not go together (the design draws its own noise)");
+  if (args.out && !args.design) fail("--out goes with --design");
   return args;
 }
 
@@ -125,8 +135,8 @@ async function openSession(file) {
   return ort.InferenceSession.create(file, options);
 }
 
-/** The engine's generateFn and judgeFn over onnxruntime-node sessions. */
-export function runners(generator, surrogate, nElements, nConditions, latentDim) {
+/** The engine's generateFn, judgeFn and logProbFn over onnxruntime-node sessions. */
+export function runners(generator, surrogate, nElements, nConditions, latentDim, logDensity = null) {
   // Generators return `composition` (a generator with more outputs names it so too).
   const composition = generator.outputNames.includes("composition") ? "composition" : generator.outputNames[0];
   const generateFn = async (z, condition, rows) => {
@@ -136,63 +146,85 @@ export function runners(generator, surrogate, nElements, nConditions, latentDim)
     }, [composition]);
     return out[composition].data;
   };
-  const wanted = ["properties", "properties_std", "properties_lower", "properties_upper"]
-    .filter((name) => surrogate && surrogate.outputNames.includes(name));
-  const judgeFn = async (fractions, rows) => {
-    const out = await surrogate.run({ composition: new ort.Tensor("float32", fractions, [rows, nElements]) }, wanted);
-    return {
-      mean: out.properties.data,
-      std: out.properties_std && out.properties_std.data,
-      lower: out.properties_lower && out.properties_lower.data,
-      upper: out.properties_upper && out.properties_upper.data,
+  let judgeFn;
+  if (surrogate) {
+    // A calibrated interval where the export has one, else the ensemble spread.
+    const calibrated = ["properties_lower", "properties_upper"].every((name) => surrogate.outputNames.includes(name));
+    const wanted = calibrated ? ["properties", "properties_lower", "properties_upper"] : ["properties", "properties_std"];
+    judgeFn = async (fractions, rows) => {
+      const out = await surrogate.run({ composition: new ort.Tensor("float32", fractions, [rows, nElements]) }, wanted);
+      return {
+        mean: out.properties.data,
+        std: out.properties_std && out.properties_std.data,
+        lower: out.properties_lower && out.properties_lower.data,
+        upper: out.properties_upper && out.properties_upper.data,
+      };
     };
-  };
-  return { generateFn, judgeFn };
-}
-
-function show(value) {
-  return Number.isFinite(value) ? value.toFixed(1) : String(value);
+  }
+  let logProbFn;
+  if (logDensity) {
+    const first = logDensity.outputNames[0];
+    logProbFn = async (fractions, condition, rows) => {
+      const out = await logDensity.run({
+        composition: new ort.Tensor("float32", fractions, [rows, nElements]),
+        condition: new ort.Tensor("float32", condition, [rows, nConditions]),
+      }, [first]);
+      return out[first].data;
+    };
+  }
+  return { generateFn, judgeFn, logProbFn };
 }
 
 async function runDesign(args, meta, target) {
   const surrogatePath = args.surrogate || path.join(path.dirname(args.model), "surrogate.onnx");
-  if (!fs.existsSync(surrogatePath)) fail(`no surrogate at ${surrogatePath} (--surrogate FILE.onnx)`);
-  const smeta = engine.onnxMetadata(fs.readFileSync(surrogatePath));
-  if (smeta.kind !== "surrogate") fail(`${surrogatePath} is not a hea_zoo surrogate export (metadata kind=${JSON.stringify(smeta.kind)})`);
-  if (JSON.stringify(smeta.elements) !== JSON.stringify(meta.elements)) {
-    fail(`${surrogatePath} judges compositions over other elements than ${args.model} generates`);
+  let surrogate = null;
+  let smeta = null;
+  if (fs.existsSync(surrogatePath)) {
+    smeta = engine.onnxMetadata(fs.readFileSync(surrogatePath));
+    if (smeta.kind !== "surrogate") fail(`${surrogatePath} is not a hea_zoo surrogate export (metadata kind=${JSON.stringify(smeta.kind)})`);
+    if (JSON.stringify(smeta.elements) !== JSON.stringify(meta.elements)) {
+      fail(`${surrogatePath} judges compositions over other elements than ${args.model} generates`);
+    }
+    if (JSON.stringify(smeta.property_names) !== JSON.stringify(meta.condition_names)) {
+      fail(`${surrogatePath} predicts ${smeta.property_names} but ${args.model} is conditioned on ${meta.condition_names}`);
+    }
+    surrogate = await openSession(surrogatePath);
+  } else if (args.surrogate) {
+    fail(`no surrogate at ${args.surrogate}`);
   }
-  const [generator, surrogate] = await Promise.all([openSession(args.model), openSession(surrogatePath)]);
-  const { generateFn, judgeFn } = runners(generator, surrogate, meta.elements.length, target.length, Number(meta.latent_dim));
+  let logDensity = null;
+  if (meta.log_prob_model) {
+    const file = path.join(path.dirname(args.model), String(meta.log_prob_model));
+    if (!fs.existsSync(file)) fail(`${args.model}: metadata key log_prob_model names ${meta.log_prob_model}, which is not beside it`);
+    logDensity = await openSession(file);
+  }
+  const generator = await openSession(args.model);
+  const fns = runners(generator, surrogate, meta.elements.length, target.length, Number(meta.latent_dim), logDensity);
   const started = performance.now();
   let result;
   try {
     result = await engine.design({
-      generateFn, judgeFn, metadata: meta, target, n: args.n, seed: args.seed,
+      ...fns, metadata: meta, target, n: args.n, seed: args.seed,
       candidates: args.candidates, select: args.select, tolerance: args.tolerance,
-      constraints: args.constraints, chunkSize: args.chunkSize,
+      constraints: args.constraints, chunkSize: args.chunkSize, surrogateName: surrogatePath,
+      generatorPath: args.model,
     });
   } catch (error) {
     fail(error.message);
   }
   result.seconds = (performance.now() - started) / 1000;
   result.model = path.basename(args.model);
-  result.surrogate = path.basename(surrogatePath);
-  result.coverage = smeta.coverage === undefined ? null : Number(smeta.coverage);
+  result.surrogate = surrogate ? path.basename(surrogatePath) : null;
+  result.coverage = smeta && smeta.coverage !== undefined ? Number(smeta.coverage) : null;
+  if (args.out) fs.writeFileSync(args.out, engine.designsCsv(result));
+  result.table = engine.designsTable(result, path.basename(args.model, ".onnx"));
   if (args.json) {
     process.stdout.write(JSON.stringify(result) + "\n");
     return;
   }
-  for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
-  const described = result.names.map((name, p) => `${name} = ${target[p]} ${result.units[p]}`).join(", ");
-  process.stdout.write(`target: ${described}  (model: ${meta.name}, ${result.designs.length} designs, ` +
-    `${result.select}, ${result.systems} systems, ${result.counts.candidates} candidates)\n`);
-  result.designs.forEach((d, i) => {
-    const props = result.names.map((_, p) => (d.lower
-      ? `${show(d.mean[p])} [${d.lower[p].toFixed(2)}, ${d.upper[p].toFixed(2)}]`
-      : `${show(d.mean[p])} ± ${d.std ? d.std[p].toFixed(2) : "?"}`)).join("  ");
-    process.stdout.write(`${i + 1}  ${d.formula}  ${props}\n`);
-  });
+  for (const note of result.notes) process.stderr.write(`note: ${note}\n`);
+  process.stdout.write(result.table + "\n");
+  if (args.out) process.stdout.write(`wrote ${result.designs.length.toLocaleString("en-US")} designs to ${args.out}\n`);
 }
 
 async function main() {

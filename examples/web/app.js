@@ -1,6 +1,8 @@
 // The design page: loads an exported generator and the surrogate with onnxruntime-web
-// (WebAssembly, one thread) and runs engine.js, the design engine `hea-zoo design` runs.
-// Serve the repository root (`python -m http.server`) and open /examples/web/.
+// (WebAssembly, one thread) and runs engine.js, the design engine `hea-zoo design` runs,
+// with its defaults (20 designs, a drawn seed, max(100 n, 2000) candidates, diverse
+// selection, tolerance 0.05, minimum fraction 0.04). Serve the repository root
+// (`python -m http.server`) and open /examples/web/.
 
 import * as engine from "./engine.js";
 
@@ -11,7 +13,7 @@ const MAX_DESIGNS = 1000;
 const MAX_PAGE_CANDIDATES = 1000000;
 
 const $ = (id) => document.getElementById(id);
-const state = { ort: null, files: {}, models: new Map(), surrogate: null, result: null, csvUrl: null, busy: false };
+const state = { ort: null, files: {}, manifest: false, models: new Map(), surrogate: null, result: null, csvUrl: null, busy: false };
 
 // ------------------------------------------------------------------------ messages
 
@@ -64,27 +66,30 @@ async function loadOrt() {
   return ort;
 }
 
-async function fetchBytes(file) {
+async function fetchBytes(file, optional = false) {
   let response;
   try {
     response = await fetch(EXPORTED + file);
   } catch (error) {
     throw new Error(`cannot fetch exported/${file}: ${oneLine(error)}`);
   }
+  if (optional && response.status === 404) return null;
   if (!response.ok) throw new Error(`cannot load exported/${file}: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
 }
 
-async function openModel(file, kind) {
+/** An exported model's session and metadata; null for an optional file that is not there. */
+async function openModel(file, kind, optional = false) {
   const ort = await loadOrt();
-  const bytes = await fetchBytes(file);
+  const bytes = await fetchBytes(file, optional);
+  if (bytes === null) return null;
   let metadata;
   try {
     metadata = engine.onnxMetadata(bytes);
   } catch (error) {
     throw new Error(`exported/${file} is not an ONNX model (${oneLine(error)})`);
   }
-  if (metadata.kind !== kind) {
+  if (kind && metadata.kind !== kind) {
     throw new Error(`exported/${file} is not a hea_zoo ${kind} export (metadata kind=${JSON.stringify(metadata.kind)})`);
   }
   let session;
@@ -110,7 +115,10 @@ async function generatorNames() {
       }
       if (entry.metadata && entry.metadata.kind === "surrogate" && onnx) state.files.surrogate = onnx;
     }
-    if (names.length) return names;
+    if (names.length) {
+      state.manifest = true;
+      return names;
+    }
     throw new Error("it lists no generator");
   } catch (error) {
     showMessage(`exported/MANIFEST.json could not be read (${oneLine(error)}); offering the default generators.`);
@@ -118,12 +126,22 @@ async function generatorNames() {
   }
 }
 
+async function openGenerator(name) {
+  const generator = await openModel(state.files[name] || `${name}.onnx`, "generator");
+  // A generator with a density names its log-density model (beside it in exported/).
+  const file = generator.metadata.log_prob_model;
+  generator.logDensity = file ? await openModel(String(file), null) : null;
+  return generator;
+}
+
 async function currentModels() {
   const name = $("model").value;
-  if (!state.models.has(name)) {
-    state.models.set(name, openModel(state.files[name] || `${name}.onnx`, "generator"));
+  if (!state.models.has(name)) state.models.set(name, openGenerator(name));
+  // No surrogate.onnx: designs are not judged (as `hea-zoo design` without one).
+  if (!state.surrogate) {
+    state.surrogate = state.manifest && !state.files.surrogate ? Promise.resolve(null)
+      : openModel(state.files.surrogate || "surrogate.onnx", "surrogate", true);
   }
-  if (!state.surrogate) state.surrogate = openModel(state.files.surrogate || "surrogate.onnx", "surrogate");
   let generator;
   let surrogate;
   try {
@@ -135,12 +153,14 @@ async function currentModels() {
     throw error;
   }
   const g = generator.metadata;
-  const s = surrogate.metadata;
-  if (JSON.stringify(g.elements) !== JSON.stringify(s.elements)) {
-    throw new Error(`the surrogate judges other elements than ${name} generates`);
-  }
-  if (JSON.stringify(g.condition_names) !== JSON.stringify(s.property_names)) {
-    throw new Error(`the surrogate predicts ${s.property_names} but ${name} is conditioned on ${g.condition_names}`);
+  if (surrogate) {
+    const s = surrogate.metadata;
+    if (JSON.stringify(g.elements) !== JSON.stringify(s.elements)) {
+      throw new Error(`the surrogate judges other elements than ${name} generates`);
+    }
+    if (JSON.stringify(g.condition_names) !== JSON.stringify(s.property_names)) {
+      throw new Error(`the surrogate predicts ${s.property_names} but ${name} is conditioned on ${g.condition_names}`);
+    }
   }
   return { name, generator, surrogate };
 }
@@ -241,8 +261,12 @@ function readRequest(metadata) {
     return value;
   });
   const n = readNumber("n", "the number of designs", { integer: true, min: 1, max: MAX_DESIGNS });
-  const seed = readNumber("seed", "the seed", { integer: true, min: 0, max: engine.MAX_SEED });
+  // An empty seed is drawn at random (and shown with the designs), as `hea-zoo design` does.
+  const seed = readNumber("seed", "the seed", { integer: true, optional: true, min: 0, max: engine.MAX_SEED });
   const candidates = readNumber("candidates", "candidates", { integer: true, optional: true, min: 1, max: MAX_PAGE_CANDIDATES });
+  if (candidates !== undefined && candidates < n) {
+    throw new Error(`candidates (${candidates}) must be at least the number of designs (${n}): each design is a distinct candidate`);
+  }
   const tolerance = readNumber("tolerance", "the tolerance", { min: Number.MIN_VALUE, max: 1e6 });
   const constraints = {
     allowed: $("allowed").value.trim() === "" ? undefined : $("allowed").value,
@@ -267,26 +291,40 @@ function runners(model) {
   const L = Number(g.metadata.latent_dim);
   // Generators return `composition` (a generator with more outputs names it so too).
   const composition = g.session.outputNames.includes("composition") ? "composition" : g.session.outputNames[0];
-  const outputs = ["properties", "properties_std", "properties_lower", "properties_upper"]
-    .filter((name) => s.session.outputNames.includes(name));
-  return {
+  const out = {
     generateFn: async (z, condition, rows) => {
-      const out = await g.session.run({
+      const result = await g.session.run({
         z: new ort.Tensor("float32", z, [rows, L]),
         condition: new ort.Tensor("float32", condition, [rows, P]),
       }, [composition]);
-      return out[composition].data;
-    },
-    judgeFn: async (fractions, rows) => {
-      const out = await s.session.run({ composition: new ort.Tensor("float32", fractions, [rows, E]) }, outputs);
-      return {
-        mean: out.properties.data,
-        std: out.properties_std && out.properties_std.data,
-        lower: out.properties_lower && out.properties_lower.data,
-        upper: out.properties_upper && out.properties_upper.data,
-      };
+      return result[composition].data;
     },
   };
+  if (s) {
+    // A calibrated interval where the export has one, else the ensemble spread.
+    const calibrated = ["properties_lower", "properties_upper"].every((name) => s.session.outputNames.includes(name));
+    const outputs = calibrated ? ["properties", "properties_lower", "properties_upper"] : ["properties", "properties_std"];
+    out.judgeFn = async (fractions, rows) => {
+      const result = await s.session.run({ composition: new ort.Tensor("float32", fractions, [rows, E]) }, outputs);
+      return {
+        mean: result.properties.data,
+        std: result.properties_std && result.properties_std.data,
+        lower: result.properties_lower && result.properties_lower.data,
+        upper: result.properties_upper && result.properties_upper.data,
+      };
+    };
+  }
+  if (g.logDensity) {
+    const first = g.logDensity.session.outputNames[0];
+    out.logProbFn = async (fractions, condition, rows) => {
+      const result = await g.logDensity.session.run({
+        composition: new ort.Tensor("float32", fractions, [rows, E]),
+        condition: new ort.Tensor("float32", condition, [rows, P]),
+      }, [first]);
+      return result[first].data;
+    };
+  }
+  return out;
 }
 
 async function onDesign(event) {
@@ -301,19 +339,18 @@ async function onDesign(event) {
   try {
     const model = await currentModels();
     const request = readRequest(model.generator.metadata);
-    const { generateFn, judgeFn } = runners(model);
     const result = await engine.design({
-      generateFn, judgeFn, metadata: model.generator.metadata, ...request,
+      ...runners(model), metadata: model.generator.metadata, ...request,
+      surrogateName: `exported/${model.surrogate ? model.surrogate.file : "surrogate.onnx"}`,
+      generatorPath: `exported/${model.generator.file}`, candidatesName: "the Candidates field",
       onProgress: (done, total) => { $("progress").textContent = `${done.toLocaleString()} / ${total.toLocaleString()} candidates`; },
     });
     result.model = model.name;
-    result.coverage = model.surrogate.metadata.coverage === undefined ? null : Number(model.surrogate.metadata.coverage);
+    const coverage = model.surrogate && model.surrogate.metadata.coverage;
+    result.coverage = coverage === undefined || coverage === null ? null : Number(coverage);
     result.floors = Array.from(engine.scaleFloors(model.generator.metadata, result.names.length));
     state.result = result;
-    showWarnings(result.warnings);
-    if (result.designs.length === 0) {
-      throw new Error(`no candidate met the constraints (${result.counts.candidates} drawn): relax them or draw more candidates`);
-    }
+    showWarnings(result.notes);
     render(result);
     const ms = performance.now() - started;
     result.milliseconds = ms;
@@ -337,81 +374,84 @@ async function onDesign(event) {
 // --------------------------------------------------------------------------- output
 
 function fmt(value, digits = 1) {
-  return Number.isFinite(value) ? value.toFixed(digits) : "–";
-}
-
-function intervalOf(d, p) {
-  if (d.lower && d.upper) return [d.lower[p], d.upper[p]];
-  if (d.std) return [d.mean[p] - d.std[p], d.mean[p] + d.std[p]];
-  return [d.mean[p], d.mean[p]];
+  return Number.isFinite(value) ? engine.formatFixed(value, digits) : "–";
 }
 
 function propertyCell(d, p) {
-  if (d.lower && d.upper) return `${fmt(d.mean[p])} [${fmt(d.lower[p], 2)}, ${fmt(d.upper[p], 2)}]`;
-  if (d.std) return `${fmt(d.mean[p])} ± ${fmt(d.std[p], 2)}`;
-  return fmt(d.mean[p]);
+  return `${fmt(d.mean[p])} [${fmt(d.lower[p], 2)}, ${fmt(d.upper[p], 2)}]`;
 }
 
 function render(result) {
   const { designs, names, units } = result;
-  const interval = designs[0].lower
+  // The calibrated interval of the export, else mean ± 1.645 std (a note says so).
+  const interval = result.calibrated
     ? `interval${result.coverage ? ` (${Math.round(result.coverage * 100)} %)` : ""}`
-    : "± ensemble std";
-  const head = ["#", "formula", ...names.map((name, p) => `${name.replace(/_/g, " ")} [${units[p]}], ${interval}`), "mean rel. error", "system"];
+    : "interval (nominal 90 %)";
+  const head = ["#", "formula"];
+  names.forEach((name, p) => {
+    if (result.hasSurrogate) head.push(`${name.replace(/_/g, " ")} [${units[p]}], ${interval}`);
+    if (result.usesOracle) head.push(`oracle [${units[p]}]`);
+  });
+  if (result.hasSurrogate) head.push("mean rel. error");
+  if (result.hasLogProb) head.push("log p");
+  head.push("system");
   const tr = document.createElement("tr");
   head.forEach((text, i) => {
     const th = document.createElement("th");
     th.textContent = text;
     if (i === 1) th.className = "formula";
+    else if (i === head.length - 1) th.className = "system";
     tr.append(th);
   });
   $("designs").tHead.replaceChildren(tr);
   const body = $("designs").tBodies[0];
-  body.replaceChildren(...designs.map((d, i) => {
+  body.replaceChildren(...designs.map((d) => {
     const row = document.createElement("tr");
     row.dataset.index = String(d.index);
     row.dataset.k = d.k.join(",");
     if (!d.inTolerance) row.className = "off-target";
-    const cells = [String(i + 1), d.formula, ...names.map((_, p) => propertyCell(d, p)), `${fmt(100 * d.score, 2)} %`, d.system];
+    const cells = [String(d.rank), d.formula];
+    names.forEach((_, p) => {
+      if (result.hasSurrogate) cells.push(propertyCell(d, p));
+      if (result.usesOracle) cells.push(fmt(d.oracle[p]));
+    });
+    if (result.hasSurrogate) cells.push(`${fmt(100 * d.score, 2)} %`);
+    if (result.hasLogProb) cells.push(fmt(d.logProb));
+    cells.push(d.system);
     cells.forEach((text, c) => {
       const td = document.createElement("td");
-      td.textContent = text;
-      if (c === 1) td.className = "formula";
+      if (c === 1) {
+        // A long formula wraps between elements only.
+        td.className = "formula";
+        text.split(/(?=[A-Z])/).forEach((term, i) => {
+          if (i) td.append(document.createElement("wbr"));
+          td.append(term);
+        });
+      } else {
+        td.textContent = text;
+        if (c === cells.length - 1) td.className = "system";
+      }
       row.append(td);
     });
     return row;
   }));
-  const inTol = designs.filter((d) => d.inTolerance).length;
+  const judged = result.hasSurrogate
+    ? `${result.counts.inTolerance.toLocaleString()} distinct candidates within ±${+(100 * result.tolerance).toPrecision(3)} % ` +
+      "of the target on every property by the surrogate. "
+    : "Not judged: no surrogate. ";
   $("summary").textContent = `${designs.length} designs (${result.select}, seed ${result.seed}) span ${result.systems} ` +
-    `alloy systems; ${inTol} within ±${+(100 * result.tolerance).toPrecision(3)} % of the target on every property. ` +
-    `${result.counts.unique.toLocaleString()} distinct printable candidates of ${result.counts.candidates.toLocaleString()} drawn.`;
+    `alloy systems (elements ≥ 5 at.%). ${judged}` +
+    `${result.counts.distinct.toLocaleString()} distinct valid candidates of ${result.counts.candidates.toLocaleString()} drawn ` +
+    `(minimum fraction ${result.minFraction}).`;
   if (state.csvUrl) URL.revokeObjectURL(state.csvUrl);
-  state.csvUrl = URL.createObjectURL(new Blob([toCsv(result)], { type: "text/csv" }));
+  state.csvUrl = URL.createObjectURL(new Blob([engine.designsCsv(result)], { type: "text/csv" }));
   $("download").href = state.csvUrl;
   $("download").download = `hea_zoo_${result.model}_seed${result.seed}.csv`;
-  plot(result);
+  // Without a surrogate there is nothing to place in property space.
+  $("plot").style.display = result.hasSurrogate ? "" : "none";
+  if (result.hasSurrogate) plot(result);
+  else $("plot").replaceChildren();
   $("results").hidden = false;
-}
-
-function csvCell(value) {
-  const text = value === undefined || value === null ? "" : String(value);
-  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-function toCsv(result) {
-  const { designs, names, elements } = result;
-  const intervalCols = designs[0].lower ? ["lower", "upper"] : ["std"];
-  const header = ["rank", "formula", "candidate"];
-  names.forEach((name) => header.push(`${name}_surrogate`, ...intervalCols.map((c) => `${name}_${c}`)));
-  header.push("relative_error_surrogate", "in_tolerance", "system", ...elements);
-  const lines = [header.map(csvCell).join(",")];
-  designs.forEach((d, i) => {
-    const row = [i + 1, d.formula, d.index];
-    names.forEach((_, p) => row.push(d.mean[p], ...intervalCols.map((c) => d[c][p])));
-    row.push(d.score, d.inTolerance, d.system, ...d.k.map((k) => engine.fractionText(k)));
-    lines.push(row.map(csvCell).join(","));
-  });
-  return lines.join("\n") + "\n";
 }
 
 // ----------------------------------------------------------------------------- plot
@@ -484,10 +524,10 @@ function plot(result) {
   }
   const points = svg("g", { class: "designs" });
   designs.forEach((d, i) => {
-    const [lo, hi] = intervalOf(d, 0);
+    const [lo, hi] = [d.lower[0], d.upper[0]];
     if (Number.isFinite(lo) && Number.isFinite(hi)) points.append(svg("line", { class: "interval", x1: sx(lo), x2: sx(hi), y1: sy(yOf(d)), y2: sy(yOf(d)) }));
     if (two) {
-      const [lo1, hi1] = intervalOf(d, 1);
+      const [lo1, hi1] = [d.lower[1], d.upper[1]];
       if (Number.isFinite(lo1) && Number.isFinite(hi1)) points.append(svg("line", { class: "interval", x1: sx(xOf(d)), x2: sx(xOf(d)), y1: sy(lo1), y2: sy(hi1) }));
     }
   });

@@ -1,23 +1,30 @@
 // The hea_zoo design engine (docs/DESIGN_ENGINE.md) in JavaScript: one ES module with no
-// dependencies, for Node (>= 18, `import`) and the browser.
+// dependencies, for Node (>= 18, `import`) and the browser. `hea-zoo design`
+// (hea_zoo.serving.design) implements the same document: the same models, target, seed,
+// constraints and options give the same designs, table and CSV.
 //
 //   noise               section 1: the seeded standard-normal draw (hzn1)
 //   printedThousandths  section 2: the printed composition, in thousandths
 //   formulaString       section 2: its formula
-//   checkConstraints    section 3: validation (one-line errors) and normalization
+//   checkConstraints    section 3: validation (one-line errors), defaults and normal form
 //   repairRow           section 3: repair and print of one raw candidate
 //   relativeErrors      section 4: judging against a target
-//   selectDesigns       section 5: dedupe, `closest` and `diverse` selection
+//   selectDesigns       section 5: `closest` and `diverse` selection
+//   oracleProperties    section 6: the physics oracle's values (models of the bundled data)
+//   designsCsv          section 6: the output table as CSV
 //   design              the whole pipeline, in chunks, over caller-supplied models
 //
 // The models run outside this file: `generateFn(z, condition, rows)` returns the
-// generator's `composition` (Float32Array, rows x elements) and `judgeFn(fractions, rows)`
-// returns the surrogate's outputs ({mean, std?, lower?, upper?}, Float32Arrays, rows x
-// properties). In Node they wrap onnxruntime-node, in the page onnxruntime-web.
+// generator's `composition` (Float32Array, rows x elements), `judgeFn(fractions, rows)`
+// the surrogate's outputs ({mean, std?, lower?, upper?}, Float32Arrays, rows x
+// properties; no judgeFn: no surrogate) and `logProbFn(fractions, condition, rows)` a
+// log-density per row (only for a generator whose metadata names a `log_prob_model`).
+// In Node they wrap onnxruntime-node, in the page onnxruntime-web.
 //
 // Integer steps are exact (uint32 via Math.imul and >>> 0); float steps are float64 in the
-// order of the Python reference (hea_zoo.artifact), including NumPy's pairwise summation
-// where the reference sums a row with NumPy.
+// order of the Python engine (hea_zoo.artifact, hea_zoo.serving.design), including NumPy's
+// pairwise summation where it sums a row with NumPy; float32 steps are rounded with
+// Math.fround.
 
 export const NOISE_SPEC = "hzn1";
 export const DROP_THRESHOLD = 0.005;
@@ -26,6 +33,21 @@ export const MAX_SEED = 4294967295;
 export const DEFAULT_TOLERANCE = 0.05;
 export const SYSTEM_MIN_THOUSANDTHS = 50;
 export const MAX_CANDIDATES = 10000000;
+/** Minimum fraction of any element in a design unless the request sets one (4 at.%). */
+export const DEFAULT_MIN_FRACTION = 0.04;
+/** Maximum number of elements in a design unless the request sets one (null: no limit). */
+export const DEFAULT_MAX_ELEMENTS = null;
+/** Designs returned unless the request says. */
+export const DEFAULT_N = 20;
+/** Standard-normal quantile of a two-sided 90 % interval (mean ± z std without calibration). */
+export const INTERVAL_Z = 1.6448536269514722;
+/** The data fingerprint of the bundled, oracle-labelled table (hea_zoo.constants). */
+export const BUNDLED_FINGERPRINT = "b6856ab77c7722607a38bea47c5d5523e758956bdf86e6c8cf529fbd8c6fb8f9";
+
+/** Candidates drawn for `n` designs unless the request says: max(100 n, 2000). */
+export function defaultCandidates(n) {
+  return Math.max(100 * n, 2000);
+}
 
 const TWO32 = 4294967296;
 const FLOAT32_MAX = 3.4028234663852886e38;
@@ -263,15 +285,38 @@ export function parseBounds(value) {
   return out;
 }
 
+function given(value) {
+  return value !== undefined && value !== null && value !== "";
+}
+
+function thousands(value) {
+  return value.toLocaleString("en-US");
+}
+
+/** A number as Python's `{:g}` writes it (6 significant digits, no trailing zeros). */
+export function gText(value) {
+  if (!Number.isFinite(value)) return Number.isNaN(value) ? "nan" : value > 0 ? "inf" : "-inf";
+  if (value === 0) return Object.is(value, -0) ? "-0" : "0";
+  const [mant, e] = value.toExponential(5).split("e");
+  const exp = Number(e); // the exponent after rounding to 6 significant digits
+  const strip = (text) => (text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text);
+  if (exp < -4 || exp >= 6) return `${strip(mant)}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  return strip(formatFixed(value, 5 - exp));
+}
+
 /**
  * Validates a constraints object over `elements` (section 3) and returns its normal form.
  *
  * Input (all optional): {allowed: [symbols] | "Mo,Nb", excluded, maxElements,
- * bounds: {Al: [lo, hi]} | "Al=0:0.1", minFraction}. Throws an Error with a one-line
- * message naming the problem for a contradictory or malformed request.
+ * bounds: {Al: [lo, hi]} | "Al=0:0.1", minFraction}. Unset, `minFraction` is
+ * DEFAULT_MIN_FRACTION (0.04) and `maxElements` DEFAULT_MAX_ELEMENTS (no limit), the
+ * defaults of `hea-zoo design`. Throws an Error with a one-line message naming the problem
+ * for a contradictory or malformed request. `threshold` is the generator's drop threshold
+ * (the plain request prints with it).
  *
  * @returns {{allowed: Uint8Array, lo: Float64Array, hi: Float64Array, required: Uint8Array,
- *   maxElements: number, minFraction: number, minThousandths: number, trivial: boolean}}
+ *   maxElements: number, minFraction: number, minThousandths: number, trivial: boolean,
+ *   elements: string[], description: string}}
  */
 export function checkConstraints(constraints, elements, threshold = DROP_THRESHOLD) {
   const c = constraints || {};
@@ -317,39 +362,63 @@ export function checkConstraints(constraints, elements, threshold = DROP_THRESHO
   const required = new Uint8Array(E);
   let nRequired = 0;
   for (let e = 0; e < E; e++) if (lo[e] > 0) { required[e] = 1; nRequired++; }
-  let m = E;
-  if (c.maxElements !== undefined && c.maxElements !== null && c.maxElements !== "") {
+  let m;
+  if (given(c.maxElements)) {
     m = Number(c.maxElements);
     if (!Number.isInteger(m) || m < 1) throw new Error(`the maximum number of elements must be an integer >= 1; got ${String(c.maxElements)}`);
     if (m < nRequired) {
       throw new Error(`the maximum number of elements (${m}) is below the ${nRequired} elements with a lower bound above 0`);
     }
+  } else {
+    m = Math.max(DEFAULT_MAX_ELEMENTS === null ? E : DEFAULT_MAX_ELEMENTS, nRequired);
   }
-  let fMin = threshold;
-  if (c.minFraction !== undefined && c.minFraction !== null && c.minFraction !== "") {
-    fMin = Number(c.minFraction);
-    if (!Number.isFinite(fMin) || !(fMin > 0) || fMin > 1) {
-      throw new Error(`the minimum fraction must lie in (0, 1]; got ${String(c.minFraction)}`);
-    }
+  const defaultF = !given(c.minFraction);
+  const fMin = defaultF ? DEFAULT_MIN_FRACTION : Number(c.minFraction);
+  if (!Number.isFinite(fMin) || !(fMin > 0) || fMin > 1) {
+    throw new Error(`the minimum fraction must lie in (0, 1]; got ${String(c.minFraction)}`);
   }
+  const hint = defaultF ? " (the default; set the minimum fraction to change it)" : "";
   let raised = 0;
   for (let e = 0; e < E; e++) {
     if (lo[e] > 0 && lo[e] < fMin) { lo[e] = fMin; raised++; }
   }
   if (raised) {
     for (let e = 0; e < E; e++) {
-      if (lo[e] > hi[e]) throw new Error(`bounds of ${elements[e]}: the minimum fraction ${fMin} exceeds the upper bound ${hi[e]}`);
+      if (lo[e] > hi[e]) throw new Error(`bounds of ${elements[e]}: the minimum fraction ${fMin}${hint} exceeds the upper bound ${hi[e]}`);
     }
     let s = 0;
     for (let e = 0; e < E; e++) s += lo[e];
-    if (s > 1) throw new Error(`the lower bounds, raised to the minimum fraction ${fMin}, sum to ${+s.toFixed(6)} > 1`);
+    if (s > 1) throw new Error(`the lower bounds, raised to the minimum fraction ${fMin}${hint}, sum to ${+s.toFixed(6)} > 1`);
   }
-  const trivial = allowed.every((a) => a) && lo.every((v) => v === 0) && hi.every((v) => v === 1) &&
-    m >= E && fMin === threshold;
+  // The plain request (section 3): every element allowed, no bounds, no maximum below E and
+  // the drop threshold as the minimum fraction; steps 1-5 and 7 are skipped.
+  const trivial = allowed.every((a) => a) && nRequired === 0 && hi.every((v) => v === 1) && m >= E && fMin === threshold;
+  const parts = [];
+  if (!allowed.every((a) => a)) parts.push("elements " + elements.filter((_, e) => allowed[e]).join(","));
+  if (m < E) parts.push(`at most ${m} elements`);
+  for (let e = 0; e < E; e++) if (lo[e] > 0 || hi[e] < 1) parts.push(`${elements[e]} ${gText(lo[e])}-${gText(hi[e])}`);
+  parts.push(`min fraction ${gText(fMin)}`);
   return {
     allowed, lo, hi, required, maxElements: m, minFraction: fMin,
     minThousandths: Math.ceil(UNIT * fMin - 1e-9), trivial, elements: Array.from(elements),
+    description: parts.join("; "),
   };
+}
+
+/** Step 7: whether a printed row (thousandths) meets every constraint of `c` exactly. */
+export function satisfies(k, offset, c) {
+  const E = c.lo.length;
+  let count = 0;
+  for (let e = 0; e < E; e++) {
+    const v = k[offset + e];
+    if (v > 0) {
+      count++;
+      if (!c.allowed[e] || v < c.minThousandths || v < UNIT * c.lo[e] - 1e-9 || v > UNIT * c.hi[e] + 1e-9) return false;
+    } else if (c.required[e]) {
+      return false;
+    }
+  }
+  return count <= c.maxElements;
 }
 
 /**
@@ -365,22 +434,22 @@ export function repairRow(raw, offset, c, out) {
   // 1. off the allowed set; 2. below the minimum fraction (not required).
   for (let e = 0; e < E; e++) {
     if (!c.allowed[e]) x[e] = 0;
-    else if (x[e] < c.minFraction && c.lo[e] === 0) x[e] = 0;
+    else if (x[e] < c.minFraction && !c.required[e]) x[e] = 0;
   }
-  // 3. at most m elements: the required ones, then the largest of the rest.
-  let present = 0;
-  for (let e = 0; e < E; e++) if (x[e] > 0) present++;
-  if (present > c.maxElements) {
-    let slots = c.maxElements;
-    for (let e = 0; e < E; e++) if (c.required[e]) slots--;
-    const rest = [];
-    for (let e = 0; e < E; e++) if (x[e] > 0 && !c.required[e]) rest.push(e);
+  // 3. the required elements count towards m whether or not present yet: at most m - r of
+  // the others, the largest (ties: lower column).
+  let nRequired = 0;
+  for (let e = 0; e < E; e++) if (c.required[e]) nRequired++;
+  const slots = Math.max(c.maxElements - nRequired, 0);
+  const rest = [];
+  for (let e = 0; e < E; e++) if (x[e] > 0 && !c.required[e]) rest.push(e);
+  if (rest.length > slots) {
     rest.sort((a, b) => (x[a] > x[b] ? -1 : x[a] < x[b] ? 1 : a - b));
-    for (let r = Math.max(slots, 0); r < rest.length; r++) x[rest[r]] = 0;
+    for (let r = slots; r < rest.length; r++) x[rest[r]] = 0;
   }
   // 4. required elements are present.
   for (let e = 0; e < E; e++) if (c.required[e] && x[e] === 0) x[e] = c.lo[e];
-  // 5. normalize, then clip to the bounds and spread the difference, until nothing moves.
+  // 5. normalize (a sequential sum), then rounds of clipping to the bounds.
   let total = 0;
   for (let e = 0; e < E; e++) total += x[e];
   if (!(total > 0)) { out.fill(0); return false; }
@@ -400,10 +469,12 @@ export function repairRow(raw, offset, c, out) {
         clipped[e] = 1;
         moved = Math.max(moved, Math.abs(v - x[e]));
         x[e] = v;
-        clippedMass += v;
       }
     }
-    for (let e = 0; e < E; e++) if (x[e] > 0 && !clipped[e]) free += x[e];
+    for (let e = 0; e < E; e++) {
+      if (clipped[e]) clippedMass += x[e];
+      else if (x[e] > 0) free += x[e];
+    }
     if (free > 0) {
       const mass = 1 - clippedMass;
       for (let e = 0; e < E; e++) {
@@ -414,41 +485,37 @@ export function repairRow(raw, offset, c, out) {
         }
       }
     }
-    if (!(moved > 1e-12)) break;
+    if (!(moved > 1e-12)) break; // a row that stopped is not touched again
   }
-  // 6. print with the minimum fraction as the drop threshold.
+  // 6. print with the minimum fraction as the drop threshold; 7. exact constraints.
   if (!printRow(x, 0, E, c.minFraction, out)) return false;
-  // 7. the printed composition meets every constraint exactly.
-  let count = 0;
-  for (let e = 0; e < E; e++) {
-    const k = out[e];
-    if (k > 0) {
-      count++;
-      if (!c.allowed[e] || k < c.minThousandths || k < UNIT * c.lo[e] - 1e-9 || k > UNIT * c.hi[e] + 1e-9) {
-        out.fill(0);
-        return false;
-      }
-    } else if (c.required[e]) {
-      out.fill(0);
-      return false;
-    }
-  }
-  if (count > c.maxElements) { out.fill(0); return false; }
+  if (!satisfies(out, 0, c)) { out.fill(0); return false; }
   return true;
 }
 
 // ------------------------------------------------------------------- 4. judging and ranking
 
-/** Per-property floors of the relative error: 1 % of the training range (else 1e-9). */
-export function scaleFloors(metadata, nProperties) {
+/** The generator's training-condition range as [lo[], hi[]], or null where unknown. */
+export function trainingRange(metadata, nProperties) {
   const range = metadata && metadata.condition_range;
-  const out = new Float64Array(nProperties).fill(1e-9);
-  if (Array.isArray(range) && range.length === 2) {
+  if (!Array.isArray(range) || range.length !== 2) return null;
+  const out = [[], []];
+  for (let side = 0; side < 2; side++) {
+    if (!Array.isArray(range[side]) || range[side].length !== nProperties) return null;
     for (let p = 0; p < nProperties; p++) {
-      const w = Number(range[1][p]) - Number(range[0][p]);
-      if (Number.isFinite(w)) out[p] = Math.max(0.01 * w, 1e-9);
+      const v = Number(range[side][p]);
+      if (!Number.isFinite(v)) return null;
+      out[side].push(v);
     }
   }
+  return out;
+}
+
+/** Per-property floors of the relative error: max(1 % of the training range, 1e-9), else 1e-9. */
+export function scaleFloors(metadata, nProperties) {
+  const range = trainingRange(metadata, nProperties);
+  const out = new Float64Array(nProperties).fill(1e-9);
+  if (range) for (let p = 0; p < nProperties; p++) out[p] = Math.max(0.01 * (range[1][p] - range[0][p]), 1e-9);
   return out;
 }
 
@@ -462,6 +529,12 @@ export function relativeErrors(mean, offset, target, floors) {
   return out;
 }
 
+/** The score of a row of relative errors: their sum (NumPy's order) / P; NaN becomes +inf. */
+export function scoreOf(errors) {
+  const score = numpySum(errors, 0, errors.length) / errors.length;
+  return Number.isNaN(score) ? Infinity : score;
+}
+
 // --------------------------------------------------------------------------- 5. selection
 
 function byScore(a, b) {
@@ -470,52 +543,109 @@ function byScore(a, b) {
   return a.index - b.index;
 }
 
-function squaredDistance(a, b) {
-  let d = 0;
-  for (let e = 0; e < a.length; e++) {
-    const t = a[e] - b[e];
-    d += t * t;
+/** The `capacity` best records by (score, index), offered in any order; bounded memory. */
+class BestStore {
+  constructor(capacity) {
+    this.capacity = capacity;
+    this.items = [];
   }
-  return d;
+
+  offer(item) {
+    this.items.push(item);
+    if (this.items.length >= 2 * this.capacity + 4096) this.prune();
+  }
+
+  prune() {
+    this.items.sort(byScore);
+    if (this.items.length > this.capacity) this.items.length = this.capacity;
+  }
+
+  sorted() {
+    this.prune();
+    return this.items;
+  }
+}
+
+/** Greedy farthest-point selection over `pool` (pool order): positions of the `n` taken. */
+function farthestPoint(pool, n) {
+  const P = pool.length;
+  const E = pool[0].k.length;
+  const k = new Int32Array(P * E);
+  pool.forEach((d, i) => k.set(d.k, i * E));
+  const D = new Float64Array(P);
+  const distanceTo = (s) => {
+    for (let i = 0; i < P; i++) {
+      if (D[i] < 0) continue;
+      let d = 0;
+      for (let e = 0; e < E; e++) {
+        const t = k[i * E + e] - k[s * E + e];
+        d += t * t;
+      }
+      if (d < D[i]) D[i] = d;
+    }
+  };
+  D.fill(Infinity);
+  const chosen = [0];
+  D[0] = -1; // the chosen stay below every distance
+  distanceTo(0);
+  while (chosen.length < n) {
+    let best = -1;
+    for (let i = 0; i < P; i++) if (D[i] >= 0 && (best < 0 || D[i] > D[best])) best = i;
+    chosen.push(best);
+    D[best] = -1;
+    distanceTo(best);
+  }
+  return chosen;
+}
+
+/** Keeps judged candidates for a selection (section 5) with bounded memory. */
+export class Selection {
+  constructor(n, select) {
+    if (select !== "diverse" && select !== "closest") {
+      throw new Error(`select must be "diverse" or "closest"; got ${JSON.stringify(select)}`);
+    }
+    this.n = n;
+    this.select = select;
+    if (select === "closest") {
+      this.best = new BestStore(n);
+    } else {
+      this.pool = new BestStore(Math.max(50 * n, 2000));
+      this.fill = new BestStore(n);
+    }
+  }
+
+  /** A judged, distinct candidate {index, k, score, inTolerance, ...}. */
+  offer(d) {
+    if (this.best) this.best.offer(d);
+    else if (d.inTolerance) this.pool.offer(d);
+    else this.fill.offer(d);
+  }
+
+  /** The chosen candidates sorted by (score, index), and how many were in the pool. */
+  finish() {
+    if (this.best) return { chosen: this.best.sorted().slice(), pool: null, filled: 0 };
+    const pool = this.pool.sorted();
+    let chosen;
+    let filled = 0;
+    if (pool.length <= this.n) {
+      const extra = this.fill.sorted().slice(0, this.n - pool.length);
+      filled = extra.length;
+      chosen = pool.concat(extra);
+    } else {
+      chosen = farthestPoint(pool, this.n).map((i) => pool[i]);
+    }
+    return { chosen: chosen.sort(byScore), pool: pool.length, filled };
+  }
 }
 
 /**
- * Selects `n` designs from judged, deduplicated candidates ({index, k, score, inTolerance},
- * in candidate order) and returns them sorted by (score, index) (section 5).
+ * Selects `n` designs from judged, deduplicated candidates ({index, k, score, inTolerance})
+ * and returns them sorted by (score, index) (section 5).
  */
 export function selectDesigns(judged, n, select = "diverse") {
-  const sorted = judged.slice().sort(byScore);
-  let chosen;
-  if (select === "closest") {
-    chosen = sorted.slice(0, n);
-  } else if (select === "diverse") {
-    const P = Math.max(50 * n, 2000);
-    const pool = sorted.filter((d) => d.inTolerance).slice(0, P);
-    if (pool.length <= n) {
-      chosen = pool.concat(sorted.filter((d) => !d.inTolerance).slice(0, n - pool.length));
-    } else {
-      const D = new Float64Array(pool.length);
-      const taken = new Uint8Array(pool.length);
-      chosen = [pool[0]];
-      taken[0] = 1;
-      for (let i = 0; i < pool.length; i++) D[i] = squaredDistance(pool[i].k, pool[0].k);
-      while (chosen.length < n) {
-        let best = -1;
-        for (let i = 0; i < pool.length; i++) {
-          if (!taken[i] && (best < 0 || D[i] > D[best])) best = i;
-        }
-        taken[best] = 1;
-        chosen.push(pool[best]);
-        const kb = pool[best].k;
-        for (let i = 0; i < pool.length; i++) {
-          if (!taken[i]) D[i] = Math.min(D[i], squaredDistance(pool[i].k, kb));
-        }
-      }
-    }
-  } else {
-    throw new Error(`select must be "diverse" or "closest"; got ${JSON.stringify(select)}`);
-  }
-  return chosen.sort(byScore);
+  const selection = new Selection(n, select);
+  for (const d of judged) selection.offer(d);
+  return selection.finish().chosen;
 }
 
 /** The alloy system of a printed row: elements with k >= 50 (5 at.%), joined by "-". */
@@ -528,6 +658,256 @@ export function systemOf(kRow, elements) {
 /** How many distinct alloy systems the designs span. */
 export function countSystems(designs, elements) {
   return new Set(designs.map((d) => systemOf(d.k, elements))).size;
+}
+
+// ------------------------------------------------------------------------------ 6. output
+
+// The element data of the physics oracle (hea_zoo.data.elements; checked by the tests):
+// shear and bulk modulus [GPa], melting point [K], valence electrons, atomic mass [u],
+// density [g/cm^3], atomic radius [angstrom].
+const ORACLE_ELEMENTS = {
+  Al: [26.0, 76.0, 933.47, 3, 26.9815386, 2.7, 1.432],
+  Be: [132.0, 130.0, 1560.0, 2, 9.012182, 1.85, 1.128],
+  Co: [75.0, 180.0, 1768.0, 9, 58.933195, 8.86, 1.251],
+  Cr: [115.0, 160.0, 2180.0, 6, 51.9961, 7.15, 1.249],
+  Cu: [48.0, 140.0, 1357.77, 11, 63.546, 8.96, 1.278],
+  Fe: [82.0, 170.0, 1811.0, 8, 55.845, 7.87, 1.241],
+  Hf: [30.0, 110.0, 2506.0, 4, 178.49, 13.31, 1.578],
+  Ir: [210.0, 320.0, 2719.0, 9, 192.217, 22.56, 1.357],
+  Mn: [79.8, 120.0, 1519.0, 7, 54.938045, 7.21, 1.35],
+  Mo: [126.0, 230.0, 2896.0, 6, 95.94, 10.28, 1.363],
+  Nb: [38.0, 170.0, 2750.0, 5, 92.90638, 8.57, 1.429],
+  Ni: [76.0, 180.0, 1728.0, 10, 58.6934, 8.9, 1.246],
+  O: [NaN, NaN, 54.36, 6, 15.9994, 0.001429, 0.66],
+  Re: [178.0, 370.0, 3459.0, 7, 186.207, 21.02, 1.375],
+  Ru: [173.0, 220.0, 2607.0, 8, 101.07, 12.45, 1.339],
+  Si: [66.4, 96.4, 1687.0, 4, 28.0855, 2.33, 1.153],
+  Ta: [69.0, 200.0, 3290.0, 5, 180.94788, 16.65, 1.43],
+  Ti: [44.0, 110.0, 1941.0, 4, 47.867, 4.51, 1.462],
+  V: [47.0, 160.0, 2183.0, 5, 50.9415, 6.11, 1.316],
+  W: [161.0, 310.0, 3695.0, 6, 183.84, 19.25, 1.367],
+  Y: [26.0, 41.0, 1799.0, 3, 88.90585, 4.47, 1.801],
+  Zr: [33.0, 91.7, 2128.0, 4, 91.224, 6.51, 1.603],
+};
+const ORACLE = {
+  cGamma: 4.0, pughThreshold: 1.75, pughWidth: 0.25, vecThreshold: 4.6, vecWidth: 0.3,
+  deltaThreshold: 0.066, deltaWidth: 0.01, alphaPlastic: 1.0e4, betaOxygen: 15.0,
+};
+const K_B_EV = 8.617333262e-5;
+const EV_PER_A2_TO_J_PER_M2 = 16.02176634;
+const AVOGADRO = 6.02214076e23;
+
+/** Whether the physics oracle applies to a generator: it labelled the bundled data only. */
+export function oracleApplies(metadata) {
+  return Boolean(metadata) && metadata.data_fingerprint === BUNDLED_FINGERPRINT &&
+    Array.isArray(metadata.elements) && metadata.elements.every((s) => s in ORACLE_ELEMENTS);
+}
+
+function dot(a, b) {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+/**
+ * The physics oracle (hea_zoo.data.oracle) of one composition: [shear modulus (GPa),
+ * fracture toughness (MPa m^0.5)], float64. `x` holds fractions over `elements`.
+ */
+export function oracleProperties(x, elements) {
+  const metals = [];
+  let xO = 0;
+  elements.forEach((s, e) => {
+    if (!(s in ORACLE_ELEMENTS)) throw new Error(`the oracle is defined for the study's 22 elements only; got ${s}`);
+    if (s === "O") xO += Number(x[e]);
+    else metals.push(e);
+  });
+  const table = metals.map((e) => ORACLE_ELEMENTS[elements[e]]);
+  const col = (j) => table.map((row) => row[j]);
+  const G = col(0);
+  const B = col(1);
+  const Tm = col(2);
+  const radius = col(6);
+  const omega = table.map((row) => row[4] / row[5] / AVOGADRO * 1e24);
+  const xm0 = metals.map((e) => Number(x[e]));
+  const metalTotal = numpySum(xm0);
+  if (!(metalTotal > 0)) throw new Error("every composition needs at least one metallic element");
+  const xm = xm0.map((v) => v / metalTotal);
+  const vol = xm.map((v, i) => v * omega[i]);
+  const volTotal = numpySum(vol);
+  const phi = vol.map((v) => v / volTotal);
+  const hill = (moduli) => 0.5 * (dot(phi, moduli) + 1.0 / dot(phi, moduli.map((m) => 1.0 / m)));
+  const g = hill(G);
+  const b = hill(B);
+  const e = (9.0 * b * g) / (3.0 * b + g);
+  const nu = (3.0 * b - 2.0 * g) / (2.0 * (3.0 * b + g));
+  const tm = dot(xm, Tm);
+  const om = dot(xm, omega);
+  const gammaS = (ORACLE.cGamma * K_B_EV * tm) / om ** (2.0 / 3.0) * EV_PER_A2_TO_J_PER_M2;
+  const vec = dot(Array.from(x, Number), elements.map((s) => ORACLE_ELEMENTS[s][3]));
+  const pugh = b / g;
+  const sig = (t) => 1.0 / (1.0 + Math.exp(-t));
+  const rMean = dot(xm, radius);
+  const delta = Math.sqrt(numpySum(xm.map((v, i) => v * (1.0 - radius[i] / rMean) ** 2)));
+  const ductility = sig((pugh - ORACLE.pughThreshold) / ORACLE.pughWidth) *
+    sig((ORACLE.vecThreshold - vec) / ORACLE.vecWidth) * sig((ORACLE.deltaThreshold - delta) / ORACLE.deltaWidth);
+  const gammaP = ORACLE.alphaPlastic * ductility * gammaS;
+  const ePlane = (e * 1e9) / (1.0 - nu ** 2);
+  const k = (Math.sqrt(ePlane * 2.0 * (gammaS + gammaP)) * Math.exp(-ORACLE.betaOxygen * xO)) / 1e6;
+  return [g, k];
+}
+
+function roundHalfEven(x) {
+  const f = Math.floor(x);
+  const d = x - f;
+  if (d > 0.5) return f + 1;
+  if (d < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+function pythonRepr(v) {
+  const [mant, expText] = Math.abs(v).toExponential().split("e");
+  const exp = Number(expText);
+  const digits = mant.replace(".", "");
+  let out;
+  if (exp >= 16 || exp < -4) {
+    out = (digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits) +
+      `e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  } else if (exp >= digits.length - 1) {
+    out = `${digits}${"0".repeat(exp - digits.length + 1)}.0`;
+  } else if (exp >= 0) {
+    out = `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
+  } else {
+    out = `0.${"0".repeat(-exp - 1)}${digits}`;
+  }
+  return (v < 0 ? "-" : "") + out;
+}
+
+/**
+ * A number as the CSV writes it (section 6): at most `decimals` decimals, |v| * 10^d
+ * rounded half to even, trailing zeros removed, a minus sign only if the rounded value is
+ * not 0 (60.03125 -> "60.0312", 35 -> "35", -0.00001 -> "0"); "nan", "inf", "-inf".
+ */
+export function fixedText(value, decimals) {
+  const v = Number(value);
+  if (Number.isNaN(v)) return "nan";
+  if (v === Infinity) return "inf";
+  if (v === -Infinity) return "-inf";
+  if (!(Math.abs(v) < 1e12)) return pythonRepr(v); // as Python writes a huge value (rare)
+  const unit = 10 ** decimals;
+  const scaled = roundHalfEven(Math.abs(v) * unit);
+  let whole;
+  let frac;
+  if (scaled <= Number.MAX_SAFE_INTEGER) {
+    frac = scaled % unit;
+    whole = String((scaled - frac) / unit);
+  } else {
+    const big = BigInt(scaled);
+    whole = String(big / BigInt(unit));
+    frac = Number(big % BigInt(unit));
+  }
+  const digits = String(frac).padStart(decimals, "0").replace(/0+$/, "");
+  return (v < 0 && scaled > 0 ? "-" : "") + whole + (digits ? `.${digits}` : "");
+}
+
+/** A number as Python's `f"{v:.{digits}f}"` writes it (exact decimal value, ties to even). */
+export function formatFixed(value, digits) {
+  const v = Number(value);
+  if (Number.isNaN(v)) return "nan";
+  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
+  const sign = v < 0 || Object.is(v, -0) ? "-" : "";
+  if (Math.abs(v) >= 1e21) return sign + Math.abs(v).toFixed(digits);
+  const [whole, frac] = Math.abs(v).toFixed(100).split(".");
+  const rest = frac.slice(digits);
+  let kept = BigInt(whole + frac.slice(0, digits));
+  const half = rest[0] === "5" && /^0*$/.test(rest.slice(1));
+  if (rest[0] > "5" || (rest[0] === "5" && !half) || (half && kept % 2n === 1n)) kept += 1n;
+  const text = kept.toString().padStart(digits + 1, "0");
+  return sign + (digits ? `${text.slice(0, -digits)}.${text.slice(-digits)}` : text);
+}
+
+const SHORT_LABELS = { shear_modulus: "G", fracture_toughness: "K" };
+
+/**
+ * The table `hea-zoo design` prints (hea_zoo.serving.design.format_table): a header line,
+ * the designs, a summary line. `model` names the generator (the file's stem).
+ */
+export function designsTable(result, model, maxRows = null) {
+  const { names, units, designs } = result;
+  const head = names.map((name, p) => `${name} = ${gText(result.target[p])} ${units[p] || ""}`.trimEnd()).join(", ");
+  const shown = maxRows === null ? designs.length : Math.min(designs.length, maxRows);
+  const order = result.hasSurrogate ? "best by surrogate first" : "not judged: no surrogate";
+  const lines = [`target: ${head}  (model: ${model}, seed ${result.seed}, ${thousands(designs.length)} designs, ` +
+    `${result.select} selection, ${order})`];
+  const columns = ["#", "formula"];
+  names.forEach((name, p) => {
+    const short = SHORT_LABELS[name] || name;
+    if (result.hasSurrogate) columns.push(units[p] ? `${short} surrogate [${units[p]}]` : `${short} surrogate`);
+    if (result.usesOracle) columns.push(`${short} oracle`);
+  });
+  if (result.hasLogProb) columns.push("log p");
+  columns.push("system");
+  const table = designs.slice(0, shown).map((d) => {
+    const cells = [String(d.rank), d.formula];
+    names.forEach((_, p) => {
+      if (result.hasSurrogate) {
+        cells.push(`${formatFixed(d.mean[p], 1)} [${formatFixed(d.lower[p], 1)}, ${formatFixed(d.upper[p], 1)}]`);
+      }
+      if (result.usesOracle) cells.push(formatFixed(d.oracle[p], 1));
+    });
+    if (result.hasLogProb) cells.push(formatFixed(d.logProb, 1));
+    cells.push(d.system);
+    return cells;
+  });
+  const widths = columns.map((c, j) => Math.max(c.length, ...table.map((r) => r[j].length)));
+  const left = new Set([1, columns.length - 1]);
+  const fmt = (cells) => cells.map((c, j) => (left.has(j) ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join("  ").trimEnd();
+  lines.push(fmt(columns), ...table.map(fmt));
+  if (shown < designs.length) lines.push(`... ${thousands(designs.length - shown)} more designs`);
+  const tol = result.hasSurrogate ? `, ${thousands(result.counts.inTolerance)} within ${gText(100 * result.tolerance)} %` : "";
+  lines.push(`${thousands(designs.length)} designs span ${thousands(result.systems)} alloy systems (elements >= 5 at.%); ` +
+    `${thousands(result.candidates)} candidates, ${thousands(result.counts.distinct)} distinct and valid${tol}.`);
+  if (!result.usesOracle) {
+    lines.push("(no oracle column: the physics oracle applies only to models trained on the bundled data, " +
+      "recognized by the data fingerprint in their export)");
+  }
+  return lines.join("\n");
+}
+
+/** The output columns of a design result (section 6). */
+export function designColumns(result) {
+  const cols = ["rank", "candidate", "formula"];
+  if (result.hasSurrogate) for (const name of result.names) cols.push(`${name}_surrogate`, `${name}_lower`, `${name}_upper`);
+  if (result.usesOracle) for (const name of result.names) cols.push(`${name}_oracle`);
+  if (result.hasSurrogate) cols.push("relative_error_surrogate");
+  if (result.usesOracle) cols.push("relative_error_oracle");
+  if (result.hasSurrogate) cols.push("in_tolerance");
+  if (result.hasLogProb) cols.push("log_prob");
+  cols.push("system", ...result.elements);
+  return cols;
+}
+
+function csvCell(text) {
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** The designs as CSV text, the columns and number format of `hea-zoo design --out` (section 6). */
+export function designsCsv(result) {
+  const lines = [designColumns(result).map(csvCell).join(",")];
+  const P = result.names.length;
+  for (const d of result.designs) {
+    const row = [String(d.rank), String(d.index), d.formula];
+    if (result.hasSurrogate) {
+      for (let p = 0; p < P; p++) row.push(fixedText(d.mean[p], 4), fixedText(d.lower[p], 4), fixedText(d.upper[p], 4));
+    }
+    if (result.usesOracle) for (let p = 0; p < P; p++) row.push(fixedText(d.oracle[p], 4));
+    if (result.hasSurrogate) row.push(fixedText(d.score, 6));
+    if (result.usesOracle) row.push(fixedText(d.oracleError, 6));
+    if (result.hasSurrogate) row.push(d.inTolerance ? "True" : "False");
+    if (result.hasLogProb) row.push(fixedText(d.logProb, 4));
+    row.push(d.system, ...d.k.map((v) => fractionText(v)));
+    lines.push(row.map(csvCell).join(","));
+  }
+  return lines.join("\n") + "\n";
 }
 
 // ------------------------------------------------------------------------------ metadata
@@ -586,34 +966,69 @@ export function onnxMetadata(bytes) {
   return out;
 }
 
-/** Warnings for target values outside the generator's training-condition range. */
+/** Notes for target values outside the generator's training-condition range. */
 export function rangeWarnings(metadata, target) {
-  const range = metadata.condition_range;
   const names = metadata.condition_names || [];
   const units = metadata.condition_units || [];
+  const range = trainingRange(metadata, names.length);
   const out = [];
-  if (!Array.isArray(range) || range.length !== 2) return out;
+  if (!range) return out;
   target.forEach((t, p) => {
-    const lo = Number(range[0][p]);
-    const hi = Number(range[1][p]);
+    const lo = range[0][p];
+    const hi = range[1][p];
     if (!(lo <= t && t <= hi)) {
-      out.push(`target ${names[p]} = ${t} ${units[p] || ""} lies outside the training data ` +
+      out.push(`target ${names[p]} = ${gText(t)} ${units[p] || ""} lies outside the training data `.replace("  ", " ") +
         `(${+lo.toPrecision(3)}-${+hi.toPrecision(3)}); designs are extrapolations.`);
     }
   });
   return out;
 }
 
+const PRINTED_TERM = /([A-Z][a-z]?)(1|0\.\d{1,3})/g;
+
+/** Thousandths of printed formulas (hea_zoo.artifact.parse_printed); throws on another form. */
+export function parsePrinted(formulas, elements) {
+  const column = new Map(elements.map((s, e) => [s, e]));
+  const E = elements.length;
+  const out = new Int32Array(formulas.length * E);
+  formulas.forEach((formula, row) => {
+    const text = String(formula);
+    const terms = Array.from(text.matchAll(PRINTED_TERM));
+    if (!terms.length || terms.map((t) => t[0]).join("") !== text) {
+      throw new Error(`row ${row}: ${JSON.stringify(text)} is not a printed formula (e.g. Mo0.25Nb0.25W0.5)`);
+    }
+    let sum = 0;
+    for (const [, symbol, amount] of terms) {
+      if (!column.has(symbol)) throw new Error(`row ${row}: ${JSON.stringify(text)}: element ${symbol} is not in the element list`);
+      const k = amount === "1" ? UNIT : Number(amount.slice(2).padEnd(3, "0"));
+      out[row * E + column.get(symbol)] += k;
+      sum += k;
+    }
+    if (sum !== UNIT) throw new Error(`row ${row}: ${JSON.stringify(text)}: fractions sum to ${sum / UNIT}, not 1`);
+  });
+  return out;
+}
+
 // --------------------------------------------------------------------------- the pipeline
 
-/** Validates design options; returns them completed with defaults. Throws one-line Errors. */
+function drawSeed() {
+  const c = globalThis.crypto;
+  if (c && typeof c.getRandomValues === "function") return c.getRandomValues(new Uint32Array(1))[0];
+  return Math.floor(Math.random() * TWO32);
+}
+
+/**
+ * Validates design options; returns them completed with the defaults of `hea-zoo design`
+ * (n 20, a drawn seed, max(100 n, 2000) candidates, diverse selection, tolerance 0.05,
+ * minimum fraction 0.04). Throws one-line Errors.
+ */
 export function checkOptions(options) {
   const { metadata } = options;
   if (!metadata || !Array.isArray(metadata.elements) || !Array.isArray(metadata.condition_names)) {
     throw new Error("the generator's metadata lacks elements or condition_names (not a hea_zoo generator export)");
   }
   const names = metadata.condition_names;
-  const units = metadata.condition_units || names.map(() => "");
+  const units = Array.isArray(metadata.condition_units) ? metadata.condition_units : names.map(() => "");
   const latentDim = Number(metadata.latent_dim);
   if (!Number.isInteger(latentDim) || latentDim < 1) throw new Error(`the generator's latent_dim is not a positive integer: ${metadata.latent_dim}`);
   const raw = options.target;
@@ -627,59 +1042,98 @@ export function checkOptions(options) {
     if (Math.abs(t) > FLOAT32_MAX) throw new Error(`target ${names[p]} = ${t} is too large (beyond float32)`);
     return t;
   });
-  const n = options.n === undefined ? 20 : options.n;
+  const n = options.n === undefined || options.n === null ? DEFAULT_N : options.n;
   if (!isInteger(n) || n < 1 || n > 100000) throw new Error(`the number of designs must be an integer in [1, 100000]; got ${String(n)}`);
-  const seed = checkSeed(options.seed === undefined ? 0 : options.seed);
-  const candidates = options.candidates === undefined || options.candidates === null ? Math.max(10 * n, 200) : options.candidates;
+  const seed = options.seed === undefined || options.seed === null ? drawSeed() : checkSeed(options.seed);
+  const candidates = options.candidates === undefined || options.candidates === null ? defaultCandidates(n) : options.candidates;
   if (!isInteger(candidates) || candidates < 1 || candidates > MAX_CANDIDATES) {
     throw new Error(`candidates must be an integer in [1, ${MAX_CANDIDATES}]; got ${String(candidates)}`);
   }
-  const select = options.select === undefined ? "diverse" : options.select;
+  if (candidates < n) {
+    throw new Error(`candidates (${candidates}) must be at least the number of designs (${n}): each design is a distinct candidate`);
+  }
+  const select = options.select === undefined || options.select === null ? "diverse" : options.select;
   if (select !== "diverse" && select !== "closest") throw new Error(`select must be "diverse" or "closest"; got ${JSON.stringify(select)}`);
   const tolerance = options.tolerance === undefined || options.tolerance === null ? DEFAULT_TOLERANCE : options.tolerance;
   if (typeof tolerance !== "number" || !Number.isFinite(tolerance) || !(tolerance > 0)) {
     throw new Error(`tolerance must be a positive number; got ${String(options.tolerance)}`);
   }
-  const chunkSize = options.chunkSize === undefined ? 4096 : options.chunkSize;
+  const chunkSize = options.chunkSize === undefined || options.chunkSize === null ? 4096 : options.chunkSize;
   if (!isInteger(chunkSize) || chunkSize < 1) throw new Error(`chunkSize must be a positive integer; got ${String(chunkSize)}`);
-  const threshold = metadata.composition_threshold === undefined ? DROP_THRESHOLD : Number(metadata.composition_threshold);
+  const declared = Number(metadata.composition_threshold);
+  const threshold = metadata.composition_threshold !== undefined && Number.isFinite(declared) ? declared : DROP_THRESHOLD;
   const constraints = checkConstraints(options.constraints, metadata.elements, threshold);
   return { ...options, target, n, seed, candidates, select, tolerance, chunkSize, latentDim, threshold, constraints, names, units };
 }
 
+/** The notes known before any candidate is drawn (target range, training alloys). */
+function notesBefore(metadata, o) {
+  const notes = rangeWarnings(metadata, o.target);
+  const training = metadata.training_compositions;
+  if (Array.isArray(training) && training.length && !o.constraints.trivial) {
+    const E = metadata.elements.length;
+    let k;
+    try {
+      k = parsePrinted(training, metadata.elements);
+    } catch (error) {
+      throw new Error(`the generator's metadata key training_compositions does not parse (${error.message})`);
+    }
+    let any = false;
+    for (let i = 0; i < training.length && !any; i++) any = satisfies(k, i * E, o.constraints);
+    if (!any) {
+      notes.push(`no training alloy satisfies the constraints (${o.constraints.description}): the designs are ` +
+        "extrapolations beyond the data.");
+    }
+  }
+  return notes;
+}
+
 /**
- * Runs the whole design (sections 1-5) in chunks of candidates.
+ * Runs the whole design (sections 1-6) in chunks of candidates.
  *
  * @param {object} options
  * @param {(z: Float32Array, condition: Float32Array, rows: number) => Promise<Float32Array>} options.generateFn
- * @param {(fractions: Float32Array, rows: number) => Promise<{mean: Float32Array, std?: Float32Array, lower?: Float32Array, upper?: Float32Array}>} options.judgeFn
+ * @param {(fractions: Float32Array, rows: number) => Promise<{mean: Float32Array, std?: Float32Array, lower?: Float32Array, upper?: Float32Array}>} [options.judgeFn]
+ *   the surrogate; without it designs are not judged (every score 0, all in tolerance)
+ * @param {(fractions: Float32Array, condition: Float32Array, rows: number) => Promise<ArrayLike<number>>} [options.logProbFn]
+ *   the generator's log-density (nats), where its metadata names a `log_prob_model`
  * @param {object} options.metadata the generator's metadata (elements, latent_dim, condition_names, ...)
  * @param {number[]} options.target one value per condition, in the metadata's units
  * @param {number} [options.n=20] designs
- * @param {number} [options.seed=0] noise seed, integer in [0, 2^32 - 1]
- * @param {number} [options.candidates=max(10 n, 200)] candidates drawn
+ * @param {number} [options.seed] noise seed, integer in [0, 2^32 - 1] (default: drawn, and returned)
+ * @param {number} [options.candidates=max(100 n, 2000)] candidates drawn
  * @param {"diverse"|"closest"} [options.select="diverse"]
  * @param {number} [options.tolerance=0.05]
- * @param {object} [options.constraints] see checkConstraints
+ * @param {object} [options.constraints] see checkConstraints (default minimum fraction 0.04)
  * @param {number} [options.chunkSize=4096]
+ * @param {string} [options.surrogateName] how notes name the surrogate file
+ * @param {string} [options.generatorPath] how notes name the generator file
+ * @param {string} [options.candidatesName="--candidates"] how notes name the candidates option
  * @param {(done: number, total: number) => void} [options.onProgress]
- * @returns {Promise<object>} {designs, systems, warnings, counts, elements, names, units, ...}
+ * @returns {Promise<object>} {designs, columns, systems, notes, counts, elements, names, units, ...}
+ * @throws an Error naming the constraints when no candidate satisfies them (infeasible)
  */
 export async function design(options) {
   const o = checkOptions(options);
-  const { generateFn, judgeFn } = options;
-  if (typeof generateFn !== "function" || typeof judgeFn !== "function") {
-    throw new Error("design needs generateFn and judgeFn");
-  }
-  const elements = options.metadata.elements;
+  const { generateFn, judgeFn, logProbFn } = options;
+  if (typeof generateFn !== "function") throw new Error("design needs generateFn");
+  const hasSurrogate = typeof judgeFn === "function";
+  const hasLogProb = typeof logProbFn === "function";
+  const metadata = options.metadata;
+  const elements = metadata.elements;
   const E = elements.length;
   const P = o.target.length;
-  const floors = scaleFloors(options.metadata, P);
+  const floors = scaleFloors(metadata, P);
+  const notes = notesBefore(metadata, o);
+  const surrogateName = options.surrogateName || "the surrogate";
+  const candidatesName = options.candidatesName || "--candidates";
+  let calibrated = null;
   const seen = new Set();
-  const judged = [];
-  const counts = { candidates: o.candidates, printed: 0, unique: 0, inTolerance: 0 };
+  const selection = new Selection(o.n, o.select);
+  const counts = { candidates: o.candidates, valid: 0, distinct: 0, inTolerance: 0 };
   const row = new Int32Array(E);
   const condition32 = Float32Array.from(o.target);
+  const z32 = Math.fround(INTERVAL_Z);
   for (let start = 0; start < o.candidates; start += o.chunkSize) {
     const rows = Math.min(o.chunkSize, o.candidates - start);
     const z = noise(o.seed, start, rows, o.latentDim);
@@ -692,13 +1146,14 @@ export async function design(options) {
     const fresh = [];
     for (let i = 0; i < rows; i++) {
       if (!repairRow(raw, i * E, o.constraints, row)) continue;
-      counts.printed++;
+      counts.valid++;
       const key = row.join(",");
       if (seen.has(key)) continue;
       seen.add(key);
       fresh.push({ index: start + i, k: Int32Array.from(row) });
     }
-    if (fresh.length) {
+    counts.distinct += fresh.length;
+    if (fresh.length && hasSurrogate) {
       const fractions = new Float32Array(fresh.length * E);
       fresh.forEach((d, i) => {
         for (let e = 0; e < E; e++) fractions[i * E + e] = d.k[e] / UNIT;
@@ -707,45 +1162,107 @@ export async function design(options) {
       if (!out || !out.mean || out.mean.length !== fresh.length * P) {
         throw new Error(`the surrogate returned no properties for ${fresh.length} rows of ${P} properties`);
       }
+      const withInterval = Boolean(out.lower && out.upper);
+      if (!withInterval && !out.std) throw new Error("the surrogate has no interval outputs (properties_lower/properties_upper or properties_std)");
+      if (calibrated === null) calibrated = withInterval;
       fresh.forEach((d, i) => {
-        const errors = relativeErrors(out.mean, i * P, o.target, floors);
-        let score = numpySum(errors, 0, P) / P;
-        if (Number.isNaN(score)) score = Infinity;
-        d.errors = errors;
-        d.score = score;
-        d.inTolerance = errors.every((e) => e <= o.tolerance);
-        const pick = (a) => (a ? Array.from(a.subarray(i * P, (i + 1) * P)) : undefined);
+        const pick = (a) => Array.from(a.subarray(i * P, (i + 1) * P));
         d.mean = pick(out.mean);
-        d.std = pick(out.std);
-        d.lower = pick(out.lower);
-        d.upper = pick(out.upper);
-        if (d.inTolerance) counts.inTolerance++;
-        judged.push(d);
+        if (out.std) d.std = pick(out.std);
+        if (withInterval) {
+          d.lower = pick(out.lower);
+          d.upper = pick(out.upper);
+        } else {
+          // mean ± z std in float32, as the Python engine computes it
+          const half = d.std.map((s) => Math.fround(z32 * s));
+          d.lower = d.mean.map((m, p) => Math.fround(m - half[p]));
+          d.upper = d.mean.map((m, p) => Math.fround(m + half[p]));
+        }
+        d.errors = relativeErrors(out.mean, i * P, o.target, floors);
+        d.score = scoreOf(d.errors);
+        d.inTolerance = d.errors.every((e) => e <= o.tolerance);
       });
+    } else {
+      for (const d of fresh) {
+        d.score = 0;
+        d.inTolerance = true;
+      }
+    }
+    for (const d of fresh) {
+      if (d.inTolerance) counts.inTolerance++;
+      selection.offer(d);
     }
     if (options.onProgress) options.onProgress(start + rows, o.candidates);
   }
-  counts.unique = judged.length;
-  const chosen = selectDesigns(judged, o.n, o.select);
-  const designs = chosen.map((d) => ({
-    index: d.index,
-    formula: formulaString(d.k, elements),
-    k: Array.from(d.k),
-    fractions: Array.from(d.k, (v) => v / UNIT),
-    mean: d.mean,
-    std: d.std,
-    lower: d.lower,
-    upper: d.upper,
-    errors: Array.from(d.errors),
-    score: d.score,
-    inTolerance: d.inTolerance,
-    system: systemOf(d.k, elements),
-  }));
-  return {
+  if (counts.valid === 0) {
+    throw new Error(`no candidate satisfies the constraints (${o.constraints.description}) among ` +
+      `${thousands(o.candidates)} candidates tried; relax the constraints or draw more candidates (${candidatesName}).`);
+  }
+  if (!hasSurrogate) {
+    const where = options.generatorPath;
+    const folder = where ? where.replace(/[\\/][^\\/]*$/, "") || "." : null;
+    notes.push(where
+      ? `no surrogate found (no surrogate.onnx beside ${where}): designs are not judged or ranked. Export one with ` +
+        `\`hea-zoo export --model surrogate.keras --out ${folder} --name surrogate\`.`
+      : "no surrogate found: designs are not judged or ranked (export one as surrogate.onnx beside the generator).");
+  } else if (calibrated === false) {
+    notes.push(`intervals are the ensemble mean ± ${INTERVAL_Z.toFixed(3)} std (nominal 90 %, not calibrated): ` +
+      `${surrogateName} has no calibrated interval outputs.`);
+  }
+  const { chosen, pool, filled } = selection.finish();
+  if (hasSurrogate && pool !== null && pool < o.n && filled) {
+    const count = `${thousands(pool)} distinct candidate${pool === 1 ? " is" : "s are"}`;
+    notes.push(`only ${count} within ${gText(100 * o.tolerance)} % of the target on every property: the rest ` +
+      "are the closest others (the closest selection).");
+  }
+  if (chosen.length < o.n) {
+    notes.push(`only ${thousands(counts.distinct)} distinct candidates met the constraints among ${thousands(o.candidates)} ` +
+      `tried: ${thousands(chosen.length)} designs instead of ${thousands(o.n)} (draw more with ${candidatesName}).`);
+  }
+  const usesOracle = oracleApplies(metadata);
+  let logProb = null;
+  if (hasLogProb && chosen.length) {
+    const fractions = new Float32Array(chosen.length * E);
+    chosen.forEach((d, i) => { for (let e = 0; e < E; e++) fractions[i * E + e] = d.k[e] / UNIT; });
+    const condition = new Float32Array(chosen.length * P);
+    for (let i = 0; i < chosen.length; i++) condition.set(condition32, i * P);
+    logProb = Array.from(await logProbFn(fractions, condition, chosen.length), Number);
+    if (logProb.length !== chosen.length) throw new Error(`the log-density model returned ${logProb.length} values for ${chosen.length} designs`);
+  }
+  const designs = chosen.map((d, i) => {
+    const fractions = Array.from(d.k, (v) => v / UNIT);
+    const out = {
+      rank: i + 1,
+      index: d.index,
+      formula: formulaString(d.k, elements),
+      k: Array.from(d.k),
+      fractions,
+      score: d.score,
+      inTolerance: d.inTolerance,
+      system: systemOf(d.k, elements),
+    };
+    if (hasSurrogate) {
+      Object.assign(out, { mean: d.mean, lower: d.lower, upper: d.upper, errors: Array.from(d.errors) });
+      if (d.std) out.std = d.std;
+    }
+    if (usesOracle) {
+      out.oracle = oracleProperties(fractions, elements);
+      const errors = relativeErrors(out.oracle, 0, o.target, floors);
+      out.oracleErrors = Array.from(errors);
+      out.oracleError = numpySum(errors, 0, P) / P;
+    }
+    if (logProb) out.logProb = logProb[i];
+    return out;
+  });
+  const result = {
     designs,
     systems: countSystems(designs, elements),
-    warnings: rangeWarnings(options.metadata, o.target),
+    notes,
     counts,
+    hasSurrogate,
+    calibrated: hasSurrogate ? Boolean(calibrated) : null,
+    usesOracle,
+    hasLogProb,
     elements: Array.from(elements),
     names: o.names,
     units: o.units,
@@ -755,6 +1272,11 @@ export async function design(options) {
     candidates: o.candidates,
     select: o.select,
     tolerance: o.tolerance,
+    minFraction: o.constraints.minFraction,
+    maxElements: o.constraints.maxElements,
+    constraints: o.constraints.description,
     noise: NOISE_SPEC,
   };
+  result.columns = designColumns(result);
+  return result;
 }
