@@ -67,6 +67,13 @@ def calibrated_surrogate(folder: Path, z: float = 2.0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     model = onnx.load(str(EXPORTED / "surrogate.onnx"))
     graph = model.graph
+    # The committed surrogate may carry calibrated interval outputs already: set them aside.
+    for node in graph.node:
+        for i, name in enumerate(node.output):
+            if name in ("properties_lower", "properties_upper"):
+                node.output[i] = f"committed_{name}"
+    for value in [o for o in graph.output if o.name in ("properties_lower", "properties_upper")]:
+        graph.output.remove(value)
     graph.initializer.append(helper.make_tensor("interval_z", TensorProto.FLOAT, [], [z]))
     graph.node.extend(
         [

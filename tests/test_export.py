@@ -318,14 +318,15 @@ def test_documented_rest_requests_match_the_signatures():
         model = {"z", "condition"} <= names and "cvae" or "surrogate"
         serve = export.load_saved_model(EXPORTED / model / "1")
         assert set(serve.structured_outputs) == (
-            {"composition"} if model == "cvae" else {"properties", "properties_std"}
+            {"composition"} if model == "cvae"
+            else {"properties", "properties_std", "properties_lower", "properties_upper"}
         )
         response = _serve_like_tf_serving(serve, request)
         assert set(response) == set(documented)
         key = next(iter(response))
         got, shown = response[key], documented[key]
         if isinstance(got, dict):  # several named outputs
-            assert set(got) == set(shown) == {"properties", "properties_std"}
+            assert set(got) == set(shown) == {"properties", "properties_std", "properties_lower", "properties_upper"}
             for name in got:
                 assert np.shape(got[name]) == np.shape(shown[name]) == (len(request["inputs"]["composition"]), 2)
                 np.testing.assert_allclose(got[name], shown[name], rtol=1e-5, atol=1e-6)
@@ -377,7 +378,7 @@ def test_committed_manifest_hashes_and_sizes_match_the_files():
     assert manifest["dataset"]["fingerprint_sha256"] == hea_zoo.load_dataset().fingerprint()
     assert set(manifest["models"]) == set(ALL_NAMES)
     for name, entry in manifest["models"].items():
-        assert entry["model_version"] == "1" and entry["export_version"] == 1
+        assert entry["model_version"] == MODEL_VERSION and entry["export_version"] == 1
         assert entry["files"]["onnx"] == f"{name}.onnx"
         assert entry["files"]["saved_model"] == f"{name}/1"
         assert entry["bytes"]["onnx"] == listed[f"{name}.onnx"]["bytes"]
