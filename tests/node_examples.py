@@ -96,6 +96,13 @@ def interval_surrogate(source: Path, out: Path, z: float = 1.6448536269514722, c
 
     model = onnx.load(str(source))
     graph = model.graph
+    # A surrogate exported calibrated has these outputs already: set them aside.
+    for node in graph.node:
+        for i, name in enumerate(node.output):
+            if name in ("properties_lower", "properties_upper"):
+                node.output[i] = f"committed_{name}"
+    for value in [o for o in graph.output if o.name in ("properties_lower", "properties_upper")]:
+        graph.output.remove(value)
     graph.initializer.append(numpy_helper.from_array(np.array(z, np.float32), "interval_z"))
     graph.node.extend([
         helper.make_node("Mul", ["properties_std", "interval_z"], ["interval_half"]),
@@ -110,8 +117,31 @@ def interval_surrogate(source: Path, out: Path, z: float = 1.6448536269514722, c
         graph.output.append(value)
     props = {p.key: p for p in model.metadata_props}
     props["outputs"].value = '["properties", "properties_std", "properties_lower", "properties_upper"]'
-    entry = model.metadata_props.add()
-    entry.key, entry.value = "coverage", str(coverage)
+    if "coverage" in props:
+        props["coverage"].value = str(coverage)
+    else:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = "coverage", str(coverage)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out))
+    return out
+
+
+def plain_surrogate(source: Path, out: Path) -> Path:
+    """A copy of an exported surrogate without interval outputs and calibration metadata
+    (as a surrogate exported before calibrated intervals existed)."""
+    import onnx
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    for value in [o for o in graph.output if o.name in ("properties_lower", "properties_upper")]:
+        graph.output.remove(value)
+    keep = [p for p in model.metadata_props if p.key not in ("coverage", "calibration_size")]
+    del model.metadata_props[:]
+    model.metadata_props.extend(keep)
+    for p in model.metadata_props:
+        if p.key == "outputs":
+            p.value = '["properties", "properties_std"]'
     onnx.checker.check_model(model)
     onnx.save(model, str(out))
     return out

@@ -28,7 +28,7 @@ from tests.export_helpers import (
     onnx_outputs,
     train_tiny_models,
 )
-from tests.node_examples import NODE, NPM, bounds_text, interval_surrogate, node_design, onnx_node_example, probe
+from tests.node_examples import NODE, NPM, bounds_text, interval_surrogate, plain_surrogate, node_design, onnx_node_example, probe
 
 pytestmark = pytest.mark.skipif(
     NODE is None or NPM is None,
@@ -169,7 +169,8 @@ def test_node_design_shows_the_surrogate_interval_when_it_has_one(example_dir, t
     model = str(EXPORTED / "cvae.onnx")
     common = ["--design", "--model", model, "--target", "60,35", "--n", "4", "--seed", "3"]
     with_interval = run_node(example_dir, *common, "--surrogate", str(surrogate))
-    plain = run_node(example_dir, *common)
+    uncalibrated = plain_surrogate(EXPORTED / "surrogate.onnx", tmp_path / "plain.onnx")
+    plain = run_node(example_dir, *common, "--surrogate", str(uncalibrated))
     assert with_interval["coverage"] == 0.9 and plain["coverage"] is None
     assert with_interval["calibrated"] is True and plain["calibrated"] is False
     assert not any("not calibrated" in note for note in with_interval["notes"])
