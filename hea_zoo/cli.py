@@ -455,8 +455,9 @@ def cmd_export(args) -> int:
     return EXIT_OK
 
 
-def _export_all(args) -> int:
-    models = _split_list(args.models) or list(GENERATOR_NAMES)
+def _generator_list(text: str | None) -> list[str]:
+    """The comma-separated --models value (default: every generator), names checked."""
+    models = _split_list(text) or list(GENERATOR_NAMES)
     unknown = [m for m in models if m not in GENERATOR_NAMES]
     if unknown:
         raise CLIError(
@@ -464,6 +465,11 @@ def _export_all(args) -> int:
             f"{', '.join(GENERATOR_NAMES)}.",
             EXIT_USAGE,
         )
+    return models
+
+
+def _export_all(args) -> int:
+    models = _generator_list(args.models)
     if args.from_dir is not None and not Path(args.from_dir).is_dir():
         raise CLIError(f"usage error: --from-dir {args.from_dir} is not a folder.", EXIT_USAGE)
     _check_out_dir(args.out)
@@ -502,14 +508,7 @@ def cmd_reproduce(args) -> int:
         print("warning: --output is deprecated and will be removed in the next release; use --out.",
               file=sys.stderr)  # fmt: skip
         args.out = args.output
-    models = _split_list(args.models) or list(GENERATOR_NAMES)
-    unknown = [m for m in models if m not in GENERATOR_NAMES]
-    if unknown:
-        raise CLIError(
-            f"usage error: unknown model(s) {', '.join(unknown)} in --models. Valid models: "
-            f"{', '.join(GENERATOR_NAMES)}.",
-            EXIT_USAGE,
-        )
+    models = _generator_list(args.models)
     data = _load_data(args) if (args.data or args.properties or args.elements) else None
     _check_out_dir(args.out)
     reproduce(

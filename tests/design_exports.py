@@ -64,32 +64,10 @@ def models_dir(folder: Path, generator: str = "cvae", surrogate: bool = True, **
 
 def calibrated_surrogate(folder: Path, z: float = 2.0) -> Path:
     """The committed surrogate with outputs `properties_lower/upper` = mean ∓ z · std."""
+    from tests.node_examples import interval_surrogate
+
     folder.mkdir(parents=True, exist_ok=True)
-    model = onnx.load(str(EXPORTED / "surrogate.onnx"))
-    graph = model.graph
-    # The committed surrogate may carry calibrated interval outputs already: set them aside.
-    for node in graph.node:
-        for i, name in enumerate(node.output):
-            if name in ("properties_lower", "properties_upper"):
-                node.output[i] = f"committed_{name}"
-    for value in [o for o in graph.output if o.name in ("properties_lower", "properties_upper")]:
-        graph.output.remove(value)
-    graph.initializer.append(helper.make_tensor("interval_z", TensorProto.FLOAT, [], [z]))
-    graph.node.extend(
-        [
-            helper.make_node("Mul", ["properties_std", "interval_z"], ["interval_half"]),
-            helper.make_node("Sub", ["properties", "interval_half"], ["properties_lower"]),
-            helper.make_node("Add", ["properties", "interval_half"], ["properties_upper"]),
-        ]
-    )
-    for name in ("properties_lower", "properties_upper"):
-        graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [None, 2]))
-    _set_props(model, {"outputs": ["properties", "properties_std", "properties_lower", "properties_upper"],
-                       "coverage": 0.9})  # fmt: skip
-    onnx.checker.check_model(model)
-    path = folder / "surrogate.onnx"
-    onnx.save(model, str(path))
-    return path
+    return interval_surrogate(EXPORTED / "surrogate.onnx", folder / "surrogate.onnx", z=z, coverage=0.9)
 
 
 def log_prob_model(path: Path, n_elements: int = 22, n_conditions: int = 2) -> Path:
