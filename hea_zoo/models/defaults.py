@@ -16,7 +16,7 @@ from hea_zoo.models import validation
 from hea_zoo.models.base import ConditionalGenerator
 from hea_zoo.models.cae import CAE
 from hea_zoo.models.cvae import CVAE
-from hea_zoo.models.training import TrainingBudget, fit_with_budget
+from hea_zoo.models.training import STEPS_PER_EXECUTION, TrainingBudget, fit_with_budget
 from hea_zoo.models.wcgan import WCGAN
 
 GENERATORS: dict[str, type[ConditionalGenerator]] = dict(zip(GENERATOR_NAMES, (CAE, CVAE, WCGAN)))
@@ -28,7 +28,9 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "learning_rate": 1e-3,
         "epochs": 300,
         "batch_size": 32,
-        "budget": TrainingBudget(max_steps=4500, max_batch_size=256),
+        "budget": TrainingBudget(
+            max_steps=4500, large_max_steps=1500, max_batch_size=512, reference_rows=250
+        ),
         "early_stopping": "val_loss",
     },
     "cvae": {
@@ -41,7 +43,9 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "learning_rate": 1e-3,
         "epochs": 300,
         "batch_size": 32,
-        "budget": TrainingBudget(max_steps=4500, max_batch_size=256),
+        "budget": TrainingBudget(
+            max_steps=4500, large_max_steps=1500, max_batch_size=512, reference_rows=250
+        ),
         "early_stopping": "val_loss",
     },
     "wcgan": {
@@ -54,7 +58,11 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "learning_rate": None,  # the model's own default (RMSprop for weight clipping)
         "epochs": 300,
         "batch_size": 64,
-        "budget": TrainingBudget(max_steps=2100, max_batch_size=512),
+        # Its two RMSprop optimizers keep their rate (weight clipping bounds the critic).
+        "budget": TrainingBudget(
+            max_steps=2100, large_max_steps=500, max_batch_size=256, reference_rows=250,
+            lr_scaling=False,
+        ),
         # The critic's loss does not measure sample quality: no early stopping.
         "early_stopping": None,
     },
@@ -102,9 +110,9 @@ def build_default_generator(name: str, dataset=None, seed: int = 0, **overrides)
     model = cls(seed=seed, **kwargs)
     lr = spec["learning_rate"]
     if isinstance(model, WCGAN) or lr is None:
-        model.compile()  # the model's own default optimizer(s)
+        model.compile(steps_per_execution=STEPS_PER_EXECUTION)  # the model's own optimizer(s)
     else:
-        model.compile(optimizer=keras.optimizers.Adam(lr))
+        model.compile(optimizer=keras.optimizers.Adam(lr), steps_per_execution=STEPS_PER_EXECUTION)
     return model
 
 
