@@ -86,7 +86,9 @@ def get_generator_class(name: str) -> type[ConditionalGenerator]:
     return GENERATORS[key]
 
 
-def build_default_generator(name: str, dataset=None, seed: int = 0, **overrides) -> ConditionalGenerator:
+def build_default_generator(
+    name: str, dataset=None, seed: int = 0, steps_per_execution: int = 1, **overrides
+) -> ConditionalGenerator:
     """A compiled generator with the default hyperparameters (not adapted, not trained).
 
     Args:
@@ -94,6 +96,8 @@ def build_default_generator(name: str, dataset=None, seed: int = 0, **overrides)
         dataset: a `hea_zoo.Dataset`; its element list and property names and
             units configure the model (None: the study's 22 elements).
         seed: model seed.
+        steps_per_execution: passed to `compile` (keep 1 under a `tf.distribute`
+            strategy: the replicas' all-reduces do not run inside Keras' multi-step loop).
         **overrides: constructor arguments replacing the defaults.
     """
     cls = get_generator_class(name)
@@ -110,9 +114,9 @@ def build_default_generator(name: str, dataset=None, seed: int = 0, **overrides)
     model = cls(seed=seed, **kwargs)
     lr = spec["learning_rate"]
     if isinstance(model, WCGAN) or lr is None:
-        model.compile(steps_per_execution=STEPS_PER_EXECUTION)  # the model's own optimizer(s)
+        model.compile(steps_per_execution=steps_per_execution)  # the model's own optimizer(s)
     else:
-        model.compile(optimizer=keras.optimizers.Adam(lr), steps_per_execution=STEPS_PER_EXECUTION)
+        model.compile(optimizer=keras.optimizers.Adam(lr), steps_per_execution=steps_per_execution)
     return model
 
 
@@ -155,7 +159,9 @@ def train_default_generator(
     spec = DEFAULT_HYPERPARAMETERS[name.lower()]
     epochs = spec["epochs"] if epochs is None else validation.check_epochs(epochs)
     keras.utils.set_random_seed(seed)
-    model = build_default_generator(name, dataset, seed=seed)
+    model = build_default_generator(
+        name, dataset, seed=seed, steps_per_execution=STEPS_PER_EXECUTION
+    )
     train = dataset.train
     x, c = model.check_pair(train.compositions, train.properties, "training data")
     start = time.perf_counter()

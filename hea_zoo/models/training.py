@@ -34,7 +34,8 @@ __all__ = ["STEPS_PER_EXECUTION", "TrainingBudget", "fit_with_budget"]
 
 STEPS_PER_EXECUTION = 16
 """Training steps per call of the compiled step function in the default trainings (the
-same steps in the same order, with less per-step overhead)."""
+same steps in the same order, with less per-step overhead). Not under a `tf.distribute`
+strategy: the replicas' all-reduces fail inside Keras' multi-step loop (TensorFlow 2.21)."""
 
 
 @dataclasses.dataclass(frozen=True)
