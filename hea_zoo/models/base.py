@@ -177,6 +177,10 @@ class ZooModel(keras.Model):
         """The optimizer `compile()` uses when none is given: Adam(1e-3)."""
         return keras.optimizers.Adam(1e-3)
 
+    def optimizers(self) -> list:
+        """The optimizers `train_step` applies (one here; the WcGAN has two)."""
+        return [] if self.optimizer is None else [self.optimizer]
+
     # ------------------------------------------------------------------- state
     @property
     def metrics(self):

@@ -16,7 +16,7 @@ from hea_zoo.models import validation
 from hea_zoo.models.base import ConditionalGenerator
 from hea_zoo.models.cae import CAE
 from hea_zoo.models.cvae import CVAE
-from hea_zoo.models.training import TrainingBudget, fit_with_budget
+from hea_zoo.models.training import STEPS_PER_EXECUTION, TrainingBudget, fit_with_budget
 from hea_zoo.models.wcgan import WCGAN
 from hea_zoo.progress import fit_arguments
 
@@ -29,7 +29,9 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "learning_rate": 1e-3,
         "epochs": 300,
         "batch_size": 32,
-        "budget": TrainingBudget(max_steps=4500, max_batch_size=256),
+        "budget": TrainingBudget(
+            max_steps=4500, large_max_steps=1500, max_batch_size=512, reference_rows=250
+        ),
         "early_stopping": "val_loss",
     },
     "cvae": {
@@ -42,7 +44,9 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "learning_rate": 1e-3,
         "epochs": 300,
         "batch_size": 32,
-        "budget": TrainingBudget(max_steps=4500, max_batch_size=256),
+        "budget": TrainingBudget(
+            max_steps=4500, large_max_steps=1500, max_batch_size=512, reference_rows=250
+        ),
         "early_stopping": "val_loss",
     },
     "wcgan": {
@@ -55,7 +59,11 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "learning_rate": None,  # the model's own default (RMSprop for weight clipping)
         "epochs": 300,
         "batch_size": 64,
-        "budget": TrainingBudget(max_steps=2100, max_batch_size=512),
+        # Its two RMSprop optimizers keep their rate (weight clipping bounds the critic).
+        "budget": TrainingBudget(
+            max_steps=2100, large_max_steps=500, max_batch_size=256, reference_rows=250,
+            lr_scaling=False,
+        ),
         # The critic's loss does not measure sample quality: no early stopping.
         "early_stopping": None,
     },
@@ -79,7 +87,9 @@ def get_generator_class(name: str) -> type[ConditionalGenerator]:
     return GENERATORS[key]
 
 
-def build_default_generator(name: str, dataset=None, seed: int = 0, **overrides) -> ConditionalGenerator:
+def build_default_generator(
+    name: str, dataset=None, seed: int = 0, steps_per_execution: int = 1, **overrides
+) -> ConditionalGenerator:
     """A compiled generator with the default hyperparameters (not adapted, not trained).
 
     Args:
@@ -87,6 +97,8 @@ def build_default_generator(name: str, dataset=None, seed: int = 0, **overrides)
         dataset: a `hea_zoo.Dataset`; its element list and property names and
             units configure the model (None: the study's 22 elements).
         seed: model seed.
+        steps_per_execution: passed to `compile` (keep 1 under a `tf.distribute`
+            strategy: the replicas' all-reduces do not run inside Keras' multi-step loop).
         **overrides: constructor arguments replacing the defaults.
     """
     cls = get_generator_class(name)
@@ -103,9 +115,9 @@ def build_default_generator(name: str, dataset=None, seed: int = 0, **overrides)
     model = cls(seed=seed, **kwargs)
     lr = spec["learning_rate"]
     if isinstance(model, WCGAN) or lr is None:
-        model.compile()  # the model's own default optimizer(s)
+        model.compile(steps_per_execution=steps_per_execution)  # the model's own optimizer(s)
     else:
-        model.compile(optimizer=keras.optimizers.Adam(lr))
+        model.compile(optimizer=keras.optimizers.Adam(lr), steps_per_execution=steps_per_execution)
     return model
 
 
@@ -149,7 +161,9 @@ def train_default_generator(
     spec = DEFAULT_HYPERPARAMETERS[name.lower()]
     epochs = spec["epochs"] if epochs is None else validation.check_epochs(epochs)
     keras.utils.set_random_seed(seed)
-    model = build_default_generator(name, dataset, seed=seed)
+    model = build_default_generator(
+        name, dataset, seed=seed, steps_per_execution=STEPS_PER_EXECUTION
+    )
     train = dataset.train
     x, c = model.check_pair(train.compositions, train.properties, "training data")
     start = time.perf_counter()

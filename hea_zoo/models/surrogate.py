@@ -29,7 +29,7 @@ from hea_zoo._version import __version__
 from hea_zoo.constants import ELEMENTS, PROPERTY_NAMES, PROPERTY_UNITS
 from hea_zoo.models import calibration, validation
 from hea_zoo.models.base import ZooModel
-from hea_zoo.models.training import TrainingBudget, fit_with_budget
+from hea_zoo.models.training import STEPS_PER_EXECUTION, TrainingBudget, fit_with_budget
 
 __all__ = ["EnsembleDense", "Surrogate", "train_default_surrogate", "SURROGATE_DEFAULTS"]
 
@@ -46,7 +46,9 @@ SURROGATE_DEFAULTS: dict = {
     "learning_rate": 3e-3,
     "epochs": 400,
     "batch_size": 32,
-    "budget": TrainingBudget(max_steps=6000, max_batch_size=256),
+    "budget": TrainingBudget(
+        max_steps=6000, large_max_steps=2000, max_batch_size=512, reference_rows=250
+    ),
     # Smooth members interpolate best between the few alloy families of a small table;
     # on large tables (more training rows than the budget's `early_stopping_rows`) ReLU
     # members resolve the oracle's sharp ductility thresholds (docs/HYPERPARAMETERS.md).
@@ -609,7 +611,7 @@ def train_default_surrogate(
             )
     start = time.perf_counter()
     model.adapt(x[fit_index], y[fit_index])
-    model.compile()
+    model.compile(steps_per_execution=STEPS_PER_EXECUTION)
     fit_with_budget(
         model,
         x[fit_index],

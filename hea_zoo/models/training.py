@@ -5,9 +5,11 @@ The default trainings (`train_default_generator`, `train_default_surrogate`) fit
 size) into settings that also hold on large tables:
 
 - the batch grows with the table: `base * sqrt(rows / reference_rows)`, rounded down to
-  a power of two, between the model's base batch and `max_batch_size`;
-- the number of epochs is capped so that the optimizer takes at most `max_steps` steps
-  (at least one epoch);
+  a power of two, between the model's base batch and `max_batch_size`, and with it the
+  learning rate, by `sqrt(batch / base)` (`lr_scaling`);
+- the number of epochs is capped so that the optimizer takes at most `max_steps` steps,
+  or `large_max_steps` on tables of more than `early_stopping_rows` training rows (at
+  least one epoch);
 - on tables of more than `early_stopping_rows` training rows, a seeded
   `validation_fraction` of them is held out; the learning rate is multiplied by
   `lr_factor` when the monitored validation loss has not improved for `lr_patience`
@@ -28,7 +30,12 @@ import numpy as np
 
 from hea_zoo.models import validation
 
-__all__ = ["TrainingBudget", "fit_with_budget"]
+__all__ = ["STEPS_PER_EXECUTION", "TrainingBudget", "fit_with_budget"]
+
+STEPS_PER_EXECUTION = 16
+"""Training steps per call of the compiled step function in the default trainings (the
+same steps in the same order, with less per-step overhead). Not under a `tf.distribute`
+strategy: the replicas' all-reduces fail inside Keras' multi-step loop (TensorFlow 2.21)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +44,8 @@ class TrainingBudget:
 
     Attributes:
         max_steps: most optimizer steps of one training (at least one epoch runs).
+        large_max_steps: most optimizer steps on a table of more than
+            `early_stopping_rows` training rows (None: `max_steps`).
         max_batch_size: the largest batch the growth rule gives.
         reference_rows: table size up to which the base batch is kept.
         early_stopping_rows: tables with more training rows hold out a validation split
@@ -45,9 +54,11 @@ class TrainingBudget:
         patience: epochs without improvement of the validation loss before stopping.
         lr_factor: factor of the learning rate on a plateau of the validation loss.
         lr_patience: epochs without improvement before the learning rate is reduced.
+        lr_scaling: scale the learning rate by `sqrt(batch / base)` when the batch grows.
     """
 
     max_steps: int = 6000
+    large_max_steps: int | None = None
     max_batch_size: int = 256
     reference_rows: int = 1000
     early_stopping_rows: int = 2000
@@ -55,9 +66,12 @@ class TrainingBudget:
     patience: int = 5
     lr_factor: float = 0.3
     lr_patience: int = 2
+    lr_scaling: bool = True
 
     def __post_init__(self):
         validation.positive_int(self.max_steps, "max_steps")
+        if self.large_max_steps is not None:
+            validation.positive_int(self.large_max_steps, "large_max_steps")
         validation.positive_int(self.max_batch_size, "max_batch_size")
         validation.positive_int(self.reference_rows, "reference_rows")
         validation.positive_int(self.early_stopping_rows, "early_stopping_rows")
@@ -78,10 +92,18 @@ class TrainingBudget:
         grown = 2 ** math.floor(math.log2(max(grown, 1.0)))
         return int(min(max(grown, base), max(self.max_batch_size, base)))
 
-    def epochs(self, n_rows: int, batch_size: int, epochs: int) -> int:
-        """`epochs`, capped so that the optimizer takes at most `max_steps` steps."""
+    def is_large(self, n_rows: int) -> bool:
+        """True for a table of more than `early_stopping_rows` training rows."""
+        return n_rows > self.early_stopping_rows
+
+    def epochs(self, n_rows: int, batch_size: int, epochs: int, large: bool = False) -> int:
+        """`epochs`, capped so that the optimizer takes at most `max_steps` steps
+        (`large_max_steps` if `large`)."""
+        steps = self.max_steps
+        if large and self.large_max_steps is not None:
+            steps = self.large_max_steps
         steps_per_epoch = math.ceil(n_rows / batch_size)
-        return int(max(1, min(epochs, self.max_steps // steps_per_epoch)))
+        return int(max(1, min(epochs, steps // steps_per_epoch)))
 
 
 def fit_with_budget(
@@ -116,11 +138,16 @@ def fit_with_budget(
     """
     epochs = validation.check_epochs(epochs)
     n = len(x)
+    large = budget.is_large(n)
     batch = budget.batch_size(n, batch_size)
+    if budget.lr_scaling and batch > batch_size:
+        factor = math.sqrt(batch / batch_size)
+        for optimizer in model.optimizers():
+            optimizer.learning_rate = float(optimizer.learning_rate) * factor
     callbacks = list(callbacks or [])
     validation_data = None
     n_validation = 0
-    if monitor is not None and n > budget.early_stopping_rows:
+    if monitor is not None and large:
         order = np.random.default_rng(seed).permutation(n)
         n_validation = int(round(budget.validation_fraction * n))
         held, kept = np.sort(order[:n_validation]), np.sort(order[n_validation:])
@@ -137,9 +164,10 @@ def fit_with_budget(
                     monitor=monitor, factor=budget.lr_factor, patience=budget.lr_patience
                 )
             )
-    epochs = budget.epochs(len(x), batch, epochs)
+    epochs = budget.epochs(len(x), batch, epochs, large=large)
     model.training_plan = {
         "batch_size": batch,
+        "learning_rate": float(model.optimizer.learning_rate),
         "max_epochs": epochs,
         "validation_rows": n_validation,
     }

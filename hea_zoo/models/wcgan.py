@@ -139,6 +139,10 @@ class WCGAN(ConditionalGenerator):
             return keras.optimizers.Adam(self.learning_rate, beta_1=0.5, beta_2=0.9)
         return keras.optimizers.RMSprop(self.learning_rate)
 
+    def optimizers(self) -> list:
+        """The critic's and the generator's optimizers."""
+        return [o for o in (self.d_optimizer, self.g_optimizer) if o is not None]
+
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
         """Configures the two optimizers.
 

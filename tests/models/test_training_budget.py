@@ -51,11 +51,29 @@ def test_large_tables_hold_out_rows_and_stop_early(dataset):
     model.compile()
     budget = TrainingBudget(max_steps=300, early_stopping_rows=2000, patience=2)
     history = fit_with_budget(model, x, y, epochs=1000, batch_size=32, budget=budget)
-    assert model.training_plan == {"batch_size": 32, "max_epochs": 4, "validation_rows": 240}
+    plan = model.training_plan
+    assert (plan["batch_size"], plan["max_epochs"], plan["validation_rows"]) == (32, 4, 240)
     assert "val_loss" in history.history and len(history.history["loss"]) <= 4
     assert int(model.optimizer.iterations.numpy()) <= 300
     with pytest.raises(ValueError, match="epochs.*Received: epochs=0"):
         fit_with_budget(model, x, y, epochs=0, batch_size=32, budget=budget)
+
+
+def test_large_tables_take_their_own_step_cap_and_a_scaled_learning_rate(dataset):
+    rng = np.random.default_rng(2)
+    rows = rng.integers(0, len(dataset.train), 2400)
+    x, y = dataset.train.compositions[rows], dataset.train.properties[rows]
+    model = Surrogate(n_members=2, hidden_units=(16,), seed=0, learning_rate=1e-3)
+    model.adapt(x, y)
+    model.compile()
+    budget = TrainingBudget(max_steps=10**6, large_max_steps=40, reference_rows=250,
+                            max_batch_size=512, early_stopping_rows=2000)  # fmt: skip
+    fit_with_budget(model, x, y, epochs=1000, batch_size=32, budget=budget)
+    # 2,160 training rows: 32 * sqrt(2160 / 250) = 94 -> a batch of 64, 34 steps an epoch.
+    assert model.training_plan["batch_size"] == 64
+    assert model.training_plan["learning_rate"] == pytest.approx(1e-3 * np.sqrt(2), rel=1e-6)
+    assert int(model.optimizer.iterations.numpy()) == 34  # one epoch fits in 40 steps
+    assert TrainingBudget(large_max_steps=40).epochs(2160, 64, 1000, large=False) == 6000 // 34
 
 
 def test_early_stopping_restores_the_best_weights(dataset):
