@@ -47,7 +47,8 @@ SURROGATE_DEFAULTS: dict = {
     "epochs": 400,
     "batch_size": 32,
     "budget": TrainingBudget(
-        max_steps=6000, large_max_steps=2000, max_batch_size=512, reference_rows=250
+        max_steps=6000, large_max_steps=2000, large_steps_rows=32000, max_batch_size=512,
+        reference_rows=250,
     ),
     # Smooth members interpolate best between the few alloy families of a small table;
     # on large tables (more training rows than the budget's `early_stopping_rows`) ReLU

@@ -9,7 +9,9 @@ size) into settings that also hold on large tables:
   learning rate, by `sqrt(batch / base)` (`lr_scaling`);
 - the number of epochs is capped so that the optimizer takes at most `max_steps` steps,
   or `large_max_steps` on tables of more than `early_stopping_rows` training rows (at
-  least one epoch);
+  least one epoch); with `large_steps_rows` set, a large table of fewer rows than that
+  gets `large_max_steps * sqrt(rows / large_steps_rows)` steps, at least half of
+  `large_max_steps` (a smaller table stops improving sooner);
 - on tables of more than `early_stopping_rows` training rows, a seeded
   `validation_fraction` of them is held out; the learning rate is multiplied by
   `lr_factor` when the monitored validation loss has not improved for `lr_patience`
@@ -46,6 +48,9 @@ class TrainingBudget:
         max_steps: most optimizer steps of one training (at least one epoch runs).
         large_max_steps: most optimizer steps on a table of more than
             `early_stopping_rows` training rows (None: `max_steps`).
+        large_steps_rows: training rows from which a large table gets all of
+            `large_max_steps` (None: every large table does); fewer rows get
+            `large_max_steps * sqrt(rows / large_steps_rows)`, at least half.
         max_batch_size: the largest batch the growth rule gives.
         reference_rows: table size up to which the base batch is kept.
         early_stopping_rows: tables with more training rows hold out a validation split
@@ -59,6 +64,7 @@ class TrainingBudget:
 
     max_steps: int = 6000
     large_max_steps: int | None = None
+    large_steps_rows: int | None = None
     max_batch_size: int = 256
     reference_rows: int = 1000
     early_stopping_rows: int = 2000
@@ -72,6 +78,8 @@ class TrainingBudget:
         validation.positive_int(self.max_steps, "max_steps")
         if self.large_max_steps is not None:
             validation.positive_int(self.large_max_steps, "large_max_steps")
+        if self.large_steps_rows is not None:
+            validation.positive_int(self.large_steps_rows, "large_steps_rows")
         validation.positive_int(self.max_batch_size, "max_batch_size")
         validation.positive_int(self.reference_rows, "reference_rows")
         validation.positive_int(self.early_stopping_rows, "early_stopping_rows")
@@ -102,6 +110,9 @@ class TrainingBudget:
         steps = self.max_steps
         if large and self.large_max_steps is not None:
             steps = self.large_max_steps
+            if self.large_steps_rows is not None:
+                share = min(1.0, max(0.5, math.sqrt(n_rows / self.large_steps_rows)))
+                steps = int(steps * share)
         steps_per_epoch = math.ceil(n_rows / batch_size)
         return int(max(1, min(epochs, steps // steps_per_epoch)))
 

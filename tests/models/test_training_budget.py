@@ -23,6 +23,18 @@ def test_epochs_are_capped_by_the_step_budget():
     assert budget.epochs(10**7, 256, 400) == 1  # at least one epoch
 
 
+def test_large_step_cap_grows_with_the_table_from_half():
+    budget = TrainingBudget(large_max_steps=2000, large_steps_rows=32000)
+    # 8000 rows at batch 128: 63 steps an epoch; sqrt(8000 / 32000) = 0.5 of 2000 steps
+    assert budget.epochs(8000, 128, 400, large=True) == 1000 // 63
+    assert budget.epochs(3000, 64, 400, large=True) == 1000 // 47  # floor: half the cap
+    assert budget.epochs(18000, 256, 400, large=True) == 1500 // 71  # sqrt(0.5625) = 0.75
+    assert budget.epochs(72000, 512, 400, large=True) == 2000 // 141  # all of the cap
+    assert budget.epochs(8000, 128, 400, large=False) == 6000 // 63  # not large: max_steps
+    with pytest.raises(ValueError, match="large_steps_rows"):
+        TrainingBudget(large_steps_rows=0)
+
+
 def test_the_bundled_table_keeps_the_measured_defaults():
     """423 training rows: the base batch, every epoch, no validation split."""
     for spec in (*DEFAULT_HYPERPARAMETERS.values(), SURROGATE_DEFAULTS):
