@@ -434,6 +434,9 @@ def cmd_export(args) -> int:
     if args.all:
         if args.model or args.name:
             raise CLIError("usage error: --all exports the default models; it takes no --model or --name.", EXIT_USAGE)
+        if args.data or args.properties:
+            raise CLIError("usage error: --all trains on the bundled data; --data and --properties go with --model.",
+                           EXIT_USAGE)  # fmt: skip
         return _export_all(args)
     if not args.model:
         raise CLIError("usage error: export needs --model FILE.keras (or --all).", EXIT_USAGE)
@@ -445,14 +448,45 @@ def cmd_export(args) -> int:
     from hea_zoo.serving import export
 
     name = args.name or Path(args.model).stem
+    training = _training_compositions(args, model)
     try:
-        result = export.export_model(model, args.out, name=name, version=args.version, overwrite=args.overwrite)
+        result = export.export_model(
+            model, args.out, name=name, version=args.version, overwrite=args.overwrite,
+            training_compositions=training,
+        )  # fmt: skip
     except (ValueError, FileExistsError) as err:
         raise CLIError(f"export error: {cli_words(str(err))}", EXIT_MODEL) from None
     print(f"exported {result}")
     if result.onnx is None:
         print(f"  {name}.onnx holds a newer version; left as it is.")
     return EXIT_OK
+
+
+def _training_compositions(args, model):
+    """A generator's training alloys for its export metadata (`training_compositions`, which
+    lets `design` warn when constraints exclude all of them): the training split of --data,
+    or of the bundled table when the model trained on it; None for a surrogate, or for a
+    model of another table exported without --data."""
+    from hea_zoo.constants import oracle_applies
+    from hea_zoo.models import Surrogate
+
+    if isinstance(model, Surrogate):
+        if args.data or args.properties:
+            raise CLIError("usage error: --data gives a generator's training alloys; a surrogate's export does "
+                           "not record them.", EXIT_USAGE)  # fmt: skip
+        return None
+    if not (args.data or args.properties or oracle_applies(model)):
+        return None
+    data = _load_data(args)
+    expected = getattr(model, "data_fingerprint", None)
+    if expected is not None and data.source_fingerprint != expected:
+        raise CLIError(
+            f"data error: {args.model} was trained on another table than --data "
+            f"{args.data or 'the bundled data'} (fingerprint {expected[:12]}, this table "
+            f"{str(data.source_fingerprint)[:12]}); pass the table it was trained on.",
+            EXIT_DATA,
+        )
+    return data.train.compositions
 
 
 def _generator_list(text: str | None) -> list[str]:
@@ -713,6 +747,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export a .keras model (or all default models) to SavedModel and ONNX.",
                        epilog=_EPILOG)  # fmt: skip
     p.add_argument("--model", default=None, help=".keras file of a generator or surrogate.")
+    _add_data_arguments(p)
     p.add_argument("--all", action="store_true",
                    help="train (or load with --from-dir) the default models, export them all and write MANIFEST.json.")  # fmt: skip
     p.add_argument("--out", default="exported", help="export folder (default exported/).")

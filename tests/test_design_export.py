@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 import hea_zoo
 from hea_zoo.artifact import decode_metadata, encode_metadata, parse_printed, printed_thousandths
@@ -26,3 +29,27 @@ def test_training_compositions_in_the_generator_metadata():
     assert meta["training_compositions"] == formulas
     assert decode_metadata(encode_metadata(meta))["training_compositions"] == formulas
     assert "training_compositions" not in model_metadata(model, "cvae", 1)
+
+
+@pytest.mark.slow
+def test_cli_export_of_one_model_records_its_training_alloys(tmp_path):
+    """`hea-zoo export --model`: a generator trained on the bundled table gets its training
+    alloys without flags; --data naming another table is refused with its fingerprint."""
+    from hea_zoo.serving.export import read_onnx_metadata, training_formulas
+
+    from tests.test_cli import EXIT_DATA, one_line_error, run
+
+    model = Path(hea_zoo.__file__).parents[1] / "exported" / "keras" / "cae.keras"
+    proc = run("export", "--model", str(model), "--out", str(tmp_path / "exp"), "--version", "1")
+    assert proc.returncode == 0, proc.stderr
+    ds = hea_zoo.load_dataset()
+    meta = read_onnx_metadata(tmp_path / "exp" / "cae.onnx")
+    assert meta["training_compositions"] == training_formulas(ds.train, ds.elements)
+
+    other = tmp_path / "other.csv"
+    other.write_text("composition,shear_modulus,fracture_toughness\n" + "".join(
+        f"Nb{20 + i}Ta{30 - i}Ti50,{50 + i},{30 + i}\n" for i in range(30)))  # fmt: skip
+    one_line_error(
+        run("export", "--model", str(model), "--data", str(other), "--out", str(tmp_path / "b")),
+        EXIT_DATA, "trained on another table",
+    )  # fmt: skip
