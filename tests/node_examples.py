@@ -65,7 +65,8 @@ def node_design(example_dir: Path, model: Path, target, n, seed, *, candidates=N
                 tolerance=None, excluded=None, allowed=None, max_elements=None, bounds=None,
                 min_fraction=None, surrogate=None, out=None, expect_error=False):  # fmt: skip
     """`node generate.js --design --json` with the given options (None: the default); with
-    `expect_error`, the first line of stderr of a run that must fail with exit code 2."""
+    `expect_error`, the first line of stderr of a run that must fail with exit code 5 (a
+    request that cannot be met, as `hea-zoo design`)."""
     args = ["--design", "--model", str(model), "--target", ",".join(repr(float(t)) for t in target), "--json"]
     for flag, value in (("--n", n), ("--seed", seed), ("--candidates", candidates), ("--select", select),
                         ("--tolerance", tolerance), ("--exclude", excluded), ("--allow", allowed),
@@ -75,7 +76,7 @@ def node_design(example_dir: Path, model: Path, target, n, seed, *, candidates=N
             args += [flag, value if isinstance(value, str) else repr(value)]
     done = subprocess.run([NODE, str(example_dir / "generate.js"), *args], capture_output=True, text=True, timeout=300)
     if expect_error:
-        assert done.returncode == 2, f"generate.js {' '.join(args)} did not fail:\n{done.stdout[:500]}"
+        assert done.returncode == 5, f"generate.js {' '.join(args)}: exit {done.returncode}, not 5:\n{done.stderr[:500]}"
         return done.stderr.splitlines()[0]
     assert done.returncode == 0, f"generate.js {' '.join(args)} failed:\n{done.stderr}"
     return json.loads(done.stdout)

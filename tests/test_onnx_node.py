@@ -142,21 +142,22 @@ def test_node_rejects_a_wrong_target(example_dir):
 
 
 @pytest.mark.parametrize(
-    "args, says",
-    [
-        (["--bounds", "W=0.6:0.7,Mo=0.5:1"], "the lower bounds sum to 1.1 > 1"),
-        (["--exclude", "Xx"], 'unknown element "Xx"'),
-        (["--max-elements", "0"], "maximum number of elements must be an integer >= 1"),
-        (["--seed", "-1"], "--seed must be an integer in [0, 4294967295]"),
-        (["--select", "best"], 'select must be "diverse" or "closest"'),
+    "args, says, code",
+    [  # the exit codes of `hea-zoo design`: 5 for a request that cannot be met, 2 for usage
+        (["--bounds", "W=0.6:0.7,Mo=0.5:1"], "the lower bounds sum to 1.1 > 1", 5),
+        (["--exclude", "Xx"], 'unknown element "Xx"', 5),
+        (["--max-elements", "0"], "maximum number of elements must be an integer >= 1", 5),
+        (["--allow", "W", "--exclude", "W"], "no element is left", 5),
+        (["--seed", "-1"], "--seed must be an integer in [0, 4294967295]", 2),
+        (["--select", "best"], 'select must be "diverse" or "closest"', 2),
     ],
 )
-def test_node_design_rejects_a_bad_request_in_one_line(example_dir, args, says):
+def test_node_design_rejects_a_bad_request_in_one_line(example_dir, args, says, code):
     done = subprocess.run(
         [NODE, str(example_dir / "generate.js"), "--design", "--model", str(EXPORTED / "cvae.onnx"),
          "--target", "60,35", *args], capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert done.returncode == 2
+    assert done.returncode == code
     first = done.stderr.splitlines()[0]
     assert first.startswith("error: ") and says in first, done.stderr
 

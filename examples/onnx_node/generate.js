@@ -56,9 +56,9 @@ const USAGE = `usage: node generate.js --model FILE.onnx --target V1,V2 [--n N] 
   --out           with --design: also write every design to this CSV file
   --json          print one JSON object instead of text`;
 
-function fail(message) {
-  process.stderr.write(`error: ${message}\n\n${USAGE}\n`);
-  process.exit(2);
+function fail(message, code = 2) {
+  process.stderr.write(code === 2 ? `error: ${message}\n\n${USAGE}\n` : `error: ${message}\n`);
+  process.exit(code);
 }
 
 function parseArgs(argv) {
@@ -210,7 +210,7 @@ async function runDesign(args, meta, target) {
       generatorPath: args.model,
     });
   } catch (error) {
-    fail(error.message);
+    fail(error.message, error instanceof engine.TargetError ? error.exitCode : 2);
   }
   result.seconds = (performance.now() - started) / 1000;
   result.model = path.basename(args.model);

@@ -239,11 +239,21 @@ export function formulaString(kRow, elements) {
 
 // ------------------------------------------------------------------------ 3. constraints
 
+/** A request that cannot be met as asked (contradictory or unknown constraints, or no
+ * candidate satisfying them): the CLI's exit code 5 ("target"), not a usage error. */
+export class TargetError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "TargetError";
+    this.exitCode = 5;
+  }
+}
+
 function symbolList(value, what) {
   if (value === undefined || value === null) return null;
   const list = typeof value === "string" ? value.split(/[\s,;]+/).filter(Boolean) : Array.from(value);
   return list.map((s) => {
-    if (typeof s !== "string") throw new Error(`${what}: element symbols must be strings; got ${JSON.stringify(s)}`);
+    if (typeof s !== "string") throw new TargetError(`${what}: element symbols must be strings; got ${JSON.stringify(s)}`);
     return s.trim();
   });
 }
@@ -258,7 +268,7 @@ export function parseBounds(value) {
     const out = {};
     for (const [symbol, pair] of Object.entries(value)) {
       if (!Array.isArray(pair) || pair.length !== 2) {
-        throw new Error(`bounds for ${symbol} must be [lo, hi]; got ${JSON.stringify(pair)}`);
+        throw new TargetError(`bounds for ${symbol} must be [lo, hi]; got ${JSON.stringify(pair)}`);
       }
       out[symbol.trim()] = [pair[0] === null || pair[0] === undefined ? 0 : Number(pair[0]),
         pair[1] === null || pair[1] === undefined ? 1 : Number(pair[1])];
@@ -268,18 +278,18 @@ export function parseBounds(value) {
   const out = {};
   for (const item of value.split(/[,;\s]+/).filter(Boolean)) {
     const match = /^([A-Za-z]+)=([^:]*)(?::(.*))?$/.exec(item);
-    if (!match) throw new Error(`bound ${JSON.stringify(item)} must read SYMBOL=LO:HI (e.g. Al=0:0.1)`);
+    if (!match) throw new TargetError(`bound ${JSON.stringify(item)} must read SYMBOL=LO:HI (e.g. Al=0:0.1)`);
     const [, symbol, loText, hiText] = match;
     const num = (text, fallback) => {
       if (text === undefined) return undefined;
       if (text.trim() === "") return fallback;
       const v = Number(text);
-      if (!Number.isFinite(v)) throw new Error(`bound ${JSON.stringify(item)}: ${JSON.stringify(text)} is not a number`);
+      if (!Number.isFinite(v)) throw new TargetError(`bound ${JSON.stringify(item)}: ${JSON.stringify(text)} is not a number`);
       return v;
     };
     const lo = num(loText, 0);
     const hi = hiText === undefined ? lo : num(hiText, 1);
-    if (symbol in out) throw new Error(`bound for ${symbol} given twice`);
+    if (symbol in out) throw new TargetError(`bound for ${symbol} given twice`);
     out[symbol] = [lo, hi];
   }
   return out;
@@ -324,7 +334,7 @@ export function checkConstraints(constraints, elements, threshold = DROP_THRESHO
   const index = new Map(elements.map((s, e) => [s, e]));
   const known = (symbol, what) => {
     if (!index.has(symbol)) {
-      throw new Error(`${what}: unknown element ${JSON.stringify(symbol)} (the model's elements: ${elements.join(" ")})`);
+      throw new TargetError(`${what}: unknown element ${JSON.stringify(symbol)} (the model's elements: ${elements.join(" ")})`);
     }
     return index.get(symbol);
   };
@@ -341,33 +351,33 @@ export function checkConstraints(constraints, elements, threshold = DROP_THRESHO
     lo[e] = l;
     hi[e] = h;
   }
-  if (!allowed.some((a) => a)) throw new Error("no element is left: the allowed set is empty after the exclusions");
+  if (!allowed.some((a) => a)) throw new TargetError("no element is left: the allowed set is empty after the exclusions");
   for (let e = 0; e < E; e++) {
     if (!allowed[e] && lo[e] > 0) {
-      throw new Error(`${elements[e]} has a lower bound ${lo[e]} but is excluded or not allowed`);
+      throw new TargetError(`${elements[e]} has a lower bound ${lo[e]} but is excluded or not allowed`);
     }
   }
   for (let e = 0; e < E; e++) {
     if (!Number.isFinite(lo[e]) || !Number.isFinite(hi[e]) || lo[e] < 0 || hi[e] > 1 || lo[e] > 1 || hi[e] < 0) {
-      throw new Error(`bounds of ${elements[e]} must lie in [0, 1]; got ${lo[e]}:${hi[e]}`);
+      throw new TargetError(`bounds of ${elements[e]} must lie in [0, 1]; got ${lo[e]}:${hi[e]}`);
     }
-    if (lo[e] > hi[e]) throw new Error(`bounds of ${elements[e]}: lower ${lo[e]} exceeds upper ${hi[e]}`);
+    if (lo[e] > hi[e]) throw new TargetError(`bounds of ${elements[e]}: lower ${lo[e]} exceeds upper ${hi[e]}`);
   }
   let sumLo = 0;
   for (let e = 0; e < E; e++) sumLo += lo[e];
-  if (sumLo > 1) throw new Error(`the lower bounds sum to ${+sumLo.toFixed(6)} > 1`);
+  if (sumLo > 1) throw new TargetError(`the lower bounds sum to ${+sumLo.toFixed(6)} > 1`);
   let sumHi = 0;
   for (let e = 0; e < E; e++) if (allowed[e]) sumHi += hi[e];
-  if (sumHi < 1) throw new Error(`the upper bounds of the allowed elements sum to ${+sumHi.toFixed(6)} < 1`);
+  if (sumHi < 1) throw new TargetError(`the upper bounds of the allowed elements sum to ${+sumHi.toFixed(6)} < 1`);
   const required = new Uint8Array(E);
   let nRequired = 0;
   for (let e = 0; e < E; e++) if (lo[e] > 0) { required[e] = 1; nRequired++; }
   let m;
   if (given(c.maxElements)) {
     m = Number(c.maxElements);
-    if (!Number.isInteger(m) || m < 1) throw new Error(`the maximum number of elements must be an integer >= 1; got ${String(c.maxElements)}`);
+    if (!Number.isInteger(m) || m < 1) throw new TargetError(`the maximum number of elements must be an integer >= 1; got ${String(c.maxElements)}`);
     if (m < nRequired) {
-      throw new Error(`the maximum number of elements (${m}) is below the ${nRequired} elements with a lower bound above 0`);
+      throw new TargetError(`the maximum number of elements (${m}) is below the ${nRequired} elements with a lower bound above 0`);
     }
   } else {
     m = Math.max(DEFAULT_MAX_ELEMENTS === null ? E : DEFAULT_MAX_ELEMENTS, nRequired);
@@ -375,7 +385,7 @@ export function checkConstraints(constraints, elements, threshold = DROP_THRESHO
   const defaultF = !given(c.minFraction);
   const fMin = defaultF ? DEFAULT_MIN_FRACTION : Number(c.minFraction);
   if (!Number.isFinite(fMin) || !(fMin > 0) || fMin > 1) {
-    throw new Error(`the minimum fraction must lie in (0, 1]; got ${String(c.minFraction)}`);
+    throw new TargetError(`the minimum fraction must lie in (0, 1]; got ${String(c.minFraction)}`);
   }
   const hint = defaultF ? " (the default; set the minimum fraction to change it)" : "";
   let raised = 0;
@@ -384,11 +394,11 @@ export function checkConstraints(constraints, elements, threshold = DROP_THRESHO
   }
   if (raised) {
     for (let e = 0; e < E; e++) {
-      if (lo[e] > hi[e]) throw new Error(`bounds of ${elements[e]}: the minimum fraction ${fMin}${hint} exceeds the upper bound ${hi[e]}`);
+      if (lo[e] > hi[e]) throw new TargetError(`bounds of ${elements[e]}: the minimum fraction ${fMin}${hint} exceeds the upper bound ${hi[e]}`);
     }
     let s = 0;
     for (let e = 0; e < E; e++) s += lo[e];
-    if (s > 1) throw new Error(`the lower bounds, raised to the minimum fraction ${fMin}${hint}, sum to ${+s.toFixed(6)} > 1`);
+    if (s > 1) throw new TargetError(`the lower bounds, raised to the minimum fraction ${fMin}${hint}, sum to ${+s.toFixed(6)} > 1`);
   }
   // The plain request (section 3): every element allowed, no bounds, no maximum below E and
   // the drop threshold as the minimum fraction; steps 1-5 and 7 are skipped.
@@ -1195,7 +1205,7 @@ export async function design(options) {
     if (options.onProgress) options.onProgress(start + rows, o.candidates);
   }
   if (counts.valid === 0) {
-    throw new Error(`no candidate satisfies the constraints (${o.constraints.description}) among ` +
+    throw new TargetError(`no candidate satisfies the constraints (${o.constraints.description}) among ` +
       `${thousands(o.candidates)} candidates tried; relax the constraints or draw more candidates (${candidatesName}).`);
   }
   if (!hasSurrogate) {
