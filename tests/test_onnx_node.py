@@ -779,6 +779,30 @@ def test_node_design_log_prob_matches_hea_zoo_design(example_dir, tmp_path):
     assert node["table"] == format_table(result, designer) and "log p" in node["table"].splitlines()[1]
 
 
+def test_node_design_with_the_flow_matches_hea_zoo_design(exported, example_dir, tmp_path):
+    """The flow (a tiny training, exported with its `flow_log_prob.onnx`): Node designs with
+    it as `hea-zoo design --model flow` does, with the flow's own log-density as `log_prob`."""
+    from hea_zoo.serving.design import format_table
+
+    root, models = exported
+    shutil.copy(root / "flow.onnx", tmp_path / "flow.onnx")
+    shutil.copy(root / "flow_log_prob.onnx", tmp_path / "flow_log_prob.onnx")
+    shutil.copy(EXPORTED / "surrogate.onnx", tmp_path / "surrogate.onnx")
+    rng = fresh_rng()
+    path = tmp_path / "flow.onnx"
+    target, seed = _random_target(rng, _generator_metadata(path)), int(rng.integers(0, 2**32))
+    how = str(rng.choice(["diverse", "closest"]))
+    designer, result = _python_engine("flow", tmp_path, target, 10, seed, select=how, candidates=1000,
+                                      out=tmp_path / "python.csv")  # fmt: skip
+    assert designer.log_prob_path == tmp_path / "flow_log_prob.onnx"
+    node = node_design(example_dir, path, target, 10, seed, select=how, candidates=1000, out=tmp_path / "node.csv")
+    context = f"flow: target={target} seed={seed} select={how}"
+    assert_same_designs(node, designer, result, context)
+    np.testing.assert_allclose([d["logProb"] for d in node["designs"]], result.table["log_prob"], rtol=1e-5)
+    assert_same_csv(tmp_path / "node.csv", tmp_path / "python.csv", context)
+    assert node["table"] == format_table(result, designer), context
+
+
 def test_node_design_edge_requests_match_hea_zoo_design(example_dir, tmp_path):
     """An infeasible request is an error naming the constraints and the candidates tried;
     fewer distinct candidates than n return them all with a note, in both engines."""
