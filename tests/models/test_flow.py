@@ -3,7 +3,6 @@
 import itertools
 import json
 
-import keras
 import numpy as np
 import pytest
 import scipy.stats
