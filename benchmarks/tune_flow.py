@@ -17,9 +17,10 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import ast
 import json
+import sys
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -29,12 +30,8 @@ from hea_zoo.evaluation import metrics
 from hea_zoo.data.datasets import load_dataset
 from hea_zoo.models.flow import CFlow, gaussian_baseline_nll
 
-
-def _value(text: str):
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tune_generators import _value  # noqa: E402  (KEY=VALUE parsing, one home)
 
 
 def main(argv=None) -> dict:
