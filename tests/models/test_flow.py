@@ -249,7 +249,16 @@ def test_constructor_errors():
 
 
 # --------------------------------------------------------------------------- export
-def test_export_parity(trained, dataset, tmp_path):
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    """The trained flow exported (SavedModel, flow.onnx, flow_log_prob.onnx) once for the module."""
+    from hea_zoo.serving import export
+
+    root = tmp_path_factory.mktemp("exported")
+    return root, export.export_model(trained[0], root, "flow")
+
+
+def test_export_parity(trained, exported, dataset):
     """SavedModel and ONNX agree with Keras on `decode` (1e-5) and `log_prob`."""
     from tests.export_helpers import (
         TOLERANCE,
@@ -262,8 +271,8 @@ def test_export_parity(trained, dataset, tmp_path):
     from hea_zoo.serving import export
 
     model, _ = trained
-    result = export.export_model(model, tmp_path, "flow")
-    assert result.log_prob_onnx == tmp_path / "flow_log_prob.onnx"
+    root, result = exported
+    assert result.log_prob_onnx == root / "flow_log_prob.onnx"
     z, c = generator_inputs(model, dataset)
     inputs = {"z": z, "condition": c}
     expected = keras_outputs(model, inputs)
@@ -331,16 +340,16 @@ def _design_csv(tmp_path, model, target, *extra):
         return list(csv.DictReader(handle))
 
 
-def test_design_prints_the_flows_log_prob_of_each_design(trained, dataset, tmp_path):
+def test_design_prints_the_flows_log_prob_of_each_design(trained, exported, dataset, tmp_path):
     """`hea-zoo design --model flow` and `--typicality` on another generator: each row's
     `log_prob` is `CFlow.log_prob` of its printed fractions at the target."""
     import shutil
 
     from tests.export_helpers import EXPORTED
-    from hea_zoo.serving import export
 
     model, _ = trained
-    export.export_model(model, tmp_path, "flow")
+    for name in ("flow.onnx", "flow_log_prob.onnx"):
+        shutil.copy(exported[0] / name, tmp_path / name)
     for name in ("cvae", "surrogate"):
         shutil.copy(EXPORTED / f"{name}.onnx", tmp_path / f"{name}.onnx")
     target = [float(v) for v in np.round(dataset.percentile(50), 1)]
