@@ -345,7 +345,9 @@ def serving_function(model) -> tuple[tf.types.experimental.GenericFunction, list
             tf.TensorSpec([None, model.n_conditions], tf.float32, name="condition"),
         ]
 
-        @tf.function(input_signature=signature)
+        # `decode` has no tensor-dependent Python control flow: tracing it as written
+        # (no AutoGraph conversion) gives the same graph, seconds sooner for the flow.
+        @tf.function(input_signature=signature, autograph=False)
         def serve(z, condition):
             return {"composition": tf.identity(model.decode(z, condition), name="composition")}
 
@@ -391,7 +393,7 @@ def log_prob_function(model) -> tuple[tf.types.experimental.GenericFunction, lis
         tf.TensorSpec([None, model.n_conditions], tf.float32, name="condition"),
     ]
 
-    @tf.function(input_signature=signature)
+    @tf.function(input_signature=signature, autograph=False)
     def log_prob(composition, condition):
         return {"log_prob": tf.identity(model.log_prob(composition, condition), name="log_prob")}
 
