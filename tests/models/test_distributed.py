@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-EPOCHS = {"cae": 3, "cvae": 3, "wcgan": 1, "flow": 2, "surrogate": 3}
+EPOCHS = {"cae": 3, "cvae": 3, "wcgan": 1, "surrogate": 3}
 NAMES = tuple(EPOCHS)
 
 SCRIPT = textwrap.dedent(
