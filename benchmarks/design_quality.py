@@ -199,7 +199,7 @@ def _peer_method(fn, judge, budget: int, supports: np.ndarray, seed: int, n: int
 
 def exported_generators(exported: Path, names: Sequence[str]) -> list[str]:
     """The generator names with an ``<name>.onnx`` in ``exported`` (flow included when present)."""
-    return [name for name in (*names, "flow") if (Path(exported) / f"{name}.onnx").is_file()]
+    return [name for name in dict.fromkeys((*names, "flow")) if (Path(exported) / f"{name}.onnx").is_file()]
 
 
 def run_design(

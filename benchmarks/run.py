@@ -130,7 +130,8 @@ def _rel(path) -> str:
 
 
 def _load_or_train(dataset, settings: Settings, exported: Path, out: Path, trained: dict):
-    """The four models, their sources and export paths (training and exporting only what is missing)."""
+    """The generators and the surrogate, their sources and export paths (training only what is
+    missing, exporting only what is missing and timed)."""
     import keras
 
     import hea_zoo.models  # noqa: F401  (registers the classes)
@@ -154,8 +155,9 @@ def _load_or_train(dataset, settings: Settings, exported: Path, out: Path, train
         else:
             models[name] = train_default_generator(name, dataset, epochs=settings.train_epochs, seed=settings.seed)
         sources[name] = f"trained in this run ({_rel(path)} missing)"
-    for name in GENERATORS:
-        if name not in exports:
+    # Only the timed models need export files (speed, scale); exporting is seconds per model.
+    for name in dict.fromkeys((*settings.speed_models, settings.scale_model)):
+        if name in GENERATORS and name not in exports:
             result = export_model(models[name], out / "_exports", name, overwrite=True)
             exports[name] = (result.onnx, result.saved_model)
     return models, sources, exports

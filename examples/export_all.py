@@ -1,8 +1,9 @@
 """Train (or load) the default models and write the deployable artifacts in exported/.
 
 Same as ``hea-zoo export --all``, with the same options. For each generator (cae, cvae,
-wcgan) and the surrogate it writes ``exported/<name>/<version>/`` (SavedModel in
-TensorFlow Serving's layout), ``exported/<name>.onnx`` and ``exported/keras/<name>.keras``,
+wcgan, flow) and the surrogate it writes ``exported/<name>/<version>/`` (SavedModel in
+TensorFlow Serving's layout), ``exported/<name>.onnx`` (and the flow's
+``exported/flow_log_prob.onnx``) and ``exported/keras/<name>.keras``,
 then ``exported/MANIFEST.json`` (versions, metrics, sha256 and size of every file, the
 training data's fingerprint, package versions):
 

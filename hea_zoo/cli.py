@@ -643,7 +643,9 @@ def cmd_design(args) -> int:
             raise CLIError(f"usage error: {err}", EXIT_USAGE) from None
     models_dir = Path(args.models_dir) if args.models_dir else _default_models_dir()
     if not str(args.model).endswith(".onnx"):
-        available = sorted(p.stem for p in models_dir.glob("*.onnx") if p.stem != "surrogate")
+        available = sorted(
+            p.stem for p in models_dir.glob("*.onnx") if p.stem != "surrogate" and not p.stem.endswith("_log_prob")
+        )
         if args.model not in available:
             raise CLIError(
                 f"usage error: unknown model {args.model!r}. Valid models"
@@ -651,7 +653,7 @@ def cmd_design(args) -> int:
                 EXIT_USAGE,
             )
     try:
-        designer = design.Designer.from_exported(args.model, models_dir)
+        designer = design.Designer.from_exported(args.model, models_dir, typicality=args.typicality)
     except (FileNotFoundError, design.ModelFileError, MetadataError) as err:
         raise CLIError(f"model error: {err}", EXIT_MODEL) from None
     target = _parse_targets(args, designer.condition_names, designer.training_range())
@@ -723,6 +725,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="also write every design to this file (.csv, or .parquet with pyarrow).")
     p.add_argument("--models-dir", default=None, help="folder of exported models (default: the bundled exported/).")
     p.add_argument("--chunk-size", type=int, default=65536, help="candidates per chunk (bounds the memory; default 65536).")
+    p.add_argument("--typicality", action="store_true",
+                   help="score each design by the flow's log-density (log_prob column, nats; higher = more "
+                   "alloy-like), also for cae, cvae, wcgan; needs flow.onnx in the models folder. "
+                   "The flow's own designs are always scored.")  # fmt: skip
     p.set_defaults(func=cmd_design)
 
     p = sub.add_parser("train", help="train a generator or the surrogate.", epilog=_EPILOG)

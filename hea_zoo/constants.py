@@ -17,6 +17,7 @@ __all__ = [
     "PROPERTY_UNITS",
     "SHORT_LABELS",
     "GENERATOR_NAMES",
+    "STUDY_GENERATORS",
     "SURROGATE_NAME",
     "MODEL_NAMES",
     "BUNDLED_NAME",
@@ -40,8 +41,12 @@ PROPERTY_UNITS: tuple[str, ...] = ("GPa", "MPa*m^0.5")
 SHORT_LABELS: dict[str, str] = {"shear_modulus": "G", "fracture_toughness": "K"}
 """Short labels for tables and figures (other properties keep their names)."""
 
-GENERATOR_NAMES: tuple[str, ...] = ("cae", "cvae", "wcgan")
-"""Names of the generator families, as the registry, the CLI and the exports use them."""
+STUDY_GENERATORS: tuple[str, ...] = ("cae", "cvae", "wcgan")
+"""The study's three generators: the columns of its tables (Tung, Debnath & Reinhart)."""
+
+GENERATOR_NAMES: tuple[str, ...] = STUDY_GENERATORS + ("flow",)
+"""Names of every generator family, as the registry, the CLI and the exports use them: the
+study's three and the conditional normalizing flow beyond the study."""
 
 SURROGATE_NAME = "surrogate"
 """Name of the surrogate in the registry, the CLI and the exports."""

@@ -59,7 +59,7 @@ def test_files_written(results):
 def test_quality_methods(results):
     _, data = results
     methods = data["quality"]["methods"]
-    for name in ("cae", "cvae", "wcgan", "nearest_neighbour", "nearest_neighbour_top1", "random_screening"):
+    for name in ("cae", "cvae", "wcgan", "flow", "nearest_neighbour", "nearest_neighbour_top1", "random_screening"):
         entry = methods[name]
         assert not entry["skipped"]
         assert 0.0 <= entry["validity"] <= 1.0
@@ -85,7 +85,7 @@ def test_quality_methods(results):
 def test_speed_and_scale(results):
     _, data = results
     speed = data["speed"]
-    for name in ("cae", "cvae", "wcgan", "surrogate"):
+    for name in ("cae", "cvae", "wcgan", "flow", "surrogate"):
         assert speed["training"][name]["seconds"] > 0
     cvae = speed["throughput"]["cvae"]
     assert [row["batch"] for row in cvae["batches"]] == [1, 64, 1024]

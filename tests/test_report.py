@@ -113,3 +113,12 @@ def test_report_states_interval_coverage_and_distinct_alloys(evaluations, tmp_pa
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["dataset"]["n_train_alloys"] == n_train
     assert metrics["surrogate"]["shear_modulus"]["interval_coverage"] == 0.887
+
+
+def test_the_flow_is_a_row_beyond_the_study(evaluations, tmp_path):
+    """The flow has no column in the study: its rows say so and leave the study cells empty."""
+    rows = {"cvae": evaluations["cvae"], "flow": evaluations["mine"]}
+    text = report.write_report(rows, tmp_path, figures=False).read_text()
+    table1 = [line for line in text.splitlines() if line.startswith("| flow")]
+    assert table1 and all(line.startswith("| flow (beyond the study) | — |") for line in table1[:1])
+    assert "| cvae | 2.51 % |" in text and "| mine" not in text

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from hea_zoo.constants import GENERATOR_NAMES
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "reproduce_paper.py"
 
 
@@ -25,7 +27,7 @@ def run_example(argv):
 def test_reproduce_paper_quick_all_models(tmp_path):
     assert run_example(["--quick", "--n-per-condition", "20", "--out", str(tmp_path)]) == 0
     data = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(data["models"]) == {"cae", "cvae", "wcgan"}
+    assert set(data["models"]) == set(GENERATOR_NAMES)
     summary = data["models"]["cvae"]["summary"]
     assert summary["validity"] == 1.0
     assert summary["mape_oracle"] is not None

@@ -102,7 +102,9 @@ def _fields(target, n, seed, *, select="diverse", tolerance=0.05, candidates="",
 def scenario():
     """The run's random inputs: a generator, a target inside its training range, seeds."""
     rng = np.random.default_rng(secrets.randbits(64))
-    model = str(rng.choice(["cae", "cvae", "wcgan"]))
+    models = json.loads((EXPORTED / "MANIFEST.json").read_text())["models"]
+    # Every exported generator, the flow (with its log-density column) once exported/ holds it.
+    model = str(rng.choice([name for name, entry in models.items() if entry["metadata"]["kind"] == "generator"]))
     lo, hi = np.asarray(_metadata(model)["condition_range"], np.float64)
     target = [round(float(v), 2) for v in rng.uniform(lo + 0.1 * (hi - lo), hi - 0.3 * (hi - lo))]
     constrained = {"excluded": ["Al", str(rng.choice(["V", "Cr", "Re"]))], "max_elements": int(rng.integers(4, 8)),

@@ -27,7 +27,7 @@ import numpy as np
 
 from hea_zoo.evaluation import experiments, plots
 from hea_zoo._version import __version__
-from hea_zoo.constants import short_label
+from hea_zoo.constants import GENERATOR_NAMES, STUDY_GENERATORS, short_label
 from hea_zoo.files import write_text
 
 __all__ = ["STUDY_RESULTS", "study_results_for", "metrics_dict", "render_markdown", "write_report"]
@@ -48,6 +48,14 @@ def study_results_for(name: str) -> dict[str, float] | None:
     """The study's numbers for a model name (``"cVAE"``, ``"wcgan"``, ``"c-ae"`` …), or None."""
     key = re.sub(r"[^a-z0-9]", "", str(name).lower())
     return STUDY_RESULTS.get(key)
+
+
+def _row_label(model: str) -> str:
+    """A table row's model name; a zoo generator the study did not have (the flow) is
+    marked as beyond the study (its study columns stay empty)."""
+    if str(model).lower() in GENERATOR_NAMES and str(model).lower() not in STUDY_GENERATORS:
+        return f"{model} (beyond the study)"
+    return str(model)
 
 
 _evaluations = experiments.evaluations_by_name
@@ -234,7 +242,7 @@ def render_markdown(
     for model, e in evaluations.items():
         study = study_results_for(model) or study_results_for(e.name) or {}
         m_s, m_o = e.line.mape_surrogate, e.line.mape_oracle
-        row = [model, _fmt(study.get("mape"), suffix=" %"), _fmt(m_s["mean"], suffix=" %")]
+        row = [_row_label(model), _fmt(study.get("mape"), suffix=" %"), _fmt(m_s["mean"], suffix=" %")]
         row += [_fmt(m_s[n], suffix=" %") for n in names]
         if any_oracle:
             row += [_fmt(None if m_o is None else m_o["mean"], suffix=" %")]
@@ -293,7 +301,7 @@ def render_markdown(
         study = study_results_for(model) or study_results_for(e.name) or {}
         rows.append(
             [
-                model,
+                _row_label(model),
                 _fmt(study.get("cosine_similarity"), suffix=" %"),
                 _fmt(e.line.cosine_similarity, scale=100, suffix=" %"),
                 _fmt(study.get("novelty"), suffix=" %"),

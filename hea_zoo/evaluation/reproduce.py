@@ -1,5 +1,6 @@
 """Reproduce the study's evaluation: train cAE, cVAE and WcGAN and the surrogate, run the
-protocol, write a report folder.
+protocol, write a report folder. The conditional flow, a generator beyond the study, runs
+as a fourth row (marked so, with no study numbers beside it).
 
 Tung, Debnath & Reinhart, "Evaluating generative models for inverse design of
 high-entropy refractory alloys": line (20 conditions), grid (5 × 5) and novelty

@@ -16,11 +16,12 @@ from hea_zoo.models import validation
 from hea_zoo.models.base import ConditionalGenerator
 from hea_zoo.models.cae import CAE
 from hea_zoo.models.cvae import CVAE
+from hea_zoo.models.flow import CFlow
 from hea_zoo.models.training import STEPS_PER_EXECUTION, TrainingBudget, fit_with_budget
 from hea_zoo.models.wcgan import WCGAN
 from hea_zoo.progress import fit_arguments
 
-GENERATORS: dict[str, type[ConditionalGenerator]] = dict(zip(GENERATOR_NAMES, (CAE, CVAE, WCGAN)))
+GENERATORS: dict[str, type[ConditionalGenerator]] = dict(zip(GENERATOR_NAMES, (CAE, CVAE, WCGAN, CFlow)))
 """Generator classes by name."""
 
 DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
@@ -67,6 +68,22 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         # The critic's loss does not measure sample quality: no early stopping.
         "early_stopping": None,
     },
+    "flow": {
+        "model": {
+            "n_couplings": 2,
+            "hidden_units": (32, 32),
+            "presence_units": (128,),
+            "noise_std": 0.5,
+        },
+        "learning_rate": 1e-3,
+        "epochs": 150,
+        "batch_size": 64,
+        "budget": TrainingBudget(
+            max_steps=1200, large_max_steps=1000, max_batch_size=512, reference_rows=250
+        ),
+        # The held-out negative log-likelihood is the flow's own quality measure.
+        "early_stopping": "val_loss",
+    },
 }
 """Per generator: constructor arguments, optimizer learning rate, epochs and batch size on a
 small table, the step budget that bounds the cost on large ones
@@ -74,7 +91,7 @@ small table, the step budget that bounds the cost on large ones
 
 
 def get_generator_class(name: str) -> type[ConditionalGenerator]:
-    """The generator class registered under `name` ("cae", "cvae" or "wcgan").
+    """The generator class registered under `name` ("cae", "cvae", "wcgan" or "flow").
 
     Raises:
         ValueError: unknown name (the message lists the valid ones).
@@ -93,7 +110,7 @@ def build_default_generator(
     """A compiled generator with the default hyperparameters (not adapted, not trained).
 
     Args:
-        name: "cae", "cvae" or "wcgan".
+        name: "cae", "cvae", "wcgan" or "flow".
         dataset: a `hea_zoo.Dataset`; its element list and property names and
             units configure the model (None: the study's 22 elements).
         seed: model seed.
@@ -138,7 +155,7 @@ def train_default_generator(
     early on a validation split.
 
     Args:
-        name: "cae", "cvae" or "wcgan".
+        name: "cae", "cvae", "wcgan" or "flow".
         dataset: a `hea_zoo.Dataset` (its train split is used).
         epochs: maximum number of epochs, an integer >= 1 (None: the default for that
             model).

@@ -985,6 +985,22 @@ def _concat_arrays(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- designer
+TYPICALITY_MODEL = "flow"
+"""The exported generator whose log-density scores designs with ``typicality``."""
+
+
+def _typicality_model(folder: Path) -> Path:
+    """The log-density ONNX file that `TYPICALITY_MODEL`'s metadata names, in `folder`."""
+    flow = folder / f"{TYPICALITY_MODEL}.onnx"
+    if not flow.is_file():
+        raise ModelFileError(
+            f"typicality needs the flow's log-density: no {flow.name} in {folder}. Export the flow "
+            "(`hea-zoo export --all`, or `hea-zoo export --model flow.keras`)."
+        )
+    name = _metadata(_session(flow, "generator"), flow, ("log_prob_model",))["log_prob_model"]
+    return folder / str(name)
+
+
 class Designer:
     """An exported generator and surrogate, ready to design alloys.
 
@@ -993,14 +1009,24 @@ class Designer:
         surrogate_path: the surrogate's ONNX file (None: designs are not judged).
         metadata: the generator's metadata (elements, condition names and units, latent size).
         surrogate_metadata: the surrogate's metadata (or None).
-        log_prob_path: the ONNX file of the generator's log-density, where its metadata
-            names one (``log_prob_model``).
+        log_prob_path: the ONNX file of the log-density that scores the designs (the
+            ``log_prob`` column): the generator's own, where its metadata names one
+            (``log_prob_model``), else ``typicality_path``.
+
+    Args:
+        generator_path: the generator's ONNX file.
+        surrogate_path: the surrogate's ONNX file (None: designs are not judged).
+        typicality_path: a log-density ONNX file (inputs ``composition``, ``condition``;
+            the flow's ``flow_log_prob.onnx``) that scores the designs of a generator
+            without a density of its own: how alloy-like each design is under the
+            training data, in nats. Its elements and conditions must be the generator's.
     """
 
     def __init__(
         self,
         generator_path: str | os.PathLike,
         surrogate_path: str | os.PathLike | None = None,
+        typicality_path: str | os.PathLike | None = None,
     ):
         self.generator_path = Path(generator_path)
         self.surrogate_path = Path(surrogate_path) if surrogate_path is not None else None
@@ -1037,8 +1063,25 @@ class Designer:
                 )
             self._log_prob = _session(self.log_prob_path, "log-density model")
             _check_io(self._log_prob, self.log_prob_path, ("composition", "condition"), (), "log-density")
+        elif typicality_path is not None:
+            self._open_typicality(Path(typicality_path))
         self._texts = text.TextTables(self.elements, SYSTEM_MIN_THOUSANDTHS)
         self._hasher = _RowHasher(len(self.elements))
+
+    def _open_typicality(self, path: Path) -> None:
+        """Opens another model's log-density ONNX file to score this generator's designs."""
+        if not path.is_file():
+            raise ModelFileError(f"no log-density model at {path}.")
+        session = _session(path, "log-density model")
+        _check_io(session, path, ("composition", "condition"), (), "log-density")
+        meta = _metadata(session, path, ("elements", "condition_names"))
+        for key, what in (("elements", "scores compositions over"), ("condition_names", "is conditioned on")):
+            if meta[key] != self.metadata[key]:
+                raise ModelFileError(
+                    f"{path} {what} {meta[key]}, but {self.generator_path} has {self.metadata[key]}."
+                )
+        self.log_prob_path = path
+        self._log_prob = session
 
     def _open_surrogate(self) -> None:
         path = self.surrogate_path
@@ -1073,11 +1116,16 @@ class Designer:
         self._surrogate, self.surrogate_metadata = session, meta
 
     @classmethod
-    def from_exported(cls, model: str = "cvae", models_dir: str | os.PathLike = "exported") -> Designer:
+    def from_exported(
+        cls, model: str = "cvae", models_dir: str | os.PathLike = "exported", typicality: bool = False
+    ) -> Designer:
         """Opens `<models_dir>/<model>.onnx` (or an .onnx path) and the surrogate beside it.
 
         The surrogate is ``surrogate.onnx`` in the generator's folder; without it designs
-        are not judged (`DesignResult.notes` says so).
+        are not judged (`DesignResult.notes` says so). With ``typicality``, the designs
+        of a generator without a density of its own are scored by the flow's log-density
+        (``log_prob_model`` of ``flow.onnx`` in the generator's folder; the ``log_prob``
+        column); the flow's own designs always are.
 
         Raises:
             FileNotFoundError: no such generator file.
@@ -1093,7 +1141,8 @@ class Designer:
                 "--models-dir (or HEA_ZOO_EXPORTED) at a folder of exported models."
             )
         surrogate = path.parent / "surrogate.onnx"
-        return cls(path, surrogate if surrogate.is_file() else None)
+        density = _typicality_model(path.parent) if typicality else None
+        return cls(path, surrogate if surrogate.is_file() else None, density)
 
     # --------------------------------------------------------------------- properties
     @property

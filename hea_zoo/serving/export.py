@@ -15,6 +15,12 @@ For a model exported under the name ``name`` into ``export_dir``:
   checked with ``onnx.checker``; its ``metadata_props`` give the element order, the
   condition (or property) names and units, the latent size, the model and package
   versions (lists are JSON-encoded strings; see `read_onnx_metadata`).
+- A generator with a density (the flow, `hea_zoo.models.CFlow`) also gets a ``log_prob``
+  signature in the SavedModel and ``export_dir/<name>_log_prob.onnx``: inputs
+  ``composition`` (float32 ``[batch, n_elements]``) and ``condition`` (float32
+  ``[batch, n_conditions]``, physical units), output ``log_prob`` (float32 ``[batch]``,
+  nats per alloy); the metadata names them (``log_prob_model``, ``log_prob_signature``),
+  and `hea-zoo design` prints the ``log_prob`` of each design.
 
 The noise is an explicit input, so every runtime gives the same compositions for the same
 ``z``.
@@ -79,6 +85,7 @@ __all__ = [
     "export_generator",
     "export_surrogate",
     "serving_function",
+    "log_prob_function",
     "model_metadata",
     "training_formulas",
     "read_onnx_metadata",
@@ -110,6 +117,8 @@ class ExportResult:
             requested, or it holds a newer version).
         metadata: The metadata written into both artifacts.
         replaced: True if an existing version was overwritten.
+        log_prob_onnx: Path of ``<export_dir>/<name>_log_prob.onnx`` for a generator with a
+            density (None otherwise, or if the ONNX files were not written).
     """
 
     name: str
@@ -118,10 +127,13 @@ class ExportResult:
     onnx: Path | None
     metadata: dict[str, Any] = dataclasses.field(repr=False)
     replaced: bool = False
+    log_prob_onnx: Path | None = None
 
     def __str__(self) -> str:
         """One line for people: ``cvae version 2: SavedModel exported/cvae/2, ONNX exported/cvae.onnx``."""
         onnx = f", ONNX {self.onnx}" if self.onnx is not None else ""
+        if self.log_prob_onnx is not None:
+            onnx += f" and {self.log_prob_onnx}"
         return f"{self.name} version {self.version}{' (replaced)' if self.replaced else ''}: SavedModel {self.saved_model}{onnx}"
 
 
@@ -132,6 +144,14 @@ def _is_generator(model) -> bool:
     from hea_zoo.models.base import ConditionalGenerator
 
     return isinstance(model, ConditionalGenerator)
+
+
+def _has_log_prob(model) -> bool:
+    return _is_generator(model) and callable(getattr(model, "log_prob", None))
+
+
+def _log_prob_onnx_name(name: str) -> str:
+    return f"{name}_log_prob.onnx"
 
 
 def _is_surrogate(model) -> bool:
@@ -148,7 +168,7 @@ def _check_exportable(model) -> str:
         kind = "surrogate"
     else:
         raise TypeError(
-            "Expected a hea_zoo generator (CAE, CVAE, WCGAN) or a hea_zoo Surrogate. "
+            "Expected a hea_zoo generator (CAE, CVAE, WCGAN, CFlow) or a hea_zoo Surrogate. "
             f"Received: {type(model).__name__}"
         )
     if not getattr(model, "built", False):
@@ -238,7 +258,9 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
         ``condition_units``, ``condition_range`` ([min, max] of the training conditions)
         and, when given (argument or the model's ``training_compositions`` attribute),
         ``training_compositions`` (the training alloys' printed formulas, which
-        `hea-zoo design` checks constraints against); for the surrogate, ``property_names``, ``property_units``,
+        `hea-zoo design` checks constraints against); a generator with a density (the
+        flow) adds ``log_prob_model`` (the ONNX file name), ``log_prob_signature``,
+        ``log_prob_inputs``, ``log_prob_outputs`` and ``log_prob_units``; for the surrogate, ``property_names``, ``property_units``,
         ``n_members``, ``coverage`` (nominal coverage of ``properties_lower`` /
         ``properties_upper``) and ``calibration_size`` (alloys it was calibrated on; 0:
         not calibrated, the interval outputs are NaN).
@@ -267,6 +289,16 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
                 "noise": f"standard normal N(0, I), shape [batch, latent_dim]; seeded draw {NOISE_SPEC} (hea_zoo.artifact.noise)",
             }
         )
+        if _has_log_prob(model):
+            meta.update(
+                {
+                    "log_prob_model": _log_prob_onnx_name(name),
+                    "log_prob_signature": "log_prob",
+                    "log_prob_inputs": ["composition", "condition"],
+                    "log_prob_outputs": ["log_prob"],
+                    "log_prob_units": "nats per alloy",
+                }
+            )
         if training_compositions is None:
             training_compositions = getattr(model, "training_compositions", None)
         if training_compositions is not None:
@@ -313,7 +345,9 @@ def serving_function(model) -> tuple[tf.types.experimental.GenericFunction, list
             tf.TensorSpec([None, model.n_conditions], tf.float32, name="condition"),
         ]
 
-        @tf.function(input_signature=signature)
+        # `decode` has no tensor-dependent Python control flow: tracing it as written
+        # (no AutoGraph conversion) gives the same graph, seconds sooner for the flow.
+        @tf.function(input_signature=signature, autograph=False)
         def serve(z, condition):
             return {"composition": tf.identity(model.decode(z, condition), name="composition")}
 
@@ -338,6 +372,32 @@ def serving_function(model) -> tuple[tf.types.experimental.GenericFunction, list
             "Expected a hea_zoo generator or Surrogate. Received: " f"{type(model).__name__}"
         )
     return serve, signature
+
+
+def log_prob_function(model) -> tuple[tf.types.experimental.GenericFunction, list[tf.TensorSpec]]:
+    """The `tf.function` of a generator's log-density, and its input signature.
+
+    ``fn(composition, condition) -> {"log_prob": model.log_prob(composition, condition)}``
+    (nats per alloy, conditions in physical units).
+
+    Raises:
+        TypeError: the model has no ``log_prob`` (only the flow has one).
+    """
+    if not _has_log_prob(model):
+        raise TypeError(
+            "Expected a hea_zoo generator with a `log_prob` method (CFlow). Received: "
+            f"{type(model).__name__}"
+        )
+    signature = [
+        tf.TensorSpec([None, model.n_elements], tf.float32, name="composition"),
+        tf.TensorSpec([None, model.n_conditions], tf.float32, name="condition"),
+    ]
+
+    @tf.function(input_signature=signature, autograph=False)
+    def log_prob(composition, condition):
+        return {"log_prob": tf.identity(model.log_prob(composition, condition), name="log_prob")}
+
+    return log_prob, signature
 
 
 def _rename_value(graph, old: str, new: str) -> None:
@@ -411,13 +471,20 @@ def _metadata_props(metadata: dict[str, Any]) -> dict[str, str]:
     return encode_metadata(metadata)
 
 
-def _save_saved_model(model, fn, path: Path, metadata: dict[str, Any]) -> None:
+def _save_saved_model(model, fn, path: Path, metadata: dict[str, Any], extra_signatures=None) -> None:
     module = tf.Module()
-    # Track only the variables the serving graph reads (not encoders, critics or
+    signatures = {"serving_default": fn, **(extra_signatures or {})}
+    # Track only the variables the serving graphs read (not encoders, critics or
     # optimizer slots): the SavedModel holds what serving needs and nothing more.
-    module.serving_variables = list(fn.get_concrete_function().variables)
+    variables = {}
+    for function in signatures.values():
+        for v in function.get_concrete_function().variables:
+            variables.setdefault(id(v), v)
+    module.serving_variables = list(variables.values())
     module.serve = fn
-    tf.saved_model.save(module, str(path), signatures={"serving_default": fn})
+    for key, function in (extra_signatures or {}).items():
+        setattr(module, key, function)
+    tf.saved_model.save(module, str(path), signatures=signatures)
     extra = path / "assets.extra"
     extra.mkdir(exist_ok=True)
     (extra / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
@@ -446,12 +513,13 @@ def export_model(
     """Exports a trained generator or surrogate as SavedModel and ONNX.
 
     Writes ``export_dir/<name>/<version>/`` (SavedModel, ``serving_default``) and
-    ``export_dir/<name>.onnx``. Both are complete before either is moved into place; the
+    ``export_dir/<name>.onnx``; for a generator with a density (the flow) also a
+    ``log_prob`` signature and ``export_dir/<name>_log_prob.onnx``. All are complete before either is moved into place; the
     version folder is moved in one step (an atomic swap when it replaces one), so a server
     always finds a loadable version.
 
     Args:
-        model: A trained `hea_zoo.models` generator (CAE, CVAE, WCGAN) or `Surrogate`.
+        model: A trained `hea_zoo.models` generator (CAE, CVAE, WCGAN, CFlow) or `Surrogate`.
         export_dir: Root folder of the exports (created if missing).
         name: Export name, e.g. ``"cvae"``.
         version: SavedModel version, a positive integer (default: the next one, the
@@ -504,14 +572,23 @@ def export_model(
             write_onnx = False  # it holds a newer version
     metadata = model_metadata(model, name, version, training_compositions)
     fn, signature = serving_function(model)
+    extra = {"log_prob": log_prob_function(model)} if _has_log_prob(model) else {}
+    target_lp = root / _log_prob_onnx_name(name) if extra else None
 
     base.mkdir(parents=True, exist_ok=True)
     remove_stale(root)
     remove_stale(base)
     with staged_directory(base, f"v{version}") as staged:
-        _save_saved_model(model, fn, staged, metadata)
+        _save_saved_model(model, fn, staged, metadata, {key: f for key, (f, _) in extra.items()})
         payload = _build_onnx(model, fn, signature, metadata, opset).SerializeToString() if write_onnx else None
+        lp_payload = None
+        if write_onnx and extra:
+            lp_fn, lp_signature = extra["log_prob"]
+            lp_metadata = dict(metadata, inputs=metadata["log_prob_inputs"], outputs=metadata["log_prob_outputs"])
+            lp_payload = _build_onnx(model, lp_fn, lp_signature, lp_metadata, opset).SerializeToString()
         replace_directory(staged, target_sm)
+    if lp_payload is not None:
+        write_bytes(target_lp, lp_payload)  # before the generator graph that names it
     if payload is not None:
         write_bytes(target_onnx, payload)
     return ExportResult(
@@ -521,6 +598,7 @@ def export_model(
         onnx=target_onnx if payload is not None else None,
         metadata=metadata,
         replaced=exists,
+        log_prob_onnx=target_lp if lp_payload is not None else None,
     )
 
 
@@ -532,7 +610,7 @@ def export_generator(model, export_dir, name: str | None = None, **kwargs) -> Ex
     """
     if not _is_generator(model):
         raise TypeError(
-            "export_generator expects a hea_zoo generator (CAE, CVAE, WCGAN). "
+            "export_generator expects a hea_zoo generator (CAE, CVAE, WCGAN, CFlow). "
             f"Received: {type(model).__name__}"
         )
     return export_model(model, export_dir, name or type(model).__name__.lower(), **kwargs)
@@ -808,6 +886,8 @@ def export_all(
         files = {"saved_model": result.saved_model.relative_to(output).as_posix()}
         if result.onnx is not None:
             files["onnx"] = result.onnx.relative_to(output).as_posix()
+        if result.log_prob_onnx is not None:
+            files["log_prob_onnx"] = result.log_prob_onnx.relative_to(output).as_posix()
         files["keras"] = keras_path.relative_to(output).as_posix()
         entries[name] = {
             "class": type(model).__name__,

@@ -5,6 +5,7 @@ import pytest
 from hea_zoo.models import (
     CAE,
     CVAE,
+    CFlow,
     GENERATORS,
     WCGAN,
     ConditionalGenerator,
@@ -15,13 +16,13 @@ from hea_zoo.models import (
 
 
 def test_registry():
-    assert GENERATORS == {"cae": CAE, "cvae": CVAE, "wcgan": WCGAN}
+    assert GENERATORS == {"cae": CAE, "cvae": CVAE, "wcgan": WCGAN, "flow": CFlow}
     assert get_generator_class("CVAE") is CVAE
     assert all(issubclass(cls, ConditionalGenerator) for cls in GENERATORS.values())
 
 
 def test_unknown_name_lists_valid_names():
-    with pytest.raises(ValueError, match=r"'gan'.*\['cae', 'cvae', 'wcgan'\]"):
+    with pytest.raises(ValueError, match=r"'gan'.*\['cae', 'cvae', 'flow', 'wcgan'\]"):
         get_generator_class("gan")
 
 
