@@ -102,6 +102,7 @@ _MAX_ROUNDS = 50
 _MOVE_TOLERANCE = 1e-12
 _SPILL_RECORDS = 1 << 20  # `closest` stores above this many designs spill to a temporary file
 _JUDGE_BATCH = 8192  # rows per onnxruntime call (keeps the activations in cache)
+_PIECE_ROWS = 16384  # candidates per worker task: a chunk is cut into pieces (cache-sized arrays)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -667,6 +668,55 @@ def _farthest_point(k: np.ndarray, n: int) -> np.ndarray:
     return np.asarray(chosen)
 
 
+# ----------------------------------------------------------------------------- threads
+def _worker_count() -> int:
+    """Threads for the chunk pipeline: the cores this process may use (at most 4)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+_WORKERS = _worker_count()
+
+
+def _pieces(total: int, chunk: int, piece: int) -> Iterator[tuple[int, int]]:
+    """``(start, rows)`` of consecutive pieces of at most `piece` rows covering chunks of `chunk` rows."""
+    for first in range(0, total, chunk):
+        end = min(first + chunk, total)
+        for start in range(first, end, piece):
+            yield start, min(piece, end - start)
+
+
+def _ordered_map(func: Callable[[Any], Any], items: Iterator[Any] | Sequence[Any], workers: int | None = None) -> Iterator[Any]:
+    """``map(func, items)`` computed by worker threads, results yielded in order.
+
+    onnxruntime and the NumPy kernels release the GIL, so chunks run on every core while
+    the caller consumes the earlier ones. At most ``2 * workers`` results are held at
+    once (memory stays bounded); with one worker everything runs in the calling thread.
+    """
+    workers = _WORKERS if workers is None else workers
+    if workers <= 1:
+        yield from map(func, items)
+        return
+    import collections
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending: collections.deque = collections.deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hea_zoo-design") as pool:
+        try:
+            for item in items:
+                pending.append(pool.submit(func, item))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
 # ----------------------------------------------------------------------------- sessions
 def _session(path: Path, role: str):
     import onnxruntime as ort
@@ -748,8 +798,13 @@ class _CsvSink:
         csv.writer(line, lineterminator="\n").writerow(header)
         handle.write(line.getvalue().encode())
 
-    def write(self, block: _Block) -> None:
-        self.handle.write(block.csv_bytes())
+    @staticmethod
+    def prepare(block: _Block) -> bytes:
+        """The block's rows (in a worker thread)."""
+        return block.csv_bytes()
+
+    def write(self, data: bytes) -> None:
+        self.handle.write(data)
 
 
 class _ParquetSink:
@@ -757,11 +812,16 @@ class _ParquetSink:
         self.path = path
         self.writer = None
 
-    def write(self, block: _Block) -> None:
+    @staticmethod
+    def prepare(block: _Block):
+        """The block as an Arrow table (in a worker thread)."""
         import pyarrow as pa
+
+        return pa.Table.from_pandas(block.frame(), preserve_index=False)
+
+    def write(self, table) -> None:
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pandas(block.frame(), preserve_index=False)
         if self.writer is None:
             self.writer = pq.ParquetWriter(str(self.path), table.schema)
         self.writer.write_table(table)
@@ -1324,16 +1384,21 @@ class Designer:
 
             def consume(sink) -> None:
                 nonlocal n_written
-                for block in self._blocks(state, t, float(tolerance)):
+
+                def prepare(item):  # in a worker thread: the block's columns, text and systems
+                    block = self._block(*item, t, float(tolerance))
+                    member = block.records["k"] >= SYSTEM_MIN_THOUSANDTHS
+                    found = np.unique(np.packbits(member, axis=1), axis=0)
+                    return block, (sink.prepare(block) if sink is not None else None), found
+
+                for block, prepared, found in _ordered_map(prepare, self._record_blocks(state)):
                     if sink is not None:
-                        sink.write(block)
+                        sink.write(prepared)
                     if n_written < keep_rows:
                         part = block.arrays()
                         take = min(keep_rows - n_written, block.records.size)
                         kept.append({key: v[:take] for key, v in part.items()})
-                    member = block.records["k"] >= SYSTEM_MIN_THOUSANDTHS
-                    for row in np.unique(np.packbits(member, axis=1), axis=0):
-                        systems.add(row.tobytes())
+                    systems.update(row.tobytes() for row in found)
                     n_written += block.records.size
 
             if out_path is None:
@@ -1399,30 +1464,38 @@ class Designer:
             pool = _BestRecords(max(50 * n, 2000), dtype, spill=False)
             fill = _BestRecords(n, dtype, spill=False)
             stores = [pool, fill]
-        n_valid = n_distinct = n_in_tol = 0
+        n_valid = n_distinct = n_in_tol = done = 0
         bar = _Progress(candidates, progress)
+
+        def candidate_chunk(span: tuple[int, int]):
+            """Sections 1-4 for one piece (in a worker thread): its distinct valid rows, judged."""
+            start, rows = span
+            z = noise(seed, rows, self.latent_dim, start)
+            (raw,) = self._generator.run(["composition"], {"z": z, "condition": np.repeat(condition, rows, axis=0)})
+            k, ok = _repair(raw, rules)
+            index = np.flatnonzero(ok)
+            k = k[index]
+            hashes = self._hasher(k)
+            first = np.sort(np.unique(hashes, return_index=True)[1])  # first occurrences in the chunk
+            index, k, hashes = index[first], k[first], hashes[first]
+            return rows, int(ok.sum()), index + start, k, hashes, self.judge(k.astype(np.float32) / np.float32(_UNIT))
+
         try:
-            for start in range(0, candidates, chunk_size):
-                rows = min(chunk_size, candidates - start)
-                z = noise(seed, rows, self.latent_dim, start)
-                (raw,) = self._generator.run(["composition"], {"z": z, "condition": np.repeat(condition, rows, axis=0)})
-                k, ok = _repair(raw, rules)
-                index = np.flatnonzero(ok)
-                n_valid += index.size
-                k = k[index]
-                fresh = seen.first_seen(self._hasher(k))
+            pieces = _pieces(candidates, chunk_size, _PIECE_ROWS)
+            for rows, valid, index, k, hashes, judged in _ordered_map(candidate_chunk, pieces):
+                n_valid += valid
+                fresh = seen.first_seen(hashes)  # across chunks, in candidate order
                 index, k = index[fresh], k[fresh]
                 n_distinct += index.size
                 records = np.zeros(index.size, dtype)
-                records["index"] = index + start
+                records["index"] = index
                 records["k"] = k
-                judged = self.judge(k.astype(np.float32) / np.float32(_UNIT))
                 if judged is None:
                     records["mean"] = records["lower"] = records["upper"] = np.nan
                     records["score"] = 0.0
                     in_tol = np.ones(index.size, bool)
                 else:
-                    mean, lower, upper = judged
+                    mean, lower, upper = (v[fresh] for v in judged)
                     records["mean"], records["lower"], records["upper"] = mean, lower, upper
                     with np.errstate(invalid="ignore"):
                         errors = relative_errors(mean, t, floors)
@@ -1435,7 +1508,8 @@ class Designer:
                 else:
                     pool.offer(records[in_tol])
                     fill.offer(records[~in_tol])
-                bar(start + rows)
+                done += rows
+                bar(done)
         finally:
             bar.close()
         notes = []
@@ -1467,32 +1541,35 @@ class Designer:
             "notes": notes,
         }
 
-    def _blocks(self, state, t: np.ndarray, tolerance: float, block: int = 16384) -> Iterator[_Block]:
-        """The selected designs, best first, in blocks with everything a row shows."""
+    def _record_blocks(self, state, block: int = 16384) -> Iterator[tuple[int, np.ndarray]]:
+        """The selected designs, best first, in blocks: ``(rank of the first, records)``."""
         if state["chosen"] is not None:
             chosen = state["chosen"]
             source: Iterator[np.ndarray] = (chosen[a : a + block] for a in range(0, chosen.size, block))
         else:
             source = state["best"].sorted_blocks(block)
+        rank = 1
+        for records in source:
+            yield rank, records
+            rank += records.size
+
+    def _block(self, rank: int, records: np.ndarray, t: np.ndarray, tolerance: float) -> _Block:
+        """A block of designs with everything a row shows (oracle, tolerance, log-density)."""
         floors = self.scale_floors()
-        oracle_module = None
+        fractions = records["k"].astype(np.float64) / _UNIT
+        oracle_values = oracle_error = None
         if self.uses_oracle:
             from hea_zoo.data import oracle as oracle_module
-        rank = 0
-        for records in source:
-            fractions = records["k"].astype(np.float64) / _UNIT
-            oracle_values = oracle_error = None
-            if oracle_module is not None:
-                oracle_values = oracle_module.properties(fractions, self.elements)
-                oracle_error = relative_errors(oracle_values, t, floors).mean(axis=1)
-            in_tol = None
-            if self.has_surrogate:
-                with np.errstate(invalid="ignore"):
-                    in_tol = np.all(relative_errors(records["mean"], t, floors) <= tolerance, axis=1)
-            log_prob = self.log_prob(fractions.astype(np.float32), t) if self._log_prob is not None else None
-            ranks = np.arange(rank + 1, rank + 1 + records.size)
-            rank += records.size
-            yield _Block(self, ranks, records, oracle_values, oracle_error, log_prob, in_tol)
+
+            oracle_values = oracle_module.properties(fractions, self.elements)
+            oracle_error = relative_errors(oracle_values, t, floors).mean(axis=1)
+        in_tol = None
+        if self.has_surrogate:
+            with np.errstate(invalid="ignore"):
+                in_tol = np.all(relative_errors(records["mean"], t, floors) <= tolerance, axis=1)
+        log_prob = self.log_prob(fractions.astype(np.float32), t) if self._log_prob is not None else None
+        ranks = np.arange(rank, rank + records.size)
+        return _Block(self, ranks, records, oracle_values, oracle_error, log_prob, in_tol)
 
 
 def _positive_int(value: Any, name: str) -> int:
