@@ -3,7 +3,6 @@ streaming, judging as printed, the oracle and interval columns, and bad input.""
 
 from __future__ import annotations
 
-import math
 import sys
 import warnings
 
@@ -445,22 +444,6 @@ def test_parquet_output(cvae, tmp_path):
     out = tmp_path / "designs.parquet"
     result = cvae.design(TARGET, n=30, seed=0, out=out)
     pd.testing.assert_frame_equal(pd.read_parquet(out), result.table, check_dtype=False)
-
-
-def test_text_cells_match_python_formatting():
-    rng = np.random.default_rng(0)
-    values = np.concatenate([rng.normal(0, 100, 500), rng.normal(0, 1e-3, 200), [0.0, -0.0, 5e-5, 1e6, 123.45, 60.03125]])
-    texts = text.cell_strings(text.float_cells(values, 4))
-    for written, value in zip(texts, values):
-        assert math.isclose(float(written), value, abs_tol=0.5e-4 + 1e-12), (written, value)
-        assert not written.endswith("0") or "." not in written
-    assert texts[-6:] == ["0", "0", "0", "1000000", "123.45", "60.0312"]
-    assert text.cell_strings(text.float_cells(np.array([np.nan, np.inf, -np.inf, 1e20, -2.5]), 4)) == [
-        "nan", "inf", "-inf", "1e+20", "-2.5"]  # fmt: skip
-    grid = text.float_cells(np.array([[1.5, -2.0], [np.nan, 0.25]]), 2)
-    assert text.cell_strings((grid[0].reshape(2, -1), grid[1].reshape(2, -1))) == ["1.5-2", "nan0.25"]
-    assert text.cell_strings(text.integer_cells(np.array([0, 7, 10, 999, 1000, 4294967295]))) == [
-        "0", "7", "10", "999", "1000", "4294967295"]  # fmt: skip
 
 
 def test_progress_bar_on_stderr(cvae, capsys):

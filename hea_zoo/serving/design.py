@@ -101,7 +101,7 @@ _UNIT = 1000
 _MAX_ROUNDS = 50
 _MOVE_TOLERANCE = 1e-12
 _SPILL_RECORDS = 1 << 20  # `closest` stores above this many designs spill to a temporary file
-_JUDGE_BATCH = 8192  # rows per onnxruntime call (keeps the activations in cache)
+_JUDGE_BATCH = 1024  # rows per onnxruntime call (keeps the activations in cache)
 _PIECE_ROWS = 16384  # candidates per worker task: a chunk is cut into pieces (cache-sized arrays)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -681,6 +681,25 @@ def _worker_count() -> int:
 _WORKERS = _worker_count()
 
 
+def reuse_freed_memory() -> bool:
+    """Lets the C allocator keep freed blocks of up to 32 MiB for reuse (glibc only).
+
+    The pipeline allocates and frees arrays of a few MiB per piece; by default glibc maps
+    each from the kernel afresh and returns it on free, so every piece pays page faults
+    (about a fifth of the CPU time of `hea-zoo design`). A process-wide setting: the
+    command line calls it, a library user may. Returns whether it took effect.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 256 << 20))
+
+
 def _pieces(total: int, chunk: int, piece: int) -> Iterator[tuple[int, int]]:
     """``(start, rows)`` of consecutive pieces of at most `piece` rows covering chunks of `chunk` rows."""
     for first in range(0, total, chunk):
@@ -726,6 +745,8 @@ def _session(path: Path, role: str):
     # Idle worker threads sleep instead of spinning: the NumPy steps between calls get the
     # cores (spinning costs as much CPU as the work itself on a 2-core machine).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # The design pipeline runs pieces on every core (`_ordered_map`): each call on one thread.
+    options.intra_op_num_threads = 1
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime raises several types for foreign or truncated files
@@ -876,6 +897,9 @@ def check_output_path(path: str | os.PathLike) -> Path:
 
 
 # ----------------------------------------------------------------------------- results
+_BOOLEAN_CELLS = text.token_table([t + b"," for t in text.BOOLEANS])
+
+
 @dataclasses.dataclass
 class _Block:
     """One block of designs, ready to be shown or written."""
@@ -913,11 +937,11 @@ class _Block:
         if not r.size:
             return b""
         k = r["k"].astype(np.int64)
-        n_props = len(d.condition_names)
-        comma = b","
+        rows, n_props = r.size, len(d.condition_names)
         sections = [
-            (text.integer_cells(np.stack([self.ranks, r["index"]], axis=1)), comma),
-            (d._texts.formula_cells(k), comma),
+            text.integer_pieces(np.stack([self.ranks, r["index"]], axis=1), b","),
+            d._texts.formula_pieces(k),
+            text.constant_pieces(rows, b","),
         ]
         values = []
         if d.has_surrogate:
@@ -926,18 +950,18 @@ class _Block:
         if self.oracle is not None:
             values += [self.oracle[:, j] for j in range(n_props)]
         if values:
-            sections.append((text.float_cells(np.stack(values, axis=1), 4), comma))
+            sections.append(text.float_pieces(np.stack(values, axis=1), 4, b","))
         errors = ([r["score"]] if d.has_surrogate else []) + ([self.oracle_error] if self.oracle is not None else [])
         if errors:
-            sections.append((text.float_cells(np.stack(errors, axis=1), 6), comma))
+            sections.append(text.float_pieces(np.stack(errors, axis=1), 6, b","))
         if d.has_surrogate:
-            sections.append((text.token_cells(text.BOOLEANS, self.in_tolerance.astype(np.int64)), comma))
+            sections.append(text.token_pieces(_BOOLEAN_CELLS, self.in_tolerance.astype(np.int64)))
         if self.log_prob is not None:
-            sections.append((text.float_cells(self.log_prob, 4), comma))
-        sections.append((d._texts.system_cells(k), comma))
-        sections.append((text.token_cells(text.FRACTIONS, k[:, :-1]), comma))
-        sections.append((text.token_cells(text.FRACTIONS, k[:, -1]), b"\n"))
-        return text.join_cells(sections)
+            sections.append(text.float_pieces(self.log_prob, 4, b","))
+        sections.append(d._texts.system_pieces(k))
+        sections.append(text.constant_pieces(rows, b","))
+        sections.append(d._texts.fraction_pieces(k, b",", last=b"\n"))
+        return text.join_pieces(sections)
 
     def arrays(self) -> dict[str, Any]:
         """Column name -> values (NumPy arrays; formula and system as lists of str)."""
@@ -946,7 +970,7 @@ class _Block:
         out: dict[str, Any] = {
             "rank": self.ranks.astype(np.int64),
             "candidate": r["index"].astype(np.int64),
-            "formula": text.cell_strings(d._texts.formula_cells(k)),
+            "formula": text.piece_strings(d._texts.formula_pieces(k)),
         }
         if d.has_surrogate:
             for j, name in enumerate(d.condition_names):
@@ -964,7 +988,7 @@ class _Block:
             out["in_tolerance"] = self.in_tolerance
         if self.log_prob is not None:
             out["log_prob"] = self.log_prob
-        out["system"] = text.cell_strings(d._texts.system_cells(k))
+        out["system"] = text.piece_strings(d._texts.system_pieces(k))
         fractions = k.astype(np.float32) / np.float32(_UNIT)
         for e, symbol in enumerate(d.elements):
             out[symbol] = fractions[:, e]
