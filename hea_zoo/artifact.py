@@ -161,12 +161,20 @@ def printed_thousandths(
     base = np.floor(q + 1e-3)
     base = np.minimum(base, np.where(f > 0, np.inf, 0.0))
     deficit = (_UNIT - base.sum(axis=1)).astype(np.int64)
-    rem = np.where(f > 0, q - base, -np.inf)
-    # Stable sort on -rem: equal remainders keep column order (lower column first).
-    order = np.argsort(-rem, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(x.shape[1])[None, :].repeat(x.shape[0], 0), axis=1)
-    base = base + (ranks < deficit[:, None]) * (f > 0)
+    # The `deficit` present elements with the largest remainders get one more: round j
+    # takes the largest remainder not yet taken (argmax: ties go to the lower column).
+    rows = np.flatnonzero(ok & (deficit > 0))
+    if rows.size:
+        present = f[rows] > 0
+        rem = np.where(present, q[rows] - base[rows], -np.inf)
+        need = deficit[rows]
+        more = np.zeros(rem.shape, bool)
+        for j in range(min(int(need.max()), x.shape[1])):
+            live = np.flatnonzero(need > j)
+            column = np.argmax(rem[live], axis=1)
+            more[live, column] = True
+            rem[live, column] = -np.inf
+        base[rows] += more & present
     out = np.where(ok[:, None], base, 0.0).astype(np.int32)
     return out, ok
 

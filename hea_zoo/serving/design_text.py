@@ -54,9 +54,10 @@ def token_table(tokens: Sequence[bytes]) -> Pieces:
     """Tokens as ``(words, lengths)`` of shape ``(tokens, pieces)``: as many pieces per token
     as the longest needs (one for tokens of at most 8 bytes)."""
     width = max(1, -(-max((len(t) for t in tokens), default=1) // _WORD))
-    chunks = [[t[i * _WORD : (i + 1) * _WORD] for i in range(width)] for t in tokens]
-    words = np.array([[_word(c) for c in row] for row in chunks], np.uint64).reshape(len(tokens), width)
-    return words, np.array([[len(c) for c in row] for row in chunks], np.int64).reshape(len(tokens), width)
+    padded = b"".join(t.ljust(width * _WORD, b"\0") for t in tokens)
+    words = np.frombuffer(padded, "<u8").astype(np.uint64).reshape(len(tokens), width)
+    sizes = np.array([len(t) for t in tokens], np.int64)[:, None]
+    return words, np.clip(sizes - _WORD * np.arange(width)[None, :], 0, _WORD)
 
 
 def token_pieces(table: Pieces, ids: np.ndarray) -> Pieces:
