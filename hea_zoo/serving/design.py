@@ -553,7 +553,11 @@ def _record_dtype(n_elements: int, n_properties: int) -> np.dtype:
 
 
 def _sort_records(records: np.ndarray) -> np.ndarray:
-    return records[np.lexsort((records["index"], records["score"]))]
+    """Records by (score, candidate index)."""
+    index = records["index"]
+    if index.size > 1 and bool(np.all(index[1:] > index[:-1])):  # in index order: one stable sort
+        return records[np.argsort(records["score"], kind="stable")]
+    return records[np.lexsort((index, records["score"]))]
 
 
 class _BestRecords:

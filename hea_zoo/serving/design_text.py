@@ -148,17 +148,39 @@ def integer_pieces(values: np.ndarray, separator: bytes = b"") -> Pieces:
     return words.reshape(v.shape[0], -1), lengths.reshape(v.shape[0], -1)
 
 
+def _decimal_words(frac: np.ndarray, decimals: int, separator: bytes) -> Pieces:
+    """``.dddd`` (up to the last nonzero digit; nothing for 0) and the separator, one piece each."""
+    trailing = np.zeros(frac.shape, np.int64)
+    zeros = np.ones(frac.shape, bool)
+    digits = np.zeros(frac.shape, np.uint64)
+    rest = frac
+    for position in range(decimals, 0, -1):
+        rest, digit = np.divmod(rest, 10)
+        zeros &= digit == 0
+        trailing += zeros
+        digits |= (digit + _ZERO).astype(np.uint64) << np.uint64(8 * position)
+    length = np.where(frac > 0, 1 + decimals - trailing, 0)
+    keep = (np.uint64(1) << (length.astype(np.uint64) * np.uint64(8))) - np.uint64(1)
+    words = (digits | np.uint64(ord("."))) & np.where(frac > 0, keep, np.uint64(0))
+    if separator:
+        words = _append(words, length, separator)
+        length = length + 1
+    return words, length
+
+
 @functools.lru_cache(maxsize=None)
 def _signed_table() -> Pieces:
     """Whole parts below 10**4: token ``w`` is ``w``, token ``10**4 + w`` is ``-w``."""
-    return token_table([f"{w}".encode() for w in range(_SMALL)] + [f"-{w}".encode() for w in range(_SMALL)])
+    whole = np.tile(np.arange(_SMALL), 2)
+    sign = np.repeat([False, True], _SMALL)
+    words, lengths = _integer_words(whole, sign, b"")  # pieces: the sign (no leading digits), the digits
+    return (words[:, 1] << (lengths[:, 0].astype(np.uint64) * np.uint64(8))) | words[:, 0], lengths.sum(axis=1)
 
 
 @functools.lru_cache(maxsize=None)
 def _decimals_table(decimals: int, separator: bytes) -> Pieces:
-    """``.dddd`` (trailing zeros removed; nothing for 0) and the separator, by the decimals' integer."""
-    texts = [(f".{f:0{decimals}d}".rstrip("0").rstrip(".")).encode() + separator for f in range(10**decimals)]
-    return token_table(texts)
+    """`_decimal_words` of every integer below 10**decimals."""
+    return _decimal_words(np.arange(10**decimals), decimals, separator)
 
 
 def float_pieces(values: np.ndarray, decimals: int, separator: bytes = b"") -> Pieces:
@@ -181,28 +203,14 @@ def float_pieces(values: np.ndarray, decimals: int, separator: bytes = b"") -> P
     if not whole.size or whole.max() < _SMALL:
         table = _signed_table()
         ids = whole + negative * _SMALL
-        words, lengths = table[0][ids, 0][..., None], table[1][ids, 0][..., None]
+        words, lengths = table[0][ids][..., None], table[1][ids][..., None]
     else:
         words, lengths = _integer_words(whole, negative, b"")
     if decimals <= _TABLE_DECIMALS:
         table = _decimals_table(decimals, separator)
-        frac_words, frac_length = table[0][frac, 0], table[1][frac, 0]
-    else:  # "." and the digits up to the last nonzero one
-        trailing = np.zeros(v.shape, np.int64)
-        zeros = np.ones(v.shape, bool)
-        digits = np.zeros(v.shape, np.uint64)
-        rest = frac
-        for position in range(decimals, 0, -1):
-            rest, digit = np.divmod(rest, 10)
-            zeros &= digit == 0
-            trailing += zeros
-            digits |= (digit + _ZERO).astype(np.uint64) << np.uint64(8 * position)
-        frac_length = np.where(frac > 0, 1 + decimals - trailing, 0)
-        keep = (np.uint64(1) << (frac_length.astype(np.uint64) * np.uint64(8))) - np.uint64(1)
-        frac_words = (digits | np.uint64(ord("."))) & np.where(frac > 0, keep, np.uint64(0))
-        if separator:
-            frac_words = _append(frac_words, frac_length, separator)
-            frac_length = frac_length + 1
+        frac_words, frac_length = table[0][frac], table[1][frac]
+    else:
+        frac_words, frac_length = _decimal_words(frac, decimals, separator)
     words = np.concatenate([words, frac_words[..., None]], axis=-1)
     lengths = np.concatenate([lengths, frac_length[..., None]], axis=-1)
     if not regular.all():
