@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 Pieces = tuple[np.ndarray, np.ndarray]
-"""``(words uint64 (rows, pieces), lengths int64 (rows, pieces))``: the text of a row is
+"""``(words uint64 (rows, pieces), lengths (rows, pieces), 0 to 8)``: the text of a row is
 its pieces in order; a word holds its piece's bytes, first in the lowest byte, then zeros."""
 
 _UNIT = 1000
@@ -57,7 +57,7 @@ def token_table(tokens: Sequence[bytes]) -> Pieces:
     padded = b"".join(t.ljust(width * _WORD, b"\0") for t in tokens)
     words = np.frombuffer(padded, "<u8").astype(np.uint64).reshape(len(tokens), width)
     sizes = np.array([len(t) for t in tokens], np.int64)[:, None]
-    return words, np.clip(sizes - _WORD * np.arange(width)[None, :], 0, _WORD)
+    return words, np.clip(sizes - _WORD * np.arange(width)[None, :], 0, _WORD).astype(np.uint8)
 
 
 def token_pieces(table: Pieces, ids: np.ndarray) -> Pieces:
@@ -69,7 +69,7 @@ def token_pieces(table: Pieces, ids: np.ndarray) -> Pieces:
 
 def constant_pieces(rows: int, text: bytes) -> Pieces:
     """The same piece (at most 8 bytes) on every row."""
-    return np.full((rows, 1), _word(text), np.uint64), np.full((rows, 1), len(text), np.int64)
+    return np.full((rows, 1), _word(text), np.uint64), np.full((rows, 1), len(text), np.uint8)
 
 
 def fraction_text(k: int) -> bytes:
@@ -174,13 +174,15 @@ def _signed_table() -> Pieces:
     whole = np.tile(np.arange(_SMALL), 2)
     sign = np.repeat([False, True], _SMALL)
     words, lengths = _integer_words(whole, sign, b"")  # pieces: the sign (no leading digits), the digits
-    return (words[:, 1] << (lengths[:, 0].astype(np.uint64) * np.uint64(8))) | words[:, 0], lengths.sum(axis=1)
+    words = (words[:, 1] << (lengths[:, 0].astype(np.uint64) * np.uint64(8))) | words[:, 0]
+    return words, lengths.sum(axis=1).astype(np.uint8)
 
 
 @functools.lru_cache(maxsize=None)
 def _decimals_table(decimals: int, separator: bytes) -> Pieces:
     """`_decimal_words` of every integer below 10**decimals."""
-    return _decimal_words(np.arange(10**decimals), decimals, separator)
+    words, lengths = _decimal_words(np.arange(10**decimals), decimals, separator)
+    return words, lengths.astype(np.uint8)
 
 
 def float_pieces(values: np.ndarray, decimals: int, separator: bytes = b"") -> Pieces:
@@ -233,10 +235,10 @@ def join_pieces(sections: Sequence[Pieces]) -> bytes:
         sections: `Pieces` with the same number of rows.
     """
     words = np.concatenate([s[0] for s in sections], axis=1).reshape(-1)
-    lengths = np.concatenate([s[1] for s in sections], axis=1).reshape(-1)
+    lengths = np.concatenate([s[1] for s in sections], axis=1, dtype=np.uint8, casting="unsafe").reshape(-1)
     if not words.size:
         return b""
-    ends = np.cumsum(lengths)
+    ends = np.cumsum(lengths, dtype=np.int64)
     total = int(ends[-1])
     starts = ends - lengths
     buffer = np.zeros(total + _WORD, np.uint8)
@@ -281,10 +283,13 @@ class TextTables:
         # formula token (e, k): symbol e then the text of k thousandths; k = 0 prints nothing
         self.formula_table = token_table([s.encode() + FRACTIONS[k] if k else b"" for s in self.elements
                                           for k in range(_UNIT + 1)])  # fmt: skip
-        # system token (e, first): symbol e after a "-", or without it for the first member
-        self.system_table = token_table([b"-" * (not first) + s.encode() for s in self.elements for first in (0, 1)])
+        # system token 2 e + first: symbol e after a "-", or without it for the first member;
+        # the last token is empty (not a member)
+        self.system_table = token_table([b"-" * (not first) + s.encode() for s in self.elements for first in (0, 1)]
+                                        + [b""])  # fmt: skip
         self.fraction_tables = {sep: token_table([t + sep for t in FRACTIONS]) for sep in (b"", b",", b"\n")}
         self._columns = np.arange(size) * (_UNIT + 1)
+        self._system_ids = 2 * np.arange(size)
 
     def formula_pieces(self, k: np.ndarray) -> Pieces:
         """The formula of each printed row: ``Mo0.25Nb0.25W0.5`` (one piece per element)."""
@@ -293,10 +298,9 @@ class TextTables:
     def system_pieces(self, k: np.ndarray) -> Pieces:
         """The alloy system of each printed row: ``Hf-Nb-Ta-Ti-Zr`` (one piece per element)."""
         member = k >= self.system_min
-        ids = 2 * np.arange(k.shape[1])[None, :] + (np.cumsum(member, axis=1) == 1)
-        words, lengths = token_pieces(self.system_table, ids)
-        empty = np.repeat(~member, self.system_table[0].shape[1], axis=1)
-        return np.where(empty, np.uint64(0), words), np.where(empty, 0, lengths)
+        first = np.cumsum(member, axis=1, dtype=np.int16) == 1
+        ids = np.where(member, self._system_ids[None, :] + first, 2 * k.shape[1])
+        return token_pieces(self.system_table, ids)
 
     def fraction_pieces(self, k: np.ndarray, separator: bytes = b"", last: bytes | None = None) -> Pieces:
         """The printed fractions (``0.25``, ``0``, ``1``), each followed by `separator`, the last
