@@ -166,3 +166,11 @@ def test_csv_rows_without_a_surrogate():
     block.in_tolerance = None
     assert block.csv_bytes() == python_rows(block)
     assert block.csv_bytes().split(b"\n")[0].count(b",") == len(block.columns()) - 1
+
+
+@pytest.mark.parametrize("size", [5, 22, 64, 70])
+def test_system_count_matches_the_system_strings(size):
+    elements = [f"E{e}" for e in range(size)]
+    k = random_thousandths(np.random.default_rng(size), 3000, size)
+    k[10:200] = k[5]  # repeated systems
+    assert len(design._system_codes(k)) == len({python_system(row, elements) for row in k})

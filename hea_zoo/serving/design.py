@@ -1415,8 +1415,7 @@ class Designer:
 
                 def prepare(item):  # in a worker thread: the block's columns, text and systems
                     block = self._block(*item, t, float(tolerance))
-                    member = block.records["k"] >= SYSTEM_MIN_THOUSANDTHS
-                    found = np.unique(np.packbits(member, axis=1), axis=0)
+                    found = _system_codes(block.records["k"])
                     return block, (sink.prepare(block) if sink is not None else None), found
 
                 for block, prepared, found in _ordered_map(prepare, self._record_blocks(state)):
@@ -1426,7 +1425,7 @@ class Designer:
                         part = block.arrays()
                         take = min(keep_rows - n_written, block.records.size)
                         kept.append({key: v[:take] for key, v in part.items()})
-                    systems.update(row.tobytes() for row in found)
+                    systems.update(found)
                     n_written += block.records.size
 
             if out_path is None:
@@ -1598,6 +1597,16 @@ class Designer:
         log_prob = self.log_prob(fractions.astype(np.float32), t) if self._log_prob is not None else None
         ranks = np.arange(rank, rank + records.size)
         return _Block(self, ranks, records, oracle_values, oracle_error, log_prob, in_tol)
+
+
+def _system_codes(k: np.ndarray) -> set[bytes]:
+    """The distinct alloy systems of printed rows, each as the bytes of its membership bits."""
+    packed = np.packbits(k >= SYSTEM_MIN_THOUSANDTHS, axis=1)
+    if packed.shape[1] > 8:  # more than 64 elements: rows of bytes (slower)
+        return {row.tobytes() for row in np.unique(packed, axis=0)}
+    words = np.zeros((packed.shape[0], 8), np.uint8)
+    words[:, : packed.shape[1]] = packed
+    return {code.tobytes() for code in np.unique(words.view("<u8").ravel())}
 
 
 def _positive_int(value: Any, name: str) -> int:
