@@ -374,11 +374,15 @@ class _Rules:
 def _sequential_sum(x: np.ndarray) -> np.ndarray:
     """Row sums added column by column, left to right (the specification's order).
 
-    `np.cumsum` accumulates sequentially (unlike `np.sum`, which adds pairwise).
+    A column at a time (as `np.cumsum` along the rows would, four times slower; `np.sum`
+    adds pairwise, which rounds differently).
     """
     if x.shape[1] == 0:
         return np.zeros(x.shape[0])
-    return np.cumsum(x, axis=1)[:, -1]
+    total = x[:, 0].copy()
+    for e in range(1, x.shape[1]):
+        total += x[:, e]
+    return total
 
 
 def _repair(raw: np.ndarray, rules: _Rules) -> tuple[np.ndarray, np.ndarray]:
