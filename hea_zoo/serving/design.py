@@ -102,6 +102,7 @@ _MAX_ROUNDS = 50
 _MOVE_TOLERANCE = 1e-12
 _SPILL_RECORDS = 1 << 20  # `closest` stores above this many designs spill to a temporary file
 _JUDGE_BATCH = 1024  # rows per onnxruntime call (keeps the activations in cache)
+_GENERATE_BATCH = 4096  # rows per generator call (cache-sized activations)
 _PIECE_ROWS = 16384  # candidates per worker task: a chunk is cut into pieces (cache-sized arrays)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -556,12 +557,17 @@ def _record_dtype(n_elements: int, n_properties: int) -> np.dtype:
     )
 
 
-def _sort_records(records: np.ndarray) -> np.ndarray:
-    """Records by (score, candidate index)."""
+def _record_order(records: np.ndarray) -> np.ndarray:
+    """The positions of records by (score, candidate index)."""
     index = records["index"]
     if index.size > 1 and bool(np.all(index[1:] > index[:-1])):  # in index order: one stable sort
-        return records[np.argsort(records["score"], kind="stable")]
-    return records[np.lexsort((index, records["score"]))]
+        return np.argsort(records["score"], kind="stable")
+    return np.lexsort((index, records["score"]))
+
+
+def _sort_records(records: np.ndarray) -> np.ndarray:
+    """Records by (score, candidate index)."""
+    return records[_record_order(records)]
 
 
 class _BestRecords:
@@ -628,10 +634,12 @@ class _BestRecords:
     def sorted_blocks(self, block: int) -> Iterator[np.ndarray]:
         """The held records, best first, in blocks of at most `block` rows."""
         if not self.spill:
-            held = _sort_records(np.concatenate(self._parts)) if self._parts else np.zeros(0, self.dtype)
-            held = held[: self.capacity]
-            for start in range(0, held.size, block):
-                yield held[start : start + block]
+            if not self._parts:
+                return
+            held = np.concatenate(self._parts) if len(self._parts) > 1 else self._parts[0]
+            order = _record_order(held)[: self.capacity]
+            for start in range(0, order.size, block):  # gathered block by block, as they are written
+                yield held[order[start : start + block]]
             return
         if not self._keys:
             return
@@ -1238,10 +1246,14 @@ class Designer:
     # --------------------------------------------------------------------- models
     def generate(self, target: Sequence[float], n: int, seed: int = 0, start_row: int = 0) -> np.ndarray:
         """``(n, E)`` raw compositions of candidates ``start_row ...`` at `target`."""
-        z = noise(seed, n, self.latent_dim, start_row)
-        condition = np.tile(np.asarray(target, dtype=np.float32)[None, :], (n, 1))
-        (composition,) = self._generator.run(["composition"], {"z": z, "condition": condition})
-        return composition
+        return self._decode(noise(seed, n, self.latent_dim, start_row), np.asarray(target, dtype=np.float32))
+
+    def _decode(self, z: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """The generator's compositions for noise rows `z` at one float32 `target`."""
+        condition = np.repeat(target.reshape(1, -1), min(z.shape[0], _GENERATE_BATCH), axis=0)
+        parts = [self._generator.run(["composition"], {"z": z[a : a + _GENERATE_BATCH], "condition": condition[: z.shape[0] - a]})[0]
+                 for a in range(0, z.shape[0], _GENERATE_BATCH)]  # fmt: skip
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.elements)), np.float32)
 
     def judge(self, fractions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Surrogate mean and interval ``(mean, lower, upper)``, ``(N, P)`` float32 each."""
@@ -1502,7 +1514,7 @@ class Designer:
             """Sections 1-4 for one piece (in a worker thread): its distinct valid rows, judged."""
             start, rows = span
             z = noise(seed, rows, self.latent_dim, start)
-            (raw,) = self._generator.run(["composition"], {"z": z, "condition": np.repeat(condition, rows, axis=0)})
+            raw = self._decode(z, condition)
             k, ok = _repair(raw, rules)
             index = np.flatnonzero(ok)
             k = k[index]
