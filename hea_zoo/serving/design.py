@@ -22,7 +22,10 @@ Everything runs chunk by chunk with bounded memory: a bounded store of the best 
 for ``closest`` (spilled to a temporary file when ``n`` is in the millions), a bounded
 pool for ``diverse``, 64-bit hashes of the printed integer vectors for the duplicates.
 Formula strings are made only for the rows that are shown or written, and the output is
-written block by block (CSV; Parquet with pyarrow).
+written block by block (CSV; Parquet with pyarrow). Worker threads (one per core, at
+most 4) generate, repair and judge pieces of 16,384 candidates and format the output
+blocks while the calling thread removes duplicates, keeps the best and writes, in
+candidate order, so the designs and every byte written do not depend on the threads.
 
 Example:
     >>> from hea_zoo.serving.design import Designer
