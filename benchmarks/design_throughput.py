@@ -10,8 +10,7 @@ for N = 10^3 ... 10^7, then diverse selection (-n 20) over 10^6 candidates. desi
 N over the wall time (start-up included); candidates/s is the candidates over it. CPU is
 the user + system time of the process (worker threads run on every core): on a busy
 machine wall time grows with the other load, CPU time much less, so CPU seconds are the
-figure to compare across runs; on an idle 2-core machine the wall time of a large run is
-about half its CPU time plus the final sort.
+figure to compare across runs.
 
     nice -n 5 python benchmarks/design_throughput.py                     # 10^3 ... 10^7
     nice -n 5 python benchmarks/design_throughput.py --sizes 1000,1000000 --no-diverse
