@@ -167,6 +167,34 @@ def test_chunked_runs_give_the_same_designs(cvae, select):
         pd.testing.assert_frame_equal(cvae.design(TARGET, chunk_size=chunk, **kwargs).table, whole.table)
 
 
+def test_threads_do_not_change_a_byte(cvae, monkeypatch, tmp_path):
+    kwargs = dict(n=3000, candidates=40_000, seed=4, select="closest", chunk_size=5000)
+    monkeypatch.setattr(design, "_PIECE_ROWS", 1500)  # many pieces in flight
+    threaded = cvae.design(TARGET, out=tmp_path / "threads.csv", **kwargs)
+    monkeypatch.setattr(design, "_WORKERS", 1)
+    alone = cvae.design(TARGET, out=tmp_path / "alone.csv", **kwargs)
+    assert (tmp_path / "threads.csv").read_bytes() == (tmp_path / "alone.csv").read_bytes()
+    assert (threaded.n_valid, threaded.n_distinct, threaded.n_systems) == (alone.n_valid, alone.n_distinct, alone.n_systems)
+
+
+def test_ordered_map_keeps_the_order_and_raises_in_order():
+    import time
+
+    def slow(i):
+        time.sleep(0.002 * (i % 3))
+        if i == 7:
+            raise KeyError(i)
+        return i * i
+
+    assert list(design._ordered_map(slow, range(7), workers=3)) == [i * i for i in range(7)]
+    assert list(design._ordered_map(slow, range(7), workers=1)) == [i * i for i in range(7)]
+    got = []
+    with pytest.raises(KeyError):
+        for value in design._ordered_map(slow, range(20), workers=3):
+            got.append(value)
+    assert got == [i * i for i in range(7)]
+
+
 def test_spilled_store_gives_the_same_designs(cvae, monkeypatch, tmp_path):
     """`closest` with millions of designs spills to a file; force it on a small run."""
     whole = cvae.design(TARGET, n=2500, candidates=3000, seed=1, select="closest", out=tmp_path / "a.csv")
