@@ -79,6 +79,7 @@ __all__ = [
     "DesignResult",
     "Designer",
     "format_table",
+    "reuse_freed_memory",
 ]
 
 DEFAULT_TOLERANCE = 0.05
