@@ -8,8 +8,9 @@ and writes every design to a CSV file:
 
 for N = 10^3 ... 10^7, then diverse selection (-n 20) over 10^6 candidates. designs/s is
 N over the wall time (start-up included); candidates/s is the candidates over it. CPU is
-the user + system time of the process (onnxruntime runs on every core): on a busy machine
-wall time grows with the other load, CPU time much less.
+the user + system time of the process (worker threads run on every core): on a busy
+machine wall time grows with the other load, CPU time much less, so CPU seconds are the
+figure to compare across runs.
 
     nice -n 5 python benchmarks/design_throughput.py                     # 10^3 ... 10^7
     nice -n 5 python benchmarks/design_throughput.py --sizes 1000,1000000 --no-diverse
@@ -80,6 +81,7 @@ def main(argv=None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
+    print(f"(load average after: {os.getloadavg()[0]:.1f})")
     return 0
 
 

@@ -150,25 +150,33 @@ def printed_thousandths(
     x = np.asarray(compositions, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"Expected compositions of shape (N, E). Received shape {x.shape}.")
-    finite = np.all(np.isfinite(x), axis=1) & np.all(np.nan_to_num(x, nan=-1.0) >= -1e-6, axis=1)
-    clean = np.nan_to_num(x, nan=0.0)
-    # The 1e-7 slack keeps a float32 copy of a printed 0.005 (0.0049999999) printed.
-    kept = np.where(clean >= threshold - 1e-7, clean, 0.0)
+    # finite and nonnegative (to 1e-6): NaN and infinities fail one of the comparisons
+    finite = np.all((x >= -1e-6) & (x < np.inf), axis=1)
+    # The 1e-7 slack keeps a float32 copy of a printed 0.005 (0.0049999999) printed. (NaN is
+    # not kept; the rows with NaN or inf are not ok and print as zeros.)
+    kept = np.where(x >= threshold - 1e-7, x, 0.0)
     total = kept.sum(axis=1)
     ok = finite & (total > 0)
     f = np.divide(kept, total[:, None], out=np.zeros_like(kept), where=ok[:, None])
     q = f * _UNIT
     base = np.floor(q + 1e-3)
-    base = np.minimum(base, np.where(f > 0, np.inf, 0.0))
+    np.minimum(base, 0.0, out=base, where=f <= 0)  # nothing for absent (or negative) elements
     deficit = (_UNIT - base.sum(axis=1)).astype(np.int64)
-    rem = np.where(f > 0, q - base, -np.inf)
-    # Stable sort on -rem: equal remainders keep column order (lower column first).
-    order = np.argsort(-rem, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(x.shape[1])[None, :].repeat(x.shape[0], 0), axis=1)
-    base = base + (ranks < deficit[:, None]) * (f > 0)
-    out = np.where(ok[:, None], base, 0.0).astype(np.int32)
-    return out, ok
+    # The `deficit` present elements with the largest remainders get one more: round j
+    # takes the largest remainder not yet taken (argmax: ties go to the lower column).
+    rows = np.flatnonzero(ok & (deficit > 0))
+    if rows.size:
+        present = f[rows] > 0
+        rem = np.where(present, q[rows] - base[rows], -np.inf)
+        need = deficit[rows]
+        more = np.zeros(rem.shape, bool)
+        for j in range(min(int(need.max()), x.shape[1])):
+            live = np.flatnonzero(need > j)
+            column = np.argmax(rem[live], axis=1)
+            more[live, column] = True
+            rem[live, column] = -np.inf
+        base[rows] += more & present
+    return base.astype(np.int32), ok  # rows not ok have f = 0, so base = 0
 
 
 def printed_fractions(compositions: np.ndarray, threshold: float = DROP_THRESHOLD) -> np.ndarray:

@@ -665,6 +665,7 @@ def cmd_design(args) -> int:
         min_fraction=args.min_fraction,
     )
     candidates = args.candidates or design.default_candidates(args.n)
+    design.reuse_freed_memory()
     try:
         result = designer.design(
             target, n=args.n, seed=args.seed, candidates=candidates, select=args.select,

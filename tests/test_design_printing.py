@@ -84,3 +84,36 @@ def test_any_float_spelling_parses_to_the_same_fractions(amounts, symbols, style
     plain = "".join(f"{s}{format(a, 'f')}" for s, a in zip(symbols, amounts))
     spelled = "".join(f"{s}{style.format(a)}" for s, a in zip(symbols, amounts))
     np.testing.assert_allclose(parse_formula(spelled), parse_formula(plain), rtol=2e-3, atol=1e-7)
+
+
+def _largest_remainder_row(x: np.ndarray, threshold: float) -> list[int] | None:
+    """Section 2 of docs/DESIGN_ENGINE.md for one row, with Python's stable sort."""
+    if not np.all(np.isfinite(x)) or np.any(x < -1e-6):
+        return None
+    kept = np.where(x >= threshold - 1e-7, x, 0.0)
+    total = kept.sum()
+    if not total > 0:
+        return None
+    q = kept / total * 1000
+    base = [int(np.floor(v + 1e-3)) if v > 0 else 0 for v in q]
+    order = sorted((e for e in range(len(x)) if q[e] > 0), key=lambda e: -(q[e] - base[e]))
+    for e in order[: max(1000 - sum(base), 0)]:
+        base[e] += 1
+    return base
+
+
+def test_largest_remainder_matches_a_row_by_row_reading():
+    rng = np.random.default_rng(5)
+    for size in (1, 3, 22, 29):
+        x = rng.exponential(rng.choice([0.002, 0.02, 0.3], size=(400, size)))
+        x[rng.random(x.shape) < 0.3] = 0
+        x[::7] = np.round(x[::7] / np.maximum(x[::7].sum(axis=1, keepdims=True), 1e-9), 3)  # exact and tied
+        x[::11, 0] = np.nan
+        x[::13] = 0
+        x[::17] = 1.0 / size  # equal remainders everywhere
+        for threshold in (DROP_THRESHOLD, 0.04):
+            k, ok = printed_thousandths(x, threshold)
+            for row, got, good in zip(x, k, ok):
+                expected = _largest_remainder_row(row, threshold)
+                assert good == (expected is not None)
+                assert got.tolist() == (expected if expected is not None else [0] * size)

@@ -502,7 +502,7 @@ def test_engine_writes_numbers_as_hea_zoo_design(tmp_path):
     values.astype(np.float64).tofile(src)
     for decimals in (4, 6, 1):
         answer = probe(tmp_path, op="numbers", input=str(src), decimals=decimals)
-        assert answer["csv"] == text.cell_strings(text.float_cells(values[:, None], decimals)), decimals
+        assert answer["csv"] == text.piece_strings(text.float_pieces(values, decimals)), decimals
     assert answer["fixed1"] == [f"{v:.1f}" for v in values]
     assert answer["g"] == [f"{v:g}" for v in values]
 

@@ -22,7 +22,10 @@ Everything runs chunk by chunk with bounded memory: a bounded store of the best 
 for ``closest`` (spilled to a temporary file when ``n`` is in the millions), a bounded
 pool for ``diverse``, 64-bit hashes of the printed integer vectors for the duplicates.
 Formula strings are made only for the rows that are shown or written, and the output is
-written block by block (CSV; Parquet with pyarrow).
+written block by block (CSV; Parquet with pyarrow). Worker threads (one per core, at
+most 4) generate, repair and judge pieces of 16,384 candidates and format the output
+blocks while the calling thread removes duplicates, keeps the best and writes, in
+candidate order, so the designs and every byte written do not depend on the threads.
 
 Example:
     >>> from hea_zoo.serving.design import Designer
@@ -76,6 +79,7 @@ __all__ = [
     "DesignResult",
     "Designer",
     "format_table",
+    "reuse_freed_memory",
 ]
 
 DEFAULT_TOLERANCE = 0.05
@@ -101,7 +105,9 @@ _UNIT = 1000
 _MAX_ROUNDS = 50
 _MOVE_TOLERANCE = 1e-12
 _SPILL_RECORDS = 1 << 20  # `closest` stores above this many designs spill to a temporary file
-_JUDGE_BATCH = 8192  # rows per onnxruntime call (keeps the activations in cache)
+_JUDGE_BATCH = 1024  # rows per onnxruntime call (keeps the activations in cache)
+_GENERATE_BATCH = 4096  # rows per generator call (cache-sized activations)
+_PIECE_ROWS = 16384  # candidates per worker task: a chunk is cut into pieces (cache-sized arrays)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -373,11 +379,15 @@ class _Rules:
 def _sequential_sum(x: np.ndarray) -> np.ndarray:
     """Row sums added column by column, left to right (the specification's order).
 
-    `np.cumsum` accumulates sequentially (unlike `np.sum`, which adds pairwise).
+    A column at a time (as `np.cumsum` along the rows would, four times slower; `np.sum`
+    adds pairwise, which rounds differently).
     """
     if x.shape[1] == 0:
         return np.zeros(x.shape[0])
-    return np.cumsum(x, axis=1)[:, -1]
+    total = x[:, 0].copy()
+    for e in range(1, x.shape[1]):
+        total += x[:, e]
+    return total
 
 
 def _repair(raw: np.ndarray, rules: _Rules) -> tuple[np.ndarray, np.ndarray]:
@@ -551,8 +561,17 @@ def _record_dtype(n_elements: int, n_properties: int) -> np.dtype:
     )
 
 
+def _record_order(records: np.ndarray) -> np.ndarray:
+    """The positions of records by (score, candidate index)."""
+    index = records["index"]
+    if index.size > 1 and bool(np.all(index[1:] > index[:-1])):  # in index order: one stable sort
+        return np.argsort(records["score"], kind="stable")
+    return np.lexsort((index, records["score"]))
+
+
 def _sort_records(records: np.ndarray) -> np.ndarray:
-    return records[np.lexsort((records["index"], records["score"]))]
+    """Records by (score, candidate index)."""
+    return np.take(records, _record_order(records))  # take: 4x faster than [] on records
 
 
 class _BestRecords:
@@ -619,10 +638,12 @@ class _BestRecords:
     def sorted_blocks(self, block: int) -> Iterator[np.ndarray]:
         """The held records, best first, in blocks of at most `block` rows."""
         if not self.spill:
-            held = _sort_records(np.concatenate(self._parts)) if self._parts else np.zeros(0, self.dtype)
-            held = held[: self.capacity]
-            for start in range(0, held.size, block):
-                yield held[start : start + block]
+            if not self._parts:
+                return
+            held = np.concatenate(self._parts) if len(self._parts) > 1 else self._parts[0]
+            order = _record_order(held)[: self.capacity]
+            for start in range(0, order.size, block):  # gathered block by block, as they are written
+                yield np.take(held, order[start : start + block])
             return
         if not self._keys:
             return
@@ -643,7 +664,7 @@ class _BestRecords:
                     continue
                 self._file.seek(first * self.dtype.itemsize)
                 chunk = np.fromfile(self._file, dtype=self.dtype, count=last - first)
-                buffer[slot[a:b]] = chunk[sorted_wanted[a:b] - first]
+                buffer[slot[a:b]] = np.take(chunk, sorted_wanted[a:b] - first)
             for at in range(0, buffer.size, block):
                 yield buffer[at : at + block]
 
@@ -667,6 +688,74 @@ def _farthest_point(k: np.ndarray, n: int) -> np.ndarray:
     return np.asarray(chosen)
 
 
+# ----------------------------------------------------------------------------- threads
+def _worker_count() -> int:
+    """Threads for the chunk pipeline: the cores this process may use (at most 4)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+_WORKERS = _worker_count()
+
+
+def reuse_freed_memory() -> bool:
+    """Lets the C allocator keep freed blocks of up to 32 MiB for reuse (glibc only).
+
+    The pipeline allocates and frees arrays of a few MiB per piece; by default glibc maps
+    each from the kernel afresh and returns it on free, so every piece pays page faults
+    (about a fifth of the CPU time of `hea-zoo design`). A process-wide setting: the
+    command line calls it, a library user may. Returns whether it took effect.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 256 << 20))
+
+
+def _pieces(total: int, chunk: int, piece: int) -> Iterator[tuple[int, int]]:
+    """``(start, rows)`` of consecutive pieces of at most `piece` rows covering chunks of `chunk` rows."""
+    for first in range(0, total, chunk):
+        end = min(first + chunk, total)
+        for start in range(first, end, piece):
+            yield start, min(piece, end - start)
+
+
+def _ordered_map(func: Callable[[Any], Any], items: Iterator[Any] | Sequence[Any], workers: int | None = None) -> Iterator[Any]:
+    """``map(func, items)`` computed by worker threads, results yielded in order.
+
+    onnxruntime and the NumPy kernels release the GIL, so chunks run on every core while
+    the caller consumes the earlier ones. At most ``2 * workers`` results are held at
+    once (memory stays bounded); with one worker everything runs in the calling thread.
+    """
+    workers = _WORKERS if workers is None else workers
+    if workers <= 1:
+        yield from map(func, items)
+        return
+    import collections
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending: collections.deque = collections.deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hea_zoo-design") as pool:
+        try:
+            for item in items:
+                pending.append(pool.submit(func, item))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
 # ----------------------------------------------------------------------------- sessions
 def _session(path: Path, role: str):
     import onnxruntime as ort
@@ -676,6 +765,8 @@ def _session(path: Path, role: str):
     # Idle worker threads sleep instead of spinning: the NumPy steps between calls get the
     # cores (spinning costs as much CPU as the work itself on a 2-core machine).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # The design pipeline runs pieces on every core (`_ordered_map`): each call on one thread.
+    options.intra_op_num_threads = 1
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime raises several types for foreign or truncated files
@@ -748,8 +839,13 @@ class _CsvSink:
         csv.writer(line, lineterminator="\n").writerow(header)
         handle.write(line.getvalue().encode())
 
-    def write(self, block: _Block) -> None:
-        self.handle.write(block.csv_bytes())
+    @staticmethod
+    def prepare(block: _Block) -> bytes:
+        """The block's rows (in a worker thread)."""
+        return block.csv_bytes()
+
+    def write(self, data: bytes) -> None:
+        self.handle.write(data)
 
 
 class _ParquetSink:
@@ -757,11 +853,16 @@ class _ParquetSink:
         self.path = path
         self.writer = None
 
-    def write(self, block: _Block) -> None:
+    @staticmethod
+    def prepare(block: _Block):
+        """The block as an Arrow table (in a worker thread)."""
         import pyarrow as pa
+
+        return pa.Table.from_pandas(block.frame(), preserve_index=False)
+
+    def write(self, table) -> None:
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pandas(block.frame(), preserve_index=False)
         if self.writer is None:
             self.writer = pq.ParquetWriter(str(self.path), table.schema)
         self.writer.write_table(table)
@@ -816,6 +917,9 @@ def check_output_path(path: str | os.PathLike) -> Path:
 
 
 # ----------------------------------------------------------------------------- results
+_BOOLEAN_CELLS = text.token_table([t + b"," for t in text.BOOLEANS])
+
+
 @dataclasses.dataclass
 class _Block:
     """One block of designs, ready to be shown or written."""
@@ -853,11 +957,11 @@ class _Block:
         if not r.size:
             return b""
         k = r["k"].astype(np.int64)
-        n_props = len(d.condition_names)
-        comma = b","
+        rows, n_props = r.size, len(d.condition_names)
         sections = [
-            (text.integer_cells(np.stack([self.ranks, r["index"]], axis=1)), comma),
-            (d._texts.formula_cells(k), comma),
+            text.integer_pieces(np.stack([self.ranks, r["index"]], axis=1), b","),
+            d._texts.formula_pieces(k),
+            text.constant_pieces(rows, b","),
         ]
         values = []
         if d.has_surrogate:
@@ -866,18 +970,18 @@ class _Block:
         if self.oracle is not None:
             values += [self.oracle[:, j] for j in range(n_props)]
         if values:
-            sections.append((text.float_cells(np.stack(values, axis=1), 4), comma))
+            sections.append(text.float_pieces(np.stack(values, axis=1), 4, b","))
         errors = ([r["score"]] if d.has_surrogate else []) + ([self.oracle_error] if self.oracle is not None else [])
         if errors:
-            sections.append((text.float_cells(np.stack(errors, axis=1), 6), comma))
+            sections.append(text.float_pieces(np.stack(errors, axis=1), 6, b","))
         if d.has_surrogate:
-            sections.append((text.token_cells(text.BOOLEANS, self.in_tolerance.astype(np.int64)), comma))
+            sections.append(text.token_pieces(_BOOLEAN_CELLS, self.in_tolerance.astype(np.int64)))
         if self.log_prob is not None:
-            sections.append((text.float_cells(self.log_prob, 4), comma))
-        sections.append((d._texts.system_cells(k), comma))
-        sections.append((text.token_cells(text.FRACTIONS, k[:, :-1]), comma))
-        sections.append((text.token_cells(text.FRACTIONS, k[:, -1]), b"\n"))
-        return text.join_cells(sections)
+            sections.append(text.float_pieces(self.log_prob, 4, b","))
+        sections.append(d._texts.system_pieces(k))
+        sections.append(text.constant_pieces(rows, b","))
+        sections.append(d._texts.fraction_pieces(k, b",", last=b"\n"))
+        return text.join_pieces(sections)
 
     def arrays(self) -> dict[str, Any]:
         """Column name -> values (NumPy arrays; formula and system as lists of str)."""
@@ -886,7 +990,7 @@ class _Block:
         out: dict[str, Any] = {
             "rank": self.ranks.astype(np.int64),
             "candidate": r["index"].astype(np.int64),
-            "formula": text.cell_strings(d._texts.formula_cells(k)),
+            "formula": text.piece_strings(d._texts.formula_pieces(k)),
         }
         if d.has_surrogate:
             for j, name in enumerate(d.condition_names):
@@ -904,7 +1008,7 @@ class _Block:
             out["in_tolerance"] = self.in_tolerance
         if self.log_prob is not None:
             out["log_prob"] = self.log_prob
-        out["system"] = text.cell_strings(d._texts.system_cells(k))
+        out["system"] = text.piece_strings(d._texts.system_pieces(k))
         fractions = k.astype(np.float32) / np.float32(_UNIT)
         for e, symbol in enumerate(d.elements):
             out[symbol] = fractions[:, e]
@@ -1195,10 +1299,14 @@ class Designer:
     # --------------------------------------------------------------------- models
     def generate(self, target: Sequence[float], n: int, seed: int = 0, start_row: int = 0) -> np.ndarray:
         """``(n, E)`` raw compositions of candidates ``start_row ...`` at `target`."""
-        z = noise(seed, n, self.latent_dim, start_row)
-        condition = np.tile(np.asarray(target, dtype=np.float32)[None, :], (n, 1))
-        (composition,) = self._generator.run(["composition"], {"z": z, "condition": condition})
-        return composition
+        return self._decode(noise(seed, n, self.latent_dim, start_row), np.asarray(target, dtype=np.float32))
+
+    def _decode(self, z: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """The generator's compositions for noise rows `z` at one float32 `target`."""
+        condition = np.repeat(target.reshape(1, -1), min(z.shape[0], _GENERATE_BATCH), axis=0)
+        parts = [self._generator.run(["composition"], {"z": z[a : a + _GENERATE_BATCH], "condition": condition[: z.shape[0] - a]})[0]
+                 for a in range(0, z.shape[0], _GENERATE_BATCH)]  # fmt: skip
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.elements)), np.float32)
 
     def judge(self, fractions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Surrogate mean and interval ``(mean, lower, upper)``, ``(N, P)`` float32 each."""
@@ -1373,16 +1481,20 @@ class Designer:
 
             def consume(sink) -> None:
                 nonlocal n_written
-                for block in self._blocks(state, t, float(tolerance)):
+
+                def prepare(item):  # in a worker thread: the block's columns, text and systems
+                    block = self._block(*item, t, float(tolerance))
+                    found = _system_codes(block.records["k"])
+                    return block, (sink.prepare(block) if sink is not None else None), found
+
+                for block, prepared, found in _ordered_map(prepare, self._record_blocks(state)):
                     if sink is not None:
-                        sink.write(block)
+                        sink.write(prepared)
                     if n_written < keep_rows:
                         part = block.arrays()
                         take = min(keep_rows - n_written, block.records.size)
                         kept.append({key: v[:take] for key, v in part.items()})
-                    member = block.records["k"] >= SYSTEM_MIN_THOUSANDTHS
-                    for row in np.unique(np.packbits(member, axis=1), axis=0):
-                        systems.add(row.tobytes())
+                    systems.update(found)
                     n_written += block.records.size
 
             if out_path is None:
@@ -1448,30 +1560,38 @@ class Designer:
             pool = _BestRecords(max(50 * n, 2000), dtype, spill=False)
             fill = _BestRecords(n, dtype, spill=False)
             stores = [pool, fill]
-        n_valid = n_distinct = n_in_tol = 0
+        n_valid = n_distinct = n_in_tol = done = 0
         bar = _Progress(candidates, progress)
+
+        def candidate_chunk(span: tuple[int, int]):
+            """Sections 1-4 for one piece (in a worker thread): its distinct valid rows, judged."""
+            start, rows = span
+            z = noise(seed, rows, self.latent_dim, start)
+            raw = self._decode(z, condition)
+            k, ok = _repair(raw, rules)
+            index = np.flatnonzero(ok)
+            k = k[index]
+            hashes = self._hasher(k)
+            first = np.sort(np.unique(hashes, return_index=True)[1])  # first occurrences in the chunk
+            index, k, hashes = index[first], k[first], hashes[first]
+            return rows, int(ok.sum()), index + start, k, hashes, self.judge(k.astype(np.float32) / np.float32(_UNIT))
+
         try:
-            for start in range(0, candidates, chunk_size):
-                rows = min(chunk_size, candidates - start)
-                z = noise(seed, rows, self.latent_dim, start)
-                (raw,) = self._generator.run(["composition"], {"z": z, "condition": np.repeat(condition, rows, axis=0)})
-                k, ok = _repair(raw, rules)
-                index = np.flatnonzero(ok)
-                n_valid += index.size
-                k = k[index]
-                fresh = seen.first_seen(self._hasher(k))
+            pieces = _pieces(candidates, chunk_size, _PIECE_ROWS)
+            for rows, valid, index, k, hashes, judged in _ordered_map(candidate_chunk, pieces):
+                n_valid += valid
+                fresh = seen.first_seen(hashes)  # across chunks, in candidate order
                 index, k = index[fresh], k[fresh]
                 n_distinct += index.size
                 records = np.zeros(index.size, dtype)
-                records["index"] = index + start
+                records["index"] = index
                 records["k"] = k
-                judged = self.judge(k.astype(np.float32) / np.float32(_UNIT))
                 if judged is None:
                     records["mean"] = records["lower"] = records["upper"] = np.nan
                     records["score"] = 0.0
                     in_tol = np.ones(index.size, bool)
                 else:
-                    mean, lower, upper = judged
+                    mean, lower, upper = (v[fresh] for v in judged)
                     records["mean"], records["lower"], records["upper"] = mean, lower, upper
                     with np.errstate(invalid="ignore"):
                         errors = relative_errors(mean, t, floors)
@@ -1484,7 +1604,8 @@ class Designer:
                 else:
                     pool.offer(records[in_tol])
                     fill.offer(records[~in_tol])
-                bar(start + rows)
+                done += rows
+                bar(done)
         finally:
             bar.close()
         notes = []
@@ -1516,32 +1637,45 @@ class Designer:
             "notes": notes,
         }
 
-    def _blocks(self, state, t: np.ndarray, tolerance: float, block: int = 16384) -> Iterator[_Block]:
-        """The selected designs, best first, in blocks with everything a row shows."""
+    def _record_blocks(self, state, block: int = 16384) -> Iterator[tuple[int, np.ndarray]]:
+        """The selected designs, best first, in blocks: ``(rank of the first, records)``."""
         if state["chosen"] is not None:
             chosen = state["chosen"]
             source: Iterator[np.ndarray] = (chosen[a : a + block] for a in range(0, chosen.size, block))
         else:
             source = state["best"].sorted_blocks(block)
+        rank = 1
+        for records in source:
+            yield rank, records
+            rank += records.size
+
+    def _block(self, rank: int, records: np.ndarray, t: np.ndarray, tolerance: float) -> _Block:
+        """A block of designs with everything a row shows (oracle, tolerance, log-density)."""
         floors = self.scale_floors()
-        oracle_module = None
+        fractions = records["k"].astype(np.float64) / _UNIT
+        oracle_values = oracle_error = None
         if self.uses_oracle:
             from hea_zoo.data import oracle as oracle_module
-        rank = 0
-        for records in source:
-            fractions = records["k"].astype(np.float64) / _UNIT
-            oracle_values = oracle_error = None
-            if oracle_module is not None:
-                oracle_values = oracle_module.properties(fractions, self.elements)
-                oracle_error = relative_errors(oracle_values, t, floors).mean(axis=1)
-            in_tol = None
-            if self.has_surrogate:
-                with np.errstate(invalid="ignore"):
-                    in_tol = np.all(relative_errors(records["mean"], t, floors) <= tolerance, axis=1)
-            log_prob = self.log_prob(fractions.astype(np.float32), t) if self._log_prob is not None else None
-            ranks = np.arange(rank + 1, rank + 1 + records.size)
-            rank += records.size
-            yield _Block(self, ranks, records, oracle_values, oracle_error, log_prob, in_tol)
+
+            oracle_values = oracle_module.properties(fractions, self.elements)
+            oracle_error = relative_errors(oracle_values, t, floors).mean(axis=1)
+        in_tol = None
+        if self.has_surrogate:
+            with np.errstate(invalid="ignore"):
+                in_tol = np.all(relative_errors(records["mean"], t, floors) <= tolerance, axis=1)
+        log_prob = self.log_prob(fractions.astype(np.float32), t) if self._log_prob is not None else None
+        ranks = np.arange(rank, rank + records.size)
+        return _Block(self, ranks, records, oracle_values, oracle_error, log_prob, in_tol)
+
+
+def _system_codes(k: np.ndarray) -> set[bytes]:
+    """The distinct alloy systems of printed rows, each as the bytes of its membership bits."""
+    packed = np.packbits(k >= SYSTEM_MIN_THOUSANDTHS, axis=1)
+    if packed.shape[1] > 8:  # more than 64 elements: rows of bytes (slower)
+        return {row.tobytes() for row in np.unique(packed, axis=0)}
+    words = np.zeros((packed.shape[0], 8), np.uint8)
+    words[:, : packed.shape[1]] = packed
+    return {code.tobytes() for code in np.unique(words.view("<u8").ravel())}
 
 
 def _positive_int(value: Any, name: str) -> int:
