@@ -437,8 +437,9 @@ def test_engine_selection_matches_the_python_reading_of_the_spec(tmp_path):
         py = [{"index": d["index"], "k": d["k"], "score": d["score"], "in_tolerance": d["inTolerance"]} for d in judged]
         for n in (1, 7, int(rng.integers(10, 60))):
             for how in ("closest", "diverse"):
-                requests.append({"op": "select", "judged": judged, "n": n, "select": how, "elements": ELEMENTS})
-                expected.append((f"case {case}, n={n}, {how}", design_reference.select(py, n, how)))
+                requests.append({"op": "select", "judged": judged, "n": n, "select": how, "tolerance": tolerance,
+                                 "elements": ELEMENTS})  # fmt: skip
+                expected.append((f"case {case}, n={n}, {how}", design_reference.select(py, n, how, tolerance)))
     answers = probe(tmp_path, op="batch", requests=requests)["answers"]
     for answer, (context, chosen) in zip(answers, expected):
         assert answer["indices"] == [d["index"] for d in chosen], context
