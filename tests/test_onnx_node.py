@@ -559,7 +559,7 @@ def test_node_design_matches_the_python_reading_of_the_spec(example_dir, model, 
     target = _random_target(rng, meta)
     seed = int(rng.integers(0, 2**32))
     n = int(rng.integers(5, 30))
-    candidates = int(rng.integers(300, 3000)) if constrained else None  # None: max(100 n, 2000)
+    candidates = int(rng.integers(300, 3000)) if constrained else None  # None: max(100 n, 8000)
     c = _random_valid_constraints(rng) if constrained else {}
     context = f"model={model} target={target} seed={seed} n={n} candidates={candidates} select={how} constraints={c}"
     try:
@@ -793,7 +793,7 @@ def test_node_design_edge_requests_match_hea_zoo_design(example_dir, tmp_path):
         _python_engine("cvae", EXPORTED, [60.0, 35.0], 10, seed, constraints={"bounds": {"Ta": (0.3337, 0.3337)}})
     error = node_design(example_dir, path, [60.0, 35.0], 10, seed, bounds="Ta=0.3337:0.3337", expect_error=True)
     assert error == f"error: {info.value}"
-    assert error.startswith("error: no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.04) among 2,000 ")
+    assert error.startswith("error: no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.04) among 8,000 ")
     # Mo and Nb fixed at 0.5: every candidate prints Mo0.5Nb0.5, one distinct design.
     how = str(rng.choice(["diverse", "closest"]))
     designer, result = _python_engine("cvae", EXPORTED, [60.0, 35.0], 30, seed, select=how,

@@ -278,7 +278,7 @@ EXPECTED_MESSAGES = {
     "contradictory bounds": "the lower bounds sum to 1.1 > 1",
     "unknown element": 'unknown element "Xx"',
     "fewer candidates than designs": "candidates (10) must be at least the number of designs (30)",
-    "infeasible": "no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.04) among 2,000 candidates",
+    "infeasible": "no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.04) among 8,000 candidates",
 }
 
 
