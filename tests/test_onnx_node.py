@@ -447,6 +447,27 @@ def test_engine_selection_matches_the_python_reading_of_the_spec(tmp_path):
         assert answer["systems"] == len(systems), context
 
 
+def test_engine_discounts_distances_by_score(tmp_path):
+    """Section 5 in engine.js: a far candidate that uses half the tolerance loses to a nearer
+    one on the target ((1 - 0.5)^4 = 1/16 of its distance); with equal scores the farthest
+    wins, as in `hea_zoo.serving.design._farthest_point`."""
+    from hea_zoo.serving import design
+
+    E = len(ELEMENTS)
+    k = np.zeros((4, E), np.int64)
+    k[0, 0] = k[1, 1] = k[2, 2] = 1000
+    k[3, :2] = 500
+    requests = []
+    for scores in ([0.0, 0.025, 0.025, 0.0], [0.0, 0.0, 0.0, 0.0]):
+        judged = [{"index": i, "k": k[i].tolist(), "score": s, "inTolerance": True} for i, s in enumerate(scores)]
+        requests.append({"op": "select", "judged": judged, "n": 2, "select": "diverse", "tolerance": 0.05,
+                         "elements": ELEMENTS})  # fmt: skip
+    discounted, plain = probe(tmp_path, op="batch", requests=requests)["answers"]
+    assert discounted["indices"] == [0, 3] and plain["indices"] == [0, 1]
+    weight = design._discount(np.array([0.0, 0.025, 0.025, 0.0]), 0.05)
+    assert list(design._farthest_point(k, 2, weight)) == [0, 3] and list(design._farthest_point(k, 2)) == [0, 1]
+
+
 def test_engine_oracle_matches_hea_zoo(tmp_path):
     """Section 6: the oracle column of engine.js is hea_zoo.data.oracle (its element table
     copied into engine.js), to float64 rounding."""
