@@ -18,12 +18,13 @@ import numpy as np
 from hea_zoo import artifact
 
 DEFAULT_MIN_FRACTION = 0.04  # section 3: the defaults of a design request
+DEFAULT_TOLERANCE = 0.05  # section 4
 INTERVAL_Z = 1.6448536269514722  # section 4: mean ± z std without a calibrated interval
 
 
 def default_candidates(n: int) -> int:
     """Section 5: candidates drawn unless the request says."""
-    return max(100 * n, 2000)
+    return max(100 * n, 8000)
 
 
 @dataclass
@@ -129,7 +130,7 @@ def repair(raw: np.ndarray, c: Constraints) -> np.ndarray | None:
     return k
 
 
-def select(judged: list[dict], n: int, how: str) -> list[dict]:
+def select(judged: list[dict], n: int, how: str, tolerance: float = DEFAULT_TOLERANCE) -> list[dict]:
     """Section 5 over deduplicated candidates ({index, k, score, in_tolerance})."""
     by_score = sorted(judged, key=lambda d: (d["score"], d["index"]))
     if how == "closest":
@@ -140,13 +141,18 @@ def select(judged: list[dict], n: int, how: str) -> list[dict]:
             chosen = pool + [d for d in by_score if not d["in_tolerance"]][: n - len(pool)]
         else:
             k = np.array([d["k"] for d in pool], np.int64)
+            weight = []
+            for d in pool:  # (1 - score / tolerance)^4 as f2 * f2
+                f = 1.0 - d["score"] / tolerance
+                weight.append((f * f) * (f * f))
             dist = ((k - k[0]) ** 2).sum(axis=1)
             taken = np.zeros(len(pool), bool)
             taken[0] = True
             chosen = [pool[0]]
             while len(chosen) < n:
-                masked = np.where(taken, -1, dist)
-                best = int(np.argmax(masked))  # first of the largest: earlier in pool order
+                # D_i * w_i in float64; the first of the largest: earlier in pool order
+                values = [-math.inf if taken[i] else float(dist[i]) * weight[i] for i in range(len(pool))]
+                best = max(range(len(pool)), key=lambda i: (values[i], -i))
                 taken[best] = True
                 chosen.append(pool[best])
                 dist = np.minimum(dist, ((k - k[best]) ** 2).sum(axis=1))
@@ -214,6 +220,6 @@ def design(generator_path, surrogate_path, target, n, seed, candidates=None, how
             judged.append(d)
     if valid == 0:
         raise Infeasible(f"no candidate satisfies the constraints among {count} candidates tried")
-    designs = select(judged, n, how)
+    designs = select(judged, n, how, tolerance)
     systems = {tuple(s for s, v in zip(elements, d["k"]) if v >= 50) for d in designs}
     return {"designs": designs, "systems": len(systems), "elements": elements, "unique": len(judged), "valid": valid}

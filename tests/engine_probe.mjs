@@ -75,9 +75,9 @@ const ops = {
     write(out + ".ok", ok);
     return {};
   },
-  // Section 5: {judged: [{index, k, score, inTolerance}], n, select} -> chosen indices, systems
-  select({ judged, n, select, elements }) {
-    const chosen = engine.selectDesigns(judged, n, select);
+  // Section 5: {judged: [{index, k, score, inTolerance}], n, select, tolerance} -> chosen indices, systems
+  select({ judged, n, select, tolerance, elements }) {
+    const chosen = engine.selectDesigns(judged, n, select, tolerance);
     return { indices: chosen.map((d) => d.index), systems: engine.countSystems(chosen, elements) };
   },
   // Section 6: {input (float64 rows), elements, out} -> out (float64, the oracle's values per row)

@@ -458,13 +458,35 @@ def test_engine_selection_matches_the_python_reading_of_the_spec(tmp_path):
         py = [{"index": d["index"], "k": d["k"], "score": d["score"], "in_tolerance": d["inTolerance"]} for d in judged]
         for n in (1, 7, int(rng.integers(10, 60))):
             for how in ("closest", "diverse"):
-                requests.append({"op": "select", "judged": judged, "n": n, "select": how, "elements": ELEMENTS})
-                expected.append((f"case {case}, n={n}, {how}", design_reference.select(py, n, how)))
+                requests.append({"op": "select", "judged": judged, "n": n, "select": how, "tolerance": tolerance,
+                                 "elements": ELEMENTS})  # fmt: skip
+                expected.append((f"case {case}, n={n}, {how}", design_reference.select(py, n, how, tolerance)))
     answers = probe(tmp_path, op="batch", requests=requests)["answers"]
     for answer, (context, chosen) in zip(answers, expected):
         assert answer["indices"] == [d["index"] for d in chosen], context
         systems = {tuple(np.nonzero(np.array(d["k"]) >= 50)[0]) for d in chosen}
         assert answer["systems"] == len(systems), context
+
+
+def test_engine_discounts_distances_by_score(tmp_path):
+    """Section 5 in engine.js: a far candidate that uses half the tolerance loses to a nearer
+    one on the target ((1 - 0.5)^4 = 1/16 of its distance); with equal scores the farthest
+    wins, as in `hea_zoo.serving.design._farthest_point`."""
+    from hea_zoo.serving import design
+
+    E = len(ELEMENTS)
+    k = np.zeros((4, E), np.int64)
+    k[0, 0] = k[1, 1] = k[2, 2] = 1000
+    k[3, :2] = 500
+    requests = []
+    for scores in ([0.0, 0.025, 0.025, 0.0], [0.0, 0.0, 0.0, 0.0]):
+        judged = [{"index": i, "k": k[i].tolist(), "score": s, "inTolerance": True} for i, s in enumerate(scores)]
+        requests.append({"op": "select", "judged": judged, "n": 2, "select": "diverse", "tolerance": 0.05,
+                         "elements": ELEMENTS})  # fmt: skip
+    discounted, plain = probe(tmp_path, op="batch", requests=requests)["answers"]
+    assert discounted["indices"] == [0, 3] and plain["indices"] == [0, 1]
+    weight = design._discount(np.array([0.0, 0.025, 0.025, 0.0]), 0.05)
+    assert list(design._farthest_point(k, 2, weight)) == [0, 3] and list(design._farthest_point(k, 2)) == [0, 1]
 
 
 def test_engine_oracle_matches_hea_zoo(tmp_path):
@@ -579,7 +601,7 @@ def test_node_design_matches_the_python_reading_of_the_spec(example_dir, model, 
     target = _random_target(rng, meta)
     seed = int(rng.integers(0, 2**32))
     n = int(rng.integers(5, 30))
-    candidates = int(rng.integers(300, 3000)) if constrained else None  # None: max(100 n, 2000)
+    candidates = int(rng.integers(300, 3000)) if constrained else None  # None: max(100 n, 8000)
     c = _random_valid_constraints(rng) if constrained else {}
     context = f"model={model} target={target} seed={seed} n={n} candidates={candidates} select={how} constraints={c}"
     try:
@@ -843,7 +865,7 @@ def test_node_design_edge_requests_match_hea_zoo_design(example_dir, tmp_path):
         _python_engine("cvae", EXPORTED, [60.0, 35.0], 10, seed, constraints={"bounds": {"Ta": (0.3337, 0.3337)}})
     error = node_design(example_dir, path, [60.0, 35.0], 10, seed, bounds="Ta=0.3337:0.3337", expect_error=True)
     assert error == f"error: {info.value}"
-    assert error.startswith("error: no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.04) among 2,000 ")
+    assert error.startswith("error: no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.04) among 8,000 ")
     # Mo and Nb fixed at 0.5: every candidate prints Mo0.5Nb0.5, one distinct design.
     how = str(rng.choice(["diverse", "closest"]))
     designer, result = _python_engine("cvae", EXPORTED, [60.0, 35.0], 30, seed, select=how,

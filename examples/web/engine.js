@@ -44,9 +44,9 @@ export const INTERVAL_Z = 1.6448536269514722;
 /** The data fingerprint of the bundled, oracle-labelled table (hea_zoo.constants). */
 export const BUNDLED_FINGERPRINT = "b6856ab77c7722607a38bea47c5d5523e758956bdf86e6c8cf529fbd8c6fb8f9";
 
-/** Candidates drawn for `n` designs unless the request says: max(100 n, 2000). */
+/** Candidates drawn for `n` designs unless the request says: max(100 n, 8000). */
 export function defaultCandidates(n) {
-  return Math.max(100 * n, 2000);
+  return Math.max(100 * n, 8000);
 }
 
 const TWO32 = 4294967296;
@@ -576,16 +576,30 @@ class BestStore {
   }
 }
 
-/** Greedy farthest-point selection over `pool` (pool order): positions of the `n` taken. */
-function farthestPoint(pool, n) {
+/** Section 5: the diverse selection's discount of a distance, (1 - score / tolerance)^4. */
+function discount(score, tolerance) {
+  const f = 1 - score / tolerance;
+  const f2 = f * f;
+  return f2 * f2;
+}
+
+/**
+ * Greedy farthest-point selection with discounted distances over `pool` (pool order): the
+ * first is taken, then repeatedly the one with the largest D_i * discount(score_i) (D_i the
+ * exact integer squared distance to the nearest one taken; ties: earlier in the pool).
+ * Returns the positions of the `n` taken.
+ */
+function farthestPoint(pool, n, tolerance) {
   const P = pool.length;
   const E = pool[0].k.length;
   const k = new Int32Array(P * E);
   pool.forEach((d, i) => k.set(d.k, i * E));
+  const weight = Float64Array.from(pool, (d) => discount(d.score, tolerance));
   const D = new Float64Array(P);
+  const taken = new Uint8Array(P);
   const distanceTo = (s) => {
     for (let i = 0; i < P; i++) {
-      if (D[i] < 0) continue;
+      if (taken[i]) continue;
       let d = 0;
       for (let e = 0; e < E; e++) {
         const t = k[i * E + e] - k[s * E + e];
@@ -596,13 +610,21 @@ function farthestPoint(pool, n) {
   };
   D.fill(Infinity);
   const chosen = [0];
-  D[0] = -1; // the chosen stay below every distance
+  taken[0] = 1;
   distanceTo(0);
   while (chosen.length < n) {
     let best = -1;
-    for (let i = 0; i < P; i++) if (D[i] >= 0 && (best < 0 || D[i] > D[best])) best = i;
+    let bestValue = -Infinity;
+    for (let i = 0; i < P; i++) {
+      if (taken[i]) continue;
+      const value = D[i] * weight[i];
+      if (best < 0 || value > bestValue) {
+        best = i;
+        bestValue = value;
+      }
+    }
     chosen.push(best);
-    D[best] = -1;
+    taken[best] = 1;
     distanceTo(best);
   }
   return chosen;
@@ -610,12 +632,13 @@ function farthestPoint(pool, n) {
 
 /** Keeps judged candidates for a selection (section 5) with bounded memory. */
 export class Selection {
-  constructor(n, select) {
+  constructor(n, select, tolerance = DEFAULT_TOLERANCE) {
     if (select !== "diverse" && select !== "closest") {
       throw new Error(`select must be "diverse" or "closest"; got ${JSON.stringify(select)}`);
     }
     this.n = n;
     this.select = select;
+    this.tolerance = tolerance;
     if (select === "closest") {
       this.best = new BestStore(n);
     } else {
@@ -642,7 +665,7 @@ export class Selection {
       filled = extra.length;
       chosen = pool.concat(extra);
     } else {
-      chosen = farthestPoint(pool, this.n).map((i) => pool[i]);
+      chosen = farthestPoint(pool, this.n, this.tolerance).map((i) => pool[i]);
     }
     return { chosen: chosen.sort(byScore), pool: pool.length, filled };
   }
@@ -650,10 +673,11 @@ export class Selection {
 
 /**
  * Selects `n` designs from judged, deduplicated candidates ({index, k, score, inTolerance})
- * and returns them sorted by (score, index) (section 5).
+ * and returns them sorted by (score, index) (section 5); `tolerance` discounts the diverse
+ * selection's distances (its default DEFAULT_TOLERANCE).
  */
-export function selectDesigns(judged, n, select = "diverse") {
-  const selection = new Selection(n, select);
+export function selectDesigns(judged, n, select = "diverse", tolerance = DEFAULT_TOLERANCE) {
+  const selection = new Selection(n, select, tolerance);
   for (const d of judged) selection.offer(d);
   return selection.finish().chosen;
 }
@@ -1029,7 +1053,7 @@ function drawSeed() {
 
 /**
  * Validates design options; returns them completed with the defaults of `hea-zoo design`
- * (n 20, a drawn seed, max(100 n, 2000) candidates, diverse selection, tolerance 0.05,
+ * (n 20, a drawn seed, max(100 n, 8000) candidates, diverse selection, tolerance 0.05,
  * minimum fraction 0.04). Throws one-line Errors.
  */
 export function checkOptions(options) {
@@ -1111,7 +1135,7 @@ function notesBefore(metadata, o) {
  * @param {number[]} options.target one value per condition, in the metadata's units
  * @param {number} [options.n=20] designs
  * @param {number} [options.seed] noise seed, integer in [0, 2^32 - 1] (default: drawn, and returned)
- * @param {number} [options.candidates=max(100 n, 2000)] candidates drawn
+ * @param {number} [options.candidates=max(100 n, 8000)] candidates drawn
  * @param {"diverse"|"closest"} [options.select="diverse"]
  * @param {number} [options.tolerance=0.05]
  * @param {object} [options.constraints] see checkConstraints (default minimum fraction 0.04)
@@ -1139,7 +1163,7 @@ export async function design(options) {
   const candidatesName = options.candidatesName || "--candidates";
   let calibrated = null;
   const seen = new Set();
-  const selection = new Selection(o.n, o.select);
+  const selection = new Selection(o.n, o.select, o.tolerance);
   const counts = { candidates: o.candidates, valid: 0, distinct: 0, inTolerance: 0 };
   const row = new Int32Array(E);
   const condition32 = Float32Array.from(o.target);
