@@ -24,8 +24,8 @@ overall and by tercile of ensemble spread (`interval_report`,
 benchmarks/results/calibration.md). `b` and `eps` decide *where* the interval is wide: it
 grows with the spread, and `b` says how fast. With b = 1 (plain normalized scores) the
 width is proportional to std + eps; but a surrogate's error can grow faster than its
-spread (the bundled shear modulus: the alloys the members disagree on are also the ones
-they all get wrong) or slower, and then one scale over-covers the confident alloys and
+spread (the bundled shear modulus, b about 1.45: the alloys the members disagree on are
+also the ones they all get wrong) or slower, and then one scale over-covers the confident alloys and
 under-covers the uncertain ones. `b` is the slope of a log-spread model, the
 least-squares fit of ``log|y - mean| = a + b log(std + eps)`` on the calibration rows,
 shrunk towards 1 by its own standard error ``se`` (a normal prior on b with mean 1 and
