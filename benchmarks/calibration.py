@@ -1,7 +1,7 @@
 """Held-out coverage of the surrogate's calibrated 90 % intervals, and MPEA scores before and
 after the duplicates fix.
 
-    nice -n 5 python benchmarks/calibration.py            # full run (about 15 min on 2 cores)
+    nice -n 5 python benchmarks/calibration.py            # full run (about 35 min on 2 shared cores)
     python benchmarks/calibration.py --quick              # a smoke run (not a result)
 
 What it measures (`train_default_surrogate`: the ensemble trains on 80 % of the training
@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -53,7 +55,10 @@ def _coverage(dataset, epochs: int, seed: int) -> dict:
             if k in s
         }
         for name, s in scores.items()
-    } | {"_calibration_size": model.calibration_size}
+    } | {
+        "_calibration_size": model.calibration_size,
+        "_power": dict(zip(model.property_names, model.interval_power.numpy().astype(float).tolist())),
+    }
 
 
 def _summary(runs: list[dict]) -> dict:
@@ -70,6 +75,8 @@ def _summary(runs: list[dict]) -> dict:
             "coverage_max": float(cov.max()),
             "tercile_mean": ter.mean(axis=0).tolist(),
             "width_mean": float(np.mean([r[name]["interval_width"] for r in runs])),
+            "power_mean": float(np.mean([r["_power"][name] for r in runs])),
+            "calibration_size_mean": float(np.mean([r["_calibration_size"] for r in runs])),
             "relative_width_mean": float(np.mean([r[name]["interval_relative_width"] for r in runs])),
             "coverage_2std_mean": float(np.mean([r[name]["coverage_2std"] for r in runs])),
             "r2_mean": float(np.mean([r[name]["r2"] for r in runs])),
@@ -129,17 +136,21 @@ def _pct(x: float) -> str:
 
 def render(results: dict) -> str:
     lines = ["# Calibration of the surrogate's 90 % intervals", "", f"Command: `{results['command']}`", ""]
+    lines += [f"Load average {results['load_average'][0]:.2f} at the start, {results['load_average'][1]:.2f} at the end "
+              f"(2 cores shared); {results['seconds']:.0f} s wall, {results['cpu_seconds']:.0f} CPU s.", ""]  # fmt: skip
     lines += ["Held-out coverage (nominal 90 %); terciles of ensemble spread low / mid / high; mean width "
-              "in the property's units (relative to |y| in brackets).", ""]  # fmt: skip
-    lines += ["| data | property | splits | coverage mean ± std [min, max] | by spread tercile | width | within 2 std (uncalibrated ±) | R² | test rows |",
-              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+              "in the property's units (relative to |y| in brackets); b: mean fitted spread exponent "
+              "(interval ∝ (std + eps)^b); calibration alloys per split.", ""]  # fmt: skip
+    lines += ["| data | property | splits | coverage mean ± std [min, max] | by spread tercile | width | b | calibration alloys | within 2 std (uncalibrated ±) | R² | test rows |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for data, summary in results["coverage"].items():
         for prop, s in summary.items():
             lines.append(
                 f"| {data} | {prop} | {s['splits']} | {_pct(s['coverage_mean'])} ± {100 * s['coverage_std']:.1f} "
                 f"[{_pct(s['coverage_min'])}, {_pct(s['coverage_max'])}] | "
                 + " / ".join(_pct(t) for t in s["tercile_mean"])
-                + f" | {s['width_mean']:.4g} ({_pct(s['relative_width_mean'])}) | {_pct(s['coverage_2std_mean'])} "
+                + f" | {s['width_mean']:.4g} ({_pct(s['relative_width_mean'])}) | {s['power_mean']:.2f} "
+                f"| {s['calibration_size_mean']:.0f} | {_pct(s['coverage_2std_mean'])} "
                 f"| {s['r2_mean']:.3f} | {s['test_rows_mean']:.0f} |"
             )
     lines += ["", "MPEA hardness + calculated Young's modulus, held-out scores before and after the duplicates fix "
@@ -174,6 +185,7 @@ def main(argv=None) -> int:
 
     epochs = args.epochs or SURROGATE_DEFAULTS["epochs"]
     start = time.perf_counter()
+    load_start = os.getloadavg()[0]
     coverage = {}
     bundled_runs = [_coverage(load_dataset(seed=s, verbose=False), epochs, s) for s in range(args.bundled_splits)]
     coverage["bundled, seed 0"] = _summary(bundled_runs[:1])
@@ -192,6 +204,8 @@ def main(argv=None) -> int:
         "command": command.strip(),
         "epochs": epochs,
         "seconds": round(time.perf_counter() - start, 1),
+        "cpu_seconds": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 1),
+        "load_average": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         "coverage": coverage,
         "before_after": before_after,
     }

@@ -91,6 +91,8 @@ def test_parity_keras_saved_model_onnx(name, models, exports, dataset):
         lower, upper = from_onnx["properties_lower"], from_onnx["properties_upper"]
         assert np.all(np.isfinite(lower)) and np.all(lower <= from_onnx["properties"])
         assert np.all(upper >= from_onnx["properties"])
+        # ... with the fitted spread exponent applied in the graph (Pow), not only power 1.
+        assert np.all(np.isfinite(model.interval_power.numpy())) and not np.allclose(model.interval_power.numpy(), 1.0)
         mean, lower_k, upper_k = model.predict_interval(inputs["composition"])
         np.testing.assert_allclose(from_saved["properties_lower"], lower_k, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(from_onnx["properties_upper"], upper_k, rtol=1e-5, atol=1e-5)
@@ -166,6 +168,7 @@ def test_metadata_read_back(name, models, exports):
         assert meta["outputs"] == ["properties", "properties_std", "properties_lower", "properties_upper"]
         assert meta["coverage"] == 0.9 and raw["coverage"] == "0.9"
         assert meta["calibration_size"] == model.calibration_size > 0
+        assert meta["interval_method"] == "split conformal: mean ± scale * (std + offset) ** power"
     else:
         assert meta["latent_dim"] == model.latent_dim and raw["latent_dim"] == str(model.latent_dim)
         assert meta["condition_names"] == ["shear_modulus", "fracture_toughness"]

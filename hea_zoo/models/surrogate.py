@@ -11,8 +11,9 @@ Targets are standardized inside the model (constants set by `adapt` on the train
 and saved with it), so inputs are atomic fractions and outputs are in physical units.
 
 Its uncertainty is a calibrated interval (`calibrate`, `predict_interval`): normalized
-split conformal prediction on alloys held out from training (`hea_zoo.models.calibration`),
-so that about `coverage` (90 % by default) of new alloys' true values fall inside.
+split conformal prediction on alloys held out from training, the width growing with the
+ensemble spread at a fitted rate (`hea_zoo.models.calibration`), so that about `coverage`
+(90 % by default) of new alloys' true values fall inside.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ __all__ = ["EnsembleDense", "Surrogate", "train_default_surrogate", "SURROGATE_D
 SURROGATE_MODEL_VERSION = "2"
 """Layout of saved surrogates. "1" (hea_zoo 0.1.0): one network per member; "2": one
 vectorized ensemble (`EnsembleDense` layers), with the interval weights
-(`interval_scale`, `interval_offset`) after the target statistics; a layout-2 file saved
-before the intervals existed has no interval weights and loads uncalibrated."""
+(`interval_scale`, `interval_offset`, `interval_power`) after the target statistics; a
+layout-2 file saved before the intervals existed has no interval weights and loads
+uncalibrated, one saved before `interval_power` loads with power 1 (the same intervals)."""
 
 #: Defaults chosen on the bundled data (see docs/HYPERPARAMETERS.md).
 SURROGATE_DEFAULTS: dict = {
@@ -232,6 +234,9 @@ class Surrogate(ZooModel):
         self.interval_offset = self.add_weight(
             shape=(n_props,), initializer="zeros", trainable=False, name="interval_offset"
         )
+        self.interval_power = self.add_weight(
+            shape=(n_props,), initializer="ones", trainable=False, name="interval_power"
+        )
         self.built = True
 
     def default_optimizer(self) -> keras.optimizers.Optimizer:
@@ -324,12 +329,13 @@ class Surrogate(ZooModel):
         )
 
     def interval_bounds(self, mean, std):
-        """Interval ends ``mean ± scale * (std + offset)`` from ensemble mean and spread.
+        """Interval ends ``mean ± scale * (std + offset) ** power`` from ensemble mean and spread.
 
         Tensor ops (the exported graph uses them too); the lower end is clipped at 0 when
         the model learns log targets (its properties are positive). NaN until calibrated.
         """
-        half = self.interval_scale * (tf.cast(std, tf.float32) + self.interval_offset)
+        spread = tf.cast(std, tf.float32) + self.interval_offset  # > 0 once calibrated
+        half = self.interval_scale * tf.pow(spread, self.interval_power)
         lower = tf.cast(mean, tf.float32) - half
         if self.log_targets:
             lower = tf.maximum(lower, 0.0)
@@ -339,7 +345,8 @@ class Surrogate(ZooModel):
         """Calibrates the prediction intervals on alloys the model did not train on.
 
         Normalized split conformal (`hea_zoo.models.calibration`): per property, the
-        conformal quantile of ``|y - mean| / (std + eps)`` over these rows becomes the
+        exponent ``b`` of a log-spread model fitted on these rows (shrunk towards 1), then
+        the conformal quantile of ``|y - mean| / (std + eps) ** b`` over them becomes the
         interval scale. Use alloys whose compositions are not in the training data (a
         group-disjoint split), or the intervals come out too narrow.
 
@@ -365,9 +372,10 @@ class Surrogate(ZooModel):
         x = validation.check_compositions(compositions, self.elements, name="calibration compositions", atol=1e-3)
         y = validation.check_properties(properties, x.shape[0], self.property_names, "calibration properties")
         mean, std = self.predict_with_uncertainty(x)
-        scale, offset = calibration.fit_intervals(y, mean, std, coverage)
-        self.interval_scale.assign(scale.astype(np.float32))
-        self.interval_offset.assign(offset.astype(np.float32))
+        parameters = calibration.fit_intervals(y, mean, std, coverage)
+        self.interval_scale.assign(parameters.scale.astype(np.float32))
+        self.interval_offset.assign(parameters.offset.astype(np.float32))
+        self.interval_power.assign(parameters.power.astype(np.float32))
         self.coverage = coverage
         self.calibration_size = int(x.shape[0])
         lower, upper = (keras.ops.convert_to_numpy(t) for t in self.interval_bounds(mean, std))
@@ -475,12 +483,16 @@ class Surrogate(ZooModel):
     def load_own_variables(self, store):
         if getattr(self, "_legacy_layout", None) != "1":
             own = self._trainable_variables + self._non_trainable_variables
-            if len(store.keys()) == len(own) - 2:
-                # A layout-2 file saved before the intervals existed (no interval_scale,
-                # interval_offset): the target statistics load, the model is uncalibrated.
-                for i, variable in enumerate(own[:-2]):
+            missing = len(own) - len(store.keys())
+            if missing in (1, 3):
+                # A layout-2 file saved before `interval_power` (1 missing: power 1, the
+                # intervals as they were) or before the intervals (3: no interval_scale,
+                # interval_offset, interval_power; the model loads uncalibrated).
+                for i, variable in enumerate(own[:-missing]):
                     variable.assign(store[f"{i}"])
-                self.calibration_size = 0
+                self.interval_power.assign(np.ones(len(self.property_names), np.float32))
+                if missing == 3:
+                    self.calibration_size = 0
                 self._adapted = True
                 return
             super().load_own_variables(store)

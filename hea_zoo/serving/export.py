@@ -262,9 +262,12 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
         flow) adds ``log_prob_model`` (the ONNX file name), ``log_prob_signature``,
         ``log_prob_inputs``, ``log_prob_outputs`` and ``log_prob_units``; for the surrogate, ``property_names``, ``property_units``,
         ``n_members``, ``coverage`` (nominal coverage of ``properties_lower`` /
-        ``properties_upper``) and ``calibration_size`` (alloys it was calibrated on; 0:
-        not calibrated, the interval outputs are NaN).
+        ``properties_upper``), ``calibration_size`` (alloys it was calibrated on; 0:
+        not calibrated, the interval outputs are NaN) and ``interval_method`` (how the
+        graph computes the interval, `hea_zoo.models.calibration`).
     """
+    from hea_zoo.models import calibration
+
     kind = "generator" if _is_generator(model) else "surrogate"
     meta: dict[str, Any] = {
         "name": name,
@@ -311,6 +314,7 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
                 "n_members": int(model.n_members),
                 "coverage": float(model.coverage),
                 "calibration_size": int(model.calibration_size if model.is_calibrated else 0),
+                "interval_method": calibration.INTERVAL_METHOD,
                 "inputs": ["composition"],
                 "outputs": ["properties", "properties_std", "properties_lower", "properties_upper"],
             }

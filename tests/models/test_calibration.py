@@ -30,30 +30,76 @@ def test_conformal_quantile_is_the_finite_sample_order_statistic():
         calibration.conformal_quantile(np.ones(20), 1.0)
 
 
-def _synthetic(n, rng, informative=True):
-    """Ensemble outputs whose spread tracks the error (y = mean + 3 std noise) or does not."""
+def _synthetic(n, rng, informative=True, power=1.0):
+    """Ensemble outputs whose spread tracks the error (y = mean + 3 std**power noise) or does not."""
     mean = rng.uniform(50, 150, (n, 2))
     std = rng.uniform(0.5, 5.0, (n, 2))
-    sigma = 3.0 * std if informative else np.full_like(std, 8.0)
+    sigma = 3.0 * std**power if informative else np.full_like(std, 8.0)
     return mean + sigma * rng.standard_normal((n, 2)), mean, std
 
 
 @pytest.mark.parametrize("informative", [True, False])
 def test_normalized_intervals_cover_as_promised_and_adapt_to_the_spread(informative):
     rng = np.random.default_rng(0)
-    scale, offset = calibration.fit_intervals(*_synthetic(1000, rng, informative), coverage=0.9)
+    params = calibration.fit_intervals(*_synthetic(1000, rng, informative), coverage=0.9)
     y, mean, std = _synthetic(20000, rng, informative)
-    lower, upper = calibration.interval_bounds(mean, std, scale, offset)
+    lower, upper = calibration.interval_bounds(mean, std, params)
     report = calibration.interval_report(y, lower, upper, std, ["a", "b"], 0.9)
     for name in ("a", "b"):
         assert 0.87 <= report[name]["coverage"] <= 0.93
         assert all(0.8 <= t <= 0.97 for t in report[name]["coverage_by_spread"]), report[name]
     width = upper - lower
-    assert np.corrcoef(std[:, 0], width[:, 0])[0, 1] > 0.99  # wider where members disagree
-    # eps follows the data: small when the spread tracks the error, large when it does not.
-    assert (offset < np.median(std, axis=0)).all() if informative else (offset > np.median(std, axis=0)).all()
-    if informative:  # the raw ± 2 std of this overconfident ensemble covers far less than 95 %
-        assert np.mean(np.abs(y - mean) <= 2 * std) < 0.6
+    if informative:  # wider where the members disagree, at the rate the errors grow
+        assert np.all(params.power > 1.0)  # (std + eps) ** b with b > 1 tracks an error ∝ std
+        assert np.corrcoef(std[:, 0], width[:, 0])[0, 1] > 0.95
+        assert np.mean(np.abs(y - mean) <= 2 * std) < 0.6  # the raw ± 2 std covers far less than 95 %
+    else:  # a spread that says nothing about the error: about one width for all
+        assert np.all(params.power < 0.3) and width[:, 0].max() < 1.5 * width[:, 0].min()
+
+
+def _heteroscedastic(n, rng):
+    """An ensemble whose error grows faster than its spread: noise sd 0.3 (std + 1) ** 1.5,
+    std log-uniform over [0.1, 10] (median 1)."""
+    mean = rng.uniform(50, 150, (n, 1))
+    std = np.exp(rng.uniform(np.log(0.1), np.log(10.0), (n, 1)))
+    return mean + 0.3 * (std + 1.0) ** 1.5 * rng.standard_normal((n, 1)), mean, std
+
+
+def test_coverage_is_near_nominal_over_many_seeds_overall_and_by_spread_tercile():
+    """85 calibration alloys (the bundled table's calibration split), 100 test alloys, 200
+    seeds: the mean coverage sits at the conformal guarantee (>= 90 %, <= 90 % + 1/86), and
+    each tercile of spread is covered, which one proportional scale (power 1) does not do."""
+    coverage, terciles, plain_terciles, powers = [], [], [], []
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        y_cal, mean_cal, std_cal = _heteroscedastic(85, rng)
+        params = calibration.fit_intervals(y_cal, mean_cal, std_cal, coverage=0.9)
+        y, mean, std = _heteroscedastic(100, rng)
+        r = calibration.interval_report(y, *calibration.interval_bounds(mean, std, params), std, ["p"], 0.9)["p"]
+        coverage.append(r["coverage"])
+        terciles.append(r["coverage_by_spread"])
+        powers.append(params.power[0])
+        # The same calibration with the width proportional to std + eps (power 1).
+        plain_scale = calibration.conformal_quantile(np.abs(y_cal - mean_cal) / (std_cal + params.offset), 0.9)
+        plain = calibration.IntervalParameters(plain_scale, params.offset, np.ones(1))
+        bounds = calibration.interval_bounds(mean, std, plain)
+        plain_terciles.append(calibration.interval_report(y, *bounds, std, ["p"], 0.9)["p"]["coverage_by_spread"])
+    coverage, terciles, plain_terciles = np.array(coverage), np.array(terciles), np.array(plain_terciles)
+    assert 0.89 <= coverage.mean() <= 0.92, coverage.mean()
+    assert np.percentile(coverage, 5) >= 0.8 and np.percentile(coverage, 95) <= 0.98
+    assert np.all((terciles.mean(axis=0) >= 0.86) & (terciles.mean(axis=0) <= 0.95)), terciles.mean(axis=0)
+    assert plain_terciles.mean(axis=0)[0] > 0.97 and plain_terciles.mean(axis=0)[2] < 0.85, plain_terciles.mean(axis=0)
+    assert 1.2 < np.median(powers) < 1.8  # the log-spread model finds the faster growth
+
+
+def test_the_spread_exponent_is_shrunk_towards_one_on_few_rows():
+    """20 rows: the fit is mostly noise and b stays nearer 1 than the data's own exponent."""
+    rng = np.random.default_rng(3)
+    few = [calibration.fit_intervals(*_heteroscedastic(20, rng)).power[0] for _ in range(50)]
+    many = calibration.fit_intervals(*_heteroscedastic(2000, rng)).power[0]
+    assert 1.0 < np.median(few) < many
+    assert calibration.spread_power(np.ones(10), np.ones(10)) == 1.0  # a constant spread says nothing
+    assert calibration.spread_power(np.exp(np.arange(10.0) * 5), np.exp(np.arange(10.0))) == 3.0  # clipped
 
 
 # ------------------------------------------------------------------- the surrogate
@@ -173,35 +219,42 @@ def test_generators_accept_negative_conditions_when_the_data_has_them():
         model.generate([[-4.0, -5.0]], n_per_condition=3, seed=0)
 
 
-def test_a_surrogate_file_saved_before_the_intervals_loads_uncalibrated(dataset, tmp_path):
-    """A layout-2 file without `interval_scale`/`interval_offset` (saved before they existed)
-    loads with its target statistics and predictions, uncalibrated."""
+def _older_file(model, path, drop: list[str], config_keys: tuple[str, ...] = ()):
+    """`model` saved to `path` as an older hea_zoo wrote it: weights `drop` and config keys removed."""
     import io
     import json
     import zipfile
 
     import h5py
 
+    model.save(path.with_suffix(".new.keras"))
+    with zipfile.ZipFile(path.with_suffix(".new.keras")) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    weights = io.BytesIO(files["model.weights.h5"])
+    with h5py.File(weights, "r+") as h5:
+        # target mean, std; interval scale, offset, power
+        assert sorted(h5["vars"].keys()) == ["0", "1", "2", "3", "4"]
+        for key in drop:
+            del h5["vars"][key]
+    files["model.weights.h5"] = weights.getvalue()
+    config = json.loads(files["config.json"])
+    for key in config_keys:
+        config["config"].pop(key)
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return keras.saving.load_model(path)
+
+
+def test_a_surrogate_file_saved_before_the_intervals_loads_uncalibrated(dataset, tmp_path):
+    """A layout-2 file without interval weights (saved before they existed) loads with its
+    target statistics and predictions, uncalibrated."""
     model = Surrogate(n_members=2, hidden_units=(8,))
     model.adapt(dataset.train.compositions, dataset.train.properties)
     model.compile()
     model.fit(dataset.train.compositions, dataset.train.properties, epochs=1, verbose=0)
-    model.save(tmp_path / "new.keras")
-    with zipfile.ZipFile(tmp_path / "new.keras") as archive:
-        files = {name: archive.read(name) for name in archive.namelist()}
-    weights = io.BytesIO(files["model.weights.h5"])
-    with h5py.File(weights, "r+") as h5:
-        assert sorted(h5["vars"].keys()) == ["0", "1", "2", "3"]  # target mean, std; interval scale, offset
-        del h5["vars"]["2"], h5["vars"]["3"]
-    files["model.weights.h5"] = weights.getvalue()
-    config = json.loads(files["config.json"])
-    for key in ("coverage", "calibration_size"):
-        config["config"].pop(key)
-    files["config.json"] = json.dumps(config).encode()
-    with zipfile.ZipFile(tmp_path / "old.keras", "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    loaded = keras.saving.load_model(tmp_path / "old.keras")
+    loaded = _older_file(model, tmp_path / "old.keras", ["2", "3", "4"], ("coverage", "calibration_size"))
     assert loaded.is_trained and loaded.is_adapted and not loaded.is_calibrated
     np.testing.assert_array_equal(loaded.target_std.numpy(), model.target_std.numpy())
     for a, b in zip(model.predict_with_uncertainty(dataset.test.compositions),
@@ -209,3 +262,17 @@ def test_a_surrogate_file_saved_before_the_intervals_loads_uncalibrated(dataset,
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="no calibrated intervals"):
         loaded.predict_interval(dataset.test.compositions)
+
+
+def test_a_surrogate_file_saved_before_the_spread_exponent_keeps_its_intervals(surrogate, dataset, tmp_path):
+    """A calibrated file without `interval_power` (hea_zoo before the fitted exponent) loads
+    with power 1: its intervals are the ``mean ± scale * (std + offset)`` it was saved with."""
+    loaded = _older_file(surrogate, tmp_path / "old.keras", ["4"])
+    assert loaded.is_calibrated and loaded.calibration_size == surrogate.calibration_size
+    np.testing.assert_array_equal(loaded.interval_power.numpy(), [1.0, 1.0])
+    np.testing.assert_array_equal(loaded.interval_scale.numpy(), surrogate.interval_scale.numpy())
+    x = dataset.test.compositions
+    mean, std = loaded.predict_with_uncertainty(x)
+    _, lower, upper = loaded.predict_interval(x)
+    half = loaded.interval_scale.numpy() * (std + loaded.interval_offset.numpy())
+    np.testing.assert_allclose(upper, mean + half, rtol=1e-5)
