@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-MODELS = ("mlp", "surrogate", "cae", "cvae", "wcgan")
+MODELS = ("mlp", "surrogate", "cae", "cvae", "wcgan", "flow")
 
 
 def random_table(n_rows: int, seed: int = 0):
@@ -147,7 +147,7 @@ def run_generator(name: str, dataset, seed: int = 0, max_conditions: int = 2000)
         "steps": int(model.optimizer.iterations.numpy()),
         "plan": getattr(model, "training_plan", None),
     }
-    if name in ("cae", "cvae"):
+    if name in ("cae", "cvae", "flow"):
         logs = model.evaluate(
             test.compositions, test.properties, batch_size=1024, verbose=0, return_dict=True
         )
