@@ -102,3 +102,34 @@ def test_early_stopping_restores_the_best_weights(dataset):
     held = np.sort(np.random.default_rng(3).permutation(len(x))[:240])  # the seeded split
     logs = model.evaluate(x[held], y[held], batch_size=240, verbose=0, return_dict=True)
     assert logs["loss"] == pytest.approx(np.nanmin(val), rel=1e-5)
+
+
+def test_large_tables_stream_each_row_once_an_epoch_within_the_step_cap(dataset):
+    """The large-table pipeline: every row once per epoch in a seeded order, batches of the
+    planned size, and epochs of whole compiled executions, so the step cap holds."""
+    from hea_zoo.models.training import _shuffled_batches
+
+    x = np.arange(10, dtype=np.float32).reshape(5, 2)
+    y = np.arange(5, dtype=np.float32)[:, None]
+    batches = [b for b in _shuffled_batches(x, y, 2, seed=0).take(6)]
+    assert [len(bx) for bx, _ in batches] == [2, 2, 1, 2, 2, 1]
+    for epoch in (batches[:3], batches[3:]):
+        rows = np.concatenate([by.numpy()[:, 0] for _, by in epoch])
+        assert sorted(rows) == [0, 1, 2, 3, 4]
+        np.testing.assert_array_equal(np.concatenate([bx.numpy() for bx, _ in epoch])[:, 0], 2 * rows)
+    first = np.concatenate([by.numpy()[:, 0] for _, by in batches[:3]])
+    again = np.concatenate([by.numpy()[:, 0] for _, by in _shuffled_batches(x, y, 2, seed=0).take(3)])
+    np.testing.assert_array_equal(first, again)  # seeded
+
+    rng = np.random.default_rng(2)
+    rows = rng.integers(0, len(dataset.train), 2400)
+    xs, ys = dataset.train.compositions[rows], dataset.train.properties[rows]
+    model = Surrogate(n_members=2, hidden_units=(16,), seed=0)
+    model.adapt(xs, ys)
+    model.compile(steps_per_execution=16)
+    budget = TrainingBudget(max_steps=10**6, large_max_steps=100, early_stopping_rows=2000, max_batch_size=64,
+                            reference_rows=250)  # fmt: skip
+    fit_with_budget(model, xs, ys, epochs=1000, batch_size=32, budget=budget)
+    # 2,160 rows at batch 64: 34 steps, rounded up to 48 (3 executions of 16); 100 // 48 = 2
+    assert model.training_plan["max_epochs"] == 2
+    assert int(model.optimizer.iterations.numpy()) == 96 <= 100
