@@ -7,8 +7,9 @@ the same exported models, target, seed, constraints and options give the same de
 
 1. candidate ``r`` decodes noise row ``r`` of the seeded draw (`hea_zoo.artifact.noise`)
    at the target with the exported generator (``<name>.onnx``);
-2. each candidate is repaired to satisfy the constraints (allowed and excluded elements,
-   a maximum number of elements, per-element bounds, a minimum fraction) and printed:
+2. each candidate is repaired to satisfy the constraints (`hea_zoo.serving.constraints`:
+   allowed and excluded elements, a maximum number of elements, per-element bounds, a
+   minimum fraction) and printed:
    integers in thousandths (`hea_zoo.artifact.printed_thousandths`), the alloy a user
    would make; a candidate whose printed composition breaks a constraint is dropped;
 3. duplicates (the same printed composition) are removed, first occurrence kept;
@@ -53,16 +54,25 @@ import numpy as np
 
 from hea_zoo.artifact import (
     DROP_THRESHOLD,
-    MAX_SEED,
     MetadataError,
     check_seed,
     decode_metadata,
     noise,
-    printed_thousandths,
     relative_errors,
 )
 from hea_zoo.constants import oracle_applies, short_label
 from hea_zoo.serving import design_text as text
+from hea_zoo.serving.constraints import (  # noqa: F401 (re-exported: the design API)
+    _UNIT,
+    DEFAULT_MAX_ELEMENTS,
+    DEFAULT_MIN_FRACTION,
+    Constraints,
+    _repair,
+    _Rules,
+    apply_constraints,
+    parse_bound,
+)
+from hea_zoo.serving.errors import DesignError, InfeasibleError, ModelFileError, TargetError
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -88,15 +98,6 @@ __all__ = [
 DEFAULT_TOLERANCE = 0.05
 """Relative tolerance on every property for a candidate to be *in tolerance* (5 %)."""
 
-DEFAULT_MIN_FRACTION = 0.04
-"""Minimum fraction of any element in a design unless the request sets one (4 at.%).
-
-Chosen by measurement (benchmarks/design_realism.py): with it the designs' element
-counts match the data's and traces (elements below 3 at.%) disappear; see the README."""
-
-DEFAULT_MAX_ELEMENTS: int | None = None
-"""Maximum number of elements in a design unless the request sets one (None: no limit)."""
-
 DIVERSE_DISCOUNT = "(1 - score / tolerance)^4"
 """How the diverse selection discounts a candidate's distance by its score (section 5).
 
@@ -113,391 +114,11 @@ INTERVAL_Z = 1.6448536269514722
 """Standard-normal quantile of a two-sided 90 % interval: mean ± INTERVAL_Z · std is the
 interval used when the surrogate export has no calibrated interval outputs."""
 
-_UNIT = 1000
-_MAX_ROUNDS = 50
-_MOVE_TOLERANCE = 1e-12
 _SPILL_RECORDS = 1 << 20  # `closest` stores above this many designs spill to a temporary file
 _JUDGE_BATCH = 1024  # rows per onnxruntime call (keeps the activations in cache)
 _GENERATE_BATCH = 4096  # rows per generator call (cache-sized activations)
 _PIECE_ROWS = 16384  # candidates per worker task: a chunk is cut into pieces (cache-sized arrays)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-# ----------------------------------------------------------------------------- errors
-class DesignError(ValueError):
-    """A design request that cannot be served (the message says why)."""
-
-
-class TargetError(DesignError):
-    """A bad target, tolerance or set of constraints (the `hea-zoo` exit code 5)."""
-
-
-class InfeasibleError(TargetError):
-    """No candidate satisfies the constraints."""
-
-
-class ModelFileError(DesignError):
-    """An exported model file that cannot be used (the `hea-zoo` exit code 4)."""
-
-
-# ----------------------------------------------------------------------------- constraints
-def _fraction(value: Any, what: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TargetError(f"{what} must be a number. Received: {value!r}") from None
-    if not math.isfinite(number):
-        raise TargetError(f"{what} must be a finite number. Received: {value!r}")
-    return number
-
-
-def parse_bound(text: str) -> tuple[str, tuple[float, float]]:
-    """Parses a per-element bound ``SYMBOL=LO:HI`` (fractions).
-
-    ``Al=0:0.1`` bounds Al to [0, 0.1]; ``Al=:0.1`` and ``W=0.2:`` leave one side at its
-    default (0 or 1); ``Ta=0.3`` fixes Ta at 0.3.
-
-    Raises:
-        TargetError: the text is not of that form.
-
-    Example:
-        >>> parse_bound("Al=0:0.1")
-        ('Al', (0.0, 0.1))
-    """
-    symbol, sep, rest = str(text).partition("=")
-    symbol = symbol.strip()
-    if not sep or not symbol.isalpha():
-        raise TargetError(f"a bound must read SYMBOL=LO:HI (e.g. Al=0:0.1). Received: {text!r}")
-    lo_text, colon, hi_text = rest.partition(":")
-    if not colon:
-        value = _fraction(rest, f"bound {text!r}")
-        return symbol, (value, value)
-    lo = _fraction(lo_text, f"bound {text!r}") if lo_text.strip() else 0.0
-    hi = _fraction(hi_text, f"bound {text!r}") if hi_text.strip() else 1.0
-    return symbol, (lo, hi)
-
-
-def _symbols(value: Any, what: str) -> list[str] | None:
-    if value is None:
-        return None
-    items = value.split(",") if isinstance(value, str) else list(value)
-    out = []
-    for item in items:
-        if not isinstance(item, str):
-            raise TargetError(f"{what}: element symbols must be strings. Received: {item!r}")
-        if item.strip():
-            out.append(item.strip())
-    return out
-
-
-@dataclasses.dataclass(frozen=True)
-class Constraints:
-    """What a design may contain (docs/DESIGN_ENGINE.md, section 3).
-
-    Attributes:
-        elements: the allowed elements (None: all the model's elements).
-        exclude: elements that must not appear.
-        max_elements: at most this many elements per design (None: `DEFAULT_MAX_ELEMENTS`).
-        bounds: ``{symbol: (lo, hi)}`` fractions; an element with ``lo > 0`` is required.
-        min_fraction: the smallest fraction of any present element
-            (None: `DEFAULT_MIN_FRACTION`).
-
-    Example:
-        >>> Constraints(elements=["Nb", "Ta", "Ti", "W"], max_elements=3, bounds={"W": (0, 0.2)})
-        Constraints(elements=['Nb', 'Ta', 'Ti', 'W'], exclude=(), max_elements=3, bounds={'W': (0, 0.2)}, min_fraction=None)
-    """
-
-    elements: Sequence[str] | None = None
-    exclude: Sequence[str] = ()
-    max_elements: int | None = None
-    bounds: Mapping[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
-    min_fraction: float | None = None
-
-    @classmethod
-    def coerce(cls, value: Constraints | Mapping[str, Any] | None) -> Constraints:
-        """A `Constraints` from itself, None or a mapping with the same keys."""
-        if value is None:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, Mapping):
-            unknown = sorted(set(value) - {f.name for f in dataclasses.fields(cls)})
-            if unknown:
-                raise TargetError(
-                    f"unknown constraint(s) {unknown}. Valid: elements, exclude, max_elements, "
-                    "bounds, min_fraction."
-                )
-            return cls(**dict(value))
-        raise TargetError(f"constraints must be a Constraints or a mapping. Received: {type(value).__name__}")
-
-    def resolve(self, elements: Sequence[str], threshold: float = DROP_THRESHOLD) -> _Rules:
-        """Checks the request against the model's `elements`; returns the arrays the repair uses.
-
-        Raises:
-            TargetError: an unknown symbol or a contradictory request (one line naming it).
-        """
-        elements = list(elements)
-        index = {s: e for e, s in enumerate(elements)}
-        size = len(elements)
-
-        def known(symbol: str, what: str) -> int:
-            if symbol not in index:
-                raise TargetError(
-                    f"{what}: unknown element {symbol!r}; the model's elements are {' '.join(elements)}."
-                )
-            return index[symbol]
-
-        allowed_list = _symbols(self.elements, "--elements")
-        excluded_list = _symbols(self.exclude, "--exclude") or []
-        if isinstance(self.bounds, Mapping):
-            bound_items = list(self.bounds.items())
-        else:
-            bound_items = [parse_bound(b) if isinstance(b, str) else tuple(b) for b in self.bounds]
-        allowed = np.ones(size, bool) if allowed_list is None else np.zeros(size, bool)
-        for symbol in allowed_list or []:
-            allowed[known(symbol, "--elements")] = True
-        for symbol in excluded_list:
-            allowed[known(symbol, "--exclude")] = False
-        lo = np.zeros(size)
-        hi = np.ones(size)
-        seen: set[str] = set()
-        for symbol, pair in bound_items:
-            e = known(str(symbol).strip(), "--bound")
-            if symbol in seen:
-                raise TargetError(f"--bound: {symbol} is bounded twice.")
-            seen.add(symbol)
-            try:
-                low, high = pair
-            except (TypeError, ValueError):
-                raise TargetError(f"--bound: the bounds of {symbol} must be (lo, hi). Received: {pair!r}") from None
-            lo[e] = _fraction(0.0 if low is None else low, f"the lower bound of {symbol}")
-            hi[e] = _fraction(1.0 if high is None else high, f"the upper bound of {symbol}")
-        if not allowed.any():
-            raise TargetError("no element is left: the allowed elements are all excluded.")
-        for e in range(size):
-            if not allowed[e] and lo[e] > 0:
-                raise TargetError(
-                    f"{elements[e]} is required (lower bound {lo[e]:g}) but excluded or not allowed."
-                )
-        for e in range(size):
-            if not (0.0 <= lo[e] <= 1.0 and 0.0 <= hi[e] <= 1.0):
-                raise TargetError(f"the bounds of {elements[e]} must lie in [0, 1]. Received: {lo[e]:g}:{hi[e]:g}")
-            if lo[e] > hi[e]:
-                raise TargetError(f"the bounds of {elements[e]} are contradictory: lower {lo[e]:g} > upper {hi[e]:g}.")
-        total_lo = sum(float(v) for v in lo)
-        if total_lo > 1.0:
-            raise TargetError(f"the lower bounds sum to {total_lo:.6g} > 1: no composition can meet them.")
-        total_hi = sum(float(hi[e]) for e in range(size) if allowed[e])
-        if total_hi < 1.0:
-            raise TargetError(
-                f"the upper bounds of the allowed elements sum to {total_hi:.6g} < 1: no composition can meet them."
-            )
-        required = lo > 0
-        n_required = int(required.sum())
-        default_m = self.max_elements is None
-        m = DEFAULT_MAX_ELEMENTS if default_m else self.max_elements
-        if m is None:
-            m = size
-        elif isinstance(m, bool) or not isinstance(m, numbers.Integral):
-            raise TargetError(f"--max-elements must be an integer >= 1. Received: {m!r}")
-        m = int(m)
-        if default_m:
-            m = max(m, n_required)
-        if m < 1:
-            raise TargetError(f"--max-elements must be at least 1. Received: {m}")
-        if m < n_required:
-            raise TargetError(
-                f"--max-elements {m} is below the {n_required} required elements "
-                f"({', '.join(elements[e] for e in np.flatnonzero(required))})."
-            )
-        default_f = self.min_fraction is None
-        f_min = DEFAULT_MIN_FRACTION if default_f else _fraction(self.min_fraction, "--min-fraction")
-        if not 0.0 < f_min <= 1.0:
-            raise TargetError(f"--min-fraction must lie in (0, 1]. Received: {f_min:g}")
-        hint = " (the default; set --min-fraction to change it)" if default_f else ""
-        raised = required & (lo < f_min)
-        lo = np.where(raised, f_min, lo)
-        for e in np.flatnonzero(raised):
-            if lo[e] > hi[e]:
-                raise TargetError(
-                    f"the bounds of {elements[e]}: the minimum fraction {f_min:g}{hint} exceeds its upper bound {hi[e]:g}."
-                )
-        if raised.any():
-            total_lo = sum(float(v) for v in lo)
-            if total_lo > 1.0:
-                raise TargetError(
-                    f"the lower bounds, raised to the minimum fraction {f_min:g}{hint}, sum to {total_lo:.6g} > 1."
-                )
-        trivial = bool(allowed.all() and not required.any() and np.all(hi == 1.0) and m >= size and f_min == threshold)
-        return _Rules(
-            elements=tuple(elements),
-            allowed=allowed,
-            lo=lo,
-            hi=hi,
-            required=required,
-            max_elements=m,
-            min_fraction=f_min,
-            min_k=int(math.ceil(_UNIT * f_min - 1e-9)),
-            trivial=trivial,
-        )
-
-
-@dataclasses.dataclass(frozen=True)
-class _Rules:
-    """Constraints in normal form over a model's element list."""
-
-    elements: tuple[str, ...]
-    allowed: np.ndarray
-    lo: np.ndarray
-    hi: np.ndarray
-    required: np.ndarray
-    max_elements: int
-    min_fraction: float
-    min_k: int
-    trivial: bool
-
-    def describe(self) -> str:
-        """The request in one line (for errors and notes)."""
-        size = len(self.elements)
-        parts = []
-        if not self.allowed.all():
-            parts.append("elements " + ",".join(s for s, a in zip(self.elements, self.allowed) if a))
-        if self.max_elements < size:
-            parts.append(f"at most {self.max_elements} elements")
-        for e in range(size):
-            if self.lo[e] > 0 or self.hi[e] < 1:
-                parts.append(f"{self.elements[e]} {self.lo[e]:g}-{self.hi[e]:g}")
-        parts.append(f"min fraction {self.min_fraction:g}")
-        return "; ".join(parts)
-
-    def satisfied(self, k: np.ndarray) -> np.ndarray:
-        """Step 7: which printed rows (thousandths) meet every constraint exactly."""
-        present = k > 0
-        ok = ~np.any(present & (k < self.min_k), axis=1)
-        if not self.allowed.all():
-            ok &= ~np.any(present[:, ~self.allowed], axis=1)
-        if self.max_elements < k.shape[1]:
-            ok &= present.sum(axis=1) <= self.max_elements
-        bounded = np.flatnonzero((self.lo > 0) | (self.hi < 1))
-        if bounded.size:
-            kb, pb = k[:, bounded], present[:, bounded]
-            ok &= ~np.any(pb & (kb < _UNIT * self.lo[bounded] - 1e-9), axis=1)
-            ok &= ~np.any(pb & (kb > _UNIT * self.hi[bounded] + 1e-9), axis=1)
-        if self.required.any():
-            ok &= np.all(present[:, self.required], axis=1)
-        return ok
-
-
-def _sequential_sum(x: np.ndarray) -> np.ndarray:
-    """Row sums added column by column, left to right (the specification's order).
-
-    A column at a time (as `np.cumsum` along the rows would, four times slower; `np.sum`
-    adds pairwise, which rounds differently).
-    """
-    if x.shape[1] == 0:
-        return np.zeros(x.shape[0])
-    total = x[:, 0].copy()
-    for e in range(1, x.shape[1]):
-        total += x[:, e]
-    return total
-
-
-def _repair(raw: np.ndarray, rules: _Rules) -> tuple[np.ndarray, np.ndarray]:
-    """Section 3, steps 1-7, vectorized over rows: ``(thousandths int32, ok bool)``."""
-    if rules.trivial:
-        k, ok = printed_thousandths(raw, rules.min_fraction)
-        return k, ok
-    x = np.array(raw, dtype=np.float64)
-    size = x.shape[1]
-    finite = np.all(np.isfinite(x), axis=1)
-    x[~finite] = 0.0
-    # 1. off the allowed set; 2. below the minimum fraction (elements without a lower bound).
-    if not rules.allowed.all():
-        x[:, ~rules.allowed] = 0.0
-    x[(x < rules.min_fraction) & ~rules.required[None, :]] = 0.0
-    # 3. at most m elements: the required ones, then the largest of the rest.
-    required = rules.required
-    n_required = int(required.sum())
-    if rules.max_elements < size:
-        free = (x > 0) & ~required[None, :]
-        over = np.flatnonzero(free.sum(axis=1) + n_required > rules.max_elements)
-        if over.size:
-            sub, sub_free = x[over], free[over]
-            order = np.argsort(np.where(sub_free, -sub, np.inf), axis=1, kind="stable")
-            ranks = np.empty_like(order)
-            np.put_along_axis(ranks, order, np.broadcast_to(np.arange(size), order.shape), axis=1)
-            sub[sub_free & (ranks >= max(rules.max_elements - n_required, 0))] = 0.0
-            x[over] = sub
-    # 4. a required element that is 0 becomes its lower bound.
-    if n_required:
-        x = np.where((x == 0.0) & required[None, :], rules.lo[None, :], x)
-    # 5. normalize, then clip to the bounds and spread the difference until nothing moves.
-    total = _sequential_sum(x)
-    ok = finite & (total > 0)
-    x = x / np.where(ok, total, 1.0)[:, None]
-    x[~ok] = 0.0
-    lo, hi = rules.lo[None, :], rules.hi[None, :]
-    active = np.flatnonzero(ok)
-    bounded = bool(np.any(rules.lo > 0) or np.any(rules.hi < 1))
-    for _ in range(_MAX_ROUNDS):
-        if not active.size:
-            break
-        xs = x[active]
-        if not bounded:
-            # No bounds: every x_e lies in [0, 1] and is >= 0, so nothing is clipped, C = 0
-            # and a round is x_e = ((1 - 0) x_e) / F = x_e / F over the present elements.
-            spread_values = xs / _sequential_sum(xs)[:, None]
-            moved = np.max(np.abs(spread_values - xs), axis=1)
-            x[active] = spread_values
-            active = active[moved > _MOVE_TOLERANCE]
-            continue
-        present = xs > 0
-        clipped_values = np.minimum(np.maximum(xs, lo), hi)
-        clipped = present & (clipped_values != xs)
-        moved = np.max(np.where(clipped, np.abs(clipped_values - xs), 0.0), axis=1)
-        xs = np.where(clipped, clipped_values, xs)
-        mass = 1.0 - _sequential_sum(np.where(clipped, xs, 0.0))
-        unclipped = (xs > 0) & ~clipped
-        free_mass = _sequential_sum(np.where(unclipped, xs, 0.0))
-        spread = unclipped & (free_mass > 0)[:, None]
-        spread_values = (mass[:, None] * xs) / np.where(free_mass > 0, free_mass, 1.0)[:, None]
-        moved = np.maximum(moved, np.max(np.where(spread, np.abs(spread_values - xs), 0.0), axis=1))
-        xs = np.where(spread, spread_values, xs)
-        x[active] = xs
-        active = active[moved > _MOVE_TOLERANCE]
-    # 6. print with the minimum fraction as the drop threshold; 7. keep exact matches only.
-    k, printed = printed_thousandths(x, rules.min_fraction)
-    ok &= printed
-    ok &= rules.satisfied(k)
-    k[~ok] = 0
-    return k, ok
-
-
-def apply_constraints(
-    compositions: np.ndarray,
-    elements: Sequence[str],
-    constraints: Constraints | Mapping[str, Any] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Repairs and prints raw compositions under `constraints` (docs/DESIGN_ENGINE.md §3).
-
-    Args:
-        compositions: ``(N, E)`` raw fractions (a generator's output).
-        elements: the element order of the columns.
-        constraints: a `Constraints`, a mapping of its fields, or None (the defaults).
-
-    Returns:
-        ``(thousandths, ok)``: int32 ``(N, E)`` printed compositions (rows sum to 1000) and
-        a bool ``(N,)`` mask of the rows that satisfy every constraint exactly (others are 0).
-
-    Example:
-        >>> k, ok = apply_constraints([[0.5, 0.3, 0.2]], ["Nb", "Ti", "W"], {"bounds": {"W": (0, 0.1)}})
-        >>> k.tolist(), ok.tolist()
-        ([[563, 337, 100]], [True])
-    """
-    x = np.asarray(compositions, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != len(elements):
-        raise ValueError(f"Expected compositions of shape (N, {len(elements)}). Received shape {x.shape}.")
-    return _repair(x, Constraints.coerce(constraints).resolve(elements))
 
 
 def default_candidates(n: int) -> int:
