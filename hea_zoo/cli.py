@@ -345,6 +345,10 @@ def cmd_train(args) -> int:
                 else ", no calibrated interval"
             )
             print(f"held-out {name}: R2 {s['r2']:.4f}, MAPE {s['mape']:.2f} %, MAE {s['mae']:.4g}{interval}")
+        if model.is_calibrated:
+            from hea_zoo.models.calibration import calibration_method
+
+            print(f"intervals: {calibration_method(model.calibration_folds)}, {model.calibration_size} alloys")
     else:
         from hea_zoo.models import train_default_generator
 

@@ -34,6 +34,7 @@ __all__ = [
     "load_dataset",
     "group_ids",
     "group_split",
+    "group_folds",
     "csv_line",
     "DUPLICATE_POLICIES",
     "GROUP_DECIMALS",
@@ -219,6 +220,31 @@ def group_split(groups: np.ndarray, test_fraction: float, seed: int) -> tuple[np
     held_out[order[:n_test]] = True
     test = held_out[ids]
     return np.flatnonzero(~test), np.flatnonzero(test)
+
+
+def group_folds(groups: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """A seeded K-fold assignment that keeps every group whole.
+
+    The distinct groups (in order of first appearance) are permuted with
+    ``numpy.random.default_rng(seed)`` and dealt to the folds in turn, so fold sizes in
+    groups differ by at most one.
+
+    Returns:
+        (N,) int fold number (0 .. n_folds - 1) of each row.
+
+    Raises:
+        ValueError: fewer distinct groups than folds, or `n_folds` < 2.
+    """
+    if isinstance(n_folds, bool) or int(n_folds) != n_folds or n_folds < 2:
+        raise ValueError(f"n_folds must be an integer >= 2. Received: n_folds={n_folds!r}")
+    groups = np.asarray(groups)
+    ids = _first_appearance_ids(groups.reshape(-1, 1))
+    n_groups = int(ids.max()) + 1 if len(ids) else 0
+    if n_groups < n_folds:
+        raise ValueError(f"Too few distinct alloys ({n_groups}) for {n_folds} folds.")
+    fold_of_group = np.empty(n_groups, dtype=np.int64)
+    fold_of_group[np.random.default_rng(seed).permutation(n_groups)] = np.arange(n_groups) % int(n_folds)
+    return fold_of_group[ids]
 
 
 def load_dataset(

@@ -36,6 +36,23 @@ members happen to agree. Nothing is chosen by the width it gives (choosing the n
 of several normalizations on the same rows, as earlier versions did, biases the coverage low
 on small tables).
 
+Small tables: cross-conformal scores. A split of a table of 80 alloys leaves 16 for
+calibration: the 90 % quantile is then the largest score or the second largest, a single
+split covers anywhere from 60 to 100 %, and 16 alloys fewer train the ensemble. Below
+`CROSS_CONFORMAL_MAX_ALLOYS` training alloys, `train_default_surrogate` instead splits the
+training alloys into `CROSS_CONFORMAL_FOLDS` folds (whole composition groups); an ensemble
+trained on the other folds gives each alloy of a fold its out-of-fold mean and spread, and
+`fit_intervals` runs on all of them pooled (every training alloy calibrates). The
+ensemble that is kept then trains on every training alloy, and its intervals use the
+pooled `scale`, `offset` and `power`. This is K-fold cross-conformal calibration in the
+form of Vovk's cross-conformal predictors ("Cross-conformal predictors", Ann. Math. Artif.
+Intell. 74, 9 (2015)) and the CV+ of Barber et al. ("Predictive inference with the
+jackknife+", Ann. Statist. 49, 486 (2021)), simplified to one exportable interval: the
+fold ensembles are discarded, not kept for prediction as CV+ would, so the guarantee of
+CV+ (at least 1 - 2 alpha) is not claimed; the kept ensemble trains on a quarter more
+alloys than the fold ensembles, so its errors are, if anything, smaller than the scores
+assume. The coverage is measured on held-out alloys (benchmarks/calibration.py).
+
 Example:
     >>> params = fit_intervals(y_cal, mean_cal, std_cal, coverage=0.9)  # doctest: +SKIP
     >>> lower, upper = interval_bounds(mean, std, params)                # doctest: +SKIP
@@ -55,6 +72,9 @@ __all__ = [
     "POWER_PRIOR_SD",
     "POWER_RANGE",
     "INTERVAL_METHOD",
+    "CROSS_CONFORMAL_FOLDS",
+    "CROSS_CONFORMAL_MAX_ALLOYS",
+    "calibration_method",
     "IntervalParameters",
     "min_calibration_size",
     "conformal_quantile",
@@ -79,8 +99,29 @@ POWER_PRIOR_SD = 0.5
 POWER_RANGE: tuple[float, float] = (0.0, 3.0)
 """The spread exponent b is clipped to this range (0: constant width)."""
 
-INTERVAL_METHOD = "split conformal: mean ± scale * (std + offset) ** power"
+INTERVAL_METHOD = "conformal: mean ± scale * (std + offset) ** power"
 """How an exported surrogate computes `properties_lower`/`properties_upper` (its metadata)."""
+
+CROSS_CONFORMAL_FOLDS = 5
+"""Folds of the cross-conformal calibration of small tables (module text)."""
+
+CROSS_CONFORMAL_MAX_ALLOYS = 250
+"""`train_default_surrogate` calibrates by cross-conformal folds when the training split has
+fewer distinct alloys than this (a split would leave fewer than 50 for calibration), and
+by a held-out calibration split otherwise."""
+
+
+def calibration_method(folds: int) -> str:
+    """How intervals were calibrated, in words: 0 folds is a held-out calibration split.
+
+    Example:
+        >>> calibration_method(5)
+        '5-fold cross-conformal (out-of-fold scores of every training alloy)'
+    """
+    folds = int(folds)
+    if folds == 0:
+        return "split conformal (a held-out calibration split of the training alloys)"
+    return f"{folds}-fold cross-conformal (out-of-fold scores of every training alloy)"
 
 
 def _check_coverage(coverage: float) -> float:

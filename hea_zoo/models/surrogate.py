@@ -11,7 +11,8 @@ Targets are standardized inside the model (constants set by `adapt` on the train
 and saved with it), so inputs are atomic fractions and outputs are in physical units.
 
 Its uncertainty is a calibrated interval (`calibrate`, `predict_interval`): normalized
-split conformal prediction on alloys held out from training, the width growing with the
+split conformal prediction on alloys held out from training (or, on small tables,
+cross-conformal scores from folds of the training alloys), the width growing with the
 ensemble spread at a fitted rate (`hea_zoo.models.calibration`), so that about `coverage`
 (90 % by default) of new alloys' true values fall inside.
 """
@@ -144,6 +145,9 @@ class Surrogate(ZooModel):
         coverage: nominal coverage of the prediction intervals (0.9 by default).
         calibration_size: number of calibration alloys behind the intervals (0: not
             calibrated; set by `calibrate`).
+        calibration_folds: 0 when the intervals come from a held-out calibration split;
+            K when from K-fold cross-conformal scores (`train_default_surrogate` on a
+            small table; `hea_zoo.models.calibration`).
 
     Call:
         `model(compositions)` -> (batch, P) ensemble mean in physical units.
@@ -177,6 +181,7 @@ class Surrogate(ZooModel):
         data_fingerprint: str | None = None,
         coverage: float = calibration.DEFAULT_COVERAGE,
         calibration_size: int = 0,
+        calibration_folds: int = 0,
         **kwargs,
     ):
         super().__init__(loss_names=("loss", "mae"), **kwargs)
@@ -203,6 +208,7 @@ class Surrogate(ZooModel):
         self.data_fingerprint = None if data_fingerprint is None else str(data_fingerprint)
         self.coverage = calibration._check_coverage(coverage)
         self.calibration_size = int(calibration_size)
+        self.calibration_folds = validation.nonnegative_int(calibration_folds, "calibration_folds")
         n_props = len(self.property_names)
         # === Layers: all members in one stack of EnsembleDense layers ===
         self.ensemble_layers = [
@@ -372,14 +378,40 @@ class Surrogate(ZooModel):
         x = validation.check_compositions(compositions, self.elements, name="calibration compositions", atol=1e-3)
         y = validation.check_properties(properties, x.shape[0], self.property_names, "calibration properties")
         mean, std = self.predict_with_uncertainty(x)
-        parameters = calibration.fit_intervals(y, mean, std, coverage)
-        self.interval_scale.assign(parameters.scale.astype(np.float32))
-        self.interval_offset.assign(parameters.offset.astype(np.float32))
-        self.interval_power.assign(parameters.power.astype(np.float32))
-        self.coverage = coverage
-        self.calibration_size = int(x.shape[0])
+        self.set_intervals(calibration.fit_intervals(y, mean, std, coverage), coverage, int(x.shape[0]))
         lower, upper = (keras.ops.convert_to_numpy(t) for t in self.interval_bounds(mean, std))
         return calibration.interval_report(y, lower, upper, std, self.property_names, coverage)
+
+    def set_intervals(
+        self,
+        parameters: calibration.IntervalParameters,
+        coverage: float,
+        calibration_size: int,
+        calibration_folds: int = 0,
+    ) -> None:
+        """Sets the interval ``mean ± scale * (std + offset) ** power`` (saved with the model).
+
+        `calibrate` fits the parameters on held-out alloys; `train_default_surrogate` fits
+        them on out-of-fold predictions on small tables (`hea_zoo.models.calibration`).
+
+        Args:
+            parameters: `calibration.IntervalParameters`, one value per property.
+            coverage: their nominal coverage.
+            calibration_size: alloys they were fitted on (>= 1).
+            calibration_folds: K for K-fold cross-conformal scores, 0 for a split.
+        """
+        n_props = len(self.property_names)
+        values = [np.asarray(v, dtype=np.float32).reshape(-1) for v in parameters]
+        if any(v.shape != (n_props,) for v in values):
+            raise ValueError(
+                f"Interval parameters need one value per property ({n_props}). "
+                f"Received shapes: {[v.shape for v in values]}"
+            )
+        for variable, value in zip((self.interval_scale, self.interval_offset, self.interval_power), values):
+            variable.assign(value)
+        self.coverage = calibration._check_coverage(coverage)
+        self.calibration_size = validation.positive_int(calibration_size, "calibration_size")
+        self.calibration_folds = validation.nonnegative_int(calibration_folds, "calibration_folds")
 
     def predict_interval(self, compositions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Prediction and its calibrated interval: ``(mean, lower, upper)``, each (N, P).
@@ -456,6 +488,7 @@ class Surrogate(ZooModel):
                 "data_fingerprint": self.data_fingerprint,
                 "coverage": self.coverage,
                 "calibration_size": self.calibration_size,
+                "calibration_folds": self.calibration_folds,
             }
         )
         return config
@@ -546,15 +579,25 @@ def train_default_surrogate(
     budget: TrainingBudget | None = None,
     coverage: float = calibration.DEFAULT_COVERAGE,
     calibration_fraction: float = calibration.CALIBRATION_FRACTION,
+    calibration_folds: int | None = None,
 ) -> Surrogate:
     """Train the default ensemble on `dataset.train` and calibrate its intervals.
 
-    A share `calibration_fraction` of the training alloys (whole composition groups,
-    seeded by `seed`) is kept out of training and calibrates the intervals
-    (`Surrogate.calibrate`); the ensemble trains on the rest. When the training split
-    has too few alloys for that (fewer than ``min_calibration_size(coverage)``
-    calibration alloys), the model trains on all of it and stays uncalibrated, with a
-    warning.
+    How the intervals are calibrated depends on the number of distinct training alloys
+    (composition groups; `hea_zoo.models.calibration`):
+
+    - at least `calibration.CROSS_CONFORMAL_MAX_ALLOYS` (250): a share
+      `calibration_fraction` of them (whole groups, seeded by `seed`) is kept out of
+      training and calibrates the intervals (split conformal, `Surrogate.calibrate`); the
+      ensemble trains on the rest;
+    - fewer: K-fold cross-conformal (K = `calibration.CROSS_CONFORMAL_FOLDS`, 5): K
+      ensembles, each trained on all folds but one, predict the alloys of the fold they
+      did not see; the intervals are fitted on those out-of-fold predictions of every
+      training alloy, and the returned ensemble trains on all of them (K + 1 trainings).
+
+    When there are too few alloys for either (a calibration set smaller than
+    ``min_calibration_size(coverage)``), the model trains on all of them and stays
+    uncalibrated, with a warning.
 
     On the training rows it adapts the target standardization, then fits within the
     default step budget (`SURROGATE_DEFAULTS["budget"]`, see
@@ -573,14 +616,15 @@ def train_default_surrogate(
             (`hea_zoo.progress.TrainingProgress`); 0: silent; 1 or 2: Keras's own output.
         budget: the step budget (default `SURROGATE_DEFAULTS["budget"]`).
         coverage: nominal coverage of the intervals.
-        calibration_fraction: share of training alloys used for calibration (0: none).
+        calibration_fraction: share of training alloys used for a calibration split (0:
+            no calibration at all).
+        calibration_folds: None (default): cross-conformal folds on small tables, a split
+            otherwise (above); 0: always a split; K >= 2: always K-fold cross-conformal.
 
     Returns:
         The trained surrogate; `model.training_seconds` holds the training time
         (calibration included).
     """
-    from hea_zoo.progress import fit_arguments
-
     epochs = SURROGATE_DEFAULTS["epochs"] if epochs is None else validation.check_epochs(epochs)
     coverage = calibration._check_coverage(coverage)
     calibration_fraction = validation.nonnegative_number(calibration_fraction, "calibration_fraction")
@@ -589,54 +633,93 @@ def train_default_surrogate(
             "`calibration_fraction` must be in [0, 1) (the rest trains the ensemble). "
             f"Received: calibration_fraction={calibration_fraction!r}"
         )
+    if calibration_folds is not None:
+        calibration_folds = validation.nonnegative_int(calibration_folds, "calibration_folds")
+        if calibration_folds == 1:
+            raise ValueError(
+                "`calibration_folds` must be 0 (a calibration split) or >= 2. Received: calibration_folds=1"
+            )
     budget = SURROGATE_DEFAULTS["budget"] if budget is None else budget
     train = dataset.train
-    large = len(train) > budget.early_stopping_rows
+    settings = {
+        "activation": SURROGATE_DEFAULTS[
+            "large_table_activation" if len(train) > budget.early_stopping_rows else "activation"
+        ],
+        "log_targets": bool(np.all(dataset.properties > 0)),
+        "elements": dataset.elements,
+        "property_names": dataset.property_names,
+        "property_units": dataset.property_units,
+        "seed": seed,
+        "data_fingerprint": getattr(dataset, "source_fingerprint", None),
+        "coverage": coverage,
+    }
+    fit = {"epochs": epochs, "budget": budget, "seed": seed}
     keras.utils.set_random_seed(seed)
-    model = Surrogate(
-        activation=SURROGATE_DEFAULTS["large_table_activation" if large else "activation"],
-        log_targets=bool(np.all(dataset.properties > 0)),
-        elements=dataset.elements,
-        property_names=dataset.property_names,
-        property_units=dataset.property_units,
-        seed=seed,
-        data_fingerprint=getattr(dataset, "source_fingerprint", None),
-        coverage=coverage,
-    )
+    model = Surrogate(**settings)
     x, y = model.check_data(train.compositions, train.properties)
-    fit_index, cal_index = np.arange(len(x)), np.arange(0)
+    groups = getattr(train, "groups", None)
+    groups = np.arange(len(x)) if groups is None else np.asarray(groups)
+    n_groups = len(np.unique(groups))
+    needed = calibration.min_calibration_size(coverage)
+    folds = 0
     if calibration_fraction > 0:
-        from hea_zoo.data.datasets import group_split
-
-        groups = getattr(train, "groups", None)
-        groups = np.arange(len(x)) if groups is None else np.asarray(groups)
-        n_groups = len(np.unique(groups))
-        n_cal = int(round(n_groups * calibration_fraction))
-        needed = calibration.min_calibration_size(coverage)
-        if n_cal >= needed:
-            fit_index, cal_index = group_split(groups, calibration_fraction, seed + 1)
-        else:
+        folds = calibration_folds
+        if folds is None:
+            small = n_groups < calibration.CROSS_CONFORMAL_MAX_ALLOYS
+            folds = calibration.CROSS_CONFORMAL_FOLDS if small else 0
+        n_cal = n_groups if folds else int(round(n_groups * calibration_fraction))
+        if n_cal < needed or n_groups < max(folds, 2):
             warnings.warn(
                 f"{n_groups} training alloys leave {n_cal} for calibration; a "
                 f"{coverage:.0%} interval needs {needed}. "
                 "The surrogate is not calibrated (no intervals).",
                 stacklevel=2,
             )
+            calibration_fraction, folds = 0.0, 0
     start = time.perf_counter()
-    model.adapt(x[fit_index], y[fit_index])
+    if calibration_fraction > 0 and folds:
+        from hea_zoo.data.datasets import group_folds
+
+        fold = group_folds(groups, folds, seed + 1)
+        mean, std = np.zeros_like(y, dtype=np.float64), np.zeros_like(y, dtype=np.float64)
+        for k in range(folds):
+            held = fold == k
+            keras.utils.set_random_seed(seed)
+            member = Surrogate(**settings)
+            _fit_surrogate(member, x[~held], y[~held], verbose, f"surrogate, calibration fold {k + 1}/{folds}", **fit)
+            mean[held], std[held] = member.predict_with_uncertainty(x[held])
+            del member
+        keras.utils.set_random_seed(seed)
+        model = Surrogate(**settings)
+        _fit_surrogate(model, x, y, verbose, "surrogate", **fit)
+        model.set_intervals(calibration.fit_intervals(y, mean, std, coverage), coverage, len(x), folds)
+    else:
+        fit_index, cal_index = np.arange(len(x)), np.arange(0)
+        if calibration_fraction > 0:
+            from hea_zoo.data.datasets import group_split
+
+            fit_index, cal_index = group_split(groups, calibration_fraction, seed + 1)
+        _fit_surrogate(model, x[fit_index], y[fit_index], verbose, "surrogate", **fit)
+        if len(cal_index):
+            model.calibrate(x[cal_index], y[cal_index])
+    model.training_seconds = time.perf_counter() - start
+    return model
+
+
+def _fit_surrogate(model: Surrogate, x, y, verbose, label: str, epochs: int, budget: TrainingBudget, seed: int) -> None:
+    """Adapts, compiles and fits `model` on (x, y) with the default batch within `budget`."""
+    from hea_zoo.progress import fit_arguments
+
+    model.adapt(x, y)
     model.compile(steps_per_execution=STEPS_PER_EXECUTION)
     fit_with_budget(
         model,
-        x[fit_index],
-        y[fit_index],
+        x,
+        y,
         epochs=epochs,
         batch_size=SURROGATE_DEFAULTS["batch_size"],
         budget=budget,
         monitor="val_loss",
         seed=seed,
-        **fit_arguments(verbose, "surrogate"),
+        **fit_arguments(verbose, label),
     )
-    if len(cal_index):
-        model.calibrate(x[cal_index], y[cal_index])
-    model.training_seconds = time.perf_counter() - start
-    return model

@@ -19,6 +19,7 @@ __all__ = [
     "check_epochs",
     "check_pair",
     "check_properties",
+    "nonnegative_int",
     "nonnegative_number",
     "positive_int",
     "positive_number",
@@ -46,6 +47,15 @@ def positive_int(value: Any, argument: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(
             f"`{argument}` must be a positive integer. Received: {argument}={value!r}"
+        )
+    return int(value)
+
+
+def nonnegative_int(value: Any, argument: str) -> int:
+    """`value` as an int >= 0 (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(
+            f"`{argument}` must be a nonnegative integer. Received: {argument}={value!r}"
         )
     return int(value)
 

@@ -263,8 +263,9 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
         ``log_prob_inputs``, ``log_prob_outputs`` and ``log_prob_units``; for the surrogate, ``property_names``, ``property_units``,
         ``n_members``, ``coverage`` (nominal coverage of ``properties_lower`` /
         ``properties_upper``), ``calibration_size`` (alloys it was calibrated on; 0:
-        not calibrated, the interval outputs are NaN) and ``interval_method`` (how the
-        graph computes the interval, `hea_zoo.models.calibration`).
+        not calibrated, the interval outputs are NaN), ``interval_method`` (how the
+        graph computes the interval) and ``calibration_method`` (a held-out split or
+        K-fold cross-conformal scores; `hea_zoo.models.calibration`).
     """
     from hea_zoo.models import calibration
 
@@ -315,6 +316,7 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
                 "coverage": float(model.coverage),
                 "calibration_size": int(model.calibration_size if model.is_calibrated else 0),
                 "interval_method": calibration.INTERVAL_METHOD,
+                "calibration_method": calibration.calibration_method(model.calibration_folds),
                 "inputs": ["composition"],
                 "outputs": ["properties", "properties_std", "properties_lower", "properties_upper"],
             }

@@ -112,6 +112,7 @@ def surrogate(dataset):
 
 def test_default_training_calibrates_on_held_out_groups(surrogate, dataset):
     assert surrogate.is_calibrated and surrogate.coverage == 0.9
+    assert surrogate.calibration_folds == 0  # 423 training alloys: a held-out split
     assert surrogate.calibration_size == round(len(dataset.train_index) * calibration.CALIBRATION_FRACTION)
     mean, lower, upper = surrogate.predict_interval(dataset.test.compositions)
     assert mean.shape == lower.shape == upper.shape == (len(dataset.test_index), 2)
@@ -171,6 +172,77 @@ def test_uncalibrated_surrogate_says_so(dataset):
         model.predict_interval(dataset.test.compositions)
     with pytest.raises(ValueError, match="needs at least 9 calibration alloys"):
         model.calibrate(dataset.test.compositions[:5], dataset.test.properties[:5])
+
+
+def test_group_folds_keep_groups_whole_and_balanced():
+    from hea_zoo.data.datasets import group_folds
+
+    groups = np.repeat(np.arange(23), np.arange(1, 24) % 3 + 1)  # 23 groups of 1-3 rows
+    fold = group_folds(groups, 5, seed=4)
+    for g in range(23):
+        assert len(set(fold[groups == g])) == 1  # a group never straddles two folds
+    per_fold = [len(set(groups[fold == k])) for k in range(5)]
+    assert sorted(per_fold) == [4, 4, 5, 5, 5]
+    np.testing.assert_array_equal(fold, group_folds(groups, 5, seed=4))
+    assert not np.array_equal(fold, group_folds(groups, 5, seed=5))
+    with pytest.raises(ValueError, match="Too few distinct alloys \\(3\\) for 5 folds"):
+        group_folds(np.array([0, 1, 2, 2]), 5, seed=0)
+    with pytest.raises(ValueError, match="n_folds must be an integer >= 2"):
+        group_folds(groups, 1, seed=0)
+
+
+@pytest.fixture(scope="module")
+def small_table(dataset):
+    """120 bundled alloys: 96 train (below CROSS_CONFORMAL_MAX_ALLOYS), 24 test."""
+    frame = dataset.to_frame().iloc[:120][["composition", *dataset.property_names]]
+    return load_dataset(frame.reset_index(drop=True), verbose=False)
+
+
+def test_small_tables_calibrate_on_out_of_fold_predictions_of_every_alloy(small_table, monkeypatch):
+    seen = {}
+    fit_intervals = calibration.fit_intervals
+
+    def spy(y, mean, std, coverage):
+        seen.update(y=y, mean=mean, std=std)
+        return fit_intervals(y, mean, std, coverage)
+
+    monkeypatch.setattr(calibration, "fit_intervals", spy)
+    model = train_default_surrogate(small_table, epochs=40, seed=0, verbose=0)
+    train = small_table.train
+    n = len(train)
+    assert n < calibration.CROSS_CONFORMAL_MAX_ALLOYS
+    assert model.is_calibrated and model.calibration_folds == calibration.CROSS_CONFORMAL_FOLDS
+    assert model.calibration_size == n  # every training alloy calibrates ...
+    np.testing.assert_allclose(seen["y"], train.properties, rtol=1e-6)
+    # ... and the kept ensemble trained on all of them: 40 passes of ceil(n / 32) steps,
+    # in whole executions of 16 steps.
+    assert int(model.optimizer.iterations.numpy()) == 16 * int(np.ceil(40 * np.ceil(n / 32) / 16))
+    # The scores are out of fold: those ensembles never saw the alloy they predict, so they
+    # err more on it than the kept ensemble, which trained on it.
+    in_sample = np.abs(model.predict(train.compositions, verbose=0) - train.properties)
+    out_of_fold = np.abs(seen["mean"] - train.properties)
+    assert np.all(out_of_fold.mean(axis=0) > 1.2 * in_sample.mean(axis=0))
+    assert not np.allclose(seen["std"], model.predict_with_uncertainty(train.compositions)[1])
+    # The interval is the same formula, wider where the members disagree.
+    mean, std = model.predict_with_uncertainty(small_table.test.compositions)
+    _, lower, upper = model.predict_interval(small_table.test.compositions)
+    order = np.argsort(std[:, 0])
+    assert np.all(np.diff((upper - mean)[order, 0]) >= -1e-4)
+
+
+def test_the_calibration_scheme_can_be_chosen(small_table, tmp_path):
+    split = train_default_surrogate(small_table, epochs=2, seed=0, verbose=0, calibration_folds=0)
+    assert split.calibration_folds == 0
+    assert split.calibration_size == round(len(small_table.train) * calibration.CALIBRATION_FRACTION)
+    folds = train_default_surrogate(small_table, epochs=2, seed=0, verbose=0, calibration_folds=3)
+    assert folds.calibration_folds == 3 and folds.calibration_size == len(small_table.train)
+    folds.save(tmp_path / "folds.keras")
+    loaded = keras.saving.load_model(tmp_path / "folds.keras")
+    assert loaded.calibration_folds == 3 and loaded.calibration_size == folds.calibration_size
+    with pytest.raises(ValueError, match="`calibration_folds` must be 0 \\(a calibration split\\) or >= 2"):
+        train_default_surrogate(small_table, epochs=1, calibration_folds=1)
+    with pytest.raises(ValueError, match="`calibration_folds` must be a nonnegative integer"):
+        train_default_surrogate(small_table, epochs=1, calibration_folds=-2)
 
 
 def test_too_small_a_table_trains_uncalibrated_with_a_warning():

@@ -133,3 +133,26 @@ def test_large_tables_stream_each_row_once_an_epoch_within_the_step_cap(dataset)
     # 2,160 rows at batch 64: 34 steps, rounded up to 48 (3 executions of 16); 100 // 48 = 2
     assert model.training_plan["max_epochs"] == 2
     assert int(model.optimizer.iterations.numpy()) == 96 <= 100
+
+
+def test_tiny_tables_stream_whole_passes_in_whole_executions(dataset):
+    """At most `stream_rows` rows: one pipeline, no validation split, the steps of `epochs`
+    whole passes rounded up to executions; a larger small table keeps the arrays path."""
+    x, y = dataset.train.compositions[:90], dataset.train.properties[:90]
+    model = Surrogate(n_members=2, hidden_units=(16,), seed=0)
+    model.adapt(x, y)
+    model.compile(steps_per_execution=16)
+    history = fit_with_budget(model, x, y, epochs=10, batch_size=32, budget=TrainingBudget())
+    # 90 rows at batch 32: 3 steps a pass, 30 steps, 2 epochs of one 16-step execution.
+    plan = model.training_plan
+    assert (plan["max_epochs"], plan["steps_per_epoch"], plan["validation_rows"]) == (2, 16, 0)
+    assert int(model.optimizer.iterations.numpy()) == 32
+    assert len(history.history["loss"]) == 2 and history.history["loss"][-1] < history.history["loss"][0]
+    arrays = Surrogate(n_members=2, hidden_units=(16,), seed=0)
+    arrays.adapt(x, y)
+    arrays.compile(steps_per_execution=16)
+    fit_with_budget(arrays, x, y, epochs=10, batch_size=32, budget=TrainingBudget(stream_rows=0))
+    assert arrays.training_plan["steps_per_epoch"] == 3
+    assert int(arrays.optimizer.iterations.numpy()) == 30  # epochs of the arrays path: exact
+    with pytest.raises(ValueError, match="stream_rows"):
+        TrainingBudget(stream_rows=-1)
