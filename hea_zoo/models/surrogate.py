@@ -687,7 +687,9 @@ def train_default_surrogate(
             keras.utils.set_random_seed(seed)
             member = Surrogate(**settings)
             _fit_surrogate(member, x[~held], y[~held], verbose, f"surrogate, calibration fold {k + 1}/{folds}", **fit)
-            mean[held], std[held] = member.predict_with_uncertainty(x[held])
+            # Eagerly: a compiled function per fold model would be retraced (and warned about) each time.
+            members = keras.ops.convert_to_numpy(member.member_outputs(x[held]))
+            mean[held], std[held] = members.mean(axis=0), members.std(axis=0)
             del member
         keras.utils.set_random_seed(seed)
         model = Surrogate(**settings)
