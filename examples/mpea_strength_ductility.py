@@ -59,8 +59,13 @@ def main() -> None:
 
     surrogate = train_default_surrogate(data, epochs=20 if QUICK else None, seed=0)
     scores = surrogate.score(data.test.compositions, data.test.properties)
-    print(f"\nsurrogate, held out ({len(data.test_index)} alloys it never saw; "
-          f"intervals calibrated on {surrogate.calibration_size} others):")  # fmt: skip
+    how = (
+        f"intervals calibrated on {surrogate.calibration_size} others"
+        if surrogate.calibration_folds == 0
+        else f"intervals from {surrogate.calibration_folds}-fold cross-conformal scores of its "
+        f"{surrogate.calibration_size} training alloys"
+    )
+    print(f"\nsurrogate, held out ({len(data.test_index)} alloys it never saw; {how}):")
     for name, s in scores.items():
         print(
             f"  {name}: R2 {s['r2']:.2f}, MAPE {s['mape']:.0f} %, 90 % interval holds "

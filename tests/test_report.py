@@ -99,14 +99,17 @@ def test_report_states_interval_coverage_and_distinct_alloys(evaluations, tmp_pa
     )  # fmt: skip
     scores = {
         "shear_modulus": {"r2": 0.97, "mape": 2.5, "coverage": 0.9, "interval_coverage": 0.887,
-                          "interval_coverage_by_spread": [0.86, 0.9, 0.91], "interval_width": 4.25},
+                          "interval_coverage_by_spread": [0.86, 0.9, 0.91], "interval_width": 4.25,
+                          "calibration_size": 62, "calibration_folds": 5},
         "fracture_toughness": {"r2": 0.9, "mape": 4.0, "coverage": 0.9, "interval_coverage": 0.934,
-                               "interval_coverage_by_spread": [0.95, 0.92, 0.93], "interval_width": 18.2},
+                               "interval_coverage_by_spread": [0.95, 0.92, 0.93], "interval_width": 18.2,
+                               "calibration_size": 62, "calibration_folds": 5},
     }  # fmt: skip
     text = report.write_report({"cvae": evaluations["cvae"]}, tmp_path, dataset=data,
                                surrogate_scores=scores, figures=False).read_text()  # fmt: skip
     assert "| shear_modulus | 0.970 | 2.50 % | 88.7 % (90 %) | 86 % / 90 % / 91 % | 4.250 |" in text
     assert "| fracture_toughness | 0.900 | 4.00 % | 93.4 % (90 %) |" in text
+    assert "calibrated interval (normalized 5-fold cross-conformal (out-of-fold scores of every training alloy), 62 alloys)" in text
     n_train = len(np.unique(groups[data.train_index]))
     assert f"{n_train} distinct alloys trained" in text and "no composition in both" in text
     assert "Repeated compositions: 2 rows repeat 1 compositions." in text

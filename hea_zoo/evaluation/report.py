@@ -110,6 +110,17 @@ def _surrogate_rows(surrogate_scores) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _calibration_text(surrogate_scores) -> str:
+    """How the scored surrogate's intervals were calibrated, in words."""
+    from hea_zoo.models.calibration import calibration_method
+
+    scores = [s for s in surrogate_scores.values() if isinstance(s, Mapping) and "interval_coverage" in s]
+    if not scores or "calibration_folds" not in scores[0]:
+        return "normalized conformal on training alloys kept out of its training"
+    size = scores[0].get("calibration_size")
+    return f"normalized {calibration_method(scores[0]['calibration_folds'])}" + (f", {size} alloys" if size else "")
+
+
 def metrics_dict(evaluations, dataset=None, surrogate_scores=None) -> dict[str, Any]:
     """Everything the report states, as a JSON-ready dict.
 
@@ -215,9 +226,8 @@ def render_markdown(
         if len(header) > 3:
             out += [
                 "Interval coverage: share of held-out true values inside the surrogate's "
-                "calibrated interval (normalized split conformal on training alloys kept out of "
-                "its training), overall and by tercile of ensemble spread; width in the "
-                "property's units.",
+                f"calibrated interval ({_calibration_text(surrogate_scores)}), overall and by "
+                "tercile of ensemble spread; width in the property's units.",
                 "",
             ]
     out.append(

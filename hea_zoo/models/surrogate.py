@@ -437,7 +437,8 @@ class Surrogate(ZooModel):
         spread understates the error). A calibrated model adds its intervals' measured
         ``interval_coverage`` (nominal ``coverage``), ``interval_coverage_by_spread``
         (terciles of ensemble spread, low to high), ``interval_width`` (mean, in the
-        property's units) and ``n`` (rows scored)."""
+        property's units), ``calibration_size`` and ``calibration_folds`` (how the
+        intervals were calibrated); every row adds ``n`` (rows scored)."""
         y = validation.check_properties(
             properties, np.asarray(compositions).shape[0], self.property_names
         )
@@ -465,6 +466,8 @@ class Surrogate(ZooModel):
                         "interval_coverage_by_spread": r["coverage_by_spread"],
                         "interval_width": r["width"],
                         "interval_relative_width": r["relative_width"],
+                        "calibration_size": self.calibration_size,
+                        "calibration_folds": self.calibration_folds,
                     }
                 )
         return scores
