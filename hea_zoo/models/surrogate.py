@@ -33,7 +33,7 @@ from hea_zoo.models import calibration, validation
 from hea_zoo.models.base import ZooModel
 from hea_zoo.models.training import STEPS_PER_EXECUTION, TrainingBudget, fit_with_budget
 
-__all__ = ["EnsembleDense", "Surrogate", "train_default_surrogate", "SURROGATE_DEFAULTS"]
+__all__ = ["EnsembleDense", "Surrogate", "train_default_surrogate", "pool_ensembles", "SURROGATE_DEFAULTS"]
 
 SURROGATE_MODEL_VERSION = "2"
 """Layout of saved surrogates. "1" (hea_zoo 0.1.0): one network per member; "2": one
@@ -685,18 +685,18 @@ def train_default_surrogate(
 
         fold = group_folds(groups, folds, seed + 1)
         mean, std = np.zeros_like(y, dtype=np.float64), np.zeros_like(y, dtype=np.float64)
+        parts = []
         for k in range(folds):
             held = fold == k
             keras.utils.set_random_seed(seed)
-            member = Surrogate(**settings)
-            _fit_surrogate(member, x[~held], y[~held], verbose, f"surrogate, calibration fold {k + 1}/{folds}", **fit)
+            part = Surrogate(**settings)
+            _fit_surrogate(part, x[~held], y[~held], verbose, f"surrogate, fold {k + 1}/{folds}", **fit)
             # Eagerly: a compiled function per fold model would be retraced (and warned about) each time.
-            members = keras.ops.convert_to_numpy(member.member_outputs(x[held]))
+            members = keras.ops.convert_to_numpy(part.member_outputs(x[held]))
             mean[held], std[held] = members.mean(axis=0), members.std(axis=0)
-            del member
+            parts.append(part)
         keras.utils.set_random_seed(seed)
-        model = Surrogate(**settings)
-        _fit_surrogate(model, x, y, verbose, "surrogate", **fit)
+        model = pool_ensembles(parts, x, y)
         model.set_intervals(calibration.fit_intervals(y, mean, std, coverage), coverage, len(x), folds)
     else:
         fit_index, cal_index = np.arange(len(x)), np.arange(0)
@@ -708,6 +708,53 @@ def train_default_surrogate(
         if len(cal_index):
             model.calibrate(x[cal_index], y[cal_index])
     model.training_seconds = time.perf_counter() - start
+    return model
+
+
+def pool_ensembles(parts: Sequence[Surrogate], compositions, properties) -> Surrogate:
+    """One ensemble of every member of `parts`, standardized on (compositions, properties).
+
+    The parts share their configuration but may have adapted their target standardization
+    to different rows; each part's standardization moves into its members' output layer
+    (the last layer is affine: ``z * s_k + m_k = (z * s_k / s + (m_k - m) / s) * s + m``), so
+    every pooled member predicts exactly what it did in its part (up to float32 rounding).
+    The pooled model is compiled, counts as trained (the most optimizer steps of a part) and
+    is not calibrated.
+
+    Args:
+        parts: trained Surrogates of one configuration (elements, properties, widths,
+            activation, target transform).
+        compositions, properties: the rows whose statistics standardize the pooled model
+            (e.g. all the rows the parts were trained on).
+    """
+    first = parts[0]
+    config = first.get_config()
+    for key in ("name", "trainable", "dtype", "n_members", "calibration_size", "calibration_folds"):
+        config.pop(key, None)
+    for part in parts[1:]:
+        other = part.get_config()
+        for key in ("elements", "property_names", "hidden_units", "activation", "log_targets"):
+            if other[key] != config[key]:
+                raise ValueError(f"Surrogates with different `{key}` cannot be pooled: {config[key]!r} and {other[key]!r}.")
+    model = Surrogate(n_members=sum(p.n_members for p in parts), **config)
+    model.adapt(compositions, properties)
+    mean, std = (keras.ops.convert_to_numpy(v).astype(np.float64) for v in (model.target_mean, model.target_std))
+    last = len(model.ensemble_layers) - 1
+    for j, layer in enumerate(model.ensemble_layers):
+        kernels, biases = [], []
+        for part in parts:
+            kernel = keras.ops.convert_to_numpy(part.ensemble_layers[j].kernel).astype(np.float64)
+            bias = keras.ops.convert_to_numpy(part.ensemble_layers[j].bias).astype(np.float64)
+            if j == last:
+                m_k, s_k = (keras.ops.convert_to_numpy(v).astype(np.float64) for v in (part.target_mean, part.target_std))
+                kernel, bias = kernel * (s_k / std), bias * (s_k / std) + (m_k - mean) / std
+            kernels.append(kernel)
+            biases.append(bias)
+        layer.kernel.assign(np.concatenate(kernels).astype(np.float32))
+        layer.bias.assign(np.concatenate(biases).astype(np.float32))
+    model.compile(steps_per_execution=STEPS_PER_EXECUTION)
+    model.optimizer.build(model.trainable_variables)
+    model.optimizer.iterations.assign(max(int(keras.ops.convert_to_numpy(p.optimizer.iterations)) for p in parts))
     return model
 
 
