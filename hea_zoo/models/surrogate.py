@@ -596,7 +596,8 @@ def train_default_surrogate(
     - fewer: K-fold cross-conformal (K = `calibration.CROSS_CONFORMAL_FOLDS`, 5): K
       ensembles, each trained on all folds but one, predict the alloys of the fold they
       did not see; the intervals are fitted on those out-of-fold predictions of every
-      training alloy, and the returned ensemble trains on all of them (K + 1 trainings).
+      training alloy, and the returned model pools the K ensembles' members into one
+      (`pool_ensembles`: K x 5 members, K trainings).
 
     When there are too few alloys for either (a calibration set smaller than
     ``min_calibration_size(coverage)``), the model trains on all of them and stays
