@@ -42,20 +42,23 @@ split covers anywhere from 60 to 100 %, and 16 alloys fewer train the ensemble. 
 `CROSS_CONFORMAL_MAX_ALLOYS` training alloys, `train_default_surrogate` instead splits the
 training alloys into `CROSS_CONFORMAL_FOLDS` folds (whole composition groups); an ensemble
 trained on the other folds gives each alloy of a fold its out-of-fold mean and spread, and
-`fit_intervals` runs on all of them pooled (every training alloy calibrates). The model
-returned is the fold ensembles themselves, their members pooled into one ensemble
-(`hea_zoo.models.surrogate.pool_ensembles`: 5 folds of 5 members, 25), so the spread that
-scales a new alloy's interval comes from the same models that produced the scores. (An
-ensemble refitted on all the alloys does not: on the 65-alloy MPEA tension table its
-spread was 3-9 times smaller than the fold ensembles' on the same held-out alloys, and its
-intervals covered 82.5 % and 81.6 % of yield strength and elongation over 20 splits.) This is
-K-fold cross-conformal calibration in the spirit of Vovk's cross-conformal predictors
-("Cross-conformal predictors", Ann. Math. Artif. Intell. 74, 9 (2015)) and of the CV+ of
-Barber et al. ("Predictive inference with the jackknife+", Ann. Statist. 49, 486 (2021)),
-simplified to one exportable interval: CV+ takes quantiles over the K fold models'
-predictions at the new point, hea_zoo scales one pooled mean and spread, so CV+'s
-guarantee (at least 1 - 2 alpha) is not claimed and the coverage is measured on held-out
-alloys (benchmarks/calibration.py).
+`fit_intervals` runs on all of them pooled (every training alloy calibrates). The ensemble
+that is kept then trains on every training alloy. Its spread is not on the scale of the
+fold ensembles': on the 65-alloy MPEA tension table, one trained on all of them spread 3-9
+times less, on the same held-out alloys, than those trained on four fifths, and intervals
+scaled by the raw spreads covered 82.5 % and 81.6 % of yield strength and elongation over
+20 splits. So every spread is measured in units of its own ensemble's median spread on the
+alloys that ensemble trained on (`std / unit`: for a fold ensemble, its four folds; for
+the kept one, all the training alloys), the interval is fitted on those relative spreads,
+and `in_units_of` turns it back into the ``mean ± scale * (std + offset) ** power`` of the
+kept ensemble. This is K-fold cross-conformal calibration in the spirit of Vovk's
+cross-conformal predictors ("Cross-conformal predictors", Ann. Math. Artif. Intell. 74, 9
+(2015)) and of the CV+ of Barber et al. ("Predictive inference with the jackknife+", Ann.
+Statist. 49, 486 (2021)), simplified to one exportable interval: CV+ predicts with the K
+fold models, hea_zoo with one refitted ensemble (pooling the fold models' members instead
+gave absurd means wherever one fold had never seen an element, and 98-100 % coverage), so
+no guarantee is claimed and the coverage is measured on held-out alloys
+(benchmarks/calibration.py).
 
 Example:
     >>> params = fit_intervals(y_cal, mean_cal, std_cal, coverage=0.9)  # doctest: +SKIP
@@ -79,6 +82,7 @@ __all__ = [
     "CROSS_CONFORMAL_FOLDS",
     "CROSS_CONFORMAL_MAX_ALLOYS",
     "calibration_method",
+    "in_units_of",
     "IntervalParameters",
     "min_calibration_size",
     "conformal_quantile",
@@ -230,6 +234,17 @@ def fit_intervals(
     )
     scale = conformal_quantile(error / (std + offset) ** power, coverage)
     return IntervalParameters(scale, offset, power)
+
+
+def in_units_of(parameters: IntervalParameters, unit) -> IntervalParameters:
+    """Parameters fitted on spreads measured in units of `unit` (P,), for raw spreads.
+
+    ``scale * (std / unit + offset) ** power == scale * unit ** -power * (std + offset * unit) ** power``:
+    the same interval, in the form `interval_bounds` (and the exported graph) computes.
+    """
+    scale, offset, power = (np.asarray(a, dtype=np.float64) for a in parameters)
+    unit = np.asarray(unit, dtype=np.float64)
+    return IntervalParameters(scale * unit ** (-power), offset * unit, power)
 
 
 def interval_bounds(mean, std, parameters: IntervalParameters, lower_bound: float | None = None):

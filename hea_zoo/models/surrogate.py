@@ -33,7 +33,7 @@ from hea_zoo.models import calibration, validation
 from hea_zoo.models.base import ZooModel
 from hea_zoo.models.training import STEPS_PER_EXECUTION, TrainingBudget, fit_with_budget
 
-__all__ = ["EnsembleDense", "Surrogate", "train_default_surrogate", "pool_ensembles", "SURROGATE_DEFAULTS"]
+__all__ = ["EnsembleDense", "Surrogate", "train_default_surrogate", "SURROGATE_DEFAULTS"]
 
 SURROGATE_MODEL_VERSION = "2"
 """Layout of saved surrogates. "1" (hea_zoo 0.1.0): one network per member; "2": one
@@ -596,8 +596,9 @@ def train_default_surrogate(
     - fewer: K-fold cross-conformal (K = `calibration.CROSS_CONFORMAL_FOLDS`, 5): K
       ensembles, each trained on all folds but one, predict the alloys of the fold they
       did not see; the intervals are fitted on those out-of-fold predictions of every
-      training alloy, and the returned model pools the K ensembles' members into one
-      (`pool_ensembles`: K x 5 members, K trainings).
+      training alloy, with each ensemble's spread measured in units of its median spread
+      on its own training alloys; the returned ensemble trains on all of them, and its
+      interval uses its own spread in the same units (K + 1 trainings).
 
     When there are too few alloys for either (a calibration set smaller than
     ``min_calibration_size(coverage)``), the model trains on all of them and stays
@@ -685,20 +686,20 @@ def train_default_surrogate(
         from hea_zoo.data.datasets import group_folds
 
         fold = group_folds(groups, folds, seed + 1)
-        mean, std = np.zeros_like(y, dtype=np.float64), np.zeros_like(y, dtype=np.float64)
-        parts = []
+        mean, spread = np.zeros_like(y, dtype=np.float64), np.zeros_like(y, dtype=np.float64)
         for k in range(folds):
             held = fold == k
             keras.utils.set_random_seed(seed)
             part = Surrogate(**settings)
-            _fit_surrogate(part, x[~held], y[~held], verbose, f"surrogate, fold {k + 1}/{folds}", **fit)
-            # Eagerly: a compiled function per fold model would be retraced (and warned about) each time.
-            members = keras.ops.convert_to_numpy(part.member_outputs(x[held]))
-            mean[held], std[held] = members.mean(axis=0), members.std(axis=0)
-            parts.append(part)
+            _fit_surrogate(part, x[~held], y[~held], verbose, f"surrogate, calibration fold {k + 1}/{folds}", **fit)
+            mean[held], std = _members_moments(part, x[held])
+            spread[held] = std / _spread_unit(part, x[~held])
+            del part
         keras.utils.set_random_seed(seed)
-        model = pool_ensembles(parts, x, y)
-        model.set_intervals(calibration.fit_intervals(y, mean, std, coverage), coverage, len(x), folds)
+        model = Surrogate(**settings)
+        _fit_surrogate(model, x, y, verbose, "surrogate", **fit)
+        relative = calibration.fit_intervals(y, mean, spread, coverage)
+        model.set_intervals(calibration.in_units_of(relative, _spread_unit(model, x)), coverage, len(x), folds)
     else:
         fit_index, cal_index = np.arange(len(x)), np.arange(0)
         if calibration_fraction > 0:
@@ -712,51 +713,17 @@ def train_default_surrogate(
     return model
 
 
-def pool_ensembles(parts: Sequence[Surrogate], compositions, properties) -> Surrogate:
-    """One ensemble of every member of `parts`, standardized on (compositions, properties).
+def _members_moments(model: Surrogate, x) -> tuple[np.ndarray, np.ndarray]:
+    """Ensemble mean and spread, computed eagerly (a compiled function per fold model would
+    be retraced, and warned about, each time)."""
+    members = keras.ops.convert_to_numpy(model.member_outputs(x)).astype(np.float64)
+    return members.mean(axis=0), members.std(axis=0)
 
-    The parts share their configuration but may have adapted their target standardization
-    to different rows; each part's standardization moves into its members' output layer
-    (the last layer is affine: ``z * s_k + m_k = (z * s_k / s + (m_k - m) / s) * s + m``), so
-    every pooled member predicts exactly what it did in its part (up to float32 rounding).
-    The pooled model is compiled, counts as trained (the most optimizer steps of a part) and
-    is not calibrated.
 
-    Args:
-        parts: trained Surrogates of one configuration (elements, properties, widths,
-            activation, target transform).
-        compositions, properties: the rows whose statistics standardize the pooled model
-            (e.g. all the rows the parts were trained on).
-    """
-    first = parts[0]
-    config = first.get_config()
-    for key in ("name", "trainable", "dtype", "n_members", "calibration_size", "calibration_folds"):
-        config.pop(key, None)
-    for part in parts[1:]:
-        other = part.get_config()
-        for key in ("elements", "property_names", "hidden_units", "activation", "log_targets"):
-            if other[key] != config[key]:
-                raise ValueError(f"Surrogates with different `{key}` cannot be pooled: {config[key]!r} and {other[key]!r}.")
-    model = Surrogate(n_members=sum(p.n_members for p in parts), **config)
-    model.adapt(compositions, properties)
-    mean, std = (keras.ops.convert_to_numpy(v).astype(np.float64) for v in (model.target_mean, model.target_std))
-    last = len(model.ensemble_layers) - 1
-    for j, layer in enumerate(model.ensemble_layers):
-        kernels, biases = [], []
-        for part in parts:
-            kernel = keras.ops.convert_to_numpy(part.ensemble_layers[j].kernel).astype(np.float64)
-            bias = keras.ops.convert_to_numpy(part.ensemble_layers[j].bias).astype(np.float64)
-            if j == last:
-                m_k, s_k = (keras.ops.convert_to_numpy(v).astype(np.float64) for v in (part.target_mean, part.target_std))
-                kernel, bias = kernel * (s_k / std), bias * (s_k / std) + (m_k - mean) / std
-            kernels.append(kernel)
-            biases.append(bias)
-        layer.kernel.assign(np.concatenate(kernels).astype(np.float32))
-        layer.bias.assign(np.concatenate(biases).astype(np.float32))
-    model.compile(steps_per_execution=STEPS_PER_EXECUTION)
-    model.optimizer.build(model.trainable_variables)
-    model.optimizer.iterations.assign(max(int(keras.ops.convert_to_numpy(p.optimizer.iterations)) for p in parts))
-    return model
+def _spread_unit(model: Surrogate, x) -> np.ndarray:
+    """(P,) the median ensemble spread of `model` on its own training rows `x`: the unit in
+    which cross-conformal calibration measures spreads (`hea_zoo.models.calibration`)."""
+    return np.maximum(np.median(_members_moments(model, x)[1], axis=0), 1e-12)
 
 
 def _fit_surrogate(model: Surrogate, x, y, verbose, label: str, epochs: int, budget: TrainingBudget, seed: int) -> None:

@@ -203,8 +203,8 @@ def test_small_tables_calibrate_on_out_of_fold_predictions_of_every_alloy(small_
     fit_intervals = calibration.fit_intervals
 
     def spy(y, mean, std, coverage):
-        seen.update(y=y, mean=mean, std=std)
-        return fit_intervals(y, mean, std, coverage)
+        seen.update(y=y, mean=mean, std=std, parameters=fit_intervals(y, mean, std, coverage))
+        return seen["parameters"]
 
     monkeypatch.setattr(calibration, "fit_intervals", spy)
     model = train_default_surrogate(small_table, epochs=40, seed=0, verbose=0)
@@ -214,41 +214,38 @@ def test_small_tables_calibrate_on_out_of_fold_predictions_of_every_alloy(small_
     assert model.is_calibrated and model.calibration_folds == calibration.CROSS_CONFORMAL_FOLDS
     assert model.calibration_size == n  # every training alloy calibrates ...
     np.testing.assert_allclose(seen["y"], train.properties, rtol=1e-6)
-    # ... and the returned ensemble pools the members of the 5 fold ensembles, each trained
-    # on about 4/5 of the alloys: 40 passes of ceil(rows / 32) steps, in executions of 16.
-    assert model.n_members == 5 * 5 and model.is_trained
-    assert int(model.optimizer.iterations.numpy()) == 16 * int(np.ceil(40 * np.ceil(0.8 * n / 32) / 16))
+    # ... and the kept ensemble trained on all of them: 40 passes of ceil(n / 32) steps,
+    # in whole executions of 16 steps.
+    assert int(model.optimizer.iterations.numpy()) == 16 * int(np.ceil(40 * np.ceil(n / 32) / 16))
     # The scores are out of fold: those ensembles never saw the alloy they predict, so they
-    # err more on it than the pooled ensemble, four fifths of which trained on it.
+    # err more on it than the kept ensemble, which trained on it.
     in_sample = np.abs(model.predict(train.compositions, verbose=0) - train.properties)
     out_of_fold = np.abs(seen["mean"] - train.properties)
     assert np.all(out_of_fold.mean(axis=0) > 1.2 * in_sample.mean(axis=0))
-    # The interval is the same formula, wider where the members disagree.
-    mean, std = model.predict_with_uncertainty(small_table.test.compositions)
-    _, lower, upper = model.predict_interval(small_table.test.compositions)
+    # Spreads in units of each ensemble's median spread on its own training alloys: the
+    # kept ensemble's interval is the fitted one with its own unit put back in.
+    own = model.predict_with_uncertainty(train.compositions)[1]
+    unit = np.median(own, axis=0)
+    assert np.all(np.median(seen["std"], axis=0) > 1.0)  # out of fold: wider than on their own rows
+    x = small_table.test.compositions
+    mean, std = model.predict_with_uncertainty(x)
+    _, lower, upper = model.predict_interval(x)
+    scale, offset, power = seen["parameters"]
+    np.testing.assert_allclose(upper - mean, scale * (std / unit + offset) ** power, rtol=2e-3)
+    # The interval is wider where the members disagree.
     order = np.argsort(std[:, 0])
     assert np.all(np.diff((upper - mean)[order, 0]) >= -1e-4)
 
 
-def test_pooled_members_predict_what_they_did_in_their_own_ensembles(small_table):
-    from hea_zoo.models.surrogate import pool_ensembles
-
-    x, y = small_table.train.compositions, small_table.train.properties
-    parts = []
-    for rows, seed in ((slice(0, 50), 0), (slice(40, None), 1)):  # different rows: different standardizations
-        part = Surrogate(n_members=2, hidden_units=(16,), seed=seed, elements=small_table.elements)
-        part.adapt(x[rows], y[rows])
-        part.compile()
-        part.fit(x[rows], y[rows], epochs=3, verbose=0)
-        parts.append(part)
-    assert not np.allclose(parts[0].target_mean.numpy(), parts[1].target_mean.numpy())
-    pooled = pool_ensembles(parts, x, y)
-    assert pooled.n_members == 4 and pooled.is_trained and not pooled.is_calibrated
-    expected = np.concatenate([p.member_outputs(small_table.test.compositions).numpy() for p in parts])
-    np.testing.assert_allclose(pooled.member_outputs(small_table.test.compositions).numpy(), expected, rtol=2e-5)
-    other = Surrogate(n_members=2, hidden_units=(8,), elements=small_table.elements)
-    with pytest.raises(ValueError, match="different `hidden_units` cannot be pooled"):
-        pool_ensembles([parts[0], other], x, y)
+def test_parameters_in_units_give_the_same_interval():
+    rng = np.random.default_rng(0)
+    y, mean, std = _synthetic(300, rng)
+    unit = np.array([2.5, 0.4])
+    relative = calibration.fit_intervals(y, mean, std / unit)
+    raw = calibration.in_units_of(relative, unit)
+    np.testing.assert_allclose(
+        calibration.interval_bounds(mean, std, raw)[1], calibration.interval_bounds(mean, std / unit, relative)[1], rtol=1e-12
+    )
 
 
 def test_the_calibration_scheme_can_be_chosen(small_table, tmp_path):
@@ -257,7 +254,6 @@ def test_the_calibration_scheme_can_be_chosen(small_table, tmp_path):
     assert split.calibration_size == round(len(small_table.train) * calibration.CALIBRATION_FRACTION)
     folds = train_default_surrogate(small_table, epochs=2, seed=0, verbose=0, calibration_folds=3)
     assert folds.calibration_folds == 3 and folds.calibration_size == len(small_table.train)
-    assert folds.n_members == 3 * 5
     folds.save(tmp_path / "folds.keras")
     loaded = keras.saving.load_model(tmp_path / "folds.keras")
     assert loaded.calibration_folds == 3 and loaded.calibration_size == folds.calibration_size
