@@ -247,44 +247,61 @@ def _old_objects_frozen():
 class HeldOutLosses(keras.callbacks.Callback):
     """Adds the model's losses on held-out rows to each epoch's logs, as `val_<name>`.
 
-    The same numbers as `fit(validation_data=(x, y))` with all held-out rows in one batch
-    (the model's `compute_losses` with `training=False`), from one compiled call on
-    tensors made once: Keras' validation runs a new evaluation loop every epoch (its
-    callbacks, an iterator over the rows, the logs), which costs tens of milliseconds on
-    a few hundred rows and dominates the short epochs of large tables. Put it before the
-    callbacks that read `val_*` (early stopping, learning-rate plateaus, progress).
+    The numbers of `fit(validation_data=(x, y), validation_batch_size=chunk_rows)` (the
+    model's `compute_losses` with `training=False`, averaged over the rows), from one
+    compiled function called on tensors made once, one call per `chunk_rows` rows: Keras'
+    validation runs a new evaluation loop every epoch (its callbacks, an iterator over
+    the rows, the logs), which costs tens of milliseconds on a few hundred rows and
+    dominates the short epochs of large tables. Put it before the callbacks that read
+    `val_*` (early stopping, learning-rate plateaus, progress).
 
     Args:
         x, y: the held-out arrays (compositions and conditions or properties).
+        chunk_rows: most rows of one call (bounds the memory of the pass).
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray):
+    def __init__(self, x: np.ndarray, y: np.ndarray, chunk_rows: int = 16384):
         super().__init__()
         self.x = x
         self.y = y
+        self.chunk_rows = validation.positive_int(chunk_rows, "chunk_rows")
         self._losses = None
+        self._chunks = []
 
     def on_train_begin(self, logs=None):
         import tensorflow as tf
 
         model = self.model
-        x, y = tf.constant(self.x), tf.constant(self.y)
         names = tuple(model.loss_names)
+        x, y = np.asarray(self.x), np.asarray(self.y)
+        signature = [tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype)) for a in (x, y)]
 
-        @tf.function(autograph=False)
-        def held_out_losses():
-            xs, ys, _ = model.unpack((x, y))
+        @tf.function(input_signature=signature, autograph=False)
+        def held_out_losses(xs, ys):
+            xs, ys, _ = model.unpack((xs, ys))
             losses = model.compute_losses(xs, ys, None, training=False)
             return {name: losses[name] for name in names}
 
         self._losses = held_out_losses
+        self._chunks = [
+            (tf.constant(x[i : i + self.chunk_rows]), tf.constant(y[i : i + self.chunk_rows]))
+            for i in range(0, len(x), self.chunk_rows)
+        ]
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs.update({f"val_{k}": float(v) for k, v in self._losses().items()})
+        if logs is None:
+            return
+        parts = [(len(xs), self._losses(xs, ys)) for xs, ys in self._chunks]
+        if len(parts) == 1:
+            values = {k: float(v) for k, v in parts[0][1].items()}
+        else:  # the mean over rows, as Keras' trackers weigh its batches
+            rows = sum(n for n, _ in parts)
+            values = {k: sum(n * float(p[k]) for n, p in parts) / rows for k in parts[0][1]}
+        logs.update({f"val_{k}": v for k, v in values.items()})
 
     def on_train_end(self, logs=None):
         self._losses = None
+        self._chunks = []
 
 
 def _shuffled_batches(x: np.ndarray, y: np.ndarray, batch: int, seed: int):

@@ -187,6 +187,18 @@ def test_held_out_losses_are_keras_validation_without_its_evaluation_loop(datase
     assert probe.evaluations == 0
     for name in ("val_loss", "val_mae"):
         np.testing.assert_allclose(ours.history[name], keras_way.history[name], rtol=1e-5)
+    # Held-out rows in several calls: the mean over rows, as Keras' batches of that size.
+    keras.utils.set_random_seed(0)
+    keras_way = model().fit(
+        x[kept], y[kept], batch_size=64, epochs=2, shuffle=False, verbose=0,
+        validation_data=(x[held], y[held]), validation_batch_size=100,
+    )  # fmt: skip
+    keras.utils.set_random_seed(0)
+    ours = model().fit(
+        x[kept], y[kept], batch_size=64, epochs=2, shuffle=False, verbose=0,
+        callbacks=[HeldOutLosses(x[held], y[held], chunk_rows=100)],
+    )  # fmt: skip
+    np.testing.assert_allclose(ours.history["val_loss"], keras_way.history["val_loss"], rtol=1e-5)
 
     budget = TrainingBudget(max_steps=200, early_stopping_rows=2000)
     probe = _Probe()
