@@ -251,12 +251,15 @@ class WCGAN(ConditionalGenerator):
             self.d_optimizer.apply_gradients(zip(grads, critic_weights))
             return step + 1, d_loss, distance
 
-        # A graph loop: the critic step is traced once, not `n_critic` times.
-        _, d_loss, distance = tf.while_loop(
-            lambda step, *_: step < self.n_critic,
-            critic_step,
-            (tf.constant(0), tf.constant(0.0), tf.constant(0.0)),
-        )
+        state = (tf.constant(0), tf.constant(0.0), tf.constant(0.0))
+        if tf.distribute.has_strategy():
+            # Under a strategy the optimizer's all-reduce cannot sit in a graph loop.
+            for _ in range(self.n_critic):
+                state = critic_step(*state)
+        else:
+            # A graph loop: the critic step is traced once, not `n_critic` times.
+            state = tf.while_loop(lambda step, *_: step < self.n_critic, critic_step, state)
+        _, d_loss, distance = state
         generator_weights = self.generator.trainable_weights
         with tf.GradientTape() as tape:
             g_loss = self._generator_loss(cn, sample_weight, training=True)
