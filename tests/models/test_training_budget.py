@@ -173,32 +173,25 @@ def test_held_out_losses_are_keras_validation_without_its_evaluation_loop(datase
         m.compile()
         return m
 
-    keras.utils.set_random_seed(0)
-    keras_way = model().fit(
-        x[kept], y[kept], batch_size=64, epochs=3, shuffle=False, verbose=0,
-        validation_data=(x[held], y[held]), validation_batch_size=240,
-    )  # fmt: skip
-    keras.utils.set_random_seed(0)
-    probe = _Probe()
-    ours = model().fit(
-        x[kept], y[kept], batch_size=64, epochs=3, shuffle=False, verbose=0,
-        callbacks=[HeldOutLosses(x[held], y[held]), probe],
-    )  # fmt: skip
-    assert probe.evaluations == 0
-    for name in ("val_loss", "val_mae"):
-        np.testing.assert_allclose(ours.history[name], keras_way.history[name], rtol=1e-5)
-    # Held-out rows in several calls: the mean over rows, as Keras' batches of that size.
-    keras.utils.set_random_seed(0)
-    keras_way = model().fit(
-        x[kept], y[kept], batch_size=64, epochs=2, shuffle=False, verbose=0,
-        validation_data=(x[held], y[held]), validation_batch_size=100,
-    )  # fmt: skip
-    keras.utils.set_random_seed(0)
-    ours = model().fit(
-        x[kept], y[kept], batch_size=64, epochs=2, shuffle=False, verbose=0,
-        callbacks=[HeldOutLosses(x[held], y[held], chunk_rows=100)],
-    )  # fmt: skip
-    np.testing.assert_allclose(ours.history["val_loss"], keras_way.history["val_loss"], rtol=1e-5)
+    def both_ways(rows):
+        """val_* histories from Keras' validation and from HeldOutLosses, and a probe."""
+        histories, probe = [], _Probe()
+        for extra in (
+            {"validation_data": (x[held], y[held]), "validation_batch_size": rows},
+            {"callbacks": [HeldOutLosses(x[held], y[held], chunk_rows=rows), probe]},
+        ):
+            keras.utils.set_random_seed(0)
+            fitted = model().fit(x[kept], y[kept], batch_size=64, epochs=3, shuffle=False, verbose=0, **extra)
+            histories.append(fitted.history)
+        return histories, probe
+
+    # All held-out rows in one call, then in calls of 100 rows (the mean over rows, as
+    # Keras weighs its validation batches of that size).
+    for rows in (240, 100):
+        (keras_way, ours), probe = both_ways(rows)
+        assert probe.evaluations == 0
+        for name in ("val_loss", "val_mae"):
+            np.testing.assert_allclose(ours[name], keras_way[name], rtol=1e-5)
 
     budget = TrainingBudget(max_steps=200, early_stopping_rows=2000)
     probe = _Probe()
