@@ -51,7 +51,7 @@ SURROGATE_DEFAULTS: dict = {
     "batch_size": 32,
     "budget": TrainingBudget(
         max_steps=6000, large_max_steps=2000, large_steps_rows=32000, max_batch_size=512,
-        reference_rows=250,
+        reference_rows=250, lr_patience=3,
     ),
     # Smooth members interpolate best between the few alloy families of a small table;
     # on large tables (more training rows than the budget's `early_stopping_rows`) ReLU

@@ -241,13 +241,25 @@ class WCGAN(ConditionalGenerator):
         weight = batch_weight(x, sample_weight)
         cn = self.normalize_conditions(c)
         critic_weights = self.critic.trainable_weights
-        for _ in range(self.n_critic):
+
+        def critic_step(step, d_loss, distance):
             fake = tf.stop_gradient(self._fake(cn, training=True))
             with tf.GradientTape() as tape:
                 d_loss, distance = self._critic_loss(x, cn, fake, sample_weight)
                 scaled = scale_for_replicas(d_loss, weight)
             grads = tape.gradient(scaled, critic_weights)
             self.d_optimizer.apply_gradients(zip(grads, critic_weights))
+            return step + 1, d_loss, distance
+
+        state = (tf.constant(0), tf.constant(0.0), tf.constant(0.0))
+        if tf.distribute.has_strategy():
+            # Under a strategy the optimizer's all-reduce cannot sit in a graph loop.
+            for _ in range(self.n_critic):
+                state = critic_step(*state)
+        else:
+            # A graph loop: the critic step is traced once, not `n_critic` times.
+            state = tf.while_loop(lambda step, *_: step < self.n_critic, critic_step, state)
+        _, d_loss, distance = state
         generator_weights = self.generator.trainable_weights
         with tf.GradientTape() as tape:
             g_loss = self._generator_loss(cn, sample_weight, training=True)

@@ -1,9 +1,13 @@
 """The step budget of the default trainings: cost bounded by steps, not by the table's size."""
 
+import gc
+
+import keras
 import numpy as np
 import pytest
 
 from hea_zoo.models import Surrogate, TrainingBudget, fit_with_budget
+from hea_zoo.models.training import HeldOutLosses
 from hea_zoo.models.defaults import DEFAULT_HYPERPARAMETERS
 from hea_zoo.models.surrogate import SURROGATE_DEFAULTS
 
@@ -156,3 +160,91 @@ def test_tiny_tables_stream_whole_passes_in_whole_executions(dataset):
     assert int(arrays.optimizer.iterations.numpy()) == 30  # epochs of the arrays path: exact
     with pytest.raises(ValueError, match="stream_rows"):
         TrainingBudget(stream_rows=-1)
+
+
+def _large_table(dataset, seed, rows=2400):
+    picked = np.random.default_rng(seed).integers(0, len(dataset.train), rows)
+    return dataset.train.compositions[picked], dataset.train.properties[picked]
+
+
+class _Probe(keras.callbacks.Callback):
+    """Records what a fit does: Keras evaluation loops run, the held-out losses each epoch
+    sees, and whether old objects are frozen for the garbage collector during the fit."""
+
+    def __init__(self):
+        super().__init__()
+        self.evaluations, self.val_losses, self.frozen = 0, [], []
+
+    def on_test_begin(self, logs=None):
+        self.evaluations += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.val_losses.append(logs.get("val_loss"))
+        self.frozen.append(gc.get_freeze_count())
+
+
+def test_held_out_losses_are_keras_validation_without_its_evaluation_loop(dataset):
+    """Large tables get `val_*` from one compiled call per epoch: the numbers Keras'
+    `validation_data` gives, without an evaluation loop per epoch."""
+    x, y = _large_table(dataset, 4)
+    held = np.sort(np.random.default_rng(0).permutation(len(x))[:240])
+    kept = np.setdiff1d(np.arange(len(x)), held)
+
+    def model():
+        m = Surrogate(n_members=2, hidden_units=(16,), seed=0)
+        m.adapt(x[kept], y[kept])
+        m.compile()
+        return m
+
+    def both_ways(rows):
+        """val_* histories from Keras' validation and from HeldOutLosses, and a probe."""
+        histories, probe = [], _Probe()
+        for extra in (
+            {"validation_data": (x[held], y[held]), "validation_batch_size": rows},
+            {"callbacks": [HeldOutLosses(x[held], y[held], chunk_rows=rows), probe]},
+        ):
+            keras.utils.set_random_seed(0)
+            fitted = model().fit(x[kept], y[kept], batch_size=64, epochs=3, shuffle=False, verbose=0, **extra)
+            histories.append(fitted.history)
+        return histories, probe
+
+    # All held-out rows in one call, then in calls of 100 rows (the mean over rows, as
+    # Keras weighs its validation batches of that size).
+    for rows in (240, 100):
+        (keras_way, ours), probe = both_ways(rows)
+        assert probe.evaluations == 0
+        for name in ("val_loss", "val_mae"):
+            np.testing.assert_allclose(ours[name], keras_way[name], rtol=1e-5)
+
+    budget = TrainingBudget(max_steps=200, early_stopping_rows=2000)
+    probe = _Probe()
+    history = fit_with_budget(model(), x, y, epochs=3, batch_size=32, budget=budget, callbacks=[probe])
+    assert probe.evaluations == 0  # fit_with_budget's validation is the compiled one
+    assert probe.val_losses == history.history["val_loss"] and None not in probe.val_losses
+
+
+def test_fit_freezes_old_objects_for_the_collector_and_restores_the_process(dataset):
+    x, y = _large_table(dataset, 5)
+    model = Surrogate(n_members=1, hidden_units=(8,), seed=0)
+    model.adapt(x, y)
+    model.compile()
+    budget = TrainingBudget(max_steps=100, early_stopping_rows=2000)
+    assert gc.get_freeze_count() == 0
+    probe = _Probe()
+    fit_with_budget(model, x, y, epochs=2, batch_size=32, budget=budget, callbacks=[probe])
+    assert min(probe.frozen) > 0  # during the fit
+    assert gc.get_freeze_count() == 0  # and back afterwards
+    # A process that froze objects itself keeps them frozen.
+    gc.freeze()
+    try:
+        fit_with_budget(model, x, y, epochs=1, batch_size=32, budget=budget)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_the_large_table_pipeline_does_not_autotune():
+    from hea_zoo.models.training import _shuffled_batches
+
+    x = np.zeros((6, 2), np.float32)
+    assert _shuffled_batches(x, x, 2, seed=0).options().autotune.enabled is False

@@ -99,3 +99,10 @@ def test_compile_errors():
         model.compile(optimizer="adam")
     with pytest.raises(ValueError, match="n_critic.*Received: n_critic=0"):
         WCGAN(n_critic=0)
+
+
+def test_the_critic_takes_n_critic_steps_per_generator_step(trained):
+    model = trained[0]
+    g_steps = int(model.g_optimizer.iterations.numpy())
+    assert g_steps > 0
+    assert int(model.d_optimizer.iterations.numpy()) == model.n_critic * g_steps
