@@ -137,3 +137,13 @@ def test_worked_example_runs():
                           capture_output=True, text=True, env=env, timeout=1800)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "nearest measured alloy" in done.stdout and "yield_strength" in done.stdout
+
+
+def test_cli_train_says_how_the_intervals_were_calibrated(tmp_path, capsys):
+    """65 training alloys: cross-conformal folds, and the line says so with their count."""
+    out = tmp_path / "surrogate.keras"
+    assert main(["train", "--model", "surrogate", "--data", "mpea", "--properties", "yield_strength,elongation",
+                 "--test-type", "tension", "--dropna", "--epochs", "2", "--out", str(out)]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert "intervals: 5-fold cross-conformal (out-of-fold scores of every training alloy), 65 alloys" in text
+    assert "% interval holds" in text
