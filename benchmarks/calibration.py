@@ -1,11 +1,13 @@
 """Held-out coverage of the surrogate's calibrated 90 % intervals, and MPEA scores before and
 after the duplicates fix.
 
-    nice -n 5 python benchmarks/calibration.py            # full run (about 35 min on 2 shared cores)
+    nice -n 5 python benchmarks/calibration.py            # full run (about 12 min on 2 cores at load 2-3)
     python benchmarks/calibration.py --quick              # a smoke run (not a result)
 
-What it measures (`train_default_surrogate`: the ensemble trains on 80 % of the training
-alloys and calibrates its intervals on the other 20 %, split by composition group):
+What it measures (`train_default_surrogate`: on 250 training alloys or more the ensemble
+trains on 80 % of them and calibrates its intervals on the other 20 %, split by composition
+group; on fewer, as on the MPEA tables, it calibrates on 5-fold cross-conformal scores of
+every training alloy):
 
 1. Bundled data, group split seed 0: coverage per property, by tercile of ensemble spread,
    mean width. Also the mean over `--bundled-splits` seeds.
