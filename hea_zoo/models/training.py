@@ -27,9 +27,10 @@ size) into settings that also hold on large tables:
 
 Tables of at most `stream_rows` training rows (256) stream from the same kind of pipeline,
 without a validation split: their epochs are a few steps each, and a new iterator per epoch
-cost more than the steps (a 93-alloy table trained in 21 s, 12 ms of each 50 ms epoch in
-making the iterator); the optimizer takes the steps of the same number of whole shuffled
-passes, rounded up to whole compiled executions of `steps_per_execution` steps.
+cost more than the steps (the surrogate on 93 MPEA alloys took 18.7 s, and under a
+profiler 24 ms of each 52 ms epoch went to making iterators; from one pipeline, 2.6 s;
+docs/HYPERPARAMETERS.md); the optimizer takes the steps of the same number of whole
+shuffled passes, rounded up to whole compiled executions of `steps_per_execution` steps.
 
 On the bundled 529-alloy table (423 training rows) none of this changes the measured
 defaults: the base batch, all epochs, no validation split, the arrays passed to `fit`.
