@@ -713,7 +713,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="target for a model conditioned on other properties (repeatable).")  # fmt: skip
     p.add_argument("-n", type=int, default=20, help="designs to return (default 20).")
     p.add_argument("--candidates", type=int, default=None,
-                   help="candidates drawn before selection (default max(100 n, 8000)).")  # fmt: skip
+                   help="candidates drawn before selection (default max(100 n, 32000)).")  # fmt: skip
     p.add_argument("--select", default="diverse", metavar="{diverse,closest}",
                    help="diverse: spread over the candidates within --tolerance (default); "
                    "closest: the best scores.")  # fmt: skip

@@ -24,7 +24,7 @@ INTERVAL_Z = 1.6448536269514722  # section 4: mean ± z std without a calibrated
 
 def default_candidates(n: int) -> int:
     """Section 5: candidates drawn unless the request says."""
-    return max(100 * n, 8000)
+    return max(100 * n, 32000)
 
 
 @dataclass
@@ -140,22 +140,28 @@ def select(judged: list[dict], n: int, how: str, tolerance: float = DEFAULT_TOLE
         if len(pool) <= n:
             chosen = pool + [d for d in by_score if not d["in_tolerance"]][: n - len(pool)]
         else:
-            k = np.array([d["k"] for d in pool], np.int64)
+            k = [[int(v) for v in d["k"]] for d in pool]
+            norm = [float(sum(v * v for v in row)) for row in k]
             weight = []
-            for d in pool:  # (1 - score / tolerance)^4 as f2 * f2
+            for d in pool:  # (1 - score / tolerance)^2 as f * f
                 f = 1.0 - d["score"] / tolerance
-                weight.append((f * f) * (f * f))
-            dist = ((k - k[0]) ** 2).sum(axis=1)
-            taken = np.zeros(len(pool), bool)
+                weight.append(f * f)
+
+            def distances(s):  # cosine distances to pool[s]: exact integer dot products
+                return [1.0 - float(sum(a * b for a, b in zip(row, k[s]))) / math.sqrt(norm[i] * norm[s])
+                        for i, row in enumerate(k)]
+
+            total = distances(0)
+            taken = [False] * len(pool)
             taken[0] = True
             chosen = [pool[0]]
             while len(chosen) < n:
-                # D_i * w_i in float64; the first of the largest: earlier in pool order
-                values = [-math.inf if taken[i] else float(dist[i]) * weight[i] for i in range(len(pool))]
+                # A_i * w_i in float64; the first of the largest: earlier in pool order
+                values = [-math.inf if taken[i] else total[i] * weight[i] for i in range(len(pool))]
                 best = max(range(len(pool)), key=lambda i: (values[i], -i))
                 taken[best] = True
                 chosen.append(pool[best])
-                dist = np.minimum(dist, ((k - k[best]) ** 2).sum(axis=1))
+                total = [a + b for a, b in zip(total, distances(best))]
     return sorted(chosen, key=lambda d: (d["score"], d["index"]))
 
 

@@ -469,24 +469,43 @@ def test_engine_selection_matches_the_python_reading_of_the_spec(tmp_path):
 
 
 def test_engine_discounts_distances_by_score(tmp_path):
-    """Section 5 in engine.js: a far candidate that uses half the tolerance loses to a nearer
-    one on the target ((1 - 0.5)^4 = 1/16 of its distance); with equal scores the farthest
-    wins, as in `hea_zoo.serving.design._farthest_point`."""
+    """Section 5 in engine.js: max-sum of cosine distances times (1 - score / tolerance)^2.
+    Orthogonal candidates that use half the tolerance (weight 1/4) lose to a nearer one on
+    the target; with equal scores the most distant wins; on random pools engine.js takes
+    exactly the candidates `hea_zoo.serving.design._max_sum` takes."""
     from hea_zoo.serving import design
 
     E = len(ELEMENTS)
     k = np.zeros((4, E), np.int64)
-    k[0, 0] = k[1, 1] = k[2, 2] = 1000
-    k[3, :2] = 500
+    k[0, 0] = k[2, 1] = k[3, 2] = 1000
+    k[1, :2] = 500
     requests = []
-    for scores in ([0.0, 0.025, 0.025, 0.0], [0.0, 0.0, 0.0, 0.0]):
+    for scores in ([0.0, 0.0, 0.025, 0.025], [0.0, 0.0, 0.0, 0.0]):
         judged = [{"index": i, "k": k[i].tolist(), "score": s, "inTolerance": True} for i, s in enumerate(scores)]
         requests.append({"op": "select", "judged": judged, "n": 2, "select": "diverse", "tolerance": 0.05,
                          "elements": ELEMENTS})  # fmt: skip
-    discounted, plain = probe(tmp_path, op="batch", requests=requests)["answers"]
-    assert discounted["indices"] == [0, 3] and plain["indices"] == [0, 1]
-    weight = design._discount(np.array([0.0, 0.025, 0.025, 0.0]), 0.05)
-    assert list(design._farthest_point(k, 2, weight)) == [0, 3] and list(design._farthest_point(k, 2)) == [0, 1]
+    rng = fresh_rng()
+    pools = []
+    for _ in range(6):
+        size = int(rng.integers(30, 300))
+        rows = np.vstack([rng.multinomial(1000, rng.dirichlet(np.full(E, 0.2))) for _ in range(size)])
+        # quantized scores: many exact ties in A * w, which go to the earlier pool position
+        scores = np.round(rng.uniform(0, 0.05, size), 3 if len(pools) % 2 else 12)
+        scores = np.minimum(scores, 0.0499)
+        judged = [{"index": i, "k": rows[i].tolist(), "score": float(scores[i]), "inTolerance": True} for i in range(size)]
+        requests.append({"op": "select", "judged": judged, "n": 12, "select": "diverse", "tolerance": 0.05,
+                         "elements": ELEMENTS})  # fmt: skip
+        pools.append((rows, scores))
+    answers = probe(tmp_path, op="batch", requests=requests)["answers"]
+    discounted, plain = answers[:2]
+    assert discounted["indices"] == [0, 1] and plain["indices"] == [0, 2]
+    weight = design._discount(np.array([0.0, 0.0, 0.025, 0.025]), 0.05)
+    assert list(design._max_sum(k, 2, weight)) == [0, 1] and list(design._max_sum(k, 2)) == [0, 2]
+    for (rows, scores), answer in zip(pools, answers[2:]):
+        order = np.lexsort((np.arange(len(scores)), scores))  # pool order: (score, index)
+        taken = order[design._max_sum(rows[order], 12, design._discount(scores[order], 0.05))]
+        expected = sorted(taken.tolist(), key=lambda i: (scores[i], i))
+        assert answer["indices"] == expected
 
 
 def test_engine_oracle_matches_hea_zoo(tmp_path):
@@ -601,7 +620,7 @@ def test_node_design_matches_the_python_reading_of_the_spec(example_dir, model, 
     target = _random_target(rng, meta)
     seed = int(rng.integers(0, 2**32))
     n = int(rng.integers(5, 30))
-    candidates = int(rng.integers(300, 3000)) if constrained else None  # None: max(100 n, 8000)
+    candidates = int(rng.integers(300, 3000)) if constrained else None  # None: max(100 n, 32000)
     c = _random_valid_constraints(rng) if constrained else {}
     context = f"model={model} target={target} seed={seed} n={n} candidates={candidates} select={how} constraints={c}"
     try:
@@ -865,7 +884,7 @@ def test_node_design_edge_requests_match_hea_zoo_design(example_dir, tmp_path):
         _python_engine("cvae", EXPORTED, [60.0, 35.0], 10, seed, constraints={"bounds": {"Ta": (0.3337, 0.3337)}})
     error = node_design(example_dir, path, [60.0, 35.0], 10, seed, bounds="Ta=0.3337:0.3337", expect_error=True)
     assert error == f"error: {info.value}"
-    assert error.startswith("error: no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.04) among 8,000 ")
+    assert error.startswith("error: no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.04) among 32,000 ")
     # Mo and Nb fixed at 0.5: every candidate prints Mo0.5Nb0.5, one distinct design.
     how = str(rng.choice(["diverse", "closest"]))
     designer, result = _python_engine("cvae", EXPORTED, [60.0, 35.0], 30, seed, select=how,

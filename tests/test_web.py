@@ -280,7 +280,7 @@ EXPECTED_MESSAGES = {
     "contradictory bounds": "the lower bounds sum to 1.1 > 1",
     "unknown element": 'unknown element "Xx"',
     "fewer candidates than designs": "candidates (10) must be at least the number of designs (30)",
-    "infeasible": "no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.04) among 8,000 candidates",
+    "infeasible": "no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.04) among 32,000 candidates",
 }
 
 
@@ -388,7 +388,7 @@ def test_page_designs_match_hea_zoo_design(page_run, scenario, tmp_path):
     raw = parity.RawSource(EXPORTED / f"{s['model']}.onnx", s["target"], s["seed"], {}, ELEMENTS, 0.005)
     _assert_page_is_hea_zoo_design(plain, designer, result, rows, raw, f"plain {s['model']} {s['target']} seed {s['seed']}")
     assert f"span {result.n_systems} alloy systems" in plain["summary"]
-    assert result.n_candidates == max(100 * s["n"], 8000) and f"of {result.n_candidates:,} drawn" in plain["summary"]
+    assert result.n_candidates == max(100 * s["n"], 32000) and f"of {result.n_candidates:,} drawn" in plain["summary"]
 
     c = s["constraints"]
     run = page_run["designs"][1]
@@ -421,7 +421,7 @@ def test_page_without_a_surrogate_matches_hea_zoo_design(page_run, scenario, tmp
 
 def test_page_defaults_are_those_of_hea_zoo_design(page_run):
     """The form opens with `hea-zoo design`'s defaults: 20 designs, a drawn seed, max(100 n,
-    8000) candidates, diverse selection, tolerance 0.05, minimum fraction 0.04, no maximum
+    32000) candidates, diverse selection, tolerance 0.05, minimum fraction 0.04, no maximum
     number of elements, every element."""
     from hea_zoo import cli
     from hea_zoo.serving import design
@@ -433,7 +433,7 @@ def test_page_defaults_are_those_of_hea_zoo_design(page_run):
     assert int(form["n"]["value"]) == args.n
     assert form["seed"]["value"] == "" and args.seed is None and form["seed"]["placeholder"] == "drawn at random"
     assert form["candidates"]["value"] == "" and args.candidates is None
-    assert form["candidates"]["placeholder"] == "max(100 n, 8000)" and design.default_candidates(args.n) == 8000
+    assert form["candidates"]["placeholder"] == "max(100 n, 32000)" and design.default_candidates(args.n) == 32000
     assert form["select"]["value"] == args.select
     assert float(form["tolerance"]["value"]) == args.tolerance == design.DEFAULT_TOLERANCE
     assert form["min-fraction"]["value"] == "" and args.min_fraction is None

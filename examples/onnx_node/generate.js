@@ -45,7 +45,7 @@ const USAGE = `usage: node generate.js --model FILE.onnx --target V1,V2 [--n N] 
   --z             JSON file: an array of rows of latent_dim numbers, used as the noise
   --threshold     formulas drop fractions below this (default: the model's metadata, 0.005)
   --design        run the design engine (judge, constrain, select) instead of printing draws
-  --candidates    candidates drawn by --design (default max(100 n, 8000))
+  --candidates    candidates drawn by --design (default max(100 n, 32000))
   --select        diverse (default) or closest
   --tolerance     relative error per property that counts as on target (default 0.05)
   --allow         only these elements;  --exclude: never these elements

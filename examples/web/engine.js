@@ -44,9 +44,9 @@ export const INTERVAL_Z = 1.6448536269514722;
 /** The data fingerprint of the bundled, oracle-labelled table (hea_zoo.constants). */
 export const BUNDLED_FINGERPRINT = "b6856ab77c7722607a38bea47c5d5523e758956bdf86e6c8cf529fbd8c6fb8f9";
 
-/** Candidates drawn for `n` designs unless the request says: max(100 n, 8000). */
+/** Candidates drawn for `n` designs unless the request says: max(100 n, 32000). */
 export function defaultCandidates(n) {
-  return Math.max(100 * n, 8000);
+  return Math.max(100 * n, 32000);
 }
 
 const TWO32 = 4294967296;
@@ -576,48 +576,49 @@ class BestStore {
   }
 }
 
-/** Section 5: the diverse selection's discount of a distance, (1 - score / tolerance)^4. */
+/** Section 5: the diverse selection's discount of a candidate, (1 - score / tolerance)^2. */
 function discount(score, tolerance) {
   const f = 1 - score / tolerance;
-  const f2 = f * f;
-  return f2 * f2;
+  return f * f;
 }
 
 /**
- * Greedy farthest-point selection with discounted distances over `pool` (pool order): the
- * first is taken, then repeatedly the one with the largest D_i * discount(score_i) (D_i the
- * exact integer squared distance to the nearest one taken; ties: earlier in the pool).
- * Returns the positions of the `n` taken.
+ * Greedy max-sum diversification by cosine distance, discounted, over `pool` (pool order):
+ * the first is taken, then repeatedly the one with the largest A_i * discount(score_i)
+ * (A_i the sum, over those taken in the order taken, of the cosine distance
+ * 1 - (k_i . k_s) / sqrt(|k_i|^2 |k_s|^2), exact integers but for the quotient; ties:
+ * earlier in the pool). Returns the positions of the `n` taken.
  */
-function farthestPoint(pool, n, tolerance) {
+function maxSum(pool, n, tolerance) {
   const P = pool.length;
   const E = pool[0].k.length;
   const k = new Int32Array(P * E);
   pool.forEach((d, i) => k.set(d.k, i * E));
   const weight = Float64Array.from(pool, (d) => discount(d.score, tolerance));
-  const D = new Float64Array(P);
+  const norm = new Float64Array(P);
+  for (let i = 0; i < P; i++) {
+    let q = 0;
+    for (let e = 0; e < E; e++) q += k[i * E + e] * k[i * E + e];
+    norm[i] = q;
+  }
+  const A = new Float64Array(P);
   const taken = new Uint8Array(P);
-  const distanceTo = (s) => {
+  const addDistances = (s) => {
     for (let i = 0; i < P; i++) {
-      if (taken[i]) continue;
-      let d = 0;
-      for (let e = 0; e < E; e++) {
-        const t = k[i * E + e] - k[s * E + e];
-        d += t * t;
-      }
-      if (d < D[i]) D[i] = d;
+      let dot = 0;
+      for (let e = 0; e < E; e++) dot += k[i * E + e] * k[s * E + e];
+      A[i] += 1 - dot / Math.sqrt(norm[i] * norm[s]);
     }
   };
-  D.fill(Infinity);
   const chosen = [0];
   taken[0] = 1;
-  distanceTo(0);
+  addDistances(0);
   while (chosen.length < n) {
     let best = -1;
     let bestValue = -Infinity;
     for (let i = 0; i < P; i++) {
       if (taken[i]) continue;
-      const value = D[i] * weight[i];
+      const value = A[i] * weight[i];
       if (best < 0 || value > bestValue) {
         best = i;
         bestValue = value;
@@ -625,7 +626,7 @@ function farthestPoint(pool, n, tolerance) {
     }
     chosen.push(best);
     taken[best] = 1;
-    distanceTo(best);
+    addDistances(best);
   }
   return chosen;
 }
@@ -665,7 +666,7 @@ export class Selection {
       filled = extra.length;
       chosen = pool.concat(extra);
     } else {
-      chosen = farthestPoint(pool, this.n, this.tolerance).map((i) => pool[i]);
+      chosen = maxSum(pool, this.n, this.tolerance).map((i) => pool[i]);
     }
     return { chosen: chosen.sort(byScore), pool: pool.length, filled };
   }
@@ -1053,7 +1054,7 @@ function drawSeed() {
 
 /**
  * Validates design options; returns them completed with the defaults of `hea-zoo design`
- * (n 20, a drawn seed, max(100 n, 8000) candidates, diverse selection, tolerance 0.05,
+ * (n 20, a drawn seed, max(100 n, 32000) candidates, diverse selection, tolerance 0.05,
  * minimum fraction 0.04). Throws one-line Errors.
  */
 export function checkOptions(options) {
@@ -1135,7 +1136,7 @@ function notesBefore(metadata, o) {
  * @param {number[]} options.target one value per condition, in the metadata's units
  * @param {number} [options.n=20] designs
  * @param {number} [options.seed] noise seed, integer in [0, 2^32 - 1] (default: drawn, and returned)
- * @param {number} [options.candidates=max(100 n, 8000)] candidates drawn
+ * @param {number} [options.candidates=max(100 n, 32000)] candidates drawn
  * @param {"diverse"|"closest"} [options.select="diverse"]
  * @param {number} [options.tolerance=0.05]
  * @param {object} [options.constraints] see checkConstraints (default minimum fraction 0.04)

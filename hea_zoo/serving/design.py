@@ -17,9 +17,9 @@ the same exported models, target, seed, constraints and options give the same de
    interval per property; the score is the mean relative error to the target (with a
    floor of 1 % of the training range, so a target of 0 ranks sensibly);
 5. selection: ``diverse`` (default) spreads the designs over the candidates within the
-   tolerance by greedy farthest-point selection, each distance discounted by the
-   candidate's score (a design must be far from those taken *and* close to the target);
-   ``closest`` keeps the best scores.
+   tolerance by greedy max-sum diversification: each next design has the largest sum of
+   cosine distances to those taken, discounted by its score (a design must differ from
+   all those taken *and* be close to the target); ``closest`` keeps the best scores.
 
 Everything runs chunk by chunk with bounded memory: a bounded store of the best records
 for ``closest`` (spilled to a temporary file when ``n`` is in the millions), a bounded
@@ -98,14 +98,14 @@ __all__ = [
 DEFAULT_TOLERANCE = 0.05
 """Relative tolerance on every property for a candidate to be *in tolerance* (5 %)."""
 
-DIVERSE_DISCOUNT = "(1 - score / tolerance)^4"
-"""How the diverse selection discounts a candidate's distance by its score (section 5).
+DIVERSE_DISCOUNT = "(1 - score / tolerance)^2"
+"""How the diverse selection discounts a candidate's distances by its score (section 5).
 
-The next design maximizes ``D * w``: ``D`` its squared distance to the nearest design taken,
-``w = (1 - score / tolerance)^4`` (computed as ``f = 1 - score / tolerance; f2 = f * f;
-w = f2 * f2``): 1 on the target, 0 at the edge of the tolerance, 1/2 at 16 % of it. Chosen
+The next design maximizes ``A * w``: ``A`` the sum of its cosine distances to the designs
+taken, ``w = (1 - score / tolerance)^2`` (computed as ``f = 1 - score / tolerance;
+w = f * f``): 1 on the target, 0 at the edge of the tolerance, 1/2 at 29 % of it. Chosen
 by measurement (benchmarks/design_quality.py: the oracle-judged MAPE and hit rate of the
-designs against their within-target cosine; see the README)."""
+designs against their within-target cosine; docs/DESIGN_ENGINE.md, section 5)."""
 
 SYSTEM_MIN_THOUSANDTHS = 50
 """An alloy *system* is the set of elements with at least 50 thousandths (5 at.%)."""
@@ -122,8 +122,8 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def default_candidates(n: int) -> int:
-    """Candidates drawn for `n` designs unless the request says: ``max(100 n, 8000)``."""
-    return max(100 * int(n), 8000)
+    """Candidates drawn for `n` designs unless the request says: ``max(100 n, 32000)``."""
+    return max(100 * int(n), 32000)
 
 
 # ----------------------------------------------------------------------------- hashing
@@ -308,33 +308,38 @@ class _BestRecords:
 
 
 def _discount(score: np.ndarray, tolerance: float) -> np.ndarray:
-    """`DIVERSE_DISCOUNT`: ``(1 - score / tolerance)^4`` in float64, as section 5 writes it."""
+    """`DIVERSE_DISCOUNT`: ``(1 - score / tolerance)^2`` in float64, as section 5 writes it."""
     f = 1.0 - np.asarray(score, dtype=np.float64) / tolerance
-    f2 = f * f
-    return f2 * f2
+    return f * f
 
 
-def _farthest_point(k: np.ndarray, n: int, weight: np.ndarray | None = None) -> np.ndarray:
-    """Greedy farthest-point selection with discounted distances (section 5): positions in `k`.
+def _max_sum(k: np.ndarray, n: int, weight: np.ndarray | None = None) -> np.ndarray:
+    """Greedy max-sum diversification by cosine distance, discounted (section 5): positions in `k`.
 
     The first pool candidate is taken; then, repeatedly, the candidate with the largest
-    ``D_i * weight_i`` (float64; `D_i` the exact integer squared distance to the nearest one
-    taken; ties: earlier in the pool) until `n` are taken. `weight` None: all 1.
+    ``A_i * weight_i`` (float64; ties: earlier in the pool) until `n` are taken, where
+    ``A_i`` is the sum, over the candidates taken so far in the order taken, of the cosine
+    distance ``1 - (k_i . k_s) / sqrt(|k_i|^2 |k_s|^2)`` (the dot products and squared
+    norms are exact integers; the quotient as float64). `weight` None: all 1.
     """
-    points = k.astype(np.int32)
+    points = k.astype(np.int64)
+    norms = (points * points).sum(axis=1).astype(np.float64)
+
+    def distance(s: int) -> np.ndarray:
+        dots = (points @ points[s]).astype(np.float64)
+        return 1.0 - dots / np.sqrt(norms * norms[s])
+
     chosen = [0]
-    distance = ((points - points[0]) ** 2).sum(axis=1, dtype=np.int64)
+    total = distance(0)
     taken = np.zeros(points.shape[0], bool)
     taken[0] = True
     while len(chosen) < n:
-        value = distance.astype(np.float64)
-        if weight is not None:
-            value *= weight
+        value = total * weight if weight is not None else total.copy()
         value[taken] = -np.inf
         best = int(np.argmax(value))  # the first of equal values: earlier in the pool
         chosen.append(best)
         taken[best] = True
-        np.minimum(distance, ((points - points[best]) ** 2).sum(axis=1, dtype=np.int64), out=distance)
+        total += distance(best)
     return np.asarray(chosen)
 
 
@@ -1072,7 +1077,7 @@ class Designer:
             seed: noise seed in [0, 2**32 - 1]; None draws one from the OS (reported in
                 `DesignResult.seed`, so the run can be repeated).
             candidates: candidates drawn (default `default_candidates(n)`); at least `n`.
-            select: ``"diverse"`` (greedy farthest point, distances discounted by score, among the
+            select: ``"diverse"`` (greedy max-sum of cosine distances, discounted by score, among the
                 best in-tolerance candidates) or ``"closest"`` (the best scores).
             tolerance: relative tolerance on every property (> 0).
             constraints: a `Constraints` or a mapping of its fields (None: the defaults,
@@ -1272,7 +1277,7 @@ class Designer:
                         "are the closest others (the closest selection)."
                     )
             else:
-                chosen = pool_records[_farthest_point(pool_records["k"], n, _discount(pool_records["score"], tolerance))]
+                chosen = pool_records[_max_sum(pool_records["k"], n, _discount(pool_records["score"], tolerance))]
             chosen = _sort_records(chosen)
         n_designs = chosen.size if chosen is not None else best.final_count()
         return {
