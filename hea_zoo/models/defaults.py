@@ -78,8 +78,11 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "learning_rate": 1e-3,
         "epochs": 150,
         "batch_size": 64,
+        # On large tables: full batches, the learning rate scaled linearly with the batch,
+        # fewer steps below 16,000 training rows (docs/HYPERPARAMETERS.md).
         "budget": TrainingBudget(
-            max_steps=1200, large_max_steps=1000, max_batch_size=512, reference_rows=250
+            max_steps=1200, large_max_steps=1000, large_steps_rows=16000, max_batch_size=512,
+            reference_rows=250, lr_exponent=1.0, full_batches=True,
         ),
         # The held-out negative log-likelihood is the flow's own quality measure.
         "early_stopping": "val_loss",

@@ -136,6 +136,17 @@ def masked_normal_log_prob(z: tf.Tensor, active: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(active * (-0.5 * tf.square(z) - 0.5 * _LOG_2PI), axis=-1)
 
 
+def rank_one_factors(v: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """`(u, a)` of `I + a u u^T`, the symmetric square root of `I + v v^T` (`RankOneUpdate`)."""
+    squared = tf.reduce_sum(tf.square(v), axis=-1, keepdims=True)
+    return v * tf.math.rsqrt(tf.maximum(squared, 1e-30)), tf.sqrt(1.0 + squared) - 1.0
+
+
+def rank_one_inverse(y: tf.Tensor, u: tf.Tensor, a: tf.Tensor) -> tf.Tensor:
+    """`(I + a u u^T)^-1 y = y - a / (1 + a) u (u . y)`."""
+    return y - a / (1.0 + a) * u * tf.reduce_sum(u * y, axis=-1, keepdims=True)
+
+
 class RankOneUpdate(tfb.Bijector):
     """`y = (I + a u u^T) x` with `u = v / |v|`, `a = sqrt(1 + |v|^2) - 1`.
 
@@ -152,9 +163,7 @@ class RankOneUpdate(tfb.Bijector):
         parameters = dict(locals())
         with tf.name_scope(name) as name:
             self._v = tf.convert_to_tensor(v, "float32")
-            squared = tf.reduce_sum(tf.square(self._v), axis=-1, keepdims=True)
-            self._u = self._v * tf.math.rsqrt(tf.maximum(squared, 1e-30))
-            self._a = tf.sqrt(1.0 + squared) - 1.0
+            self._u, self._a = rank_one_factors(self._v)
             super().__init__(
                 forward_min_event_ndims=1,
                 is_constant_jacobian=True,
@@ -171,8 +180,7 @@ class RankOneUpdate(tfb.Bijector):
         return x + self._a * self._u * tf.reduce_sum(self._u * x, axis=-1, keepdims=True)
 
     def _inverse(self, y):
-        c = self._a / (1.0 + self._a)
-        return y - c * self._u * tf.reduce_sum(self._u * y, axis=-1, keepdims=True)
+        return rank_one_inverse(y, self._u, self._a)
 
     def _forward_log_det_jacobian(self, x):
         return tf.math.log(1.0 + self._a[..., 0])  # (ONNX has no Log1p)
@@ -472,24 +480,42 @@ class CFlow(ConditionalGenerator):
     def _clamp(self, raw: tf.Tensor) -> tf.Tensor:
         return self.max_log_scale * tf.tanh(raw / self.max_log_scale)
 
-    def _coupling(self, net, permutation, active, condition) -> tfb.Bijector:
+    def _coupling_shift_and_log_scale(self, net, active_p, x0, condition):
+        """Shift and clamped log-scale of a coupling's transformed half, from its
+        conditioning half `x0` (permuted coordinates; inactive ones masked out)."""
         m = self._n_masked
+        out = net([x0 * active_p[:, :m], condition])
+        shift, raw = tf.split(out, 2, axis=-1)
+        mask = active_p[:, m:]
+        return shift * mask, self._clamp(raw) * mask
+
+    def _coupling(self, net, permutation, active, condition) -> tfb.Bijector:
         active_p = tf.gather(active, permutation, axis=-1)
 
         def shift_and_log_scale(x0, output_units):
-            out = net([x0 * active_p[:, :m], condition])
-            shift, raw = tf.split(out, 2, axis=-1)
-            mask = active_p[:, m:]
-            return shift * mask, self._clamp(raw) * mask
+            return self._coupling_shift_and_log_scale(net, active_p, x0, condition)
 
         inverse = np.argsort(permutation).astype("int32")
         return tfb.Chain(
             [
                 tfb.Permute(inverse),
-                tfb.RealNVP(num_masked=m, shift_and_log_scale_fn=shift_and_log_scale),
+                tfb.RealNVP(num_masked=self._n_masked, shift_and_log_scale_fn=shift_and_log_scale),
                 tfb.Permute(permutation),
             ]
         )
+
+    def _logistic_normal_parameters(self, presence, active, normalized_conditions):
+        """`(shift, log_scale, v)` of the logistic-normal layer (`Shift`, `Scale`,
+        `RankOneUpdate(v)`), zero on inactive coordinates."""
+        # Independent log-fractions l_j ~ N(mu_j, s_j^2) give the log-ratios
+        # y_j = l_j - l_r (j active) mean mu_j - mu_r and covariance diag(s_j^2) +
+        # s_r^2 11^T: a diagonal scale after a symmetric rank-one factor.
+        mu, raw = tf.split(self.affine([normalized_conditions]), 2, axis=-1)
+        log_s = self._clamp(raw)
+        reference = presence - active
+        shift = mu - tf.reduce_sum(mu * reference, axis=-1, keepdims=True)
+        log_s_ref = tf.reduce_sum(log_s * reference, axis=-1, keepdims=True)
+        return shift * active, log_s * active, tf.exp(log_s_ref - log_s) * active
 
     def bijector(self, presence: tf.Tensor, normalized_conditions: tf.Tensor) -> tfb.Bijector:
         """The flow from base noise to log-ratios, for given presence patterns.
@@ -504,22 +530,44 @@ class CFlow(ConditionalGenerator):
         """
         presence = tf.cast(presence, "float32")
         active = presence - reference_mask(presence)
-        # Independent log-fractions l_j ~ N(mu_j, s_j^2) give the log-ratios
-        # y_j = l_j - l_r (j active) mean mu_j - mu_r and covariance diag(s_j^2) +
-        # s_r^2 11^T: a diagonal scale after a symmetric rank-one factor.
-        mu, raw = tf.split(self.affine([normalized_conditions]), 2, axis=-1)
-        log_s = self._clamp(raw)
-        reference = presence - active
-        shift = mu - tf.reduce_sum(mu * reference, axis=-1, keepdims=True)
-        log_s_ref = tf.reduce_sum(log_s * reference, axis=-1, keepdims=True)
-        steps = [
-            tfb.Shift(shift * active),
-            tfb.Scale(log_scale=log_s * active),
-            RankOneUpdate(tf.exp(log_s_ref - log_s) * active),
-        ]
+        shift, log_s, v = self._logistic_normal_parameters(presence, active, normalized_conditions)
+        steps = [tfb.Shift(shift), tfb.Scale(log_scale=log_s), RankOneUpdate(v)]
         for net, permutation in reversed(list(zip(self.couplings, self._permutations))):
             steps.append(self._coupling(net, permutation, active, normalized_conditions))
         return tfb.Chain(steps)
+
+    def inverse_and_log_det(
+        self, y: tf.Tensor, presence: tf.Tensor, normalized_conditions: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Base noise of log-ratios and the log-determinant, in one pass.
+
+        The same numbers as `flow = bijector(presence, c)`; `flow.inverse(y)`,
+        `flow.inverse_log_det_jacobian(y, event_ndims=1)` (tested to float32 round-off),
+        with each coupling's conditioner evaluated once: `tfb.RealNVP` evaluates it once
+        for the inverse and again for the log-determinant, and the chain's shape
+        bookkeeping adds a third of the training step's graph. Training and `log_prob`
+        use this pass; `decode` uses the TFP chain.
+
+        Returns:
+            `(z, log |dz/dy|)`, `(batch, n_elements)` and `(batch,)`.
+        """
+        presence = tf.cast(presence, "float32")
+        active = presence - reference_mask(presence)
+        shift, log_s, v = self._logistic_normal_parameters(presence, active, normalized_conditions)
+        u, a = rank_one_factors(v)
+        z = rank_one_inverse((y - shift) * tf.exp(-log_s), u, a)
+        log_det = -tf.reduce_sum(log_s, axis=-1) - tf.math.log(1.0 + a[:, 0])
+        m = self._n_masked
+        for net, permutation in reversed(list(zip(self.couplings, self._permutations))):
+            z_p = tf.gather(z, permutation, axis=-1)
+            z0 = z_p[:, :m]
+            shift_c, log_scale = self._coupling_shift_and_log_scale(
+                net, tf.gather(active, permutation, axis=-1), z0, normalized_conditions
+            )
+            z1 = (z_p[:, m:] - shift_c) * tf.exp(-log_scale)
+            log_det = log_det - tf.reduce_sum(log_scale, axis=-1)
+            z = tf.gather(tf.concat([z0, z1], axis=-1), np.argsort(permutation).astype("int32"), axis=-1)
+        return z, log_det
 
     # ----------------------------------------------------------------- decode
     def decode(self, z: tf.Tensor, conditions: tf.Tensor) -> tf.Tensor:
@@ -547,10 +595,8 @@ class CFlow(ConditionalGenerator):
         if training and self.noise_std > 0:
             y = y + self.noise_std * active * self.random_normal(tf.shape(y))
         lp_presence = self.presence.log_prob(presence, normalized_conditions)
-        flow = self.bijector(presence, normalized_conditions)
-        z = flow.inverse(y)
-        lp_y = masked_normal_log_prob(z, active) + flow.inverse_log_det_jacobian(y, event_ndims=1)
-        return lp_presence, lp_y + log_jacobian
+        z, log_det = self.inverse_and_log_det(y, presence, normalized_conditions)
+        return lp_presence, masked_normal_log_prob(z, active) + log_det + log_jacobian
 
     def log_prob_parts(self, compositions, conditions) -> dict[str, tf.Tensor]:
         """The two terms of `log_prob`, `(batch,)` each.

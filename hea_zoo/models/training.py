@@ -6,7 +6,8 @@ size) into settings that also hold on large tables:
 
 - the batch grows with the table: `base * sqrt(rows / reference_rows)`, rounded down to
   a power of two, between the model's base batch and `max_batch_size`, and with it the
-  learning rate, by `sqrt(batch / base)` (`lr_scaling`);
+  learning rate, by `sqrt(batch / base)` (`lr_scaling`; `lr_exponent` 1 scales it
+  linearly, as the flow does);
 - the number of epochs is capped so that the optimizer takes at most `max_steps` steps,
   or `large_max_steps` on tables of more than `early_stopping_rows` training rows (at
   least one epoch); with `large_steps_rows` set, a large table of fewer rows than that
@@ -18,7 +19,8 @@ size) into settings that also hold on large tables:
   epochs, and training stops when it has not improved for `patience` epochs, restoring
   the best weights; these tables stream from one `tf.data` pipeline for the whole fit
   (a seeded permutation per epoch, epochs of whole compiled executions), so short epochs
-  do not pay for a new iterator each, and their validation losses come from one compiled
+  do not pay for a new iterator each (with `full_batches`, every batch is full: static
+  shapes, cheaper steps), and their validation losses come from one compiled
   call per epoch on the held-out tensors (`HeldOutLosses`), not from a Keras evaluation
   loop per epoch;
 - during the fit, Python's garbage collector skips the objects that existed before it
@@ -75,7 +77,12 @@ class TrainingBudget:
         patience: epochs without improvement of the validation loss before stopping.
         lr_factor: factor of the learning rate on a plateau of the validation loss.
         lr_patience: epochs without improvement before the learning rate is reduced.
-        lr_scaling: scale the learning rate by `sqrt(batch / base)` when the batch grows.
+        lr_scaling: scale the learning rate by `(batch / base) ** lr_exponent` when the
+            batch grows.
+        lr_exponent: exponent of that scaling (0.5: the square root; 1: linear).
+        full_batches: on large tables, every batch holds `batch` rows (each pass over the
+            shuffled rows drops its last partial batch, different rows each pass): the step
+            function then has static shapes, which makes its steps cheaper.
         stream_rows: tables of at most this many training rows also stream from one
             `tf.data` pipeline (module text; 0: never).
     """
@@ -91,6 +98,8 @@ class TrainingBudget:
     lr_factor: float = 0.3
     lr_patience: int = 2
     lr_scaling: bool = True
+    lr_exponent: float = 0.5
+    full_batches: bool = False
     stream_rows: int = 256
 
     def __post_init__(self):
@@ -107,6 +116,12 @@ class TrainingBudget:
         validation.nonnegative_int(self.stream_rows, "stream_rows")
         if not 0.0 < self.lr_factor <= 1.0:
             raise ValueError(f"`lr_factor` must be in (0, 1]. Received: lr_factor={self.lr_factor!r}")
+        if isinstance(self.lr_exponent, bool) or not (
+            isinstance(self.lr_exponent, (int, float)) and 0.0 <= self.lr_exponent <= 1.0
+        ):
+            raise ValueError(
+                f"`lr_exponent` must be in [0, 1]. Received: lr_exponent={self.lr_exponent!r}"
+            )
         if not 0.0 < self.validation_fraction < 0.5:
             raise ValueError(
                 "`validation_fraction` must be in (0, 0.5). "
@@ -175,7 +190,7 @@ def fit_with_budget(
     large = budget.is_large(n)
     batch = budget.batch_size(n, batch_size)
     if budget.lr_scaling and batch > batch_size:
-        factor = math.sqrt(batch / batch_size)
+        factor = (batch / batch_size) ** budget.lr_exponent
         for optimizer in model.optimizers():
             optimizer.learning_rate = float(optimizer.learning_rate) * factor
     callbacks = list(callbacks or [])
@@ -208,6 +223,8 @@ def fit_with_budget(
         # A whole number of compiled executions per epoch: Keras runs `steps_per_execution`
         # steps at a time from an endless pipeline, so an epoch ends on a multiple of it.
         per_call = int(getattr(model, "steps_per_execution", 1) or 1)
+        # Full batches leave the epochs as long (the patience rules count epochs).
+        full = budget.full_batches and large and len(x) >= batch
         passes = math.ceil(len(x) / batch)
         steps_per_epoch = math.ceil(passes / per_call) * per_call
     if streamed and not large:
@@ -228,7 +245,7 @@ def fit_with_budget(
         # given steps_per_epoch): a fresh seeded permutation each epoch, batches gathered
         # whole. Arrays passed to fit would build a new iterator and reshuffle in Python
         # every epoch, which dominates the cost of the short epochs of large tables.
-        data = _shuffled_batches(x, y, batch, seed)
+        data = _shuffled_batches(x, y, batch, seed, full=full)
         fit_inputs = {"x": data, "steps_per_epoch": steps_per_epoch, "shuffle": False}
     else:
         fit_inputs = {"x": x, "y": y, "batch_size": batch, "shuffle": True}
@@ -323,11 +340,11 @@ class HeldOutLosses(keras.callbacks.Callback):
         self._chunks = []
 
 
-def _shuffled_batches(x: np.ndarray, y: np.ndarray, batch: int, seed: int):
+def _shuffled_batches(x: np.ndarray, y: np.ndarray, batch: int, seed: int, full: bool = False):
     """An endless `tf.data` pipeline of `(x, y)` batches: epoch after epoch, a permutation
     of the rows (stateless, from `seed` and the epoch number) cut into batches of `batch`
-    (the last one of an epoch smaller), gathered in one op per batch, two batches
-    prefetched."""
+    (the last one of an epoch smaller, or with `full` dropped, so every batch has the static
+    shape `(batch, ...)`), gathered in one op per batch, two batches prefetched."""
     import tensorflow as tf
 
     n = len(x)
@@ -337,6 +354,9 @@ def _shuffled_batches(x: np.ndarray, y: np.ndarray, batch: int, seed: int):
         perm = tf.random.experimental.stateless_shuffle(
             tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), index])
         )
+        if full:
+            starts = tf.data.Dataset.range(0, n - batch + 1, batch)
+            return starts.map(lambda start: tf.reshape(perm[start : start + batch], [batch]))
         starts = tf.data.Dataset.range(0, n, batch)
         return starts.map(lambda start: perm[start : tf.minimum(start + batch, n)])
 

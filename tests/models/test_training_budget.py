@@ -139,6 +139,47 @@ def test_large_tables_stream_each_row_once_an_epoch_within_the_step_cap(dataset)
     assert int(model.optimizer.iterations.numpy()) == 96 <= 100
 
 
+def test_full_batches_have_a_static_shape_and_drop_a_different_remainder_each_pass(dataset):
+    """`full_batches`: every batch holds `batch` rows (the step function's shapes are
+    static), each pass over a fresh permutation drops its last partial batch, and the
+    epochs keep their length (the patience rules count epochs)."""
+    from hea_zoo.models.training import _shuffled_batches
+
+    x = np.arange(14, dtype=np.float32).reshape(7, 2)
+    y = np.arange(7, dtype=np.float32)[:, None]
+    data = _shuffled_batches(x, y, 3, seed=0, full=True)
+    assert data.element_spec[0].shape.as_list() == [3, 2]
+    assert data.element_spec[1].shape.as_list() == [3, 1]
+    passes = [np.concatenate([by.numpy()[:, 0] for _, by in data.skip(2 * i).take(2)]) for i in range(4)]
+    for rows in passes:
+        assert len(rows) == len(set(rows)) == 6  # one row of 7 left out of the pass
+    assert len({tuple(sorted(rows)) for rows in passes}) > 1  # not always the same row
+    np.testing.assert_array_equal(
+        np.concatenate([bx.numpy()[:, 0] for bx, _ in data.take(2)]), 2 * passes[0]
+    )
+    assert _shuffled_batches(x, y, 3, seed=0).element_spec[0].shape.as_list() == [None, 2]
+
+    rng = np.random.default_rng(2)
+    rows = rng.integers(0, len(dataset.train), 2400)
+    xs, ys = dataset.train.compositions[rows], dataset.train.properties[rows]
+    model = Surrogate(n_members=2, hidden_units=(16,), seed=0, learning_rate=1e-3)
+    model.adapt(xs, ys)
+    model.compile(steps_per_execution=16)
+    budget = TrainingBudget(max_steps=10**6, large_max_steps=100, early_stopping_rows=2000, max_batch_size=64,
+                            reference_rows=250, full_batches=True, lr_exponent=1.0)  # fmt: skip
+    fit_with_budget(model, xs, ys, epochs=1000, batch_size=32, budget=budget)
+    # 2,160 rows at batch 64: 33 full batches a pass, epochs of 48 steps as without it
+    assert model.training_plan["max_epochs"] == 2
+    assert model.training_plan["learning_rate"] == pytest.approx(2e-3, rel=1e-6)  # linear: 64 / 32
+    assert int(model.optimizer.iterations.numpy()) == 96
+
+
+def test_lr_exponent_must_be_in_zero_one():
+    for bad in (-0.5, 1.5, True, "1"):
+        with pytest.raises(ValueError, match="lr_exponent"):
+            TrainingBudget(lr_exponent=bad)
+
+
 def test_tiny_tables_stream_whole_passes_in_whole_executions(dataset):
     """At most `stream_rows` rows: one pipeline, no validation split, the steps of `epochs`
     whole passes rounded up to executions; a larger small table keeps the arrays path."""
