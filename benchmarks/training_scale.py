@@ -204,7 +204,8 @@ def format_table(rows: list[dict]) -> str:
                 parts.append(f"designs' oracle APE median G {g:.1f} %, K {k:.1f} %")
             parts.append(f"mean {r['oracle_mape']:.1f} %")
             if r.get("designs_without_metal"):
-                parts.append(f"{r['designs_without_metal']} designs of oxygen alone not judged")
+                n = r["designs_without_metal"]
+                parts.append(f"{n} design{'' if n == 1 else 's'} of oxygen alone not judged")
             quality = "; ".join(parts)
         lines.append(
             f"| {r['table']} | {r['train_rows']:,} | {r['model']} | {r['seconds']:.1f} | "
