@@ -329,11 +329,11 @@ def cmd_train(args) -> int:
     print(f"data: {data.name}: {len(data)} rows, {data.alloys_in(data.train_index)} distinct alloys "
           f"in train, {data.alloys_in(data.test_index)} in test, {len(data.elements)} elements, "
           f"properties {', '.join(data.property_names)}")  # fmt: skip
-    start = time.perf_counter()
     verbose = 1 if args.verbose else "auto"
-    if args.model == "surrogate":
-        from hea_zoo.models import train_default_surrogate
+    from hea_zoo.models import train_default_generator, train_default_surrogate  # TensorFlow
 
+    start = time.perf_counter()  # the training, not the import of TensorFlow
+    if args.model == "surrogate":
         model = train_default_surrogate(data, epochs=args.epochs, seed=args.seed, verbose=verbose)
         seconds = time.perf_counter() - start
         scores = model.score(data.test.compositions, data.test.properties) if len(data.test_index) else {}
@@ -350,8 +350,6 @@ def cmd_train(args) -> int:
 
             print(f"intervals: {calibration_method(model.calibration_folds)}, {model.calibration_size} alloys")
     else:
-        from hea_zoo.models import train_default_generator
-
         model = train_default_generator(args.model, data, epochs=args.epochs, seed=args.seed, verbose=verbose)
         seconds = time.perf_counter() - start
     from hea_zoo.files import atomic_write
