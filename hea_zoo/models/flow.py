@@ -541,12 +541,17 @@ class CFlow(ConditionalGenerator):
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """Base noise of log-ratios and the log-determinant, in one pass.
 
-        The same numbers as `flow = bijector(presence, c)`; `flow.inverse(y)`,
-        `flow.inverse_log_det_jacobian(y, event_ndims=1)` (tested to float32 round-off),
-        with each coupling's conditioner evaluated once: `tfb.RealNVP` evaluates it once
-        for the inverse and again for the log-determinant, and the chain's shape
-        bookkeeping adds a third of the training step's graph. Training and `log_prob`
-        use this pass; `decode` uses the TFP chain.
+        What `flow.inverse(y)` and `flow.inverse_log_det_jacobian(y, event_ndims=1)` give
+        for `flow = bijector(presence, normalized_conditions)` (tested to float32
+        round-off), with each coupling's conditioner evaluated once: `tfb.RealNVP`
+        evaluates it once for the inverse and again for the log-determinant, and the
+        chain's shape bookkeeping adds a third of the training step's graph. Training and
+        `log_prob` use this pass; `decode` uses the TFP chain.
+
+        Args:
+            y: `(batch, n_elements)` log-ratios (0 off the active coordinates).
+            presence: `(batch, n_elements)` presence bits.
+            normalized_conditions: `(batch, n_conditions)` standardized conditions.
 
         Returns:
             `(z, log |dz/dy|)`, `(batch, n_elements)` and `(batch,)`.
