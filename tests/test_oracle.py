@@ -48,6 +48,14 @@ def test_properties_not_near_collinear():
     assert abs(r) < 0.7
 
 
+def test_oxygen_alone_is_not_judgeable():
+    x = parse_formulas(["O", "HfNbTaTiZrO0.2", "Si"])
+    np.testing.assert_array_equal(oracle.judgeable(x), [False, True, True])
+    with pytest.raises(ValueError, match="metallic element"):
+        oracle.properties(x)
+    assert np.all(np.isfinite(oracle.properties(x[oracle.judgeable(x)])))
+
+
 def test_rejects_other_elements():
     with pytest.raises(ValueError, match="22 elements"):
         oracle.properties(np.array([[0.5, 0.5]]), elements=("Nb", "Cs"))

@@ -887,7 +887,7 @@ export function designsTable(result, model, maxRows = null) {
       if (result.hasSurrogate) {
         cells.push(`${formatFixed(d.mean[p], 1)} [${formatFixed(d.lower[p], 1)}, ${formatFixed(d.upper[p], 1)}]`);
       }
-      if (result.usesOracle) cells.push(formatFixed(d.oracle[p], 1));
+      if (result.usesOracle) cells.push(Number.isFinite(d.oracle[p]) ? formatFixed(d.oracle[p], 1) : "–"); // oxygen alone
     });
     if (result.hasLogProb) cells.push(formatFixed(d.logProb, 1));
     cells.push(d.system);
@@ -1281,7 +1281,10 @@ export async function design(options) {
       if (d.std) out.std = d.std;
     }
     if (usesOracle) {
-      out.oracle = oracleProperties(fractions, elements);
+      // A design of oxygen alone (possible under constraints) has no oracle values.
+      out.oracle = elements.some((s, e) => s !== "O" && fractions[e] > 0)
+        ? oracleProperties(fractions, elements)
+        : new Array(P).fill(NaN);
       const errors = relativeErrors(out.oracle, 0, o.target, floors);
       out.oracleErrors = Array.from(errors);
       out.oracleError = numpySum(errors, 0, P) / P;

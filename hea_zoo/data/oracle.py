@@ -61,6 +61,7 @@ __all__ = [
     "fracture_toughness",
     "properties",
     "descriptors",
+    "judgeable",
 ]
 
 from hea_zoo.constants import PROPERTY_NAMES, PROPERTY_UNITS  # noqa: E402  (the one definition)
@@ -192,3 +193,10 @@ def properties(compositions: np.ndarray, elements: Sequence[str] = ELEMENTS) -> 
     """(N, 2) array: shear modulus (GPa), fracture toughness (MPa·m^1/2)."""
     d = descriptors(compositions, elements)
     return np.stack([d["G"], d["K"]], axis=1)
+
+
+def judgeable(compositions: np.ndarray, elements: Sequence[str] = ELEMENTS) -> np.ndarray:
+    """(N,) bool: the rows the oracle can judge, those with a metallic element (not oxygen
+    alone); `properties` raises on the others."""
+    x = _check(compositions, elements)
+    return x[:, _arrays(elements)["metal"]].sum(axis=1) > 0

@@ -1312,8 +1312,13 @@ class Designer:
         if self.uses_oracle:
             from hea_zoo.data import oracle as oracle_module
 
-            oracle_values = oracle_module.properties(fractions, self.elements)
-            oracle_error = relative_errors(oracle_values, t, floors).mean(axis=1)
+            # A design of oxygen alone (possible under constraints) has no oracle values.
+            oracle_values = np.full((fractions.shape[0], len(self.condition_names)), np.nan)
+            judged = oracle_module.judgeable(fractions, self.elements)
+            if judged.any():
+                oracle_values[judged] = oracle_module.properties(fractions[judged], self.elements)
+            with np.errstate(invalid="ignore"):
+                oracle_error = relative_errors(oracle_values, t, floors).mean(axis=1)
         in_tol = None
         if self.has_surrogate:
             with np.errstate(invalid="ignore"):
@@ -1372,7 +1377,8 @@ def format_table(result: DesignResult, designer: Designer, max_rows: int | None 
                     f"{rows[f'{name}_surrogate'][i]:.1f} [{rows[f'{name}_lower'][i]:.1f}, {rows[f'{name}_upper'][i]:.1f}]"
                 )
             if f"{name}_oracle" in rows:
-                cells.append(f"{rows[f'{name}_oracle'][i]:.1f}")
+                value = rows[f"{name}_oracle"][i]
+                cells.append(f"{value:.1f}" if np.isfinite(value) else "–")  # oxygen alone
         if "log_prob" in rows:
             cells.append(f"{rows['log_prob'][i]:.1f}")
         cells.append(rows["system"][i])
