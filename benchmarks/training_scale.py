@@ -156,7 +156,7 @@ def run_generator(name: str, dataset, seed: int = 0, max_conditions: int = 2000)
     conditions = test.properties[:max_conditions]
     designs = model.generate(conditions, 1, seed=0)[:, 0]
     # The oracle judges alloys: a design of oxygen alone has no properties to compare.
-    metallic = designs[:, list(dataset.elements).index("O")] < 1.0 - 1e-6
+    metallic = oracle.judgeable(designs, dataset.elements)
     out["designs_without_metal"] = int(np.sum(~metallic))
     conditions, designs = conditions[metallic], designs[metallic]
     ape = np.abs(oracle.properties(designs) - conditions) / np.abs(conditions) * 100.0

@@ -473,6 +473,7 @@ class CFlow(ConditionalGenerator):
             output.kernel.assign(tf.zeros_like(output.kernel))
         rng = np.random.RandomState(_PERMUTATION_SEED)
         self._permutations = [rng.permutation(e).astype("int32") for _ in range(self.n_couplings)]
+        self._inverse_permutations = [np.argsort(p).astype("int32") for p in self._permutations]
 
         self.built = True
 
@@ -489,13 +490,12 @@ class CFlow(ConditionalGenerator):
         mask = active_p[:, m:]
         return shift * mask, self._clamp(raw) * mask
 
-    def _coupling(self, net, permutation, active, condition) -> tfb.Bijector:
+    def _coupling(self, net, permutation, inverse, active, condition) -> tfb.Bijector:
         active_p = tf.gather(active, permutation, axis=-1)
 
         def shift_and_log_scale(x0, output_units):
             return self._coupling_shift_and_log_scale(net, active_p, x0, condition)
 
-        inverse = np.argsort(permutation).astype("int32")
         return tfb.Chain(
             [
                 tfb.Permute(inverse),
@@ -532,8 +532,10 @@ class CFlow(ConditionalGenerator):
         active = presence - reference_mask(presence)
         shift, log_s, v = self._logistic_normal_parameters(presence, active, normalized_conditions)
         steps = [tfb.Shift(shift), tfb.Scale(log_scale=log_s), RankOneUpdate(v)]
-        for net, permutation in reversed(list(zip(self.couplings, self._permutations))):
-            steps.append(self._coupling(net, permutation, active, normalized_conditions))
+        for net, permutation, inverse in reversed(
+            list(zip(self.couplings, self._permutations, self._inverse_permutations))
+        ):
+            steps.append(self._coupling(net, permutation, inverse, active, normalized_conditions))
         return tfb.Chain(steps)
 
     def inverse_and_log_det(
@@ -563,7 +565,9 @@ class CFlow(ConditionalGenerator):
         z = rank_one_inverse((y - shift) * tf.exp(-log_s), u, a)
         log_det = -tf.reduce_sum(log_s, axis=-1) - tf.math.log(1.0 + a[:, 0])
         m = self._n_masked
-        for net, permutation in reversed(list(zip(self.couplings, self._permutations))):
+        for net, permutation, inverse in reversed(
+            list(zip(self.couplings, self._permutations, self._inverse_permutations))
+        ):
             z_p = tf.gather(z, permutation, axis=-1)
             z0 = z_p[:, :m]
             shift_c, log_scale = self._coupling_shift_and_log_scale(
@@ -571,7 +575,7 @@ class CFlow(ConditionalGenerator):
             )
             z1 = (z_p[:, m:] - shift_c) * tf.exp(-log_scale)
             log_det = log_det - tf.reduce_sum(log_scale, axis=-1)
-            z = tf.gather(tf.concat([z0, z1], axis=-1), np.argsort(permutation).astype("int32"), axis=-1)
+            z = tf.gather(tf.concat([z0, z1], axis=-1), inverse, axis=-1)
         return z, log_det
 
     # ----------------------------------------------------------------- decode

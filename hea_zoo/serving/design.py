@@ -1317,8 +1317,7 @@ class Designer:
             judged = oracle_module.judgeable(fractions, self.elements)
             if judged.any():
                 oracle_values[judged] = oracle_module.properties(fractions[judged], self.elements)
-            with np.errstate(invalid="ignore"):
-                oracle_error = relative_errors(oracle_values, t, floors).mean(axis=1)
+            oracle_error = relative_errors(oracle_values, t, floors).mean(axis=1)  # NaN where not judged
         in_tol = None
         if self.has_surrogate:
             with np.errstate(invalid="ignore"):
