@@ -345,6 +345,7 @@ def cmd_train(args) -> int:
                 else ", no calibrated interval"
             )
             print(f"held-out {name}: R2 {s['r2']:.4f}, MAPE {s['mape']:.2f} %, MAE {s['mae']:.4g}{interval}")
+        print(_surrogate_inputs(model, data.elements))
         if model.is_calibrated:
             from hea_zoo.models.calibration import calibration_method
 
@@ -357,6 +358,17 @@ def cmd_train(args) -> int:
     atomic_write(out, model.save)
     print(f"trained {args.model} in {seconds:.1f} s; saved to {out}")
     return EXIT_OK
+
+
+def _surrogate_inputs(model, elements) -> str:
+    """One line: what the surrogate reads besides the fractions, or why it reads them only."""
+    if model.descriptors:
+        return f"inputs: fractions and element descriptors ({', '.join(model.descriptors)}: mean and spread)"
+    from hea_zoo.data.elements import ELEMENTS as TABLED
+
+    untabled = [e for e in elements if e not in TABLED]
+    why = f" (no tabulated element data for {', '.join(untabled)})" if untabled else ""
+    return f"inputs: fractions only{why}"
 
 
 def _surrogate_for(args, data):
@@ -723,7 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bound", action="append", metavar="EL=LO:HI",
                    help="bounds of an element's fraction, e.g. Al=0:0.1 (repeatable).")  # fmt: skip
     p.add_argument("--min-fraction", type=float, default=None,
-                   help="smallest fraction of any present element (default 0.04).")  # fmt: skip
+                   help="smallest fraction of any present element (default 0.03).")  # fmt: skip
     p.add_argument("--seed", type=int, default=None, help="seed of the latent noise, 0..4294967295 (default: drawn, and printed).")
     p.add_argument("--out", default=None, help="also write every design to this file (.csv, or .parquet with pyarrow).")
     p.add_argument("--models-dir", default=None, help="folder of exported models (default: the bundled exported/).")

@@ -17,7 +17,7 @@ import numpy as np
 
 from hea_zoo import artifact
 
-DEFAULT_MIN_FRACTION = 0.04  # section 3: the defaults of a design request
+DEFAULT_MIN_FRACTION = 0.03  # section 3: the defaults of a design request
 DEFAULT_TOLERANCE = 0.05  # section 4
 INTERVAL_Z = 1.6448536269514722  # section 4: mean ± z std without a calibrated interval
 
@@ -45,7 +45,7 @@ def constraints(elements, allowed=None, excluded=(), max_elements=None, bounds=N
                 threshold=artifact.DROP_THRESHOLD) -> Constraints:  # fmt: skip
     """Normal form of a valid request (validation itself is tested on the JavaScript side).
 
-    Unset, the minimum fraction is 0.04 and there is no maximum number of elements."""
+    Unset, the minimum fraction is 0.03 and there is no maximum number of elements."""
     index = {s: e for e, s in enumerate(elements)}
     E = len(elements)
     ok = np.zeros(E, bool) if allowed is not None else np.ones(E, bool)
@@ -143,9 +143,9 @@ def select(judged: list[dict], n: int, how: str, tolerance: float = DEFAULT_TOLE
             k = [[int(v) for v in d["k"]] for d in pool]
             norm = [float(sum(v * v for v in row)) for row in k]
             weight = []
-            for d in pool:  # (1 - score / tolerance)^2 as f * f
+            for d in pool:  # (1 - score / tolerance)^1.25 as f * sqrt(sqrt(f))
                 f = 1.0 - d["score"] / tolerance
-                weight.append(f * f)
+                weight.append(f * math.sqrt(math.sqrt(f)))
 
             def distances(s):  # cosine distances to pool[s]: exact integer dot products
                 return [1.0 - float(sum(a * b for a, b in zip(row, k[s]))) / math.sqrt(norm[i] * norm[s])

@@ -239,7 +239,7 @@ def test_repair_examples():
         ({"max_elements": 1, "bounds": {"Nb": (0.2, 1), "Ti": (0.2, 1)}}, "below the 2 required elements (Nb, Ti)"),
         ({"min_fraction": 0}, "--min-fraction must lie in (0, 1]"),
         ({"min_fraction": 1.5}, "--min-fraction must lie in (0, 1]"),
-        ({"bounds": {"Al": (0.01, 0.02)}}, "minimum fraction 0.04 (the default; set --min-fraction to change it) exceeds"),
+        ({"bounds": {"Al": (0.01, 0.02)}}, "minimum fraction 0.03 (the default; set --min-fraction to change it) exceeds"),
         ({"bounds": {"Al": (0, float("nan"))}}, "must be a finite number"),
         ({"colour": "red"}, "unknown constraint(s) ['colour']"),
     ],

@@ -17,7 +17,8 @@ import hea_zoo
 from hea_zoo.models.calibration import calibration_method
 from hea_zoo.serving import export
 from hea_zoo.models import CVAE, Surrogate
-from hea_zoo.models.base import MODEL_VERSION  # generators and surrogate alike: the export version
+from hea_zoo.models.base import MODEL_VERSION  # the generators' layout
+from hea_zoo.models.surrogate import SURROGATE_MODEL_VERSION  # the surrogate's
 from tests.export_helpers import (
     ALL_NAMES,
     EXPORTED,
@@ -157,7 +158,10 @@ def test_metadata_read_back(name, models, exports):
     assert meta == export.read_saved_model_metadata(result.saved_model)
     assert meta["elements"] == list(hea_zoo.ELEMENTS)
     # The first export into a fresh folder is version 1; the model's own layout version is separate.
-    assert meta["export_version"] == result.version == 1 and meta["model_version"] == MODEL_VERSION
+    layout = SURROGATE_MODEL_VERSION if name == "surrogate" else MODEL_VERSION
+    assert meta["export_version"] == result.version == 1 and meta["model_version"] == layout
+    if name == "surrogate":
+        assert meta["descriptors"] == ["valence_electrons", "atomic_radius"] == list(model.descriptors)
     assert meta["hea_zoo_version"] == hea_zoo.__version__
     assert meta["model_class"] == type(model).__name__
     # A reader that knows nothing of hea_zoo sees the same (lists as JSON strings).
@@ -387,7 +391,8 @@ def test_committed_manifest_hashes_and_sizes_match_the_files():
     assert manifest["dataset"]["fingerprint_sha256"] == hea_zoo.load_dataset().fingerprint()
     assert set(manifest["models"]) == set(committed_names())
     for name, entry in manifest["models"].items():
-        assert entry["model_version"] == MODEL_VERSION and entry["export_version"] == 1
+        layout = SURROGATE_MODEL_VERSION if name == "surrogate" else MODEL_VERSION
+        assert entry["model_version"] == layout and entry["export_version"] == 1
         assert entry["files"]["onnx"] == f"{name}.onnx"
         assert entry["files"]["saved_model"] == f"{name}/1"
         assert entry["bytes"]["onnx"] == listed[f"{name}.onnx"]["bytes"]

@@ -354,7 +354,7 @@ def test_engine_repair_matches_the_python_reading_of_the_spec(tmp_path):
         assert not kk[:, excluded].any()
         if c["max_elements"] is not None:
             assert ((kk > 0).sum(1) <= c["max_elements"]).all()
-        f_min = c["min_fraction"] or 0.04  # the default minimum fraction
+        f_min = c["min_fraction"] or 0.03  # the default minimum fraction
         for s, (lo, hi) in c["bounds"].items():
             col = kk[:, ELEMENTS.index(s)]
             present = col > 0
@@ -432,9 +432,9 @@ def test_engine_normalizes_valid_constraints(tmp_path):
     plain, raised, allowed, threshold, all_elements, fewer = probe(
         tmp_path, op="constraints", cases=cases, elements=ELEMENTS, threshold=0.005
     )["results"]  # fmt: skip
-    # The defaults of a design request: minimum fraction 0.04, no maximum number of elements.
-    assert plain["error"] is None and plain["maxElements"] == 22 and plain["minFraction"] == 0.04
-    assert not plain["trivial"]  # the default repair removes elements below 4 at.%
+    # The defaults of a design request: minimum fraction 0.03, no maximum number of elements.
+    assert plain["error"] is None and plain["maxElements"] == 22 and plain["minFraction"] == 0.03
+    assert not plain["trivial"]  # the default repair removes elements below 3 at.%
     # The plain request: every element, no bounds, m >= E and the drop threshold.
     assert threshold["trivial"] and all_elements["trivial"] and not fewer["trivial"]
     assert raised["error"] is None and not raised["trivial"]
@@ -469,8 +469,8 @@ def test_engine_selection_matches_the_python_reading_of_the_spec(tmp_path):
 
 
 def test_engine_discounts_distances_by_score(tmp_path):
-    """Section 5 in engine.js: max-sum of cosine distances times (1 - score / tolerance)^2.
-    Orthogonal candidates that use half the tolerance (weight 1/4) lose to a nearer one on
+    """Section 5 in engine.js: max-sum of cosine distances times (1 - score / tolerance)^1.25.
+    Orthogonal candidates that use three quarters of the tolerance (weight 0.18) lose to a nearer one on
     the target; with equal scores the most distant wins; on random pools engine.js takes
     exactly the candidates `hea_zoo.serving.design._max_sum` takes."""
     from hea_zoo.serving import design
@@ -480,7 +480,7 @@ def test_engine_discounts_distances_by_score(tmp_path):
     k[0, 0] = k[2, 1] = k[3, 2] = 1000
     k[1, :2] = 500
     requests = []
-    for scores in ([0.0, 0.0, 0.025, 0.025], [0.0, 0.0, 0.0, 0.0]):
+    for scores in ([0.0, 0.0, 0.0375, 0.0375], [0.0, 0.0, 0.0, 0.0]):
         judged = [{"index": i, "k": k[i].tolist(), "score": s, "inTolerance": True} for i, s in enumerate(scores)]
         requests.append({"op": "select", "judged": judged, "n": 2, "select": "diverse", "tolerance": 0.05,
                          "elements": ELEMENTS})  # fmt: skip
@@ -499,7 +499,7 @@ def test_engine_discounts_distances_by_score(tmp_path):
     answers = probe(tmp_path, op="batch", requests=requests)["answers"]
     discounted, plain = answers[:2]
     assert discounted["indices"] == [0, 1] and plain["indices"] == [0, 2]
-    weight = design._discount(np.array([0.0, 0.0, 0.025, 0.025]), 0.05)
+    weight = design._discount(np.array([0.0, 0.0, 0.0375, 0.0375]), 0.05)
     assert list(design._max_sum(k, 2, weight)) == [0, 1] and list(design._max_sum(k, 2)) == [0, 2]
     for (rows, scores), answer in zip(pools, answers[2:]):
         order = np.lexsort((np.arange(len(scores)), scores))  # pool order: (score, index)
@@ -888,7 +888,7 @@ def test_node_design_edge_requests_match_hea_zoo_design(example_dir, tmp_path):
         _python_engine("cvae", EXPORTED, [60.0, 35.0], 10, seed, constraints={"bounds": {"Ta": (0.3337, 0.3337)}})
     error = node_design(example_dir, path, [60.0, 35.0], 10, seed, bounds="Ta=0.3337:0.3337", expect_error=True)
     assert error == f"error: {info.value}"
-    assert error.startswith("error: no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.04) among 32,000 ")
+    assert error.startswith("error: no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.03) among 32,000 ")
     # Mo and Nb fixed at 0.5: every candidate prints Mo0.5Nb0.5, one distinct design.
     how = str(rng.choice(["diverse", "closest"]))
     designer, result = _python_engine("cvae", EXPORTED, [60.0, 35.0], 30, seed, select=how,

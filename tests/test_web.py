@@ -280,7 +280,7 @@ EXPECTED_MESSAGES = {
     "contradictory bounds": "the lower bounds sum to 1.1 > 1",
     "unknown element": 'unknown element "Xx"',
     "fewer candidates than designs": "candidates (10) must be at least the number of designs (30)",
-    "infeasible": "no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.04) among 32,000 candidates",
+    "infeasible": "no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.03) among 32,000 candidates",
 }
 
 
@@ -421,7 +421,7 @@ def test_page_without_a_surrogate_matches_hea_zoo_design(page_run, scenario, tmp
 
 def test_page_defaults_are_those_of_hea_zoo_design(page_run):
     """The form opens with `hea-zoo design`'s defaults: 20 designs, a drawn seed, max(100 n,
-    32000) candidates, diverse selection, tolerance 0.05, minimum fraction 0.04, no maximum
+    32000) candidates, diverse selection, tolerance 0.05, minimum fraction 0.03, no maximum
     number of elements, every element."""
     from hea_zoo import cli
     from hea_zoo.serving import design

@@ -5,7 +5,7 @@
 //   node generate.js --design --model ../../exported/cvae.onnx --target 60,35 [--n 20] [--seed 0]
 //                    [--candidates C] [--select diverse|closest] [--tolerance 0.05]
 //                    [--allow Mo,Nb,...] [--exclude Al,V] [--max-elements 5]
-//                    [--bounds Al=0:0.1,W=0.2:0.5] [--min-fraction 0.04] [--out designs.csv] [--json]
+//                    [--bounds Al=0:0.1,W=0.2:0.5] [--min-fraction 0.03] [--out designs.csv] [--json]
 //
 // The generator's inputs are `z` (standard-normal noise, [batch, latent_dim]) and
 // `condition` (the target properties in physical units, [batch, n_conditions]); its output
@@ -51,7 +51,7 @@ const USAGE = `usage: node generate.js --model FILE.onnx --target V1,V2 [--n N] 
   --allow         only these elements;  --exclude: never these elements
   --max-elements  at most this many elements per alloy
   --bounds        per-element fraction bounds, SYMBOL=LO:HI, comma separated
-  --min-fraction  smallest fraction of any element present (default 0.04)
+  --min-fraction  smallest fraction of any element present (default 0.03)
   --surrogate     the surrogate (default: surrogate.onnx beside --model, if there is one)
   --out           with --design: also write every design to this CSV file
   --json          print one JSON object instead of text`;

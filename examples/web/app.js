@@ -1,7 +1,7 @@
 // The design page: loads an exported generator and the surrogate with onnxruntime-web
 // (WebAssembly, one thread) and runs engine.js, the design engine `hea-zoo design` runs,
 // with its defaults (20 designs, a drawn seed, max(100 n, 32000) candidates, diverse
-// selection, tolerance 0.05, minimum fraction 0.04). Serve the repository root
+// selection, tolerance 0.05, minimum fraction 0.03). Serve the repository root
 // (`python -m http.server`) and open /examples/web/.
 
 import * as engine from "./engine.js";

@@ -33,8 +33,8 @@ export const MAX_SEED = 4294967295;
 export const DEFAULT_TOLERANCE = 0.05;
 export const SYSTEM_MIN_THOUSANDTHS = 50;
 export const MAX_CANDIDATES = 10000000;
-/** Minimum fraction of any element in a design unless the request sets one (4 at.%). */
-export const DEFAULT_MIN_FRACTION = 0.04;
+/** Minimum fraction of any element in a design unless the request sets one (3 at.%). */
+export const DEFAULT_MIN_FRACTION = 0.03;
 /** Maximum number of elements in a design unless the request sets one (null: no limit). */
 export const DEFAULT_MAX_ELEMENTS = null;
 /** Designs returned unless the request says. */
@@ -319,7 +319,7 @@ export function gText(value) {
  *
  * Input (all optional): {allowed: [symbols] | "Mo,Nb", excluded, maxElements,
  * bounds: {Al: [lo, hi]} | "Al=0:0.1", minFraction}. Unset, `minFraction` is
- * DEFAULT_MIN_FRACTION (0.04) and `maxElements` DEFAULT_MAX_ELEMENTS (no limit), the
+ * DEFAULT_MIN_FRACTION (0.03) and `maxElements` DEFAULT_MAX_ELEMENTS (no limit), the
  * defaults of `hea-zoo design`. Throws an Error with a one-line message naming the problem
  * for a contradictory or malformed request. `threshold` is the generator's drop threshold
  * (the plain request prints with it).
@@ -576,10 +576,10 @@ class BestStore {
   }
 }
 
-/** Section 5: the diverse selection's discount of a candidate, (1 - score / tolerance)^2. */
+/** Section 5: the diverse selection's discount of a candidate, (1 - score / tolerance)^1.25 (f >= 0 in the pool). */
 function discount(score, tolerance) {
   const f = 1 - score / tolerance;
-  return f * f;
+  return f * Math.sqrt(Math.sqrt(f));
 }
 
 /**
@@ -1055,7 +1055,7 @@ function drawSeed() {
 /**
  * Validates design options; returns them completed with the defaults of `hea-zoo design`
  * (n 20, a drawn seed, max(100 n, 32000) candidates, diverse selection, tolerance 0.05,
- * minimum fraction 0.04). Throws one-line Errors.
+ * minimum fraction 0.03). Throws one-line Errors.
  */
 export function checkOptions(options) {
   const { metadata } = options;
@@ -1139,7 +1139,7 @@ function notesBefore(metadata, o) {
  * @param {number} [options.candidates=max(100 n, 32000)] candidates drawn
  * @param {"diverse"|"closest"} [options.select="diverse"]
  * @param {number} [options.tolerance=0.05]
- * @param {object} [options.constraints] see checkConstraints (default minimum fraction 0.04)
+ * @param {object} [options.constraints] see checkConstraints (default minimum fraction 0.03)
  * @param {number} [options.chunkSize=4096]
  * @param {string} [options.surrogateName] how notes name the surrogate file
  * @param {string} [options.generatorPath] how notes name the generator file

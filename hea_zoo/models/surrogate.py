@@ -10,6 +10,13 @@ matmul, so a training step updates the whole ensemble at the cost of one wide ne
 Targets are standardized inside the model (constants set by `adapt` on the training data
 and saved with it), so inputs are atomic fractions and outputs are in physical units.
 
+Besides the fractions, each member reads composition-weighted element descriptors: for
+each tabulated element property named in `descriptors` (by default the valence-electron
+count and the atomic radius, the two classic descriptors of refractory HEAs: VEC and the
+atomic-size mismatch), its mean and its standard deviation over the alloy's atoms
+(`descriptor_features`). They are computed inside the model from the element table
+(`hea_zoo.data.elements`), so inputs stay atomic fractions and exports need nothing else.
+
 Its uncertainty is a calibrated interval (`calibrate`, `predict_interval`): normalized
 split conformal prediction on alloys held out from training (or, on small tables,
 cross-conformal scores from folds of the training alloys), the width growing with the
@@ -33,14 +40,29 @@ from hea_zoo.models import calibration, validation
 from hea_zoo.models.base import ZooModel
 from hea_zoo.models.training import STEPS_PER_EXECUTION, TrainingBudget, fit_with_budget
 
-__all__ = ["EnsembleDense", "Surrogate", "train_default_surrogate", "SURROGATE_DEFAULTS"]
+__all__ = [
+    "EnsembleDense",
+    "Surrogate",
+    "train_default_surrogate",
+    "descriptor_features",
+    "resolve_descriptors",
+    "SURROGATE_DEFAULTS",
+    "DEFAULT_DESCRIPTORS",
+]
 
-SURROGATE_MODEL_VERSION = "2"
+SURROGATE_MODEL_VERSION = "3"
 """Layout of saved surrogates. "1" (hea_zoo 0.1.0): one network per member; "2": one
 vectorized ensemble (`EnsembleDense` layers), with the interval weights
 (`interval_scale`, `interval_offset`, `interval_power`) after the target statistics; a
 layout-2 file saved before the intervals existed has no interval weights and loads
-uncalibrated, one saved before `interval_power` loads with power 1 (the same intervals)."""
+uncalibrated, one saved before `interval_power` loads with power 1 (the same intervals).
+"3": element descriptors as extra inputs (`descriptors`; the descriptor table and the
+features' statistics after the interval weights); a layout-2 file loads without them."""
+
+#: Element properties whose composition-weighted mean and standard deviation the default
+#: surrogate reads (docs/HYPERPARAMETERS.md: chosen by held-out error on the bundled data,
+#: checked on the MPEA measurements).
+DEFAULT_DESCRIPTORS: tuple[str, ...] = ("valence_electrons", "atomic_radius")
 
 #: Defaults chosen on the bundled data (see docs/HYPERPARAMETERS.md).
 SURROGATE_DEFAULTS: dict = {
@@ -123,6 +145,80 @@ class EnsembleDense(keras.layers.Layer):
         return config
 
 
+def resolve_descriptors(descriptors, elements: Sequence[str]) -> tuple[str, ...]:
+    """The descriptor names a surrogate over `elements` reads.
+
+    Args:
+        descriptors: ``"auto"`` (`DEFAULT_DESCRIPTORS` when every element is in the element
+            table, none otherwise), or a sequence of `hea_zoo.data.elements.PROPERTY_COLUMNS`
+            names (empty: fractions only).
+        elements: the model's elements.
+
+    Raises:
+        ValueError: an unknown property, an element without tabulated data, or a property
+            the table does not give for one of the elements (oxygen's moduli).
+    """
+    from hea_zoo.data.elements import ELEMENTS as TABLED, PROPERTY_COLUMNS, element_property
+
+    if isinstance(descriptors, str):
+        if descriptors != "auto":
+            raise ValueError(
+                f"descriptors must be 'auto' or a list of element properties ({', '.join(PROPERTY_COLUMNS)}). "
+                f"Received: descriptors={descriptors!r}"
+            )
+        return DEFAULT_DESCRIPTORS if all(e in TABLED for e in elements) else ()
+    names = tuple(descriptors)
+    if not all(isinstance(name, str) for name in names):
+        raise ValueError(f"descriptors must be element property names. Received: descriptors={descriptors!r}")
+    unknown = [name for name in names if name not in PROPERTY_COLUMNS]
+    if unknown:
+        raise ValueError(f"Unknown element descriptor(s) {unknown}. Valid names: {', '.join(PROPERTY_COLUMNS)}.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"descriptors repeat a name: {list(names)}")
+    if names:
+        untabled = [e for e in elements if e not in TABLED]
+        if untabled:
+            raise ValueError(
+                f"Element descriptors need tabulated data for every element; {untabled} have none "
+                f"(the table covers {', '.join(TABLED)}). Pass descriptors=() to read fractions only."
+            )
+        for name in names:
+            values = element_property(name, elements)
+            missing = [e for e, v in zip(elements, values) if not np.isfinite(v)]
+            if missing:
+                raise ValueError(
+                    f"The element table has no {name} for {missing}: choose other descriptors, or descriptors=()."
+                )
+    return names
+
+
+def _descriptor_table(names: Sequence[str], elements: Sequence[str]) -> np.ndarray:
+    """(E, D) element values, each column standardized over the elements (float32)."""
+    from hea_zoo.data.elements import element_property
+
+    table = np.stack([element_property(name, elements) for name in names], axis=1)
+    return ((table - table.mean(axis=0)) / np.maximum(table.std(axis=0), 1e-12)).astype(np.float32)
+
+
+def descriptor_features(compositions, table):
+    """Composition-weighted mean and standard deviation of each descriptor column.
+
+    Args:
+        compositions: (batch, E) atomic fractions (rows summing to 1).
+        table: (E, D) element values.
+
+    Returns:
+        (batch, 2 D): the means ``x @ v`` then the standard deviations
+        ``sqrt(x @ v² − (x @ v)²)`` (clipped at 0 before the root; the atomic-size
+        mismatch δ is the radius's standard deviation over its mean).
+    """
+    x = tf.cast(compositions, tf.float32)
+    table = tf.cast(table, tf.float32)
+    mean = tf.matmul(x, table)
+    variance = tf.matmul(x, tf.square(table)) - tf.square(mean)
+    return tf.concat([mean, tf.sqrt(tf.maximum(variance, 0.0) + 1e-12)], axis=-1)
+
+
 @keras.saving.register_keras_serializable(package="hea_zoo")
 class Surrogate(ZooModel):
     """Deep-ensemble regressor from atomic fractions to properties in physical units.
@@ -148,6 +244,10 @@ class Surrogate(ZooModel):
         calibration_folds: 0 when the intervals come from a held-out calibration split;
             K when from K-fold cross-conformal scores (`train_default_surrogate` on a
             small table; `hea_zoo.models.calibration`).
+        descriptors: element properties whose composition-weighted mean and standard
+            deviation are extra inputs (`resolve_descriptors`): ``"auto"`` (default:
+            `DEFAULT_DESCRIPTORS` when every element is in the element table, else none),
+            a list of names, or ``()`` for fractions only. Standardized by `adapt`.
 
     Call:
         `model(compositions)` -> (batch, P) ensemble mean in physical units.
@@ -182,6 +282,7 @@ class Surrogate(ZooModel):
         coverage: float = calibration.DEFAULT_COVERAGE,
         calibration_size: int = 0,
         calibration_folds: int = 0,
+        descriptors: Sequence[str] | str = "auto",
         **kwargs,
     ):
         super().__init__(loss_names=("loss", "mae"), **kwargs)
@@ -209,6 +310,7 @@ class Surrogate(ZooModel):
         self.coverage = calibration._check_coverage(coverage)
         self.calibration_size = int(calibration_size)
         self.calibration_folds = validation.nonnegative_int(calibration_folds, "calibration_folds")
+        self.descriptors = resolve_descriptors(descriptors, self.elements)
         n_props = len(self.property_names)
         # === Layers: all members in one stack of EnsembleDense layers ===
         self.ensemble_layers = [
@@ -221,7 +323,7 @@ class Surrogate(ZooModel):
         self.ensemble_layers.append(
             EnsembleDense(self.n_members, n_props, seed=self.seed * 1000 + 999, name="ensemble_output")
         )
-        width = len(self.elements)
+        width = len(self.elements) + 2 * len(self.descriptors)
         for layer in self.ensemble_layers:
             layer.build((None, width))
             width = layer.units
@@ -243,6 +345,20 @@ class Surrogate(ZooModel):
         self.interval_power = self.add_weight(
             shape=(n_props,), initializer="ones", trainable=False, name="interval_power"
         )
+        # === Element descriptors (the table is fixed; the statistics are set by adapt) ===
+        if self.descriptors:
+            n_features = 2 * len(self.descriptors)
+            self.descriptor_table = self.add_weight(
+                shape=(len(self.elements), len(self.descriptors)),
+                initializer=keras.initializers.Constant(_descriptor_table(self.descriptors, self.elements)),
+                trainable=False, name="descriptor_table",
+            )  # fmt: skip
+            self.feature_mean = self.add_weight(
+                shape=(n_features,), initializer="zeros", trainable=False, name="feature_mean"
+            )
+            self.feature_std = self.add_weight(
+                shape=(n_features,), initializer="ones", trainable=False, name="feature_std"
+            )
         self.built = True
 
     def default_optimizer(self) -> keras.optimizers.Optimizer:
@@ -250,8 +366,16 @@ class Surrogate(ZooModel):
         return keras.optimizers.Adam(self.learning_rate)
 
     # === Forward ===
+    def _inputs(self, x) -> tf.Tensor:
+        """The fractions, then the standardized descriptor features (when the model has any)."""
+        x = tf.cast(x, tf.float32)
+        if not self.descriptors:
+            return x
+        features = descriptor_features(x, self.descriptor_table)
+        return tf.concat([x, (features - self.feature_mean) / self.feature_std], axis=-1)
+
     def _standard_members(self, x, training=False) -> tf.Tensor:
-        h = tf.cast(x, tf.float32)
+        h = self._inputs(x)
         for layer in self.ensemble_layers:
             h = layer(h, training=training)
         return h  # (members, batch, P), standardized
@@ -307,10 +431,14 @@ class Surrogate(ZooModel):
             compositions: (N, E) atomic fractions.
             properties: (N, P) properties in physical units.
         """
-        _, y = self.check_data(compositions, properties)
+        x, y = self.check_data(compositions, properties)
         t = np.log(y.astype(np.float64)) if self.log_targets else y.astype(np.float64)
         self.target_mean.assign(t.mean(axis=0).astype("float32"))
         self.target_std.assign(np.maximum(t.std(axis=0), 1e-6).astype("float32"))
+        if self.descriptors:
+            f = keras.ops.convert_to_numpy(descriptor_features(x, self.descriptor_table)).astype(np.float64)
+            self.feature_mean.assign(f.mean(axis=0).astype("float32"))
+            self.feature_std.assign(np.maximum(f.std(axis=0), 1e-6).astype("float32"))
         self._adapted = True
 
     def predict_with_uncertainty(self, compositions, batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
@@ -492,6 +620,7 @@ class Surrogate(ZooModel):
                 "coverage": self.coverage,
                 "calibration_size": self.calibration_size,
                 "calibration_folds": self.calibration_folds,
+                "descriptors": list(self.descriptors),
             }
         )
         return config
@@ -502,11 +631,13 @@ class Surrogate(ZooModel):
         saved = str(config.get("package_version", __version__))
         model_version = str(config.get("model_version", SURROGATE_MODEL_VERSION))
         legacy = model_version == "1"
-        if legacy:
-            config["model_version"] = SURROGATE_MODEL_VERSION  # converted on load
+        # Layouts 1 and 2 read fractions only (and are converted on load).
+        config.setdefault("descriptors", [])
+        if model_version in ("1", "2"):
+            config["model_version"] = SURROGATE_MODEL_VERSION
         cls._check_versions(
             saved if saved != __version__ else None,
-            None if legacy or model_version == SURROGATE_MODEL_VERSION else model_version,
+            None if model_version in ("1", "2", SURROGATE_MODEL_VERSION) else model_version,
             SURROGATE_MODEL_VERSION,
         )
         model = cls(**config)
@@ -583,6 +714,7 @@ def train_default_surrogate(
     coverage: float = calibration.DEFAULT_COVERAGE,
     calibration_fraction: float = calibration.CALIBRATION_FRACTION,
     calibration_folds: int | None = None,
+    descriptors: Sequence[str] | str = "auto",
 ) -> Surrogate:
     """Train the default ensemble on `dataset.train` and calibrate its intervals.
 
@@ -625,6 +757,9 @@ def train_default_surrogate(
             no calibration at all).
         calibration_folds: None (default): cross-conformal folds on small tables, a split
             otherwise (above); 0: always a split; K >= 2: always K-fold cross-conformal.
+        descriptors: the members' element descriptors (`Surrogate`; ``"auto"``: the
+            valence-electron count and atomic radius when the element table covers the
+            dataset's elements, fractions only otherwise).
 
     Returns:
         The trained surrogate; `model.training_seconds` holds the training time
@@ -657,6 +792,7 @@ def train_default_surrogate(
         "seed": seed,
         "data_fingerprint": getattr(dataset, "source_fingerprint", None),
         "coverage": coverage,
+        "descriptors": resolve_descriptors(descriptors, dataset.elements),
     }
     fit = {"epochs": epochs, "budget": budget, "seed": seed}
     keras.utils.set_random_seed(seed)

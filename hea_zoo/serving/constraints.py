@@ -26,8 +26,8 @@ __all__ = [
     "apply_constraints",
 ]
 
-DEFAULT_MIN_FRACTION = 0.04
-"""Minimum fraction of any element in a design unless the request sets one (4 at.%).
+DEFAULT_MIN_FRACTION = 0.03
+"""Minimum fraction of any element in a design unless the request sets one (3 at.%).
 
 Chosen by measurement (benchmarks/design_realism.py): with it the designs' element
 counts match the data's and traces (elements below 3 at.%) disappear; see the README."""

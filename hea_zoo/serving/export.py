@@ -261,7 +261,7 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
         `hea-zoo design` checks constraints against); a generator with a density (the
         flow) adds ``log_prob_model`` (the ONNX file name), ``log_prob_signature``,
         ``log_prob_inputs``, ``log_prob_outputs`` and ``log_prob_units``; for the surrogate, ``property_names``, ``property_units``,
-        ``n_members``, ``coverage`` (nominal coverage of ``properties_lower`` /
+        ``n_members``, ``descriptors`` (the element properties it reads, `Surrogate`), ``coverage`` (nominal coverage of ``properties_lower`` /
         ``properties_upper``), ``calibration_size`` (alloys it was calibrated on; 0:
         not calibrated, the interval outputs are NaN), ``interval_method`` (how the
         graph computes the interval) and ``calibration_method`` (a held-out split or
@@ -313,6 +313,7 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
                 "property_names": list(model.property_names),
                 "property_units": list(model.property_units),
                 "n_members": int(model.n_members),
+                "descriptors": list(getattr(model, "descriptors", ())),
                 "coverage": float(model.coverage),
                 "calibration_size": int(model.calibration_size if model.is_calibrated else 0),
                 "interval_method": calibration.INTERVAL_METHOD,

@@ -310,7 +310,8 @@ def test_generators_accept_negative_conditions_when_the_data_has_them():
 
 
 def _older_file(model, path, drop: list[str], config_keys: tuple[str, ...] = ()):
-    """`model` saved to `path` as an older hea_zoo wrote it: weights `drop` and config keys removed."""
+    """`model` (without descriptors) saved to `path` as an older hea_zoo wrote it: layout 2
+    (no `descriptors` in its config), weights `drop` and config keys removed."""
     import io
     import json
     import zipfile
@@ -328,6 +329,8 @@ def _older_file(model, path, drop: list[str], config_keys: tuple[str, ...] = ())
             del h5["vars"][key]
     files["model.weights.h5"] = weights.getvalue()
     config = json.loads(files["config.json"])
+    assert config["config"].pop("descriptors") == []
+    config["config"]["model_version"] = "2"
     for key in config_keys:
         config["config"].pop(key)
     files["config.json"] = json.dumps(config).encode()
@@ -340,7 +343,7 @@ def _older_file(model, path, drop: list[str], config_keys: tuple[str, ...] = ())
 def test_a_surrogate_file_saved_before_the_intervals_loads_uncalibrated(dataset, tmp_path):
     """A layout-2 file without interval weights (saved before they existed) loads with its
     target statistics and predictions, uncalibrated."""
-    model = Surrogate(n_members=2, hidden_units=(8,))
+    model = Surrogate(n_members=2, hidden_units=(8,), descriptors=())
     model.adapt(dataset.train.compositions, dataset.train.properties)
     model.compile()
     model.fit(dataset.train.compositions, dataset.train.properties, epochs=1, verbose=0)
@@ -354,10 +357,12 @@ def test_a_surrogate_file_saved_before_the_intervals_loads_uncalibrated(dataset,
         loaded.predict_interval(dataset.test.compositions)
 
 
-def test_a_surrogate_file_saved_before_the_spread_exponent_keeps_its_intervals(surrogate, dataset, tmp_path):
+def test_a_surrogate_file_saved_before_the_spread_exponent_keeps_its_intervals(dataset, tmp_path):
     """A calibrated file without `interval_power` (hea_zoo before the fitted exponent) loads
     with power 1: its intervals are the ``mean ± scale * (std + offset)`` it was saved with."""
+    surrogate = train_default_surrogate(dataset, epochs=10, seed=0, verbose=0, descriptors=())
     loaded = _older_file(surrogate, tmp_path / "old.keras", ["4"])
+    assert loaded.descriptors == () and loaded.model_version == "3"
     assert loaded.is_calibrated and loaded.calibration_size == surrogate.calibration_size
     np.testing.assert_array_equal(loaded.interval_power.numpy(), [1.0, 1.0])
     np.testing.assert_array_equal(loaded.interval_scale.numpy(), surrogate.interval_scale.numpy())

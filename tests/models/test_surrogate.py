@@ -4,7 +4,16 @@ import keras
 import numpy as np
 import pytest
 
-from hea_zoo.models.surrogate import EnsembleDense, Surrogate, train_default_surrogate
+from hea_zoo.data import oracle
+from hea_zoo.data.elements import element_property
+from hea_zoo.models.surrogate import (
+    DEFAULT_DESCRIPTORS,
+    EnsembleDense,
+    Surrogate,
+    descriptor_features,
+    resolve_descriptors,
+    train_default_surrogate,
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +40,27 @@ def test_ensemble_gives_mean_and_spread(surrogate, dataset):
 
 def test_members_are_one_vectorized_computation(surrogate, dataset):
     """Every layer holds all members' weights (members, in, out); each member is the plain
-    MLP of its slices."""
+    MLP of its slices, reading the fractions and the standardized descriptor features (the
+    mean VEC and radius, then their standard deviations over the alloy's atoms)."""
     layers = surrogate.ensemble_layers
     assert all(isinstance(layer, EnsembleDense) for layer in layers)
+    assert surrogate.descriptors == DEFAULT_DESCRIPTORS == ("valence_electrons", "atomic_radius")
     assert [tuple(w.shape) for w in surrogate.trainable_weights] == [
-        (5, 22, 128), (5, 1, 128), (5, 128, 128), (5, 1, 128), (5, 128, 2), (5, 1, 2),
+        (5, 26, 128), (5, 1, 128), (5, 128, 128), (5, 1, 128), (5, 128, 2), (5, 1, 2),
     ]  # fmt: skip
-    x = dataset.test.compositions[:7].astype(np.float64)
+    table = np.stack([element_property(name) for name in DEFAULT_DESCRIPTORS], axis=1)
+
+    def features(x):
+        means = x @ table
+        return np.concatenate([means, np.sqrt(np.maximum(x @ table**2 - means**2, 0.0))], axis=1)
+
+    # Standardized by the statistics `adapt` took on the rows the ensemble trained on (the
+    # training alloys less the calibration split); standardized features do not depend on
+    # the table's own units.
+    reference = features(surrogate_fit_rows(surrogate, dataset))
+    fractions = dataset.test.compositions[:7].astype(np.float64)
+    z = (features(fractions) - reference.mean(0)) / reference.std(0)
+    x = np.concatenate([fractions, z], axis=1)
     members = surrogate.member_outputs(dataset.test.compositions[:7]).numpy()
     mean = surrogate.target_mean.numpy()
     std = surrogate.target_std.numpy()
@@ -47,8 +70,49 @@ def test_members_are_one_vectorized_computation(surrogate, dataset):
             h = h @ layer.kernel.numpy()[m] + layer.bias.numpy()[m, 0]
             if j < len(layers) - 1:
                 h = h / (1.0 + np.exp(-h))  # silu
-        np.testing.assert_allclose(members[m], np.exp(h * std + mean), rtol=2e-5)
+        np.testing.assert_allclose(members[m], np.exp(h * std + mean), rtol=2e-4)
     assert not np.allclose(members[0], members[1])  # initialized differently
+
+
+def surrogate_fit_rows(surrogate, dataset) -> np.ndarray:
+    """The training compositions the default surrogate fitted on (its calibration split left out)."""
+    from hea_zoo.data.datasets import group_split
+    from hea_zoo.models import calibration
+
+    fit_index, _ = group_split(dataset.train.groups, calibration.CALIBRATION_FRACTION, surrogate.seed + 1)
+    return dataset.train.compositions[fit_index].astype(np.float64)
+
+
+def test_descriptors_are_the_alloys_vec_and_size_mismatch():
+    """The features are the mean VEC (4.4 for HfNbTaTiZr) and the radius's spread, whose ratio
+    to the mean radius is the oracle's size mismatch δ."""
+    elements = ["Hf", "Nb", "Ta", "Ti", "Zr"]
+    table = np.stack([element_property(name, elements) for name in DEFAULT_DESCRIPTORS], axis=1)
+    x = np.array([[0.2] * 5, [0.1, 0.4, 0.3, 0.15, 0.05], [0, 1, 0, 0, 0]], dtype=np.float32)
+    f = descriptor_features(x, table).numpy()
+    np.testing.assert_allclose(f[:, 0], x @ element_property("valence_electrons", elements), rtol=1e-6)
+    assert f[0, 0] == pytest.approx(4.4)
+    np.testing.assert_allclose(f[:, 3] / f[:, 1], oracle.descriptors(x, elements)["delta"], rtol=1e-3, atol=1e-5)
+    assert f[2, 2] < 1e-5 and f[2, 3] < 1e-5  # one element: no spread
+
+
+def test_descriptors_resolve_or_say_what_is_wrong():
+    assert resolve_descriptors("auto", ["Nb", "Ta"]) == DEFAULT_DESCRIPTORS
+    assert resolve_descriptors("auto", ["Nb", "Unobtainium"]) == ()  # no table: fractions only
+    assert resolve_descriptors([], ["Nb", "Xx"]) == ()
+    assert resolve_descriptors(["melting_point"], ["Nb", "O"]) == ("melting_point",)
+    with pytest.raises(ValueError, match=r"Unknown element descriptor\(s\) \['vec'\]"):
+        resolve_descriptors(["vec"], ["Nb"])
+    with pytest.raises(ValueError, match=r"\['Xx'\] have none"):
+        resolve_descriptors(["atomic_radius"], ["Nb", "Xx"])
+    with pytest.raises(ValueError, match=r"no shear_modulus for \['O'\]"):
+        resolve_descriptors(["shear_modulus"], ["Nb", "O"])
+    with pytest.raises(ValueError, match="repeat"):
+        resolve_descriptors(["atomic_radius", "atomic_radius"], ["Nb"])
+    with pytest.raises(ValueError, match="'auto' or a list"):
+        Surrogate(elements=["Nb", "Ta"], property_names=["G"], property_units=["GPa"], descriptors="all")
+    fractions_only = Surrogate(elements=["Nb", "Ta"], property_names=["G"], property_units=["GPa"], descriptors=())
+    assert fractions_only.ensemble_layers[0].kernel.shape[1] == 2
 
 
 def test_loss_falls(dataset):
