@@ -29,8 +29,10 @@ __all__ = [
 DEFAULT_MIN_FRACTION = 0.03
 """Minimum fraction of any element in a design unless the request sets one (3 at.%).
 
-Chosen by measurement (benchmarks/design_realism.py): with it the designs' element
-counts match the data's and traces (elements below 3 at.%) disappear; see the README."""
+Chosen by measurement (benchmarks/design_realism.py, docs/DESIGN_ENGINE.md section 5): with
+it the diverse generators' (cAE, flow) element counts come within 0.4 of the data's and
+traces (elements below 3 at.%) disappear; the cVAE's and WcGAN's designs then hold 0.4-0.7
+more elements than the data (0.04 suits them better); see the README."""
 
 DEFAULT_MAX_ELEMENTS: int | None = None
 """Maximum number of elements in a design unless the request sets one (None: no limit)."""
