@@ -327,38 +327,23 @@ class Surrogate(ZooModel):
         for layer in self.ensemble_layers:
             layer.build((None, width))
             width = layer.units
-        # === Target standardization (set by adapt, saved with the weights) ===
-        self.target_mean = self.add_weight(
-            shape=(n_props,), initializer="zeros", trainable=False, name="target_mean"
-        )
-        self.target_std = self.add_weight(
-            shape=(n_props,), initializer="ones", trainable=False, name="target_std"
-        )
-        # === Interval calibration (set by `calibrate`; NaN until then) ===
-        self.interval_scale = self.add_weight(
-            shape=(n_props,), initializer=keras.initializers.Constant(float("nan")),
-            trainable=False, name="interval_scale",
-        )  # fmt: skip
-        self.interval_offset = self.add_weight(
-            shape=(n_props,), initializer="zeros", trainable=False, name="interval_offset"
-        )
-        self.interval_power = self.add_weight(
-            shape=(n_props,), initializer="ones", trainable=False, name="interval_power"
-        )
-        # === Element descriptors (the table is fixed; the statistics are set by adapt) ===
+        # === Non-trainable state, saved with the weights ===
+        def state(shape, initializer, name):
+            return self.add_weight(shape=shape, initializer=initializer, trainable=False, name=name)
+
+        # Target standardization (set by adapt)
+        self.target_mean = state((n_props,), "zeros", "target_mean")
+        self.target_std = state((n_props,), "ones", "target_std")
+        # Interval calibration (set by `calibrate`; NaN until then)
+        self.interval_scale = state((n_props,), keras.initializers.Constant(float("nan")), "interval_scale")
+        self.interval_offset = state((n_props,), "zeros", "interval_offset")
+        self.interval_power = state((n_props,), "ones", "interval_power")
+        # Element descriptors (the table is fixed; the features' statistics are set by adapt)
         if self.descriptors:
-            n_features = 2 * len(self.descriptors)
-            self.descriptor_table = self.add_weight(
-                shape=(len(self.elements), len(self.descriptors)),
-                initializer=keras.initializers.Constant(_descriptor_table(self.descriptors, self.elements)),
-                trainable=False, name="descriptor_table",
-            )  # fmt: skip
-            self.feature_mean = self.add_weight(
-                shape=(n_features,), initializer="zeros", trainable=False, name="feature_mean"
-            )
-            self.feature_std = self.add_weight(
-                shape=(n_features,), initializer="ones", trainable=False, name="feature_std"
-            )
+            table = _descriptor_table(self.descriptors, self.elements)
+            self.descriptor_table = state(table.shape, keras.initializers.Constant(table), "descriptor_table")
+            self.feature_mean = state((2 * len(self.descriptors),), "zeros", "feature_mean")
+            self.feature_std = state((2 * len(self.descriptors),), "ones", "feature_std")
         self.built = True
 
     def default_optimizer(self) -> keras.optimizers.Optimizer:
