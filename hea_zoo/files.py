@@ -359,20 +359,26 @@ def remove_stale(parent: str | os.PathLike, older_than_seconds: float | None = N
         return removed
     age = STALE_SECONDS if older_than_seconds is None else float(older_than_seconds)
     now = time.time()
-    entries = list(parent.iterdir())
-    linked = {t.name for e in entries if e.is_symlink() for t in [_link_target(e)] if t is not None}
-    for entry in entries:
-        name = entry.name
-        temporary = name.startswith(".") and _TMP_MARK in name
-        orphan = bool(_KEPT.match(name)) and name not in linked and not entry.is_symlink()
-        if not (temporary or orphan):
-            continue
+
+    def old_enough(entry: Path) -> bool:
         try:
-            if now - entry.lstat().st_mtime < age:
-                continue
+            return now - entry.lstat().st_mtime >= age
         except OSError:
-            continue
+            return False
+
+    def remove(entry: Path) -> None:
         _remove_path(entry)
         if not os.path.lexists(entry):
             removed.append(entry)
+
+    # Temporary names first: a writer killed between making its new link and renaming it
+    # over the version leaves a temporary link to its new folder, which must not keep it.
+    for entry in list(parent.iterdir()):
+        if entry.name.startswith(".") and _TMP_MARK in entry.name and old_enough(entry):
+            remove(entry)
+    entries = list(parent.iterdir())
+    linked = {t.name for e in entries if e.is_symlink() for t in [_link_target(e)] if t is not None}
+    for entry in entries:
+        if _KEPT.match(entry.name) and entry.name not in linked and not entry.is_symlink() and old_enough(entry):
+            remove(entry)
     return removed
