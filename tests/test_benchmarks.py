@@ -6,6 +6,7 @@ No timing is asserted: the numbers depend on the machine.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -312,3 +313,19 @@ def test_mpea_part(tmp_path):
     for name in ("design_cvae", "random_screening"):
         row = result["methods"][name]
         assert np.isfinite(row["mape"]["gbr"]) and np.isfinite(row["gap"])
+
+
+def test_typicality_bands_cover_every_design(capsys):
+    """benchmarks/typicality.py on the committed exports: the three bands partition the
+    designs, and the training alloys' percentiles are ordered."""
+    from benchmarks import typicality
+
+    assert typicality.main(["--generators", "cae", "--targets", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    p1, p5, median = (float(v) for v in re.findall(r"(?:percentile|5th|median) (-?[0-9.]+)", lines[0]))
+    assert p1 <= p5 <= median
+    rows = {line.split(" | ")[1]: line.split(" | ") for line in lines if line.startswith("cae | ")}
+    assert set(rows) == {"< 1st pct", "1st-5th pct", ">= 5th pct", "all"}
+    counts = [int(rows[b][2].split()[0]) for b in ("< 1st pct", "1st-5th pct", ">= 5th pct")]
+    assert sum(counts) == int(rows["all"][2].split()[0]) == 40
+    assert 0 <= float(rows["all"][4]) <= 100 and float(rows["all"][3]) >= 0
