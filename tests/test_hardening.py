@@ -241,7 +241,6 @@ def test_remove_stale_removes_only_old_leftovers_of_killed_writers(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".v1-fedcba9876543210", "1", "4", *keep])
 
 
-
 def test_remove_stale_removes_a_new_folder_whose_link_never_went_live(tmp_path):
     """A writer killed after making its temporary link and before renaming it over the
     version leaves the link and the folder it points to: both go, the live one stays."""
@@ -256,6 +255,7 @@ def test_remove_stale_removes_a_new_folder_whose_link_never_went_live(tmp_path):
     removed = sorted(p.name for p in files.remove_stale(tmp_path))
     assert removed == [".1.link.0123456789abcdef.tmp", ".v1-0123456789abcdef"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".v1-fedcba9876543210", "1"]
+
 
 # ------------------------------------------------------- folders: kill and concurrent read
 _SWAPPER = textwrap.dedent(
