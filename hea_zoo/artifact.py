@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from hea_zoo.errors import MetadataError
+
 __all__ = [
     "NOISE_SPEC",
     "DROP_THRESHOLD",
@@ -263,10 +265,6 @@ def relative_errors(
 
 
 # ----------------------------------------------------------------------------- metadata
-class MetadataError(ValueError):
-    """An exported model's metadata is missing a key or does not parse."""
-
-
 _INT_KEYS = ("export_version", "latent_dim", "n_members", "calibration_size", "n_presence")
 _FLOAT_KEYS = ("composition_threshold", "coverage")
 

@@ -270,10 +270,9 @@ def _names(items) -> str:
 
 
 def _default_models_dir() -> Path:
-    env = os.environ.get("HEA_ZOO_EXPORTED")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1] / "exported"
+    from hea_zoo.paths import bundled_models_dir
+
+    return bundled_models_dir()
 
 
 def _check_out_file(path: str | os.PathLike, flag: str = "--out") -> Path:

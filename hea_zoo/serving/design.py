@@ -877,9 +877,12 @@ class Designer:
 
     @classmethod
     def from_exported(
-        cls, model: str = "cvae", models_dir: str | os.PathLike = "exported", typicality: bool = False
+        cls, model: str = "cvae", models_dir: str | os.PathLike | None = None, typicality: bool = False
     ) -> Designer:
         """Opens `<models_dir>/<model>.onnx` (or an .onnx path) and the surrogate beside it.
+
+        `models_dir` None: the bundled models (`hea_zoo.paths.bundled_models_dir`), from
+        any folder and any install.
 
         The surrogate is ``surrogate.onnx`` in the generator's folder; without it designs
         are not judged (`DesignResult.notes` says so). With ``typicality``, the designs
@@ -893,6 +896,10 @@ class Designer:
             hea_zoo.artifact.MetadataError: metadata missing a key or not parsing (names
                 the file and the key).
         """
+        if models_dir is None:
+            from hea_zoo.paths import bundled_models_dir
+
+            models_dir = bundled_models_dir()
         models_dir = Path(models_dir)
         path = Path(model) if str(model).endswith(".onnx") else models_dir / f"{model}.onnx"
         if not path.is_file():

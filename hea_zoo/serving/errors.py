@@ -1,21 +1,7 @@
-"""The errors of the design engine, by the `hea-zoo design` exit code they map to."""
+"""The errors of the design engine: the library's own (`hea_zoo.errors`), named here too."""
 
 from __future__ import annotations
 
-__all__ = ["DesignError", "TargetError", "InfeasibleError", "ModelFileError"]
+from hea_zoo.errors import DesignError, InfeasibleError, ModelFileError, TargetError, UsageError
 
-
-class DesignError(ValueError):
-    """A design request that cannot be served (the message says why)."""
-
-
-class TargetError(DesignError):
-    """A bad target, tolerance or set of constraints (the `hea-zoo` exit code 5)."""
-
-
-class InfeasibleError(TargetError):
-    """No candidate satisfies the constraints."""
-
-
-class ModelFileError(DesignError):
-    """An exported model file that cannot be used (the `hea-zoo` exit code 4)."""
+__all__ = ["DesignError", "UsageError", "TargetError", "InfeasibleError", "ModelFileError"]
