@@ -57,6 +57,7 @@ from hea_zoo.files import write_text  # noqa: E402
 from hea_zoo.paths import bundled_models_dir  # noqa: E402
 
 BENCH_HINT = 'pip install -e ".[bench]"'
+RESULTS = ROOT / "benchmarks" / "results"
 
 
 @dataclasses.dataclass
@@ -819,7 +820,7 @@ def build_parser() -> argparse.ArgumentParser:
     preset = parser.add_mutually_exclusive_group()
     preset.add_argument("--quick", action="store_true", help="smaller settings (minutes)")
     preset.add_argument("--tiny", action="store_true", help="seconds per study: a smoke run, not a result")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="output folder")
+    parser.add_argument("--out", default=None, help=f"output folder (default {_rel(RESULTS)}; required with --tiny)")
     parser.add_argument("--exported", default=None,
                         help="folder of the exported models (default: the bundled ones, hea_zoo.paths)")
     parser.add_argument("--scale-dir", default=None, help="where the scale part writes its file (default: a temp dir, deleted)")
@@ -918,7 +919,9 @@ def main(argv=None) -> dict:
     if unknown or not names:
         parser.error(f"unknown study {unknown}; valid studies: {list(STUDIES)} (--list describes them)")
     settings = settings_from_args(args, parser)
-    out = Path(args.out)
+    if args.tiny and args.out is None:
+        parser.error(f"--tiny numbers mean nothing: give --out (tiny runs never write into {_rel(RESULTS)})")
+    out = Path(args.out) if args.out else RESULTS
     exported = exported if args.exported else bundled_models_dir()
     command = "python benchmarks/run.py" + ("" if argv is None and len(sys.argv) < 2 else " " + " ".join(
         sys.argv[1:] if argv is None else argv))

@@ -96,6 +96,13 @@ def test_unknown_study_is_a_usage_error(tmp_path, capsys):
     assert not list(tmp_path.iterdir())
 
 
+def test_tiny_never_writes_into_the_results_folder(capsys):
+    before = sorted(p.name for p in run.RESULTS.iterdir())
+    with pytest.raises(SystemExit):
+        run.main(["--tiny", "--only", "design_realism"])
+    assert "--out" in capsys.readouterr().err and sorted(p.name for p in run.RESULTS.iterdir()) == before
+
+
 def test_settings_flags():
     parser = run.build_parser()
     args = parser.parse_args([
