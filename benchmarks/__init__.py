@@ -1,1 +1,1 @@
-"""Benchmarks of hea_zoo: design quality, speed and scale (run `python benchmarks/run.py`)."""
+"""Benchmarks of hea_zoo, every study run by one harness: `python benchmarks/run.py --list`."""

@@ -1,8 +1,8 @@
 """Held-out coverage of the surrogate's calibrated 90 % intervals, and MPEA scores before and
 after the duplicates fix.
 
-    nice -n 5 python benchmarks/calibration.py            # full run (about 20 min on 2 cores at load 2-3)
-    python benchmarks/calibration.py --quick              # a smoke run (not a result)
+    nice -n 5 python benchmarks/run.py --only calibration          # full run (about 20 min on 2 cores at load 2-3)
+    python benchmarks/run.py --only calibration --tiny --out /tmp/c  # a smoke run (not a result)
 
 What it measures (`train_default_surrogate`: on 250 training alloys or more the ensemble
 trains on 80 % of them and calibrates its intervals on the other 20 %, split by composition
@@ -10,40 +10,35 @@ group; on fewer, as on the MPEA tables, it calibrates on 5-fold cross-conformal 
 every training alloy):
 
 1. Bundled data, group split seed 0: coverage per property, by tercile of ensemble spread,
-   mean width. Also the mean over `--bundled-splits` seeds.
-2. MPEA (hardness + calculated Young's modulus; tension yield strength + elongation at room
-   temperature): mean and spread of the same over `--splits` random group splits (40: a
-   tercile of a split holds 5-8 test alloys, and the mean of a tercile over 20 splits still
-   moves by about 3 points from one set of 20 splits to the next).
-3. MPEA hardness + calculated Young's modulus before the duplicates fix (every row kept,
-   rows split at random: compositions in both train and test) and after (median per
-   composition, group split): held-out R², MAPE, and how many test rows have their exact
-   composition in train.
+   mean width. Also the mean over `calibration_bundled_splits` seeds.
+2. MPEA (``calibration_tasks``: ``hardness``, hardness + calculated Young's modulus;
+   ``tension``, tension yield strength + elongation at room temperature): mean and spread
+   of the same over `calibration_splits` random group splits (40: a tercile of a split
+   holds 5-8 test alloys, and the mean of a tercile over 20 splits still moves by about 3
+   points from one set of 20 splits to the next).
+3. MPEA hardness + calculated Young's modulus (the first ``min(calibration_splits, 5)``
+   splits) before the duplicates fix (every row kept, rows split at random: compositions in
+   both train and test) and after (median per composition, group split): held-out R², MAPE,
+   and how many test rows have their exact composition in train.
 
-Writes ``benchmarks/results/calibration.json`` and ``calibration.md`` (or ``--out``).
+The harness writes ``benchmarks/results/calibration.json`` and ``calibration.md`` (or ``--out``).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import os
 import resource
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 MPEA_TASKS = {
     "mpea hardness + E_calc": dict(properties=["hardness", "youngs_modulus_calc"]),
     "mpea tension YS + elongation": dict(properties=["yield_strength", "elongation"], test_type="tension"),
 }
+TASK_KEYS = {"hardness": "mpea hardness + E_calc", "tension": "mpea tension YS + elongation"}
+"""The names of `MPEA_TASKS` in the setting ``calibration_tasks``."""
 
 
 def _coverage(dataset, epochs: int, seed: int) -> dict:
@@ -173,54 +168,43 @@ def render(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--splits", type=int, default=40, help="random group splits per MPEA task (default 40).")
-    parser.add_argument("--bundled-splits", type=int, default=5, help="group splits of the bundled data (default 5).")
-    parser.add_argument("--epochs", type=int, default=None, help="surrogate epochs (default: its own).")
-    parser.add_argument("--quick", action="store_true", help="2 splits, 20 epochs: a smoke run.")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="folder for the results.")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.splits, args.bundled_splits, args.epochs = 2, 1, args.epochs or 20
+def _cpu_seconds() -> float:
+    return float(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]))
+
+
+def run(settings, context) -> dict:
+    """The study (``python benchmarks/run.py --only calibration``): coverage and before/after."""
     from hea_zoo.data.datasets import load_dataset
-    from hea_zoo.files import write_text
     from hea_zoo.models import SURROGATE_DEFAULTS
 
-    epochs = args.epochs or SURROGATE_DEFAULTS["epochs"]
-    start = time.perf_counter()
+    splits, bundled_splits = settings.calibration_splits, settings.calibration_bundled_splits
+    epochs = settings.calibration_epochs or SURROGATE_DEFAULTS["epochs"]
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
     load_start = os.getloadavg()[0]
     coverage = {}
-    bundled_runs = [_coverage(load_dataset(seed=s, verbose=False), epochs, s) for s in range(args.bundled_splits)]
+    bundled_runs = [_coverage(load_dataset(seed=s, verbose=False), epochs, s) for s in range(bundled_splits)]
     coverage["bundled, seed 0"] = _summary(bundled_runs[:1])
     if len(bundled_runs) > 1:
         coverage[f"bundled, {len(bundled_runs)} splits"] = _summary(bundled_runs)
-    for label, task in MPEA_TASKS.items():
+    unknown = sorted(set(settings.calibration_tasks) - set(TASK_KEYS))
+    if unknown:
+        raise ValueError(f"calibration_tasks: unknown {unknown}; valid: {sorted(TASK_KEYS)}")
+    for label in (TASK_KEYS[key] for key in settings.calibration_tasks):
+        task = MPEA_TASKS[label]
         runs = [
             _coverage(load_dataset("mpea", dropna=True, seed=s, verbose=False, **task), epochs, s)
-            for s in range(args.splits)
+            for s in range(splits)
         ]
         coverage[label] = _summary(runs)
         print(f"{label}: done ({time.perf_counter() - start:.0f} s)", flush=True)
-    before_after = _before_after(epochs, list(range(min(args.splits, 5))))
-    command = "python benchmarks/calibration.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
-    results = {
-        "command": command.strip(),
+    before_after = _before_after(epochs, list(range(min(splits, 5))))
+    return {
         "epochs": epochs,
-        "seconds": round(time.perf_counter() - start, 1),
-        "cpu_seconds": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 1),
+        "cpu_seconds": round(_cpu_seconds() - cpu_start, 1),
         "load_average": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         "coverage": coverage,
         "before_after": before_after,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "calibration.json", json.dumps(results, indent=2) + "\n")
-    text = render(results)
-    write_text(out / "calibration.md", text)
-    print(text)
-    return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+markdown = render

@@ -2,7 +2,8 @@
 
 For each committed generator (exported/cae.onnx, cvae.onnx, wcgan.onnx) and each setting
 of the design engine's composition defaults (minimum fraction, maximum number of
-elements), design n = 20 alloys at each of the study's 20 line targets and 20 reachable
+elements), design n = 20 alloys (``realism_n``) at each of the study's 20 line targets and 20
+(``realism_targets``) reachable
 targets (the properties of training alloys) with the default selection, and compare them
 with the bundled data (`hea_zoo.load_dataset()`):
 
@@ -16,28 +17,20 @@ with the bundled data (`hea_zoo.load_dataset()`):
 
 Runs on onnxruntime and NumPy (no TensorFlow):
 
-    nice -n 5 python benchmarks/design_realism.py                  # every setting, ~2 min
-    nice -n 5 python benchmarks/design_realism.py --min-fractions 0.005,0.03 --max-elements none
+    nice -n 5 python benchmarks/run.py --only design_realism        # every setting, ~2 min
+    nice -n 5 python benchmarks/run.py --only design_realism --realism-min-fractions 0.005,0.03 \\
+        --realism-max-elements none --realism-models cae,cvae,wcgan,flow
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-from pathlib import Path
-
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import hea_zoo  # noqa: E402
-from hea_zoo.data import oracle  # noqa: E402
-from hea_zoo.evaluation import metrics  # noqa: E402
-from hea_zoo.evaluation.experiments import line_conditions  # noqa: E402
-from hea_zoo.serving.design import Designer, InfeasibleError  # noqa: E402
+import hea_zoo
+from hea_zoo.data import oracle
+from hea_zoo.evaluation import metrics
+from hea_zoo.evaluation.experiments import line_conditions
+from hea_zoo.serving.design import Designer, InfeasibleError
 
 
 def reachable_targets(dataset, n: int = 20, seed: int = 0) -> np.ndarray:
@@ -81,42 +74,57 @@ def measure(designer: Designer, targets: np.ndarray, data_x: np.ndarray, n: int,
     }
 
 
-def _parse_list(text: str, cast):
-    return [None if item.strip().lower() == "none" else cast(item) for item in text.split(",")]
+COLUMNS = ("model", "targets", "min_fraction", "max_elements", "count", "w1", "trace", "systems", "mape",
+           "hit5", "cosine", "infeasible")
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models-dir", default=str(ROOT / "exported"))
-    p.add_argument("--models", default="cae,cvae,wcgan")
-    p.add_argument("--min-fractions", default="0.005,0.01,0.02,0.03,0.04,0.05")
-    p.add_argument("--max-elements", default="none,7,6")
-    p.add_argument("--candidates", type=int, default=None, help="candidates per target (default: the design default)")
-    p.add_argument("-n", type=int, default=20)
-    args = p.parse_args(argv)
+def run(settings, context) -> dict:
+    """The study (``python benchmarks/run.py --only design_realism``): one row per model, setting and target set."""
     ds = hea_zoo.load_dataset()
     data_x = ds.compositions.astype(np.float64)
-    print(f"data ({ds.name}, {len(ds)} alloys): mean element count {metrics.element_counts(data_x).mean():.2f}, "
-          f"trace share {100 * metrics.trace_share(data_x):.1f} %")  # fmt: skip
-    targets = {"line": line_conditions(ds).astype(np.float64), "reachable": reachable_targets(ds)}
-    header = ("| model | targets | min fraction | max elements | mean count | W1 count | trace share | "
-              "systems / 20 | oracle MAPE | hit ±5 % | cosine |")  # fmt: skip
-    print(header)
-    print("|---" * 11 + "|")
-    start = time.perf_counter()
-    for name in args.models.split(","):
-        designer = Designer.from_exported(name, args.models_dir)
-        for f_min in _parse_list(args.min_fractions, float):
-            for m in _parse_list(args.max_elements, int):
+    line = line_conditions(ds).astype(np.float64)
+    targets = {"line": line[: settings.realism_targets], "reachable": reachable_targets(ds, settings.realism_targets)}
+    rows = []
+    for name in settings.realism_models:
+        designer = Designer.from_exported(name, context.exported)
+        for f_min in settings.realism_min_fractions:
+            for m in settings.realism_max_elements:
                 for label, t in targets.items():
-                    r = measure(designer, t, data_x, args.n, f_min, m, args.candidates)
-                    note = f" ({r['infeasible']} infeasible)" if r["infeasible"] else ""
-                    print(f"| {name} | {label} | {f_min} | {m or '-'} | {r['count']:.2f} | {r['w1']:.2f} | "
-                          f"{100 * r['trace']:.0f} % | {r['systems']:.1f} | {r['mape']:.2f} % | "
-                          f"{100 * r['hit5']:.0f} % | {r['cosine']:.3f}{note} |", flush=True)  # fmt: skip
-    print(f"({time.perf_counter() - start:.0f} s)")
-    return 0
+                    r = measure(designer, t, data_x, settings.realism_n, f_min, m, settings.realism_candidates,
+                                seed=settings.seed)  # fmt: skip
+                    rows.append({"model": name, "targets": label, "min_fraction": f_min, "max_elements": m, **r})
+                    print(_row(rows[-1]), flush=True)
+    return {
+        "data": {"name": ds.name, "alloys": len(ds), "count": float(metrics.element_counts(data_x).mean()),
+                 "trace": float(metrics.trace_share(data_x))},
+        "rows": rows,
+    }
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _row(r: dict) -> str:
+    note = f" ({r['infeasible']} infeasible)" if r["infeasible"] else ""
+    return (f"| {r['model']} | {r['targets']} | {r['min_fraction']} | {r['max_elements'] or '-'} | {r['count']:.2f} "
+            f"| {r['w1']:.2f} | {100 * r['trace']:.0f} % | {r['systems']:.1f} | {r['mape']:.2f} % "
+            f"| {100 * r['hit5']:.0f} % | {r['cosine']:.3f}{note} |")  # fmt: skip
+
+
+def markdown(record: dict) -> str:
+    d = record["data"]
+    s = record["settings"]
+    lines = [
+        "# Design realism: every setting measured",
+        "",
+        f"Command: `{record['command']}` ({record['date']}, {record['seconds']:.0f} s, load average "
+        f"{record['machine']['load_average']} at the start); {s['realism_n']} designs at each of "
+        f"{s['realism_targets']} line and {s['realism_targets']} reachable targets, seed {s['seed']}, candidates "
+        f"{s['realism_candidates'] or 'the design default'}.",
+        "",
+        f"data ({d['name']}, {d['alloys']} alloys): mean element count {d['count']:.2f}, trace share "
+        f"{100 * d['trace']:.1f} %",
+        "",
+        "| model | targets | min fraction | max elements | mean count | W1 count | trace share | "
+        "systems / 20 | oracle MAPE | hit ±5 % | cosine |",
+        "|---" * 11 + "|",
+    ]
+    lines += [_row(r) for r in record["rows"]]
+    return "\n".join(lines) + "\n"

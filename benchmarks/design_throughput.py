@@ -12,13 +12,15 @@ the user + system time of the process (worker threads run on every core): on a b
 machine wall time grows with the other load, CPU time much less, so CPU seconds are the
 figure to compare across runs.
 
-    nice -n 5 python benchmarks/design_throughput.py                     # 10^3 ... 10^7
-    nice -n 5 python benchmarks/design_throughput.py --sizes 1000,1000000 --no-diverse
+    nice -n 5 python benchmarks/run.py --only design_throughput          # 10^3 ... 10^7
+    nice -n 5 python benchmarks/run.py --only design_throughput --throughput-sizes 1000,1000000 \\
+        --throughput-diverse-candidates 0                                  # no diverse row
+
+The CSV files are written to a temporary folder and removed after their rows are counted.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import resource
@@ -33,10 +35,12 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET = ("-G", "60", "-K", "35")
 
 
-def run(args: list[str], out: Path) -> dict[str, float]:
+def run_design(args: list[str], out: Path, models_dir: Path | None = None) -> dict[str, float]:
     """One `hea-zoo design` run: wall seconds, peak RSS (MiB), bytes written."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     command = [sys.executable, "-m", "hea_zoo.cli", "design", *TARGET, *args, "--seed", "0", "--out", str(out)]
+    if models_dir is not None:
+        command += ["--models-dir", str(models_dir)]
     timer = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
@@ -50,40 +54,47 @@ def run(args: list[str], out: Path) -> dict[str, float]:
     match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     rss_kb = int(match.group(1)) if match else max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
     cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr)) or float("nan")
-    return {"seconds": seconds, "cpu": cpu, "rss_mib": rss_kb / 1024, "bytes": out.stat().st_size}
+    with open(out, "rb") as handle:
+        lines = sum(1 for _ in handle)
+    return {"seconds": seconds, "cpu": cpu, "rss_mib": rss_kb / 1024, "bytes": out.stat().st_size, "csv_lines": lines}
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", default="1000,10000,100000,1000000,10000000", help="comma-separated N")
-    p.add_argument("--model", default="cvae")
-    p.add_argument("--no-diverse", action="store_true", help="skip the diverse row")
-    p.add_argument("--diverse-candidates", type=int, default=1_000_000)
-    p.add_argument("--keep", default=None, help="folder for the CSV files (default: a temporary one, removed)")
-    args = p.parse_args(argv)
-    folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="hea_zoo-throughput-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"hea-zoo design --model {args.model} -G 60 -K 35 --seed 0 --out designs.csv (CSV kept: {bool(args.keep)})")
-    print(f"(load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; CPU = user + system seconds)")
-    print("| selection | n | candidates | wall [s] | CPU [s] | designs/s | candidates/s | peak RSS [MiB] | CSV [MB] |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    try:
-        rows = [("closest", int(n), int(n)) for n in args.sizes.split(",")]
-        if not args.no_diverse:
-            rows.append(("diverse", 20, args.diverse_candidates))
-        for select, n, candidates in rows:
-            out = folder / f"designs_{select}_{n}.csv"
-            r = run(["--model", args.model, "--select", select, "-n", str(n), "--candidates", str(candidates)], out)
-            print(f"| {select} | {n:,} | {candidates:,} | {r['seconds']:.2f} | {r['cpu']:.2f} | {n / r['seconds']:,.0f} | "
-                  f"{candidates / r['seconds']:,.0f} | {r['rss_mib']:.0f} | {r['bytes'] / 1e6:.1f} |", flush=True)  # fmt: skip
-            if not args.keep:
-                out.unlink()
-    finally:
-        if not args.keep:
-            shutil.rmtree(folder, ignore_errors=True)
-    print(f"(load average after: {os.getloadavg()[0]:.1f})")
-    return 0
+def run(settings, context) -> dict:
+    """The study (``python benchmarks/run.py --only design_throughput``): one row per run."""
+    model = settings.throughput_model
+    runs = [("closest", int(n), int(n)) for n in settings.throughput_sizes]
+    if settings.throughput_diverse_candidates:
+        runs.append(("diverse", 20, int(settings.throughput_diverse_candidates)))
+    load_before = os.getloadavg()[0]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="hea_zoo-throughput-") as folder:
+        for select, n, candidates in runs:
+            out = Path(folder) / f"designs_{select}_{n}.csv"
+            args = ["--model", model, "--select", select, "-n", str(n), "--candidates", str(candidates)]
+            r = run_design(args, out, context.exported)
+            out.unlink()
+            rows.append({"select": select, "n": n, "candidates": candidates, **r})
+            print(_row(rows[-1]), flush=True)
+    return {"model": model, "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)], "rows": rows}
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _row(r: dict) -> str:
+    return (f"| {r['select']} | {r['n']:,} | {r['candidates']:,} | {r['seconds']:.2f} | {r['cpu']:.2f} "
+            f"| {r['n'] / r['seconds']:,.0f} | {r['candidates'] / r['seconds']:,.0f} | {r['rss_mib']:.0f} "
+            f"| {r['bytes'] / 1e6:.1f} |")  # fmt: skip
+
+
+def markdown(record: dict) -> str:
+    lines = [
+        "# Throughput and memory of `hea-zoo design`",
+        "",
+        f"Command: `{record['command']}` ({record['date']}). Each row: `hea-zoo design --model {record['model']} "
+        f"{' '.join(TARGET)} --seed 0 --select SELECT -n N --candidates C --out designs.csv` in a fresh process; "
+        f"load average {record['load_average'][0]} before, {record['load_average'][1]} after, on "
+        f"{record['machine']['cores']} cores; CPU = user + system seconds.",
+        "",
+        "| selection | n | candidates | wall [s] | CPU [s] | designs/s | candidates/s | peak RSS [MiB] | CSV [MB] |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [_row(r) for r in record["rows"]]
+    return "\n".join(lines) + "\n"

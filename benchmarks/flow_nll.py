@@ -1,6 +1,6 @@
 """Measures the conditional flow (CFlow) on the bundled data.
 
-Trains the flow with its defaults on the train split (once per ``--seeds`` seed), then
+Trains the flow with its defaults on the train split (once per ``flow_seeds`` seed), then
 reports
 
 - the training time;
@@ -12,24 +12,18 @@ reports
 - for the first seed: the element-count distribution (elements at or above 0.5 at.%) of
   designs generated at the test alloys' properties, beside the data's; oracle-judged
   MAPE, hit rate and within-condition cosine similarity at reachable targets (the
-  properties of test alloys), raw and, with ``--filtered``, after the surrogate filter
+  properties of test alloys), raw and, with ``flow_filtered``, after the surrogate filter
   of `hea-zoo design` (10 x n candidates, the n closest by surrogate kept);
-- optionally (``--compare cvae``) the same design numbers for other generators trained
+- optionally (``flow_compare``, e.g. cvae) the same design numbers for other generators trained
   with their defaults.
 
-Usage:
+Usage (the numbers are written to ``flow_nll.json`` and ``flow_nll.md`` in ``--out``):
 
-    python benchmarks/flow_nll.py                       # about 1 minute on 2 cores
-    python benchmarks/flow_nll.py --seeds 0 1 2 --filtered --compare cvae --json flow.json
+    python benchmarks/run.py --only flow_nll                       # about 1 minute on 2 cores
+    python benchmarks/run.py --only flow_nll --flow-seeds 0,1,2 --flow-filtered --flow-compare cvae
 """
 
 from __future__ import annotations
-
-import argparse
-import json
-import sys
-import time
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -40,8 +34,7 @@ from hea_zoo.data.datasets import load_dataset
 from hea_zoo.models import train_default_generator, train_default_surrogate
 from hea_zoo.models.flow import gaussian_baseline_nll
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from baselines import FilteredGenerator  # noqa: E402
+from benchmarks.baselines import FilteredGenerator
 
 THRESHOLD = 0.005
 BASELINES = {
@@ -85,7 +78,7 @@ def design_numbers(model, dataset, n_targets: int, n_per_target: int, seed: int)
     return out
 
 
-def held_out(flow, dataset, seed: int) -> dict:
+def held_out(flow, dataset, seed: int, steps: int = 3000) -> dict:
     train, test = dataset.train, dataset.test
     parts = flow.log_prob_parts(test.compositions, test.properties)
     presence = -parts["presence"].numpy()
@@ -104,7 +97,7 @@ def held_out(flow, dataset, seed: int) -> dict:
             kwargs["noise_std"] = flow.noise_std
         out[name] = gaussian_baseline_nll(
             flow, train.compositions, train.properties, test.compositions, test.properties,
-            seed=seed, **kwargs,
+            seed=seed, steps=steps, **kwargs,
         )  # fmt: skip
     return out
 
@@ -115,59 +108,71 @@ def rounded(tree, digits: int = 3):
     return round(tree, digits) if isinstance(tree, float) else tree
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--epochs", type=int, default=None, help="flow epochs (default: its default).")
-    parser.add_argument("--n-targets", type=int, default=20, help="test alloys whose properties are targets.")
-    parser.add_argument("--n-per-target", type=int, default=500)
-    parser.add_argument("--filtered", action="store_true", help="also measure surrogate-filtered designs.")
-    parser.add_argument("--compare", nargs="*", default=[], help="other generators to measure (e.g. cvae).")
-    parser.add_argument("--json", default=None, help="also write the numbers to this file.")
-    args = parser.parse_args(argv)
-
+def run(settings, context) -> dict:
+    """The study (``python benchmarks/run.py --only flow_nll``)."""
+    seeds = list(settings.flow_seeds)
     ds = load_dataset()
-    report: dict = {"seeds": args.seeds, "held_out_nll": {}, "training_seconds": {}}
+    report: dict = {"seeds": seeds, "held_out_nll": {}, "training_seconds": {}}
     models = {}
-    for seed in args.seeds:
+    for seed in seeds:
         keras.utils.set_random_seed(seed)
-        flow = train_default_generator("flow", ds, epochs=args.epochs, seed=seed, verbose=0)
+        flow = train_default_generator("flow", ds, epochs=settings.flow_epochs, seed=seed, verbose=0)
         models.setdefault("flow", flow)
-        report["training_seconds"][seed] = round(flow.training_seconds, 1)
-        report["held_out_nll"][seed] = held_out(flow, ds, seed)
+        report["training_seconds"][str(seed)] = round(flow.training_seconds, 1)
+        report["held_out_nll"][str(seed)] = held_out(flow, ds, seed, steps=settings.flow_baseline_steps)
     skip = ("elements", "name", "trainable", "dtype")
     report["config"] = {k: v for k, v in models["flow"].get_config().items() if k not in skip}
     per_seed = report["held_out_nll"]
     report["held_out_nll_mean"] = {
         model: {
-            key: float(np.mean([per_seed[s][model][key] for s in args.seeds]))
+            key: float(np.mean([per_seed[str(s)][model][key] for s in seeds]))
             for key in ("nll", "presence_nll", "fraction_nll")
         }
         for model in ("flow", *BASELINES)
     }
     report["data_element_counts"] = count_summary(counts_of(ds.compositions))
-    for name in args.compare:
-        keras.utils.set_random_seed(args.seeds[0])
-        models[name] = train_default_generator(name, ds, seed=args.seeds[0], verbose=0)
+    for name in settings.flow_compare:
+        keras.utils.set_random_seed(seeds[0])
+        models[name] = train_default_generator(name, ds, epochs=settings.flow_epochs, seed=seeds[0], verbose=0)
         report["training_seconds"][name] = round(models[name].training_seconds, 1)
-    if args.filtered:
-        keras.utils.set_random_seed(args.seeds[0])
-        surrogate = train_default_surrogate(ds, seed=args.seeds[0], verbose=0)
+    if settings.flow_filtered:
+        keras.utils.set_random_seed(seeds[0])
+        surrogate = train_default_surrogate(ds, seed=seeds[0], verbose=0)
         for name in list(models):
             models[f"{name}_filtered"] = FilteredGenerator(f"{name}_filtered", models[name], surrogate)
     report["designs"] = {
-        name: design_numbers(model, ds, args.n_targets, args.n_per_target, args.seeds[0])
+        name: design_numbers(model, ds, settings.flow_targets, settings.flow_per_target, seeds[0])
         for name, model in models.items()
     }
-    text = json.dumps(rounded(report), indent=1)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as handle:
-            handle.write(text + "\n")
-    return report
+    return rounded(report)
 
 
-if __name__ == "__main__":
-    start = time.perf_counter()
-    main()
-    print(f"total {time.perf_counter() - start:.0f} s")
+def markdown(record: dict) -> str:
+    lines = [
+        "# The conditional flow: held-out NLL and designs",
+        "",
+        f"Command: `{record['command']}` ({record['date']}, {record['seconds']:.0f} s, load average "
+        f"{record['machine']['load_average']} at the start); seeds {record['seeds']}.",
+        "",
+        "Held-out negative log-likelihood on the test split, nats per alloy (mean over seeds):",
+        "",
+        "| model | NLL | presence | fractions |",
+        "|---|---|---|---|",
+    ]
+    for name, v in record["held_out_nll_mean"].items():
+        lines.append(f"| {name} | {v['nll']:.3f} | {v['presence_nll']:.3f} | {v['fraction_nll']:.3f} |")
+    c = record["data_element_counts"]
+    lines += [
+        "",
+        f"Designs at the properties of {record['settings']['flow_targets']} test alloys, "
+        f"{record['settings']['flow_per_target']} each (seed {record['seeds'][0]}); the data's mean element "
+        f"count {c['mean']:.2f} ({100 * c['share_4_to_7']:.0f} % with 4-7 elements):",
+        "",
+        "| generator | oracle MAPE % | hit ±10 % | cosine % | mean element count | 4-7 elements |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, d in record["designs"].items():
+        e = d["element_counts"]
+        lines.append(f"| {name} | {d['oracle_mape_percent']:.2f} | {100 * d['hit_rate_10']:.1f} % "
+                     f"| {d['cosine_similarity']:.2f} | {e['mean']:.2f} | {100 * e['share_4_to_7']:.0f} % |")
+    return "\n".join(lines) + "\n"

@@ -1,38 +1,32 @@
-"""hea_zoo benchmarks: design quality, speed and scale, written as JSON and a markdown table.
+"""The one harness of hea_zoo's benchmarks: every study is a named entry, run as
 
-    python benchmarks/run.py                       # the full benchmark (several minutes)
-    python benchmarks/run.py --quick               # smaller settings, for a quick look
-    python benchmarks/run.py --only quality,speed  # some parts only
-    python benchmarks/run.py --only design,peers,mpea --quick   # the design benchmark, quickly
-    python benchmarks/run.py --out benchmarks/results
+    python benchmarks/run.py --list                            # the studies, one line each
+    python benchmarks/run.py                                   # the results.json studies (quality ... mpea)
+    python benchmarks/run.py --only NAME[,NAME] [--quick | --tiny] [--SETTING VALUE ...]
+    python benchmarks/run.py --only design,peers,mpea --quick  # the design benchmark, quickly
 
-Parts:
+The harness owns the argument parsing (one flag per field of `Settings`), the output folder
+(``--out``, default ``benchmarks/results/``), the seed (``--seed``) and the three presets:
+`Settings.full()` (the measured runs), `Settings.quick_settings()` (a smaller look) and
+`Settings.tiny()` (seconds per study: what the smoke tests in ``tests/test_benchmarks.py``
+run). ``STUDIES`` lists the studies; ``benchmarks/README.md`` has the same table with the
+runtimes measured at full settings.
 
-- ``quality`` (`benchmarks.quality`): cAE, cVAE, WcGAN and the baselines
-  (`benchmarks.baselines`: nearest-neighbour retrieval, random screening, SDV TVAE and
-  CTGAN with generate-then-filter) at the study's line and novelty conditions, equal
-  designs per condition, judged by the surrogate and the physics oracle.
-- ``speed`` (`benchmarks.speed`): training time per default model; generation throughput
-  at batch 1, 256 and 65,536 for Keras, the reloaded SavedModel and onnxruntime, against
-  the NumPy matrix-multiply time of the same layers; peak memory.
-- ``scale`` (`benchmarks.scale`): 10 million designs streamed to a binary file in chunks,
-  throughput and peak resident memory.
-- ``design`` (`benchmarks.design_quality`): `design` with its defaults for every exported
-  generator at the 100 reachable (novelty) targets, 20 designs each, against random
-  screening and pymoo's GA (`benchmarks.peers`) at the same surrogate calls per target;
-  oracle-judged MAPE and hit rate, diversity, element count, traces, distinct systems,
-  surrogate-vs-oracle gap; the accuracy–diversity plane (``design_plane.png``) and the
-  design targets.
-- ``peers``: the same three kinds of method at fixed budgets of 10^3, 10^4 and 10^5
-  surrogate calls per target (``sweep_targets`` reachable targets of their own draw).
-- ``mpea`` (`benchmarks.mpea`): a generator and a surrogate trained and exported on an MPEA
-  property pair (measured data), `design` and the peers judged by the surrogate and by an
-  independent gradient-boosting judge.
+Two kinds of study:
 
-The generators and the surrogate are the committed ``exported/keras/*.keras`` models when
-present (the ONNX and SavedModel exports beside them are the ones timed); a missing model
-is trained with the defaults and exported into the output folder. Run it on an otherwise
-idle machine: the timings move with other load.
+- the parts of ``results.json`` (``quality``, ``speed``, ``scale``, ``design``, ``peers``,
+  ``mpea``) share one file pair, ``results.json`` and ``results.md``; ``--only`` redoes the
+  parts it names and keeps the others of an existing ``results.json`` (with their
+  provenance);
+- every other study is a function ``run(settings, context) -> dict`` in its own module
+  ``benchmarks/<name>.py`` with a ``markdown(record) -> str``; the harness writes
+  ``<out>/<name>.json`` (the numbers, the settings it read, command, date, machine,
+  versions) and ``<out>/<name>.md``.
+
+The generators and the surrogate of the results parts are the committed
+``exported/keras/*.keras`` models when present (the ONNX and SavedModel exports beside them
+are the ones timed); a missing model is trained with the defaults and exported into the
+output folder. Run it on an otherwise idle machine: the timings move with other load.
 """
 
 from __future__ import annotations
@@ -40,6 +34,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -58,14 +54,22 @@ PARTS = ("quality", "speed", "scale", "design", "peers", "mpea")
 CORE_PARTS = ("quality", "speed", "scale")  # the parts the 10-minute target times
 from hea_zoo.constants import GENERATOR_NAMES as GENERATORS  # noqa: E402
 from hea_zoo.files import write_text  # noqa: E402
-DEFAULT_EXPORTED = ROOT / "exported"
+from hea_zoo.paths import bundled_models_dir  # noqa: E402
+
+BENCH_HINT = 'pip install -e ".[bench]"'
+RESULTS = ROOT / "benchmarks" / "results"
 
 
 @dataclasses.dataclass
 class Settings:
-    """Sizes of every part. `Settings.full()` is the benchmark; `quick()` a smaller look."""
+    """Sizes of every study, one namespace (a field ``x_y`` is the flag ``--x-y``).
+
+    `Settings.full()` is the measured benchmark; `quick_settings()` a smaller look;
+    `tiny()` the smoke tests' seconds-per-study settings (numbers that mean nothing).
+    """
 
     seed: int = 0
+    # ---- results.json parts: quality, speed, scale, design, peers, mpea
     n_per_condition: int = 2000
     n_line: int = 20
     n_novelty: int = 100
@@ -76,6 +80,7 @@ class Settings:
     sdv_epochs: int = 300
     sdv_batch_size: int = 500
     train_epochs: int | None = None
+    train_models: tuple[str, ...] = GENERATORS
     speed_batches: tuple[int, ...] = (1, 256, 65_536)
     speed_models: tuple[str, ...] = GENERATORS
     speed_min_time: float = 1.0
@@ -94,7 +99,58 @@ class Settings:
     mpea_test_type: str = "tension"
     mpea_generators: tuple[str, ...] = ("cvae",)
     mpea_targets: int = 100
+    # ---- calibration
+    calibration_splits: int = 40
+    calibration_bundled_splits: int = 5
+    calibration_epochs: int | None = None
+    calibration_tasks: tuple[str, ...] = ("hardness", "tension")
+    # ---- design_realism
+    realism_models: tuple[str, ...] = ("cae", "cvae", "wcgan")
+    realism_min_fractions: tuple[float, ...] = (0.005, 0.01, 0.02, 0.03, 0.04, 0.05)
+    realism_max_elements: tuple[int | None, ...] = (None, 7, 6)
+    realism_targets: int = 20
+    realism_n: int = 20
+    realism_candidates: int | None = None
+    # ---- design_throughput
+    throughput_model: str = "cvae"
+    throughput_sizes: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000, 10_000_000)
+    throughput_diverse_candidates: int = 1_000_000
+    # ---- flow_nll
+    flow_seeds: tuple[int, ...] = (0,)
+    flow_epochs: int | None = None
+    flow_targets: int = 20
+    flow_per_target: int = 500
+    flow_filtered: bool = False
+    flow_compare: tuple[str, ...] = ()
+    flow_baseline_steps: int = 3000
+    # ---- surrogate_descriptors
+    descriptor_sets: tuple[str, ...] = (
+        "none",
+        "valence_electrons",
+        "valence_electrons,atomic_radius",
+        "valence_electrons,atomic_radius,melting_point",
+        "valence_electrons,atomic_radius,melting_point,electronegativity",
+    )
+    descriptor_seeds: tuple[int, ...] = (0, 1, 2)
+    descriptor_epochs: int | None = None
+    # ---- training_scale
+    training_sizes: tuple[str, ...] = ("bundled", "10000", "100000")
+    training_models: tuple[str, ...] = ("mlp", "surrogate", *GENERATORS)
+    training_epochs: int | None = None
+    # ---- tune_generators and tune_flow (one configuration per run)
+    tune_model: str = "cvae"
+    tune_overrides: str = ""
+    tune_epochs: int | None = None
+    tune_batch_size: int | None = None
+    tune_learning_rate: float | None = None
+    tune_n_per_condition: int = 2000
+    tune_split: int = 0
+    tune_baselines: bool = False
+    # ---- typicality
+    typicality_generators: tuple[str, ...] = GENERATORS
+    typicality_targets: int = 100
     quick: bool = False
+    tiny: bool = False
 
     @classmethod
     def full(cls) -> "Settings":
@@ -116,8 +172,136 @@ class Settings:
             peer_budgets=(1_000, 10_000),
             sweep_targets=3,
             mpea_targets=10,
+            calibration_splits=2,
+            calibration_bundled_splits=1,
+            calibration_epochs=20,
+            realism_min_fractions=(0.005, 0.03),
+            realism_max_elements=(None,),
+            throughput_sizes=(1_000, 100_000),
+            throughput_diverse_candidates=100_000,
+            flow_epochs=20,
+            flow_per_target=100,
+            descriptor_sets=("none", "valence_electrons"),
+            descriptor_seeds=(0,),
+            descriptor_epochs=20,
+            training_sizes=("bundled",),
+            training_epochs=5,
+            tune_epochs=20,
+            tune_n_per_condition=200,
+            typicality_targets=20,
             quick=True,
         )
+
+    @classmethod
+    def tiny(cls) -> "Settings":
+        """Seconds per study (a few one-epoch fits at most): for the smoke tests, not a result."""
+        return cls(
+            n_per_condition=8,
+            n_line=3,
+            n_novelty=4,
+            pool_size=500,
+            filter_factor=3,
+            sdv_pool_size=300,
+            sdv_epochs=1,
+            train_epochs=1,
+            train_models=("cvae",),
+            speed_batches=(1, 64, 1024),
+            speed_models=("cvae",),
+            speed_min_time=0.01,
+            scale_total=100_000,
+            scale_chunk=16_384,
+            design_targets=3,
+            design_candidates=200,
+            peer_budgets=(100, 300),
+            sweep_targets=2,
+            mpea_targets=3,
+            calibration_splits=1,
+            calibration_bundled_splits=1,
+            calibration_epochs=1,
+            calibration_tasks=(),
+            realism_models=("cae",),
+            realism_min_fractions=(0.005, 0.03),
+            realism_max_elements=(None,),
+            realism_targets=2,
+            realism_candidates=300,
+            throughput_sizes=(500,),
+            throughput_diverse_candidates=1_000,
+            flow_epochs=1,
+            flow_targets=2,
+            flow_per_target=5,
+            flow_baseline_steps=5,
+            descriptor_sets=("valence_electrons",),
+            descriptor_seeds=(0,),
+            descriptor_epochs=1,
+            training_sizes=("300",),
+            training_models=("mlp", "cae"),
+            training_epochs=1,
+            tune_epochs=1,
+            tune_batch_size=64,
+            tune_n_per_condition=5,
+            typicality_generators=("cae",),
+            typicality_targets=2,
+            quick=True,
+            tiny=True,
+        )
+
+
+# --------------------------------------------------------------------------- the studies
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """A named entry of the harness."""
+
+    name: str
+    summary: str
+    prefixes: tuple[str, ...] = ()  # the Settings fields it reads (besides `seed`)
+    requires: tuple[str, ...] = ()  # modules of the bench extra it cannot run without
+
+    @property
+    def writes(self) -> str:
+        return "results.json, results.md" if self.name in PARTS else f"{self.name}.json, {self.name}.md"
+
+
+STUDIES: dict[str, Study] = {s.name: s for s in (
+    Study("quality", "generators and baselines (nearest neighbour, random screening, SDV) at equal "
+          "designs per condition, judged by the oracle and the surrogate"),
+    Study("speed", "training time per default model; Keras / SavedModel / onnxruntime throughput "
+          "against the matmul bound"),
+    Study("scale", "10 million designs streamed from onnxruntime to a .npy file: rate, peak memory"),
+    Study("design", "`design` with its defaults at 100 reachable targets against random screening "
+          "and a GA at equal surrogate calls; design targets"),
+    Study("peers", "design, random screening and the GA at fixed budgets of surrogate calls"),
+    Study("mpea", "design and its peers on measured MPEA data, judged by an independent "
+          "gradient-boosting model (needs scikit-learn)"),
+    Study("calibration", "held-out coverage of the surrogate's 90 % intervals (bundled, MPEA); "
+          "MPEA scores before/after the duplicates fix", ("calibration_",)),
+    Study("design_realism", "element counts, traces, systems and accuracy of `design` for each "
+          "minimum fraction / maximum element count", ("realism_",)),
+    Study("design_throughput", "`hea-zoo design` end to end in a fresh process: wall, CPU, peak "
+          "memory, CSV size", ("throughput_",)),
+    Study("flow_nll", "the flow's held-out NLL against full-covariance Gaussians; its designs' "
+          "element counts and oracle accuracy", ("flow_",)),
+    Study("surrogate_descriptors", "surrogate held-out R², MAPE, interval coverage per set of "
+          "element descriptors", ("descriptor_",)),
+    Study("training_scale", "training cost and held-out quality of the default models on tables "
+          "of growing size, beside scikit-learn's MLP", ("training_",)),
+    Study("tune_generators", "one generator configuration: training time and loss, oracle MAPE, "
+          "cosine, validity at the line conditions", ("tune_",)),
+    Study("tune_flow", "one flow configuration on a validation split of the train split: NLL, "
+          "oracle MAPE, cosine", ("tune_",)),
+    Study("typicality", "oracle MAPE and hit rate of `design`'s designs grouped by the flow's "
+          "log-density", ("typicality_",)),
+)}  # fmt: skip
+
+
+@dataclasses.dataclass
+class Context:
+    """What a study gets besides its settings."""
+
+    out: Path
+    exported: Path
+    command: str
 
 
 # --------------------------------------------------------------------------- models
@@ -249,14 +433,12 @@ def _run_scale(settings: Settings, onnx_path: Path, conditions, out: Path, scale
     directory = Path(scale_dir) if scale_dir else Path(tempfile.mkdtemp(prefix="hea_zoo_scale_"))
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / "designs.npy"
-    command = [
-        sys.executable, str(ROOT / "benchmarks" / "scale.py"),
-        "--onnx", str(onnx_path), "--out", str(target),
-        "--total", str(settings.scale_total), "--chunk", str(settings.scale_chunk),
-        "--conditions", json.dumps([[float(v) for v in row] for row in conditions]),
-        "--seed", str(settings.seed), "--dtype", settings.scale_dtype,
-        "--sub-batch", str(settings.scale_sub_batch),
-    ]  # fmt: skip
+    job = {
+        "onnx_path": str(onnx_path), "out_path": str(target), "total": settings.scale_total,
+        "chunk": settings.scale_chunk, "conditions": [[float(v) for v in row] for row in conditions],
+        "seed": settings.seed, "dtype": settings.scale_dtype, "sub_batch": settings.scale_sub_batch or None,
+    }  # fmt: skip
+    command = [sys.executable, str(ROOT / "benchmarks" / "scale.py"), json.dumps(job)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"scale run failed ({done.returncode}):\n{done.stderr[-4000:]}")
@@ -596,63 +778,164 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
-_INT_LISTS = ("speed_batches", "peer_budgets")
-_STR_LISTS = ("speed_models", "mpea_properties", "mpea_generators")
-_STRINGS = ("scale_model", "scale_dtype", "mpea_test_type")
+# --------------------------------------------------------------------------- settings
+
+
+def _kind(field: dataclasses.Field) -> str:
+    """The field's annotation as written (``from __future__ import annotations``)."""
+    return str(field.type).replace(" ", "")
+
+
+def _scalar(text: str, kind: str):
+    """One value of a flag: ``none`` is None where the field allows it."""
+    kind, optional = kind.replace("|None", ""), "|None" in kind
+    text = text.strip()
+    if optional and text.lower() == "none":
+        return None
+    return {"int": int, "float": float, "str": str}[kind](text)
+
+
+def _value(field: dataclasses.Field, text: str):
+    kind = _kind(field)
+    if kind.startswith("tuple["):
+        inner = kind[len("tuple["):-len(",...]")]
+        sep = ";" if field.name == "descriptor_sets" else ","
+        return tuple(_scalar(item, inner) for item in text.split(sep) if item.strip())
+    return _scalar(text, kind)
+
+
+_PRESETS = ("quick", "tiny")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The one parser of the benchmarks: the harness's options and one flag per setting."""
     parser = argparse.ArgumentParser(
-        description="hea_zoo benchmarks: design quality, speed, scale, the design engine against its peers, MPEA.",
+        prog="python benchmarks/run.py",
+        description="hea_zoo benchmarks: every study by name (--list prints them).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--quick", action="store_true", help="smaller settings (about a minute)")
-    parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts: " + ",".join(PARTS))
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="output folder")
-    parser.add_argument("--exported", default=str(DEFAULT_EXPORTED), help="folder of the committed exports")
-    parser.add_argument("--scale-dir", default=None, help="where the scale run writes its file (default: a temp dir, deleted)")
-    parser.add_argument("--no-sdv", action="store_true", help="skip the SDV baselines")
-    parser.add_argument("--no-train", action="store_true", help="do not train the default models for the training times")
-    overrides = parser.add_argument_group("overrides of the settings")
+    parser.add_argument("--list", action="store_true", help="print the studies, one line each, and exit")
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help="comma-separated studies (default: the results.json parts " + ",".join(PARTS) + ")")
+    preset = parser.add_mutually_exclusive_group()
+    preset.add_argument("--quick", action="store_true", help="smaller settings (minutes)")
+    preset.add_argument("--tiny", action="store_true", help="seconds per study: a smoke run, not a result")
+    parser.add_argument("--out", default=None, help=f"output folder (default {_rel(RESULTS)}; required with --tiny)")
+    parser.add_argument("--exported", default=None,
+                        help="folder of the exported models (default: the bundled ones, hea_zoo.paths)")
+    parser.add_argument("--scale-dir", default=None, help="where the scale part writes its file (default: a temp dir, deleted)")
+    parser.add_argument("--no-train", action="store_true", help="speed: do not train the default models for the training times")
+    overrides = parser.add_argument_group("settings (see Settings in benchmarks/run.py; lists are comma-separated, "
+                                          "descriptor sets ';'-separated, 'none' where a value may be None)")
     for field in dataclasses.fields(Settings):
-        if field.name in ("quick", "sdv"):
+        if field.name in _PRESETS:
             continue
         flag = "--" + field.name.replace("_", "-")
-        if field.name in _INT_LISTS or field.name in _STR_LISTS:
-            overrides.add_argument(flag, default=None, help="comma-separated")
-        elif field.name in _STRINGS:
-            overrides.add_argument(flag, default=None)
-        elif field.name == "speed_min_time":
-            overrides.add_argument(flag, type=float, default=None)
+        if _kind(field) == "bool":
+            overrides.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:
-            overrides.add_argument(flag, type=int, default=None)
+            overrides.add_argument(flag, default=None, metavar=field.name.upper())
     return parser
 
 
-def settings_from_args(args) -> Settings:
-    settings = Settings.quick_settings() if args.quick else Settings.full()
+def settings_from_args(args, parser: argparse.ArgumentParser | None = None) -> Settings:
+    settings = Settings.tiny() if args.tiny else Settings.quick_settings() if args.quick else Settings.full()
     for field in dataclasses.fields(Settings):
         value = getattr(args, field.name, None)
-        if value is None or field.name in ("quick", "sdv"):
+        if value is None or field.name in _PRESETS:
             continue
-        if field.name in _INT_LISTS:
-            value = tuple(int(v) for v in value.split(","))
-        elif field.name in _STR_LISTS:
-            value = tuple(v.strip() for v in value.split(",") if v.strip())
+        if not isinstance(value, bool):
+            try:
+                value = _value(field, value)
+            except (KeyError, ValueError) as error:
+                message = f"--{field.name.replace('_', '-')}: cannot read {value!r} ({error})"
+                if parser is None:
+                    raise ValueError(message) from error
+                parser.error(message)
         setattr(settings, field.name, value)
-    settings.sdv = not args.no_sdv
     return settings
+
+
+def study_settings(settings: Settings, study: Study) -> dict[str, Any]:
+    """The settings a study reads: `seed` and the fields of its prefixes."""
+    return {k: v for k, v in dataclasses.asdict(settings).items()
+            if k == "seed" or any(k.startswith(p) for p in study.prefixes)}
+
+
+def _results_settings(settings: Settings) -> dict[str, Any]:
+    """The settings of the results.json parts (no other study's fields)."""
+    others = {p for study in STUDIES.values() for p in study.prefixes}
+    return {k: v for k, v in dataclasses.asdict(settings).items() if not any(k.startswith(p) for p in others)}
+
+
+def list_studies() -> str:
+    width = max(len(name) for name in STUDIES)
+    return "\n".join(f"{name:<{width}}  {study.summary}" for name, study in STUDIES.items())
+
+
+def missing_modules(study: Study) -> list[str]:
+    return [m for m in study.requires if importlib.util.find_spec(m) is None]
+
+
+def run_study(study: Study, settings: Settings, context: Context) -> dict[str, Any]:
+    """Runs one study of its own module; writes ``<name>.json`` and ``<name>.md``; returns the record."""
+    missing = missing_modules(study)
+    if missing:
+        reason = f"needs {', '.join(missing)} ({BENCH_HINT})"
+        print(f"[{study.name}] skipped: {reason}", flush=True)
+        return {"study": study.name, "skipped": True, "reason": reason}
+    module = importlib.import_module(f"benchmarks.{study.name}")
+    record: dict[str, Any] = {
+        "study": study.name,
+        "command": context.command,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpu": _cpu(), "cores": os.cpu_count(), "python": platform.python_version(),
+                    "load_average": round(os.getloadavg()[0], 2)},
+        "versions": _versions(),
+        "settings": study_settings(settings, study),
+        "tiny": settings.tiny,
+    }
+    start = time.perf_counter()
+    print(f"[{study.name}] running", flush=True)
+    record.update(module.run(settings, context))
+    record["seconds"] = round(time.perf_counter() - start, 1)
+    context.out.mkdir(parents=True, exist_ok=True)
+    write_text(context.out / f"{study.name}.json", json.dumps(record, indent=1, default=str) + "\n")
+    text = module.markdown(record)
+    write_text(context.out / f"{study.name}.md", text)
+    print(text, flush=True)
+    print(f"[{study.name}] wrote {context.out / (study.name + '.json')} and .md ({record['seconds']:.0f} s)", flush=True)
+    return record
 
 
 def main(argv=None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
-    parts = tuple(p.strip() for p in args.only.split(",") if p.strip())
-    unknown = sorted(set(parts) - set(PARTS))
-    if unknown:
-        parser.error(f"unknown part(s) {unknown}; valid parts: {list(PARTS)}")
-    settings = settings_from_args(args)
-    out = Path(args.out)
+    if args.list:
+        print(list_studies())
+        return {}
+    names = tuple(dict.fromkeys(p.strip() for p in args.only.split(",") if p.strip()))
+    unknown = sorted(set(names) - set(STUDIES))
+    if unknown or not names:
+        parser.error(f"unknown study {unknown}; valid studies: {list(STUDIES)} (--list describes them)")
+    settings = settings_from_args(args, parser)
+    if args.tiny and args.out is None:
+        parser.error(f"--tiny numbers mean nothing: give --out (tiny runs never write into {_rel(RESULTS)})")
+    out = Path(args.out) if args.out else RESULTS
+    exported = exported if args.exported else bundled_models_dir()
+    command = "python benchmarks/run.py" + ("" if argv is None and len(sys.argv) < 2 else " " + " ".join(
+        sys.argv[1:] if argv is None else argv))
+    parts = tuple(n for n in names if n in PARTS)
+    results = _run_results(parts, settings, args, out, exported, command) if parts else {}
+    context = Context(out=out, exported=exported, command=command)
+    for name in names:
+        if name not in PARTS:
+            results[name] = run_study(STUDIES[name], settings, context)
+    return results
+
+
+def _run_results(parts, settings: Settings, args, out: Path, exported: Path, command: str) -> dict:
+    """The results.json parts: run, merged with the kept parts of an earlier results.json, written."""
     out.mkdir(parents=True, exist_ok=True)
     start_all = time.perf_counter()
 
@@ -663,14 +946,12 @@ def main(argv=None) -> dict:
     from hea_zoo.evaluation.experiments import line_conditions
 
     dataset = hea_zoo.load_dataset()
-    command = "python benchmarks/run.py" + ("" if argv is None and len(sys.argv) < 2 else " " + " ".join(
-        sys.argv[1:] if argv is None else argv))
     results: dict[str, Any] = {
         "command": command,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpu": _cpu(), "cores": os.cpu_count(), "python": platform.python_version()},
         "versions": _versions(),
-        "settings": dataclasses.asdict(settings),
+        "settings": _results_settings(settings),
         "parts": list(parts),
         "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint(),
                     "n_train": int(len(dataset.train_index))},
@@ -679,9 +960,10 @@ def main(argv=None) -> dict:
     trained: dict = {}
     training = None
     if "speed" in parts and not args.no_train:
-        training, trained = speed.training_times(dataset, settings.train_epochs, settings.seed)
+        training, trained = speed.training_times(dataset, settings.train_epochs, settings.seed,
+                                                  names=settings.train_models)
     if any(part in parts for part in CORE_PARTS):
-        models, sources, exports = _load_or_train(dataset, settings, Path(args.exported), out, trained)
+        models, sources, exports = _load_or_train(dataset, settings, exported, out, trained)
         results["models"] = {k: {"source": v, "onnx": _rel(exports[k][0]) if k in exports else None,
                                  "saved_model": _rel(exports[k][1]) if k in exports else None}
                              for k, v in sources.items()}
@@ -715,7 +997,7 @@ def main(argv=None) -> dict:
     if all(part in parts for part in CORE_PARTS):
         results["core"] = {"seconds": time.perf_counter() - start_all, "quick": settings.quick}
 
-    _design_parts(results, parts, dataset, settings, Path(args.exported), out)
+    _design_parts(results, parts, dataset, settings, exported, out)
 
     results["total_seconds"] = time.perf_counter() - start_all
     _merge_previous(results, out / "results.json")

@@ -9,18 +9,16 @@ reused, so memory does not grow with the total: the resident set size is sampled
 every chunk and reported.
 
 Row ``i`` of the file was generated at condition ``i mod m`` of the conditions given
-(the benchmark passes the study's line conditions); a JSON side file records them.
+(the benchmark passes the study's line conditions).
 
 Runs on NumPy and onnxruntime alone (no TensorFlow import), as a subprocess of the
-benchmark runner so that its peak memory is its own:
+benchmark harness so that its peak memory is its own:
 
-    python benchmarks/scale.py --onnx exported/cvae.onnx --out /tmp/designs.npy \\
-        --total 10000000 --chunk 65536 --conditions '[[60.0, 5.0]]'
+    python benchmarks/run.py --only scale [--scale-total 10000000 --scale-chunk 65536]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -199,28 +197,11 @@ def stream_designs(
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--onnx", required=True, help="exported generator (.onnx)")
-    parser.add_argument("--out", required=True, help="output .npy file")
-    parser.add_argument("--total", type=int, default=10_000_000)
-    parser.add_argument("--chunk", type=int, default=65_536)
-    parser.add_argument("--conditions", default="[[60.0, 5.0]]", help="JSON list of condition rows")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float16"))
-    parser.add_argument("--sub-batch", type=int, default=8192, help="rows per onnxruntime call (0: whole chunk)")
-    parser.add_argument("--keep", action="store_true", help="keep the designs file")
-    args = parser.parse_args(argv)
-    result = stream_designs(
-        args.onnx, args.out, args.total, args.chunk, json.loads(args.conditions),
-        seed=args.seed, threads=args.threads, dtype=args.dtype, keep=args.keep,
-        sub_batch=args.sub_batch or None,
-    )  # fmt: skip
-    if args.keep:
-        Path(str(args.out) + ".json").write_text(
-            json.dumps({"conditions": json.loads(args.conditions), "row_condition": "i mod m"})
-        )
-    sys.stdout.write(json.dumps(result) + "\n")
+    """The worker entry of the scale part: one JSON object of `stream_designs` arguments in,
+    one JSON line of results out (the harness, ``python benchmarks/run.py --only scale``,
+    starts it as its own process so that its memory is its own; it is not a command of its own)."""
+    job = json.loads((sys.argv[1:] if argv is None else argv)[0])
+    sys.stdout.write(json.dumps(stream_designs(**job)) + "\n")
     return 0
 
 

@@ -25,29 +25,22 @@ labelled by `hea_zoo.data.oracle.properties`.
 
 Usage (run it on an otherwise idle machine; timings move with other load)::
 
-    nice -n 5 python benchmarks/training_scale.py                       # full table
-    nice -n 5 python benchmarks/training_scale.py --sizes bundled --models surrogate,mlp
-    nice -n 5 python benchmarks/training_scale.py --json out.json
+    nice -n 5 python benchmarks/run.py --only training_scale                 # full table
+    nice -n 5 python benchmarks/run.py --only training_scale --training-sizes bundled \\
+        --training-models surrogate,mlp
+
+The MLP rows need scikit-learn (the ``bench`` extra); without it they say so and are skipped.
 
 The numbers of the last full run are in docs/HYPERPARAMETERS.md.
 """
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import json
-import os
-import sys
 import time
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import numpy as np  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import numpy as np
 
 MODELS = ("mlp", "surrogate", "cae", "cvae", "wcgan", "flow")
 
@@ -117,11 +110,11 @@ def run_mlp(dataset, seed: int = 0) -> dict:
     }
 
 
-def run_surrogate(dataset, seed: int = 0) -> dict:
+def run_surrogate(dataset, seed: int = 0, epochs: int | None = None) -> dict:
     from hea_zoo.models import train_default_surrogate
 
     cpu = time.process_time()
-    model = train_default_surrogate(dataset, seed=seed)
+    model = train_default_surrogate(dataset, epochs=epochs, seed=seed, verbose=0)
     cpu = time.process_time() - cpu
     seconds = float(model.training_seconds)
     scores = model.score(dataset.test.compositions, dataset.test.properties)
@@ -134,12 +127,12 @@ def run_surrogate(dataset, seed: int = 0) -> dict:
     }
 
 
-def run_generator(name: str, dataset, seed: int = 0, max_conditions: int = 2000) -> dict:
+def run_generator(name: str, dataset, seed: int = 0, max_conditions: int = 2000, epochs: int | None = None) -> dict:
     from hea_zoo.data import oracle
     from hea_zoo.models import train_default_generator
 
     cpu = time.process_time()
-    model = train_default_generator(name, dataset, seed=seed)
+    model = train_default_generator(name, dataset, epochs=epochs, seed=seed, verbose=0)
     cpu = time.process_time() - cpu
     test = dataset.test
     out = {
@@ -165,24 +158,41 @@ def run_generator(name: str, dataset, seed: int = 0, max_conditions: int = 2000)
     return out
 
 
-def run(sizes, models, seed: int = 0) -> list[dict]:
+def run_rows(sizes, models, seed: int = 0, epochs: int | None = None) -> list[dict]:
     from hea_zoo.data.datasets import load_dataset
 
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        raise ValueError(f"training_models: unknown {unknown}; valid: {list(MODELS)}")
     rows = []
     for size in sizes:
         dataset = load_dataset() if size == "bundled" else random_table(int(size), seed=seed)
         for name in models:
             print(f"[training_scale] {size} {name} ...", flush=True)
-            if name == "mlp":
+            if name == "mlp" and importlib.util.find_spec("sklearn") is None:
+                result = {"skipped": True, "reason": 'needs scikit-learn (pip install -e ".[bench]")'}
+            elif name == "mlp":
                 result = run_mlp(dataset, seed)
             elif name == "surrogate":
-                result = run_surrogate(dataset, seed)
+                result = run_surrogate(dataset, seed, epochs)
             else:
-                result = run_generator(name, dataset, seed)
+                result = run_generator(name, dataset, seed, epochs=epochs)
             result.update(table=str(size), model=name, train_rows=len(dataset.train))
             print(f"[training_scale] {json.dumps(result)}", flush=True)
             rows.append(result)
     return rows
+
+
+def run(settings, context) -> dict:
+    """The study (``python benchmarks/run.py --only training_scale``): one row per table and model."""
+    return {"rows": run_rows(settings.training_sizes, settings.training_models, settings.seed, settings.training_epochs)}
+
+
+def markdown(record: dict) -> str:
+    head = ["# Training cost and held-out quality as the table grows", "",
+            f"Command: `{record['command']}` ({record['date']}, {record['seconds']:.0f} s, load average "
+            f"{record['machine']['load_average']} at the start).", ""]
+    return "\n".join(head) + format_table(record["rows"]) + "\n"
 
 
 def format_table(rows: list[dict]) -> str:
@@ -191,6 +201,9 @@ def format_table(rows: list[dict]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        if r.get("skipped"):
+            lines.append(f"| {r['table']} | {r['train_rows']:,} | {r['model']} | – | – | – | skipped: {r['reason']} |")
+            continue
         if "scores" in r:
             quality = "; ".join(
                 f"{name}: R² {s['r2']:.4f}, MAPE {s['mape']:.2f} %" for name, s in r["scores"].items()
@@ -212,27 +225,3 @@ def format_table(rows: list[dict]) -> str:
             f"{r.get('cpu_seconds', float('nan')):.1f} | {r['steps']:,} | {quality} |"
         )
     return "\n".join(lines)
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="bundled,10000,100000",
-                        help="comma-separated: 'bundled' and/or row counts of random tables")
-    parser.add_argument("--models", default=",".join(MODELS),
-                        help=f"comma-separated subset of {','.join(MODELS)}")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
-    args = parser.parse_args(argv)
-    models = [m for m in args.models.split(",") if m]
-    unknown = sorted(set(models) - set(MODELS))
-    if unknown:
-        parser.error(f"unknown models {unknown}; valid: {list(MODELS)}")
-    rows = run([s for s in args.sizes.split(",") if s], models, seed=args.seed)
-    print(format_table(rows))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

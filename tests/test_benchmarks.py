@@ -1,12 +1,17 @@
-"""The benchmark runner (benchmarks/run.py) on tiny settings: files written, keys, sane values.
+"""The benchmark harness (benchmarks/run.py): every study it lists runs here on tiny settings.
 
-No timing is asserted: the numbers depend on the machine.
+Each study has a smoke test below (``python benchmarks/run.py --tiny --only NAME`` into a
+temporary folder) that checks the files it writes and that its numbers are finite and in
+range. No timing is asserted: the numbers depend on the machine. Studies that need the
+``bench`` extra (SDV, pymoo, scikit-learn) skip or mark those rows with the reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import json
-import re
+import math
 import sys
 from pathlib import Path
 
@@ -18,29 +23,113 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import run  # noqa: E402
 
-TINY = [
-    "--quick",
-    "--only", "quality,speed,scale",
-    "--n-per-condition", "8",
-    "--n-line", "3",
-    "--n-novelty", "4",
-    "--pool-size", "500",
-    "--sdv-pool-size", "300",
-    "--sdv-epochs", "1",
-    "--train-epochs", "1",
-    "--speed-batches", "1,64,1024",
-    "--speed-models", "cvae",
-    "--speed-min-time", "0.01",
-    "--scale-total", "100000",
-    "--scale-chunk", "16384",
-]  # fmt: skip
+EXPORTED = ROOT / "exported"
+HAS_SKLEARN = importlib.util.find_spec("sklearn") is not None
+
+
+def tiny(out: Path, *names: str, extra=()) -> dict:
+    return run.main(["--tiny", "--only", ",".join(names), "--out", str(out), *extra])
+
+
+def written(out: Path, name: str) -> tuple[dict, str]:
+    """The study's JSON (parsed) and markdown, as the harness wrote them."""
+    record = json.loads((out / f"{name}.json").read_text())
+    assert record["study"] == name and record["tiny"] is True
+    assert record["command"].startswith("python benchmarks/run.py") and f"--only {name}" in record["command"]
+    assert record["seconds"] >= 0 and record["settings"]["seed"] == 0
+    markdown = (out / f"{name}.md").read_text()
+    assert markdown.startswith("# ") and record["command"] in markdown
+    return record, markdown
+
+
+def table_rows(markdown: str, first_cell: str) -> list[list[str]]:
+    """The cells of the markdown table rows whose first cell is `first_cell`."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in markdown.splitlines() if line.startswith("|")]
+    return [r for r in rows if r[0] == first_cell]
+
+
+def finite(*values) -> bool:
+    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+
+
+# --------------------------------------------------------------------------- the harness
+
+
+SMOKE_TESTED = {
+    "quality": "test_quality_methods", "speed": "test_speed_and_scale", "scale": "test_speed_and_scale",
+    "design": "test_design_part", "peers": "test_peers_part_and_merge", "mpea": "test_mpea_part",
+    "calibration": "test_calibration", "design_realism": "test_design_realism",
+    "design_throughput": "test_design_throughput", "flow_nll": "test_flow_nll",
+    "surrogate_descriptors": "test_surrogate_descriptors", "training_scale": "test_training_scale",
+    "tune_generators": "test_tune_generators", "tune_flow": "test_tune_flow", "typicality": "test_typicality",
+}  # fmt: skip
+HELPERS = {"__init__", "run", "baselines", "design_quality", "peers", "quality", "speed", "scale", "mpea"}
+"""Modules of benchmarks/ that are not studies of their own (the results parts' code)."""
+
+
+def test_every_study_has_a_smoke_test_and_every_script_is_a_study():
+    assert set(SMOKE_TESTED) == set(run.STUDIES)
+    for test in SMOKE_TESTED.values():
+        assert callable(globals().get(test)), test
+    modules = {p.stem for p in (ROOT / "benchmarks").glob("*.py")}
+    assert modules == HELPERS | (set(run.STUDIES) - set(run.PARTS)) | {"scale"}
+    for path in (ROOT / "benchmarks").glob("*.py"):
+        if path.stem != "run":  # one parser: the harness's
+            assert "argparse" not in path.read_text(), path.name
+    for name in set(run.STUDIES) - set(run.PARTS):
+        module = __import__(f"benchmarks.{name}", fromlist=["run"])
+        assert callable(module.run) and callable(module.markdown), name
+        assert run.STUDIES[name].prefixes, name
+
+
+def test_list_prints_every_study(capsys):
+    assert run.main(["--list"]) == {}
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(run.STUDIES)
+    assert all(len(line.split(None, 1)[1]) > 20 for line in lines)
+
+
+def test_unknown_study_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["--only", "quality,warp", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2 and "warp" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_tiny_never_writes_into_the_results_folder(capsys):
+    before = sorted(p.name for p in run.RESULTS.iterdir())
+    with pytest.raises(SystemExit):
+        run.main(["--tiny", "--only", "design_realism"])
+    assert "--out" in capsys.readouterr().err and sorted(p.name for p in run.RESULTS.iterdir()) == before
+
+
+def test_settings_flags():
+    parser = run.build_parser()
+    args = parser.parse_args([
+        "--tiny", "--seed", "3", "--realism-max-elements", "none,7", "--realism-min-fractions", "0.03",
+        "--descriptor-sets", "none;valence_electrons,atomic_radius", "--design-candidates", "none",
+        "--no-sdv", "--tune-learning-rate", "1e-4", "--speed-models", "cae,cvae",
+    ])  # fmt: skip
+    s = run.settings_from_args(args)
+    assert s.tiny and s.seed == 3 and s.realism_max_elements == (None, 7) and s.realism_min_fractions == (0.03,)
+    assert s.descriptor_sets == ("none", "valence_electrons,atomic_radius") and s.design_candidates is None
+    assert s.sdv is False and s.tune_learning_rate == 1e-4 and s.speed_models == ("cae", "cvae")
+    assert s.flow_epochs == run.Settings.tiny().flow_epochs  # untouched fields keep the preset
+    with pytest.raises(SystemExit):
+        run.settings_from_args(parser.parse_args(["--seed", "x"]), parser)
+    # Every field of every preset is read by some study (no orphan settings).
+    fields = {f.name for f in dataclasses.fields(run.Settings)}
+    prefixed = {f for f in fields for s in run.STUDIES.values() if any(f.startswith(p) for p in s.prefixes)}
+    assert set(run._results_settings(run.Settings())) | prefixed == fields
+
+
+# --------------------------------------------------------------------------- results.json parts
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    args = [*TINY, "--out", str(out), "--scale-dir", str(out / "scale")]
-    return out, run.main(args)
+    return out, tiny(out, "quality", "speed", "scale", extra=["--scale-dir", str(out / "scale")])
 
 
 def test_files_written(results):
@@ -54,7 +143,8 @@ def test_files_written(results):
         assert heading in markdown
     assert "random_screening" in markdown and "nearest_neighbour" in markdown
     assert data["quality"]["protocol"]["n_per_condition"] == 8
-    assert returned["settings"]["scale_total"] == 100000
+    assert returned["settings"]["scale_total"] == 100000 and returned["settings"]["tiny"]
+    assert not any(k.startswith(("calibration_", "flow_", "tune_")) for k in data["settings"])
 
 
 def test_quality_methods(results):
@@ -86,8 +176,9 @@ def test_quality_methods(results):
 def test_speed_and_scale(results):
     _, data = results
     speed = data["speed"]
-    for name in ("cae", "cvae", "wcgan", "flow", "surrogate"):
-        assert speed["training"][name]["seconds"] > 0
+    assert set(speed["training"]) >= {"cvae", "surrogate"}  # tiny: train_models = ("cvae",)
+    for name in ("cvae", "surrogate"):
+        assert speed["training"][name]["seconds"] > 0 and speed["training"][name]["epochs"] == 1
     cvae = speed["throughput"]["cvae"]
     assert [row["batch"] for row in cvae["batches"]] == [1, 64, 1024]
     for row in cvae["batches"]:
@@ -116,26 +207,12 @@ def test_targets_reported(results):
     assert not next(t for t in data["targets"] if "10 minutes" in t["target"])["met"]
 
 
-def test_only_and_unknown_part(tmp_path):
-    with pytest.raises(SystemExit):
-        run.main(["--only", "quality,warp", "--out", str(tmp_path)])
-
-
 # --------------------------------------------------------------------------- design, peers, MPEA
 
 import numpy as np  # noqa: E402
 
 from benchmarks import design_quality, peers  # noqa: E402
 from hea_zoo.artifact import printed_thousandths  # noqa: E402
-
-EXPORTED = ROOT / "exported"
-DESIGN_TINY = [
-    "--quick",
-    "--design-targets", "3",
-    "--design-candidates", "200",
-    "--peer-budgets", "100,300",
-    "--sweep-targets", "2",
-]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -155,8 +232,8 @@ def judge(bundled):
 def design_run(tmp_path_factory):
     """`--only design`, then `--only peers` into the same folder (the second keeps the first)."""
     out = tmp_path_factory.mktemp("design_bench")
-    first = run.main([*DESIGN_TINY, "--only", "design", "--out", str(out)])
-    second = run.main([*DESIGN_TINY, "--only", "peers", "--out", str(out)])
+    first = tiny(out, "design")
+    second = tiny(out, "peers")
     return out, first, second
 
 
@@ -302,30 +379,151 @@ def test_independent_judge_fits_its_table(bundled):
     assert all(v > 100 * f for v, f in zip(judge.info["cv_mape_per_property"], fitted))  # held out is harder
 
 
-@pytest.mark.slow
 def test_mpea_part(tmp_path):
-    pytest.importorskip("sklearn")
-    from benchmarks import mpea
-
-    result = mpea.run_mpea(epochs=2, surrogate_epochs=2, n_targets=3, n=10, peer_budget=100, export_dir=tmp_path)
-    assert result["protocol"]["judges"] == ["gbr", "surrogate"]
-    assert result["dataset"]["alloys"] >= 20 and (tmp_path / "cvae.onnx").is_file()
+    if not HAS_SKLEARN:
+        pytest.skip('mpea needs scikit-learn for its independent judge (pip install -e ".[bench]")')
+    result = tiny(tmp_path, "mpea")["mpea"]
+    assert not result.get("skipped"), result.get("reason")
+    assert result["protocol"]["judges"] == ["gbr", "surrogate"] and result["dataset"]["alloys"] >= 20
     for name in ("design_cvae", "random_screening"):
         row = result["methods"][name]
         assert np.isfinite(row["mape"]["gbr"]) and np.isfinite(row["gap"])
+    assert "MPEA" in (tmp_path / "results.md").read_text()
 
 
-def test_typicality_bands_cover_every_design(capsys):
-    """benchmarks/typicality.py on the committed exports: the three bands partition the
-    designs, and the training alloys' percentiles are ordered."""
-    from benchmarks import typicality
+def test_mpea_without_sklearn_is_skipped_with_the_reason(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.ensemble", None)
+    result = tiny(tmp_path, "mpea")["mpea"]
+    assert result["skipped"] and "scikit-learn" in result["reason"]
 
-    assert typicality.main(["--generators", "cae", "--targets", "2"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    p1, p5, median = (float(v) for v in re.findall(r"(?:percentile|5th|median) (-?[0-9.]+)", lines[0]))
-    assert p1 <= p5 <= median
-    rows = {line.split(" | ")[1]: line.split(" | ") for line in lines if line.startswith("cae | ")}
-    assert set(rows) == {"< 1st pct", "1st-5th pct", ">= 5th pct", "all"}
-    counts = [int(rows[b][2].split()[0]) for b in ("< 1st pct", "1st-5th pct", ">= 5th pct")]
-    assert sum(counts) == int(rows["all"][2].split()[0]) == 40
-    assert 0 <= float(rows["all"][4]) <= 100 and float(rows["all"][3]) >= 0
+
+# --------------------------------------------------------------------------- studies of their own
+
+
+def test_calibration(tmp_path):
+    tiny(tmp_path, "calibration")
+    record, markdown = written(tmp_path, "calibration")
+    bundled = record["coverage"]["bundled, seed 0"]
+    assert set(bundled) == {"shear_modulus", "fracture_toughness"}
+    for s in bundled.values():
+        assert s["splits"] == 1 and 0 <= s["coverage_mean"] <= 1 and len(s["tercile_mean"]) == 3
+        assert finite(s["width_mean"], s["r2_mean"], s["mape_mean"]) and s["width_mean"] > 0
+    before, after = record["before_after"].values()
+    assert after["_test_rows_with_composition_in_train_mean"] == 0  # the group split leaks nothing
+    assert before["_test_rows_with_composition_in_train_mean"] > 0  # the old row split did
+    assert finite(*(v["r2_mean"] for k, v in after.items() if not k.startswith("_")))
+    assert len(table_rows(markdown, "bundled, seed 0")) == 2
+
+
+def test_design_realism(tmp_path):
+    tiny(tmp_path, "design_realism")
+    record, markdown = written(tmp_path, "design_realism")
+    rows = record["rows"]
+    assert [(r["min_fraction"], r["targets"]) for r in rows] == [
+        (0.005, "line"), (0.005, "reachable"), (0.03, "line"), (0.03, "reachable")]
+    for r in rows:
+        assert finite(r["count"], r["w1"], r["mape"], r["cosine"]) and 1 <= r["count"] <= 22
+        assert 0 <= r["hit5"] <= 1 and 1 <= r["systems"] <= 20 and r["infeasible"] == 0
+    # A minimum fraction of 3 at.% leaves no element below 3 at.%: no traces.
+    assert all(r["trace"] == 0 for r in rows if r["min_fraction"] == 0.03)
+    assert len(table_rows(markdown, "cae")) == 4
+
+
+def test_design_throughput(tmp_path):
+    tiny(tmp_path, "design_throughput")
+    record, markdown = written(tmp_path, "design_throughput")
+    closest, diverse = record["rows"]
+    # Every design was written: a header line and one line per design.
+    assert (closest["select"], closest["n"], closest["csv_lines"]) == ("closest", 500, 501)
+    assert (diverse["select"], diverse["n"], diverse["candidates"], diverse["csv_lines"]) == ("diverse", 20, 1000, 21)
+    for r in record["rows"]:
+        assert r["seconds"] > 0 and r["rss_mib"] > 10 and r["bytes"] > 0
+    assert len(table_rows(markdown, "closest")) == 1 and not list(tmp_path.glob("*.csv"))
+
+
+def test_flow_nll(tmp_path):
+    tiny(tmp_path, "flow_nll")
+    record, markdown = written(tmp_path, "flow_nll")
+    nll = record["held_out_nll_mean"]
+    assert set(nll) == {"flow", "gaussian_log_ratio_mle", "gaussian_log_ratio_noise", "gaussian_log_fraction_noise"}
+    for v in nll.values():
+        assert finite(v["nll"], v["presence_nll"], v["fraction_nll"])
+        assert v["nll"] == pytest.approx(v["presence_nll"] + v["fraction_nll"], abs=2e-3)
+        # The baselines share the flow's presence model: only the fraction term differs.
+        assert v["presence_nll"] == pytest.approx(nll["flow"]["presence_nll"], abs=1e-3)
+    designs = record["designs"]["flow"]
+    assert finite(designs["oracle_mape_percent"]) and 0 <= designs["hit_rate_10"] <= 1
+    assert record["data_element_counts"]["mean"] == pytest.approx(5.66, abs=0.01)
+    assert len(table_rows(markdown, "flow")) == 2
+
+
+def test_surrogate_descriptors(tmp_path):
+    tiny(tmp_path, "surrogate_descriptors")
+    record, markdown = written(tmp_path, "surrogate_descriptors")
+    (row,), (mean,) = record["rows"], record["means"]
+    assert row["descriptors"] == mean["descriptors"] == ["valence_electrons"] and mean["seeds"] == 1
+    for name in ("shear_modulus", "fracture_toughness"):
+        assert finite(mean[name]["r2"], mean[name]["mape"]) and mean[name]["r2"] <= 1
+        assert 0 <= mean[name]["interval_coverage"] <= 1 and mean[name]["r2"] == pytest.approx(row[name]["r2"])
+    assert len(table_rows(markdown, "valence_electrons")) == 1
+
+
+def test_training_scale(tmp_path):
+    tiny(tmp_path, "training_scale")
+    record, markdown = written(tmp_path, "training_scale")
+    mlp, cae = record["rows"]
+    assert (mlp["model"], cae["model"]) == ("mlp", "cae") and cae["train_rows"] == 240  # 80 % of 300
+    if HAS_SKLEARN:
+        assert finite(*(s["r2"] for s in mlp["scores"].values()))
+    else:
+        assert mlp["skipped"] and "scikit-learn" in mlp["reason"]
+    assert cae["steps"] > 0 and finite(cae["held_out_loss"], *cae["oracle_median_ape"])
+    assert len(table_rows(markdown, "300")) == 2
+
+
+def test_tune_generators(tmp_path):
+    """The WcGAN with a learning rate: the path that once called a missing method and fitted an
+    un-adapted model."""
+    tiny(tmp_path, "tune_generators", extra=["--tune-model", "wcgan", "--tune-learning-rate", "2e-4",
+                                             "--tune-overrides", "latent_dim=6"])  # fmt: skip
+    record, markdown = written(tmp_path, "tune_generators")
+    assert record["model"] == "wcgan" and record["overrides"] == {"latent_dim": 6} and record["epochs"] == 1
+    assert record["learning_rate"] == pytest.approx(2e-4)
+    assert finite(record["oracle_mape"], *record["oracle_mape_per_property"], record["cosine"], record["G_slope"])
+    assert record["valid"] == 1.0 and all(finite(v) for v in record["final"].values())
+    assert len(table_rows(markdown, "wcgan")) == 1
+
+
+def test_tune_overrides_parse():
+    from benchmarks.tune_generators import parse_overrides
+
+    assert parse_overrides("n_couplings=2; hidden_units=(32,32);noise_std=0.5;activation=gelu") == {
+        "n_couplings": 2, "hidden_units": (32, 32), "noise_std": 0.5, "activation": "gelu"}
+    assert parse_overrides("") == {}
+    with pytest.raises(ValueError, match="tune_overrides"):
+        parse_overrides("beta")
+
+
+def test_tune_flow(tmp_path):
+    tiny(tmp_path, "tune_flow", extra=["--tune-overrides", "n_couplings=2;hidden_units=(16,16)"])
+    record, markdown = written(tmp_path, "tune_flow")
+    assert record["overrides"] == {"n_couplings": 2, "hidden_units": "(16, 16)"} and record["epochs"] == 1
+    assert record["val_nll"] == pytest.approx(record["val_presence_nll"] + record["val_fraction_nll"], abs=2e-3)
+    assert len(record["val_curve"]) == 1 and finite(record["val_nll"], record["oracle_mape"], record["cosine"])
+    assert record["designs"] == {"targets": 20, "per_target": 5}
+    assert "n_couplings=2" in markdown
+
+
+def test_typicality(tmp_path):
+    """On the committed exports: the three bands partition the designs, and the training
+    alloys' percentiles are ordered."""
+    tiny(tmp_path, "typicality")
+    record, markdown = written(tmp_path, "typicality")
+    t = record["training_log_prob"]
+    assert t["p1"] <= t["p5"] <= t["median"] and t["alloys"] == 423
+    rows = {r["band"]: r for r in record["rows"] if r["generator"] == "cae"}
+    assert list(rows) == ["< 1st pct", "1st-5th pct", ">= 5th pct", "all"]
+    assert sum(rows[b]["designs"] for b in list(rows)[:3]) == rows["all"]["designs"] == 40
+    assert 0 <= rows["all"]["hit5"] <= 1 and rows["all"]["mape"] >= 0
+    assert len(table_rows(markdown, "cae")) == 4
