@@ -62,6 +62,7 @@ __all__ = [
     "resolve_output",
     "table_format",
     "same_file",
+    "folder_lock",
     "STALE_SECONDS",
     "TABLE_SUFFIXES",
 ]
@@ -252,6 +253,25 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], field: 
         os.close(fd)
     _fsync_dir(target.parent)
     return target
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, name: str = ".lock") -> Iterator[None]:
+    """Holds an exclusive lock on ``<folder>/<name>`` for the ``with`` block.
+
+    Writers that allocate names in a folder (the next export version) take it, so two
+    processes never pick the same name. The lock is advisory (``flock``), waits for the
+    holder, and goes with its process however it ends, so a killed holder never blocks the
+    next one. The lock file itself is hidden and stays (it holds nothing).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / name, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet"}

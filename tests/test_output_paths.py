@@ -214,3 +214,28 @@ def test_dataset_writes_parquet_when_asked(tmp_path):
     assert proc.returncode == 0, proc.stderr
     frame = pd.read_parquet(tmp_path / "d.parquet")
     assert len(frame) == 529 and "shear_modulus" in frame.columns
+
+
+def test_concurrent_exports_of_one_name_get_distinct_versions_and_none_is_lost(tmp_path):
+    """Two `hea-zoo export --model A.keras --name m --out d` started together: versions 1
+    and 2, both complete on disk, each reported by its own process."""
+    model = ROOT / "exported" / "keras" / "cae.keras"
+    out = tmp_path / "d"
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "hea_zoo.cli", "export", "--model", str(model), "--name", "m",
+                          "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+        for _ in range(2)
+    ]  # fmt: skip
+    reports = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, stderr
+        reports.append(stdout)
+    said = sorted(int(word) for text in reports for word in [text.split("exported m version ")[1].split()[0].rstrip(":")])
+    assert said == [1, 2], reports
+    for version in (1, 2):
+        assert (out / "m" / str(version) / "saved_model.pb").is_file()
+    from hea_zoo.serving import export
+
+    assert export.existing_versions(out / "m") == [1, 2]
+    assert export.read_onnx_metadata(out / "m.onnx")["export_version"] == 2
