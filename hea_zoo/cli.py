@@ -22,6 +22,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hea_zoo.constants import GENERATOR_NAMES, MODEL_NAMES
+from hea_zoo.errors import HeaZooError
+
+# Library fields (parameters, request fields, columns) -> the flags a command-line user types.
+_FLAGS = {
+    "out": "--out",
+}
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_MODEL, EXIT_TARGET = 0, 1, 2, 3, 4, 5
 
@@ -289,19 +295,34 @@ def _check_out_dir(path: str | os.PathLike, flag: str = "--out") -> Path:
     return path
 
 
-def _write_csv(frame, path: str | os.PathLike) -> None:
-    """Write a table atomically (`hea_zoo.files.atomic_write`)."""
+def _write_table(frame, path: str | os.PathLike, kind: str) -> None:
+    """Write a table atomically (`hea_zoo.files.atomic_write`) as CSV or Parquet (`kind`)."""
     from hea_zoo.files import atomic_write
 
-    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+    if kind == "parquet":
+        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    else:
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 # ----------------------------------------------------------------------------- commands
 def cmd_dataset(args) -> int:
+    kind = None
+    if args.out:
+        from hea_zoo.files import resolve_output, same_file, table_format
+
+        resolve_output(args.out)  # a folder, a socket or a dangling link: refused before any work
+        kind = table_format(args.out)
+        if args.data not in (None, "mpea") and same_file(args.data, args.out):
+            raise CLIError(
+                f"usage error: --out {args.out} is the input table (--data {args.data}); writing the "
+                "normalized table over it would lose the original. Give another file.",
+                EXIT_USAGE,
+            )
     data = _load_data(args)  # no TensorFlow needed
     frame = data.to_frame()
     if args.out:
-        _write_csv(frame, _check_out_file(args.out))
+        _write_table(frame, args.out, kind)
         print(f"wrote {len(frame)} alloys to {args.out}")
         return EXIT_OK
     rows = f"{len(data)} alloys" if len(data) == data.n_alloys else f"{len(data)} rows of {data.n_alloys} distinct alloys"
@@ -803,10 +824,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dataset", help="show or write the bundled dataset (or a CSV, checked).", epilog=_EPILOG)
     _add_data_arguments(p)
-    p.add_argument("--out", default=None, help="write the table to this CSV.")
+    p.add_argument("--out", default=None,
+                   help="write the table to this file: .csv, or .parquet with pyarrow; a pipe or "
+                   "device (/dev/stdout) gets CSV; a symlink is followed.")  # fmt: skip
     p.add_argument("--head", type=_nonnegative_int, default=10, help="rows to show (default 10).")
     p.set_defaults(func=cmd_dataset)
     return parser
+
+
+_KIND = {EXIT_USAGE: "usage", EXIT_DATA: "data", EXIT_MODEL: "model", EXIT_TARGET: "target"}
+
+
+def _flag(field: str) -> str:
+    """The flag a command-line user typed for a library field (``bounds['W']`` -> ``--bound W``)."""
+    base, _, key = field.partition("[")
+    flag = _FLAGS.get(base, "--" + base.replace("_", "-"))
+    key = key.rstrip("]").strip("'\"")
+    return f"{flag} {key}" if key else flag
+
+
+def _library_error(err) -> str:
+    """One line for a `hea_zoo.errors.HeaZooError`, in the command line's words."""
+    kind = _KIND.get(err.exit_code, "usage")
+    where = f"{_flag(err.field)}: " if err.field else ""
+    return f"{kind} error: {where}{err.message}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -825,6 +866,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as err:
         print(str(err), file=sys.stderr)
         return err.code
+    except HeaZooError as err:  # a library error that no command mapped: its field as the flag
+        print(_library_error(err), file=sys.stderr)
+        return err.exit_code
+    except OSError as err:  # writing an output failed (a full device, a vanished folder)
+        if os.environ.get("HEA_ZOO_DEBUG"):
+            raise
+        where = f" {err.filename}" if err.filename else ""
+        print(f"write error:{where}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

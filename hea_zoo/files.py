@@ -12,8 +12,25 @@ into place with `replace_directory`, which keeps a complete folder at the target
 instant (an atomic swap where the system has one; see its docstring).
 
 Temporary names are hidden (``.name.<16 hex>.tmp...``), so servers that look for numeric
-version folders (TensorFlow Serving) and globs for ``*.csv`` ignore them; `remove_stale`
-clears the ones a killed writer left behind.
+version folders (TensorFlow Serving) and globs for ``*.csv`` ignore them. A writer holds
+an advisory lock (``flock``) on its temporary file for as long as it writes; the kernel
+drops the lock when the process dies, however it dies (SIGKILL included). Every
+`atomic_write` first removes the temporary files in its folder whose lock nobody holds
+(`remove_dead_temporaries`): what a killed writer left is gone at the next write there.
+`remove_stale` clears, by age, what export folders leave.
+
+Only regular files are replaced. The target of a write is resolved first:
+
+- a symlink is **followed** (deliberately: ``--out latest.csv`` pointing at a file updates
+  that file, and ``/dev/stdout`` or ``/proc/self/fd/1`` reach the pipe or terminal behind
+  them); the link itself is never replaced. A link that points nowhere is refused
+  (`hea_zoo.errors.UsageError`), since following it would create a file at a place the
+  user may not expect;
+- a FIFO, character or block device (a pipe, a terminal, ``/dev/null``) is written
+  directly, streaming, never renamed over; a failed write there (``/dev/full``: no space)
+  raises `OSError` and nothing reports success;
+- a regular file, or a missing one, is written atomically as above;
+- anything else (a folder, a socket) is refused.
 """
 
 from __future__ import annotations
@@ -21,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import fcntl
 import os
 import re
 import secrets
@@ -40,7 +58,13 @@ __all__ = [
     "exchange_paths",
     "temporary_name",
     "remove_stale",
+    "remove_dead_temporaries",
+    "resolve_output",
+    "table_format",
+    "same_file",
+    "folder_lock",
     "STALE_SECONDS",
+    "TABLE_SUFFIXES",
 ]
 
 _TMP_MARK = ".tmp"
@@ -78,39 +102,134 @@ def _existing_mode(path: Path) -> int | None:
     return stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else None
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+def resolve_output(path: str | os.PathLike, field: str = "out") -> tuple[Path, bool]:
+    """Where a write to `path` lands, and whether it is streamed.
+
+    Returns:
+        ``(target, direct)``: `target` is `path` with symlinks followed; `direct` is True
+        when `target` is a FIFO or a device (written in place, streaming), False when it is
+        a regular file or missing (written atomically).
+
+    Raises:
+        hea_zoo.errors.UsageError: `path` is a folder, a socket or other special file, or
+            a symlink that points nowhere (`field` names the parameter).
+    """
+    from hea_zoo.errors import UsageError
+
+    given = Path(path)
+    if os.path.islink(given):
+        target = Path(os.path.realpath(given))
+        if not os.path.lexists(target):
+            raise UsageError(f"{given} is a symlink to {os.readlink(given)}, which does not exist; "
+                             "give the file itself or create it first.", field=field)  # fmt: skip
+    else:
+        target = given
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target, False
+    except OSError as err:
+        raise UsageError(f"cannot write {given}: {err.strerror}.", field=field) from None
+    if stat.S_ISREG(mode):
+        return target, False
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return target, True
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{given} is a folder; expected a file path.", field=field)
+    raise UsageError(f"{given} is not a regular file, a pipe or a device; refusing to write there.", field=field)
+
+
+def _lock(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def remove_dead_temporaries(parent: str | os.PathLike) -> list[Path]:
+    """Removes the hidden temporary files in `parent` whose writer is gone.
+
+    A live writer holds a lock on its temporary file (`atomic_write`); a file nobody holds
+    a lock on was left by a writer that died (killed, crashed, power lost): every writer
+    of this module locks its temporary file from the moment it creates it. Folders are
+    left to `remove_stale`.
+
+    Returns:
+        The removed paths.
+    """
+    parent = Path(parent)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(".") and _TMP_MARK in name) or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            continue
+        try:
+            try:
+                _lock(fd)
+            except OSError:
+                continue  # a live writer holds it
+            os.unlink(entry.path)  # dead writer: its lock went with it
+            removed.append(Path(entry.path))
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], field: str = "out") -> Path:
     """Writes `path` atomically: `write(tmp)` fills a fresh temporary file, then it is renamed.
+
+    A symlink at `path` is followed; a FIFO or device there is written directly (the
+    module's docstring has the rules). Temporary files of dead writers in the folder are
+    removed first.
 
     Args:
         path: the target file (its folder is created if missing).
         write: called with the temporary path (same folder and suffix as `path`); it must
-            write the whole content there (e.g. ``frame.to_csv``, ``model.save``).
+            write the whole content there (e.g. ``frame.to_csv``, ``model.save``). For a
+            FIFO or device target it is called with that target.
+        field: the parameter to name in errors (``"out"``).
 
     Returns:
-        The target path.
+        The target path (symlinks followed).
 
     Raises:
-        IsADirectoryError: `path` is a folder.
+        hea_zoo.errors.UsageError: `path` is a folder, a socket, or a dangling symlink.
         Whatever `write` raises; the target is then untouched and the temporary file removed.
 
     Example:
         >>> atomic_write("table.csv", lambda tmp: frame.to_csv(tmp, index=False))  # doctest: +SKIP
     """
-    target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(f"{target} is a folder; expected a file path.")
+    target, direct = resolve_output(path, field)
+    if direct:
+        write(target)
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_dead_temporaries(target.parent)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     for _ in range(16):
         tmp = temporary_name(target)
         try:
             fd = os.open(tmp, flags, 0o666)  # the umask applies, as for any new file
-            break
         except FileExistsError:
             continue
+        try:
+            _lock(fd)  # held until the rename: a cleaner knows this writer is alive
+            mine = os.fstat(fd)
+            now = os.lstat(tmp)
+            if (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino):
+                break
+        except OSError:
+            pass
+        os.close(fd)  # a cleaner took it in the instant before the lock: take another name
     else:  # pragma: no cover - 16 collisions of 64 random bits
         raise FileExistsError(f"could not create a temporary file beside {target}")
-    os.close(fd)
     try:
         write(tmp)
         if not stat.S_ISREG(os.stat(tmp, follow_symlinks=False).st_mode):
@@ -118,18 +237,85 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         mode = _existing_mode(target)
         if mode is not None:
             os.chmod(tmp, mode)  # a replaced file keeps its permissions
-        fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        data_fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         try:
-            os.fsync(fd)
+            os.fsync(data_fd)
         finally:
-            os.close(fd)
+            os.close(data_fd)
+        if os.path.lexists(target) and not os.path.isfile(target):  # became a FIFO/device/link meanwhile
+            raise OSError(f"{target} is no longer a regular file; not replacing it.")
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    finally:
+        os.close(fd)
     _fsync_dir(target.parent)
     return target
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, name: str = ".lock") -> Iterator[None]:
+    """Holds an exclusive lock on ``<folder>/<name>`` for the ``with`` block.
+
+    Writers that allocate names in a folder (the next export version) take it, so two
+    processes never pick the same name. The lock is advisory (``flock``), waits for the
+    holder, and goes with its process however it ends, so a killed holder never blocks the
+    next one. The lock file itself is hidden and stays (it holds nothing).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / name, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet"}
+"""The table formats hea_zoo writes, by file suffix (case-insensitive)."""
+
+
+def table_format(path: str | os.PathLike, field: str = "out") -> str:
+    """``"csv"`` or ``"parquet"`` for a table path, checked before any work.
+
+    A FIFO or device (``/dev/stdout``) is written as CSV whatever its name.
+
+    Raises:
+        hea_zoo.errors.UsageError: another suffix, or ``.parquet`` without pyarrow.
+    """
+    from hea_zoo.errors import UsageError
+
+    target = Path(path)
+    with contextlib.suppress(OSError):
+        mode = os.stat(target).st_mode
+        if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            return "csv"
+    kind = TABLE_SUFFIXES.get(target.suffix.lower())
+    if kind is None:
+        raise UsageError(
+            f"{target}: unknown table format {target.suffix or '(no suffix)'!r}; write a .csv or a .parquet file.",
+            field=field,
+        )
+    if kind == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise UsageError(
+                f"{target}: writing Parquet needs pyarrow: pip install 'hea_zoo[parquet]' (or write a .csv).",
+                field=field,
+            ) from None
+    return kind
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name the same existing file (symlinks and hard links followed)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

@@ -218,7 +218,7 @@ def test_a_failed_write_leaves_the_target_and_no_temporary_file(tmp_path):
     with pytest.raises(RuntimeError, match="disk full"):
         files.atomic_write(target, half)
     assert target.read_text() == "old" and leftovers(tmp_path) == []
-    with pytest.raises(IsADirectoryError):
+    with pytest.raises(ValueError, match="is a folder"):
         files.write_text(tmp_path, "x")
 
 

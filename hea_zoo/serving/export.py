@@ -72,7 +72,15 @@ import tensorflow as tf
 from hea_zoo._version import __version__
 from hea_zoo.artifact import NOISE_SPEC, decode_metadata, encode_metadata
 from hea_zoo.constants import GENERATOR_NAMES, SURROGATE_NAME
-from hea_zoo.files import atomic_write, remove_stale, replace_directory, staged_directory, write_bytes, write_text
+from hea_zoo.files import (
+    atomic_write,
+    folder_lock,
+    remove_stale,
+    replace_directory,
+    staged_directory,
+    write_bytes,
+    write_text,
+)
 
 __all__ = [
     "ONNX_OPSET",
@@ -557,47 +565,53 @@ def export_model(
     name = _check_name(name)
     root = Path(export_dir)
     base = root / name
-    version = next_version(root, name) if version is None else _check_version(version)
-    target_sm = base / str(version)
-    target_onnx = root / f"{name}.onnx"
-    exists = os.path.lexists(target_sm)
-    if exists and not overwrite:
-        raise FileExistsError(
-            f"{target_sm} already exists: version {version} of {name!r} is exported. Pass "
-            "overwrite=True to replace it, or export another version (the default is the "
-            "next one)."
-        )
-    write_onnx = onnx
-    if onnx and os.path.lexists(target_onnx):
-        held = _existing_onnx_version(target_onnx)
-        if held is None and not overwrite:
-            raise FileExistsError(
-                f"{target_onnx} already exists and is not a hea_zoo export. Pass "
-                "overwrite=True to replace it."
-            )
-        if held is not None and held > version:
-            write_onnx = False  # it holds a newer version
-    metadata = model_metadata(model, name, version, training_compositions)
-    fn, signature = serving_function(model)
-    extra = {"log_prob": log_prob_function(model)} if _has_log_prob(model) else {}
-    target_lp = root / _log_prob_onnx_name(name) if extra else None
-
+    if version is not None:
+        version = _check_version(version)
     base.mkdir(parents=True, exist_ok=True)
-    remove_stale(root)
-    remove_stale(base)
-    with staged_directory(base, f"v{version}") as staged:
-        _save_saved_model(model, fn, staged, metadata, {key: f for key, (f, _) in extra.items()})
-        payload = _build_onnx(model, fn, signature, metadata, opset).SerializeToString() if write_onnx else None
-        lp_payload = None
-        if write_onnx and extra:
-            lp_fn, lp_signature = extra["log_prob"]
-            lp_metadata = dict(metadata, inputs=metadata["log_prob_inputs"], outputs=metadata["log_prob_outputs"])
-            lp_payload = _build_onnx(model, lp_fn, lp_signature, lp_metadata, opset).SerializeToString()
-        replace_directory(staged, target_sm)
-    if lp_payload is not None:
-        write_bytes(target_lp, lp_payload)  # before the generator graph that names it
-    if payload is not None:
-        write_bytes(target_onnx, payload)
+    # One export of a name at a time: the version is chosen, checked and installed under
+    # the lock, so concurrent exports get distinct versions and none is lost.
+    with folder_lock(base, ".export.lock"):
+        if version is None:
+            version = next_version(root, name)
+        target_sm = base / str(version)
+        target_onnx = root / f"{name}.onnx"
+        exists = os.path.lexists(target_sm)
+        if exists and not overwrite:
+            raise FileExistsError(
+                f"{target_sm} already exists: version {version} of {name!r} is exported. Pass "
+                "overwrite=True to replace it, or export another version (the default is the "
+                "next one)."
+            )
+        write_onnx = onnx
+        if onnx and os.path.lexists(target_onnx):
+            held = _existing_onnx_version(target_onnx)
+            if held is None and not overwrite:
+                raise FileExistsError(
+                    f"{target_onnx} already exists and is not a hea_zoo export. Pass "
+                    "overwrite=True to replace it."
+                )
+            if held is not None and held > version:
+                write_onnx = False  # it holds a newer version
+        metadata = model_metadata(model, name, version, training_compositions)
+        fn, signature = serving_function(model)
+        extra = {"log_prob": log_prob_function(model)} if _has_log_prob(model) else {}
+        target_lp = root / _log_prob_onnx_name(name) if extra else None
+
+        remove_stale(root)
+        remove_stale(base)
+        with staged_directory(base, f"v{version}") as staged:
+            _save_saved_model(model, fn, staged, metadata, {key: f for key, (f, _) in extra.items()})
+            payload = _build_onnx(model, fn, signature, metadata, opset).SerializeToString() if write_onnx else None
+            lp_payload = None
+            if write_onnx and extra:
+                lp_fn, lp_signature = extra["log_prob"]
+                lp_metadata = dict(metadata, inputs=metadata["log_prob_inputs"], outputs=metadata["log_prob_outputs"])
+                lp_payload = _build_onnx(model, lp_fn, lp_signature, lp_metadata, opset).SerializeToString()
+            replace_directory(staged, target_sm)
+        if lp_payload is not None:
+            write_bytes(target_lp, lp_payload)  # before the generator graph that names it
+        if payload is not None:
+            write_bytes(target_onnx, payload)
     return ExportResult(
         name=name,
         version=version,
