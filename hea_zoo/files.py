@@ -31,7 +31,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from hea_zoo.errors import UsageError
+
 __all__ = [
+    "FolderPathError",
     "atomic_write",
     "write_text",
     "write_bytes",
@@ -49,6 +52,16 @@ STALE_SECONDS = 3600.0
 
 # Persistent hidden folders behind a version link: ".v<target name>-<16 hex>".
 _KEPT = re.compile(r"^\.v(?P<target>[^/]+)-[0-9a-f]{16}$")
+
+
+class FolderPathError(UsageError, IsADirectoryError):
+    """A folder where a file path is expected: a `UsageError` naming the parameter
+    (``field``), and the `IsADirectoryError` that callers have always caught."""
+
+    def __init__(self, message: str, field: str | None = None):
+        OSError.__init__(self, errno.EISDIR, str(message))
+        self.message = str(message)
+        self.field = field
 
 
 def temporary_name(target: Path) -> Path:
@@ -90,7 +103,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         The target path.
 
     Raises:
-        IsADirectoryError: `path` is a folder.
+        FolderPathError: `path` is a folder (a `UsageError` with ``field="path"`` and an
+            `IsADirectoryError`).
         Whatever `write` raises; the target is then untouched and the temporary file removed.
 
     Example:
@@ -98,7 +112,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     """
     target = Path(path)
     if target.is_dir():
-        raise IsADirectoryError(f"{target} is a folder; expected a file path.")
+        raise FolderPathError(f"{target} is a folder; expected a file path.", field="path")
     target.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     for _ in range(16):

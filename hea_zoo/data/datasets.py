@@ -28,7 +28,7 @@ import pandas as pd
 
 from hea_zoo.constants import BUNDLED_NAME, PROPERTY_NAMES, PROPERTY_UNITS
 from hea_zoo.data.builder import DATA_PATH
-from hea_zoo.data.composition import parse_compositions, to_formulas
+from hea_zoo.data.composition import _element_list, parse_compositions, to_formulas
 from hea_zoo.data.elements import ELEMENTS
 from hea_zoo.errors import DataError, UsageError
 
@@ -345,6 +345,8 @@ def load_dataset(
         raise UsageError(
             f"must be one of {', '.join(DUPLICATE_POLICIES)}. Received: {duplicates!r}", field="duplicates"
         )
+    if elements is not None:
+        elements = _element_list(tuple(elements))  # usage errors before the table's own
     table = _open(source, composition_column, properties, setting_columns, test_type, temperature, processing)
     frame, columns, composition_column = table.frame, table.property_columns, table.composition_column
     notes: list[str] = []
