@@ -44,6 +44,8 @@ def main() -> None:
     data = load_dataset(
         "mpea", properties=["yield_strength", "elongation"], test_type="tension", dropna=True, seed=0
     )
+    for note in data.notes:  # what loading did: rows dropped, repeated alloys merged
+        print(f"load_dataset: {note}")
     columns = [data.elements.index(e) for e in INTERSTITIALS if e in data.elements]
     metallic = np.flatnonzero(data.compositions[:, columns].sum(axis=1) == 0)
     print(f"left out {len(data) - len(metallic)} alloys with interstitial additions ({', '.join(INTERSTITIALS)})")

@@ -24,11 +24,6 @@ from pathlib import Path
 from hea_zoo.constants import GENERATOR_NAMES, MODEL_NAMES
 from hea_zoo.errors import HeaZooError
 
-# Library fields (parameters, request fields, columns) -> the flags a command-line user types.
-_FLAGS = {
-    "out": "--out",
-}
-
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_MODEL, EXIT_TARGET = 0, 1, 2, 3, 4, 5
 
 _EPILOG = """exit codes: 0 success; 1 internal error; 2 usage error (unknown command, option or
@@ -44,6 +39,21 @@ class CLIError(Exception):
         super().__init__(message)
         self.code = code
 
+
+# The field of a library error (hea_zoo.errors: the Python parameter at fault) -> the flag a
+# CLI user types. One entry per field; fields without a flag (columns, ...) are not shown.
+_FLAGS = {
+    "properties": "--properties",
+    "dropna": "--dropna",
+    "composition_column": "--composition-column",
+    "elements": "--elements",
+    "test_type": "--test-type",
+    "temperature": "--temperature",
+    "processing": "--processing",
+    "duplicates": "--duplicates",
+    "source": "--data",
+    "out": "--out",
+}
 
 # Python argument names in library messages -> the flags a CLI user types.
 _CLI_WORDS = (
@@ -131,34 +141,25 @@ def _split_list(text: str | None) -> list[str] | None:
     return items or None
 
 
-_DATA_ROW = re.compile(r"\bdata row (\d+) \(0-based; line (\d+) of [^)]*\)")
-_ROW = re.compile(r"\brow (\d+)\b")
+_KINDS = {EXIT_USAGE: "usage error", EXIT_DATA: "data error", EXIT_MODEL: "model error", EXIT_TARGET: "target error"}
 
 
-def _user_rows(message: str, path: Path | None) -> str:
-    """``row 7`` -> ``line 9 (data row 7, 0-based)``: rows as a user counts them.
-
-    `load_dataset` numbers rows of the file as read (rows dropped by ``--dropna`` keep
-    their numbers) and names a property's row as ``data row 7 (0-based; line 9 of
-    alloys.csv)``; both forms become ``line 9 (data row 7, 0-based)`` (the file is named
-    before the message). Messages about the bundled tables are left as they are.
-    """
-    from hea_zoo.data.datasets import csv_line
-
-    match = _DATA_ROW.search(message)
-    if match is not None:
+def _user_rows(err, path: Path | None) -> str:
+    """A library error in the user's words: the field as its flag (`_FLAGS`), and a row
+    of the user's file as ``line 9 (data row 7, 0-based)``, from the error's ``field``,
+    ``row`` and ``line`` (`hea_zoo.errors.DataError`). Rows keep their numbers in the file
+    when ``--dropna`` drops others. Rows of the bundled tables keep the library's words
+    (``MPEA data row 7 (0-based; line 9 of MPEA_dataset.csv)``)."""
+    parts = [_FLAGS[err.field]] if err.field in _FLAGS else []
+    row = getattr(err, "row", None)
+    if row is not None:
         if path is None:
-            return message
-        row = int(match.group(1))
-        line = csv_line(path, row) or int(match.group(2))
-        return message[: match.start()] + f"line {line} (data row {row}, 0-based)" + message[match.end():]
-    match = _ROW.search(message)
-    if match is None or "(0-based" in message:
-        return message
-    row = int(match.group(1))
-    line = None if path is None else csv_line(path, row)
-    where = f"line {line} (data row {row}, 0-based)" if line is not None else f"data row {row} (0-based)"
-    return message[: match.start()] + where + message[match.end():]
+            parts.append(err.where)
+        elif getattr(err, "line", None) is not None:
+            parts.append(f"line {err.line} (data row {row}, 0-based)")
+        else:
+            parts.append(f"data row {row} (0-based)")
+    return ": ".join([*parts, err.message])
 
 
 def _is_mpea(data: str | None) -> bool:
@@ -202,20 +203,28 @@ def _load_data(args):
             raise CLIError(f"data error: --data {path} is a folder; expected a CSV file.", EXIT_DATA)
         if not path.exists():
             raise CLIError(f"data error: --data {path}: file not found.", EXIT_DATA)
+    from hea_zoo.errors import HeaZooError
+
+    where = f"{path}: " if path is not None else (f"{args.data}: " if args.data else "")
     try:
-        return load_dataset(
+        data = load_dataset(
             args.data,
             composition_column=args.composition_column,
-            property_columns=_split_list(args.properties),
+            properties=_split_list(args.properties),
             elements=_split_list(args.elements),
             dropna=args.dropna,
             duplicates=getattr(args, "duplicates", "median"),
+            verbose=False,
             **filters,
         )
+    except HeaZooError as err:
+        code = err.exit_code if err.exit_code in _KINDS else EXIT_DATA
+        raise CLIError(f"{_KINDS[code]}: {where}{_user_rows(err, path)}", code) from None
     except (ValueError, OSError) as err:
-        where = f"{path}: " if path is not None else (f"{args.data}: " if args.data else "")
-        message = _user_rows(cli_words(str(err)), path)
-        raise CLIError(f"data error: {where}{message}", EXIT_DATA) from None
+        raise CLIError(f"data error: {where}{err}", EXIT_DATA) from None
+    for note in data.notes:  # what loading did to the table: rows dropped, duplicates merged
+        print(f"load_dataset: {note}")
+    return data
 
 
 def _load_model(path: str | os.PathLike, kind: str = "any"):
@@ -300,9 +309,9 @@ def _write_table(frame, path: str | os.PathLike, kind: str) -> None:
     from hea_zoo.files import atomic_write
 
     if kind == "parquet":
-        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False), field="out")
     else:
-        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False), field="out")
 
 
 # ----------------------------------------------------------------------------- commands
@@ -311,8 +320,8 @@ def cmd_dataset(args) -> int:
     if args.out:
         from hea_zoo.files import resolve_output, same_file, table_format
 
-        resolve_output(args.out)  # a folder, a socket or a dangling link: refused before any work
-        kind = table_format(args.out)
+        resolve_output(args.out, field="out")  # a folder, a socket or a dangling link: refused first
+        kind = table_format(args.out, field="out")
         if args.data not in (None, "mpea") and same_file(args.data, args.out):
             raise CLIError(
                 f"usage error: --out {args.out} is the input table (--data {args.data}); writing the "
@@ -835,10 +844,15 @@ def build_parser() -> argparse.ArgumentParser:
 _KIND = {EXIT_USAGE: "usage", EXIT_DATA: "data", EXIT_MODEL: "model", EXIT_TARGET: "target"}
 
 
-def _flag(field: str) -> str:
-    """The flag a command-line user typed for a library field (``bounds['W']`` -> ``--bound W``)."""
+def _flag(field: str | None) -> str | None:
+    """The flag a command-line user typed for a library field (``bounds['W']`` -> ``--bound W``);
+    None for a field no flag sets (a column of the user's table)."""
+    if not field:
+        return None
     base, _, key = field.partition("[")
-    flag = _FLAGS.get(base, "--" + base.replace("_", "-"))
+    flag = _FLAGS.get(base)
+    if flag is None:
+        return None
     key = key.rstrip("]").strip("'\"")
     return f"{flag} {key}" if key else flag
 
@@ -846,8 +860,8 @@ def _flag(field: str) -> str:
 def _library_error(err) -> str:
     """One line for a `hea_zoo.errors.HeaZooError`, in the command line's words."""
     kind = _KIND.get(err.exit_code, "usage")
-    where = f"{_flag(err.field)}: " if err.field else ""
-    return f"{kind} error: {where}{err.message}"
+    flag = _flag(err.field)
+    return f"{kind} error: {flag + ': ' if flag else ''}{err.message}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

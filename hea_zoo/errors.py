@@ -68,9 +68,42 @@ DesignError = UsageError
 
 
 class DataError(HeaZooError):
-    """A table, column, composition or property value that cannot be used (exit code 3)."""
+    """A table, column, composition or property value that cannot be used (exit code 3).
+
+    Args:
+        message: what is wrong (no field or row in front).
+        field: the parameter or column at fault, or None.
+        row: the data row at fault (0-based, as the table was read; an index label for a
+            pandas Series), or None.
+        line: the line of the file where that row starts (1-based), when known.
+        where: the row in words, put in front of the message by ``str(err)``
+            (``"data row 7 (0-based; line 9 of alloys.csv)"``); default ``"row <row>"``.
+
+    ``str(err)`` is ``"<field>: <where>: <message>"`` (parts that are None left out).
+    """
 
     exit_code = 3
+
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        *,
+        row: object | None = None,
+        line: int | None = None,
+        where: str | None = None,
+    ):
+        super().__init__(message, field)
+        self.row = row
+        self.line = line
+        self.where = where if where is not None or row is None else f"row {row}"
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.message}" if self.where else self.message
+        return f"{self.field}: {text}" if self.field else text
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.field), {"row": self.row, "line": self.line, "where": self.where})
 
 
 class ModelFileError(HeaZooError):

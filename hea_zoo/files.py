@@ -49,7 +49,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from hea_zoo.errors import UsageError
+
 __all__ = [
+    "FolderPathError",
     "atomic_write",
     "write_text",
     "write_bytes",
@@ -73,6 +76,16 @@ STALE_SECONDS = 3600.0
 
 # Persistent hidden folders behind a version link: ".v<target name>-<16 hex>".
 _KEPT = re.compile(r"^\.v(?P<target>[^/]+)-[0-9a-f]{16}$")
+
+
+class FolderPathError(UsageError, IsADirectoryError):
+    """A folder where a file path is expected: a `UsageError` naming the parameter
+    (``field``), and the `IsADirectoryError` that callers have always caught."""
+
+    def __init__(self, message: str, field: str | None = None):
+        OSError.__init__(self, errno.EISDIR, str(message))
+        self.message = str(message)
+        self.field = field
 
 
 def temporary_name(target: Path) -> Path:
@@ -102,7 +115,7 @@ def _existing_mode(path: Path) -> int | None:
     return stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else None
 
 
-def resolve_output(path: str | os.PathLike, field: str = "out") -> tuple[Path, bool]:
+def resolve_output(path: str | os.PathLike, field: str = "path") -> tuple[Path, bool]:
     """Where a write to `path` lands, and whether it is streamed.
 
     Returns:
@@ -135,7 +148,7 @@ def resolve_output(path: str | os.PathLike, field: str = "out") -> tuple[Path, b
     if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return target, True
     if stat.S_ISDIR(mode):
-        raise UsageError(f"{given} is a folder; expected a file path.", field=field)
+        raise FolderPathError(f"{given} is a folder; expected a file path.", field=field)
     raise UsageError(f"{given} is not a regular file, a pipe or a device; refusing to write there.", field=field)
 
 
@@ -182,7 +195,7 @@ def remove_dead_temporaries(parent: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], field: str = "out") -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], field: str = "path") -> Path:
     """Writes `path` atomically: `write(tmp)` fills a fresh temporary file, then it is renamed.
 
     A symlink at `path` is followed; a FIFO or device there is written directly (the
@@ -194,13 +207,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], field: 
         write: called with the temporary path (same folder and suffix as `path`); it must
             write the whole content there (e.g. ``frame.to_csv``, ``model.save``). For a
             FIFO or device target it is called with that target.
-        field: the parameter to name in errors (``"out"``).
+        field: the parameter to name in errors (the caller's: ``"out"``).
 
     Returns:
         The target path (symlinks followed).
 
     Raises:
-        hea_zoo.errors.UsageError: `path` is a folder, a socket, or a dangling symlink.
+        FolderPathError: `path` is a folder (a `UsageError` naming `field` and an
+            `IsADirectoryError`).
+        hea_zoo.errors.UsageError: `path` is a socket or a dangling symlink.
         Whatever `write` raises; the target is then untouched and the temporary file removed.
 
     Example:
@@ -278,7 +293,7 @@ TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet"}
 """The table formats hea_zoo writes, by file suffix (case-insensitive)."""
 
 
-def table_format(path: str | os.PathLike, field: str = "out") -> str:
+def table_format(path: str | os.PathLike, field: str = "path") -> str:
     """``"csv"`` or ``"parquet"`` for a table path, checked before any work.
 
     A FIFO or device (``/dev/stdout``) is written as CSV whatever its name.

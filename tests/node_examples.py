@@ -1,11 +1,21 @@
-"""The JavaScript examples from the tests: npm installs, the engine probe, the Node design."""
+"""The JavaScript examples from the tests: npm installs, the engine probe, the Node design.
+
+The cross-language parity tests need Node.js, npm (and, for the page, Chromium) and the
+examples' npm packages. `.ci/run` installs them all. In CI (the environment variable ``CI``
+set, as `.ci/run` and CI services do) a missing one is a failure, so the parity tests cannot
+pass by not running; elsewhere the tests install the npm packages themselves, or skip
+with the reason when a tool is missing.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 WEB = REPO / "examples" / "web"
@@ -13,24 +23,52 @@ ONNX_NODE = REPO / "examples" / "onnx_node"
 PROBE = Path(__file__).resolve().parent / "engine_probe.mjs"
 NODE = shutil.which("node")
 NPM = shutil.which("npm")
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def unavailable(reason: str) -> None:
+    """Stops a test that cannot run here: a failure in CI, a skip elsewhere."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI is set: the cross-language parity tests must run; .ci/run installs it)", pytrace=False)
+    pytest.skip(reason)
+
+
+def require(**tools: str | None) -> None:
+    """`unavailable` unless every tool (name -> path found, or None) is present."""
+    missing = [name for name, path in tools.items() if path is None]
+    if missing:
+        unavailable(f"{' and '.join(missing)} not found on PATH (Debian: apt-get install -y chromium nodejs npm)")
+
+
+def _has_modules(directory: Path, packages: tuple[str, ...]) -> bool:
+    return all((directory / "node_modules" / name).is_dir() for name in packages)
 
 
 def npm_install(directory: Path) -> None:
     """`npm install --ignore-scripts` from the committed lock file (install scripts would
-    download binaries the packages already contain, or a browser this project never uses)."""
+    download binaries the packages already contain, or a browser this project never uses).
+    In CI the packages must already be there (`.ci/run` runs ``npm ci --ignore-scripts``):
+    a missing one fails the test instead of being installed here."""
+    if IN_CI:
+        unavailable(f"{directory.relative_to(REPO) if directory.is_relative_to(REPO) else directory}/node_modules is "
+                    "missing: run npm ci --ignore-scripts there")  # fmt: skip
+    require(npm=NPM)
     done = subprocess.run(
         [NPM, "install", "--ignore-scripts", "--no-audit", "--no-fund"],
         cwd=directory, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
-    assert done.returncode == 0, f"npm install in {directory} failed:\n{done.stdout}\n{done.stderr}"
+    if done.returncode != 0:
+        unavailable(f"npm install in {directory} failed:\n{done.stdout}\n{done.stderr}")
 
 
 def onnx_node_example(tmp_path_factory) -> Path:
     """examples/onnx_node with onnxruntime-node installed: in place if already installed,
     otherwise in a temporary copy that keeps the layout (generate.js imports
     ../web/engine.js)."""
-    if (ONNX_NODE / "node_modules" / "onnxruntime-node").is_dir():
+    if _has_modules(ONNX_NODE, ("onnxruntime-node",)):
         return ONNX_NODE
+    if IN_CI:
+        npm_install(ONNX_NODE)  # fails: CI installs the packages before the tests
     root = tmp_path_factory.mktemp("examples")
     copy, web = root / "onnx_node", root / "web"
     copy.mkdir()
@@ -46,8 +84,7 @@ def onnx_node_example(tmp_path_factory) -> Path:
 def web_example() -> Path:
     """examples/web with onnxruntime-web and playwright-core installed in place (the page
     loads onnxruntime-web from examples/web/node_modules)."""
-    modules = WEB / "node_modules"
-    if not ((modules / "onnxruntime-web").is_dir() and (modules / "playwright-core").is_dir()):
+    if not _has_modules(WEB, ("onnxruntime-web", "playwright-core")):
         npm_install(WEB)
     return WEB
 

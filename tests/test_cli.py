@@ -225,6 +225,31 @@ def test_data_errors(tmp_path, user_csv):
                    "row 2", "'NbTa-0.3Ti'", "negative")  # fmt: skip
 
 
+def test_data_errors_name_flags_and_lines_from_the_errors_fields(tmp_path, capsys):
+    """The library's error names the parameter (`field`) and the row (`row`, `line`); the
+    command line shows the flag and the line of the user's file."""
+    from hea_zoo.cli import main
+
+    table = tmp_path / "alloys.csv"
+    table.write_text("alloy,h\nNb2.5e+1Ta1,1\n\nMoW,\nHfNb,3\nTiZr,4\n")
+    assert main(["dataset", "--data", str(table), "--composition-column", "alloy"]) == EXIT_DATA
+    err = capsys.readouterr().err.strip()
+    assert err == (f"data error: {table}: --dropna: line 4 (data row 1, 0-based): missing value for h "
+                   "(1 rows have missing properties; set it to drop them).")  # fmt: skip
+    # --dropna: the notes the library returns are printed, and scientific notation parses
+    # without --elements as with it.
+    assert main(["dataset", "--data", str(table), "--composition-column", "alloy", "--dropna"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("load_dataset: dropped 1 rows with missing properties.\n")
+    assert "Nb0.962Ta0.038" in out
+    assert main(["dataset", "--data", str(table), "--composition-column", "alloy", "--elements", "Nb,Ta,Nb"]) == EXIT_USAGE
+    assert "usage error: " in (err := capsys.readouterr().err) and "--elements: duplicate symbols" in err
+    assert main(["dataset", "--data", str(table), "--composition-column", "alloy", "--dropna",
+                 "--elements", "Mo,W,Hf,Nb,Ti"]) == EXIT_DATA  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.startswith(f"data error: {table}: line 2 (data row 0, 0-based): formula 'Nb2.5e+1Ta1': element(s) Ta")
+
+
 def test_model_file_errors(tmp_path):
     not_model = tmp_path / "notes.keras"
     not_model.write_text("these are my notes, not a model")

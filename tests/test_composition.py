@@ -7,8 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hea_zoo import ELEMENTS
+from hea_zoo.errors import DataError, UsageError
 from hea_zoo.data.composition import (
     DROP_THRESHOLD,
+    parse_compositions,
     parse_formula,
     parse_formulas,
     to_formula,
@@ -74,19 +76,71 @@ def test_custom_element_list():
 )
 def test_bad_formulas_name_row_formula_and_reason(formula, reason):
     good = ["MoNbTaW", "HfNbTaTiZr"]
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(DataError) as err:
         parse_formulas(good + [formula])
     message = str(err.value)
-    assert message.startswith("row 2: ")
-    assert reason in message
+    assert message.startswith("formulas: row 2: formula ")
+    assert err.value.field == "formulas" and err.value.row == 2 and err.value.line is None
+    assert reason in err.value.message
     if isinstance(formula, str) and formula.strip():
         assert repr(formula) in message
+    with pytest.raises(DataError) as one:  # one formula: the same rule, no row
+        parse_formula(formula)
+    assert one.value.field == "formula" and one.value.row is None and reason in str(one.value)
+
+
+@pytest.mark.parametrize(
+    "formula, expected",
+    [
+        ("Nb2.5e+1Ta1", {"Nb": 25 / 26, "Ta": 1 / 26}),
+        ("Nb1e-3Ta", {"Nb": 0.001 / 1.001, "Ta": 1 / 1.001}),
+        ("(NbTa)0.5Ti", {"Nb": 0.25, "Ta": 0.25, "Ti": 0.5}),
+        ("Nb 0.5 Ta0.5", {"Nb": 0.5, "Ta": 0.5}),
+    ],
+)
+def test_one_parser_for_a_given_element_list_and_a_tables_own(formula, expected):
+    """`parse_formula` over the 22 elements and `parse_compositions` over the elements a
+    table contains read a formula the same way (scientific notation included)."""
+    over_22 = parse_formula(formula)
+    own, elements = parse_compositions([formula, "MoW"])
+    assert elements == tuple(sorted(set(expected) | {"Mo", "W"}))
+    for symbol, fraction in expected.items():
+        assert over_22[ELEMENTS.index(symbol)] == pytest.approx(fraction, rel=1e-6)
+        assert own[0, elements.index(symbol)] == over_22[ELEMENTS.index(symbol)]
+
+
+@pytest.mark.parametrize(
+    "formula, reason",
+    [("MoNbXx", "Xx is not a chemical element"), ("NbTa-0.3Ti", "amount of Ta is negative"), ("nbta", "cannot be parsed")],
+)
+def test_a_tables_own_elements_follow_the_same_rules(formula, reason):
+    for elements in (None, ELEMENTS):
+        with pytest.raises(DataError) as err:
+            parse_compositions(["NbTa", formula], elements, rows=[7, 9], field="alloy")
+        assert err.value.row == 9 and err.value.field == "alloy" and reason in err.value.message
+
+
+def test_element_lists_are_checked():
+    with pytest.raises(UsageError, match="elements: duplicate symbols"):
+        parse_compositions(["NbTa"], ["Nb", "Ta", "Nb"])
+    with pytest.raises(UsageError, match="elements: Xx is not a chemical element"):
+        parse_formula("NbTa", ["Nb", "Ta", "Xx"])
+
+
+def test_repeated_formulas_are_parsed_once_and_keep_their_rows():
+    x, elements = parse_compositions(pd.Series(["NbTa", "MoW", " NbTa", "Nb1Ta1"], index=[3, 4, 5, 6]))
+    np.testing.assert_array_equal(x[0], x[2])
+    np.testing.assert_array_equal(x[0], x[3])
+    with pytest.raises(DataError) as err:
+        parse_compositions(pd.Series(["NbTa", "NbTa", None], index=["a", "b", "c"]))
+    assert err.value.row == "c"
 
 
 def test_bad_row_named_by_pandas_index():
     s = pd.Series(["MoNbTaW", "MoNbTaXx"], index=["a17", "b42"])
-    with pytest.raises(ValueError, match="row b42"):
+    with pytest.raises(ValueError, match="row b42: formula 'MoNbTaXx': Xx is not a chemical element") as err:
         parse_formulas(s)
+    assert err.value.row == "b42"
 
 
 def _grid_composition(symbols, units):
@@ -133,10 +187,11 @@ def test_valid_rows_agrees_with_validate(values):
 def test_validate_compositions_names_the_row():
     x = np.full((3, 22), 1 / 22)
     x[2, 0] = np.nan
-    with pytest.raises(ValueError, match="row 2 contains NaN"):
+    with pytest.raises(DataError, match="compositions: row 2: contains NaN") as err:
         validate_compositions(x)
+    assert err.value.row == 2
     x[2, 0] = -0.1
-    with pytest.raises(ValueError, match="row 2 has a negative"):
+    with pytest.raises(DataError, match="row 2: has a negative"):
         validate_compositions(x)
     with pytest.raises(ValueError, match="22 columns"):
         validate_compositions(np.ones((2, 5)) / 5, n_elements=22)

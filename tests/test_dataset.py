@@ -7,7 +7,8 @@ import pytest
 import hea_zoo
 from hea_zoo import ELEMENTS, load_dataset
 from hea_zoo.data import oracle
-from hea_zoo.data.composition import valid_rows
+from hea_zoo.data.composition import parse_formula, valid_rows
+from hea_zoo.errors import DataError, UsageError
 from hea_zoo.data.builder import DATA_PATH, FAMILIES, build_frame
 
 
@@ -80,37 +81,79 @@ def test_user_csv_with_own_columns(tmp_path):
             "YS": [1, 2, 3, 4, 5],
         }
     ).to_csv(path, index=False)
-    ds = load_dataset(path, composition_column="Alloy", property_columns=["Hv", "E_GPa"])
+    ds = load_dataset(path, composition_column="Alloy", properties=["Hv", "E_GPa"])
     assert ds.elements == ("Cr", "Hf", "Mo", "Nb", "Ta", "Ti", "V", "W", "Zr")
     assert ds.compositions.shape == (5, 9)
     assert ds.property_names == ("Hv", "E_GPa")
     assert valid_rows(ds.compositions).all()
-    one = load_dataset(path, composition_column="Alloy", property_columns=["YS"], elements=ELEMENTS)
+    one = load_dataset(path, composition_column="Alloy", properties=["YS"], elements=ELEMENTS)
     assert one.compositions.shape == (5, 22) and one.properties.shape == (5, 1)
+
+
+def test_property_columns_is_the_deprecated_name_of_properties(tmp_path):
+    frame = pd.DataFrame({"alloy": ["NbTaTiV", "MoNbTaW", "HfNbTaTiZr", "CrMoNbV"], "h": [1.0, 2, 3, 4], "e": [5.0, 6, 7, 8]})
+    with pytest.warns(DeprecationWarning, match="use properties"):
+        old = load_dataset(frame, "alloy", property_columns=["e"])
+    new = load_dataset(frame, "alloy", properties=["e"])
+    assert old.property_names == new.property_names == ("e",)
+    np.testing.assert_array_equal(old.properties, new.properties)
+    with pytest.raises(UsageError, match="not both"), pytest.warns(DeprecationWarning):
+        load_dataset(frame, "alloy", properties=["h"], property_columns=["e"])
+
+
+def test_a_users_table_parses_as_parse_formula_does(tmp_path):
+    """Without an element list a table's formulas go through the same parser: scientific
+    notation, parentheses and spaces read as `parse_formula` reads them."""
+    path = tmp_path / "alloys.csv"
+    path.write_text("composition,h\nNb2.5e+1Ta1,1\n(MoW)0.5Ti,2\nNb 0.5 Ta0.5,3\nHfZr,4\n")
+    ds = load_dataset(path, test_fraction=0.0)
+    assert ds.elements == ("Hf", "Mo", "Nb", "Ta", "Ti", "W", "Zr")
+    for i, formula in enumerate(["Nb2.5e+1Ta1", "(MoW)0.5Ti", "Nb 0.5 Ta0.5", "HfZr"]):
+        np.testing.assert_array_equal(ds.compositions[i], parse_formula(formula, ds.elements))
+    assert ds.formulas[0] == "Nb0.962Ta0.038"
+    again = load_dataset(path, test_fraction=0.0, elements=ELEMENTS)
+    np.testing.assert_array_equal(again.compositions[0], parse_formula("Nb2.5e+1Ta1"))
 
 
 def test_user_table_errors_name_the_problem(tmp_path):
     frame = pd.DataFrame({"alloy": ["NbTa", "MoW", "Nb-1Ta"], "h": [1.0, 2.0, 3.0]})
-    with pytest.raises(ValueError, match=r"row 2: formula 'Nb-1Ta': amount of Nb is negative"):
+    with pytest.raises(DataError, match=r"alloy: data row 2 \(0-based\): formula 'Nb-1Ta': amount of Nb is negative") as err:
         load_dataset(frame, composition_column="alloy")
-    with pytest.raises(ValueError, match="Composition column 'formula' not found"):
+    assert (err.value.field, err.value.row, err.value.line) == ("alloy", 2, None)
+    with pytest.raises(DataError, match="composition_column: Composition column 'formula' not found"):
         load_dataset(frame, composition_column="formula")
-    with pytest.raises(ValueError, match=r"Property column\(s\) \['hardness'\] not found"):
-        load_dataset(frame, composition_column="alloy", property_columns=["hardness"])
-    with pytest.raises(ValueError, match="not found"):
+    with pytest.raises(DataError, match=r"properties: Property column\(s\) \['hardness'\] not found"):
+        load_dataset(frame, composition_column="alloy", properties=["hardness"])
+    with pytest.raises(DataError, match="not found"):
         load_dataset(tmp_path / "missing.csv")
-    with pytest.raises(ValueError, match="Al not in the element list"):
+    with pytest.raises(DataError, match="Al not in the element list") as err:
         load_dataset(pd.DataFrame({"c": ["NbTa", "AlNb"], "h": [1, 2]}), "c", elements=["Nb", "Ta"])
+    assert err.value.row == 1
+    with pytest.raises(UsageError, match="elements: duplicate symbols"):
+        load_dataset(frame, "alloy", elements=["Nb", "Ta", "Nb"])
+    path = tmp_path / "alloys.csv"
+    path.write_text("alloy,h\nNbTa,1\n\nMoW,2\nNbXx,3\n")
+    with pytest.raises(DataError, match=r"data row 2 \(0-based; line 5 of alloys.csv\): formula 'NbXx'") as err:
+        load_dataset(path, "alloy")
+    assert (err.value.row, err.value.line) == (2, 5)
 
 
-def test_missing_properties_raise_or_are_dropped(capsys):
+def test_missing_properties_raise_or_are_dropped(capsys, caplog):
     frame = pd.DataFrame({"alloy": ["NbTa", "MoW", "TiZr", "HfNb"], "h": [1.0, None, 3.0, None]})
-    with pytest.raises(ValueError, match=r"data row 1 \(0-based\): missing value for h \(2 rows"):
+    with pytest.raises(DataError, match=r"dropna: data row 1 \(0-based\): missing value for h \(2 rows") as err:
         load_dataset(frame, composition_column="alloy")
-    ds = load_dataset(frame, composition_column="alloy", dropna=True, test_fraction=0.0)
+    assert err.value.row == 1 and "dropna=True" not in str(err.value)
+    with caplog.at_level("INFO", logger="hea_zoo.data.datasets"):
+        ds = load_dataset(frame, composition_column="alloy", dropna=True, test_fraction=0.0)
     assert len(ds) == 2
-    assert "dropped 2 rows" in capsys.readouterr().out
+    assert ds.notes == ("dropped 2 rows with missing properties.",)
+    assert capsys.readouterr() == ("", "")  # the library does not print
+    assert "dataframe: dropped 2 rows with missing properties." in caplog.messages
     assert ds.elements == ("Nb", "Ta", "Ti", "Zr")
+    caplog.clear()
+    with caplog.at_level("INFO", logger="hea_zoo.data.datasets"):
+        quiet = load_dataset(frame, composition_column="alloy", dropna=True, test_fraction=0.0, verbose=False)
+    assert quiet.notes == ds.notes and not caplog.messages
 
 
 def test_import_and_public_api():
@@ -146,7 +189,9 @@ def _repeated_table() -> pd.DataFrame:
 def test_duplicates_are_grouped_and_merged_by_the_policy(capsys):
     frame = _repeated_table()
     median = load_dataset(frame, "alloy", test_fraction=0.2)
-    out = capsys.readouterr().out
+    assert capsys.readouterr().out == ""
+    (out,) = median.notes
+    assert out == median.duplicates and median.train.notes == median.notes
     assert "5 rows repeat 2 compositions (2-3 rows each), merged to one row each by median" in out
     assert "largest spread: h 100 to 600 (Nb0.5Ta0.5)" in out
     assert len(median) == median.n_alloys == len(frame) - 3
@@ -159,7 +204,7 @@ def test_duplicates_are_grouped_and_merged_by_the_policy(capsys):
     keep = load_dataset(frame, "alloy", duplicates="keep", verbose=False)
     assert len(keep) == len(frame) and keep.n_alloys == len(frame) - 3
     assert len(set(keep.groups[-5:-2])) == 1 and len(set(keep.groups[-2:])) == 1
-    with pytest.raises(ValueError, match="duplicates must be one of median, mean, first, keep"):
+    with pytest.raises(UsageError, match="duplicates: must be one of median, mean, first, keep"):
         load_dataset(frame, "alloy", duplicates="max")
 
 
@@ -212,8 +257,9 @@ def test_group_ids_round_fractions_to_1e_3():
 def test_infinite_or_overflowing_property_names_the_row(tmp_path, bad, problem):
     path = tmp_path / "alloys.csv"
     path.write_text(f"composition,h\nNbTa,1.0\nMoW,2.0\nTiZr,{bad}\nHfNb,3\n")
-    with pytest.raises(ValueError, match=rf"data row 2 \(0-based; line 4 of alloys.csv\): property 'h' .* {problem}"):
+    with pytest.raises(DataError, match=rf"h: data row 2 \(0-based; line 4 of alloys.csv\): property 'h' .* {problem}") as err:
         load_dataset(path)
+    assert (err.value.field, err.value.row, err.value.line) == ("h", 2, 4)
     frame = pd.read_csv(path)
     with pytest.raises(ValueError, match=rf"data row 2 \(0-based\): property 'h'"):
         load_dataset(frame, dropna=True)

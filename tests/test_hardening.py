@@ -10,9 +10,11 @@ progress in a few lines. Printed formulas: fixed points, scientific notation.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
+import pickle
 import random
 import signal
 import stat
@@ -33,6 +35,7 @@ import hea_zoo
 from hea_zoo import files
 from hea_zoo.cli import EXIT_DATA, EXIT_MODEL, EXIT_USAGE, cli_words
 from hea_zoo.data.composition import parse_formula, parse_formulas, to_formula, to_formulas
+from hea_zoo.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[1]
 EXPORTED = REPO / "exported"
@@ -218,8 +221,11 @@ def test_a_failed_write_leaves_the_target_and_no_temporary_file(tmp_path):
     with pytest.raises(RuntimeError, match="disk full"):
         files.atomic_write(target, half)
     assert target.read_text() == "old" and leftovers(tmp_path) == []
-    with pytest.raises(ValueError, match="is a folder"):
+    with pytest.raises(IsADirectoryError) as err:
         files.write_text(tmp_path, "x")
+    assert isinstance(err.value, UsageError) and err.value.field == "path" and err.value.errno == errno.EISDIR
+    assert str(err.value) == f"path: {tmp_path} is a folder; expected a file path."
+    assert pickle.loads(pickle.dumps(err.value)).field == "path"
 
 
 def test_remove_stale_removes_only_old_leftovers_of_killed_writers(tmp_path):
@@ -403,7 +409,7 @@ def test_version_links_where_the_file_system_cannot_swap(tiny_cvae, tmp_path, mo
     assert not (linked / "cvae" / first).exists()
     assert export.existing_versions(linked / "cvae") == [1, 2]
     assert {os.readlink(v) for v in (linked / "cvae" / "1", linked / "cvae" / "2")} == {
-        p.name for p in (linked / "cvae").iterdir() if p.name.startswith(".")
+        p.name for p in (linked / "cvae").iterdir() if p.name.startswith(".v")
     }
     listing = export.artifact_files(linked)
     assert {k.replace("cvae/2/", "cvae/1/") for k in listing} == set(export.artifact_files(real))

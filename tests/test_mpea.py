@@ -13,6 +13,7 @@ import pytest
 from hea_zoo.cli import main
 from hea_zoo.data import mpea
 from hea_zoo.data.datasets import load_dataset
+from hea_zoo.errors import DataError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = pd.read_csv(mpea.MPEA_PATH)
@@ -42,15 +43,17 @@ def test_short_and_source_names_load_the_same_values():
 
 
 def test_unknown_short_name_lists_the_available_ones():
-    with pytest.raises(ValueError, match=r"Unknown MPEA property 'strength'. Available: hardness, yield_strength, .*elongation"):
+    with pytest.raises(DataError, match=r"properties: Unknown MPEA property 'strength'. Available: hardness, yield_strength, .*elongation"):
         load_dataset("mpea", properties=["strength"])
-    with pytest.raises(ValueError, match="Name the MPEA properties to load"):
+    with pytest.raises(UsageError, match="properties: Name the MPEA properties to load. Available: hardness"):
         load_dataset("mpea")
 
 
 def test_duplicates_are_merged_and_splits_are_by_composition(capsys):
     keep = load_dataset("mpea", properties=["hardness", "youngs_modulus_calc"], dropna=True, duplicates="keep")
-    out = capsys.readouterr().out
+    assert capsys.readouterr().out == ""
+    dropped, out = keep.notes
+    assert dropped.startswith("dropped ") and dropped.endswith(" rows with missing properties.")
     assert "repeat" in out and "largest spread: hardness 130.2 to 430.7 (Co0.2Cr0.2Fe0.2Mn0.2Ni0.2)" in out
     assert len(keep) > keep.n_alloys  # the source repeats alloys
     assert not set(keep.groups[keep.train_index]) & set(keep.groups[keep.test_index])
@@ -72,10 +75,12 @@ def test_test_type_and_room_temperature_filters():
     assert set(RAW.iloc[hot["source_row"]][T]) == {900.0, 1000.0, 1100.0}
     cast = mpea.mpea_frame(["hardness"], processing=["cast"])
     assert set(RAW.iloc[cast["source_row"]][mpea.MPEA_COLUMNS["processing"]]) == {"CAST"}
-    with pytest.raises(ValueError, match="Unknown test type 'bend'. Valid: compression, tension"):
+    with pytest.raises(UsageError, match="test_type: Unknown test type 'bend'. Valid: compression, tension"):
         mpea.mpea_frame(["hardness"], test_type="bend")
-    with pytest.raises(ValueError, match=r"Unknown processing route\(s\) \['MELT'\]. Valid: CAST"):
+    with pytest.raises(UsageError, match=r"processing: Unknown processing route\(s\) \['MELT'\]. Valid: CAST"):
         mpea.mpea_frame(["hardness"], processing=["melt"])
+    with pytest.raises(UsageError, match=r"temperature: must be \(min, max\) with min <= max"):
+        mpea.mpea_frame(["hardness"], temperature=(100, 20))
 
 
 def test_test_temperature_as_a_condition_keeps_every_temperature():
@@ -92,14 +97,29 @@ def test_test_temperature_as_a_condition_keeps_every_temperature():
 
 def test_a_filter_leaving_too_few_alloys_is_an_error_with_the_count():
     for route, count in (("ANNEAL", 10), ("POWDER", 0)):
-        with pytest.raises(ValueError, match=rf"leaves {count} distinct alloys; at least 20 are needed"):
+        with pytest.raises(DataError, match=rf"leaves {count} distinct alloys; at least 20 are needed") as err:
             load_dataset("mpea", properties=["yield_strength", "elongation"], test_type="tension",
                          processing=[route], dropna=True, verbose=False)  # fmt: skip
+        # The selection in words, not in keyword arguments.
+        assert f"(yield_strength, elongation; tension tests; 15-30 °C; processing {route})" in str(err.value)
+        assert "test_type=" not in str(err.value) and "--" not in str(err.value)
 
 
 def test_filters_are_refused_for_other_data():
-    with pytest.raises(ValueError, match="filter the MPEA data"):
+    with pytest.raises(UsageError, match=r"test_type: filters the MPEA table only \(source='mpea'\)") as err:
         load_dataset(None, test_type="tension")
+    assert err.value.field == "test_type"
+    with pytest.raises(UsageError, match="temperature: filters the MPEA table only .*, as does processing"):
+        load_dataset(pd.DataFrame({"composition": ["NbTa"], "h": [1]}), temperature=(0, 100), processing=["CAST"])
+
+
+def test_a_bad_mpea_row_is_named_by_its_line_in_the_source():
+    from hea_zoo.data.datasets import _open
+
+    table = _open("mpea", "composition", ["hardness"], None, None, "room", None)
+    error = table.row_error("formula 'X': why.", "composition", 7)
+    assert (error.row, error.line) == (7, 9)
+    assert str(error) == "composition: MPEA data row 7 (0-based; line 9 of MPEA_dataset.csv): formula 'X': why."
 
 
 def test_cli_dataset_on_mpea(tmp_path, capsys):

@@ -1,14 +1,15 @@
 """The JavaScript design engine (examples/web/engine.js) and the Node.js example
 (examples/onnx_node) give the numbers Python gives.
 
-Seeds, targets and rows are drawn when the test runs (`SEEDS`, printed on failure), so
-every run checks parity on data no earlier run saw.
+Seeds, targets and rows are drawn from `tests.parity.rng`: fixed by `PARITY_SEED` and the
+test's name, so a failure reproduces (``HEA_ZOO_PARITY_SEED=<n>`` draws another set, for a
+sweep by hand); the whole-design parity also runs a seeded sweep (`SWEEP`, marked slow).
+Node and npm are required: in CI a missing one fails these tests (`tests.node_examples`).
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -29,20 +30,28 @@ from tests.export_helpers import (
     onnx_outputs,
     train_tiny_models,
 )
-from tests.node_examples import NODE, NPM, bounds_text, interval_surrogate, plain_surrogate, node_design, onnx_node_example, probe
-
-pytestmark = pytest.mark.skipif(
-    NODE is None or NPM is None,
-    reason="node and npm are needed to run examples/onnx_node (not found on PATH)",
-)
+from tests.node_examples import NODE, NPM, bounds_text, interval_surrogate, plain_surrogate, node_design, onnx_node_example, probe, require
 
 ELEMENTS = list(hea_zoo.ELEMENTS)
-SEEDS = np.random.SeedSequence(secrets.randbits(64))  # the run's randomness, one entropy value
+_DRAWS = {"test": "", "calls": 0}  # the running test's name and how many generators it drew
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _node_and_npm():
+    """Node and npm run every test here: missing, a failure in CI, a skip elsewhere
+    (checked before any other fixture of the module trains or installs anything)."""
+    require(node=NODE, npm=NPM)
+
+
+@pytest.fixture(autouse=True)
+def _draws(request):
+    _DRAWS.update(test=request.node.name, calls=0)
 
 
 def fresh_rng() -> np.random.Generator:
-    (child,) = SEEDS.spawn(1)
-    return np.random.default_rng(child)
+    """The running test's seeded draws (`tests.parity.rng` of its name, parameters included)."""
+    _DRAWS["calls"] += 1
+    return parity.rng(_DRAWS["test"], _DRAWS["calls"])
 
 
 def _mix32(x):
@@ -608,9 +617,15 @@ DESIGN_CASES = [
     ("wcgan", "diverse", "random"),
     ("cvae", "closest", "random"),
 ]
+#: The same cases on other seeded draws (the test's name, and so its draws, differ).
+SWEEP = [
+    pytest.param(*case, marks=pytest.mark.slow, id=f"sweep{k}-{case[0]}-{case[1]}-{case[2]}")
+    for k in range(1, 6)
+    for case in DESIGN_CASES
+]
 
 
-@pytest.mark.parametrize("model, how, constrained", DESIGN_CASES)
+@pytest.mark.parametrize("model, how, constrained", DESIGN_CASES + SWEEP)
 def test_node_design_matches_the_python_reading_of_the_spec(example_dir, model, how, constrained):
     """The whole design in Node (onnxruntime-node + engine.js) against tests/design_reference.py
     (onnxruntime in Python + hea_zoo.artifact) on the committed models."""

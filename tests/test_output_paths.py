@@ -107,7 +107,7 @@ def test_a_dangling_symlink_a_folder_and_a_socket_are_refused(tmp_path):
     os.symlink("nowhere/at/all.csv", tmp_path / "dangling.csv")
     with pytest.raises(UsageError, match="does not exist") as err:
         files.write_text(tmp_path / "dangling.csv", "x")
-    assert err.value.field == "out"
+    assert err.value.field == "path"
     assert os.path.islink(tmp_path / "dangling.csv") and not (tmp_path / "nowhere").exists()
     with pytest.raises(UsageError, match="is a folder"):
         files.write_text(tmp_path, "x")
@@ -178,7 +178,7 @@ def test_table_formats_are_checked_before_any_work(tmp_path, monkeypatch):
     assert files.table_format(tmp_path / "D.CSV") == "csv"
     with pytest.raises(UsageError, match=r"unknown table format '\.xlsx'") as err:
         files.table_format(tmp_path / "d.xlsx")
-    assert err.value.field == "out" and "--" not in err.value.message
+    assert err.value.field == "path" and "--" not in err.value.message
     with pytest.raises(UsageError, match="no suffix"):
         files.table_format(tmp_path / "designs")
     fifo = tmp_path / "pipe.anything"

@@ -4,8 +4,10 @@ defaults, plots them, and turns bad input into a message instead of a broken pag
 
 The page is served by `python -m http.server` from the repository root, as the README
 says; onnxruntime-web and playwright-core come from examples/web/node_modules (installed
-here with `npm install --ignore-scripts` when missing; no browser is downloaded: the
-test drives Debian's Chromium). The target and seed are drawn when the test runs.
+here with `npm install --ignore-scripts` when missing, outside CI; no browser is
+downloaded: the test drives Debian's Chromium). The model, targets and seeds are drawn
+from `tests.parity.rng` (fixed by `PARITY_SEED`, so a failure reproduces). Chromium, Node
+and npm are required: in CI a missing one fails these tests (`tests.node_examples`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import secrets
 import shutil
 import socket
 import subprocess
@@ -38,19 +38,20 @@ from tests.node_examples import (
     interval_surrogate,
     node_design,
     onnx_node_example,
+    require,
     web_example,
 )
 
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
 DRIVER = Path(__file__).resolve().parent / "web_drive.mjs"
 EXPORTED = REPO / "exported"
-SCREENSHOT = REPO / "docs" / "web_screenshot.png"
 ELEMENTS = list(hea_zoo.ELEMENTS)
 
-pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="install Chromium: apt-get install chromium"),
-    pytest.mark.skipif(NODE is None or NPM is None, reason="node and npm are needed to drive the page (not found on PATH)"),
-]
+
+@pytest.fixture(autouse=True, scope="module")
+def _browser_and_node():
+    """Chromium, Node and npm drive the page: missing, a failure in CI, a skip elsewhere."""
+    require(chromium=CHROMIUM, node=NODE, npm=NPM)
 
 
 def _free_port() -> int:
@@ -101,7 +102,7 @@ def _fields(target, n, seed, *, select="diverse", tolerance=0.05, candidates="",
 @pytest.fixture(scope="module")
 def scenario():
     """The run's random inputs: a generator, a target inside its training range, seeds."""
-    rng = np.random.default_rng(secrets.randbits(64))
+    rng = parity.rng("test_web scenario")
     models = json.loads((EXPORTED / "MANIFEST.json").read_text())["models"]
     # Every exported generator, the flow (with its log-density column) once exported/ holds it.
     model = str(rng.choice([name for name, entry in models.items() if entry["metadata"]["kind"] == "generator"]))
@@ -322,14 +323,15 @@ def test_no_console_errors(page_run):
     assert any(m["text"].startswith("hea_zoo: first designs in") for m in page_run["console"])
 
 
-def test_screenshot(page_run):
-    """The README's picture: cvae, 60 GPa and 35 MPa·m^1/2, 20 designs, seed 0. Written to
-    docs/web_screenshot.png when that file is missing or HEA_ZOO_WRITE_SCREENSHOT=1."""
+def test_screenshot(page_run, tmp_path_factory):
+    """The page's picture (cvae, 60 GPa and 35 MPa·m^1/2, 20 designs, seed 0) is a PNG in
+    the test's temporary folder; nothing is written into the repository
+    (`python examples/web_screenshot.py` refreshes docs/web_screenshot.png)."""
     shot = Path(page_run["screenshot_path"])
+    assert shot.is_relative_to(tmp_path_factory.getbasetemp())
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
-    if not SCREENSHOT.exists() or os.environ.get("HEA_ZOO_WRITE_SCREENSHOT") == "1":
-        SCREENSHOT.write_bytes(data)
+    assert page_run["screenshot"]["state"] == "done" and len(page_run["screenshot"]["rows"]) == 20
 
 
 def _python_design(models_dir, model, target, n, seed, tmp_path, **options):

@@ -24,6 +24,7 @@ import pandas as pd
 from hea_zoo.data import oracle
 from hea_zoo.data.composition import parse_formula, to_formula
 from hea_zoo.data.elements import ELEMENTS
+from hea_zoo.errors import DataError
 
 __all__ = ["FAMILIES", "build_compositions", "build_frame", "DATA_PATH", "N_ALLOYS", "SEED"]
 
@@ -137,7 +138,7 @@ def build_compositions(n: int = N_ALLOYS, seed: int = SEED) -> np.ndarray:
     while len(rows) < n:
         attempts += 1
         if attempts > 100 * n:
-            raise RuntimeError("Could not build enough distinct compositions.")
+            raise DataError(f"could not build {n} distinct compositions in {100 * n} attempts.", field="n")
         force = forced.pop(0) if forced else None
         base = bases[rng.integers(len(bases))]
         if not add(_snap(_variant(rng, base, force))) and force is not None:
@@ -166,9 +167,8 @@ def write_dataset(out: str | Path = DATA_PATH, seed: int = SEED) -> Path:
 
     frame = build_frame(seed=seed)
     atomic_write(out, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
-    print(f"wrote {len(frame)} alloys to {out}")
     return Path(out)
 
 
 if __name__ == "__main__":
-    write_dataset()
+    print(f"wrote {N_ALLOYS} alloys to {write_dataset()}")

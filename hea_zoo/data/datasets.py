@@ -16,7 +16,9 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import logging
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +26,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hea_zoo.data.composition import parse_formula, to_formula
-from hea_zoo.data.builder import DATA_PATH
-from hea_zoo.data.elements import ELEMENTS
 from hea_zoo.constants import BUNDLED_NAME, PROPERTY_NAMES, PROPERTY_UNITS
+from hea_zoo.data.builder import DATA_PATH
+from hea_zoo.data.composition import _element_list, parse_compositions, to_formulas
+from hea_zoo.data.elements import ELEMENTS
+from hea_zoo.errors import DataError, UsageError
+
+logger = logging.getLogger(__name__)
+
+MPEA_NAME = "mpea"  # `hea_zoo.data.mpea.MPEA_NAME`, without importing the MPEA module
 
 __all__ = [
     "Dataset",
@@ -73,6 +80,9 @@ class Dataset:
         groups: (N,) int64 group id of each row: rows with the same composition (rounded
             to `GROUP_DECIMALS`) share one. Default: every row its own group.
         duplicates: one line saying how duplicates were handled ("" if there were none).
+        notes: one line per thing loading did to the table (rows dropped for missing
+            properties, duplicates merged), for a program to show; empty when it took the
+            table as it was.
     """
 
     compositions: np.ndarray
@@ -87,6 +97,7 @@ class Dataset:
     source_fingerprint: str | None = None
     groups: np.ndarray | None = None
     duplicates: str = ""
+    notes: tuple[str, ...] = ()
     _subsets: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
@@ -128,6 +139,7 @@ class Dataset:
             source_fingerprint=self.source_fingerprint,
             groups=self.groups[index],
             duplicates=self.duplicates,
+            notes=self.notes,
         )
 
     @property
@@ -206,16 +218,14 @@ def group_split(groups: np.ndarray, test_fraction: float, seed: int) -> tuple[np
         ``(train_index, test_index)``, sorted row indices.
     """
     if not 0.0 <= test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in [0, 1). Received: test_fraction={test_fraction}")
+        raise UsageError(f"must be in [0, 1). Received: test_fraction={test_fraction}", field="test_fraction")
     groups = np.asarray(groups)
     ids = _first_appearance_ids(groups.reshape(-1, 1))
     n_groups = int(ids.max()) + 1 if len(ids) else 0
     order = np.random.default_rng(seed).permutation(n_groups)
     n_test = int(round(n_groups * test_fraction))
     if n_groups - n_test < 2:
-        raise ValueError(
-            f"Too few distinct alloys ({n_groups}) to split with test_fraction={test_fraction}."
-        )
+        raise DataError(f"Too few distinct alloys ({n_groups}) to split with test_fraction={test_fraction}.")
     held_out = np.zeros(n_groups, dtype=bool)
     held_out[order[:n_test]] = True
     test = held_out[ids]
@@ -233,15 +243,16 @@ def group_folds(groups: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
         (N,) int fold number (0 .. n_folds - 1) of each row.
 
     Raises:
-        ValueError: fewer distinct groups than folds, or `n_folds` < 2.
+        DataError: fewer distinct groups than folds.
+        UsageError: `n_folds` < 2.
     """
     if isinstance(n_folds, bool) or int(n_folds) != n_folds or n_folds < 2:
-        raise ValueError(f"n_folds must be an integer >= 2. Received: n_folds={n_folds!r}")
+        raise UsageError(f"must be an integer >= 2. Received: n_folds={n_folds!r}", field="n_folds")
     groups = np.asarray(groups)
     ids = _first_appearance_ids(groups.reshape(-1, 1))
     n_groups = int(ids.max()) + 1 if len(ids) else 0
     if n_groups < n_folds:
-        raise ValueError(f"Too few distinct alloys ({n_groups}) for {n_folds} folds.")
+        raise DataError(f"Too few distinct alloys ({n_groups}) for {n_folds} folds.")
     fold_of_group = np.empty(n_groups, dtype=np.int64)
     fold_of_group[np.random.default_rng(seed).permutation(n_groups)] = np.arange(n_groups) % int(n_folds)
     return fold_of_group[ids]
@@ -250,7 +261,7 @@ def group_folds(groups: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
 def load_dataset(
     source: str | os.PathLike | pd.DataFrame | None = None,
     composition_column: str = "composition",
-    property_columns: Sequence[str] | None = None,
+    properties: Sequence[str] | None = None,
     elements: Sequence[str] | None = None,
     dropna: bool = False,
     test_fraction: float = 0.2,
@@ -258,7 +269,7 @@ def load_dataset(
     property_units: Sequence[str] | None = None,
     duplicates: str = "median",
     setting_columns: Sequence[str] | None = None,
-    properties: Sequence[str] | None = None,
+    property_columns: Sequence[str] | None = None,
     test_type: str | None = None,
     temperature: tuple[float, float] | str | None = "room",
     processing: Sequence[str] | None = None,
@@ -266,19 +277,23 @@ def load_dataset(
 ) -> Dataset:
     """Load the bundled RHEA dataset, the bundled MPEA table, or a user's table of alloys.
 
+    Every table's formulas go through one parser
+    (`hea_zoo.data.composition.parse_compositions`). Nothing is printed: what loading did
+    to the table (rows dropped, duplicates merged) is in ``Dataset.notes``.
+
     Args:
         source: None for the bundled 529 alloys; ``"mpea"`` for the MPEA table of measured
             properties (Borg et al., Sci. Data 7, 430 (2020); see `hea_zoo.data.mpea`);
             else a CSV path or a DataFrame.
         composition_column: the column holding formula strings ("HfNbTaTiZr").
-        property_columns: property columns (at least one). Default for the bundled data:
+        properties: property columns (at least one). Default for the bundled data:
             shear_modulus, fracture_toughness; for a user table: every column but the
             composition column. For MPEA: short names (``hardness``, ``yield_strength``,
             ``elongation``, ``youngs_modulus_calc``, ``density_calc``,
             ``test_temperature``, ...) or the source's column names; required.
         elements: element order of the composition vectors. Default: the study's 22 for
             the bundled data; the elements the table contains, sorted, otherwise.
-        dropna: drop rows with a missing property (printing how many) instead of raising.
+        dropna: drop rows with a missing property (a note says how many) instead of raising.
         test_fraction: share of distinct alloys (groups) held out, by a permutation seeded
             with `seed` (`group_split`).
         seed: split seed.
@@ -286,210 +301,254 @@ def load_dataset(
             names match, MPEA's units for MPEA, else "").
         duplicates: what training sees of rows with the same composition:
             ``"median"`` (default), ``"mean"``, ``"first"`` or ``"keep"`` (see the module
-            docstring). One line reports the groups merged and the largest spread.
+            docstring). A note reports the groups merged and the largest spread.
         setting_columns: property columns that describe how a value was measured rather
             than what was measured (e.g. ``test_temperature``): rows are merged only when
             these are equal too. MPEA: ``test_temperature`` when it is a property.
-        properties: the same as `property_columns` (give one of them).
-        test_type: MPEA only: ``"compression"``, ``"tension"`` or None (all).
-        temperature: MPEA only: ``(min, max)`` test temperature in °C, ``"room"``
-            (15–30 °C; every temperature when ``test_temperature`` is a property) or None.
-        processing: MPEA only: processing routes to keep (CAST, WROUGHT, ANNEAL, POWDER,
-            OTHER) or None (all).
-        verbose: print the one-line notes (rows dropped, duplicates merged).
+        property_columns: deprecated name of `properties` (a DeprecationWarning; removed
+            in the next release).
+        test_type, temperature, processing: filters of the MPEA table, passed to
+            `hea_zoo.data.mpea.mpea_frame` (``source="mpea"`` only).
+        verbose: also log the notes (logger ``hea_zoo.data.datasets``, level INFO).
 
     Returns:
-        A `Dataset`.
+        A `Dataset`; ``notes`` lists what loading did to the table.
 
     Raises:
-        ValueError: missing file or column, no property column, an unknown MPEA name or
-            filter (the message lists the valid ones), an MPEA selection with fewer than
+        DataError: missing file or column, no property column, an unknown MPEA property
+            (the message lists the valid ones), an MPEA selection with fewer than
             `hea_zoo.data.mpea.MIN_ALLOYS` distinct alloys, a bad composition or a missing,
-            non-numeric, infinite or float32-overflowing property (the message names the
-            row).
+            non-numeric, infinite or float32-overflowing property. A bad row's error has
+            ``row`` (0-based, as the table was read) and, for a file, ``line``.
+        UsageError: a parameter outside its domain (``duplicates``, an element list with
+            repeats, an MPEA filter for another table, ...).
 
     Example:
         >>> ds = load_dataset()
         >>> ds.compositions.shape
         (529, 22)
         >>> mpea = load_dataset("mpea", properties=["hardness"], dropna=True)  # doctest: +SKIP
+        >>> mpea.notes  # doctest: +SKIP
+        ('dropped 1 rows with missing properties.', 'duplicates: ...')
     """
-    if properties is not None:
-        if property_columns is not None:
-            raise ValueError("Give property_columns or properties, not both.")
-        property_columns = properties
+    if property_columns is not None:
+        warnings.warn(
+            "load_dataset(property_columns=...) is deprecated and will be removed in the next "
+            "release; use properties=...",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if properties is not None:
+            raise UsageError("give properties or property_columns (its old name), not both.", field="properties")
+        properties = property_columns
     if duplicates not in DUPLICATE_POLICIES:
-        raise ValueError(
-            f"duplicates must be one of {', '.join(DUPLICATE_POLICIES)}. Received: duplicates={duplicates!r}"
+        raise UsageError(
+            f"must be one of {', '.join(DUPLICATE_POLICIES)}. Received: {duplicates!r}", field="duplicates"
         )
-    is_mpea = isinstance(source, str) and source.strip().lower() == "mpea"
-    if not is_mpea and (test_type is not None or processing is not None or temperature not in ("room", None)):
-        raise ValueError("test_type, temperature and processing filter the MPEA data (source='mpea') only.")
-    bundled = source is None
-    units = dict(zip(PROPERTY_NAMES, PROPERTY_UNITS))
-    source_rows: np.ndarray | None = None
-    if bundled:
-        frame = pd.read_csv(DATA_PATH)
-        name = BUNDLED_NAME
-        if elements is None:
-            elements = ELEMENTS
-        where = _where_frame
-    elif is_mpea:
-        from hea_zoo.data import mpea
+    if elements is not None:
+        elements = _element_list(tuple(elements))  # usage errors before the table's own
+    table = _open(source, composition_column, properties, setting_columns, test_type, temperature, processing)
+    frame, columns, composition_column = table.frame, table.property_columns, table.composition_column
+    notes: list[str] = []
 
-        if property_columns is None:
-            raise ValueError(
-                "Name the MPEA properties to load (properties=[...]). Available: "
-                f"{', '.join(mpea.MPEA_PROPERTIES)}."
-            )
-        if isinstance(property_columns, str):
-            property_columns = [property_columns]
-        frame = mpea.mpea_frame(property_columns, test_type=test_type, temperature=temperature, processing=processing)
-        property_columns = [mpea.mpea_column(c) for c in property_columns]
-        composition_column = "composition"
-        source_rows = frame["source_row"].to_numpy()
-        units = dict(mpea.MPEA_UNITS)
-        name = mpea.MPEA_NAME
-        if setting_columns is None:
-            setting_columns = [c for c in ("test_temperature",) if c in property_columns]
-        where = _where_mpea
-    elif isinstance(source, pd.DataFrame):
-        frame, name = source.reset_index(drop=True), "dataframe"
-        where = _where_frame
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise ValueError(f"Data file not found: {str(path)!r}.")
-        try:
-            frame = pd.read_csv(path)
-        except Exception as err:
-            raise ValueError(f"Cannot read {str(path)!r} as CSV: {err}") from None
-        name = path.name
-        where = _where_csv(path)
-    if source_rows is None:
-        source_rows = np.arange(len(frame))
-    if composition_column not in frame.columns:
-        raise ValueError(
-            f"Composition column {composition_column!r} not found. "
-            f"Columns: {', '.join(map(str, frame.columns))}."
-        )
-    if property_columns is None:
-        property_columns = [c for c in frame.columns if c != composition_column]
-    property_columns = list(property_columns)
-    if not property_columns:
-        raise ValueError("Expected at least one property column. Received none.")
-    missing = [c for c in property_columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"Property column(s) {missing} not found. Columns: {', '.join(map(str, frame.columns))}."
-        )
-    if composition_column in property_columns:
-        raise ValueError(f"{composition_column!r} cannot be both the composition and a property column.")
-    setting_columns = list(setting_columns or [])
-    stray = [c for c in setting_columns if c not in property_columns]
-    if stray:
-        raise ValueError(f"setting_columns {stray} must be property columns ({property_columns}).")
-    def too_few(n_alloys: int) -> ValueError:
-        from hea_zoo.data.mpea import MIN_ALLOYS
-
-        return ValueError(
-            f"The MPEA selection (properties {property_columns}, test_type={test_type!r}, "
-            f"temperature={temperature!r}, processing={processing!r}) leaves {n_alloys} "
-            f"distinct alloys; at least {MIN_ALLOYS} are needed. Loosen a filter."
-        )
-
-    if len(frame) == 0:
-        raise too_few(0) if is_mpea else ValueError("The table has no rows.")
-
-    values = frame[property_columns].apply(pd.to_numeric, errors="coerce")
-    for c in property_columns:
+    values = frame[columns].apply(pd.to_numeric, errors="coerce")
+    for c in columns:
         bad = values[c].isna() & frame[c].notna()
         if bad.any():
             r = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValueError(f"{where(source_rows[r])}: property {c!r} is not a number ({frame[c].iloc[r]!r}).")
+            raise table.row_error(f"property {c!r} is not a number ({frame[c].iloc[r]!r}).", c, r)
     array = values.to_numpy(dtype=np.float64)
     finite = np.isfinite(array) | np.isnan(array)
     too_big = np.abs(np.where(np.isfinite(array), array, 0.0)) > _FLOAT32_MAX
     if (~finite | too_big).any():
         r, c = map(int, np.argwhere(~finite | too_big)[0])
-        problem = (
-            "is not finite" if not finite[r, c] else f"overflows float32 (largest {_FLOAT32_MAX:.3g})"
-        )
-        raise ValueError(f"{where(source_rows[r])}: property {property_columns[c]!r} = {array[r, c]!r} {problem}.")
+        problem = "is not finite" if not finite[r, c] else f"overflows float32 (largest {_FLOAT32_MAX:.3g})"
+        raise table.row_error(f"property {columns[c]!r} = {array[r, c]!r} {problem}.", columns[c], r)
     missing_rows = np.isnan(array).any(axis=1)
     if missing_rows.any():
         if not dropna:
             r = int(np.flatnonzero(missing_rows)[0])
-            cols = [c for j, c in enumerate(property_columns) if np.isnan(array[r, j])]
-            raise ValueError(
-                f"{where(source_rows[r])}: missing value for {', '.join(cols)} "
-                f"({int(missing_rows.sum())} rows have missing properties; pass dropna=True "
-                f"to drop them)."
+            cols = [c for j, c in enumerate(columns) if np.isnan(array[r, j])]
+            raise table.row_error(
+                f"missing value for {', '.join(cols)} ({int(missing_rows.sum())} rows have missing "
+                "properties; set it to drop them).",
+                "dropna",
+                r,
             )
-        if verbose:
-            print(f"load_dataset: dropped {int(missing_rows.sum())} rows with missing properties.")
+        notes.append(f"dropped {int(missing_rows.sum())} rows with missing properties.")
         keep = ~missing_rows
         frame = frame.loc[keep].reset_index(drop=True)
         array = array[keep]
-        source_rows = source_rows[keep]
+        table.source_rows = table.source_rows[keep]
     if len(frame) == 0:
-        raise too_few(0) if is_mpea else ValueError("No row has every property; nothing to load.")
-
-    formulas = frame[composition_column].tolist()
-    if elements is None:
-        # Each row is parsed once over its own elements, then placed in the union's columns.
-        rows = [_parse_own_elements(f, int(r)) for r, f in zip(source_rows, formulas)]
-        elements = tuple(sorted({s for symbols, _ in rows for s in symbols}))
-        column = {s: j for j, s in enumerate(elements)}
-        compositions = np.zeros((len(rows), len(elements)), dtype=np.float32)
-        for i, (symbols, vector) in enumerate(rows):
-            compositions[i, [column[s] for s in symbols]] = vector
-    else:
-        elements = tuple(elements)
-        if len(set(elements)) != len(elements):
-            raise ValueError(f"Duplicate symbols in elements: {list(elements)}.")
-        compositions = np.stack(
-            [parse_formula(f, elements, row=int(r)) for r, f in zip(source_rows, formulas)]
-        ).astype(np.float32)
-    if property_units is None:
-        property_units = [units.get(c, "") for c in property_columns]
-    if len(property_units) != len(property_columns):
-        raise ValueError(
-            f"Expected {len(property_columns)} property units. Received {list(property_units)}."
+        raise table.too_few(0) if table.min_alloys is not None else DataError(
+            "No row has every property; nothing to load.", field="properties"
         )
-    if not bundled:
-        formulas = [to_formula(c, elements, threshold=0.0) for c in compositions]
 
-    settings = [property_columns.index(c) for c in setting_columns]
+    try:
+        compositions, elements = parse_compositions(
+            frame[composition_column].to_numpy(), elements if elements is not None else table.elements,
+            rows=table.source_rows.tolist(), field=composition_column,
+        )  # fmt: skip
+    except DataError as err:
+        if err.row is None:
+            raise
+        raise table.row_error(err.message, composition_column, err.row) from None
+    if property_units is None:
+        property_units = [table.units.get(c, "") for c in columns]
+    if len(property_units) != len(columns):
+        raise UsageError(
+            f"expected {len(columns)} property units, one per property. Received: {list(property_units)}",
+            field="property_units",
+        )
+    formulas = frame[composition_column].tolist() if table.bundled else to_formulas(compositions, elements, threshold=0.0)
+
+    settings = [columns.index(c) for c in table.setting_columns]
     compositions, array, formulas, groups, note = _merge_duplicates(
-        compositions, array, formulas, property_columns, settings, duplicates
+        compositions, array, formulas, columns, settings, duplicates
     )
-    if note and verbose:
-        print(f"load_dataset: {note}")
-    if is_mpea:
-        from hea_zoo.data.mpea import MIN_ALLOYS
-
-        if int(groups.max()) + 1 < MIN_ALLOYS:
-            raise too_few(int(groups.max()) + 1)
+    if note:
+        notes.append(note)
+    error = table.too_few(int(groups.max()) + 1)
+    if error is not None:
+        raise error
+    if verbose:
+        for line in notes:
+            logger.info("%s: %s", table.name, line)
     train_index, test_index = group_split(groups, test_fraction, seed)
     dataset = Dataset(
         compositions=compositions.astype(np.float32),
         properties=array.astype(np.float32),
         elements=elements,
-        property_names=tuple(property_columns),
+        property_names=tuple(columns),
         property_units=tuple(property_units),
         formulas=tuple(formulas),
         train_index=train_index,
         test_index=test_index,
-        name=name,
+        name=table.name,
         groups=groups,
         duplicates=note,
+        notes=tuple(notes),
     )
     return dataclasses.replace(dataset, source_fingerprint=dataset.fingerprint())
 
 
-def _where_frame(row: int) -> str:
-    return f"data row {int(row)} (0-based)"
+@dataclass
+class _Table:
+    """A table as read, before its values are checked: the frame, its columns, and how
+    to name its rows in errors."""
+
+    frame: pd.DataFrame
+    name: str
+    composition_column: str
+    property_columns: list[str]
+    units: dict[str, str]
+    setting_columns: list[str]
+    source_rows: np.ndarray
+    elements: tuple[str, ...] | None = None  # the default element list (None: the table's own)
+    bundled: bool = False
+    path: Path | None = None  # a CSV file: lines are counted in it
+    label: str = "data row"
+    line_offset: int | None = None  # a file with no blank lines or multi-line fields: line = row + offset
+    file_name: str | None = None
+    min_alloys: int | None = None
+    selection: str = ""
+
+    def line(self, row: int) -> int | None:
+        if self.path is not None:
+            line = csv_line(self.path, row)
+            return row + 2 if line is None else line
+        return None if self.line_offset is None else row + self.line_offset
+
+    def row_error(self, message: str, field: str, row: int) -> DataError:
+        """A `DataError` at data row `row` (0-based, as read; rows dropped by `dropna` keep
+        their numbers): ``where`` says ``data row 7 (0-based; line 9 of alloys.csv)``."""
+        row = int(row)
+        line = self.line(row)
+        where = f"{self.label} {row} (0-based)" if line is None else f"{self.label} {row} (0-based; line {line} of {self.file_name})"
+        return DataError(message, field=field, row=row, line=line, where=where)
+
+    def too_few(self, n_alloys: int) -> DataError | None:
+        if self.min_alloys is None:
+            return DataError("The table has no rows.") if n_alloys == 0 else None
+        if n_alloys >= self.min_alloys:
+            return None
+        return DataError(
+            f"The {self.name.upper()} selection ({self.selection}) leaves {n_alloys} distinct alloys; "
+            f"at least {self.min_alloys} are needed. Loosen a filter."
+        )
+
+
+def _open(source, composition_column, properties, setting_columns, test_type, temperature, processing) -> _Table:
+    """Reads `source` into a `_Table` and checks its columns against the parameters."""
+    if isinstance(properties, str):
+        properties = [properties]
+    if isinstance(source, str) and source.strip().lower() == MPEA_NAME:
+        from hea_zoo.data import mpea
+
+        selection = mpea.mpea_selection(properties, test_type=test_type, temperature=temperature, processing=processing)
+        frame = selection.frame
+        table = _Table(
+            frame=frame, name=mpea.MPEA_NAME, composition_column="composition", property_columns=list(selection.properties),
+            units=dict(mpea.MPEA_UNITS), setting_columns=list(selection.setting_columns if setting_columns is None else setting_columns),
+            source_rows=frame["source_row"].to_numpy(), label="MPEA data row", line_offset=2,
+            file_name=mpea.MPEA_PATH.name, min_alloys=mpea.MIN_ALLOYS, selection=selection.description,
+        )  # fmt: skip
+        properties = table.property_columns
+    else:
+        given = [name for name, value, default in (("test_type", test_type, None), ("temperature", temperature, "room"),
+                                                   ("processing", processing, None)) if value not in (default, None)]  # fmt: skip
+        if given:
+            also = f", as does {', '.join(given[1:])}" if len(given) > 1 else ""
+            raise UsageError(
+                f"filters the MPEA table only (source='mpea'){also}. Received: source={source!r}", field=given[0]
+            )
+        units, elements, bundled, path, name = dict(zip(PROPERTY_NAMES, PROPERTY_UNITS)), None, False, None, "dataframe"
+        if source is None:
+            frame, name, bundled, elements = pd.read_csv(DATA_PATH), BUNDLED_NAME, True, ELEMENTS
+        elif isinstance(source, pd.DataFrame):
+            frame = source.reset_index(drop=True)
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise DataError(f"data file not found: {str(path)!r}.", field="source")
+            try:
+                frame = pd.read_csv(path)
+            except Exception as err:
+                raise DataError(f"cannot read {str(path)!r} as CSV: {err}", field="source") from None
+            name = path.name
+        table = _Table(
+            frame=frame, name=name, composition_column=composition_column, property_columns=[], units=units,
+            setting_columns=list(setting_columns or []), source_rows=np.arange(len(frame)), elements=elements,
+            bundled=bundled, path=path, file_name=None if path is None else path.name,
+        )  # fmt: skip
+    frame, composition_column = table.frame, table.composition_column
+    if composition_column not in frame.columns:
+        raise DataError(
+            f"Composition column {composition_column!r} not found. Columns: {', '.join(map(str, frame.columns))}.",
+            field="composition_column",
+        )
+    if properties is None:
+        properties = [c for c in frame.columns if c != composition_column]
+    properties = list(properties)
+    if not properties:
+        raise DataError("Expected at least one property column. Received none.", field="properties")
+    missing = [c for c in properties if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"Property column(s) {missing} not found. Columns: {', '.join(map(str, frame.columns))}.",
+            field="properties",
+        )
+    if composition_column in properties:
+        raise UsageError(f"{composition_column!r} cannot be both the composition and a property column.", field="properties")
+    stray = [c for c in table.setting_columns if c not in properties]
+    if stray:
+        raise UsageError(f"{stray} must be property columns ({properties}).", field="setting_columns")
+    table.property_columns = properties
+    error = table.too_few(0) if len(frame) == 0 else None
+    if error is not None:
+        raise error
+    return table
 
 
 def csv_line(path: str | os.PathLike, row: int) -> int | None:
@@ -510,19 +569,6 @@ def csv_line(path: str | os.PathLike, row: int) -> int | None:
     except (OSError, csv.Error):
         return None
     return None
-
-
-def _where_csv(path: Path):
-    def where(row: int) -> str:
-        line = csv_line(path, int(row))
-        line = int(row) + 2 if line is None else line
-        return f"data row {int(row)} (0-based; line {line} of {path.name})"
-
-    return where
-
-
-def _where_mpea(row: int) -> str:
-    return f"MPEA data row {int(row)} (0-based; line {int(row) + 2} of MPEA_dataset.csv)"
 
 
 def _merge_duplicates(compositions, values, formulas, names, settings, policy):
@@ -572,20 +618,3 @@ def _merge_duplicates(compositions, values, formulas, names, settings, policy):
             merged[u] = reduce(values[units == u], axis=0)
     note = f"duplicates: {what}, merged to one row each by {policy}; {spread_text}"
     return compositions[first], merged, [formulas[i] for i in first], groups[first], note
-
-
-def _parse_own_elements(formula: object, row: int) -> tuple[list[str], np.ndarray]:
-    """A formula's element symbols and its fractions over them; raises the parse error."""
-    from pymatgen.core import Composition
-    from pymatgen.core.periodic_table import Element
-
-    if not isinstance(formula, str) or not formula.strip():
-        parse_formula(formula, ELEMENTS, row=row)  # raises the missing/empty message
-    try:
-        symbols = sorted({getattr(el, "symbol", str(el)) for el in Composition(formula).elements})
-    except Exception:
-        symbols = []
-    unknown = [s for s in symbols if not Element.is_valid_symbol(s)]
-    if unknown:
-        raise ValueError(f"row {row}: formula {formula!r}: {', '.join(unknown)} is not a chemical element.")
-    return symbols, parse_formula(formula, symbols, row=row)  # the remaining checks

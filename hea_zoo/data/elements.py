@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 from hea_zoo.constants import ELEMENTS  # noqa: E402  (the one definition)
+from hea_zoo.errors import UsageError  # noqa: E402
 
 #: Column name -> unit.
 PROPERTY_COLUMNS: dict[str, str] = {
@@ -199,13 +200,14 @@ def element_property(name: str, elements: tuple[str, ...] | list[str] = ELEMENTS
         Array of shape (len(elements),).
     """
     if name not in PROPERTY_COLUMNS:
-        raise ValueError(
-            f"Unknown element property {name!r}. Valid names: {', '.join(PROPERTY_COLUMNS)}."
+        raise UsageError(
+            f"Unknown element property {name!r}. Valid names: {', '.join(PROPERTY_COLUMNS)}.", field="name"
         )
     unknown = [e for e in elements if e not in _ELASTIC]
     if unknown:
-        raise ValueError(
-            f"No tabulated data for element(s) {unknown}; the table covers {', '.join(ELEMENTS)}."
+        raise UsageError(
+            f"No tabulated data for element(s) {unknown}; the table covers {', '.join(ELEMENTS)}.",
+            field="elements",
         )
     return np.array([_row(e)[name] for e in elements], dtype=np.float64)
 

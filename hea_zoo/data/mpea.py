@@ -23,10 +23,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from hea_zoo.errors import DataError, UsageError
 
 __all__ = [
     "MPEA_PATH",
@@ -41,6 +44,8 @@ __all__ = [
     "PROCESSING_METHODS",
     "mpea_column",
     "mpea_frame",
+    "mpea_selection",
+    "MPEASelection",
 ]
 
 MPEA_PATH = Path(__file__).resolve().parent / "mpea" / "MPEA_dataset.csv"
@@ -127,7 +132,8 @@ def mpea_column(name: str) -> str:
     """The short name of a numeric MPEA column given its short or source name.
 
     Raises:
-        ValueError: an unknown name; the message lists the available short names.
+        DataError: an unknown name (``field="properties"``); the message lists the
+            available short names.
 
     Example:
         >>> mpea_column("PROPERTY: HV")
@@ -136,9 +142,10 @@ def mpea_column(name: str) -> str:
     key = str(name).strip()
     key = _SOURCE_TO_SHORT.get(key, key)
     if key not in MPEA_UNITS:
-        raise ValueError(
+        raise DataError(
             f"Unknown MPEA property {name!r}. Available: {', '.join(MPEA_PROPERTIES)} "
-            "(or their source column names)."
+            "(or their source column names).",
+            field="properties",
         )
     return key
 
@@ -175,40 +182,41 @@ def mpea_frame(
         ``test_type``, ``processing`` and ``doi`` for provenance.
 
     Raises:
-        ValueError: an unknown name, test type or processing route (the message lists
-            the valid ones), or a bad temperature range.
+        DataError: an unknown property name (the message lists the valid ones).
+        UsageError: no property or one named twice, an unknown test type or processing
+            route (the message lists the valid ones), or a bad temperature range; ``field``
+            names the parameter.
     """
     if isinstance(properties, str):
         properties = [properties]
     names = [mpea_column(p) for p in properties]
     if not names:
-        raise ValueError(f"Expected at least one MPEA property. Available: {', '.join(MPEA_PROPERTIES)}.")
+        raise UsageError(f"Expected at least one MPEA property. Available: {', '.join(MPEA_PROPERTIES)}.", field="properties")
     if len(set(names)) != len(names):
-        raise ValueError(f"An MPEA property is named twice: {list(properties)}.")
+        raise UsageError(f"An MPEA property is named twice: {list(properties)}.", field="properties")
     raw = _read()
     keep = np.ones(len(raw), dtype=bool)
     if test_type is not None:
         key = str(test_type).strip().lower()
         if key not in TEST_TYPES:
-            raise ValueError(
-                f"Unknown test type {test_type!r}. Valid: {', '.join(TEST_TYPES)} (or None for all)."
+            raise UsageError(
+                f"Unknown test type {test_type!r}. Valid: {', '.join(TEST_TYPES)} (or None for all).",
+                field="test_type",
             )
         keep &= (raw[MPEA_COLUMNS["test_type"]] == TEST_TYPES[key]).to_numpy()
     if isinstance(temperature, str):
         if temperature != "room":
-            raise ValueError(
-                f"temperature must be (min, max) in °C, 'room' or None. Received: {temperature!r}"
+            raise UsageError(
+                f"must be (min, max) in °C, 'room' or None. Received: {temperature!r}", field="temperature"
             )
         temperature = None if "test_temperature" in names else ROOM_TEMPERATURE
     if temperature is not None:
         try:
             low, high = (float(t) for t in temperature)
         except (TypeError, ValueError):
-            raise ValueError(
-                f"temperature must be (min, max) in °C. Received: temperature={temperature!r}"
-            ) from None
+            raise UsageError(f"must be (min, max) in °C. Received: {temperature!r}", field="temperature") from None
         if not (np.isfinite(low) and np.isfinite(high) and low <= high):
-            raise ValueError(f"temperature must be (min, max) with min <= max. Received: ({low}, {high})")
+            raise UsageError(f"must be (min, max) with min <= max. Received: ({low}, {high})", field="temperature")
         t = raw[_T].to_numpy(dtype=np.float64)
         t = np.where(np.isnan(t), 25.0, t)
         keep &= (t >= low) & (t <= high)
@@ -216,8 +224,9 @@ def mpea_frame(
         wanted = {str(p).strip().upper() for p in ([processing] if isinstance(processing, str) else processing)}
         unknown = sorted(wanted - set(PROCESSING_METHODS))
         if unknown:
-            raise ValueError(
-                f"Unknown processing route(s) {unknown}. Valid: {', '.join(PROCESSING_METHODS)}."
+            raise UsageError(
+                f"Unknown processing route(s) {unknown}. Valid: {', '.join(PROCESSING_METHODS)}.",
+                field="processing",
             )
         keep &= raw[MPEA_COLUMNS["processing"]].str.upper().isin(wanted).to_numpy()
     rows = np.flatnonzero(keep)
@@ -228,3 +237,62 @@ def mpea_frame(
     for n in ("test_type", "processing", "doi"):
         frame[n] = raw[MPEA_COLUMNS[n]].to_numpy()[rows]
     return frame
+
+
+@dataclass(frozen=True)
+class MPEASelection:
+    """The MPEA rows of one request, ready for `hea_zoo.data.datasets.load_dataset`.
+
+    Attributes:
+        frame: `mpea_frame`'s table (``composition``, the properties, ``source_row``, ...).
+        properties: the property columns (short names), in the order asked for.
+        setting_columns: the properties that are conditions of a measurement rather than
+            measured values (``test_temperature`` when it is one of them): rows are merged
+            as duplicates only when these agree.
+        description: the selection in words, for messages ("yield_strength, elongation;
+            tension tests; 15-30 °C").
+    """
+
+    frame: pd.DataFrame
+    properties: tuple[str, ...]
+    setting_columns: tuple[str, ...]
+    description: str
+
+
+def mpea_selection(
+    properties: Sequence[str] | None,
+    test_type: str | None = None,
+    temperature: tuple[float, float] | str | None = "room",
+    processing: Sequence[str] | None = None,
+) -> MPEASelection:
+    """The MPEA rows for `properties` under the filters (`mpea_frame`), with the setting
+    columns and a description of the selection.
+
+    Raises:
+        UsageError: no properties named (the message lists the available ones), or a bad
+            filter (`mpea_frame`).
+        DataError: an unknown property name.
+    """
+    if properties is None:
+        raise UsageError(
+            f"Name the MPEA properties to load. Available: {', '.join(MPEA_PROPERTIES)}.", field="properties"
+        )
+    if isinstance(properties, str):
+        properties = [properties]
+    frame = mpea_frame(properties, test_type=test_type, temperature=temperature, processing=processing)
+    names = tuple(mpea_column(p) for p in properties)
+    settings = tuple(c for c in ("test_temperature",) if c in names)
+    return MPEASelection(frame, names, settings, _describe(names, test_type, temperature, processing))
+
+
+def _describe(names, test_type, temperature, processing) -> str:
+    parts = [", ".join(names)]
+    if test_type is not None:
+        parts.append(f"{str(test_type).strip().lower()} tests")
+    if temperature == "room":
+        temperature = None if "test_temperature" in names else ROOM_TEMPERATURE
+    parts.append("every test temperature" if temperature is None else f"{temperature[0]:g}-{temperature[1]:g} °C")
+    if processing is not None:
+        routes = [processing] if isinstance(processing, str) else list(processing)
+        parts.append("processing " + ", ".join(str(p).strip().upper() for p in routes))
+    return "; ".join(parts)

@@ -52,6 +52,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hea_zoo.data.elements import ELEMENTS, element_property
+from hea_zoo.errors import DataError, UsageError
 
 __all__ = [
     "PROPERTY_NAMES",
@@ -87,9 +88,10 @@ _AVOGADRO = 6.02214076e23
 def _arrays(elements: Sequence[str]) -> dict[str, np.ndarray]:
     unknown = [e for e in elements if e not in ELEMENTS]
     if unknown:
-        raise ValueError(
+        raise UsageError(
             f"The oracle is defined for the study's 22 elements only; received {unknown}. "
-            f"Valid elements: {', '.join(ELEMENTS)}."
+            f"Valid elements: {', '.join(ELEMENTS)}.",
+            field="elements",
         )
     volume = element_property("atomic_mass", elements) / element_property("density", elements)
     volume_a3 = volume / _AVOGADRO * 1e24  # cm^3 -> A^3
@@ -111,12 +113,13 @@ def _check(compositions: np.ndarray, elements: Sequence[str]) -> np.ndarray:
     if x.ndim == 1:
         x = x[None, :]
     if x.shape[-1] != len(elements):
-        raise ValueError(
+        raise DataError(
             f"Expected compositions with {len(elements)} columns ({', '.join(elements)}). "
-            f"Received shape {x.shape}."
+            f"Received shape {x.shape}.",
+            field="compositions",
         )
     if not np.all(np.isfinite(x)) or np.any(x < 0):
-        raise ValueError("Compositions must be finite and nonnegative.")
+        raise DataError("Compositions must be finite and nonnegative.", field="compositions")
     return x
 
 
@@ -141,7 +144,7 @@ def descriptors(
     xm = x[:, a["metal"]]
     metal_total = xm.sum(axis=1, keepdims=True)
     if np.any(metal_total <= 0):
-        raise ValueError("Every composition needs at least one metallic element.")
+        raise DataError("Every composition needs at least one metallic element.", field="compositions")
     xm = xm / metal_total
     vol = xm * a["omega"][a["metal"]]
     phi = vol / vol.sum(axis=1, keepdims=True)

@@ -187,7 +187,7 @@ def test_group_folds_keep_groups_whole_and_balanced():
     assert not np.array_equal(fold, group_folds(groups, 5, seed=5))
     with pytest.raises(ValueError, match="Too few distinct alloys \\(3\\) for 5 folds"):
         group_folds(np.array([0, 1, 2, 2]), 5, seed=0)
-    with pytest.raises(ValueError, match="n_folds must be an integer >= 2"):
+    with pytest.raises(ValueError, match="n_folds: must be an integer >= 2"):
         group_folds(groups, 1, seed=0)
 
 
