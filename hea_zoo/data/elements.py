@@ -274,9 +274,9 @@ def element_table(elements: tuple[str, ...] | list[str] | None = ELEMENTS):
         UsageError: an element the table does not cover (field ``elements``).
 
     Example:
-        >>> element_table().loc["W", "shear_modulus"]
+        >>> float(element_table().loc["W", "shear_modulus"])
         161.0
-        >>> element_table(["Pd", "Zn"]).loc["Zn", "valence_electrons"]
+        >>> float(element_table(["Pd", "Zn"]).loc["Zn", "valence_electrons"])
         12.0
     """
     import pandas as pd
