@@ -51,6 +51,8 @@ def test_hfnbtatizr():
     assert d["dhmix"][0] == pytest.approx(2.72, abs=1e-12)
     # delta ~ 5 % with the Miracle 2010 radii (matminer's YangSolidSolution gives 0.0486).
     assert d["delta"][0] == pytest.approx(4.86, abs=0.005)
+    r = element_property("atomic_radius", ["Hf", "Nb", "Ta", "Ti", "Zr"])  # Takeuchi radii: 4.99 %
+    assert 100 * math.sqrt(np.mean((1 - r / r.mean()) ** 2)) == pytest.approx(4.99, abs=0.005)
     assert d["tm"][0] == pytest.approx((2506 + 2750 + 3290 + 1941 + 2128) / 5, rel=1e-15)
 
 

@@ -303,6 +303,19 @@ class DescriptorTable:
         Raises:
             UsageError: a wrong shape, a negative or non-integer entry, a row not summing to
                 1000 (field ``k``), or an unknown name (field ``names``).
+
+        Order of operations (float64; docs/DATASET.md "Exact descriptors"):
+
+        1. vec = (Σ k_i VEC_i) / 1000 — VEC integers, the sum is exact.
+        2. tm = (Σ k_i T_i) / 100000 with T_i = round(100 T_m,i) — exact integer sum.
+        3. dhmix = Q / 500000 with Q = Σ_i k_i (Σ_j ΔH_ij k_j) over the symmetric matrix
+           with zero diagonal (ΔH integers: Q exact; Q = 2 Σ_{i<j} ΔH_ij k_i k_j).
+        4. density = (Σ k_i m_i) / (Σ k_i v_i), v_i = m_i / ρ_i.
+        5. delta: c_i = k_i / 1000, r̄ = Σ c_i r_i, d_i = 1 − r_i / r̄,
+           delta = 100 sqrt(Σ c_i (d_i d_i)).
+        6. omega: ΔS = −R Σ_{k_i>0} c_i ln c_i; omega = (tm ΔS) / (1000 |dhmix|) if ΔS > 0
+           (+inf when dhmix = 0), else 0.
+        7. NaN where an element (or, for dhmix/omega, a pair) without a value is present.
         """
         from hea_zoo.errors import UsageError
 
