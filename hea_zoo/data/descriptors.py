@@ -203,7 +203,10 @@ class DescriptorTable:
         self.elements: tuple[str, ...] = tuple(elements)
         if len(set(self.elements)) != len(self.elements):
             raise UsageError(f"elements repeat a symbol: {list(self.elements)}", field="elements")
-        table = _element_values(self.elements) if values is None else {k: np.asarray(v, np.float64) for k, v in values.items()}
+        if values is None:
+            table = _element_values(self.elements)
+        else:
+            table = {column: np.asarray(v, np.float64) for column, v in values.items()}
         self.values = table
         self.pairs = _pair_matrix(self.elements) if pairs is None else np.asarray(pairs, np.float64)
         e = len(self.elements)
@@ -427,7 +430,9 @@ def _table(elements: tuple[str, ...]) -> DescriptorTable:
     return DescriptorTable(elements)
 
 
-def compute_descriptors(fractions, elements: Sequence[str], names: Sequence[str] | str | None = None) -> dict[str, np.ndarray]:
+def compute_descriptors(
+    fractions, elements: Sequence[str], names: Sequence[str] | str | None = None
+) -> dict[str, np.ndarray]:
     """Exact descriptors of compositions given as atomic fractions.
 
     Args:
