@@ -115,6 +115,8 @@ _DATA = Path(__file__).resolve().parent / "mixing_enthalpy.csv"
 #: Elements whose tabulated density is not a condensed-phase density (O: the gas).
 _NO_MIXING_DENSITY = frozenset({"O"})
 
+_COLUMNS = ("atomic_mass", "density", "valence_electrons", "miracle_radius", "melting_point")
+
 _BLOCK = 1024  # rows per block: temporaries stay in cache, and BLAS stays single-threaded
 # (multi-threaded GEMM on (8192, E) blocks was 5-20x slower on a loaded 2-core machine)
 
@@ -207,7 +209,11 @@ class DescriptorTable:
             table = _element_values(self.elements)
         else:
             table = {column: np.asarray(v, np.float64) for column, v in values.items()}
-        self.values = table
+        missing = [c for c in _COLUMNS if c not in table]
+        if missing:
+            raise UsageError(f"element values lack column(s) {missing}", field="values")
+        self.values = {column: table[column] for column in _COLUMNS}
+        table = self.values
         self.pairs = _pair_matrix(self.elements) if pairs is None else np.asarray(pairs, np.float64)
         e = len(self.elements)
         if self.pairs.shape != (e, e) or any(v.shape != (e,) for v in table.values()):
