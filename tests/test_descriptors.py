@@ -293,6 +293,10 @@ def test_agrees_with_matminer_when_installed():
         assert mixing.get_mixing_enthalpy(Element(a), Element(b)) == value, (a, b)
     for a, b in itertools.combinations([e for e in KNOWN_ELEMENTS if e != "O"], 2):
         assert tuple(sorted((a, b))) in ours
+    from matminer.utils.data import MagpieData
+
+    radii = MagpieData().get_elemental_properties([Element(e) for e in KNOWN_ELEMENTS], "MiracleRadius")
+    np.testing.assert_allclose(element_property("miracle_radius", KNOWN_ELEMENTS), np.array(radii) / 100, rtol=1e-12)
     yang = YangSolidSolution()
     for formula in ("HfNbTaTiZr", "MoNbTaW", "NbTaTiV", "AlCoCrFeNi", "Al0.3CoCrFeNi", "MgZnCaSn"):
         comp = Composition(formula)
