@@ -271,17 +271,17 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], field: 
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike, name: str = ".lock") -> Iterator[None]:
-    """Holds an exclusive lock on ``<folder>/<name>`` for the ``with`` block.
+def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
+    """Holds an exclusive lock on `folder` itself for the ``with`` block (no file is made).
 
     Writers that allocate names in a folder (the next export version) take it, so two
-    processes never pick the same name. The lock is advisory (``flock``), waits for the
-    holder, and goes with its process however it ends, so a killed holder never blocks the
-    next one. The lock file itself is hidden and stays (it holds nothing).
+    processes never pick the same name. The lock is advisory (``flock`` on the folder),
+    waits for the holder, and goes with its process however it ends, so a killed holder
+    never blocks the next one.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / name, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o666)
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -409,7 +409,7 @@ def test_version_links_where_the_file_system_cannot_swap(tiny_cvae, tmp_path, mo
     assert not (linked / "cvae" / first).exists()
     assert export.existing_versions(linked / "cvae") == [1, 2]
     assert {os.readlink(v) for v in (linked / "cvae" / "1", linked / "cvae" / "2")} == {
-        p.name for p in (linked / "cvae").iterdir() if p.name.startswith(".v")
+        p.name for p in (linked / "cvae").iterdir() if p.name.startswith(".")
     }
     listing = export.artifact_files(linked)
     assert {k.replace("cvae/2/", "cvae/1/") for k in listing} == set(export.artifact_files(real))

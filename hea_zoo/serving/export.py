@@ -570,7 +570,7 @@ def export_model(
     base.mkdir(parents=True, exist_ok=True)
     # One export of a name at a time: the version is chosen, checked and installed under
     # the lock, so concurrent exports get distinct versions and none is lost.
-    with folder_lock(base, ".export.lock"):
+    with folder_lock(base):
         if version is None:
             version = next_version(root, name)
         target_sm = base / str(version)
