@@ -39,21 +39,48 @@ class CLIError(Exception):
         self.code = code
 
 
-# Python argument names in library messages -> the flags a CLI user types.
+# Python argument names in library messages -> the flags a CLI user types (data loading).
 _CLI_WORDS = (
-    (re.compile(r"`?\boverwrite=True\b`?"), "--overwrite"),
     (re.compile(r"`?\bdropna=True\b`?"), "--dropna"),
     (re.compile(r"\bproperties=\[\.\.\.\]"), "--properties"),
-    (re.compile(r"`?\bversion=(\S+?)`?(?=[\s.,;)]|$)"), r"--version \1"),
-    (re.compile(r"`?\bname=(\S+?)`?(?=[\s.,;)]|$)"), r"--name \1"),
 )
 
 
 def cli_words(message: str) -> str:
-    """A library message in the command line's words (``overwrite=True`` -> ``--overwrite``)."""
+    """A library message in the command line's words (``dropna=True`` -> ``--dropna``)."""
     for pattern, replacement in _CLI_WORDS:
         message = pattern.sub(replacement, message)
     return message
+
+
+# The fields of library errors (`hea_zoo.errors`) of train, export and reproduce -> flags.
+_FLAGS = {
+    "overwrite": "--overwrite",
+    "version": "--version",
+    "name": "--name",
+    "model": "--model",
+    "models": "--models",
+    "from_dir": "--from-dir",
+    "out": "--out",
+    "epochs": "--epochs",
+    "surrogate_epochs": "--surrogate-epochs",
+    "n_per_condition": "--n-per-condition",
+    "seed": "--seed",
+}
+
+
+def _library_error(kind: str, err: Exception, code: int | None = None) -> CLIError:
+    """A library error as one line in the command line's words: ``<kind> error: <flag>: <message>``.
+
+    A `hea_zoo.errors.HeaZooError` names its field, which becomes the flag (or stays the
+    field's name when no flag sets it); its class gives the exit code unless `code` is given.
+    """
+    from hea_zoo.errors import HeaZooError
+
+    if isinstance(err, HeaZooError):
+        where = f"{_FLAGS.get(err.field, err.field)}: " if err.field else ""
+        return CLIError(f"{kind} error: {where}{err.message}", err.exit_code if code is None else code)
+    return CLIError(f"{kind} error: {err}", EXIT_INTERNAL if code is None else code)
 
 
 def _int_at_least(minimum: int, what: str):
@@ -447,9 +474,6 @@ def cmd_export(args) -> int:
     if args.all:
         if args.model or args.name:
             raise CLIError("usage error: --all exports the default models; it takes no --model or --name.", EXIT_USAGE)
-        if args.data or args.properties:
-            raise CLIError("usage error: --all trains on the bundled data; --data and --properties go with --model.",
-                           EXIT_USAGE)  # fmt: skip
         return _export_all(args)
     if not args.model:
         raise CLIError("usage error: export needs --model FILE.keras (or --all).", EXIT_USAGE)
@@ -467,8 +491,8 @@ def cmd_export(args) -> int:
             model, args.out, name=name, version=args.version, overwrite=args.overwrite,
             training_compositions=training,
         )  # fmt: skip
-    except (ValueError, FileExistsError) as err:
-        raise CLIError(f"export error: {cli_words(str(err))}", EXIT_MODEL) from None
+    except ValueError as err:
+        raise _library_error("export", err, EXIT_MODEL) from None
     print(f"exported {result}")
     if result.onnx is None:
         print(f"  {name}.onnx holds a newer version; left as it is.")
@@ -520,24 +544,25 @@ def _export_all(args) -> int:
     if args.from_dir is not None and not Path(args.from_dir).is_dir():
         raise CLIError(f"usage error: --from-dir {args.from_dir} is not a folder.", EXIT_USAGE)
     _check_out_dir(args.out)
+    # --data/--properties: every default model of the user's table (default: the bundled one).
+    data = _load_data(args) if (args.data or args.properties or args.elements) else None
     _quiet_tensorflow()
+    from hea_zoo import workflows
     from hea_zoo.progress import Steps
-    from hea_zoo.serving import export
 
     steps = Steps()
     try:
-        manifest = export.export_all(
+        manifest = workflows.export_all(
             out=args.out, from_dir=args.from_dir, models=models, version=args.version,
             overwrite=args.overwrite, epochs=args.epochs, surrogate_epochs=args.surrogate_epochs,
             seed=args.seed, n_per_condition=args.n_per_condition, quick=args.quick,
-            command=" ".join(["hea-zoo", *args.argv]), progress=steps,
+            command=" ".join(["hea-zoo", *args.argv]), progress=steps, dataset=data,
         )  # fmt: skip
-    except FileExistsError as err:
-        raise CLIError(f"export error: {cli_words(str(err))}", EXIT_MODEL) from None
-    except FileNotFoundError as err:
-        raise CLIError(f"model error: {err}", EXIT_MODEL) from None
     except ValueError as err:
-        raise CLIError(f"export error: {cli_words(str(err))}", EXIT_MODEL) from None
+        from hea_zoo.errors import ModelFileError
+
+        kind = "model" if isinstance(err, ModelFileError) else "export"
+        raise _library_error(kind, err, EXIT_MODEL) from None
     import json
 
     entries = json.loads(Path(manifest).read_text())["models"]
@@ -549,7 +574,8 @@ def _export_all(args) -> int:
 
 def cmd_reproduce(args) -> int:
     _quiet_tensorflow()
-    from hea_zoo.evaluation.reproduce import reproduce
+    from hea_zoo import workflows
+    from hea_zoo.progress import Steps
 
     if args.output is not None:
         print("warning: --output is deprecated and will be removed in the next release; use --out.",
@@ -558,11 +584,16 @@ def cmd_reproduce(args) -> int:
     models = _generator_list(args.models)
     data = _load_data(args) if (args.data or args.properties or args.elements) else None
     _check_out_dir(args.out)
-    reproduce(
-        data, models=models, out=args.out, seed=args.seed, epochs=args.epochs,
-        surrogate_epochs=args.surrogate_epochs, n_per_condition=args.n_per_condition,
-        save_models=args.save_models, quick=args.quick,
-    )  # fmt: skip
+    try:
+        result = workflows.reproduce(
+            data, models=models, out=args.out, seed=args.seed, epochs=args.epochs,
+            surrogate_epochs=args.surrogate_epochs, n_per_condition=args.n_per_condition,
+            save_models=args.save_models, quick=args.quick, progress=Steps(),
+        )  # fmt: skip
+    except ValueError as err:
+        raise _library_error("reproduce", err) from None
+    for line in result.lines:
+        print(line)
     return EXIT_OK
 
 
@@ -769,7 +800,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help=".keras file of a generator or surrogate.")
     _add_data_arguments(p)
     p.add_argument("--all", action="store_true",
-                   help="train (or load with --from-dir) the default models, export them all and write MANIFEST.json.")  # fmt: skip
+                   help="train (or load with --from-dir) the default models of the data (the bundled table, or --data), "
+                   "export them all and write MANIFEST.json.")  # fmt: skip
     p.add_argument("--out", default="exported", help="export folder (default exported/).")
     p.add_argument("--version", type=_positive_int, default=None,
                    help="model version (default: the next one, highest existing + 1).")  # fmt: skip
@@ -783,7 +815,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surrogate-epochs", type=_positive_int, default=None, help="with --all: surrogate epochs.")
     p.add_argument("--n-per-condition", type=_positive_int, default=2000,
                    help="with --all: designs per line condition for the manifest's metrics (default 2000).")  # fmt: skip
-    p.add_argument("--quick", action="store_true", help="with --all: 5 epochs, 100 designs per condition (a smoke test).")
+    p.add_argument("--quick", action="store_true",
+                   help="with --all: a smoke test, not a result (5 generator epochs, 10 surrogate epochs, "
+                   "at most 100 designs per condition, unless given).")  # fmt: skip
     p.add_argument("--seed", type=_nonnegative_int, default=0)
     p.set_defaults(func=cmd_export)
 
@@ -795,7 +829,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surrogate-epochs", type=_positive_int, default=None, help="surrogate epochs (default: its own).")
     p.add_argument("--n-per-condition", type=_positive_int, default=2000, help="designs per condition (default 2000, as the study).")
     p.add_argument("--save-models", action="store_true", help="also save the trained models as .keras files in the report folder.")
-    p.add_argument("--quick", action="store_true", help="a smoke run in about a minute (not a result).")
+    p.add_argument("--quick", action="store_true",
+                   help="a smoke test, not a result (5 generator epochs, 10 surrogate epochs, at most "
+                   "100 designs per condition, unless given).")  # fmt: skip
     p.add_argument("--out", default="report", help="report folder (default report/).")
     p.add_argument("--output", default=None, help=argparse.SUPPRESS)  # deprecated alias of --out
     p.add_argument("--seed", type=_nonnegative_int, default=0)
