@@ -36,7 +36,7 @@ import tensorflow as tf
 from hea_zoo._version import __version__
 from hea_zoo.artifact import check_seed, noise
 from hea_zoo.constants import ELEMENTS, PROPERTY_NAMES, PROPERTY_UNITS
-from hea_zoo.models import validation
+from hea_zoo.models import legacy, validation
 
 MODEL_VERSION = "2"
 """Version of the saved-model layout of the generators (bump on breaking changes).
@@ -640,25 +640,13 @@ class ConditionalGenerator(ZooModel):
             )
         return kind
 
-    # ------------------------------------------------------- files of hea_zoo 0.1.0
+    # ------------------------------------------------- files of earlier releases
     def load_own_variables(self, store):
         if getattr(self, "_legacy_layout", None) == "1":
-            values = [np.asarray(store[str(i)]) for i in range(len(store.keys()))]
-            del values[4]  # 0.1.0's `trained_flag`: "trained" is now the optimizer's step count
-            self._assign_legacy_variables(values)
+            legacy.load_generator_variables(self, store)
             self._adapted = True
         else:
             super().load_own_variables(store)
-
-    def _assign_legacy_variables(self, values: list) -> None:
-        own = self._trainable_variables + self._non_trainable_variables
-        if len(values) != len(own):
-            raise ValueError(
-                f"{type(self).__name__}: this file of model_version 1 has {len(values)} "
-                f"state arrays where {len(own)} were expected; retrain the model."
-            )
-        for variable, value in zip(own, values):
-            variable.assign(value)
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
@@ -683,14 +671,9 @@ class ConditionalGenerator(ZooModel):
     def from_config(cls, config: dict):
         config = dict(config)
         saved = config.pop("hea_zoo_version", None)
-        model_version = str(config.get("model_version", MODEL_VERSION))
-        legacy = model_version == "1"
-        if legacy:
-            # hea_zoo 0.1.0 wrote model_version "1": the same networks plus a
-            # `trained_flag` weight, which `load_own_variables` drops.
-            config["model_version"] = MODEL_VERSION
-        cls._check_versions(saved, None if legacy else model_version, MODEL_VERSION)
+        config, old_layout = legacy.generator_config(config, MODEL_VERSION)  # earlier releases' files
+        cls._check_versions(saved, None if old_layout else str(config.get("model_version", MODEL_VERSION)), MODEL_VERSION)
         model = cls(**config)
-        if legacy:
+        if old_layout:
             model._legacy_layout = "1"
         return model

@@ -204,14 +204,6 @@ class CAE(ConditionalGenerator):
         ).astype("float64")
         return codes.mean(axis=0), np.atleast_2d(np.cov(codes, rowvar=False, bias=True))
 
-    # ------------------------------------------------------- files of hea_zoo 0.1.0
-    def _assign_legacy_variables(self, values: list) -> None:
-        # 0.1.0 stored the fitted Gaussian's mean and Cholesky factor; the second moment
-        # follows from them.
-        mean, chol = np.asarray(values[-2]), np.asarray(values[-1])
-        second = chol @ chol.T + np.outer(mean, mean)
-        super()._assign_legacy_variables([*values, second.astype("float32")])
-
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
         config = super().get_config()

@@ -70,8 +70,6 @@ class WCGAN(ConditionalGenerator):
         n_critic: critic steps per generator step.
         clip_value: weight-clipping bound (used when `gradient_penalty == 0`).
         gradient_penalty: weight of the gradient penalty (0: weight clipping).
-        learning_rate: learning rate of the default optimizers (`compile()`
-            without optimizers).
         **kwargs: `ConditionalGenerator` and `keras.Model` arguments.
 
     Example:
@@ -84,6 +82,9 @@ class WCGAN(ConditionalGenerator):
     ```
     """
 
+    default_learning_rate = 5e-4
+    """Learning rate of the optimizers `compile()` makes when given none."""
+
     def __init__(
         self,
         latent_dim: int = 8,
@@ -93,7 +94,6 @@ class WCGAN(ConditionalGenerator):
         n_critic: int = 5,
         clip_value: float = 0.01,
         gradient_penalty: float = 0.0,
-        learning_rate: float = 5e-4,
         **kwargs,
     ):
         super().__init__(
@@ -108,7 +108,6 @@ class WCGAN(ConditionalGenerator):
         self.n_critic = validation.positive_int(n_critic, "n_critic")
         self.clip_value = validation.positive_number(clip_value, "clip_value")
         self.gradient_penalty = validation.nonnegative_number(gradient_penalty, "gradient_penalty")
-        self.learning_rate = validation.positive_number(learning_rate, "learning_rate")
 
         # === Networks ===
         e, c, k = self.n_elements, self.n_conditions, self.latent_dim
@@ -133,11 +132,12 @@ class WCGAN(ConditionalGenerator):
 
     # ---------------------------------------------------------------- compile
     def default_optimizer(self) -> keras.optimizers.Optimizer:
-        """RMSprop(learning_rate) with weight clipping; Adam(learning_rate, 0.5, 0.9) with the
-        gradient penalty."""
+        """RMSprop(`default_learning_rate`) with weight clipping; Adam(`default_learning_rate`,
+        0.5, 0.9) with the gradient penalty. Another rate is a training setting: pass the
+        optimizers to `compile` (it is not part of the model's config)."""
         if self.gradient_penalty > 0:
-            return keras.optimizers.Adam(self.learning_rate, beta_1=0.5, beta_2=0.9)
-        return keras.optimizers.RMSprop(self.learning_rate)
+            return keras.optimizers.Adam(self.default_learning_rate, beta_1=0.5, beta_2=0.9)
+        return keras.optimizers.RMSprop(self.default_learning_rate)
 
     def optimizers(self) -> list:
         """The critic's and the generator's optimizers."""
@@ -148,8 +148,8 @@ class WCGAN(ConditionalGenerator):
 
         Args:
             d_optimizer: critic optimizer (instance, name or config). Default:
-                RMSprop(learning_rate) with weight clipping, Adam(learning_rate,
-                0.5, 0.9) with the gradient penalty.
+                RMSprop(`default_learning_rate`) with weight clipping,
+                Adam(`default_learning_rate`, 0.5, 0.9) with the gradient penalty.
             g_optimizer: generator optimizer, same default.
             **kwargs: other `keras.Model.compile` arguments (e.g.
                 `steps_per_execution`, `run_eagerly`).
@@ -280,7 +280,6 @@ class WCGAN(ConditionalGenerator):
                 "n_critic": self.n_critic,
                 "clip_value": self.clip_value,
                 "gradient_penalty": self.gradient_penalty,
-                "learning_rate": self.learning_rate,
             }
         )
         return config

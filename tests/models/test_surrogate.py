@@ -12,8 +12,8 @@ from hea_zoo.models.surrogate import (
     Surrogate,
     descriptor_features,
     resolve_descriptors,
-    train_default_surrogate,
 )
+from hea_zoo.models import SURROGATE_DEFAULTS, train_default_surrogate
 
 
 @pytest.fixture(scope="module")
