@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from hea_zoo.models.flow import CFlow
+from hea_zoo.models.flow.model import CFlow
 from hea_zoo.models.flow.transforms import LOG_2PI, composition_to_log_ratios, reference_mask
 
 __all__ = ["gaussian_baseline_nll"]

@@ -26,8 +26,9 @@ from hea_zoo.models import calibration, validation
 from hea_zoo.models.base import ConditionalGenerator
 from hea_zoo.models.cae import CAE
 from hea_zoo.models.cvae import CVAE
-from hea_zoo.models.flow import CFlow
-from hea_zoo.models.surrogate import Surrogate, resolve_descriptors
+from hea_zoo.models.flow.model import CFlow
+from hea_zoo.models.surrogate.descriptors import resolve_descriptors
+from hea_zoo.models.surrogate.model import Surrogate
 from hea_zoo.models.training import STEPS_PER_EXECUTION, TrainingBudget, fit_with_budget
 from hea_zoo.models.wcgan import WCGAN
 from hea_zoo.progress import fit_arguments
