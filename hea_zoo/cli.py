@@ -358,9 +358,14 @@ def cmd_train(args) -> int:
     verbose = 1 if args.verbose else "auto"
     from hea_zoo.models import train_default_generator, train_default_surrogate  # TensorFlow
 
+    from hea_zoo.errors import HeaZooError
+
     start = time.perf_counter()  # the training, not the import of TensorFlow
     if args.model == "surrogate":
-        model = train_default_surrogate(data, epochs=args.epochs, seed=args.seed, verbose=verbose)
+        try:
+            model = train_default_surrogate(data, epochs=args.epochs, seed=args.seed, verbose=verbose)
+        except HeaZooError as err:
+            raise _library_error("train", err) from None
         seconds = time.perf_counter() - start
         scores = model.score(data.test.compositions, data.test.properties) if len(data.test_index) else {}
         for name, s in scores.items():
@@ -377,7 +382,10 @@ def cmd_train(args) -> int:
 
             print(f"intervals: {calibration_method(model.calibration_folds)}, {model.calibration_size} alloys")
     else:
-        model = train_default_generator(args.model, data, epochs=args.epochs, seed=args.seed, verbose=verbose)
+        try:
+            model = train_default_generator(args.model, data, epochs=args.epochs, seed=args.seed, verbose=verbose)
+        except HeaZooError as err:
+            raise _library_error("train", err) from None
         seconds = time.perf_counter() - start
     from hea_zoo.files import atomic_write
 
@@ -449,10 +457,15 @@ def cmd_evaluate(args) -> int:
 
     start = time.perf_counter()
     name = Path(args.model).stem
-    evaluation = experiments.evaluate_generator(
-        model, data, surrogate, n_per_condition=args.n_per_condition, seed=args.seed, name=name,
-        progress=steps,
-    )  # fmt: skip
+    from hea_zoo.errors import HeaZooError
+
+    try:
+        evaluation = experiments.evaluate_generator(
+            model, data, surrogate, n_per_condition=args.n_per_condition, seed=args.seed, name=name,
+            progress=steps,
+        )  # fmt: skip
+    except HeaZooError as err:
+        raise _library_error("evaluate", err) from None
     steps("writing the report and figures")
     scores = surrogate.score(data.test.compositions, data.test.properties) if len(data.test_index) else None
     path = report.write_report({name: evaluation}, args.out, dataset=data, surrogate_scores=scores)
@@ -590,7 +603,11 @@ def cmd_reproduce(args) -> int:
             surrogate_epochs=args.surrogate_epochs, n_per_condition=args.n_per_condition,
             save_models=args.save_models, quick=args.quick, progress=Steps(),
         )  # fmt: skip
-    except ValueError as err:
+    except ValueError as err:  # library errors (`hea_zoo.errors`) in the command line's words
+        from hea_zoo.errors import HeaZooError
+
+        if not isinstance(err, HeaZooError):
+            raise
         raise _library_error("reproduce", err) from None
     for line in result.lines:
         print(line)

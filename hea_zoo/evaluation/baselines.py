@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hea_zoo.errors import UsageError
 from hea_zoo.models.flow.model import CFlow
 from hea_zoo.models.flow.transforms import LOG_2PI, composition_to_log_ratios, reference_mask
 
@@ -82,13 +83,15 @@ def gaussian_baseline_nll(
         `{"nll", "presence_nll", "fraction_nll"}`: mean over the test rows, nats per alloy.
     """
     if mean_features not in ("condition", "condition_presence"):
-        raise ValueError(
-            "`mean_features` must be 'condition' or 'condition_presence'. "
-            f"Received: mean_features={mean_features!r}"
+        raise UsageError(
+            "must be 'condition' or 'condition_presence'. "
+            f"Received: mean_features={mean_features!r}",
+            field="mean_features",
         )
     if space not in ("log_ratio", "log_fraction"):
-        raise ValueError(
-            f"`space` must be 'log_ratio' or 'log_fraction'. Received: space={space!r}"
+        raise UsageError(
+            f"must be 'log_ratio' or 'log_fraction'. Received: space={space!r}",
+            field="space",
         )
     threshold = model.threshold
     e = model.n_elements

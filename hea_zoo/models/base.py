@@ -33,6 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hea_zoo.errors import UsageError
 from hea_zoo._version import __version__
 from hea_zoo.artifact import check_seed, noise
 from hea_zoo.constants import ELEMENTS, PROPERTY_NAMES, PROPERTY_UNITS
@@ -230,12 +231,12 @@ class ZooModel(keras.Model):
     def make_train_function(self, force: bool = False):
         # `fit` calls this eagerly before the first step: the place to refuse early.
         if not self.is_adapted:
-            raise ValueError(self._not_adapted_message("fit"))
+            raise UsageError(self._not_adapted_message("fit"))
         return super().make_train_function(force)
 
     def make_test_function(self, force: bool = False):
         if not self.is_adapted:
-            raise ValueError(self._not_adapted_message("evaluate"))
+            raise UsageError(self._not_adapted_message("evaluate"))
         return super().make_test_function(force)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -252,7 +253,7 @@ class ZooModel(keras.Model):
         """`(x, y, sample_weight)` of a batch, x and y as float32."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if y is None:
-            raise ValueError(
+            raise UsageError(
                 f"{type(self).__name__} trains on pairs: call `fit(x, y)` with "
                 f"`({self._adapt_arguments})`; the second array is missing."
             )
@@ -400,8 +401,9 @@ class ConditionalGenerator(ZooModel):
             ELEMENTS if elements is None else elements, "elements"
         )
         if len(set(self.elements)) != len(self.elements):
-            raise ValueError(
-                f"`elements` must not repeat a symbol. Received: elements={list(elements)}"
+            raise UsageError(
+                f"must not repeat a symbol. Received: elements={list(elements)}",
+                field="elements",
             )
         self.condition_names = validation.as_str_tuple(
             PROPERTY_NAMES if condition_names is None else condition_names, "condition_names"
@@ -412,17 +414,18 @@ class ConditionalGenerator(ZooModel):
             allow_empty=True,  # a user's property may have no unit
         )
         if len(self.condition_units) != len(self.condition_names):
-            raise ValueError(
+            raise UsageError(
                 "`condition_units` must give one unit per condition name. Received: "
                 f"condition_names={list(self.condition_names)}, "
-                f"condition_units={list(self.condition_units)}"
+                f"condition_units={list(self.condition_units)}",
+                field="condition_units",
             )
         self.latent_dim = validation.positive_int(latent_dim, "latent_dim")
         self.hidden_units = validation.units_tuple(hidden_units, "hidden_units")
         keras.activations.get(activation)  # fails early on an unknown name
         self.activation = activation
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+            raise UsageError(f"must be an integer or None. Received: seed={seed!r}", field="seed")
         self.seed = None if seed is None else int(seed)
         self.model_version = str(model_version)
         self.data_fingerprint = None if data_fingerprint is None else str(data_fingerprint)
@@ -634,9 +637,10 @@ class ConditionalGenerator(ZooModel):
     @staticmethod
     def _check_reconstruction(kind: str) -> str:
         if kind not in _RECONSTRUCTION_LOSSES:
-            raise ValueError(
-                f"`reconstruction` must be one of {list(_RECONSTRUCTION_LOSSES)}. "
-                f"Received: reconstruction={kind!r}"
+            raise UsageError(
+                f"must be one of {list(_RECONSTRUCTION_LOSSES)}. "
+                f"Received: reconstruction={kind!r}",
+                field="reconstruction",
             )
         return kind
 

@@ -21,6 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from hea_zoo.errors import UsageError
 from hea_zoo.constants import GENERATOR_NAMES
 from hea_zoo.models import calibration, validation
 from hea_zoo.models.base import ConditionalGenerator
@@ -134,8 +135,9 @@ def get_generator_class(name: str) -> type[ConditionalGenerator]:
     """
     key = str(name).lower()
     if key not in GENERATORS:
-        raise ValueError(
-            f"Unknown generator {name!r}. Valid names: {sorted(GENERATORS)}"
+        raise UsageError(
+            f"Unknown generator {name!r}. Valid names: {sorted(GENERATORS)}",
+            field="name",
         )
     return GENERATORS[key]
 
@@ -300,15 +302,17 @@ def train_default_surrogate(
     coverage = calibration._check_coverage(coverage)
     calibration_fraction = validation.nonnegative_number(calibration_fraction, "calibration_fraction")
     if calibration_fraction >= 1.0:
-        raise ValueError(
-            "`calibration_fraction` must be in [0, 1) (the rest trains the ensemble). "
-            f"Received: calibration_fraction={calibration_fraction!r}"
+        raise UsageError(
+            "must be in [0, 1) (the rest trains the ensemble). "
+            f"Received: calibration_fraction={calibration_fraction!r}",
+            field="calibration_fraction",
         )
     if calibration_folds is not None:
         calibration_folds = validation.nonnegative_int(calibration_folds, "calibration_folds")
         if calibration_folds == 1:
-            raise ValueError(
-                "`calibration_folds` must be 0 (a calibration split) or >= 2. Received: calibration_folds=1"
+            raise UsageError(
+                "must be 0 (a calibration split) or >= 2. Received: calibration_folds=1",
+                field="calibration_folds",
             )
     budget = SURROGATE_DEFAULTS["budget"] if budget is None else budget
     train = dataset.train

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hea_zoo.errors import ModelFileError
+
 __all__ = [
     "TRAINING_SETTINGS",
     "drop_training_settings",
@@ -61,7 +63,7 @@ def load_generator_variables(model, store) -> None:
         values.append((chol @ chol.T + np.outer(mean, mean)).astype("float32"))
     own = model._trainable_variables + model._non_trainable_variables
     if len(values) != len(own):
-        raise ValueError(
+        raise ModelFileError(
             f"{type(model).__name__}: this file of model_version 1 has {len(values)} "
             f"state arrays where {len(own)} were expected; retrain the model."
         )
@@ -88,7 +90,7 @@ def load_surrogate_variables(model, store, layout: str, saved_version: str) -> b
         try:
             _stack_members(model, store)
         except (KeyError, AttributeError, TypeError, ValueError) as error:
-            raise ValueError(
+            raise ModelFileError(
                 f"This Surrogate was saved by hea_zoo {saved_version} (one network per member, "
                 f"model_version 1) and could not be converted ({error}): retrain it "
                 "(`hea_zoo.models.train_default_surrogate`), or keep using its ONNX and "

@@ -7,6 +7,7 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
+from hea_zoo.errors import UsageError
 from hea_zoo.models import validation
 from hea_zoo.models.base import (
     ConditionalGenerator,
@@ -27,8 +28,9 @@ class ClipConstraint(keras.constraints.Constraint):
 
     def __init__(self, clip_value: float = 0.01):
         if not isinstance(clip_value, (int, float)) or clip_value <= 0:
-            raise ValueError(
-                f"`clip_value` must be a positive number. Received: clip_value={clip_value!r}"
+            raise UsageError(
+                f"must be a positive number. Received: clip_value={clip_value!r}",
+                field="clip_value",
             )
         self.clip_value = float(clip_value)
 
@@ -155,14 +157,16 @@ class WCGAN(ConditionalGenerator):
                 `steps_per_execution`, `run_eagerly`).
         """
         if "optimizer" in kwargs:
-            raise ValueError(
+            raise UsageError(
                 "WCGAN trains two networks: pass `d_optimizer=` (critic) and "
-                "`g_optimizer=` (generator) instead of `optimizer=`."
+                "`g_optimizer=` (generator) instead of `optimizer=`.",
+                field="optimizer",
             )
         for key in ("loss", "metrics"):
             if kwargs.get(key) is not None:
-                raise ValueError(
-                    f"WCGAN defines its own losses and metrics. Received: {key}={kwargs[key]!r}"
+                raise UsageError(
+                    f"WCGAN defines its own losses and metrics. Received: {key}={kwargs[key]!r}",
+                    field=key,
                 )
         self.d_optimizer = (
             self.default_optimizer() if d_optimizer is None else keras.optimizers.get(d_optimizer)

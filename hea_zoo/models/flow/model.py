@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from hea_zoo.errors import UsageError
 from hea_zoo.artifact import DROP_THRESHOLD
 from hea_zoo.constants import ELEMENTS
 from hea_zoo.models import validation
@@ -106,10 +107,11 @@ class CFlow(ConditionalGenerator):
         except TypeError:
             n_elements = 1  # not a sequence: the base class rejects it with a clear message
         if latent_dim is not None and latent_dim != 2 * n_elements:
-            raise ValueError(
-                f"`latent_dim` of CFlow is 2 * n_elements = {2 * n_elements} (presence "
+            raise UsageError(
+                f"of CFlow is 2 * n_elements = {2 * n_elements} (presence "
                 f"noise and flow noise, one column each per element). Received: "
-                f"latent_dim={latent_dim!r}"
+                f"latent_dim={latent_dim!r}",
+                field="latent_dim",
             )
         super().__init__(
             latent_dim=2 * n_elements,
@@ -119,8 +121,9 @@ class CFlow(ConditionalGenerator):
         )
         # === Config ===
         if isinstance(n_couplings, bool) or not isinstance(n_couplings, numbers.Integral) or n_couplings < 0:
-            raise ValueError(
-                f"`n_couplings` must be a nonnegative integer. Received: n_couplings={n_couplings!r}"
+            raise UsageError(
+                f"must be a nonnegative integer. Received: n_couplings={n_couplings!r}",
+                field="n_couplings",
             )
         self.n_couplings = int(n_couplings) if self.n_elements > 1 else 0
         self.presence_units = validation.units_tuple(presence_units, "presence_units")
@@ -129,13 +132,15 @@ class CFlow(ConditionalGenerator):
             or not isinstance(max_log_scale, (int, float))
             or not max_log_scale > 0
         ):
-            raise ValueError(
-                f"`max_log_scale` must be a positive number. Received: max_log_scale={max_log_scale!r}"
+            raise UsageError(
+                f"must be a positive number. Received: max_log_scale={max_log_scale!r}",
+                field="max_log_scale",
             )
         self.max_log_scale = float(max_log_scale)
         if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or noise_std < 0:
-            raise ValueError(
-                f"`noise_std` must be a nonnegative number. Received: noise_std={noise_std!r}"
+            raise UsageError(
+                f"must be a nonnegative number. Received: noise_std={noise_std!r}",
+                field="noise_std",
             )
         self.noise_std = float(noise_std)
         threshold = float(DROP_THRESHOLD) if threshold is None else threshold
@@ -144,10 +149,11 @@ class CFlow(ConditionalGenerator):
             or not isinstance(threshold, (int, float))
             or not 0 < threshold * self.n_elements < 1
         ):
-            raise ValueError(
-                "`threshold` must be positive with threshold * n_elements < 1 (every element "
+            raise UsageError(
+                "must be positive with threshold * n_elements < 1 (every element "
                 f"present at the threshold must fit). Received: threshold={threshold!r} with "
-                f"{self.n_elements} elements"
+                f"{self.n_elements} elements",
+                field="threshold",
             )
         self.threshold = float(threshold)
 

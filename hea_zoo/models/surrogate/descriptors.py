@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from hea_zoo.errors import UsageError
+
 __all__ = ["DEFAULT_DESCRIPTORS", "resolve_descriptors", "descriptor_table", "descriptor_features"]
 
 #: Element properties whose composition-weighted mean and standard deviation the default
@@ -34,32 +36,35 @@ def resolve_descriptors(descriptors, elements: Sequence[str]) -> tuple[str, ...]
 
     if isinstance(descriptors, str):
         if descriptors != "auto":
-            raise ValueError(
-                f"descriptors must be 'auto' or a list of element properties ({', '.join(PROPERTY_COLUMNS)}). "
-                f"Received: descriptors={descriptors!r}"
+            raise UsageError(
+                f"must be 'auto' or a list of element properties ({', '.join(PROPERTY_COLUMNS)}). "
+                f"Received: descriptors={descriptors!r}",
+                field="descriptors",
             )
         return DEFAULT_DESCRIPTORS if all(e in TABLED for e in elements) else ()
     names = tuple(descriptors)
     if not all(isinstance(name, str) for name in names):
-        raise ValueError(f"descriptors must be element property names. Received: descriptors={descriptors!r}")
+        raise UsageError(f"must be element property names. Received: descriptors={descriptors!r}", field="descriptors")
     unknown = [name for name in names if name not in PROPERTY_COLUMNS]
     if unknown:
-        raise ValueError(f"Unknown element descriptor(s) {unknown}. Valid names: {', '.join(PROPERTY_COLUMNS)}.")
+        raise UsageError(f"Unknown element descriptor(s) {unknown}. Valid names: {', '.join(PROPERTY_COLUMNS)}.", field="descriptors")
     if len(set(names)) != len(names):
-        raise ValueError(f"descriptors repeat a name: {list(names)}")
+        raise UsageError(f"repeat a name: {list(names)}", field="descriptors")
     if names:
         untabled = [e for e in elements if e not in TABLED]
         if untabled:
-            raise ValueError(
+            raise UsageError(
                 f"Element descriptors need tabulated data for every element; {untabled} have none "
-                f"(the table covers {', '.join(TABLED)}). Pass descriptors=() to read fractions only."
+                f"(the table covers {', '.join(TABLED)}). Pass descriptors=() to read fractions only.",
+                field="descriptors",
             )
         for name in names:
             values = element_property(name, elements)
             missing = [e for e, v in zip(elements, values) if not np.isfinite(v)]
             if missing:
-                raise ValueError(
-                    f"The element table has no {name} for {missing}: choose other descriptors, or descriptors=()."
+                raise UsageError(
+                    f"The element table has no {name} for {missing}: choose other descriptors, or descriptors=().",
+                    field="descriptors",
                 )
     return names
 

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hea_zoo.errors import DataError, UsageError
 from hea_zoo._version import __version__
 from hea_zoo.constants import ELEMENTS, PROPERTY_NAMES, PROPERTY_UNITS
 from hea_zoo.models import calibration, legacy, validation
@@ -95,11 +96,12 @@ class Surrogate(ZooModel):
     ):
         super().__init__(loss_names=("loss", "mae"), **kwargs)
         if isinstance(n_members, bool) or not isinstance(n_members, (int, np.integer)) or n_members < 1:
-            raise ValueError(f"n_members must be a positive integer. Received: n_members={n_members}")
+            raise UsageError(f"must be a positive integer. Received: n_members={n_members}", field="n_members")
         if len(property_names) < 1 or len(property_units) != len(property_names):
-            raise ValueError(
+            raise UsageError(
                 "Expected one unit per property name. Received: "
-                f"property_names={list(property_names)}, property_units={list(property_units)}"
+                f"property_names={list(property_names)}, property_units={list(property_units)}",
+                field="property_units",
             )
         # === Config ===
         self.elements = validation.as_str_tuple(tuple(elements), "elements")
@@ -211,10 +213,11 @@ class Surrogate(ZooModel):
         y = validation.check_properties(properties, x.shape[0], self.property_names, f"{prefix}properties")
         if self.log_targets and np.any(y <= 0):
             r = int(np.argmax(np.any(y <= 0, axis=1)))
-            raise ValueError(
+            raise DataError(
                 f"{prefix}properties row {r} is not positive ({y[r].tolist()}): this Surrogate "
                 "learns log(property) (log_targets=True), a transform that needs positive values. "
-                "Pass log_targets=False (train_default_surrogate does when a value is not positive)."
+                "Pass log_targets=False (train_default_surrogate does when a value is not positive).",
+                field="properties",
             )
         return x, y
 
@@ -292,7 +295,7 @@ class Surrogate(ZooModel):
                 bad inputs.
         """
         if not self.is_trained:
-            raise ValueError(
+            raise UsageError(
                 "Calibrate a trained Surrogate: call `fit` first (after `adapt` and "
                 "`compile`), or use `train_default_surrogate`, which calibrates."
             )
@@ -325,7 +328,7 @@ class Surrogate(ZooModel):
         n_props = len(self.property_names)
         values = [np.asarray(v, dtype=np.float32).reshape(-1) for v in parameters]
         if any(v.shape != (n_props,) for v in values):
-            raise ValueError(
+            raise UsageError(
                 f"Interval parameters need one value per property ({n_props}). "
                 f"Received shapes: {[v.shape for v in values]}"
             )
@@ -344,7 +347,7 @@ class Surrogate(ZooModel):
             ValueError: the model is not calibrated (call `calibrate`).
         """
         if not self.is_calibrated:
-            raise ValueError(
+            raise UsageError(
                 "This Surrogate has no calibrated intervals: call `calibrate(compositions, "
                 "properties)` on held-out alloys (train_default_surrogate does)."
             )
