@@ -109,7 +109,10 @@ def _check_models(models: Sequence[str]) -> list[str]:
 
     names = [str(m).lower() for m in models]
     for name in names:
-        get_generator_class(name)  # fails with the valid names
+        try:
+            get_generator_class(name)
+        except UsageError as err:  # the valid names, said of this function's parameter
+            raise UsageError(err.message, field="models") from None
     return names
 
 
