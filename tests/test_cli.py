@@ -317,11 +317,6 @@ def test_export_all_on_a_user_csv_then_design_with_it(tmp_path, user_csv):
     assert parse_formulas(designs["formula"], manifest["dataset"]["elements"]).shape == (5, 9)
     assert "log_prob" in designs.columns  # the flow of the same folder scores them
 
-    # A second run is the next version; asking for an existing one names the flag.
-    one_line_error(run("export", "--all", *columns, "--models", "cvae", "--quick", "--version", "1",
-                       "--out", str(exported)),  # fmt: skip
-                   EXIT_MODEL, "export error: --overwrite:", "already exists")
-
 
 @pytest.mark.slow
 def test_reproduce_quick_writes_the_report(tmp_path):
