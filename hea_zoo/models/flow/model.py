@@ -108,7 +108,7 @@ class CFlow(ConditionalGenerator):
             n_elements = 1  # not a sequence: the base class rejects it with a clear message
         if latent_dim is not None and latent_dim != 2 * n_elements:
             raise UsageError(
-                f"of CFlow is 2 * n_elements = {2 * n_elements} (presence "
+                f"must be 2 * n_elements = {2 * n_elements} for CFlow (presence "
                 f"noise and flow noise, one column each per element). Received: "
                 f"latent_dim={latent_dim!r}",
                 field="latent_dim",
