@@ -32,7 +32,7 @@ from hea_zoo.data import oracle
 from hea_zoo.evaluation import metrics
 from hea_zoo.data.datasets import load_dataset
 from hea_zoo.models import train_default_generator, train_default_surrogate
-from hea_zoo.models.flow import gaussian_baseline_nll
+from hea_zoo.evaluation.baselines import gaussian_baseline_nll
 
 from benchmarks.baselines import FilteredGenerator
 

@@ -27,7 +27,7 @@ from hea_zoo.data import oracle
 from hea_zoo.data.datasets import load_dataset
 from hea_zoo.evaluation import metrics
 from hea_zoo.models import CFlow
-from hea_zoo.models.flow import gaussian_baseline_nll
+from hea_zoo.evaluation.baselines import gaussian_baseline_nll
 
 EPOCHS, BATCH_SIZE, LEARNING_RATE = 150, 64, 1e-3
 """The study's own defaults (the settings' None)."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import time
 import warnings
@@ -53,23 +52,31 @@ _FLAGS = {
     "duplicates": "--duplicates",
     "source": "--data",
     "out": "--out",
+    "overwrite": "--overwrite",
+    "version": "--version",
+    "name": "--name",
+    "model": "--model",
+    "models": "--models",
+    "from_dir": "--from-dir",
+    "epochs": "--epochs",
+    "surrogate_epochs": "--surrogate-epochs",
+    "n_per_condition": "--n-per-condition",
+    "seed": "--seed",
 }
 
-# Python argument names in library messages -> the flags a CLI user types.
-_CLI_WORDS = (
-    (re.compile(r"`?\boverwrite=True\b`?"), "--overwrite"),
-    (re.compile(r"`?\bdropna=True\b`?"), "--dropna"),
-    (re.compile(r"\bproperties=\[\.\.\.\]"), "--properties"),
-    (re.compile(r"`?\bversion=(\S+?)`?(?=[\s.,;)]|$)"), r"--version \1"),
-    (re.compile(r"`?\bname=(\S+?)`?(?=[\s.,;)]|$)"), r"--name \1"),
-)
+def _library_error(kind: str, err: Exception, code: int | None = None) -> CLIError:
+    """A library error as one line in the command line's words: ``<kind> error: <flag>: <message>``.
 
+    A `hea_zoo.errors.HeaZooError` names its field, which becomes the flag (or stays the
+    field's name when no flag sets it); its class gives the exit code unless `code` is given.
+    """
+    from hea_zoo.errors import HeaZooError
 
-def cli_words(message: str) -> str:
-    """A library message in the command line's words (``overwrite=True`` -> ``--overwrite``)."""
-    for pattern, replacement in _CLI_WORDS:
-        message = pattern.sub(replacement, message)
-    return message
+    if isinstance(err, HeaZooError):
+        flag = _flag(err.field) or err.field
+        where = f"{flag}: " if flag else ""
+        return CLIError(f"{kind} error: {where}{err.message}", err.exit_code if code is None else code)
+    return CLIError(f"{kind} error: {err}", EXIT_INTERNAL if code is None else code)
 
 
 def _int_at_least(minimum: int, what: str):
@@ -361,9 +368,14 @@ def cmd_train(args) -> int:
     verbose = 1 if args.verbose else "auto"
     from hea_zoo.models import train_default_generator, train_default_surrogate  # TensorFlow
 
+    from hea_zoo.errors import HeaZooError
+
     start = time.perf_counter()  # the training, not the import of TensorFlow
     if args.model == "surrogate":
-        model = train_default_surrogate(data, epochs=args.epochs, seed=args.seed, verbose=verbose)
+        try:
+            model = train_default_surrogate(data, epochs=args.epochs, seed=args.seed, verbose=verbose)
+        except HeaZooError as err:
+            raise _library_error("train", err) from None
         seconds = time.perf_counter() - start
         scores = model.score(data.test.compositions, data.test.properties) if len(data.test_index) else {}
         for name, s in scores.items():
@@ -380,7 +392,10 @@ def cmd_train(args) -> int:
 
             print(f"intervals: {calibration_method(model.calibration_folds)}, {model.calibration_size} alloys")
     else:
-        model = train_default_generator(args.model, data, epochs=args.epochs, seed=args.seed, verbose=verbose)
+        try:
+            model = train_default_generator(args.model, data, epochs=args.epochs, seed=args.seed, verbose=verbose)
+        except HeaZooError as err:
+            raise _library_error("train", err) from None
         seconds = time.perf_counter() - start
     from hea_zoo.files import atomic_write
 
@@ -452,10 +467,15 @@ def cmd_evaluate(args) -> int:
 
     start = time.perf_counter()
     name = Path(args.model).stem
-    evaluation = experiments.evaluate_generator(
-        model, data, surrogate, n_per_condition=args.n_per_condition, seed=args.seed, name=name,
-        progress=steps,
-    )  # fmt: skip
+    from hea_zoo.errors import HeaZooError
+
+    try:
+        evaluation = experiments.evaluate_generator(
+            model, data, surrogate, n_per_condition=args.n_per_condition, seed=args.seed, name=name,
+            progress=steps,
+        )  # fmt: skip
+    except HeaZooError as err:
+        raise _library_error("evaluate", err) from None
     steps("writing the report and figures")
     scores = surrogate.score(data.test.compositions, data.test.properties) if len(data.test_index) else None
     path = report.write_report({name: evaluation}, args.out, dataset=data, surrogate_scores=scores)
@@ -477,9 +497,6 @@ def cmd_export(args) -> int:
     if args.all:
         if args.model or args.name:
             raise CLIError("usage error: --all exports the default models; it takes no --model or --name.", EXIT_USAGE)
-        if args.data or args.properties:
-            raise CLIError("usage error: --all trains on the bundled data; --data and --properties go with --model.",
-                           EXIT_USAGE)  # fmt: skip
         return _export_all(args)
     if not args.model:
         raise CLIError("usage error: export needs --model FILE.keras (or --all).", EXIT_USAGE)
@@ -497,8 +514,8 @@ def cmd_export(args) -> int:
             model, args.out, name=name, version=args.version, overwrite=args.overwrite,
             training_compositions=training,
         )  # fmt: skip
-    except (ValueError, FileExistsError) as err:
-        raise CLIError(f"export error: {cli_words(str(err))}", EXIT_MODEL) from None
+    except ValueError as err:
+        raise _library_error("export", err, EXIT_MODEL) from None
     print(f"exported {result}")
     if result.onnx is None:
         print(f"  {name}.onnx holds a newer version; left as it is.")
@@ -550,24 +567,25 @@ def _export_all(args) -> int:
     if args.from_dir is not None and not Path(args.from_dir).is_dir():
         raise CLIError(f"usage error: --from-dir {args.from_dir} is not a folder.", EXIT_USAGE)
     _check_out_dir(args.out)
+    # --data/--properties: every default model of the user's table (default: the bundled one).
+    data = _load_data(args) if (args.data or args.properties or args.elements) else None
     _quiet_tensorflow()
+    from hea_zoo import workflows
     from hea_zoo.progress import Steps
-    from hea_zoo.serving import export
 
     steps = Steps()
     try:
-        manifest = export.export_all(
+        manifest = workflows.export_all(
             out=args.out, from_dir=args.from_dir, models=models, version=args.version,
             overwrite=args.overwrite, epochs=args.epochs, surrogate_epochs=args.surrogate_epochs,
             seed=args.seed, n_per_condition=args.n_per_condition, quick=args.quick,
-            command=" ".join(["hea-zoo", *args.argv]), progress=steps,
+            command=" ".join(["hea-zoo", *args.argv]), progress=steps, dataset=data,
         )  # fmt: skip
-    except FileExistsError as err:
-        raise CLIError(f"export error: {cli_words(str(err))}", EXIT_MODEL) from None
-    except FileNotFoundError as err:
-        raise CLIError(f"model error: {err}", EXIT_MODEL) from None
     except ValueError as err:
-        raise CLIError(f"export error: {cli_words(str(err))}", EXIT_MODEL) from None
+        from hea_zoo.errors import ModelFileError
+
+        kind = "model" if isinstance(err, ModelFileError) else "export"
+        raise _library_error(kind, err, EXIT_MODEL) from None
     import json
 
     entries = json.loads(Path(manifest).read_text())["models"]
@@ -579,7 +597,8 @@ def _export_all(args) -> int:
 
 def cmd_reproduce(args) -> int:
     _quiet_tensorflow()
-    from hea_zoo.evaluation.reproduce import reproduce
+    from hea_zoo import workflows
+    from hea_zoo.progress import Steps
 
     if args.output is not None:
         print("warning: --output is deprecated and will be removed in the next release; use --out.",
@@ -588,11 +607,20 @@ def cmd_reproduce(args) -> int:
     models = _generator_list(args.models)
     data = _load_data(args) if (args.data or args.properties or args.elements) else None
     _check_out_dir(args.out)
-    reproduce(
-        data, models=models, out=args.out, seed=args.seed, epochs=args.epochs,
-        surrogate_epochs=args.surrogate_epochs, n_per_condition=args.n_per_condition,
-        save_models=args.save_models, quick=args.quick,
-    )  # fmt: skip
+    try:
+        result = workflows.reproduce(
+            data, models=models, out=args.out, seed=args.seed, epochs=args.epochs,
+            surrogate_epochs=args.surrogate_epochs, n_per_condition=args.n_per_condition,
+            save_models=args.save_models, quick=args.quick, progress=Steps(),
+        )  # fmt: skip
+    except ValueError as err:  # library errors (`hea_zoo.errors`) in the command line's words
+        from hea_zoo.errors import HeaZooError
+
+        if not isinstance(err, HeaZooError):
+            raise
+        raise _library_error("reproduce", err) from None
+    for line in result.lines:
+        print(line)
     return EXIT_OK
 
 
@@ -799,7 +827,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help=".keras file of a generator or surrogate.")
     _add_data_arguments(p)
     p.add_argument("--all", action="store_true",
-                   help="train (or load with --from-dir) the default models, export them all and write MANIFEST.json.")  # fmt: skip
+                   help="train (or load with --from-dir) the default models of the data (the bundled table, or --data), "
+                   "export them all and write MANIFEST.json.")  # fmt: skip
     p.add_argument("--out", default="exported", help="export folder (default exported/).")
     p.add_argument("--version", type=_positive_int, default=None,
                    help="model version (default: the next one, highest existing + 1).")  # fmt: skip
@@ -813,7 +842,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surrogate-epochs", type=_positive_int, default=None, help="with --all: surrogate epochs.")
     p.add_argument("--n-per-condition", type=_positive_int, default=2000,
                    help="with --all: designs per line condition for the manifest's metrics (default 2000).")  # fmt: skip
-    p.add_argument("--quick", action="store_true", help="with --all: 5 epochs, 100 designs per condition (a smoke test).")
+    p.add_argument("--quick", action="store_true",
+                   help="with --all: a smoke test, not a result (5 generator epochs, 10 surrogate epochs, "
+                   "at most 100 designs per condition, unless given).")  # fmt: skip
     p.add_argument("--seed", type=_nonnegative_int, default=0)
     p.set_defaults(func=cmd_export)
 
@@ -825,7 +856,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surrogate-epochs", type=_positive_int, default=None, help="surrogate epochs (default: its own).")
     p.add_argument("--n-per-condition", type=_positive_int, default=2000, help="designs per condition (default 2000, as the study).")
     p.add_argument("--save-models", action="store_true", help="also save the trained models as .keras files in the report folder.")
-    p.add_argument("--quick", action="store_true", help="a smoke run in about a minute (not a result).")
+    p.add_argument("--quick", action="store_true",
+                   help="a smoke test, not a result (5 generator epochs, 10 surrogate epochs, at most "
+                   "100 designs per condition, unless given).")  # fmt: skip
     p.add_argument("--out", default="report", help="report folder (default report/).")
     p.add_argument("--output", default=None, help=argparse.SUPPRESS)  # deprecated alias of --out
     p.add_argument("--seed", type=_nonnegative_int, default=0)
@@ -857,8 +890,8 @@ def _flag(field: str | None) -> str | None:
     return f"{flag} {key}" if key else flag
 
 
-def _library_error(err) -> str:
-    """One line for a `hea_zoo.errors.HeaZooError`, in the command line's words."""
+def _error_line(err) -> str:
+    """One line for a `hea_zoo.errors.HeaZooError` no command mapped, in the command line's words."""
     kind = _KIND.get(err.exit_code, "usage")
     flag = _flag(err.field)
     return f"{kind} error: {flag + ': ' if flag else ''}{err.message}"
@@ -881,7 +914,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(err), file=sys.stderr)
         return err.code
     except HeaZooError as err:  # a library error that no command mapped: its field as the flag
-        print(_library_error(err), file=sys.stderr)
+        print(_error_line(err), file=sys.stderr)
         return err.exit_code
     except OSError as err:  # writing an output failed (a full device, a vanished folder)
         if os.environ.get("HEA_ZOO_DEBUG"):

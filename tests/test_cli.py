@@ -315,6 +315,34 @@ def test_train_evaluate_export_design_on_a_user_csv(tmp_path, user_csv):
     assert "no oracle column" in proc.stdout
 
 
+def test_export_all_on_a_user_csv_then_design_with_it(tmp_path, user_csv):
+    """`export --all --data`: every default model of a user's table, and `design` uses them."""
+    columns = ("--data", str(user_csv), "--composition-column", "Nominal composition",
+               "--properties", "Vickers hardness (HV),Youngs modulus (GPa)")  # fmt: skip
+    exported = tmp_path / "my_models"
+    proc = run("export", "--all", *columns, "--models", "cvae,flow", "--quick", "--n-per-condition", "10",
+               "--out", str(exported))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((exported / "MANIFEST.json").read_text())
+    assert set(manifest["models"]) == {"cvae", "flow", "surrogate"}
+    assert manifest["dataset"]["property_names"] == ["Vickers hardness (HV)", "Youngs modulus (GPa)"]
+    assert len(manifest["dataset"]["elements"]) == 9
+    for name, entry in manifest["models"].items():
+        assert entry["training"]["epochs"] == (10 if name == "surrogate" else 5)  # --quick
+        assert (exported / entry["files"]["onnx"]).is_file() and (exported / name / "1" / "saved_model.pb").is_file()
+    assert manifest["models"]["cvae"]["metrics"]["mape_oracle_percent"] is None  # no oracle for this table
+    assert "manifest:" in proc.stdout and "[" in proc.stderr  # results on stdout, steps on stderr
+
+    out = tmp_path / "designs.csv"
+    proc = run("design", "--models-dir", str(exported), "--model", "cvae",
+               "--target", "Vickers hardness (HV)=330", "--target", "Youngs modulus (GPa)=150",
+               "-n", "5", "--seed", "0", "--typicality", "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    designs = pd.read_csv(out)
+    assert parse_formulas(designs["formula"], manifest["dataset"]["elements"]).shape == (5, 9)
+    assert "log_prob" in designs.columns  # the flow of the same folder scores them
+
+
 @pytest.mark.slow
 def test_reproduce_quick_writes_the_report(tmp_path):
     out = tmp_path / "report"

@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 import hea_zoo
+from hea_zoo.errors import UsageError
 from hea_zoo.models.calibration import calibration_method
 from hea_zoo.serving import export
 from hea_zoo.models import CVAE, Surrogate
@@ -208,8 +209,9 @@ def test_new_exports_get_the_next_version_and_refuse_to_overwrite(models, tmp_pa
     assert export.read_onnx_metadata(tmp_path / "cvae.onnx")["export_version"] == 2
     assert str(second) == f"cvae version 2: SavedModel {tmp_path / 'cvae' / '2'}, ONNX {tmp_path / 'cvae.onnx'}"
     before = tree(tmp_path)
-    with pytest.raises(FileExistsError, match="overwrite=True"):
+    with pytest.raises(UsageError, match="^overwrite: .*cvae/2 already exists") as caught:
         export.export_model(models["cvae"], tmp_path, "cvae", version=2)
+    assert caught.value.field == "overwrite" and "--" not in caught.value.message
     assert tree(tmp_path) == before
     # overwrite=True replaces the version in place and leaves nothing behind.
     result = export.export_model(models["cae"], tmp_path, "cvae", version=2, overwrite=True)
@@ -226,7 +228,7 @@ def test_new_exports_get_the_next_version_and_refuse_to_overwrite(models, tmp_pa
 
 def test_refuses_a_foreign_onnx_file(models, tmp_path):
     (tmp_path / "cvae.onnx").write_bytes(b"not a model")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(UsageError, match="^overwrite: .*not a hea_zoo export"):
         export.export_model(models["cvae"], tmp_path, "cvae")
     assert (tmp_path / "cvae.onnx").read_bytes() == b"not a model"
     assert not (tmp_path / "cvae").exists() or list((tmp_path / "cvae").iterdir()) == []
@@ -266,7 +268,7 @@ def test_failed_final_move_leaves_targets_untouched(models, tmp_path, monkeypatc
 
 
 def test_untrained_models_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="untrained CVAE"):
+    with pytest.raises(UsageError, match="^model: .*untrained CVAE"):
         export.export_model(CVAE(), tmp_path, "cvae")
     with pytest.raises(ValueError, match="unbuilt Surrogate|untrained Surrogate"):
         export.export_model(Surrogate(), tmp_path, "surrogate")
@@ -276,11 +278,11 @@ def test_untrained_models_are_refused(tmp_path):
 
 
 def test_bad_names_and_versions_are_refused(models, tmp_path):
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(UsageError, match="^version: must be a positive integer"):
         export.export_model(models["cvae"], tmp_path, "cvae", version="v1")
     with pytest.raises(ValueError, match="positive integer"):
         export.export_model(models["cvae"], tmp_path, "cvae", version=0)
-    with pytest.raises(ValueError, match="file name"):
+    with pytest.raises(UsageError, match="^name: .*file name"):
         export.export_model(models["cvae"], tmp_path, "../cvae")
     with pytest.raises(TypeError):
         export.export_surrogate(models["cvae"], tmp_path)

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 import hea_zoo
 from hea_zoo import files
-from hea_zoo.cli import EXIT_DATA, EXIT_MODEL, EXIT_USAGE, cli_words
+from hea_zoo.cli import EXIT_DATA, EXIT_MODEL, EXIT_USAGE
 from hea_zoo.data.composition import parse_formula, parse_formulas, to_formula, to_formulas
 from hea_zoo.errors import UsageError
 
@@ -440,11 +440,13 @@ def test_next_export_clears_what_a_killed_export_left(tiny_cvae, tmp_path):
 @pytest.mark.slow
 def test_export_all_from_saved_models_writes_versions_and_a_true_manifest(tmp_path):
     export = _export()
+    from hea_zoo import workflows
+    from hea_zoo.errors import ModelFileError, UsageError
     messages = []
     from tests.export_helpers import committed_names
 
     names = committed_names()  # the flow once exported/ holds it
-    manifest_path = export.export_all(
+    manifest_path = workflows.export_all(
         tmp_path, from_dir=EXPORTED / "keras", models=names[:-1], n_per_condition=10, progress=messages.append,
         command="hea-zoo export --all --from-dir exported/keras",
     )  # fmt: skip
@@ -458,29 +460,31 @@ def test_export_all_from_saved_models_writes_versions_and_a_true_manifest(tmp_pa
     assert set(manifest["models"]["cvae"]["metrics"]) >= {"mape_surrogate_percent", "mape_oracle_percent", "cosine_similarity"}
     assert any("exporting version 1" in m for m in messages) and len(messages) < 20
     # A second run is the next version; ONNX files hold it; nothing was overwritten.
-    again = json.loads(export.export_all(tmp_path, from_dir=EXPORTED / "keras", models=names[:-1], n_per_condition=10).read_text())
+    again = json.loads(workflows.export_all(tmp_path, from_dir=EXPORTED / "keras", models=names[:-1], n_per_condition=10).read_text())
     assert {e["export_version"] for e in again["models"].values()} == {2}
     assert export.read_onnx_metadata(tmp_path / "cvae.onnx")["export_version"] == 2
     assert "cae/1/saved_model.pb" in again["files"] and "cae/2/saved_model.pb" in again["files"]
-    with pytest.raises(FileExistsError, match="overwrite=True"):
-        export.export_all(tmp_path, from_dir=EXPORTED / "keras", models=names[:-1], version=2)
-    with pytest.raises(ValueError, match="older than the exported version"):
-        export.export_all(tmp_path, from_dir=EXPORTED / "keras", models=names[:-1], version=1, overwrite=True)
+    with pytest.raises(UsageError, match="^overwrite: .*already exists"):
+        workflows.export_all(tmp_path, from_dir=EXPORTED / "keras", models=names[:-1], version=2)
+    with pytest.raises(UsageError, match="^version: .*older than the exported version"):
+        workflows.export_all(tmp_path, from_dir=EXPORTED / "keras", models=names[:-1], version=1, overwrite=True)
 
 
 def test_export_all_refuses_before_any_work(tmp_path):
     export = _export()
+    from hea_zoo import workflows
+    from hea_zoo.errors import ModelFileError, UsageError
     source = tmp_path / "saved"
     source.mkdir()
-    with pytest.raises(FileNotFoundError, match="no surrogate.keras there"):
-        export.export_all(tmp_path / "out", from_dir=source)
+    with pytest.raises(ModelFileError, match="^from_dir: .*no surrogate.keras there"):
+        workflows.export_all(tmp_path / "out", from_dir=source)
     with zipfile.ZipFile(source / "surrogate.keras", "w") as archive:
         archive.writestr("config.json", "{not json")
-    with pytest.raises(ValueError, match="surrogate.keras is not a hea_zoo model file, or it is damaged"):
-        export.export_all(tmp_path / "out", from_dir=source)
+    with pytest.raises(ModelFileError, match="surrogate.keras is not a hea_zoo model file, or it is damaged"):
+        workflows.export_all(tmp_path / "out", from_dir=source)
     (tmp_path / "out" / "cae" / "3").mkdir(parents=True)
-    with pytest.raises(FileExistsError, match="cae/3 already exists"):
-        export.export_all(tmp_path / "out", from_dir=source, version=3)
+    with pytest.raises(UsageError, match="cae/3 already exists"):
+        workflows.export_all(tmp_path / "out", from_dir=source, version=3)
     assert not (tmp_path / "out" / "MANIFEST.json").exists()
 
 
@@ -493,12 +497,6 @@ def test_committed_exports_read_in_either_layout():
 
 
 # =========================================================================== the CLI
-def test_cli_words():
-    assert cli_words("Pass overwrite=True to replace it") == "Pass --overwrite to replace it"
-    assert cli_words("(3 rows ...; pass dropna=True to drop them).") == "(3 rows ...; pass --dropna to drop them)."
-    assert cli_words("Received: version='v1'") == "Received: --version 'v1'"
-
-
 @pytest.mark.parametrize(
     "args",
     [

@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from hea_zoo.errors import UsageError
 from hea_zoo.constants import oracle_applies
 from hea_zoo.data import oracle as oracle_module
 from hea_zoo.evaluation import metrics
@@ -97,7 +98,7 @@ def _train_properties(dataset) -> np.ndarray:
 
 def _check_count(name: str, value: int, minimum: int) -> int:
     if int(value) != value or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
+        raise UsageError(f"must be an integer >= {minimum}. Received: {name}={value!r}", field=name)
     return int(value)
 
 
@@ -203,8 +204,9 @@ def oracle_for(dataset, oracle: Oracle | str | None = "auto") -> Oracle | None:
     if oracle is None or callable(oracle):
         return oracle
     if oracle != "auto":
-        raise ValueError(
-            f"`oracle` must be 'auto', None or a callable. Received: oracle={oracle!r}"
+        raise UsageError(
+            f"must be 'auto', None or a callable. Received: oracle={oracle!r}",
+            field="oracle",
         )
     if not oracle_applies(dataset):
         return None
@@ -341,9 +343,10 @@ def _generate(model, conditions: np.ndarray, n_per_condition: int, seed: int | N
     )
     expected = (conditions.shape[0], n_per_condition)
     if designs.ndim != 3 or designs.shape[:2] != expected:
-        raise ValueError(
+        raise UsageError(
             "`model.generate` must return an array of shape (m, n_per_condition, n_elements) = "
-            f"({expected[0]}, {expected[1]}, E). Received: shape={designs.shape}"
+            f"({expected[0]}, {expected[1]}, E). Received: shape={designs.shape}",
+            field="model",
         )
     return designs.astype(np.float64)
 
@@ -818,5 +821,5 @@ def evaluations_by_name(evaluations) -> dict[str, GeneratorEvaluation]:
     else:
         out = {e.name: e for e in evaluations}
     if not out:
-        raise ValueError("`evaluations` is empty: pass at least one GeneratorEvaluation.")
+        raise UsageError("is empty: pass at least one GeneratorEvaluation.", field="evaluations")
     return out

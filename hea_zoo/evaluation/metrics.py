@@ -25,6 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from hea_zoo.errors import UsageError
+
 __all__ = [
     "MAPEResult",
     "ConditionAverage",
@@ -81,9 +83,10 @@ class ConditionAverage(NamedTuple):
 def _as_array(x, name: str, min_ndim: int = 1) -> np.ndarray:
     array = np.asarray(x, dtype=np.float64)
     if array.ndim < min_ndim:
-        raise ValueError(
-            f"`{name}` must have at least {min_ndim} dimension(s). "
-            f"Received: {name}.shape={array.shape}"
+        raise UsageError(
+            f"must have at least {min_ndim} dimension(s). "
+            f"Received: {name}.shape={array.shape}",
+            field=name,
         )
     return array
 
@@ -93,8 +96,9 @@ def _designs_3d(designs, name: str = "designs") -> np.ndarray:
     if array.ndim == 2:
         array = array[None]
     if array.ndim != 3:
-        raise ValueError(
-            f"`{name}` must have shape (m, n, E) or (n, E). Received: {name}.shape={array.shape}"
+        raise UsageError(
+            f"must have shape (m, n, E) or (n, E). Received: {name}.shape={array.shape}",
+            field=name,
         )
     return array
 
@@ -106,10 +110,11 @@ def _broadcast_target(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
     try:
         return np.broadcast_to(target, predicted.shape)
     except ValueError:
-        raise ValueError(
-            "`target` must broadcast against `predicted`: shape (P,), (m, P) for predictions "
+        raise UsageError(
+            "must broadcast against `predicted`: shape (P,), (m, P) for predictions "
             f"(m, n, P), or the shape of `predicted`. Received: target.shape={target.shape}, "
-            f"predicted.shape={predicted.shape}"
+            f"predicted.shape={predicted.shape}",
+            field="target",
         ) from None
 
 
@@ -141,9 +146,10 @@ def absolute_percentage_error(predicted, target) -> np.ndarray:
     predicted = _as_array(predicted, "predicted")
     target = _broadcast_target(predicted, _as_array(target, "target"))
     if not np.all(np.isfinite(target)) or np.any(np.abs(target) < _EPS):
-        raise ValueError(
-            "`target` must be finite and nonzero for a percentage error. "
-            f"Received: min |target| = {np.nanmin(np.abs(target)):.3g}"
+        raise UsageError(
+            "must be finite and nonzero for a percentage error. "
+            f"Received: min |target| = {np.nanmin(np.abs(target)):.3g}",
+            field="target",
         )
     return 100.0 * np.abs(predicted - target) / np.abs(target)
 
@@ -198,7 +204,7 @@ def hit_rate(achieved, target, tolerance: float = 0.05) -> float:
         0.5
     """
     if not tolerance > 0:
-        raise ValueError(f"`tolerance` must be a positive fraction. Received: tolerance={tolerance}")
+        raise UsageError(f"must be a positive fraction. Received: tolerance={tolerance}", field="tolerance")
     ape = absolute_percentage_error(achieved, target)
     hits = np.all(ape <= 100.0 * tolerance + 1e-9, axis=-1)
     return float(hits.mean())
@@ -282,9 +288,10 @@ def cosine_similarity_to_reference(designs, reference) -> np.ndarray:
     if r.ndim == 1:
         r = r[None]
     if r.shape != (x.shape[0], x.shape[2]):
-        raise ValueError(
-            "`reference` must have shape (m, E) matching `designs` (m, n, E). "
-            f"Received: reference.shape={r.shape}, designs.shape={x.shape}"
+        raise UsageError(
+            "must have shape (m, E) matching `designs` (m, n, E). "
+            f"Received: reference.shape={r.shape}, designs.shape={x.shape}",
+            field="reference",
         )
     u, _ = _unit_rows(x)
     v, _ = _unit_rows(r)
@@ -376,7 +383,7 @@ def uniqueness(designs, decimals: int = 3) -> float:
     x = _as_array(designs, "designs")
     rows = x.reshape(-1, x.shape[-1])
     if rows.shape[0] == 0:
-        raise ValueError("`designs` is empty.")
+        raise UsageError("is empty.", field="designs")
     rounded = np.round(rows, decimals) + 0.0
     return float(np.unique(rounded, axis=0).shape[0] / rows.shape[0])
 
@@ -407,13 +414,14 @@ def nearest_training_distance(
         Distances of shape ``designs.shape[:-1]``.
     """
     if metric not in ("euclidean", "l1"):
-        raise ValueError(f"`metric` must be 'euclidean' or 'l1'. Received: metric={metric!r}")
+        raise UsageError(f"must be 'euclidean' or 'l1'. Received: metric={metric!r}", field="metric")
     x = _as_array(designs, "designs")
     t = _as_array(training_compositions, "training_compositions", min_ndim=2)
     if t.ndim != 2 or t.shape[1] != x.shape[-1] or t.shape[0] == 0:
-        raise ValueError(
-            "`training_compositions` must have shape (T, E) with E matching `designs`. "
-            f"Received: training_compositions.shape={t.shape}, designs.shape={x.shape}"
+        raise UsageError(
+            "must have shape (T, E) with E matching `designs`. "
+            f"Received: training_compositions.shape={t.shape}, designs.shape={x.shape}",
+            field="training_compositions",
         )
     flat = x.reshape(-1, x.shape[-1])
     out = np.empty(flat.shape[0])
@@ -482,7 +490,7 @@ def element_count_distance(designs, reference, threshold: float = _PRESENT) -> f
     a = element_counts(_rows(designs), threshold)
     b = element_counts(_rows(reference, "reference"), threshold)
     if a.size == 0 or b.size == 0:
-        raise ValueError("`designs` and `reference` must each hold at least one composition.")
+        raise UsageError("must hold at least one composition, and so must `reference`.", field="designs")
     top = int(max(a.max(), b.max())) + 1
     cdf_a = np.cumsum(np.bincount(a, minlength=top)) / a.size
     cdf_b = np.cumsum(np.bincount(b, minlength=top)) / b.size
@@ -510,7 +518,7 @@ def trace_share(designs, low: float = _PRESENT, high: float = 0.03) -> float:
     """
     x = _rows(designs)
     if x.shape[0] == 0:
-        raise ValueError("`designs` is empty.")
+        raise UsageError("is empty.", field="designs")
     trace = (x >= low - _SLACK) & (x < high - _SLACK)
     return float(np.any(trace, axis=1).mean())
 
@@ -534,7 +542,7 @@ def alloy_systems(designs, elements, min_fraction: float = 0.05) -> list[str]:
     x = _rows(designs)
     symbols = list(elements)
     if x.shape[1] != len(symbols):
-        raise ValueError(f"`elements` must name the {x.shape[1]} columns. Received {len(symbols)} names.")
+        raise UsageError(f"must name the {x.shape[1]} columns. Received {len(symbols)} names.", field="elements")
     member = x >= min_fraction - _SLACK
     return ["-".join(s for s, m in zip(symbols, row) if m) for row in member]
 
@@ -561,7 +569,7 @@ def distinct_systems(designs, top_n: int | None = None, min_fraction: float = 0.
     x = _rows(designs)
     if top_n is not None:
         if top_n < 1:
-            raise ValueError(f"`top_n` must be a positive integer. Received: top_n={top_n}")
+            raise UsageError(f"must be a positive integer. Received: top_n={top_n}", field="top_n")
         x = x[:top_n]
     member = x >= min_fraction - _SLACK
     return int(np.unique(member, axis=0).shape[0]) if x.shape[0] else 0

@@ -30,6 +30,7 @@ from matplotlib import colormaps
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from hea_zoo.errors import UsageError
 from hea_zoo.constants import PROPERTY_NAMES
 from hea_zoo.evaluation import experiments, metrics
 from hea_zoo.files import atomic_write
@@ -73,9 +74,10 @@ _evaluations = experiments.evaluations_by_name
 def _run(evaluation, key: str) -> experiments.ConditionRun:
     run = evaluation.runs.get(key) if evaluation.runs else None
     if run is None:
-        raise ValueError(
+        raise UsageError(
             f"Evaluation {evaluation.name!r} has no raw {key!r} run (results loaded from JSON "
-            "carry metrics only). Plot the evaluation returned by `evaluate_generator`."
+            "carry metrics only). Plot the evaluation returned by `evaluate_generator`.",
+            field="evaluation",
         )
     return run
 
@@ -141,9 +143,10 @@ def plot_conditions(dataset, path, line=None, grid=None) -> Path:
         The path written.
     """
     if len(dataset.property_names) < 2:
-        raise ValueError(
+        raise UsageError(
             "plot_conditions draws two properties. "
-            f"Received: property_names={tuple(dataset.property_names)}"
+            f"Received: property_names={tuple(dataset.property_names)}",
+            field="dataset",
         )
     line = experiments.line_conditions(dataset) if line is None else np.asarray(line)
     grid = experiments.grid_conditions(dataset) if grid is None else np.asarray(grid)
@@ -353,7 +356,7 @@ def plot_samples(evaluations, path, max_samples: int = 10) -> Path:
     for row, (model, evaluation) in enumerate(evaluations.items()):
         samples = evaluation.samples
         if samples is None:
-            raise ValueError(f"Evaluation {model!r} has no samples run.")
+            raise UsageError(f"Evaluation {model!r} has no samples run.", field="evaluations")
         for col, label in enumerate(("low", "high")):
             ax = axes[row, col]
             designs = samples.designs[col, :max_samples]
@@ -398,7 +401,7 @@ def plot_interpolation(evaluations, path) -> Path:
     for col, (model, evaluation) in enumerate(evaluations.items()):
         run = evaluation.interpolation
         if run is None:
-            raise ValueError(f"Evaluation {model!r} has no interpolation run.")
+            raise UsageError(f"Evaluation {model!r} has no interpolation run.", field="evaluations")
         ax = axes[0, col]
         x = np.arange(len(run.t))
         shown.update(_stacked_bars(ax, run.designs, x, elements, colors))

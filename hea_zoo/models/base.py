@@ -33,10 +33,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hea_zoo.errors import UsageError
 from hea_zoo._version import __version__
 from hea_zoo.artifact import check_seed, noise
 from hea_zoo.constants import ELEMENTS, PROPERTY_NAMES, PROPERTY_UNITS
-from hea_zoo.models import validation
+from hea_zoo.models import legacy, validation
 
 MODEL_VERSION = "2"
 """Version of the saved-model layout of the generators (bump on breaking changes).
@@ -230,12 +231,12 @@ class ZooModel(keras.Model):
     def make_train_function(self, force: bool = False):
         # `fit` calls this eagerly before the first step: the place to refuse early.
         if not self.is_adapted:
-            raise ValueError(self._not_adapted_message("fit"))
+            raise UsageError(self._not_adapted_message("fit"))
         return super().make_train_function(force)
 
     def make_test_function(self, force: bool = False):
         if not self.is_adapted:
-            raise ValueError(self._not_adapted_message("evaluate"))
+            raise UsageError(self._not_adapted_message("evaluate"))
         return super().make_test_function(force)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -252,7 +253,7 @@ class ZooModel(keras.Model):
         """`(x, y, sample_weight)` of a batch, x and y as float32."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if y is None:
-            raise ValueError(
+            raise UsageError(
                 f"{type(self).__name__} trains on pairs: call `fit(x, y)` with "
                 f"`({self._adapt_arguments})`; the second array is missing."
             )
@@ -400,8 +401,9 @@ class ConditionalGenerator(ZooModel):
             ELEMENTS if elements is None else elements, "elements"
         )
         if len(set(self.elements)) != len(self.elements):
-            raise ValueError(
-                f"`elements` must not repeat a symbol. Received: elements={list(elements)}"
+            raise UsageError(
+                f"must not repeat a symbol. Received: elements={list(elements)}",
+                field="elements",
             )
         self.condition_names = validation.as_str_tuple(
             PROPERTY_NAMES if condition_names is None else condition_names, "condition_names"
@@ -412,17 +414,18 @@ class ConditionalGenerator(ZooModel):
             allow_empty=True,  # a user's property may have no unit
         )
         if len(self.condition_units) != len(self.condition_names):
-            raise ValueError(
+            raise UsageError(
                 "`condition_units` must give one unit per condition name. Received: "
                 f"condition_names={list(self.condition_names)}, "
-                f"condition_units={list(self.condition_units)}"
+                f"condition_units={list(self.condition_units)}",
+                field="condition_units",
             )
         self.latent_dim = validation.positive_int(latent_dim, "latent_dim")
         self.hidden_units = validation.units_tuple(hidden_units, "hidden_units")
         keras.activations.get(activation)  # fails early on an unknown name
         self.activation = activation
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+            raise UsageError(f"must be an integer or None. Received: seed={seed!r}", field="seed")
         self.seed = None if seed is None else int(seed)
         self.model_version = str(model_version)
         self.data_fingerprint = None if data_fingerprint is None else str(data_fingerprint)
@@ -634,31 +637,20 @@ class ConditionalGenerator(ZooModel):
     @staticmethod
     def _check_reconstruction(kind: str) -> str:
         if kind not in _RECONSTRUCTION_LOSSES:
-            raise ValueError(
-                f"`reconstruction` must be one of {list(_RECONSTRUCTION_LOSSES)}. "
-                f"Received: reconstruction={kind!r}"
+            raise UsageError(
+                f"must be one of {list(_RECONSTRUCTION_LOSSES)}. "
+                f"Received: reconstruction={kind!r}",
+                field="reconstruction",
             )
         return kind
 
-    # ------------------------------------------------------- files of hea_zoo 0.1.0
+    # ------------------------------------------------- files of earlier releases
     def load_own_variables(self, store):
         if getattr(self, "_legacy_layout", None) == "1":
-            values = [np.asarray(store[str(i)]) for i in range(len(store.keys()))]
-            del values[4]  # 0.1.0's `trained_flag`: "trained" is now the optimizer's step count
-            self._assign_legacy_variables(values)
+            legacy.load_generator_variables(self, store)
             self._adapted = True
         else:
             super().load_own_variables(store)
-
-    def _assign_legacy_variables(self, values: list) -> None:
-        own = self._trainable_variables + self._non_trainable_variables
-        if len(values) != len(own):
-            raise ValueError(
-                f"{type(self).__name__}: this file of model_version 1 has {len(values)} "
-                f"state arrays where {len(own)} were expected; retrain the model."
-            )
-        for variable, value in zip(own, values):
-            variable.assign(value)
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
@@ -683,14 +675,9 @@ class ConditionalGenerator(ZooModel):
     def from_config(cls, config: dict):
         config = dict(config)
         saved = config.pop("hea_zoo_version", None)
-        model_version = str(config.get("model_version", MODEL_VERSION))
-        legacy = model_version == "1"
-        if legacy:
-            # hea_zoo 0.1.0 wrote model_version "1": the same networks plus a
-            # `trained_flag` weight, which `load_own_variables` drops.
-            config["model_version"] = MODEL_VERSION
-        cls._check_versions(saved, None if legacy else model_version, MODEL_VERSION)
+        config, old_layout = legacy.generator_config(config, MODEL_VERSION)  # earlier releases' files
+        cls._check_versions(saved, None if old_layout else str(config.get("model_version", MODEL_VERSION)), MODEL_VERSION)
         model = cls(**config)
-        if legacy:
+        if old_layout:
             model._legacy_layout = "1"
         return model

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hea_zoo.errors import UsageError
 from hea_zoo.models import validation
 from hea_zoo.models.base import ConditionalGenerator, build_mlp, weighted_mean
 
@@ -108,8 +109,9 @@ class CAE(ConditionalGenerator):
         self.decorrelation = validation.nonnegative_number(decorrelation, "decorrelation")
         self.latent_momentum = validation.nonnegative_number(latent_momentum, "latent_momentum")
         if self.latent_momentum >= 1.0:
-            raise ValueError(
-                f"`latent_momentum` must be in [0, 1). Received: latent_momentum={latent_momentum!r}"
+            raise UsageError(
+                f"must be in [0, 1). Received: latent_momentum={latent_momentum!r}",
+                field="latent_momentum",
             )
 
         # === Networks ===
@@ -203,14 +205,6 @@ class CAE(ConditionalGenerator):
             ]
         ).astype("float64")
         return codes.mean(axis=0), np.atleast_2d(np.cov(codes, rowvar=False, bias=True))
-
-    # ------------------------------------------------------- files of hea_zoo 0.1.0
-    def _assign_legacy_variables(self, values: list) -> None:
-        # 0.1.0 stored the fitted Gaussian's mean and Cholesky factor; the second moment
-        # follows from them.
-        mean, chol = np.asarray(values[-2]), np.asarray(values[-1])
-        second = chol @ chol.T + np.outer(mean, mean)
-        super()._assign_legacy_variables([*values, second.astype("float32")])
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:

@@ -72,6 +72,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from hea_zoo.errors import DataError, UsageError
+
 __all__ = [
     "DEFAULT_COVERAGE",
     "CALIBRATION_FRACTION",
@@ -135,7 +137,7 @@ def calibration_method(folds: int) -> str:
 def _check_coverage(coverage: float) -> float:
     coverage = float(coverage)
     if not 0.0 < coverage < 1.0:
-        raise ValueError(f"coverage must be in (0, 1). Received: coverage={coverage}")
+        raise UsageError(f"must be in (0, 1). Received: coverage={coverage}", field="coverage")
     return coverage
 
 
@@ -163,9 +165,10 @@ def conformal_quantile(scores: np.ndarray, coverage: float) -> np.ndarray:
     n = scores.shape[0]
     k = int(math.ceil((n + 1) * coverage - 1e-9))
     if k > n:
-        raise ValueError(
+        raise DataError(
             f"A {coverage:.0%} interval needs at least {min_calibration_size(coverage)} "
-            f"calibration alloys. Received: {n}."
+            f"calibration alloys. Received: {n}.",
+            field="scores",
         )
     return np.sort(scores, axis=0)[k - 1]
 
@@ -225,7 +228,7 @@ def fit_intervals(
     if y.ndim == 1:
         y, mean, std = y[:, None], mean[:, None], std[:, None]
     if not (y.shape == mean.shape == std.shape):
-        raise ValueError(f"y, mean and std must have one shape. Received: {y.shape}, {mean.shape}, {std.shape}")
+        raise DataError(f"y, mean and std must have one shape. Received: {y.shape}, {mean.shape}, {std.shape}")
     floor = 1e-6 * np.maximum(np.median(np.abs(y), axis=0), 1e-12)
     offset = np.maximum(EPS_FRACTION * np.median(std, axis=0), floor)
     error = np.abs(y - mean)

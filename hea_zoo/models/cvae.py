@@ -8,6 +8,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from hea_zoo.errors import UsageError
 from hea_zoo.models import validation
 from hea_zoo.models.base import ConditionalGenerator, build_mlp, weighted_mean
 
@@ -80,9 +81,10 @@ class CVAE(ConditionalGenerator):
         # === Config ===
         self.beta = validation.nonnegative_number(beta, "beta")
         if isinstance(kl_warmup_steps, bool) or not isinstance(kl_warmup_steps, int) or kl_warmup_steps < 0:
-            raise ValueError(
-                "`kl_warmup_steps` must be a nonnegative integer. "
-                f"Received: kl_warmup_steps={kl_warmup_steps!r}"
+            raise UsageError(
+                "must be a nonnegative integer. "
+                f"Received: kl_warmup_steps={kl_warmup_steps!r}",
+                field="kl_warmup_steps",
             )
         self.kl_warmup_steps = int(kl_warmup_steps)
         self.reconstruction = self._check_reconstruction(reconstruction)

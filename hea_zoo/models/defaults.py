@@ -1,22 +1,35 @@
-"""Generator registry and the measured default hyperparameters.
+"""Every model's defaults and recipe, in one place: the measured default hyperparameters
+(`DEFAULT_HYPERPARAMETERS` for the generators, `SURROGATE_DEFAULTS` for the surrogate), the
+generator registry, and the recipes that build and train each model with them
+(`build_default_generator`, `train_default_generator`, `train_default_surrogate`). The step
+budget they train within is `hea_zoo.models.training`.
 
 The defaults were chosen by measurement on the bundled dataset; the sweep and
-its numbers are in docs/HYPERPARAMETERS.md.
+its numbers are in docs/HYPERPARAMETERS.md. A model class's own constructor defaults are
+the class's (a plain ``CVAE()``); the recipe's are these. Training settings (learning
+rate, epochs, batch, budget) are given to `compile` and `fit` here, never to a model's
+constructor: they are not part of a saved model's config.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import keras
+import numpy as np
 
+from hea_zoo.errors import UsageError
 from hea_zoo.constants import GENERATOR_NAMES
-from hea_zoo.models import validation
+from hea_zoo.models import calibration, validation
 from hea_zoo.models.base import ConditionalGenerator
 from hea_zoo.models.cae import CAE
 from hea_zoo.models.cvae import CVAE
-from hea_zoo.models.flow import CFlow
+from hea_zoo.models.flow.model import CFlow
+from hea_zoo.models.surrogate.descriptors import resolve_descriptors
+from hea_zoo.models.surrogate.model import Surrogate
 from hea_zoo.models.training import STEPS_PER_EXECUTION, TrainingBudget, fit_with_budget
 from hea_zoo.models.wcgan import WCGAN
 from hea_zoo.progress import fit_arguments
@@ -93,6 +106,27 @@ small table, the step budget that bounds the cost on large ones
 (`hea_zoo.models.training.TrainingBudget`) and the validation metric of early stopping."""
 
 
+SURROGATE_DEFAULTS: dict[str, Any] = {
+    "n_members": 5,
+    "hidden_units": (128, 128),
+    "learning_rate": 3e-3,
+    "epochs": 400,
+    "batch_size": 32,
+    "budget": TrainingBudget(
+        max_steps=6000, large_max_steps=2000, large_steps_rows=32000, max_batch_size=512,
+        reference_rows=250, lr_patience=3,
+    ),
+    # Smooth members interpolate best between the few alloy families of a small table;
+    # on large tables (more training rows than the budget's `early_stopping_rows`) ReLU
+    # members resolve the oracle's sharp ductility thresholds (docs/HYPERPARAMETERS.md).
+    "activation": "silu",
+    "large_table_activation": "relu",
+}
+"""The surrogate's: ensemble size and member widths, the Adam learning rate, epochs and
+batch on a small table, the step budget, and the members' activation on small and large
+tables (docs/HYPERPARAMETERS.md)."""
+
+
 def get_generator_class(name: str) -> type[ConditionalGenerator]:
     """The generator class registered under `name` ("cae", "cvae", "wcgan" or "flow").
 
@@ -101,8 +135,9 @@ def get_generator_class(name: str) -> type[ConditionalGenerator]:
     """
     key = str(name).lower()
     if key not in GENERATORS:
-        raise ValueError(
-            f"Unknown generator {name!r}. Valid names: {sorted(GENERATORS)}"
+        raise UsageError(
+            f"Unknown generator {name!r}. Valid names: {sorted(GENERATORS)}",
+            field="name",
         )
     return GENERATORS[key]
 
@@ -201,3 +236,186 @@ def train_default_generator(
     )
     model.training_seconds = time.perf_counter() - start
     return model
+
+
+def train_default_surrogate(
+    dataset,
+    epochs: int | None = None,
+    seed: int = 0,
+    verbose: int | str = "auto",
+    budget: TrainingBudget | None = None,
+    coverage: float = calibration.DEFAULT_COVERAGE,
+    calibration_fraction: float = calibration.CALIBRATION_FRACTION,
+    calibration_folds: int | None = None,
+    descriptors: Sequence[str] | str = "auto",
+) -> Surrogate:
+    """Train the default ensemble on `dataset.train` and calibrate its intervals.
+
+    How the intervals are calibrated depends on the number of distinct training alloys
+    (composition groups; `hea_zoo.models.calibration`):
+
+    - at least `calibration.CROSS_CONFORMAL_MAX_ALLOYS` (250): a share
+      `calibration_fraction` of them (whole groups, seeded by `seed`) is kept out of
+      training and calibrates the intervals (split conformal, `Surrogate.calibrate`); the
+      ensemble trains on the rest;
+    - fewer: K-fold cross-conformal (K = `calibration.CROSS_CONFORMAL_FOLDS`, 5): K
+      ensembles, each trained on all folds but one, predict the alloys of the fold they
+      did not see; the intervals are fitted on those out-of-fold predictions of every
+      training alloy, with each ensemble's spread measured in units of its median spread
+      on its own training alloys; the returned ensemble trains on all of them, and its
+      interval uses its own spread in the same units (K + 1 trainings).
+
+    When there are too few alloys for either (a calibration set smaller than
+    ``min_calibration_size(coverage)``), the model trains on all of them and stays
+    uncalibrated, with a warning.
+
+    On the training rows it adapts the target standardization, then fits within the
+    default step budget (`SURROGATE_DEFAULTS["budget"]`, see
+    `hea_zoo.models.training.TrainingBudget`): the batch grows with the table, the number
+    of epochs is capped by a number of optimizer steps, and on large tables training
+    stops early on a validation split with the best weights restored. The members' activation is
+    `SURROGATE_DEFAULTS["activation"]`, or `"large_table_activation"` on tables of more than
+    the budget's `early_stopping_rows` training rows.
+
+    Args:
+        dataset: a `hea_zoo.Dataset` (its elements, properties, units and groups).
+        epochs: maximum number of epochs (default `SURROGATE_DEFAULTS["epochs"]`); an
+            integer >= 1.
+        seed: ensemble and calibration-split seed.
+        verbose: ``"auto"``: one progress bar and a summary on stderr
+            (`hea_zoo.progress.TrainingProgress`); 0: silent; 1 or 2: Keras's own output.
+        budget: the step budget (default `SURROGATE_DEFAULTS["budget"]`).
+        coverage: nominal coverage of the intervals.
+        calibration_fraction: share of training alloys used for a calibration split (0:
+            no calibration at all).
+        calibration_folds: None (default): cross-conformal folds on small tables, a split
+            otherwise (above); 0: always a split; K >= 2: always K-fold cross-conformal.
+        descriptors: the members' element descriptors (`Surrogate`; ``"auto"``: the
+            valence-electron count and atomic radius when the element table covers the
+            dataset's elements, fractions only otherwise).
+
+    Returns:
+        The trained surrogate; `model.training_seconds` holds the training time
+        (calibration included).
+    """
+    epochs = SURROGATE_DEFAULTS["epochs"] if epochs is None else validation.check_epochs(epochs)
+    coverage = calibration._check_coverage(coverage)
+    calibration_fraction = validation.nonnegative_number(calibration_fraction, "calibration_fraction")
+    if calibration_fraction >= 1.0:
+        raise UsageError(
+            "must be in [0, 1) (the rest trains the ensemble). "
+            f"Received: calibration_fraction={calibration_fraction!r}",
+            field="calibration_fraction",
+        )
+    if calibration_folds is not None:
+        calibration_folds = validation.nonnegative_int(calibration_folds, "calibration_folds")
+        if calibration_folds == 1:
+            raise UsageError(
+                "must be 0 (a calibration split) or >= 2. Received: calibration_folds=1",
+                field="calibration_folds",
+            )
+    budget = SURROGATE_DEFAULTS["budget"] if budget is None else budget
+    train = dataset.train
+    settings = {
+        "n_members": SURROGATE_DEFAULTS["n_members"],
+        "hidden_units": SURROGATE_DEFAULTS["hidden_units"],
+        "activation": SURROGATE_DEFAULTS[
+            "large_table_activation" if len(train) > budget.early_stopping_rows else "activation"
+        ],
+        "log_targets": bool(np.all(dataset.properties > 0)),
+        "elements": dataset.elements,
+        "property_names": dataset.property_names,
+        "property_units": dataset.property_units,
+        "seed": seed,
+        "data_fingerprint": getattr(dataset, "source_fingerprint", None),
+        "coverage": coverage,
+        "descriptors": resolve_descriptors(descriptors, dataset.elements),
+    }
+    fit = {"epochs": epochs, "budget": budget, "seed": seed}
+    keras.utils.set_random_seed(seed)
+    model = Surrogate(**settings)
+    x, y = model.check_data(train.compositions, train.properties)
+    groups = getattr(train, "groups", None)
+    groups = np.arange(len(x)) if groups is None else np.asarray(groups)
+    n_groups = len(np.unique(groups))
+    needed = calibration.min_calibration_size(coverage)
+    folds = 0
+    if calibration_fraction > 0:
+        folds = calibration_folds
+        if folds is None:
+            small = n_groups < calibration.CROSS_CONFORMAL_MAX_ALLOYS
+            folds = calibration.CROSS_CONFORMAL_FOLDS if small else 0
+        n_cal = n_groups if folds else int(round(n_groups * calibration_fraction))
+        if n_cal < needed or n_groups < max(folds, 2):
+            warnings.warn(
+                f"{n_groups} training alloys leave {n_cal} for calibration; a "
+                f"{coverage:.0%} interval needs {needed}. "
+                "The surrogate is not calibrated (no intervals).",
+                stacklevel=2,
+            )
+            calibration_fraction, folds = 0.0, 0
+    start = time.perf_counter()
+    if calibration_fraction > 0 and folds:
+        from hea_zoo.data.datasets import group_folds
+
+        fold = group_folds(groups, folds, seed + 1)
+        mean, spread = np.zeros_like(y, dtype=np.float64), np.zeros_like(y, dtype=np.float64)
+        for k in range(folds):
+            held = fold == k
+            keras.utils.set_random_seed(seed)
+            part = Surrogate(**settings)
+            _fit_surrogate(part, x[~held], y[~held], verbose, f"surrogate, calibration fold {k + 1}/{folds}", **fit)
+            mean[held], std = _members_moments(part, x[held])
+            spread[held] = std / _spread_unit(part, x[~held])
+            del part
+        keras.utils.set_random_seed(seed)
+        model = Surrogate(**settings)
+        _fit_surrogate(model, x, y, verbose, "surrogate", **fit)
+        relative = calibration.fit_intervals(y, mean, spread, coverage)
+        model.set_intervals(calibration.in_units_of(relative, _spread_unit(model, x)), coverage, len(x), folds)
+    else:
+        fit_index, cal_index = np.arange(len(x)), np.arange(0)
+        if calibration_fraction > 0:
+            from hea_zoo.data.datasets import group_split
+
+            fit_index, cal_index = group_split(groups, calibration_fraction, seed + 1)
+        _fit_surrogate(model, x[fit_index], y[fit_index], verbose, "surrogate", **fit)
+        if len(cal_index):
+            model.calibrate(x[cal_index], y[cal_index])
+    model.training_seconds = time.perf_counter() - start
+    return model
+
+
+def _members_moments(model: Surrogate, x) -> tuple[np.ndarray, np.ndarray]:
+    """Ensemble mean and spread, computed eagerly (a compiled function per fold model would
+    be retraced, and warned about, each time)."""
+    members = keras.ops.convert_to_numpy(model.member_outputs(x)).astype(np.float64)
+    return members.mean(axis=0), members.std(axis=0)
+
+
+def _spread_unit(model: Surrogate, x) -> np.ndarray:
+    """(P,) the median ensemble spread of `model` on its own training rows `x`: the unit in
+    which cross-conformal calibration measures spreads (`hea_zoo.models.calibration`)."""
+    return np.maximum(np.median(_members_moments(model, x)[1], axis=0), 1e-12)
+
+
+def _fit_surrogate(model: Surrogate, x, y, verbose, label: str, epochs: int, budget: TrainingBudget, seed: int) -> None:
+    """Adapts, compiles and fits `model` on (x, y) with the default batch within `budget`."""
+    from hea_zoo.progress import fit_arguments
+
+    model.adapt(x, y)
+    model.compile(
+        optimizer=keras.optimizers.Adam(SURROGATE_DEFAULTS["learning_rate"]),
+        steps_per_execution=STEPS_PER_EXECUTION,
+    )
+    fit_with_budget(
+        model,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=SURROGATE_DEFAULTS["batch_size"],
+        budget=budget,
+        monitor="val_loss",
+        seed=seed,
+        **fit_arguments(verbose, label),
+    )

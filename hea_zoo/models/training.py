@@ -48,6 +48,7 @@ import math
 import keras
 import numpy as np
 
+from hea_zoo.errors import UsageError
 from hea_zoo.models import validation
 
 __all__ = ["STEPS_PER_EXECUTION", "HeldOutLosses", "TrainingBudget", "fit_with_budget"]
@@ -115,17 +116,19 @@ class TrainingBudget:
         validation.positive_int(self.lr_patience, "lr_patience")
         validation.nonnegative_int(self.stream_rows, "stream_rows")
         if not 0.0 < self.lr_factor <= 1.0:
-            raise ValueError(f"`lr_factor` must be in (0, 1]. Received: lr_factor={self.lr_factor!r}")
+            raise UsageError(f"must be in (0, 1]. Received: lr_factor={self.lr_factor!r}", field="lr_factor")
         if isinstance(self.lr_exponent, bool) or not (
             isinstance(self.lr_exponent, (int, float)) and 0.0 <= self.lr_exponent <= 1.0
         ):
-            raise ValueError(
-                f"`lr_exponent` must be in [0, 1]. Received: lr_exponent={self.lr_exponent!r}"
+            raise UsageError(
+                f"must be in [0, 1]. Received: lr_exponent={self.lr_exponent!r}",
+                field="lr_exponent",
             )
         if not 0.0 < self.validation_fraction < 0.5:
-            raise ValueError(
-                "`validation_fraction` must be in (0, 0.5). "
-                f"Received: validation_fraction={self.validation_fraction!r}"
+            raise UsageError(
+                "must be in (0, 0.5). "
+                f"Received: validation_fraction={self.validation_fraction!r}",
+                field="validation_fraction",
             )
 
     def batch_size(self, n_rows: int, base: int) -> int:

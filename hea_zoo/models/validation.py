@@ -12,6 +12,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from hea_zoo.errors import DataError, HeaZooError, TargetError, UsageError
+
 __all__ = [
     "as_str_tuple",
     "check_compositions",
@@ -30,14 +32,16 @@ __all__ = [
 def as_str_tuple(value: Any, argument: str, allow_empty: bool = False) -> tuple[str, ...]:
     """A non-empty tuple of strings (each non-empty unless `allow_empty`)."""
     if isinstance(value, str) or not isinstance(value, Sequence):
-        raise ValueError(
-            f"`{argument}` must be a sequence of strings. Received: {argument}={value!r}"
+        raise UsageError(
+            f"must be a sequence of strings. Received: {argument}={value!r}",
+            field=argument,
         )
     out = tuple(value)
     if not out or not all(isinstance(v, str) and (v or allow_empty) for v in out):
-        raise ValueError(
-            f"`{argument}` must be a non-empty sequence of "
-            f"{'' if allow_empty else 'non-empty '}strings. Received: {argument}={value!r}"
+        raise UsageError(
+            f"must be a non-empty sequence of "
+            f"{'' if allow_empty else 'non-empty '}strings. Received: {argument}={value!r}",
+            field=argument,
         )
     return out
 
@@ -45,8 +49,9 @@ def as_str_tuple(value: Any, argument: str, allow_empty: bool = False) -> tuple[
 def positive_int(value: Any, argument: str) -> int:
     """`value` as an int >= 1 (bools refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(
-            f"`{argument}` must be a positive integer. Received: {argument}={value!r}"
+        raise UsageError(
+            f"must be a positive integer. Received: {argument}={value!r}",
+            field=argument,
         )
     return int(value)
 
@@ -54,8 +59,9 @@ def positive_int(value: Any, argument: str) -> int:
 def nonnegative_int(value: Any, argument: str) -> int:
     """`value` as an int >= 0 (bools refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(
-            f"`{argument}` must be a nonnegative integer. Received: {argument}={value!r}"
+        raise UsageError(
+            f"must be a nonnegative integer. Received: {argument}={value!r}",
+            field=argument,
         )
     return int(value)
 
@@ -63,9 +69,10 @@ def nonnegative_int(value: Any, argument: str) -> int:
 def check_epochs(epochs: Any) -> int:
     """The number of epochs of a training: an integer >= 1."""
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-        raise ValueError(
-            f"`epochs` must be an integer >= 1 (a training runs at least one epoch). "
-            f"Received: epochs={epochs!r}"
+        raise UsageError(
+            f"must be an integer >= 1 (a training runs at least one epoch). "
+            f"Received: epochs={epochs!r}",
+            field="epochs",
         )
     return int(epochs)
 
@@ -78,8 +85,9 @@ def nonnegative_number(value: Any, argument: str) -> float:
         or not np.isfinite(value)
         or value < 0
     ):
-        raise ValueError(
-            f"`{argument}` must be a nonnegative number. Received: {argument}={value!r}"
+        raise UsageError(
+            f"must be a nonnegative number. Received: {argument}={value!r}",
+            field=argument,
         )
     return float(value)
 
@@ -87,7 +95,7 @@ def nonnegative_number(value: Any, argument: str) -> float:
 def positive_number(value: Any, argument: str) -> float:
     """`value` as a finite float > 0."""
     if nonnegative_number(value, argument) == 0:
-        raise ValueError(f"`{argument}` must be a positive number. Received: {argument}={value!r}")
+        raise UsageError(f"must be a positive number. Received: {argument}={value!r}", field=argument)
     return float(value)
 
 
@@ -102,9 +110,10 @@ def units_tuple(value: Any, argument: str) -> tuple[int, ...]:
     if out is None or not all(
         isinstance(u, numbers.Integral) and not isinstance(u, bool) and u > 0 for u in out
     ):
-        raise ValueError(
-            f"`{argument}` must be a sequence of positive integers (layer widths). "
-            f"Received: {argument}={value!r}"
+        raise UsageError(
+            f"must be a sequence of positive integers (layer widths). "
+            f"Received: {argument}={value!r}",
+            field=argument,
         )
     return tuple(int(u) for u in out)
 
@@ -119,6 +128,7 @@ def check_conditions(
     units: Sequence[str],
     name: str = "conditions",
     nonnegative: bool | Sequence[bool] | np.ndarray = True,
+    error: type[HeaZooError] = TargetError,
 ) -> np.ndarray:
     """Validates conditions (physical units) and returns them as float32 `(m, len(names))`.
 
@@ -134,44 +144,51 @@ def check_conditions(
             (`ConditionalGenerator.check_conditions`): a condition the data has negative
             (a test temperature in °C, a formation energy) accepts negative values.
 
+        error: the class raised: `TargetError` (conditions asked for, the default) or
+            `DataError` (a training table's conditions).
+
     Raises:
-        ValueError: wrong shape, non-numeric or non-finite values, or a negative value in
-            a column that refuses them (the message names the row and the expected
-            columns).
+        TargetError (or `error`): wrong shape, non-numeric or non-finite values, or a
+            negative value in a column that refuses them (field `name`; the message names
+            the row and the expected columns). Both are `ValueError`s.
     """
     n = len(names)
     try:
         array = np.asarray(conditions, dtype="float64")
     except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"`{name}` must be numeric, shape (m, {n}) with columns "
-            f"{_describe(names, units)}. Could not convert: {error}"
+        raise error(
+            f"must be numeric, shape (m, {n}) with columns "
+            f"{_describe(names, units)}. Could not convert: {error}",
+            field=name,
         ) from None
     if array.ndim == 1 and array.shape[0] == n:
         array = array[None, :]
     if array.ndim != 2 or array.shape[1] != n or array.shape[0] == 0:
-        raise ValueError(
-            f"`{name}` must have shape (m, {n}), one column per condition "
-            f"({_describe(names, units)}), m >= 1. Received: shape {array.shape}"
+        raise error(
+            f"must have shape (m, {n}), one column per condition "
+            f"({_describe(names, units)}), m >= 1. Received: shape {array.shape}",
+            field=name,
         )
     finite = np.isfinite(array)
     if not finite.all():
         row = int(np.argwhere(~finite.all(axis=1))[0, 0])
-        raise ValueError(
-            f"`{name}` must be finite; row {row} is {array[row].tolist()} "
-            f"(columns {_describe(names, units)})."
+        raise error(
+            f"must be finite; row {row} is {array[row].tolist()} "
+            f"(columns {_describe(names, units)}).",
+            field=name,
         )
     columns = np.broadcast_to(np.asarray(nonnegative, dtype=bool), (n,))
     negative = (array < 0) & columns[None, :]
     if negative.any():
         row, col = (int(v) for v in np.argwhere(negative)[0])
         every = bool(np.ndim(nonnegative) == 0 and nonnegative)
-        raise ValueError(
-            f"`{name}` must be nonnegative"
+        raise error(
+            "must be nonnegative"
             + (" physical values" if every else " where the training data is")
             + f"; row {row} has {names[col]}={float(array[row, col])!r} {units[col]} "
             f"(row {array[row].tolist()})"
-            + ("." if every else f"; the training data's {names[col]} is never negative.")
+            + ("." if every else f"; the training data's {names[col]} is never negative."),
+            field=name,
         )
     return array.astype("float32")
 
@@ -192,9 +209,10 @@ def check_compositions(
     except Exception:  # ragged input: let the validator describe it
         shape = None
     if shape is not None and (len(shape) != 2 or shape[1] != len(elements)):
-        raise ValueError(
-            f"`{name}` must have shape (N, {len(elements)}), one column per element "
-            f"({' '.join(elements)}). Received: shape {tuple(shape)}"
+        raise DataError(
+            f"must have shape (N, {len(elements)}), one column per element "
+            f"({' '.join(elements)}). Received: shape {tuple(shape)}",
+            field=name,
         )
     kwargs = {} if atol is None else {"atol": atol}
     return validate_compositions(compositions, n_elements=len(elements), name=name, **kwargs)
@@ -210,15 +228,15 @@ def check_pair(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validates training compositions and their conditions (same number of rows)."""
     if conditions is None:
-        raise ValueError(
+        raise DataError(
             f"{what}: the conditions are missing. Pass (compositions, conditions) with "
             f"conditions of shape (N, {len(names)}) ({_describe(names, units)})."
         )
     x = check_compositions(compositions, elements, name=f"{what} compositions")
     # Training data: its own range decides where negative conditions are allowed later.
-    c = check_conditions(conditions, names, units, name=f"{what} conditions", nonnegative=False)
+    c = check_conditions(conditions, names, units, name=f"{what} conditions", nonnegative=False, error=DataError)
     if len(x) != len(c):
-        raise ValueError(
+        raise DataError(
             f"{what}: compositions and conditions must have the same number of rows. "
             f"Received: {len(x)} compositions and {len(c)} conditions."
         )
@@ -233,16 +251,16 @@ def check_properties(
     try:
         y = np.asarray(properties, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be numeric. Could not convert: {error}") from None
+        raise DataError(f"{name} must be numeric. Could not convert: {error}") from None
     if y.ndim == 1 and n == 1:
         y = y[:, None]
     if y.shape != (n_rows, n):
-        raise ValueError(
+        raise DataError(
             f"Expected {name} of shape ({n_rows}, {n}) (one row per composition, one "
             f"column per property: {', '.join(names)}). Received shape {y.shape}."
         )
     bad = ~np.all(np.isfinite(y), axis=1)
     if bad.any():
         r = int(np.argmax(bad))
-        raise ValueError(f"{name} row {r} is not finite: {y[r].tolist()}.")
+        raise DataError(f"{name} row {r} is not finite: {y[r].tolist()}.")
     return y.astype(np.float32)

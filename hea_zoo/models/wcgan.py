@@ -7,6 +7,7 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
+from hea_zoo.errors import UsageError
 from hea_zoo.models import validation
 from hea_zoo.models.base import (
     ConditionalGenerator,
@@ -27,8 +28,9 @@ class ClipConstraint(keras.constraints.Constraint):
 
     def __init__(self, clip_value: float = 0.01):
         if not isinstance(clip_value, (int, float)) or clip_value <= 0:
-            raise ValueError(
-                f"`clip_value` must be a positive number. Received: clip_value={clip_value!r}"
+            raise UsageError(
+                f"must be a positive number. Received: clip_value={clip_value!r}",
+                field="clip_value",
             )
         self.clip_value = float(clip_value)
 
@@ -70,8 +72,6 @@ class WCGAN(ConditionalGenerator):
         n_critic: critic steps per generator step.
         clip_value: weight-clipping bound (used when `gradient_penalty == 0`).
         gradient_penalty: weight of the gradient penalty (0: weight clipping).
-        learning_rate: learning rate of the default optimizers (`compile()`
-            without optimizers).
         **kwargs: `ConditionalGenerator` and `keras.Model` arguments.
 
     Example:
@@ -84,6 +84,9 @@ class WCGAN(ConditionalGenerator):
     ```
     """
 
+    default_learning_rate = 5e-4
+    """Learning rate of the optimizers `compile()` makes when given none."""
+
     def __init__(
         self,
         latent_dim: int = 8,
@@ -93,7 +96,6 @@ class WCGAN(ConditionalGenerator):
         n_critic: int = 5,
         clip_value: float = 0.01,
         gradient_penalty: float = 0.0,
-        learning_rate: float = 5e-4,
         **kwargs,
     ):
         super().__init__(
@@ -108,7 +110,6 @@ class WCGAN(ConditionalGenerator):
         self.n_critic = validation.positive_int(n_critic, "n_critic")
         self.clip_value = validation.positive_number(clip_value, "clip_value")
         self.gradient_penalty = validation.nonnegative_number(gradient_penalty, "gradient_penalty")
-        self.learning_rate = validation.positive_number(learning_rate, "learning_rate")
 
         # === Networks ===
         e, c, k = self.n_elements, self.n_conditions, self.latent_dim
@@ -133,11 +134,12 @@ class WCGAN(ConditionalGenerator):
 
     # ---------------------------------------------------------------- compile
     def default_optimizer(self) -> keras.optimizers.Optimizer:
-        """RMSprop(learning_rate) with weight clipping; Adam(learning_rate, 0.5, 0.9) with the
-        gradient penalty."""
+        """RMSprop(`default_learning_rate`) with weight clipping; Adam(`default_learning_rate`,
+        0.5, 0.9) with the gradient penalty. Another rate is a training setting: pass the
+        optimizers to `compile` (it is not part of the model's config)."""
         if self.gradient_penalty > 0:
-            return keras.optimizers.Adam(self.learning_rate, beta_1=0.5, beta_2=0.9)
-        return keras.optimizers.RMSprop(self.learning_rate)
+            return keras.optimizers.Adam(self.default_learning_rate, beta_1=0.5, beta_2=0.9)
+        return keras.optimizers.RMSprop(self.default_learning_rate)
 
     def optimizers(self) -> list:
         """The critic's and the generator's optimizers."""
@@ -148,21 +150,23 @@ class WCGAN(ConditionalGenerator):
 
         Args:
             d_optimizer: critic optimizer (instance, name or config). Default:
-                RMSprop(learning_rate) with weight clipping, Adam(learning_rate,
-                0.5, 0.9) with the gradient penalty.
+                RMSprop(`default_learning_rate`) with weight clipping,
+                Adam(`default_learning_rate`, 0.5, 0.9) with the gradient penalty.
             g_optimizer: generator optimizer, same default.
             **kwargs: other `keras.Model.compile` arguments (e.g.
                 `steps_per_execution`, `run_eagerly`).
         """
         if "optimizer" in kwargs:
-            raise ValueError(
+            raise UsageError(
                 "WCGAN trains two networks: pass `d_optimizer=` (critic) and "
-                "`g_optimizer=` (generator) instead of `optimizer=`."
+                "`g_optimizer=` (generator) instead of `optimizer=`.",
+                field="optimizer",
             )
         for key in ("loss", "metrics"):
             if kwargs.get(key) is not None:
-                raise ValueError(
-                    f"WCGAN defines its own losses and metrics. Received: {key}={kwargs[key]!r}"
+                raise UsageError(
+                    f"WCGAN defines its own losses and metrics. Received: {key}={kwargs[key]!r}",
+                    field=key,
                 )
         self.d_optimizer = (
             self.default_optimizer() if d_optimizer is None else keras.optimizers.get(d_optimizer)
@@ -280,7 +284,6 @@ class WCGAN(ConditionalGenerator):
                 "n_critic": self.n_critic,
                 "clip_value": self.clip_value,
                 "gradient_penalty": self.gradient_penalty,
-                "learning_rate": self.learning_rate,
             }
         )
         return config

@@ -27,7 +27,7 @@ The noise is an explicit input, so every runtime gives the same compositions for
 
 Versions. TensorFlow Serving does not reload a version number it already serves, so a new
 export gets a new number: by default the next one (the highest existing version + 1).
-Re-exporting an existing version needs ``overwrite=True`` and is a crash-safe swap.
+Re-exporting an existing version needs ``overwrite`` and is a crash-safe swap.
 
 Crash safety. The SavedModel is written in full into a hidden staging folder beside its
 version folder (``<name>/.v<version>.<16 hex>.tmp``; TensorFlow Serving skips names that
@@ -54,15 +54,10 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import hashlib
 import json
 import os
-import platform
 import re
-import time
-from collections.abc import Sequence
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -71,7 +66,7 @@ import tensorflow as tf
 
 from hea_zoo._version import __version__
 from hea_zoo.artifact import NOISE_SPEC, decode_metadata, encode_metadata
-from hea_zoo.constants import GENERATOR_NAMES, SURROGATE_NAME
+from hea_zoo.errors import UsageError
 from hea_zoo.files import (
     atomic_write,
     folder_lock,
@@ -87,7 +82,6 @@ __all__ = [
     "METADATA_FILE",
     "ExportResult",
     "export_model",
-    "export_all",
     "existing_versions",
     "next_version",
     "export_generator",
@@ -180,23 +174,26 @@ def _check_exportable(model) -> str:
             f"Received: {type(model).__name__}"
         )
     if not getattr(model, "built", False):
-        raise ValueError(
-            f"Cannot export an unbuilt {type(model).__name__}: build and train it first "
-            "(`model.fit(...)`)."
+        raise UsageError(
+            f"cannot export an unbuilt {type(model).__name__}: build and train it first "
+            "(`model.fit(...)`).",
+            field="model",
         )
     if not model.is_trained:
-        raise ValueError(
-            f"Cannot export an untrained {type(model).__name__}: its weights are random. "
-            "Call `model.fit(...)` first (or load a trained .keras file)."
+        raise UsageError(
+            f"cannot export an untrained {type(model).__name__}: its weights are random. "
+            "Call `model.fit(...)` first (or load a trained .keras file).",
+            field="model",
         )
     return kind
 
 
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME_PATTERN.match(name):
-        raise ValueError(
-            "`name` must be a non-empty file name of letters, digits, '_', '-' or '.' "
-            f"(not starting with '.' or '-'). Received: name={name!r}"
+        raise UsageError(
+            "must be a non-empty file name of letters, digits, '_', '-' or '.' "
+            f"(not starting with '.' or '-'). Received: {name!r}",
+            field="name",
         )
     return name
 
@@ -207,9 +204,10 @@ def _check_version(version: Any) -> int:
     except ValueError:
         number = 0
     if isinstance(version, bool) or number < 1 or str(number) != str(version).strip():
-        raise ValueError(
-            "`version` must be a positive integer (TensorFlow Serving loads numeric version "
-            f"folders). Received: version={version!r}"
+        raise UsageError(
+            "must be a positive integer (TensorFlow Serving loads numeric version "
+            f"folders). Received: {version!r}",
+            field="version",
         )
     return number
 
@@ -540,7 +538,7 @@ def export_model(
         version: SavedModel version, a positive integer (default: the next one, the
             highest version already in ``export_dir/<name>`` + 1, or 1).
         overwrite: Replace an existing ``<name>/<version>`` (a crash-safe swap). Without
-            it an existing version raises `FileExistsError`. A running TensorFlow Serving
+            it an existing version raises `hea_zoo.errors.UsageError`. A running TensorFlow Serving
             keeps serving the version it loaded: export a new version to roll out.
         onnx: Also write the ONNX file. It holds the newest version: it is replaced by a
             version at least as new as its own, and left alone by an older one.
@@ -554,9 +552,10 @@ def export_model(
 
     Raises:
         TypeError: not a hea_zoo generator or surrogate.
-        ValueError: the model is unbuilt or untrained, or a bad name or version.
-        FileExistsError: the version exists and ``overwrite`` is False, or
-            ``<name>.onnx`` is not a hea_zoo export and ``overwrite`` is False.
+        UsageError: the model is unbuilt or untrained (field ``model``), a bad name
+            (``name``) or version (``version``); the version exists, or ``<name>.onnx``
+            is not a hea_zoo export, and ``overwrite`` is False (field ``overwrite``).
+            `hea_zoo.errors.UsageError` is a `ValueError`.
 
     Example:
         >>> export_model(cvae, "exported", "cvae")  # doctest: +SKIP
@@ -577,18 +576,19 @@ def export_model(
         target_onnx = root / f"{name}.onnx"
         exists = os.path.lexists(target_sm)
         if exists and not overwrite:
-            raise FileExistsError(
-                f"{target_sm} already exists: version {version} of {name!r} is exported. Pass "
-                "overwrite=True to replace it, or export another version (the default is the "
-                "next one)."
+            raise UsageError(
+                f"{target_sm} already exists: version {version} of {name!r} is exported. It is "
+                "replaced only on request; or export another version (the default is the next one).",
+                field="overwrite",
             )
         write_onnx = onnx
         if onnx and os.path.lexists(target_onnx):
             held = _existing_onnx_version(target_onnx)
             if held is None and not overwrite:
-                raise FileExistsError(
-                    f"{target_onnx} already exists and is not a hea_zoo export. Pass "
-                    "overwrite=True to replace it."
+                raise UsageError(
+                    f"{target_onnx} already exists and is not a hea_zoo export; it is replaced "
+                    "only on request.",
+                    field="overwrite",
                 )
             if held is not None and held > version:
                 write_onnx = False  # it holds a newer version
@@ -723,230 +723,5 @@ def artifact_files(root: str | os.PathLike, exclude: tuple[str, ...] = ()) -> di
     return out
 
 
-# --------------------------------------------------------------------------- export_all
 MANIFEST = "MANIFEST.json"
-"""Name of the manifest `export_all` writes."""
-
-_NOT_HASHED = (MANIFEST, "README.md")  # the manifest itself and a hand-written README
-_PACKAGES = ("tensorflow", "keras", "tensorflow-probability", "tf2onnx", "onnx", "onnxruntime", "numpy", "pymatgen")
-
-
-def _package_versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {"python": platform.python_version(), "hea_zoo": __version__}
-    for package in _PACKAGES:
-        try:
-            versions[package] = importlib_metadata.version(package)
-        except importlib_metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions
-
-
-def _generator_metrics(model, dataset, surrogate, n_per_condition: int, seed: int) -> dict:
-    """MAPE (surrogate- and oracle-judged) and diversity on the study's line conditions."""
-    from hea_zoo.evaluation import experiments
-
-    run = experiments.run_line(model, dataset, surrogate, n_per_condition=n_per_condition, seed=seed)
-    m = experiments.compute_run_metrics(
-        run, dataset.property_names, training_compositions=dataset.train.compositions
-    ).to_dict()
-    return {
-        "protocol": f"line: {m['n_conditions']} conditions from (q5 G, q5 K) to (q95 G, q95 K), "
-        f"{m['n_per_condition']} designs each, seed {seed}",
-        "mape_surrogate_percent": m["mape_surrogate"],
-        "mape_oracle_percent": m["mape_oracle"],
-        "cosine_similarity": m["cosine_similarity"],
-        "validity": m["validity"],
-        "uniqueness": m["uniqueness"],
-        "hit_rate_oracle": m["hit_rate_oracle"],
-        "copy_rate": None if m["nearest_training"] is None else m["nearest_training"]["copy_rate"],
-    }
-
-
-def _load_keras(directory: Path, name: str):
-    import keras
-
-    import hea_zoo.models  # noqa: F401  (registers the classes)
-
-    path = directory / f"{name}.keras"
-    if not path.is_file():
-        raise FileNotFoundError(f"{directory}: no {path.name} there (expected one .keras file per exported model).")
-    try:
-        return keras.saving.load_model(path)
-    except Exception as err:  # keras raises many types for damaged or foreign files
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ValueError(f"{path} is not a hea_zoo model file, or it is damaged: {first[:200]}") from None
-
-
-def _versions_for(output: Path, names: Sequence[str], version: int | None, overwrite: bool) -> dict[str, int]:
-    """The version each model will get; raises before any training if one is refused."""
-    chosen = {}
-    for name in names:
-        existing = existing_versions(output / name)
-        if version is None:
-            chosen[name] = existing[-1] + 1 if existing else 1
-            continue
-        if version in existing and not overwrite:
-            raise FileExistsError(
-                f"{output / name / str(version)} already exists. Pass overwrite=True to "
-                "replace it, or export the next version (the default)."
-            )
-        if existing and version < existing[-1]:
-            raise ValueError(
-                f"version {version} of {name!r} is older than the exported version "
-                f"{existing[-1]}: export_all writes the newest version (its ONNX and .keras "
-                "files hold the newest). Export the old version with export_model instead."
-            )
-        chosen[name] = version
-    return chosen
-
-
-def export_all(
-    out: str | os.PathLike = "exported",
-    from_dir: str | os.PathLike | None = None,
-    models: Sequence[str] = GENERATOR_NAMES,
-    version: int | None = None,
-    overwrite: bool = False,
-    epochs: int | None = None,
-    surrogate_epochs: int | None = None,
-    seed: int = 0,
-    n_per_condition: int = 2000,
-    quick: bool = False,
-    command: str | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> Path:
-    """Trains (or loads) the default models on the bundled data and exports them all.
-
-    For each generator in `models` and the surrogate: ``<out>/<name>/<version>/``
-    (SavedModel), ``<out>/<name>.onnx`` and ``<out>/keras/<name>.keras``; then
-    ``<out>/MANIFEST.json`` with the model versions, the metrics each scored (surrogate
-    held-out R² and MAPE; generators' MAPE judged by the surrogate and by the oracle,
-    within-condition cosine similarity on the study's 20 line conditions), the sha256 and
-    size of every file, the training data's fingerprint and the package versions. This is
-    ``hea-zoo export --all``.
-
-    Args:
-        out: the export folder.
-        from_dir: load ``<name>.keras`` files from this folder instead of training.
-        models: generators to export (the surrogate always is).
-        version: export version (default: each model's next version).
-        overwrite: replace existing versions (crash-safe swaps).
-        epochs: generator epochs (default: each model's measured default).
-        surrogate_epochs: surrogate epochs (default: its own).
-        seed: training and metrics seed.
-        n_per_condition: designs per line condition for the metrics (2000, as the study).
-        quick: 5 epochs, 100 designs per condition: a smoke test, not a result.
-        command: the command line to record in the manifest.
-        progress: called with one-line progress messages (e.g. `hea_zoo.progress.Steps`).
-
-    Returns:
-        The path of the manifest.
-
-    Raises:
-        FileExistsError: a version exists and ``overwrite`` is False (checked before any
-            training).
-        FileNotFoundError: `from_dir` lacks a model file.
-        ValueError: unknown model name, a version older than the exported one.
-    """
-    from hea_zoo.data.datasets import load_dataset
-    from hea_zoo.models import DEFAULT_HYPERPARAMETERS, SURROGATE_DEFAULTS, get_generator_class
-    from hea_zoo.models import train_default_generator, train_default_surrogate
-
-    say = progress or (lambda message: None)
-    models = [str(m).lower() for m in models]
-    for name in models:
-        get_generator_class(name)  # fails with the valid names
-    if version is not None:
-        version = _check_version(version)
-    if quick:
-        epochs = epochs or 5
-        surrogate_epochs = surrogate_epochs or 5
-        n_per_condition = min(n_per_condition, 100)
-    output = Path(out)
-    names = [*models, SURROGATE_NAME]
-    versions = _versions_for(output, names, version, overwrite)
-    source = None if from_dir is None else Path(from_dir)
-    dataset = load_dataset()
-
-    loaded, training = {}, {}
-    for name in [SURROGATE_NAME, *models]:
-        start = time.perf_counter()
-        if source is not None:
-            say(f"{name}: loading {source / (name + '.keras')}")
-            loaded[name] = _load_keras(source, name)
-            training[name] = {"loaded_from": str(source / f"{name}.keras")}
-            continue
-        if name == SURROGATE_NAME:
-            n = surrogate_epochs or SURROGATE_DEFAULTS["epochs"]
-            say(f"{name}: training ({n} epochs)")
-            loaded[name] = train_default_surrogate(dataset, epochs=surrogate_epochs, seed=seed)
-        else:
-            n = epochs or DEFAULT_HYPERPARAMETERS[name]["epochs"]
-            say(f"{name}: training ({n} epochs)")
-            loaded[name] = train_default_generator(name, dataset, epochs=epochs, seed=seed)
-        training[name] = {"epochs": n, "seed": seed, "seconds": round(time.perf_counter() - start, 1)}
-
-    surrogate = loaded[SURROGATE_NAME]
-    scores = surrogate.score(dataset.test.compositions, dataset.test.properties)
-    metrics: dict[str, Any] = {SURROGATE_NAME: {"held_out": scores, "n_test": int(len(dataset.test_index))}}
-    for name in models:
-        say(f"{name}: metrics on the line conditions ({n_per_condition} designs each)")
-        metrics[name] = _generator_metrics(loaded[name], dataset, surrogate, n_per_condition, seed)
-
-    entries = {}
-    for name in names:
-        model = loaded[name]
-        say(f"{name}: exporting version {versions[name]} (SavedModel, ONNX, .keras)")
-        # Generators record the training alloys, so `design` can warn when constraints
-        # exclude every one of them (designs are then extrapolations).
-        train = None if name == SURROGATE_NAME else dataset.train.compositions
-        result = export_model(
-            model, output, name, version=versions[name], overwrite=overwrite, training_compositions=train
-        )
-        keras_path = output / "keras" / f"{name}.keras"
-        atomic_write(keras_path, model.save)
-        files = {"saved_model": result.saved_model.relative_to(output).as_posix()}
-        if result.onnx is not None:
-            files["onnx"] = result.onnx.relative_to(output).as_posix()
-        if result.log_prob_onnx is not None:
-            files["log_prob_onnx"] = result.log_prob_onnx.relative_to(output).as_posix()
-        files["keras"] = keras_path.relative_to(output).as_posix()
-        entries[name] = {
-            "class": type(model).__name__,
-            "model_version": str(model.model_version),
-            "export_version": result.version,
-            "metadata": result.metadata,
-            "files": files,
-            "config": model.get_config(),
-            "training": training[name],
-            "metrics": metrics[name],
-        }
-
-    hashed = artifact_files(output, exclude=_NOT_HASHED)
-    for entry in entries.values():
-        entry["bytes"] = {
-            kind: sum(info["bytes"] for path, info in hashed.items() if path == rel or path.startswith(rel + "/"))
-            for kind, rel in entry["files"].items()
-        }
-    manifest = {
-        "manifest_version": 1,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": command or "hea_zoo.serving.export.export_all",
-        "hea_zoo_version": __version__,
-        "packages": _package_versions(),
-        "dataset": {
-            "name": dataset.name,
-            "fingerprint_sha256": dataset.fingerprint(),
-            "n_alloys": int(len(dataset)),
-            "n_train": int(len(dataset.train_index)),
-            "n_test": int(len(dataset.test_index)),
-            "elements": list(dataset.elements),
-            "property_names": list(dataset.property_names),
-            "property_units": list(dataset.property_units),
-        },
-        "models": entries,
-        "total_bytes": int(sum(info["bytes"] for info in hashed.values())),
-        "files": hashed,
-    }
-    path = write_text(output / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
-    say(f"manifest: {path} ({manifest['total_bytes'] / 1e6:.2f} MB in {len(hashed)} files)")
-    return path
+"""Name of the manifest `hea_zoo.workflows.export_all` writes beside the exports."""

@@ -26,7 +26,7 @@ def test_conformal_quantile_is_the_finite_sample_order_statistic():
     calibration.conformal_quantile(np.ones(9), 0.9)
     with pytest.raises(ValueError, match="needs at least 9 calibration alloys. Received: 8"):
         calibration.conformal_quantile(np.ones(8), 0.9)
-    with pytest.raises(ValueError, match="coverage must be in"):
+    with pytest.raises(ValueError, match="^coverage: must be in"):
         calibration.conformal_quantile(np.ones(20), 1.0)
 
 
@@ -257,9 +257,9 @@ def test_the_calibration_scheme_can_be_chosen(small_table, tmp_path):
     folds.save(tmp_path / "folds.keras")
     loaded = keras.saving.load_model(tmp_path / "folds.keras")
     assert loaded.calibration_folds == 3 and loaded.calibration_size == folds.calibration_size
-    with pytest.raises(ValueError, match="`calibration_folds` must be 0 \\(a calibration split\\) or >= 2"):
+    with pytest.raises(ValueError, match="^calibration_folds: must be 0 \\(a calibration split\\) or >= 2"):
         train_default_surrogate(small_table, epochs=1, calibration_folds=1)
-    with pytest.raises(ValueError, match="`calibration_folds` must be a nonnegative integer"):
+    with pytest.raises(ValueError, match="^calibration_folds: must be a nonnegative integer"):
         train_default_surrogate(small_table, epochs=1, calibration_folds=-2)
 
 

@@ -9,11 +9,11 @@ import scipy.stats
 import tensorflow as tf
 
 import helpers
+from hea_zoo.evaluation.baselines import gaussian_baseline_nll
 from hea_zoo.models import CFlow
 from hea_zoo.models.flow import (
     ConditionalMADE,
     composition_to_log_ratios,
-    gaussian_baseline_nll,
     log_ratios_to_composition,
     reference_mask,
 )

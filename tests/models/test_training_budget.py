@@ -9,7 +9,7 @@ import pytest
 from hea_zoo.models import Surrogate, TrainingBudget, fit_with_budget
 from hea_zoo.models.training import HeldOutLosses
 from hea_zoo.models.defaults import DEFAULT_HYPERPARAMETERS
-from hea_zoo.models.surrogate import SURROGATE_DEFAULTS
+from hea_zoo.models import SURROGATE_DEFAULTS
 
 
 def test_batch_grows_with_the_square_root_of_the_table_up_to_a_cap():
@@ -79,9 +79,9 @@ def test_large_tables_take_their_own_step_cap_and_a_scaled_learning_rate(dataset
     rng = np.random.default_rng(2)
     rows = rng.integers(0, len(dataset.train), 2400)
     x, y = dataset.train.compositions[rows], dataset.train.properties[rows]
-    model = Surrogate(n_members=2, hidden_units=(16,), seed=0, learning_rate=1e-3)
+    model = Surrogate(n_members=2, hidden_units=(16,), seed=0)
     model.adapt(x, y)
-    model.compile()
+    model.compile(keras.optimizers.Adam(1e-3))
     budget = TrainingBudget(max_steps=10**6, large_max_steps=40, reference_rows=250,
                             max_batch_size=512, early_stopping_rows=2000)  # fmt: skip
     fit_with_budget(model, x, y, epochs=1000, batch_size=32, budget=budget)
@@ -96,9 +96,9 @@ def test_early_stopping_restores_the_best_weights(dataset):
     rng = np.random.default_rng(1)
     rows = rng.integers(0, len(dataset.train), 2400)
     x, y = dataset.train.compositions[rows], dataset.train.properties[rows]
-    model = Surrogate(n_members=1, hidden_units=(16,), seed=0, learning_rate=0.5)  # unstable
+    model = Surrogate(n_members=1, hidden_units=(16,), seed=0)  # unstable
     model.adapt(x, y)
-    model.compile()
+    model.compile(keras.optimizers.Adam(0.5))
     budget = TrainingBudget(max_steps=10**6, early_stopping_rows=2000, patience=1)
     history = fit_with_budget(model, x, y, epochs=30, batch_size=32, budget=budget, seed=3)
     val = history.history["val_loss"]
@@ -162,9 +162,9 @@ def test_full_batches_have_a_static_shape_and_drop_a_different_remainder_each_pa
     rng = np.random.default_rng(2)
     rows = rng.integers(0, len(dataset.train), 2400)
     xs, ys = dataset.train.compositions[rows], dataset.train.properties[rows]
-    model = Surrogate(n_members=2, hidden_units=(16,), seed=0, learning_rate=1e-3)
+    model = Surrogate(n_members=2, hidden_units=(16,), seed=0)
     model.adapt(xs, ys)
-    model.compile(steps_per_execution=16)
+    model.compile(keras.optimizers.Adam(1e-3), steps_per_execution=16)
     budget = TrainingBudget(max_steps=10**6, large_max_steps=100, early_stopping_rows=2000, max_batch_size=64,
                             reference_rows=250, full_batches=True, lr_exponent=1.0)  # fmt: skip
     fit_with_budget(model, xs, ys, epochs=1000, batch_size=32, budget=budget)

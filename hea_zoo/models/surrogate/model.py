@@ -1,0 +1,444 @@
+"""`Surrogate`, the deep-ensemble regressor (see `hea_zoo.models.surrogate`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from hea_zoo.errors import DataError, UsageError
+from hea_zoo._version import __version__
+from hea_zoo.constants import ELEMENTS, PROPERTY_NAMES, PROPERTY_UNITS
+from hea_zoo.models import calibration, legacy, validation
+from hea_zoo.models.base import ZooModel
+from hea_zoo.models.surrogate.descriptors import descriptor_features, descriptor_table, resolve_descriptors
+from hea_zoo.models.surrogate.layers import EnsembleDense
+
+SURROGATE_MODEL_VERSION = "3"
+"""Layout of saved surrogates. "1" (hea_zoo 0.1.0): one network per member; "2": one
+vectorized ensemble (`EnsembleDense` layers), with the interval weights
+(`interval_scale`, `interval_offset`, `interval_power`) after the target statistics; a
+layout-2 file saved before the intervals existed has no interval weights and loads
+uncalibrated, one saved before `interval_power` loads with power 1 (the same intervals).
+"3": element descriptors as extra inputs (`descriptors`; the descriptor table and the
+features' statistics after the interval weights); a layout-2 file loads without them."""
+
+
+@keras.saving.register_keras_serializable(package="hea_zoo")
+class Surrogate(ZooModel):
+    """Deep-ensemble regressor from atomic fractions to properties in physical units.
+
+    Args:
+        elements: element symbols of the input columns.
+        property_names: names of the predicted properties.
+        property_units: their units.
+        n_members: number of networks in the ensemble (>= 1; 5 by default).
+        hidden_units: widths of each member's hidden layers.
+        activation: hidden activation.
+        log_targets: learn log(property) (for positive properties such as moduli and
+            toughness: relative errors weigh equally across the range). `adapt` refuses
+            nonpositive targets when True.
+        seed: seed of the members' initialization.
+        model_version: version string recorded in saved files and exports.
+        package_version: hea_zoo version that built the model (set automatically).
+        data_fingerprint: `Dataset.source_fingerprint` of the training data.
+        coverage: nominal coverage of the prediction intervals (0.9 by default).
+        calibration_size: number of calibration alloys behind the intervals (0: not
+            calibrated; set by `calibrate`).
+        calibration_folds: 0 when the intervals come from a held-out calibration split;
+            K when from K-fold cross-conformal scores (`train_default_surrogate` on a
+            small table; `hea_zoo.models.calibration`).
+        descriptors: element properties whose composition-weighted mean and standard
+            deviation are extra inputs (`resolve_descriptors`): ``"auto"`` (default:
+            `DEFAULT_DESCRIPTORS` when every element is in the element table, else none),
+            a list of names, or ``()`` for fractions only. Standardized by `adapt`.
+
+    Call:
+        `model(compositions)` -> (batch, P) ensemble mean in physical units.
+
+    Example:
+        >>> ds = hea_zoo.load_dataset()
+        >>> s = Surrogate(n_members=5)
+        >>> s.adapt(ds.train.compositions, ds.train.properties)
+        >>> s.compile()
+        >>> s.fit(ds.train.compositions, ds.train.properties, epochs=200, batch_size=32)
+        >>> mean, std = s.predict_with_uncertainty(ds.test.compositions)
+        >>> s.calibrate(calibration_compositions, calibration_properties)
+        >>> mean, lower, upper = s.predict_interval(ds.test.compositions)
+    """
+
+    _adapt_arguments = "compositions, properties"
+
+    default_learning_rate = 3e-3
+    """Learning rate of the Adam optimizer `compile()` uses without one (the default
+    recipe's, `hea_zoo.models.SURROGATE_DEFAULTS`)."""
+
+    def __init__(
+        self,
+        elements: Sequence[str] = ELEMENTS,
+        property_names: Sequence[str] = PROPERTY_NAMES,
+        property_units: Sequence[str] = PROPERTY_UNITS,
+        n_members: int = 5,
+        hidden_units: Sequence[int] = (128, 128),
+        activation: str = "silu",
+        log_targets: bool = True,
+        seed: int = 0,
+        model_version: str = SURROGATE_MODEL_VERSION,
+        package_version: str = __version__,
+        data_fingerprint: str | None = None,
+        coverage: float = calibration.DEFAULT_COVERAGE,
+        calibration_size: int = 0,
+        calibration_folds: int = 0,
+        descriptors: Sequence[str] | str = "auto",
+        **kwargs,
+    ):
+        super().__init__(loss_names=("loss", "mae"), **kwargs)
+        if isinstance(n_members, bool) or not isinstance(n_members, (int, np.integer)) or n_members < 1:
+            raise UsageError(f"must be a positive integer. Received: n_members={n_members}", field="n_members")
+        if len(property_names) < 1 or len(property_units) != len(property_names):
+            raise UsageError(
+                "Expected one unit per property name. Received: "
+                f"property_names={list(property_names)}, property_units={list(property_units)}",
+                field="property_units",
+            )
+        # === Config ===
+        self.elements = validation.as_str_tuple(tuple(elements), "elements")
+        self.property_names = tuple(property_names)
+        self.property_units = tuple(property_units)
+        self.n_members = int(n_members)
+        self.hidden_units = validation.units_tuple(hidden_units, "hidden_units")
+        keras.activations.get(activation)
+        self.activation = activation
+        self.log_targets = bool(log_targets)
+        self.seed = int(seed)
+        self.model_version = str(model_version)
+        self.package_version = str(package_version)
+        self.data_fingerprint = None if data_fingerprint is None else str(data_fingerprint)
+        self.coverage = calibration._check_coverage(coverage)
+        self.calibration_size = int(calibration_size)
+        self.calibration_folds = validation.nonnegative_int(calibration_folds, "calibration_folds")
+        self.descriptors = resolve_descriptors(descriptors, self.elements)
+        n_props = len(self.property_names)
+        # === Layers: all members in one stack of EnsembleDense layers ===
+        self.ensemble_layers = [
+            EnsembleDense(
+                self.n_members, units, activation=activation, seed=self.seed * 1000 + j,
+                name=f"ensemble_dense_{j}",
+            )
+            for j, units in enumerate(self.hidden_units)
+        ]
+        self.ensemble_layers.append(
+            EnsembleDense(self.n_members, n_props, seed=self.seed * 1000 + 999, name="ensemble_output")
+        )
+        width = len(self.elements) + 2 * len(self.descriptors)
+        for layer in self.ensemble_layers:
+            layer.build((None, width))
+            width = layer.units
+        # === Non-trainable state, saved with the weights ===
+        def state(shape, initializer, name):
+            return self.add_weight(shape=shape, initializer=initializer, trainable=False, name=name)
+
+        # Target standardization (set by adapt)
+        self.target_mean = state((n_props,), "zeros", "target_mean")
+        self.target_std = state((n_props,), "ones", "target_std")
+        # Interval calibration (set by `calibrate`; NaN until then)
+        self.interval_scale = state((n_props,), keras.initializers.Constant(float("nan")), "interval_scale")
+        self.interval_offset = state((n_props,), "zeros", "interval_offset")
+        self.interval_power = state((n_props,), "ones", "interval_power")
+        # Element descriptors (the table is fixed; the features' statistics are set by adapt)
+        if self.descriptors:
+            table = descriptor_table(self.descriptors, self.elements)
+            self.descriptor_table = state(table.shape, keras.initializers.Constant(table), "descriptor_table")
+            self.feature_mean = state((2 * len(self.descriptors),), "zeros", "feature_mean")
+            self.feature_std = state((2 * len(self.descriptors),), "ones", "feature_std")
+        self.built = True
+
+    def default_optimizer(self) -> keras.optimizers.Optimizer:
+        """Adam(`default_learning_rate`). The learning rate is a training setting: it lives
+        with the optimizer (``compile(optimizer=keras.optimizers.Adam(rate))``), not in the
+        model's config."""
+        return keras.optimizers.Adam(self.default_learning_rate)
+
+    # === Forward ===
+    def _inputs(self, x) -> tf.Tensor:
+        """The fractions, then the standardized descriptor features (when the model has any)."""
+        x = tf.cast(x, tf.float32)
+        if not self.descriptors:
+            return x
+        features = descriptor_features(x, self.descriptor_table)
+        return tf.concat([x, (features - self.feature_mean) / self.feature_std], axis=-1)
+
+    def _standard_members(self, x, training=False) -> tf.Tensor:
+        h = self._inputs(x)
+        for layer in self.ensemble_layers:
+            h = layer(h, training=training)
+        return h  # (members, batch, P), standardized
+
+    def member_outputs(self, compositions) -> tf.Tensor:
+        """(n_members, batch, P) predictions in physical units."""
+        return self._from_standard(self._standard_members(compositions))
+
+    def _to_standard(self, y):
+        y = tf.cast(y, tf.float32)
+        if self.log_targets:
+            y = tf.math.log(y)
+        return (y - self.target_mean) / self.target_std
+
+    def _from_standard(self, z):
+        y = z * self.target_std + self.target_mean
+        return tf.exp(y) if self.log_targets else y
+
+    def call(self, compositions, training=False):
+        return tf.reduce_mean(self.member_outputs(compositions), axis=0)
+
+    # === Training ===
+    def compute_losses(self, x, y, sample_weight, training):
+        """Mean over members of the standardized squared error; MAE of the ensemble mean."""
+        preds = self._standard_members(x, training=training)
+        err = tf.reduce_mean(tf.square(preds - self._to_standard(y)[None]), axis=-1)  # (members, batch)
+        if sample_weight is not None:
+            w = tf.cast(tf.reshape(sample_weight, (1, -1)), tf.float32)
+            loss = tf.reduce_sum(err * w) / (tf.maximum(tf.reduce_sum(w), 1e-12) * self.n_members)
+        else:
+            loss = tf.reduce_mean(err)
+        mae = tf.reduce_mean(tf.abs(self._from_standard(tf.reduce_mean(preds, 0)) - y))
+        return {"loss": loss, "mae": mae}
+
+    def check_data(self, compositions, properties, name: str = "") -> tuple[np.ndarray, np.ndarray]:
+        """Validates compositions and their properties; float32 arrays."""
+        prefix = f"{name} " if name else ""
+        x = validation.check_compositions(compositions, self.elements, name=f"{prefix}compositions")
+        y = validation.check_properties(properties, x.shape[0], self.property_names, f"{prefix}properties")
+        if self.log_targets and np.any(y <= 0):
+            r = int(np.argmax(np.any(y <= 0, axis=1)))
+            raise DataError(
+                f"{prefix}properties row {r} is not positive ({y[r].tolist()}): this Surrogate "
+                "learns log(property) (log_targets=True), a transform that needs positive values. "
+                "Pass log_targets=False (train_default_surrogate does when a value is not positive).",
+                field="properties",
+            )
+        return x, y
+
+    def adapt(self, compositions, properties) -> None:
+        """Validates the training data and sets the target standardization (call before `fit`).
+
+        Args:
+            compositions: (N, E) atomic fractions.
+            properties: (N, P) properties in physical units.
+        """
+        x, y = self.check_data(compositions, properties)
+        t = np.log(y.astype(np.float64)) if self.log_targets else y.astype(np.float64)
+        self.target_mean.assign(t.mean(axis=0).astype("float32"))
+        self.target_std.assign(np.maximum(t.std(axis=0), 1e-6).astype("float32"))
+        if self.descriptors:
+            f = keras.ops.convert_to_numpy(descriptor_features(x, self.descriptor_table)).astype(np.float64)
+            self.feature_mean.assign(f.mean(axis=0).astype("float32"))
+            self.feature_std.assign(np.maximum(f.std(axis=0), 1e-6).astype("float32"))
+        self._adapted = True
+
+    def predict_with_uncertainty(self, compositions, batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+        """Ensemble mean and standard deviation, each (N, P) in physical units."""
+        x = validation.check_compositions(compositions, self.elements, atol=1e-3)
+        outs = []
+        for start in range(0, x.shape[0], batch_size):
+            outs.append(self._members_fn(x[start : start + batch_size]).numpy())
+        members = np.concatenate(outs, axis=1)
+        return members.mean(axis=0), members.std(axis=0)
+
+    @tf.function(reduce_retracing=True)
+    def _members_fn(self, x):
+        return self.member_outputs(x)
+
+    # === Intervals ===
+    @property
+    def is_calibrated(self) -> bool:
+        """True once `calibrate` has set the interval scale (saved with the model)."""
+        return self.calibration_size > 0 and bool(
+            np.all(np.isfinite(keras.ops.convert_to_numpy(self.interval_scale)))
+        )
+
+    def interval_bounds(self, mean, std):
+        """Interval ends ``mean ± scale * (std + offset) ** power`` from ensemble mean and spread.
+
+        Tensor ops (the exported graph uses them too); the lower end is clipped at 0 when
+        the model learns log targets (its properties are positive). NaN until calibrated.
+        """
+        spread = tf.cast(std, tf.float32) + self.interval_offset  # > 0 once calibrated
+        half = self.interval_scale * tf.pow(spread, self.interval_power)
+        lower = tf.cast(mean, tf.float32) - half
+        if self.log_targets:
+            lower = tf.maximum(lower, 0.0)
+        return lower, tf.cast(mean, tf.float32) + half
+
+    def calibrate(self, compositions, properties, coverage: float | None = None) -> dict[str, dict]:
+        """Calibrates the prediction intervals on alloys the model did not train on.
+
+        Normalized split conformal (`hea_zoo.models.calibration`): per property, the
+        exponent ``b`` of a log-spread model fitted on these rows (shrunk towards 1), then
+        the conformal quantile of ``|y - mean| / (std + eps) ** b`` over them becomes the
+        interval scale. Use alloys whose compositions are not in the training data (a
+        group-disjoint split), or the intervals come out too narrow.
+
+        Args:
+            compositions: (N, E) calibration compositions.
+            properties: (N, P) their measured properties.
+            coverage: nominal coverage (default: the model's `coverage`, 0.9).
+
+        Returns:
+            The intervals' coverage on the calibration rows (`calibration.interval_report`;
+            at least nominal by construction; measure on held-out alloys with `score`).
+
+        Raises:
+            ValueError: an untrained model, too few rows for the coverage (9 for 90 %), or
+                bad inputs.
+        """
+        if not self.is_trained:
+            raise UsageError(
+                "Calibrate a trained Surrogate: call `fit` first (after `adapt` and "
+                "`compile`), or use `train_default_surrogate`, which calibrates."
+            )
+        coverage = self.coverage if coverage is None else calibration._check_coverage(coverage)
+        x = validation.check_compositions(compositions, self.elements, name="calibration compositions", atol=1e-3)
+        y = validation.check_properties(properties, x.shape[0], self.property_names, "calibration properties")
+        mean, std = self.predict_with_uncertainty(x)
+        self.set_intervals(calibration.fit_intervals(y, mean, std, coverage), coverage, int(x.shape[0]))
+        lower, upper = (keras.ops.convert_to_numpy(t) for t in self.interval_bounds(mean, std))
+        return calibration.interval_report(y, lower, upper, std, self.property_names, coverage)
+
+    def set_intervals(
+        self,
+        parameters: calibration.IntervalParameters,
+        coverage: float,
+        calibration_size: int,
+        calibration_folds: int = 0,
+    ) -> None:
+        """Sets the interval ``mean ± scale * (std + offset) ** power`` (saved with the model).
+
+        `calibrate` fits the parameters on held-out alloys; `train_default_surrogate` fits
+        them on out-of-fold predictions on small tables (`hea_zoo.models.calibration`).
+
+        Args:
+            parameters: `calibration.IntervalParameters`, one value per property.
+            coverage: their nominal coverage.
+            calibration_size: alloys they were fitted on (>= 1).
+            calibration_folds: K for K-fold cross-conformal scores, 0 for a split.
+        """
+        n_props = len(self.property_names)
+        values = [np.asarray(v, dtype=np.float32).reshape(-1) for v in parameters]
+        if any(v.shape != (n_props,) for v in values):
+            raise UsageError(
+                f"Interval parameters need one value per property ({n_props}). "
+                f"Received shapes: {[v.shape for v in values]}"
+            )
+        for variable, value in zip((self.interval_scale, self.interval_offset, self.interval_power), values):
+            variable.assign(value)
+        self.coverage = calibration._check_coverage(coverage)
+        self.calibration_size = validation.positive_int(calibration_size, "calibration_size")
+        self.calibration_folds = validation.nonnegative_int(calibration_folds, "calibration_folds")
+
+    def predict_interval(self, compositions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Prediction and its calibrated interval: ``(mean, lower, upper)``, each (N, P).
+
+        About `coverage` of new alloys' true values fall in ``[lower, upper]``.
+
+        Raises:
+            ValueError: the model is not calibrated (call `calibrate`).
+        """
+        if not self.is_calibrated:
+            raise UsageError(
+                "This Surrogate has no calibrated intervals: call `calibrate(compositions, "
+                "properties)` on held-out alloys (train_default_surrogate does)."
+            )
+        mean, std = self.predict_with_uncertainty(compositions)
+        lower, upper = self.interval_bounds(mean, std)
+        return mean, keras.ops.convert_to_numpy(lower), keras.ops.convert_to_numpy(upper)
+
+    def score(self, compositions, properties) -> dict[str, dict[str, float]]:
+        """Held-out scores per property: R², MAPE (%), MAE, mean ensemble std, and
+        ``coverage_2std``: the share of rows whose error is within two ensemble standard
+        deviations (about 0.95 for a calibrated Gaussian uncertainty; lower means the
+        spread understates the error). A calibrated model adds its intervals' measured
+        ``interval_coverage`` (nominal ``coverage``), ``interval_coverage_by_spread``
+        (terciles of ensemble spread, low to high), ``interval_width`` (mean, in the
+        property's units), ``calibration_size`` and ``calibration_folds`` (how the
+        intervals were calibrated); every row adds ``n`` (rows scored)."""
+        y = validation.check_properties(
+            properties, np.asarray(compositions).shape[0], self.property_names
+        )
+        mean, std = self.predict_with_uncertainty(compositions)
+        scores = {}
+        for j, name in enumerate(self.property_names):
+            resid = y[:, j] - mean[:, j]
+            ss_tot = float(np.sum((y[:, j] - y[:, j].mean()) ** 2))
+            scores[name] = {
+                "r2": 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else float("nan"),
+                "mape": float(np.mean(np.abs(resid) / np.abs(y[:, j])) * 100.0),
+                "mae": float(np.mean(np.abs(resid))),
+                "mean_std": float(np.mean(std[:, j])),
+                "coverage_2std": float(np.mean(np.abs(resid) <= 2.0 * std[:, j])),
+                "n": int(len(y)),
+            }
+        if self.is_calibrated:
+            lower, upper = (keras.ops.convert_to_numpy(t) for t in self.interval_bounds(mean, std))
+            report = calibration.interval_report(y, lower, upper, std, self.property_names, self.coverage)
+            for name, r in report.items():
+                scores[name].update(
+                    {
+                        "coverage": r["nominal"],
+                        "interval_coverage": r["coverage"],
+                        "interval_coverage_by_spread": r["coverage_by_spread"],
+                        "interval_width": r["width"],
+                        "interval_relative_width": r["relative_width"],
+                        "calibration_size": self.calibration_size,
+                        "calibration_folds": self.calibration_folds,
+                    }
+                )
+        return scores
+
+    # === Config ===
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "elements": list(self.elements),
+                "property_names": list(self.property_names),
+                "property_units": list(self.property_units),
+                "n_members": self.n_members,
+                "hidden_units": list(self.hidden_units),
+                "activation": self.activation,
+                "log_targets": self.log_targets,
+                "seed": self.seed,
+                "model_version": self.model_version,
+                "package_version": __version__,
+                "data_fingerprint": self.data_fingerprint,
+                "coverage": self.coverage,
+                "calibration_size": self.calibration_size,
+                "calibration_folds": self.calibration_folds,
+                "descriptors": list(self.descriptors),
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        saved = str(config.get("package_version", __version__))
+        config, layout = legacy.surrogate_config(config, SURROGATE_MODEL_VERSION)  # earlier releases' files
+        cls._check_versions(
+            saved if saved != __version__ else None,
+            None if layout in ("1", "2", SURROGATE_MODEL_VERSION) else layout,
+            SURROGATE_MODEL_VERSION,
+        )
+        model = cls(**config)
+        model._legacy_layout = layout
+        model._legacy_package_version = saved
+        return model
+
+    def load_own_variables(self, store):
+        layout = getattr(self, "_legacy_layout", SURROGATE_MODEL_VERSION)
+        saved = getattr(self, "_legacy_package_version", __version__)
+        if not legacy.load_surrogate_variables(self, store, layout, saved):
+            super().load_own_variables(store)
+        self._adapted = True
