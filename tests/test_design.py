@@ -175,9 +175,9 @@ def test_chunked_runs_give_the_same_designs(cvae, select):
 
 def test_threads_do_not_change_a_byte(cvae, monkeypatch, tmp_path):
     kwargs = dict(n=3000, candidates=40_000, seed=4, select="closest", chunk_size=5000)
-    monkeypatch.setattr(design, "_PIECE_ROWS", 1500)  # many pieces in flight
+    monkeypatch.setattr(design.pipeline, "_PIECE_ROWS", 1500)  # many pieces in flight
     threaded = cvae.design(TARGET, out=tmp_path / "threads.csv", **kwargs)
-    monkeypatch.setattr(design, "_WORKERS", 1)
+    monkeypatch.setattr(design.pipeline, "_WORKERS", 1)
     alone = cvae.design(TARGET, out=tmp_path / "alone.csv", **kwargs)
     assert (tmp_path / "threads.csv").read_bytes() == (tmp_path / "alone.csv").read_bytes()
     assert (threaded.n_valid, threaded.n_distinct, threaded.n_systems) == (alone.n_valid, alone.n_distinct, alone.n_systems)
@@ -204,7 +204,7 @@ def test_ordered_map_keeps_the_order_and_raises_in_order():
 def test_spilled_store_gives_the_same_designs(cvae, monkeypatch, tmp_path):
     """`closest` with millions of designs spills to a file; force it on a small run."""
     whole = cvae.design(TARGET, n=2500, candidates=3000, seed=1, select="closest", out=tmp_path / "a.csv")
-    monkeypatch.setattr(design, "_SPILL_RECORDS", 700)
+    monkeypatch.setattr(design.store, "_SPILL_RECORDS", 700)
     spilled = cvae.design(TARGET, n=2500, candidates=3000, seed=1, select="closest", chunk_size=500,
                           out=tmp_path / "b.csv")  # fmt: skip
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
@@ -334,7 +334,7 @@ def test_discounted_selection_is_more_accurate_by_the_oracle(cae_by_the_oracle, 
     closer to the target by the physics oracle (ground truth) than those of plain
     max-sum selection, and still span many alloy systems."""
     cae, discounted = cae_by_the_oracle
-    monkeypatch.setattr(design, "_discount", lambda score, tolerance: np.ones(len(score)))
+    monkeypatch.setattr(design.selection, "_discount", lambda score, tolerance: np.ones(len(score)))
     plain = _reachable_designs_by_the_oracle(cae)
     assert discounted[0] < plain[0] - 0.003, (discounted, plain)
     assert discounted[2] >= 10, discounted
@@ -362,7 +362,7 @@ def test_max_sum_is_more_diverse_than_farthest_point_at_equal_accuracy(cae_by_th
         return np.asarray(chosen)
 
     cae, max_sum = cae_by_the_oracle
-    monkeypatch.setattr(design, "_max_sum", farthest_point)
+    monkeypatch.setattr(design.selection, "_max_sum", farthest_point)
     farthest = _reachable_designs_by_the_oracle(cae)
     assert max_sum[1] < farthest[1] - 0.02, (max_sum, farthest)
     assert max_sum[0] < farthest[0] + 0.002, (max_sum, farthest)
