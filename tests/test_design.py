@@ -24,6 +24,8 @@ from hea_zoo.serving import design
 from hea_zoo.serving import design_text as text
 from hea_zoo.serving.design import (
     Constraints,
+    DesignRequest,
+    UsageError,
     Designer,
     InfeasibleError,
     ModelFileError,
@@ -132,11 +134,14 @@ def _brute_force(designer, target, n, seed, candidates, select, tolerance=0.05, 
         chosen = order[:n]
     else:
         pool = [i for i in order if in_tol[i]][: max(50 * n, 2000)]
-        if len(pool) <= n:
-            chosen = pool + [i for i in order if not in_tol[i]][: n - len(pool)]
-        else:
-            chosen = [pool[0]]
-            while len(chosen) < n:
+        fill = [i for i in order if not in_tol[i]][: max(50 * n, 2000)]
+
+        def twin(i, taken):  # within L1 0.03 (30 thousandths) of a design taken
+            return any(int(np.abs(rows[i].astype(np.int64) - rows[s]).sum()) < 30 for s in taken)
+
+        chosen = pool[:1]
+        if chosen:
+            while len(chosen) < n and any(i not in chosen and not twin(i, chosen) for i in pool):
                 def value(i):  # A_i (1 - score_i / tolerance)^1.25, A_i summed in the order taken
                     f = 1.0 - float(score[i]) / tolerance
                     a, b = rows[i].astype(np.int64), [rows[s].astype(np.int64) for s in chosen]
@@ -145,8 +150,13 @@ def _brute_force(designer, target, n, seed, candidates, select, tolerance=0.05, 
                         total += 1.0 - float(a @ r) / math.sqrt(float(a @ a) * float(r @ r))
                     return total * (f * math.sqrt(math.sqrt(f)))
 
-                best = max((i for i in pool if i not in chosen), key=lambda i: (value(i), -pool.index(i)))
+                best = max((i for i in pool if i not in chosen and not twin(i, chosen)),
+                           key=lambda i: (value(i), -pool.index(i)))  # fmt: skip
                 chosen.append(best)
+        for i in fill:
+            if len(chosen) < n and not twin(i, chosen):
+                chosen.append(i)
+        chosen += [i for i in pool + fill if i not in chosen][: n - len(chosen)]
         chosen = sorted(chosen, key=lambda i: (score[i], index[i]))
     return [int(index[i]) for i in chosen]
 
@@ -372,8 +382,21 @@ def test_few_in_tolerance_falls_back_to_the_closest(cvae):
     result = cvae.design([150.0, 5.0], n=20, seed=0, tolerance=0.001)
     assert result.n_in_tolerance < 20
     assert any("closest" in note and "within 0.1 %" in note for note in result.notes)
-    closest = cvae.design([150.0, 5.0], n=20, seed=0, tolerance=0.001, select="closest")
-    assert list(result.rows["candidate"]) == list(closest.rows["candidate"])
+    # the rest are the closest others that are no twins (L1 >= 0.03) of a design taken
+    closest = cvae.design([150.0, 5.0], n=2000, candidates=32000, seed=0, tolerance=0.001, select="closest")
+    k, inside = _printed(closest, cvae.elements), closest.rows["in_tolerance"]
+    assert design._twin_pairs(k[inside]) == 0  # all the in-tolerance ones are taken
+    expected = list(np.flatnonzero(inside))
+    for i in np.flatnonzero(~inside):
+        if len(expected) < 20 and all(np.abs(k[i] - k[j]).sum() >= 30 for j in expected):
+            expected.append(i)
+    assert sorted(result.rows["candidate"]) == sorted(closest.rows["candidate"][expected])
+    assert design._twin_pairs(_printed(result, cvae.elements)) == 0
+
+
+def _printed(result, elements) -> np.ndarray:
+    """The designs' printed compositions in thousandths, (n, E) int64."""
+    return np.rint(np.stack([result.rows[s] for s in elements], axis=1) * 1000).astype(np.int64)
 
 
 def test_seed_none_is_drawn_and_reported(cvae):
@@ -414,19 +437,27 @@ def test_target_zero_ranks_by_the_range_floor(cvae):
 @pytest.mark.parametrize(
     "kwargs, error, fragment",
     [
-        ({"n": -5}, ValueError, "`n` must be a positive integer"),
-        ({"n": 0}, ValueError, "`n` must be a positive integer"),
-        ({"n": 20, "candidates": 5}, ValueError, "`candidates` (5) must be at least `n` (20)"),
-        ({"candidates": 0}, ValueError, "`candidates` must be a positive integer"),
-        ({"seed": -1}, ValueError, "[0, 4294967295]"),
-        ({"seed": 2**32}, ValueError, "[0, 4294967295]"),
-        ({"tolerance": 0}, TargetError, "--tolerance must be a positive number"),
-        ({"tolerance": -0.1}, TargetError, "--tolerance must be a positive number"),
-        ({"select": "best"}, ValueError, "'diverse' or 'closest'"),
-        ({"chunk_size": 0}, ValueError, "`chunk_size` must be a positive integer"),
+        ({"n": -5}, UsageError, "n: must be a positive integer"),
+        ({"n": 0}, UsageError, "n: must be a positive integer"),
+        ({"n": 2.5}, UsageError, "n: must be an integer"),
+        ({"n": 20, "candidates": 5}, UsageError, "candidates: 5 is fewer than the 20 designs"),
+        ({"candidates": 0}, UsageError, "candidates: must be a positive integer"),
+        ({"candidates": 2**32 + 1}, UsageError, "candidates: must be at most 4,294,967,296"),
+        ({"seed": -1}, UsageError, "seed: must be an integer in [0, 4294967295]"),
+        ({"seed": 2**32}, UsageError, "seed: must be an integer in [0, 4294967295]"),
+        ({"tolerance": 0}, TargetError, "tolerance: must be a positive number"),
+        ({"tolerance": -0.1}, TargetError, "tolerance: must be a positive number"),
+        ({"tolerance": float("inf")}, TargetError, "tolerance: must be a positive number"),
+        ({"select": "best"}, UsageError, "select: must be diverse or closest"),
+        ({"chunk_size": 0}, UsageError, "chunk_size: must be a positive integer"),
         ({"target": [60.0]}, TargetError, "expected 2 target values"),
-        ({"target": [60.0, float("nan")]}, TargetError, "fracture_toughness must be a finite number"),
+        ({"target": [60.0, float("nan")]}, TargetError, "target[1]: must be a finite number"),
         ({"target": [1e39, 35.0]}, TargetError, "beyond what the models take"),
+        ({"target": [-5.0, 35.0]}, TargetError, "target[0]: must be nonnegative (its training values are never negative)"),
+        ({"target": {"shear_modulus": 60.0}}, TargetError, "missing target value(s) for ['fracture_toughness']"),
+        ({"target": {"shear_modulus": 60, "fracture_toughness": 35, "hardness": 3}}, TargetError, "unknown target(s) ['hardness']"),
+        ({"target": {"shear_modulus": float("inf"), "fracture_toughness": 35}}, TargetError,
+         "target['shear_modulus']: must be a finite number"),
     ],
 )
 def test_bad_requests_raise(cvae, kwargs, error, fragment):

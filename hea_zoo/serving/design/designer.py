@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from hea_zoo.artifact import DROP_THRESHOLD, MetadataError, decode_metadata, noise, relative_errors
-from hea_zoo.constants import oracle_applies
+from hea_zoo.constants import DEFAULT_DESIGN_MODEL, oracle_applies
 from hea_zoo.errors import InfeasibleError, ModelFileError
 from hea_zoo.serving.constraints import _UNIT, Constraints, _repair, _Rules
 from hea_zoo.serving.design import pipeline, selection, store
@@ -32,7 +32,7 @@ from hea_zoo.serving.design.table import (
 
 __all__ = ["Designer", "INTERVAL_Z", "TYPICALITY_MODEL", "DEFAULT_MODEL"]
 
-DEFAULT_MODEL = "cae"
+DEFAULT_MODEL = DEFAULT_DESIGN_MODEL
 """The generator `Designer.from_exported`, `hea-zoo design` and the page use unless told:
 the one that meets every design target of benchmarks/results/results.md (the cAE)."""
 
@@ -297,7 +297,7 @@ class Designer:
         if not path.is_file():
             raise FileNotFoundError(
                 f"no exported model at {path}. Export one with `hea-zoo export` or point "
-                "--models-dir (or HEA_ZOO_EXPORTED) at a folder of exported models."
+                "models_dir (or HEA_ZOO_EXPORTED) at a folder of exported models."
             )
         surrogate = path.parent / "surrogate.onnx"
         density = _typicality_model(path.parent) if typicality else None

@@ -64,30 +64,33 @@ def default_candidates(n: int) -> int:
     return max(100 * int(n), 32000)
 
 
-def _integer(value: Any, field: str, minimum: int, maximum: int | None = None) -> int:
+def _integer(value: Any, field: str, minimum: int, maximum: int | None = None, why: str = "") -> int:
     """An integer in [minimum, maximum] (no bool, no float), else a `UsageError` on `field`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise UsageError(f"must be an integer. Received: {value!r}", field=field)
     value = int(value)
-    if value < minimum or (maximum is not None and value > maximum):
-        span = f"at least {minimum:,}" if maximum is None else f"in [{minimum}, {maximum}]"
-        what = "a positive integer" if minimum == 1 and maximum is None else f"an integer {span}"
+    if minimum == 0 and maximum is not None and not 0 <= value <= maximum:
+        raise UsageError(f"must be an integer in [0, {maximum}]. Received: {value}", field=field)
+    if value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise UsageError(f"must be {what}. Received: {value}", field=field)
+    if maximum is not None and value > maximum:
+        raise UsageError(f"must be at most {maximum:,}{why}. Received: {value:,}", field=field)
     return value
 
 
-def _target_value(value: Any, field: str, label: str) -> float:
+def _target_value(value: Any, field: str) -> float:
     if isinstance(value, bool):
-        raise TargetError(f"{label} must be a finite number. Received: {value!r}", field=field)
+        raise TargetError(f"must be a finite number. Received: {value!r}", field=field)
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise TargetError(f"{label} must be a number. Received: {value!r}", field=field) from None
+        raise TargetError(f"must be a number. Received: {value!r}", field=field) from None
     if not math.isfinite(number):
-        raise TargetError(f"{label} must be a finite number. Received: {number}", field=field)
+        raise TargetError(f"must be a finite number. Received: {number}", field=field)
     if abs(number) > FLOAT32_MAX:
         raise TargetError(
-            f"{label} = {number:g} is beyond what the models take (float32, at most {FLOAT32_MAX:.3g}).", field=field
+            f"{number:g} is beyond what the models take (float32, at most {FLOAT32_MAX:.3g}).", field=field
         )
     return number
 
@@ -134,10 +137,10 @@ class DesignRequest:
         if self.candidates is None:
             put(self, "candidates", min(default_candidates(n), MAX_CANDIDATES))
         else:
-            candidates = _integer(self.candidates, "candidates", 1, MAX_CANDIDATES)
+            candidates = _integer(self.candidates, "candidates", 1, MAX_CANDIDATES, " (2^32, the noise rows)")
             if candidates < n:
                 raise UsageError(
-                    f"{candidates} is fewer than the {n} designs asked for (n); each design is a distinct candidate.",
+                    f"{candidates} is fewer than the {n} designs asked for; each design is a distinct candidate.",
                     field="candidates",
                 )
             put(self, "candidates", candidates)
@@ -166,7 +169,7 @@ class DesignRequest:
             for name, value in target.items():
                 if not isinstance(name, str):
                     raise TargetError(f"condition names must be strings. Received: {name!r}", field="target")
-                out[name] = _target_value(value, f"target[{name!r}]", name)
+                out[name] = _target_value(value, f"target[{name!r}]")
             return out
         if isinstance(target, (str, bytes)) or not isinstance(target, (Sequence, np.ndarray)):
             raise TargetError(
@@ -174,7 +177,7 @@ class DesignRequest:
                 field="target",
             )
         values = np.asarray(target, dtype=object).reshape(-1)
-        return tuple(_target_value(v, f"target[{i}]", f"target value {i}") for i, v in enumerate(values))
+        return tuple(_target_value(v, f"target[{i}]") for i, v in enumerate(values))
 
     def replace(self, **changes) -> DesignRequest:
         """A copy with some fields changed (validated again)."""
@@ -213,7 +216,7 @@ class DesignRequest:
         for j, (name, value, field) in enumerate(zip(names, values, fields)):
             if value < 0 and (training_range is None or training_range[0][j] >= 0):
                 known = "" if training_range is None else " (its training values are never negative)"
-                raise TargetError(f"{name} must be nonnegative{known}. Received: {value:g}", field=field)
+                raise TargetError(f"must be nonnegative{known}. Received: {value:g}", field=field)
         return np.asarray(values, dtype=np.float64)
 
 
