@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from hea_zoo.constants import GENERATOR_NAMES, MODEL_NAMES
+from hea_zoo.constants import DEFAULT_DESIGN_MODEL, GENERATOR_NAMES, MODEL_NAMES
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_MODEL, EXIT_TARGET = 0, 1, 2, 3, 4, 5
 
@@ -566,12 +566,56 @@ def cmd_reproduce(args) -> int:
     return EXIT_OK
 
 
-def _parse_targets(args, names: Sequence[str], training_range=None) -> list[float]:
-    """The target values in the generator's condition order, checked.
+_TARGET_FLAGS = {"shear_modulus": "--shear-modulus", "fracture_toughness": "--toughness"}
 
-    A negative target is refused for a condition whose training values were never
-    negative (or whose training range the export does not record); a condition the
-    training data has negative (a test temperature in °C) accepts one.
+# Fields of a design request (hea_zoo.serving.design.DesignRequest, Constraints) -> flags.
+_DESIGN_FLAGS = {
+    "n": "-n",
+    "candidates": "--candidates",
+    "select": "--select",
+    "tolerance": "--tolerance",
+    "seed": "--seed",
+    "chunk_size": "--chunk-size",
+    "out": "--out",
+    "target": "--target",
+    "elements": "--elements",
+    "exclude": "--exclude",
+    "bounds": "--bound",
+    "max_elements": "--max-elements",
+    "min_fraction": "--min-fraction",
+    "constraints": None,
+}
+_KINDS = {EXIT_USAGE: "usage", EXIT_DATA: "data", EXIT_MODEL: "model", EXIT_TARGET: "target"}
+
+
+def _design_flag(field: str | None) -> str | None:
+    """The flag of `hea-zoo design` that sets a request's `field` (``bounds['W']`` -> ``--bound W``)."""
+    if field is None:
+        return None
+    if field in _DESIGN_FLAGS:
+        return _DESIGN_FLAGS[field]
+    match = re.fullmatch(r"(bounds|target)\[(.+)\]", field)
+    if match:
+        key = match.group(2).strip("'\"")
+        if match.group(1) == "bounds":
+            return f"--bound {key}"
+        return _TARGET_FLAGS.get(key, f"--target {key}") if not key.isdigit() else "--target"
+    return field
+
+
+def _design_error(err) -> CLIError:
+    """A library error of the design engine in the command line's words: ``<kind> error: <flag>: <message>``."""
+    code = getattr(err, "exit_code", EXIT_USAGE)
+    flag = _design_flag(getattr(err, "field", None))
+    message = getattr(err, "message", str(err))
+    return CLIError(f"{_KINDS.get(code, 'usage')} error: {flag + ': ' if flag else ''}{message}", code)
+
+
+def _parse_targets(args) -> dict[str, float]:
+    """The target values the flags give, by condition name (-G, -K, --target NAME=VALUE).
+
+    Only the flags' syntax is checked here; the values, names and the sign follow the
+    rules of a design request (`DesignRequest`).
     """
     given: dict[str, float] = {}
     aliases = {"shear_modulus": args.shear_modulus, "fracture_toughness": args.toughness}
@@ -581,79 +625,45 @@ def _parse_targets(args, names: Sequence[str], training_range=None) -> list[floa
             given[key] = value
     for item in args.target or []:
         if "=" not in item:
-            raise CLIError(f"target error: --target expects NAME=VALUE. Received: {item!r}", EXIT_TARGET)
+            raise CLIError(f"target error: --target: expects NAME=VALUE. Received: {item!r}", EXIT_TARGET)
         key, _, value = item.partition("=")
         key = key.strip()
         if key in given:
             where = f"{flags[key]} and --target" if key in flags and aliases[key] is not None else "--target twice"
-            raise CLIError(f"target error: {key} is given twice ({where}); give each target once.", EXIT_TARGET)
+            raise CLIError(f"target error: --target: {key} is given twice ({where}); give each target once.", EXIT_TARGET)
         try:
             given[key] = float(value)
         except ValueError:
-            raise CLIError(f"target error: {key} is not a number: {value!r}", EXIT_TARGET) from None
-    unknown = sorted(set(given) - set(names))
-    if unknown:
-        raise CLIError(
-            f"target error: the model is conditioned on {list(names)}; unknown target(s) {unknown}.",
-            EXIT_TARGET,
-        )
-    missing = [n for n in names if n not in given]
-    if missing:
-        hint = ", ".join(flags.get(m, f"--target {m}=VALUE").split("/")[0] for m in missing)
-        raise CLIError(f"target error: missing target value(s) for {missing} (give {hint}).", EXIT_TARGET)
-    values = [given[n] for n in names]
-    for n, v in zip(names, values):
-        if v != v or v in (float("inf"), float("-inf")):
-            raise CLIError(f"target error: {n} must be a finite number. Received: {v}", EXIT_TARGET)
-        if v < 0 and (training_range is None or training_range[0][names.index(n)] >= 0):
-            raise CLIError(
-                f"target error: {n} must be nonnegative"
-                + ("" if training_range is None else " (its training values are never negative)")
-                + f". Received: {v}",
-                EXIT_TARGET,
-            )
-    return values
+            raise CLIError(f"target error: --target {key}: not a number: {value!r}", EXIT_TARGET) from None
+    return given
 
 
-def _design_request(args) -> None:
-    """Usage checks of `design` that need no model: they fail before any work."""
-    from hea_zoo.artifact import check_seed
+def _design_request(args):
+    """The design request the flags describe, validated before any model is opened."""
+    from hea_zoo.errors import HeaZooError
+    from hea_zoo.serving.design import Constraints, DesignRequest
 
-    if args.n < 1:
-        raise CLIError(f"usage error: -n must be a positive integer. Received: {args.n}", EXIT_USAGE)
-    if args.candidates is not None and args.candidates < 1:
-        raise CLIError(f"usage error: --candidates must be a positive integer. Received: {args.candidates}", EXIT_USAGE)
-    if args.candidates is not None and args.candidates < args.n:
-        raise CLIError(
-            f"usage error: --candidates {args.candidates} is fewer than the {args.n} designs asked for (-n); "
-            "each design is a distinct candidate.",
-            EXIT_USAGE,
+    try:
+        constraints = Constraints(
+            elements=_split_list(args.elements),
+            exclude=_split_list(args.exclude) or (),
+            max_elements=args.max_elements,
+            bounds=list(args.bound or []),
+            min_fraction=args.min_fraction,
         )
-    if args.select not in ("diverse", "closest"):
-        raise CLIError(f"usage error: --select must be diverse or closest. Received: {args.select!r}", EXIT_USAGE)
-    if args.chunk_size < 1:
-        raise CLIError(f"usage error: --chunk-size must be a positive integer. Received: {args.chunk_size}", EXIT_USAGE)
-    if args.seed is not None:
-        try:
-            check_seed(args.seed, "--seed")
-        except ValueError as err:
-            raise CLIError(f"usage error: {err}", EXIT_USAGE) from None
-    if not (args.tolerance > 0 and args.tolerance != float("inf")):
-        raise CLIError(
-            f"target error: --tolerance must be a positive number (0.05 = 5 %). Received: {args.tolerance}", EXIT_TARGET
-        )
+        return DesignRequest(
+            _parse_targets(args), n=args.n, candidates=args.candidates, select=args.select, tolerance=args.tolerance,
+            constraints=constraints, seed=args.seed, chunk_size=args.chunk_size, out=args.out,
+        )  # fmt: skip
+    except HeaZooError as err:
+        raise _design_error(err) from None
 
 
 def cmd_design(args) -> int:
-    _design_request(args)
-    from hea_zoo.artifact import MetadataError
+    request = _design_request(args)
+    from hea_zoo.errors import HeaZooError
     from hea_zoo.serving import design
 
-    if args.out:
-        try:
-            design.check_output_path(args.out)
-        except design.DesignError as err:
-            raise CLIError(f"usage error: {err}", EXIT_USAGE) from None
     models_dir = Path(args.models_dir) if args.models_dir else _default_models_dir()
     if not str(args.model).endswith(".onnx"):
         available = sorted(
@@ -661,35 +671,24 @@ def cmd_design(args) -> int:
         )
         if args.model not in available:
             raise CLIError(
-                f"usage error: unknown model {args.model!r}. Valid models"
+                f"usage error: --model: unknown model {args.model!r}. Valid models"
                 f" (in {models_dir}): {', '.join(available) or 'none exported'}.",
                 EXIT_USAGE,
             )
     try:
         designer = design.Designer.from_exported(args.model, models_dir, typicality=args.typicality)
-    except (FileNotFoundError, design.ModelFileError, MetadataError) as err:
+    except FileNotFoundError as err:
         raise CLIError(f"model error: {err}", EXIT_MODEL) from None
-    target = _parse_targets(args, designer.condition_names, designer.training_range())
-    constraints = design.Constraints(
-        elements=_split_list(args.elements),
-        exclude=_split_list(args.exclude) or (),
-        max_elements=args.max_elements,
-        bounds=list(args.bound or []),
-        min_fraction=args.min_fraction,
-    )
-    candidates = args.candidates or design.default_candidates(args.n)
+    except HeaZooError as err:
+        raise _design_error(err) from None
     design.reuse_freed_memory()
     try:
-        result = designer.design(
-            target, n=args.n, seed=args.seed, candidates=candidates, select=args.select,
-            tolerance=args.tolerance, constraints=constraints, chunk_size=args.chunk_size,
-            progress=sys.stderr.isatty() and candidates >= 100_000, out=args.out,
-            table_rows=None if args.out is None else min(args.n, 20),
+        result = designer.run(
+            request, progress=sys.stderr.isatty() and request.candidates >= 100_000,
+            table_rows=None if request.out is None else min(request.n, 20),
         )  # fmt: skip
-    except design.TargetError as err:
-        raise CLIError(f"target error: {err}", EXIT_TARGET) from None
-    except (design.ModelFileError, MetadataError) as err:
-        raise CLIError(f"model error: {err}", EXIT_MODEL) from None
+    except HeaZooError as err:
+        raise _design_error(err) from None
     except ValueError as err:
         raise CLIError(f"usage error: {err}", EXIT_USAGE) from None
     for note in result.notes:
@@ -715,7 +714,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("design", help="generate alloys for a target (uses the exported models).",
                        epilog=_EPILOG)  # fmt: skip
-    p.add_argument("--model", default="cvae", help=f"exported generator: {', '.join(GENERATOR_NAMES)} (default cvae).")
+    p.add_argument("--model", default=DEFAULT_DESIGN_MODEL,
+                   help=f"exported generator: {', '.join(GENERATOR_NAMES)} (default {DEFAULT_DESIGN_MODEL}, the measured best).")  # fmt: skip
     p.add_argument("--shear-modulus", "-G", type=float, default=None, help="target shear modulus [GPa].")
     p.add_argument("--toughness", "-K", type=float, default=None, help="target fracture toughness [MPa*m^0.5].")
     p.add_argument("--target", action="append", metavar="NAME=VALUE",
