@@ -169,7 +169,7 @@ def test_node_rejects_a_wrong_target(example_dir):
         (["--max-elements", "0"], "maximum number of elements must be an integer >= 1", 5),
         (["--allow", "W", "--exclude", "W"], "no element is left", 5),
         (["--seed", "-1"], "--seed must be an integer in [0, 4294967295]", 2),
-        (["--select", "best"], 'select must be "diverse" or "closest"', 2),
+        (["--select", "best"], "select: must be diverse or closest", 2),
     ],
 )
 def test_node_design_rejects_a_bad_request_in_one_line(example_dir, args, says, code):
@@ -551,15 +551,21 @@ def test_engine_writes_numbers_as_hea_zoo_design(tmp_path):
 @pytest.mark.parametrize(
     "options, says",
     [
-        ({"target": [60]}, "target must be 2 numbers"),
-        ({"target": [60, "abc"]}, "target fracture_toughness must be a finite number"),
-        ({"target": [1e39, 35]}, "target shear_modulus = 1e+39 is too large"),
-        ({"n": 0}, "the number of designs must be an integer"),
-        ({"seed": 2**32}, "seed must be an integer in [0, 4294967295]"),
-        ({"candidates": -5}, "candidates must be an integer"),
-        ({"tolerance": -0.1}, "tolerance must be a positive number"),
-        ({"select": "random"}, 'select must be "diverse" or "closest"'),
-        ({"n": 30, "candidates": 29}, "candidates (29) must be at least the number of designs (30)"),
+        ({"target": [60]}, "target: expected 2 target values (shear_modulus, fracture_toughness). Received 1: [60.0]"),
+        ({"target": [60, "abc"]}, "target[1]: must be a number. Received: 'abc'"),
+        ({"target": [1e39, 35]}, "target[0]: 1e+39 is beyond what the models take"),
+        ({"target": [-5, 35]}, "target[0]: must be nonnegative. Received: -5"),
+        ({"target": {"shear_modulus": 60}}, "target: missing target value(s) for ['fracture_toughness']."),
+        ({"target": {"shear_modulus": 60, "fracture_toughness": 35, "hardness": 3}},
+         "target: the model is conditioned on ['shear_modulus', 'fracture_toughness']; unknown target(s) ['hardness']."),
+        ({"n": 0}, "n: must be a positive integer. Received: 0"),
+        ({"n": 2.5}, "n: must be an integer. Received: 2.5"),
+        ({"seed": 2**32}, "seed: must be an integer in [0, 4294967295]. Received: 4294967296"),
+        ({"candidates": -5}, "candidates: must be a positive integer. Received: -5"),
+        ({"candidates": 2**32 + 1}, "candidates: must be at most 4,294,967,296 (2^32, the noise rows)"),
+        ({"tolerance": -0.1}, "tolerance: must be a positive number (a relative error, 0.05 = 5 %). Received: -0.1"),
+        ({"select": "random"}, "select: must be diverse or closest. Received: 'random'"),
+        ({"n": 30, "candidates": 29}, "candidates: 29 is fewer than the 30 designs asked for; each design is a distinct candidate."),
     ],
 )
 def test_engine_rejects_bad_design_options(tmp_path, options, says):
@@ -567,6 +573,32 @@ def test_engine_rejects_bad_design_options(tmp_path, options, says):
                 "condition_units": ["GPa", "MPa*m^0.5"], "latent_dim": "8"}  # fmt: skip
     answer = probe(tmp_path, op="options", options={"metadata": metadata, "target": [60, 35], **options})
     assert answer["error"] is not None and says in answer["error"], answer
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"target": [60]}, {"target": [60, "abc"]}, {"target": [1e39, 35]}, {"target": [-5, 35]},
+        {"target": {"shear_modulus": 60}}, {"target": {"shear_modulus": -1, "fracture_toughness": 35}},
+        {"target": {"shear_modulus": 60, "fracture_toughness": 35, "hardness": 3}},
+        {"n": 0}, {"n": -3}, {"n": 2.5}, {"seed": -1}, {"seed": 2**32}, {"candidates": 0}, {"candidates": 2**32 + 1},
+        {"n": 30, "candidates": 29}, {"tolerance": 0}, {"tolerance": -0.1}, {"select": "random"}, {"chunk_size": 0},
+    ],
+)  # fmt: skip
+def test_both_engines_refuse_a_bad_request_with_the_same_error(tmp_path, options):
+    """The rules of a design request (docs/DESIGN_ENGINE.md, section 0) give the same error,
+    field and message in the Python request and in engine.js's checkOptions."""
+    from hea_zoo.errors import HeaZooError
+    from hea_zoo.serving.design import DesignRequest
+
+    names = ["shear_modulus", "fracture_toughness"]
+    metadata = {"elements": ELEMENTS, "condition_names": names, "condition_units": ["GPa", "MPa*m^0.5"], "latent_dim": "8"}
+    request = {"target": [60, 35], **options}
+    with pytest.raises(HeaZooError) as info:
+        DesignRequest(**request).target_values(names, None)
+    js = {("chunkSize" if key == "chunk_size" else key): value for key, value in request.items()}
+    answer = probe(tmp_path, op="options", options={"metadata": metadata, **js})
+    assert answer["error"] == str(info.value), (answer, str(info.value))
 
 
 # ------------------------------------------------------------------ the whole design
