@@ -429,7 +429,7 @@ def test_page_defaults_are_those_of_hea_zoo_design(page_run):
     parser = cli.build_parser()
     args = parser.parse_args(["design"])
     form = page_run["initialFields"]
-    assert form["model"]["value"] == args.model == "cvae"
+    assert form["model"]["value"] == args.model == design.DEFAULT_MODEL == "cae"
     assert int(form["n"]["value"]) == args.n
     assert form["seed"]["value"] == "" and args.seed is None and form["seed"]["placeholder"] == "drawn at random"
     assert form["candidates"]["value"] == "" and args.candidates is None
