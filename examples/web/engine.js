@@ -3,13 +3,14 @@
 // (hea_zoo.serving.design) implements the same document: the same models, target, seed,
 // constraints and options give the same designs, table and CSV.
 //
+//   checkOptions        section 0: the request, validated (the same fields, limits and errors)
 //   noise               section 1: the seeded standard-normal draw (hzn1)
 //   printedThousandths  section 2: the printed composition, in thousandths
 //   formulaString       section 2: its formula
 //   checkConstraints    section 3: validation (one-line errors), defaults and normal form
 //   repairRow           section 3: repair and print of one raw candidate
 //   relativeErrors      section 4: judging against a target
-//   selectDesigns       section 5: `closest` and `diverse` selection
+//   selectDesigns       section 5: `closest` and `diverse` selection (no twins: L1 >= 0.03)
 //   oracleProperties    section 6: the physics oracle's values (models of the bundled data)
 //   designsCsv          section 6: the output table as CSV
 //   design              the whole pipeline, in chunks, over caller-supplied models
