@@ -700,7 +700,7 @@ def test_twin_rule_fills_with_the_closest_others_then_relaxes_with_a_note():
     assert (taken.from_pool, taken.filled, taken.relaxed) == (2, 1, 1)
     assert sorted(taken.records["index"].tolist()) == [0, 1, 2, 11]  # a, b, c, then the best twin
     assert taken.twin_pairs == 1 == design._twin_pairs(taken.records["k"])
-    notes = design.designer._selection_notes(taken, pool.size, 4, 0.05, True)
+    notes = design.run.selection_notes(taken, pool.size, 4, 0.05, True)
     assert notes[0].startswith("only 2 of the 5 best candidates within 5 % of the target on every property are at least 0.03 apart")
     assert notes[1] == ("1 pair is closer than 0.03 (L1, near-copies): the candidates held only 3 designs at least "
                         "that far apart (draw more candidates).")  # fmt: skip

@@ -33,7 +33,8 @@ blocks while the calling thread removes duplicates, keeps the best and writes, i
 candidate order, so the designs and every byte written do not depend on the threads.
 
 The package's modules: `request` (the validated `DesignRequest`, every rule of a
-request), `designer` (`Designer`: the models and a run), `hashing` (duplicates),
+request), `designer` (`Designer`: the models), `run` (a run over them: sections 1-6),
+`hashing` (duplicates),
 `store` (the best records, spilled to a file when large), `selection` (section 5),
 `pipeline` (threads, pieces, progress), `sinks` (CSV and Parquet output, path checks),
 `table` (rows, `DesignResult`, `format_table`) and `text` (text of whole blocks).
@@ -56,7 +57,7 @@ from hea_zoo.serving.constraints import (
     apply_constraints,
     parse_bound,
 )
-from hea_zoo.serving.design import hashing, pipeline, selection, sinks, store, table, text
+from hea_zoo.serving.design import hashing, pipeline, run, selection, sinks, store, table, text
 from hea_zoo.serving.design.designer import DEFAULT_MODEL, INTERVAL_Z, TYPICALITY_MODEL, Designer
 from hea_zoo.serving.design.hashing import _RowHasher, _SeenHashes
 from hea_zoo.serving.design.pipeline import _ordered_map, _pieces, reuse_freed_memory
