@@ -165,8 +165,8 @@ def test_node_rejects_a_wrong_target(example_dir):
     "args, says, code",
     [  # the exit codes of `hea-zoo design`: 5 for a request that cannot be met, 2 for usage
         (["--bounds", "W=0.6:0.7,Mo=0.5:1"], "the lower bounds sum to 1.1 > 1", 5),
-        (["--exclude", "Xx"], 'unknown element "Xx"', 5),
-        (["--max-elements", "0"], "maximum number of elements must be an integer >= 1", 5),
+        (["--exclude", "Xx"], "exclude: unknown element 'Xx'", 5),
+        (["--max-elements", "0"], "max_elements: must be at least 1", 5),
         (["--allow", "W", "--exclude", "W"], "no element is left", 5),
         (["--seed", "-1"], "--seed must be an integer in [0, 4294967295]", 2),
         (["--select", "best"], "select: must be diverse or closest", 2),
@@ -400,30 +400,59 @@ def test_engine_repair_counts_absent_required_elements_towards_the_maximum(tmp_p
 @pytest.mark.parametrize(
     "constraints, says",
     [
-        ({"allowed": ["Mo", "Nb", "Zz"]}, 'unknown element "Zz"'),
-        ({"bounds": "Qq=0:0.1"}, 'unknown element "Qq"'),
-        ({"allowed": ["Mo", "Nb"], "excluded": ["Mo", "Nb"]}, "the allowed set is empty"),
-        ({"excluded": ["W"], "bounds": "W=0.1:0.5"}, "W has a lower bound 0.1 but is excluded"),
-        ({"allowed": ["Mo", "Nb", "Ta"], "bounds": "W=0.1:0.5"}, "W has a lower bound 0.1 but is excluded or not allowed"),
-        ({"bounds": "Al=0.3:0.2"}, "lower 0.3 exceeds upper 0.2"),
-        ({"bounds": "Al=0:1.5"}, "bounds of Al must lie in [0, 1]"),
-        ({"bounds": "Al=-0.1:0.5"}, "bounds of Al must lie in [0, 1]"),
-        ({"bounds": "Mo=0.6:1,Nb=0.5:1"}, "the lower bounds sum to 1.1 > 1"),
+        ({"allowed": ["Mo", "Nb", "Zz"]}, "elements: unknown element 'Zz'"),
+        ({"bounds": "Qq=0:0.1"}, "bounds['Qq']: unknown element 'Qq'"),
+        ({"allowed": ["Mo", "Nb"], "excluded": ["Mo", "Nb"]}, "exclude: no element is left"),
+        ({"excluded": ["W"], "bounds": "W=0.1:0.5"}, "bounds['W']: W is required (lower bound 0.1) but excluded"),
+        ({"allowed": ["Mo", "Nb", "Ta"], "bounds": "W=0.1:0.5"}, "W is required (lower bound 0.1) but excluded or not allowed"),
+        ({"bounds": "Al=0.3:0.2"}, "bounds['Al']: the bounds of Al are contradictory: lower 0.3 > upper 0.2."),
+        ({"bounds": "Al=0:1.5"}, "bounds['Al']: the bounds of Al must lie in [0, 1]"),
+        ({"bounds": "Al=-0.1:0.5"}, "the bounds of Al must lie in [0, 1]"),
+        ({"bounds": "Mo=0.6:1,Nb=0.5:1"}, "bounds: the lower bounds sum to 1.1 > 1"),
         ({"allowed": ["Mo", "Nb"], "bounds": "Mo=0:0.4,Nb=0:0.5"}, "upper bounds of the allowed elements sum to 0.9 < 1"),
-        ({"maxElements": 0}, "must be an integer >= 1"),
-        ({"maxElements": 2.5}, "must be an integer >= 1"),
-        ({"maxElements": 2, "bounds": "Mo=0.1:1,Nb=0.1:1,Ta=0.1:1"}, "maximum number of elements (2) is below the 3 elements"),
-        ({"minFraction": 0}, "the minimum fraction must lie in (0, 1]"),
-        ({"minFraction": 1.5}, "the minimum fraction must lie in (0, 1]"),
-        ({"minFraction": 0.2, "bounds": "Mo=0.1:0.15"}, "the minimum fraction 0.2 exceeds the upper bound 0.15"),
-        ({"bounds": "Al=abc"}, "is not a number"),
-        ({"bounds": "Al0.1"}, "must read SYMBOL=LO:HI"),
+        ({"maxElements": 0}, "max_elements: must be at least 1"),
+        ({"maxElements": 2.5}, "max_elements: must be an integer >= 1"),
+        ({"maxElements": 2, "bounds": "Mo=0.1:1,Nb=0.1:1,Ta=0.1:1"}, "max_elements: 2 is below the 3 required elements (Mo, Nb, Ta)"),
+        ({"minFraction": 0}, "min_fraction: must lie in (0, 1]"),
+        ({"minFraction": 1.5}, "min_fraction: must lie in (0, 1]"),
+        ({"minFraction": 0.2, "bounds": "Mo=0.1:0.15"}, "the minimum fraction 0.2 exceeds its upper bound 0.15"),
+        ({"bounds": "Al=abc"}, "bounds['Al']: bound 'Al=abc' must be a number. Received: 'abc'"),
+        ({"bounds": "Al0.1"}, "bounds: a bound must read SYMBOL=LO:HI"),
     ],
 )
 def test_engine_rejects_contradictory_constraints_in_one_line(tmp_path, constraints, says):
     (result,) = probe(tmp_path, op="constraints", cases=[constraints], elements=ELEMENTS, threshold=0.005)["results"]
     assert result["error"] is not None, f"{constraints} was accepted"
     assert says in result["error"] and "\n" not in result["error"], result["error"]
+
+
+def _python_constraint_error(case: dict) -> str:
+    from hea_zoo.serving.design import Constraints, TargetError
+
+    names = {"allowed": "elements", "excluded": "exclude", "maxElements": "max_elements", "minFraction": "min_fraction"}
+    fields = {names.get(key, key): value for key, value in case.items()}
+    if isinstance(fields.get("bounds"), str):
+        fields["bounds"] = [b for b in fields["bounds"].split(",") if b]
+    with pytest.raises(TargetError) as info:
+        Constraints(**fields).resolve(ELEMENTS, 0.005)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    "constraints",
+    [
+        {"allowed": ["Mo", "Nb", "Zz"]}, {"bounds": "Qq=0:0.1"}, {"allowed": ["Mo", "Nb"], "excluded": ["Mo", "Nb"]},
+        {"excluded": ["W"], "bounds": "W=0.1:0.5"}, {"bounds": "Al=0.3:0.2"}, {"bounds": "Al=0:1.5"},
+        {"bounds": "Mo=0.6:1,Nb=0.5:1"}, {"allowed": ["Mo", "Nb"], "bounds": "Mo=0:0.4,Nb=0:0.5"},
+        {"maxElements": 0}, {"maxElements": 2, "bounds": "Mo=0.1:1,Nb=0.1:1,Ta=0.1:1"}, {"minFraction": 0},
+        {"minFraction": 1.5}, {"minFraction": 0.2, "bounds": "Mo=0.1:0.15"}, {"bounds": "Al=0.01:0.02"},
+        {"bounds": "Mo=0.01:1,Nb=0.01:1,W=0.95:1"}, {"bounds": "Al=abc"}, {"bounds": "Al0.1"}, {"bounds": "W=0:0.1,W=0:0.2"},
+    ],
+)  # fmt: skip
+def test_both_engines_refuse_bad_constraints_with_the_same_error(tmp_path, constraints):
+    """Section 3's rejections give the same field and message in Python and engine.js."""
+    (result,) = probe(tmp_path, op="constraints", cases=[constraints], elements=ELEMENTS, threshold=0.005)["results"]
+    assert result["error"] == _python_constraint_error(constraints)
 
 
 def test_engine_normalizes_valid_constraints(tmp_path):

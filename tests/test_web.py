@@ -278,7 +278,7 @@ EXPECTED_MESSAGES = {
     "negative number of designs": "the number of designs must lie in [1, 1000]",
     "fractional seed": "the seed must be a whole number",
     "contradictory bounds": "the lower bounds sum to 1.1 > 1",
-    "unknown element": 'unknown element "Xx"',
+    "unknown element": "exclude: unknown element 'Xx'",
     "fewer candidates than designs": "candidates: 10 is fewer than the 30 designs asked for",
     "infeasible": "no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.03) among 32,000 candidates",
 }

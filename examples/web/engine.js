@@ -275,13 +275,18 @@ export class TargetError extends DesignError {
   }
 }
 
-function symbolList(value, what) {
+function symbolList(value, field) {
   if (value === undefined || value === null) return null;
   const list = typeof value === "string" ? value.split(/[\s,;]+/).filter(Boolean) : Array.from(value);
   return list.map((s) => {
-    if (typeof s !== "string") throw new TargetError(`${what}: element symbols must be strings; got ${JSON.stringify(s)}`);
+    if (typeof s !== "string") throw new TargetError(`element symbols must be strings. Received: ${JSON.stringify(s)}`, field);
     return s.trim();
   });
+}
+
+/** Python's repr of a string in a message ('Al=0:0.1'). */
+function quoted(text) {
+  return `'${text}'`;
 }
 
 /**
@@ -293,8 +298,9 @@ export function parseBounds(value) {
   if (typeof value !== "string") {
     const out = {};
     for (const [symbol, pair] of Object.entries(value)) {
+      const field = `bounds['${symbol.trim()}']`;
       if (!Array.isArray(pair) || pair.length !== 2) {
-        throw new TargetError(`bounds for ${symbol} must be [lo, hi]; got ${JSON.stringify(pair)}`);
+        throw new TargetError(`the bounds of ${symbol} must be (lo, hi). Received: ${JSON.stringify(pair)}`, field);
       }
       out[symbol.trim()] = [pair[0] === null || pair[0] === undefined ? 0 : Number(pair[0]),
         pair[1] === null || pair[1] === undefined ? 1 : Number(pair[1])];
@@ -304,18 +310,19 @@ export function parseBounds(value) {
   const out = {};
   for (const item of value.split(/[,;\s]+/).filter(Boolean)) {
     const match = /^([A-Za-z]+)=([^:]*)(?::(.*))?$/.exec(item);
-    if (!match) throw new TargetError(`bound ${JSON.stringify(item)} must read SYMBOL=LO:HI (e.g. Al=0:0.1)`);
+    if (!match) throw new TargetError(`a bound must read SYMBOL=LO:HI (e.g. Al=0:0.1). Received: ${quoted(item)}`, "bounds");
     const [, symbol, loText, hiText] = match;
+    const field = `bounds['${symbol}']`;
     const num = (text, fallback) => {
       if (text === undefined) return undefined;
       if (text.trim() === "") return fallback;
       const v = Number(text);
-      if (!Number.isFinite(v)) throw new TargetError(`bound ${JSON.stringify(item)}: ${JSON.stringify(text)} is not a number`);
+      if (!Number.isFinite(v)) throw new TargetError(`bound ${quoted(item)} must be a number. Received: ${quoted(text)}`, field);
       return v;
     };
     const lo = num(loText, 0);
     const hi = hiText === undefined ? lo : num(hiText, 1);
-    if (symbol in out) throw new TargetError(`bound for ${symbol} given twice`);
+    if (symbol in out) throw new TargetError(`${symbol} is bounded twice.`, field);
     out[symbol] = [lo, hi];
   }
   return out;
@@ -358,73 +365,84 @@ export function checkConstraints(constraints, elements, threshold = DROP_THRESHO
   const c = constraints || {};
   const E = elements.length;
   const index = new Map(elements.map((s, e) => [s, e]));
-  const known = (symbol, what) => {
+  const known = (symbol, field) => {
     if (!index.has(symbol)) {
-      throw new TargetError(`${what}: unknown element ${JSON.stringify(symbol)} (the model's elements: ${elements.join(" ")})`);
+      throw new TargetError(`unknown element ${quoted(symbol)}; the model's elements are ${elements.join(" ")}.`, field);
     }
     return index.get(symbol);
   };
-  const allowedList = symbolList(c.allowed, "allowed elements");
-  const excludedList = symbolList(c.excluded, "excluded elements") || [];
+  const allowedList = symbolList(c.allowed, "elements");
+  const excludedList = symbolList(c.excluded, "exclude") || [];
   const bounds = parseBounds(c.bounds);
   const allowed = new Uint8Array(E).fill(allowedList === null ? 1 : 0);
-  if (allowedList !== null) for (const s of allowedList) allowed[known(s, "allowed elements")] = 1;
-  for (const s of excludedList) allowed[known(s, "excluded elements")] = 0;
+  if (allowedList !== null) for (const s of allowedList) allowed[known(s, "elements")] = 1;
+  for (const s of excludedList) allowed[known(s, "exclude")] = 0;
   const lo = new Float64Array(E);
   const hi = new Float64Array(E).fill(1);
   for (const [s, [l, h]] of Object.entries(bounds)) {
-    const e = known(s, "bounds");
+    const e = known(s, `bounds['${s}']`);
     lo[e] = l;
     hi[e] = h;
   }
-  if (!allowed.some((a) => a)) throw new TargetError("no element is left: the allowed set is empty after the exclusions");
+  const boundsOf = (e) => `bounds['${elements[e]}']`;
+  if (!allowed.some((a) => a)) throw new TargetError("no element is left: the allowed elements are all excluded.", "exclude");
   for (let e = 0; e < E; e++) {
     if (!allowed[e] && lo[e] > 0) {
-      throw new TargetError(`${elements[e]} has a lower bound ${lo[e]} but is excluded or not allowed`);
+      throw new TargetError(`${elements[e]} is required (lower bound ${gText(lo[e])}) but excluded or not allowed.`, boundsOf(e));
     }
   }
   for (let e = 0; e < E; e++) {
     if (!Number.isFinite(lo[e]) || !Number.isFinite(hi[e]) || lo[e] < 0 || hi[e] > 1 || lo[e] > 1 || hi[e] < 0) {
-      throw new TargetError(`bounds of ${elements[e]} must lie in [0, 1]; got ${lo[e]}:${hi[e]}`);
+      throw new TargetError(`the bounds of ${elements[e]} must lie in [0, 1]. Received: ${gText(lo[e])}:${gText(hi[e])}`, boundsOf(e));
     }
-    if (lo[e] > hi[e]) throw new TargetError(`bounds of ${elements[e]}: lower ${lo[e]} exceeds upper ${hi[e]}`);
+    if (lo[e] > hi[e]) {
+      throw new TargetError(`the bounds of ${elements[e]} are contradictory: lower ${gText(lo[e])} > upper ${gText(hi[e])}.`, boundsOf(e));
+    }
   }
   let sumLo = 0;
   for (let e = 0; e < E; e++) sumLo += lo[e];
-  if (sumLo > 1) throw new TargetError(`the lower bounds sum to ${+sumLo.toFixed(6)} > 1`);
+  if (sumLo > 1) throw new TargetError(`the lower bounds sum to ${gText(sumLo)} > 1: no composition can meet them.`, "bounds");
   let sumHi = 0;
   for (let e = 0; e < E; e++) if (allowed[e]) sumHi += hi[e];
-  if (sumHi < 1) throw new TargetError(`the upper bounds of the allowed elements sum to ${+sumHi.toFixed(6)} < 1`);
+  if (sumHi < 1) {
+    throw new TargetError(`the upper bounds of the allowed elements sum to ${gText(sumHi)} < 1: no composition can meet them.`, "bounds");
+  }
   const required = new Uint8Array(E);
   let nRequired = 0;
   for (let e = 0; e < E; e++) if (lo[e] > 0) { required[e] = 1; nRequired++; }
   let m;
   if (given(c.maxElements)) {
     m = Number(c.maxElements);
-    if (!Number.isInteger(m) || m < 1) throw new TargetError(`the maximum number of elements must be an integer >= 1; got ${String(c.maxElements)}`);
+    if (!Number.isInteger(m)) throw new TargetError(`must be an integer >= 1. Received: ${String(c.maxElements)}`, "max_elements");
+    if (m < 1) throw new TargetError(`must be at least 1. Received: ${m}`, "max_elements");
     if (m < nRequired) {
-      throw new TargetError(`the maximum number of elements (${m}) is below the ${nRequired} elements with a lower bound above 0`);
+      const names = elements.filter((_, e) => required[e]).join(", ");
+      throw new TargetError(`${m} is below the ${nRequired} required elements (${names}).`, "max_elements");
     }
   } else {
     m = Math.max(DEFAULT_MAX_ELEMENTS === null ? E : DEFAULT_MAX_ELEMENTS, nRequired);
   }
   const defaultF = !given(c.minFraction);
   const fMin = defaultF ? DEFAULT_MIN_FRACTION : Number(c.minFraction);
-  if (!Number.isFinite(fMin) || !(fMin > 0) || fMin > 1) {
-    throw new TargetError(`the minimum fraction must lie in (0, 1]; got ${String(c.minFraction)}`);
+  if (!defaultF && !Number.isFinite(fMin)) {
+    throw new TargetError(`the minimum fraction must be a number. Received: ${JSON.stringify(c.minFraction)}`, "min_fraction");
   }
-  const hint = defaultF ? " (the default; set the minimum fraction to change it)" : "";
+  if (!(fMin > 0) || fMin > 1) throw new TargetError(`must lie in (0, 1]. Received: ${gText(fMin)}`, "min_fraction");
+  const hint = defaultF ? " (the default; set min_fraction to change it)" : "";
   let raised = 0;
   for (let e = 0; e < E; e++) {
     if (lo[e] > 0 && lo[e] < fMin) { lo[e] = fMin; raised++; }
   }
   if (raised) {
     for (let e = 0; e < E; e++) {
-      if (lo[e] > hi[e]) throw new TargetError(`bounds of ${elements[e]}: the minimum fraction ${fMin}${hint} exceeds the upper bound ${hi[e]}`);
+      if (lo[e] > hi[e]) {
+        throw new TargetError(`the bounds of ${elements[e]}: the minimum fraction ${gText(fMin)}${hint} exceeds its upper bound ` +
+          `${gText(hi[e])}.`, boundsOf(e));
+      }
     }
     let s = 0;
     for (let e = 0; e < E; e++) s += lo[e];
-    if (s > 1) throw new TargetError(`the lower bounds, raised to the minimum fraction ${fMin}${hint}, sum to ${+s.toFixed(6)} > 1`);
+    if (s > 1) throw new TargetError(`the lower bounds, raised to the minimum fraction ${gText(fMin)}${hint}, sum to ${gText(s)} > 1.`, "bounds");
   }
   // The plain request (section 3): every element allowed, no bounds, no maximum below E and
   // the drop threshold as the minimum fraction; steps 1-5 and 7 are skipped.
