@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from hea_zoo.constants import GENERATOR_NAMES, MODEL_NAMES
+from hea_zoo.constants import DEFAULT_DESIGN_MODEL, GENERATOR_NAMES, MODEL_NAMES
 from hea_zoo.errors import HeaZooError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_MODEL, EXIT_TARGET = 0, 1, 2, 3, 4, 5
@@ -39,9 +40,11 @@ class CLIError(Exception):
         self.code = code
 
 
-# The field of a library error (hea_zoo.errors: the Python parameter at fault) -> the flag a
-# CLI user types. One entry per field; fields without a flag (columns, ...) are not shown.
+# The field of a library error (`hea_zoo.errors`: the Python parameter, request field or
+# column at fault) -> the flag a command-line user types. Fields without a flag (a column of
+# the user's table) are not shown; `bounds['W']` and `target['x']` name their key too.
 _FLAGS = {
+    # data
     "properties": "--properties",
     "dropna": "--dropna",
     "composition_column": "--composition-column",
@@ -51,7 +54,7 @@ _FLAGS = {
     "processing": "--processing",
     "duplicates": "--duplicates",
     "source": "--data",
-    "out": "--out",
+    # train, export, reproduce
     "overwrite": "--overwrite",
     "version": "--version",
     "name": "--name",
@@ -61,22 +64,56 @@ _FLAGS = {
     "epochs": "--epochs",
     "surrogate_epochs": "--surrogate-epochs",
     "n_per_condition": "--n-per-condition",
+    # design (hea_zoo.serving.design.DesignRequest, Constraints)
+    "n": "-n",
+    "candidates": "--candidates",
+    "select": "--select",
+    "tolerance": "--tolerance",
+    "chunk_size": "--chunk-size",
+    "target": "--target",
+    "exclude": "--exclude",
+    "bounds": "--bound",
+    "max_elements": "--max-elements",
+    "min_fraction": "--min-fraction",
+    # every command
     "seed": "--seed",
+    "out": "--out",
 }
+_TARGET_FLAGS = {"shear_modulus": "--shear-modulus", "fracture_toughness": "--toughness"}
+_KINDS = {EXIT_USAGE: "usage", EXIT_DATA: "data", EXIT_MODEL: "model", EXIT_TARGET: "target"}
 
-def _library_error(kind: str, err: Exception, code: int | None = None) -> CLIError:
+
+def _flag(field: str | None) -> str | None:
+    """The flag that sets a library `field` (``bounds['W']`` -> ``--bound W``,
+    ``target['shear_modulus']`` -> ``--shear-modulus``); None for a field no flag sets."""
+    if not field:
+        return None
+    match = re.fullmatch(r"(\w+)\[(.+)\]", field)
+    base, key = (match.group(1), match.group(2).strip("'\"")) if match else (field, None)
+    flag = _FLAGS.get(base)
+    if flag is None or key is None:
+        return flag
+    if base == "target":
+        return _TARGET_FLAGS.get(key, f"--target {key}") if not key.isdigit() else "--target"
+    return f"{flag} {key}"
+
+
+def _library_error(kind: str | None, err: Exception, code: int | None = None) -> CLIError:
     """A library error as one line in the command line's words: ``<kind> error: <flag>: <message>``.
 
-    A `hea_zoo.errors.HeaZooError` names its field, which becomes the flag (or stays the
-    field's name when no flag sets it); its class gives the exit code unless `code` is given.
+    A `hea_zoo.errors.HeaZooError` names its field, which becomes its flag; its class gives
+    the exit code (and, with `kind` None, the kind: usage, data, model or target) unless
+    `code` is given.
     """
-    from hea_zoo.errors import HeaZooError
-
     if isinstance(err, HeaZooError):
-        flag = _flag(err.field) or err.field
-        where = f"{flag}: " if flag else ""
-        return CLIError(f"{kind} error: {where}{err.message}", err.exit_code if code is None else code)
-    return CLIError(f"{kind} error: {err}", EXIT_INTERNAL if code is None else code)
+        code = err.exit_code if code is None else code
+        kind = kind or _KINDS.get(code, "usage")
+        flag = _flag(err.field)
+        if flag is None and err.field and kind in ("train", "evaluate", "export", "reproduce"):
+            flag = err.field
+        return CLIError(f"{kind} error: {flag + ': ' if flag else ''}{err.message}", code)
+    code = EXIT_INTERNAL if code is None else code
+    return CLIError(f"{kind or _KINDS.get(code, 'internal')} error: {err}", code)
 
 
 def _int_at_least(minimum: int, what: str):
@@ -148,7 +185,6 @@ def _split_list(text: str | None) -> list[str] | None:
     return items or None
 
 
-_KINDS = {EXIT_USAGE: "usage error", EXIT_DATA: "data error", EXIT_MODEL: "model error", EXIT_TARGET: "target error"}
 
 
 def _user_rows(err, path: Path | None) -> str:
@@ -226,7 +262,7 @@ def _load_data(args):
         )
     except HeaZooError as err:
         code = err.exit_code if err.exit_code in _KINDS else EXIT_DATA
-        raise CLIError(f"{_KINDS[code]}: {where}{_user_rows(err, path)}", code) from None
+        raise CLIError(f"{_KINDS[code]} error: {where}{_user_rows(err, path)}", code) from None
     except (ValueError, OSError) as err:
         raise CLIError(f"data error: {where}{err}", EXIT_DATA) from None
     for note in data.notes:  # what loading did to the table: rows dropped, duplicates merged
@@ -624,12 +660,11 @@ def cmd_reproduce(args) -> int:
     return EXIT_OK
 
 
-def _parse_targets(args, names: Sequence[str], training_range=None) -> list[float]:
-    """The target values in the generator's condition order, checked.
+def _parse_targets(args) -> dict[str, float]:
+    """The target values the flags give, by condition name (-G, -K, --target NAME=VALUE).
 
-    A negative target is refused for a condition whose training values were never
-    negative (or whose training range the export does not record); a condition the
-    training data has negative (a test temperature in °C) accepts one.
+    Only the flags' syntax is checked here; the values, names and the sign follow the
+    rules of a design request (`DesignRequest`).
     """
     given: dict[str, float] = {}
     aliases = {"shear_modulus": args.shear_modulus, "fracture_toughness": args.toughness}
@@ -639,79 +674,45 @@ def _parse_targets(args, names: Sequence[str], training_range=None) -> list[floa
             given[key] = value
     for item in args.target or []:
         if "=" not in item:
-            raise CLIError(f"target error: --target expects NAME=VALUE. Received: {item!r}", EXIT_TARGET)
+            raise CLIError(f"target error: --target: expects NAME=VALUE. Received: {item!r}", EXIT_TARGET)
         key, _, value = item.partition("=")
         key = key.strip()
         if key in given:
             where = f"{flags[key]} and --target" if key in flags and aliases[key] is not None else "--target twice"
-            raise CLIError(f"target error: {key} is given twice ({where}); give each target once.", EXIT_TARGET)
+            raise CLIError(f"target error: --target: {key} is given twice ({where}); give each target once.", EXIT_TARGET)
         try:
             given[key] = float(value)
         except ValueError:
-            raise CLIError(f"target error: {key} is not a number: {value!r}", EXIT_TARGET) from None
-    unknown = sorted(set(given) - set(names))
-    if unknown:
-        raise CLIError(
-            f"target error: the model is conditioned on {list(names)}; unknown target(s) {unknown}.",
-            EXIT_TARGET,
-        )
-    missing = [n for n in names if n not in given]
-    if missing:
-        hint = ", ".join(flags.get(m, f"--target {m}=VALUE").split("/")[0] for m in missing)
-        raise CLIError(f"target error: missing target value(s) for {missing} (give {hint}).", EXIT_TARGET)
-    values = [given[n] for n in names]
-    for n, v in zip(names, values):
-        if v != v or v in (float("inf"), float("-inf")):
-            raise CLIError(f"target error: {n} must be a finite number. Received: {v}", EXIT_TARGET)
-        if v < 0 and (training_range is None or training_range[0][names.index(n)] >= 0):
-            raise CLIError(
-                f"target error: {n} must be nonnegative"
-                + ("" if training_range is None else " (its training values are never negative)")
-                + f". Received: {v}",
-                EXIT_TARGET,
-            )
-    return values
+            raise CLIError(f"target error: --target {key}: not a number: {value!r}", EXIT_TARGET) from None
+    return given
 
 
-def _design_request(args) -> None:
-    """Usage checks of `design` that need no model: they fail before any work."""
-    from hea_zoo.artifact import check_seed
+def _design_request(args):
+    """The design request the flags describe, validated before any model is opened."""
+    from hea_zoo.errors import HeaZooError
+    from hea_zoo.serving.design import Constraints, DesignRequest
 
-    if args.n < 1:
-        raise CLIError(f"usage error: -n must be a positive integer. Received: {args.n}", EXIT_USAGE)
-    if args.candidates is not None and args.candidates < 1:
-        raise CLIError(f"usage error: --candidates must be a positive integer. Received: {args.candidates}", EXIT_USAGE)
-    if args.candidates is not None and args.candidates < args.n:
-        raise CLIError(
-            f"usage error: --candidates {args.candidates} is fewer than the {args.n} designs asked for (-n); "
-            "each design is a distinct candidate.",
-            EXIT_USAGE,
+    try:
+        constraints = Constraints(
+            elements=_split_list(args.elements),
+            exclude=_split_list(args.exclude) or (),
+            max_elements=args.max_elements,
+            bounds=list(args.bound or []),
+            min_fraction=args.min_fraction,
         )
-    if args.select not in ("diverse", "closest"):
-        raise CLIError(f"usage error: --select must be diverse or closest. Received: {args.select!r}", EXIT_USAGE)
-    if args.chunk_size < 1:
-        raise CLIError(f"usage error: --chunk-size must be a positive integer. Received: {args.chunk_size}", EXIT_USAGE)
-    if args.seed is not None:
-        try:
-            check_seed(args.seed, "--seed")
-        except ValueError as err:
-            raise CLIError(f"usage error: {err}", EXIT_USAGE) from None
-    if not (args.tolerance > 0 and args.tolerance != float("inf")):
-        raise CLIError(
-            f"target error: --tolerance must be a positive number (0.05 = 5 %). Received: {args.tolerance}", EXIT_TARGET
-        )
+        return DesignRequest(
+            _parse_targets(args), n=args.n, candidates=args.candidates, select=args.select, tolerance=args.tolerance,
+            constraints=constraints, seed=args.seed, chunk_size=args.chunk_size, out=args.out,
+        )  # fmt: skip
+    except HeaZooError as err:
+        raise _library_error(None, err) from None
 
 
 def cmd_design(args) -> int:
-    _design_request(args)
-    from hea_zoo.artifact import MetadataError
+    request = _design_request(args)
+    from hea_zoo.errors import HeaZooError
     from hea_zoo.serving import design
 
-    if args.out:
-        try:
-            design.check_output_path(args.out)
-        except design.DesignError as err:
-            raise CLIError(f"usage error: {err}", EXIT_USAGE) from None
     models_dir = Path(args.models_dir) if args.models_dir else _default_models_dir()
     if not str(args.model).endswith(".onnx"):
         available = sorted(
@@ -719,35 +720,24 @@ def cmd_design(args) -> int:
         )
         if args.model not in available:
             raise CLIError(
-                f"usage error: unknown model {args.model!r}. Valid models"
+                f"usage error: --model: unknown model {args.model!r}. Valid models"
                 f" (in {models_dir}): {', '.join(available) or 'none exported'}.",
                 EXIT_USAGE,
             )
     try:
         designer = design.Designer.from_exported(args.model, models_dir, typicality=args.typicality)
-    except (FileNotFoundError, design.ModelFileError, MetadataError) as err:
+    except FileNotFoundError as err:
         raise CLIError(f"model error: {err}", EXIT_MODEL) from None
-    target = _parse_targets(args, designer.condition_names, designer.training_range())
-    constraints = design.Constraints(
-        elements=_split_list(args.elements),
-        exclude=_split_list(args.exclude) or (),
-        max_elements=args.max_elements,
-        bounds=list(args.bound or []),
-        min_fraction=args.min_fraction,
-    )
-    candidates = args.candidates or design.default_candidates(args.n)
+    except HeaZooError as err:
+        raise _library_error(None, err) from None
     design.reuse_freed_memory()
     try:
-        result = designer.design(
-            target, n=args.n, seed=args.seed, candidates=candidates, select=args.select,
-            tolerance=args.tolerance, constraints=constraints, chunk_size=args.chunk_size,
-            progress=sys.stderr.isatty() and candidates >= 100_000, out=args.out,
-            table_rows=None if args.out is None else min(args.n, 20),
+        result = designer.run(
+            request, progress=sys.stderr.isatty() and request.candidates >= 100_000,
+            table_rows=None if request.out is None else min(request.n, 20),
         )  # fmt: skip
-    except design.TargetError as err:
-        raise CLIError(f"target error: {err}", EXIT_TARGET) from None
-    except (design.ModelFileError, MetadataError) as err:
-        raise CLIError(f"model error: {err}", EXIT_MODEL) from None
+    except HeaZooError as err:
+        raise _library_error(None, err) from None
     except ValueError as err:
         raise CLIError(f"usage error: {err}", EXIT_USAGE) from None
     for note in result.notes:
@@ -773,7 +763,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("design", help="generate alloys for a target (uses the exported models).",
                        epilog=_EPILOG)  # fmt: skip
-    p.add_argument("--model", default="cvae", help=f"exported generator: {', '.join(GENERATOR_NAMES)} (default cvae).")
+    p.add_argument("--model", default=DEFAULT_DESIGN_MODEL,
+                   help=f"exported generator: {', '.join(GENERATOR_NAMES)} (default {DEFAULT_DESIGN_MODEL}, the measured best).")  # fmt: skip
     p.add_argument("--shear-modulus", "-G", type=float, default=None, help="target shear modulus [GPa].")
     p.add_argument("--toughness", "-K", type=float, default=None, help="target fracture toughness [MPa*m^0.5].")
     p.add_argument("--target", action="append", metavar="NAME=VALUE",
@@ -874,29 +865,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_KIND = {EXIT_USAGE: "usage", EXIT_DATA: "data", EXIT_MODEL: "model", EXIT_TARGET: "target"}
-
-
-def _flag(field: str | None) -> str | None:
-    """The flag a command-line user typed for a library field (``bounds['W']`` -> ``--bound W``);
-    None for a field no flag sets (a column of the user's table)."""
-    if not field:
-        return None
-    base, _, key = field.partition("[")
-    flag = _FLAGS.get(base)
-    if flag is None:
-        return None
-    key = key.rstrip("]").strip("'\"")
-    return f"{flag} {key}" if key else flag
-
-
-def _error_line(err) -> str:
-    """One line for a `hea_zoo.errors.HeaZooError` no command mapped, in the command line's words."""
-    kind = _KIND.get(err.exit_code, "usage")
-    flag = _flag(err.field)
-    return f"{kind} error: {flag + ': ' if flag else ''}{err.message}"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `hea-zoo`; returns the exit code."""
     parser = build_parser()
@@ -914,7 +882,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(err), file=sys.stderr)
         return err.code
     except HeaZooError as err:  # a library error that no command mapped: its field as the flag
-        print(_error_line(err), file=sys.stderr)
+        print(_library_error(None, err), file=sys.stderr)
         return err.exit_code
     except OSError as err:  # writing an output failed (a full device, a vanished folder)
         if os.environ.get("HEA_ZOO_DEBUG"):

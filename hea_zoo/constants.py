@@ -20,6 +20,7 @@ __all__ = [
     "STUDY_GENERATORS",
     "SURROGATE_NAME",
     "MODEL_NAMES",
+    "DEFAULT_DESIGN_MODEL",
     "BUNDLED_NAME",
     "BUNDLED_FINGERPRINT",
     "short_label",
@@ -52,6 +53,10 @@ SURROGATE_NAME = "surrogate"
 """Name of the surrogate in the registry, the CLI and the exports."""
 
 MODEL_NAMES: tuple[str, ...] = GENERATOR_NAMES + (SURROGATE_NAME,)
+
+DEFAULT_DESIGN_MODEL = "cae"
+"""The generator `hea-zoo design`, `Designer.from_exported` and the page use unless told:
+the one that meets every design target (benchmarks/results/results.md)."""
 """Every trainable model name."""
 
 BUNDLED_NAME = "rhea529"

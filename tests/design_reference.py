@@ -130,38 +130,65 @@ def repair(raw: np.ndarray, c: Constraints) -> np.ndarray | None:
     return k
 
 
-def select(judged: list[dict], n: int, how: str, tolerance: float = DEFAULT_TOLERANCE) -> list[dict]:
-    """Section 5 over deduplicated candidates ({index, k, score, in_tolerance})."""
+MIN_DISTANCE_THOUSANDTHS = 30  # section 5: designs closer than L1 0.03 are twins
+
+
+def _l1(a, b) -> int:
+    return sum(abs(int(x) - int(y)) for x, y in zip(a, b))
+
+
+def select(judged: list[dict], n: int, how: str, tolerance: float = DEFAULT_TOLERANCE,
+           report: dict | None = None) -> list[dict]:  # fmt: skip
+    """Section 5 over deduplicated candidates ({index, k, score, in_tolerance}); `report`
+    (a dict) receives how the diverse selection took its designs."""
     by_score = sorted(judged, key=lambda d: (d["score"], d["index"]))
     if how == "closest":
-        chosen = by_score[:n]
-    else:
-        pool = [d for d in by_score if d["in_tolerance"]][: max(50 * n, 2000)]
-        if len(pool) <= n:
-            chosen = pool + [d for d in by_score if not d["in_tolerance"]][: n - len(pool)]
-        else:
-            k = [[int(v) for v in d["k"]] for d in pool]
-            norm = [float(sum(v * v for v in row)) for row in k]
-            weight = []
-            for d in pool:  # (1 - score / tolerance)^1.25 as f * sqrt(sqrt(f))
-                f = 1.0 - d["score"] / tolerance
-                weight.append(f * math.sqrt(math.sqrt(f)))
+        return by_score[:n]
+    size = max(50 * n, 2000)
+    pool = [d for d in by_score if d["in_tolerance"]][:size]
+    fill = [d for d in by_score if not d["in_tolerance"]][:size]
+    chosen = []
+    if pool:
+        k = [[int(v) for v in d["k"]] for d in pool]
+        norm = [float(sum(v * v for v in row)) for row in k]
+        weight = []
+        for d in pool:  # (1 - score / tolerance)^1.25 as f * sqrt(sqrt(f))
+            f = 1.0 - d["score"] / tolerance
+            weight.append(f * math.sqrt(math.sqrt(f)))
 
-            def distances(s):  # cosine distances to pool[s]: exact integer dot products
-                return [1.0 - float(sum(a * b for a, b in zip(row, k[s]))) / math.sqrt(norm[i] * norm[s])
-                        for i, row in enumerate(k)]
+        def distances(s):  # cosine distances to pool[s]: exact integer dot products
+            return [1.0 - float(sum(a * b for a, b in zip(row, k[s]))) / math.sqrt(norm[i] * norm[s])
+                    for i, row in enumerate(k)]  # fmt: skip
 
-            total = distances(0)
-            taken = [False] * len(pool)
-            taken[0] = True
-            chosen = [pool[0]]
-            while len(chosen) < n:
-                # A_i * w_i in float64; the first of the largest: earlier in pool order
-                values = [-math.inf if taken[i] else total[i] * weight[i] for i in range(len(pool))]
-                best = max(range(len(pool)), key=lambda i: (values[i], -i))
-                taken[best] = True
-                chosen.append(pool[best])
-                total = [a + b for a, b in zip(total, distances(best))]
+        total = distances(0)
+        taken = [False] * len(pool)
+        taken[0] = True
+        chosen = [pool[0]]
+        while len(chosen) < n:
+            # eligible: not taken and no twin of one taken (L1 >= 30 thousandths to each)
+            eligible = [not taken[i] and all(_l1(k[i], c["k"]) >= MIN_DISTANCE_THOUSANDTHS for c in chosen)
+                        for i in range(len(pool))]  # fmt: skip
+            if not any(eligible):
+                break
+            # A_i * w_i in float64; the first of the largest: earlier in pool order
+            values = [total[i] * weight[i] if eligible[i] else -math.inf for i in range(len(pool))]
+            best = max((i for i in range(len(pool)) if eligible[i]), key=lambda i: (values[i], -i))
+            taken[best] = True
+            chosen.append(pool[best])
+            total = [a + b for a, b in zip(total, distances(best))]
+    from_pool = len(chosen)
+    for d in fill:  # the closest out of tolerance, no twin of one taken
+        if len(chosen) >= n:
+            break
+        if all(_l1(d["k"], c["k"]) >= MIN_DISTANCE_THOUSANDTHS for c in chosen):
+            chosen.append(d)
+    filled = len(chosen) - from_pool
+    ids = {id(d) for d in chosen}
+    rest = [d for d in pool + fill if id(d) not in ids][: max(n - len(chosen), 0)]
+    chosen += rest
+    if report is not None:
+        pairs = sum(_l1(a["k"], b["k"]) < MIN_DISTANCE_THOUSANDTHS for i, a in enumerate(chosen) for b in chosen[:i])
+        report.update(pool=len(pool), from_pool=from_pool, filled=filled, relaxed=len(rest), twin_pairs=pairs)
     return sorted(chosen, key=lambda d: (d["score"], d["index"]))
 
 

@@ -127,7 +127,7 @@ def test_design_without_surrogate_says_so(tmp_path):
     from tests.design_exports import models_dir
 
     folder = models_dir(tmp_path / "only_cvae", surrogate=False)
-    proc = run("design", "--models-dir", str(folder), "-G", "60", "-K", "30", "-n", "3", "--seed", "0")
+    proc = run("design", "--models-dir", str(folder), "--model", "cvae", "-G", "60", "-K", "30", "-n", "3", "--seed", "0")
     assert proc.returncode == 0, proc.stderr
     assert "no surrogate found" in proc.stderr and "hea-zoo export" in proc.stderr
     assert "best by surrogate" not in proc.stdout and "not judged" in proc.stdout
@@ -142,25 +142,25 @@ def test_design_target_zero_uses_the_floor_without_warnings():
 @pytest.mark.parametrize(
     "args, code, fragments",
     [
-        (("-n", "-5"), EXIT_USAGE, ("-n must be a positive integer", "-5")),
-        (("--candidates", "5", "-n", "20"), EXIT_USAGE, ("--candidates 5 is fewer than the 20 designs",)),
-        (("--candidates", "0"), EXIT_USAGE, ("--candidates must be a positive integer", "0")),
-        (("--candidates", "-5"), EXIT_USAGE, ("--candidates must be a positive integer", "-5")),
-        (("--seed", "-1"), EXIT_USAGE, ("--seed", "[0, 4294967295]", "-1")),
+        (("-n", "-5"), EXIT_USAGE, ("usage error: -n: must be a positive integer", "-5")),
+        (("--candidates", "5", "-n", "20"), EXIT_USAGE, ("usage error: --candidates: 5 is fewer than the 20 designs",)),
+        (("--candidates", "0"), EXIT_USAGE, ("usage error: --candidates: must be a positive integer", "0")),
+        (("--candidates", "-5"), EXIT_USAGE, ("usage error: --candidates: must be a positive integer", "-5")),
+        (("--seed", "-1"), EXIT_USAGE, ("usage error: --seed: ", "[0, 4294967295]", "-1")),
         (("--seed", "4294967296"), EXIT_USAGE, ("[0, 4294967295]",)),
-        (("--select", "best"), EXIT_USAGE, ("--select must be diverse or closest", "'best'")),
-        (("--tolerance", "0"), EXIT_TARGET, ("--tolerance must be a positive number",)),
-        (("--tolerance", "-0.1"), EXIT_TARGET, ("--tolerance must be a positive number",)),
+        (("--select", "best"), EXIT_USAGE, ("usage error: --select: must be diverse or closest", "'best'")),
+        (("--tolerance", "0"), EXIT_TARGET, ("target error: --tolerance: must be a positive number",)),
+        (("--tolerance", "-0.1"), EXIT_TARGET, ("target error: --tolerance: must be a positive number",)),
         (("--target", "shear_modulus=80"), EXIT_TARGET, ("shear_modulus is given twice",)),
-        (("-G", "1e39"), EXIT_TARGET, ("shear_modulus = 1e+39 is beyond",)),
-        (("--elements", "Nb,Xx"), EXIT_TARGET, ("unknown element 'Xx'",)),
-        (("--exclude", "Nb", "--bound", "Nb=0.1:0.5"), EXIT_TARGET, ("Nb is required", "excluded")),
-        (("--bound", "Al=0.6:1", "--bound", "Nb=0.6:1"), EXIT_TARGET, ("lower bounds sum to 1.2 > 1",)),
-        (("--max-elements", "0"), EXIT_TARGET, ("--max-elements must be at least 1",)),
-        (("--bound", "Al=0.3:0.1"), EXIT_TARGET, ("lower 0.3 > upper 0.1",)),
-        (("--bound", "Al"), EXIT_TARGET, ("SYMBOL=LO:HI",)),
+        (("-G", "1e39"), EXIT_TARGET, ("target error: --shear-modulus: 1e+39 is beyond",)),
+        (("--elements", "Nb,Xx"), EXIT_TARGET, ("target error: --elements: unknown element 'Xx'",)),
+        (("--exclude", "Nb", "--bound", "Nb=0.1:0.5"), EXIT_TARGET, ("target error: --bound Nb: Nb is required", "excluded")),
+        (("--bound", "Al=0.6:1", "--bound", "Nb=0.6:1"), EXIT_TARGET, ("target error: --bound: the lower bounds sum to 1.2 > 1",)),
+        (("--max-elements", "0"), EXIT_TARGET, ("target error: --max-elements: must be at least 1",)),
+        (("--bound", "Al=0.3:0.1"), EXIT_TARGET, ("target error: --bound Al: ", "lower 0.3 > upper 0.1",)),
+        (("--bound", "Al"), EXIT_TARGET, ("target error: --bound: ", "SYMBOL=LO:HI",)),
         (("--elements", "Be,O", "--candidates", "300"), EXIT_TARGET, ("no candidate satisfies", "300 candidates")),
-        (("--out", "/proc/hea_zoo_designs.csv"), EXIT_USAGE, ("not writable", "/proc")),
+        (("--out", "/proc/hea_zoo_designs.csv"), EXIT_USAGE, ("usage error: --out: ", "not writable", "/proc")),
     ],
 )
 def test_design_bad_requests(args, code, fragments):
@@ -184,15 +184,15 @@ def test_design_broken_model_files(tmp_path):
                    "'condition_names' does not parse")  # fmt: skip
     folder = models_dir(tmp_path / "cut_surrogate", surrogate=False)
     truncated_copy(EXPORTED / "surrogate.onnx", folder / "surrogate.onnx")
-    one_line_error(run("design", "--models-dir", str(folder), "-G", "60", "-K", "30"), EXIT_MODEL,
+    one_line_error(run("design", "--models-dir", str(folder), "--model", "cvae", "-G", "60", "-K", "30"), EXIT_MODEL,
                    "surrogate.onnx", "not a readable ONNX surrogate")  # fmt: skip
 
 
 @pytest.mark.parametrize(
     "args, fragments",
     [
-        (("-G", "-5", "-K", "30"), ("shear_modulus must be nonnegative", "-5")),
-        (("-G", "nan", "-K", "30"), ("shear_modulus must be a finite number",)),
+        (("-G", "-5", "-K", "30"), ("target error: --shear-modulus: must be nonnegative (its training values are never negative)", "-5")),
+        (("-G", "nan", "-K", "30"), ("target error: --shear-modulus: must be a finite number",)),
         (("-G", "50"), ("missing target value(s) for ['fracture_toughness']",)),
         (("-G", "50", "-K", "30", "--target", "hardness=3"), ("unknown target(s) ['hardness']",)),
     ],
@@ -375,14 +375,33 @@ def test_design_path_imports_no_tensorflow_pandas_or_pymatgen(tmp_path):
 
 def test_negative_design_targets_follow_the_training_range():
     """A negative target is refused where the generator's training values never were
-    negative (or the range is unknown), and accepted where they were."""
+    negative (or the range is unknown), and accepted where they were: a rule of the design
+    request, which the command line's NAME=VALUE targets reach as a mapping."""
     import argparse
 
-    from hea_zoo.cli import CLIError, _parse_targets
+    from hea_zoo.cli import _design_error, _parse_targets
+    from hea_zoo.serving.design import DesignRequest, TargetError
 
     args = argparse.Namespace(shear_modulus=None, toughness=None, target=["dH=-4", "ys=250"])
     names = ["dH", "ys"]
-    assert _parse_targets(args, names, [[-10.0, 100.0], [8.0, 400.0]]) == [-4.0, 250.0]
+    request = DesignRequest(_parse_targets(args))
+    assert request.target_values(names, [[-10.0, 100.0], [8.0, 400.0]]).tolist() == [-4.0, 250.0]
     for training_range in (None, [[0.0, 100.0], [8.0, 400.0]]):
-        with pytest.raises(CLIError, match="dH must be nonnegative"):
-            _parse_targets(args, names, training_range)
+        with pytest.raises(TargetError, match="must be nonnegative") as info:
+            request.target_values(names, training_range)
+        assert info.value.field == "target['dH']"
+        assert str(_design_error(info.value)).startswith("target error: --target dH: must be nonnegative")
+    # the same rule for a target in condition order
+    with pytest.raises(TargetError) as info:
+        DesignRequest([-4.0, 250.0]).target_values(names, None)
+    assert info.value.field == "target[0]"
+
+
+def test_design_fields_map_to_flags():
+    """Every field a design request names in an error has a flag of `hea-zoo design`."""
+    from hea_zoo.cli import _design_flag
+
+    assert _design_flag("n") == "-n" and _design_flag("out") == "--out" and _design_flag("chunk_size") == "--chunk-size"
+    assert _design_flag("bounds['W']") == "--bound W" and _design_flag("target['shear_modulus']") == "--shear-modulus"
+    assert _design_flag("target['fracture_toughness']") == "--toughness" and _design_flag("target['ys']") == "--target ys"
+    assert _design_flag("min_fraction") == "--min-fraction" and _design_flag(None) is None

@@ -174,11 +174,11 @@ def test_node_rejects_a_wrong_target(example_dir):
     "args, says, code",
     [  # the exit codes of `hea-zoo design`: 5 for a request that cannot be met, 2 for usage
         (["--bounds", "W=0.6:0.7,Mo=0.5:1"], "the lower bounds sum to 1.1 > 1", 5),
-        (["--exclude", "Xx"], 'unknown element "Xx"', 5),
-        (["--max-elements", "0"], "maximum number of elements must be an integer >= 1", 5),
+        (["--exclude", "Xx"], "exclude: unknown element 'Xx'", 5),
+        (["--max-elements", "0"], "max_elements: must be at least 1", 5),
         (["--allow", "W", "--exclude", "W"], "no element is left", 5),
         (["--seed", "-1"], "--seed must be an integer in [0, 4294967295]", 2),
-        (["--select", "best"], 'select must be "diverse" or "closest"', 2),
+        (["--select", "best"], "select: must be diverse or closest", 2),
     ],
 )
 def test_node_design_rejects_a_bad_request_in_one_line(example_dir, args, says, code):
@@ -409,30 +409,59 @@ def test_engine_repair_counts_absent_required_elements_towards_the_maximum(tmp_p
 @pytest.mark.parametrize(
     "constraints, says",
     [
-        ({"allowed": ["Mo", "Nb", "Zz"]}, 'unknown element "Zz"'),
-        ({"bounds": "Qq=0:0.1"}, 'unknown element "Qq"'),
-        ({"allowed": ["Mo", "Nb"], "excluded": ["Mo", "Nb"]}, "the allowed set is empty"),
-        ({"excluded": ["W"], "bounds": "W=0.1:0.5"}, "W has a lower bound 0.1 but is excluded"),
-        ({"allowed": ["Mo", "Nb", "Ta"], "bounds": "W=0.1:0.5"}, "W has a lower bound 0.1 but is excluded or not allowed"),
-        ({"bounds": "Al=0.3:0.2"}, "lower 0.3 exceeds upper 0.2"),
-        ({"bounds": "Al=0:1.5"}, "bounds of Al must lie in [0, 1]"),
-        ({"bounds": "Al=-0.1:0.5"}, "bounds of Al must lie in [0, 1]"),
-        ({"bounds": "Mo=0.6:1,Nb=0.5:1"}, "the lower bounds sum to 1.1 > 1"),
+        ({"allowed": ["Mo", "Nb", "Zz"]}, "elements: unknown element 'Zz'"),
+        ({"bounds": "Qq=0:0.1"}, "bounds['Qq']: unknown element 'Qq'"),
+        ({"allowed": ["Mo", "Nb"], "excluded": ["Mo", "Nb"]}, "exclude: no element is left"),
+        ({"excluded": ["W"], "bounds": "W=0.1:0.5"}, "bounds['W']: W is required (lower bound 0.1) but excluded"),
+        ({"allowed": ["Mo", "Nb", "Ta"], "bounds": "W=0.1:0.5"}, "W is required (lower bound 0.1) but excluded or not allowed"),
+        ({"bounds": "Al=0.3:0.2"}, "bounds['Al']: the bounds of Al are contradictory: lower 0.3 > upper 0.2."),
+        ({"bounds": "Al=0:1.5"}, "bounds['Al']: the bounds of Al must lie in [0, 1]"),
+        ({"bounds": "Al=-0.1:0.5"}, "the bounds of Al must lie in [0, 1]"),
+        ({"bounds": "Mo=0.6:1,Nb=0.5:1"}, "bounds: the lower bounds sum to 1.1 > 1"),
         ({"allowed": ["Mo", "Nb"], "bounds": "Mo=0:0.4,Nb=0:0.5"}, "upper bounds of the allowed elements sum to 0.9 < 1"),
-        ({"maxElements": 0}, "must be an integer >= 1"),
-        ({"maxElements": 2.5}, "must be an integer >= 1"),
-        ({"maxElements": 2, "bounds": "Mo=0.1:1,Nb=0.1:1,Ta=0.1:1"}, "maximum number of elements (2) is below the 3 elements"),
-        ({"minFraction": 0}, "the minimum fraction must lie in (0, 1]"),
-        ({"minFraction": 1.5}, "the minimum fraction must lie in (0, 1]"),
-        ({"minFraction": 0.2, "bounds": "Mo=0.1:0.15"}, "the minimum fraction 0.2 exceeds the upper bound 0.15"),
-        ({"bounds": "Al=abc"}, "is not a number"),
-        ({"bounds": "Al0.1"}, "must read SYMBOL=LO:HI"),
+        ({"maxElements": 0}, "max_elements: must be at least 1"),
+        ({"maxElements": 2.5}, "max_elements: must be an integer >= 1"),
+        ({"maxElements": 2, "bounds": "Mo=0.1:1,Nb=0.1:1,Ta=0.1:1"}, "max_elements: 2 is below the 3 required elements (Mo, Nb, Ta)"),
+        ({"minFraction": 0}, "min_fraction: must lie in (0, 1]"),
+        ({"minFraction": 1.5}, "min_fraction: must lie in (0, 1]"),
+        ({"minFraction": 0.2, "bounds": "Mo=0.1:0.15"}, "the minimum fraction 0.2 exceeds its upper bound 0.15"),
+        ({"bounds": "Al=abc"}, "bounds['Al']: bound 'Al=abc' must be a number. Received: 'abc'"),
+        ({"bounds": "Al0.1"}, "bounds: a bound must read SYMBOL=LO:HI"),
     ],
 )
 def test_engine_rejects_contradictory_constraints_in_one_line(tmp_path, constraints, says):
     (result,) = probe(tmp_path, op="constraints", cases=[constraints], elements=ELEMENTS, threshold=0.005)["results"]
     assert result["error"] is not None, f"{constraints} was accepted"
     assert says in result["error"] and "\n" not in result["error"], result["error"]
+
+
+def _python_constraint_error(case: dict) -> str:
+    from hea_zoo.serving.design import Constraints, TargetError
+
+    names = {"allowed": "elements", "excluded": "exclude", "maxElements": "max_elements", "minFraction": "min_fraction"}
+    fields = {names.get(key, key): value for key, value in case.items()}
+    if isinstance(fields.get("bounds"), str):
+        fields["bounds"] = [b for b in fields["bounds"].split(",") if b]
+    with pytest.raises(TargetError) as info:
+        Constraints(**fields).resolve(ELEMENTS, 0.005)
+    return str(info.value)
+
+
+BAD_CONSTRAINTS = [
+    {"allowed": ["Mo", "Nb", "Zz"]}, {"bounds": "Qq=0:0.1"}, {"allowed": ["Mo", "Nb"], "excluded": ["Mo", "Nb"]},
+    {"excluded": ["W"], "bounds": "W=0.1:0.5"}, {"bounds": "Al=0.3:0.2"}, {"bounds": "Al=0:1.5"},
+    {"bounds": "Mo=0.6:1,Nb=0.5:1"}, {"allowed": ["Mo", "Nb"], "bounds": "Mo=0:0.4,Nb=0:0.5"},
+    {"maxElements": 0}, {"maxElements": 2, "bounds": "Mo=0.1:1,Nb=0.1:1,Ta=0.1:1"}, {"minFraction": 0},
+    {"minFraction": 1.5}, {"minFraction": 0.2, "bounds": "Mo=0.1:0.15"}, {"bounds": "Al=0.01:0.02"},
+    {"bounds": "Mo=0.01:1,Nb=0.01:1,W=0.95:1"}, {"bounds": "Al=abc"}, {"bounds": "Al0.1"}, {"bounds": "W=0:0.1,W=0:0.2"},
+]  # fmt: skip
+
+
+def test_both_engines_refuse_bad_constraints_with_the_same_error(tmp_path):
+    """Section 3's rejections give the same field and message in Python and engine.js."""
+    results = probe(tmp_path, op="constraints", cases=BAD_CONSTRAINTS, elements=ELEMENTS, threshold=0.005)["results"]
+    for constraints, result in zip(BAD_CONSTRAINTS, results, strict=True):
+        assert result["error"] == _python_constraint_error(constraints), constraints
 
 
 def test_engine_normalizes_valid_constraints(tmp_path):
@@ -560,15 +589,15 @@ def test_engine_writes_numbers_as_hea_zoo_design(tmp_path):
 @pytest.mark.parametrize(
     "options, says",
     [
-        ({"target": [60]}, "target must be 2 numbers"),
-        ({"target": [60, "abc"]}, "target fracture_toughness must be a finite number"),
-        ({"target": [1e39, 35]}, "target shear_modulus = 1e+39 is too large"),
-        ({"n": 0}, "the number of designs must be an integer"),
-        ({"seed": 2**32}, "seed must be an integer in [0, 4294967295]"),
-        ({"candidates": -5}, "candidates must be an integer"),
-        ({"tolerance": -0.1}, "tolerance must be a positive number"),
-        ({"select": "random"}, 'select must be "diverse" or "closest"'),
-        ({"n": 30, "candidates": 29}, "candidates (29) must be at least the number of designs (30)"),
+        ({"target": [60]}, "target: expected 2 target values (shear_modulus, fracture_toughness). Received 1: [60.0]"),
+        ({"target": [60, "abc"]}, "target[1]: must be a number. Received: 'abc'"),
+        ({"target": [1e39, 35]}, "target[0]: 1e+39 is beyond what the models take"),
+        ({"n": 0}, "n: must be a positive integer. Received: 0"),
+        ({"seed": 2**32}, "seed: must be an integer in [0, 4294967295]. Received: 4294967296"),
+        ({"candidates": -5}, "candidates: must be a positive integer. Received: -5"),
+        ({"tolerance": -0.1}, "tolerance: must be a positive number (a relative error, 0.05 = 5 %). Received: -0.1"),
+        ({"select": "random"}, "select: must be diverse or closest. Received: 'random'"),
+        ({"n": 30, "candidates": 29}, "candidates: 29 is fewer than the 30 designs asked for; each design is a distinct candidate."),
     ],
 )
 def test_engine_rejects_bad_design_options(tmp_path, options, says):
@@ -576,6 +605,35 @@ def test_engine_rejects_bad_design_options(tmp_path, options, says):
                 "condition_units": ["GPa", "MPa*m^0.5"], "latent_dim": "8"}  # fmt: skip
     answer = probe(tmp_path, op="options", options={"metadata": metadata, "target": [60, 35], **options})
     assert answer["error"] is not None and says in answer["error"], answer
+
+
+BAD_REQUESTS = [
+    {"target": [60]}, {"target": [60, "abc"]}, {"target": [1e39, 35]}, {"target": [-5, 35]},
+    {"target": {"shear_modulus": 60}}, {"target": {"shear_modulus": -1, "fracture_toughness": 35}},
+    {"target": {"shear_modulus": 60, "fracture_toughness": 35, "hardness": 3}},
+    {"n": 0}, {"n": -3}, {"n": 2.5}, {"seed": -1}, {"seed": 2**32}, {"candidates": 0}, {"candidates": 2**32 + 1},
+    {"n": 30, "candidates": 29}, {"tolerance": 0}, {"tolerance": -0.1}, {"select": "random"}, {"chunk_size": 0},
+]  # fmt: skip
+
+
+def test_both_engines_refuse_a_bad_request_with_the_same_error(tmp_path):
+    """The rules of a design request (docs/DESIGN_ENGINE.md, section 0) give the same error,
+    field and message in the Python request and in engine.js's checkOptions."""
+    from hea_zoo.errors import HeaZooError
+    from hea_zoo.serving.design import DesignRequest
+
+    names = ["shear_modulus", "fracture_toughness"]
+    metadata = {"elements": ELEMENTS, "condition_names": names, "condition_units": ["GPa", "MPa*m^0.5"], "latent_dim": "8"}
+    expected, requests = [], []
+    for options in BAD_REQUESTS:
+        request = {"target": [60, 35], **options}
+        with pytest.raises(HeaZooError) as info:
+            DesignRequest(**request).target_values(names, None)
+        expected.append(str(info.value))
+        js = {("chunkSize" if key == "chunk_size" else key): value for key, value in request.items()}
+        requests.append({"op": "options", "options": {"metadata": metadata, **js}})
+    answers = probe(tmp_path, op="batch", requests=requests)["answers"]
+    assert [a["error"] for a in answers] == expected
 
 
 # ------------------------------------------------------------------ the whole design

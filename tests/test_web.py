@@ -273,14 +273,14 @@ def test_page_lists_the_exported_generators(page_run):
 
 EXPECTED_MESSAGES = {
     "empty target": "is empty",
-    "negative target": "must not be negative",
+    "negative target": "target['fracture_toughness']: must be nonnegative (its training values are never negative). Received: -5",
     "non-numeric target": "is not a number",
     "absurd target": "beyond any plausible value",
     "negative number of designs": "the number of designs must lie in [1, 1000]",
     "fractional seed": "the seed must be a whole number",
     "contradictory bounds": "the lower bounds sum to 1.1 > 1",
-    "unknown element": 'unknown element "Xx"',
-    "fewer candidates than designs": "candidates (10) must be at least the number of designs (30)",
+    "unknown element": "exclude: unknown element 'Xx'",
+    "fewer candidates than designs": "candidates: 10 is fewer than the 30 designs asked for",
     "infeasible": "no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.03) among 32,000 candidates",
 }
 
@@ -431,7 +431,7 @@ def test_page_defaults_are_those_of_hea_zoo_design(page_run):
     parser = cli.build_parser()
     args = parser.parse_args(["design"])
     form = page_run["initialFields"]
-    assert form["model"]["value"] == args.model == "cvae"
+    assert form["model"]["value"] == args.model == design.DEFAULT_MODEL == "cae"
     assert int(form["n"]["value"]) == args.n
     assert form["seed"]["value"] == "" and args.seed is None and form["seed"]["placeholder"] == "drawn at random"
     assert form["candidates"]["value"] == "" and args.candidates is None

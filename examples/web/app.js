@@ -251,22 +251,20 @@ function readNumber(id, what, { integer = false, optional = false, min = -Infini
 function readRequest(metadata) {
   const names = metadata.condition_names;
   const units = metadata.condition_units || [];
-  const target = names.map((name, p) => {
+  // The request names its target values by condition; engine.checkOptions checks them (section 0).
+  const values = names.map((name, p) => {
     const what = `target ${name} [${units[p]}]`;
     const value = readNumber(`target-${p}`, what);
     const range = Array.isArray(metadata.condition_range) ? metadata.condition_range.map((r) => Number(r[p])) : null;
     const known = range ? ` (training range ${formatRange(...range)})` : "";
-    if (range && range[0] >= 0 && value < 0) throw new Error(`${what} must not be negative${known}`);
     if (Math.abs(value) > 1e6) throw new Error(`${what} = ${value} is beyond any plausible value${known}`);
     return value;
   });
+  const target = Object.fromEntries(names.map((name, p) => [name, values[p]]));
   const n = readNumber("n", "the number of designs", { integer: true, min: 1, max: MAX_DESIGNS });
   // An empty seed is drawn at random (and shown with the designs), as `hea-zoo design` does.
   const seed = readNumber("seed", "the seed", { integer: true, optional: true, min: 0, max: engine.MAX_SEED });
   const candidates = readNumber("candidates", "candidates", { integer: true, optional: true, min: 1, max: MAX_PAGE_CANDIDATES });
-  if (candidates !== undefined && candidates < n) {
-    throw new Error(`candidates (${candidates}) must be at least the number of designs (${n}): each design is a distinct candidate`);
-  }
   const tolerance = readNumber("tolerance", "the tolerance", { min: Number.MIN_VALUE, max: 1e6 });
   const constraints = {
     allowed: $("allowed").value.trim() === "" ? undefined : $("allowed").value,
@@ -556,7 +554,7 @@ async function start() {
   $("form").addEventListener("submit", (event) => { onDesign(event); });
   $("model").addEventListener("change", () => { onModelChange(); });
   const names = await generatorNames();
-  const preferred = names.includes("cvae") ? "cvae" : names[0];
+  const preferred = names.includes(engine.DEFAULT_MODEL) ? engine.DEFAULT_MODEL : names[0];
   $("model").replaceChildren(...names.map((name) => Object.assign(document.createElement("option"), {
     value: name, textContent: name, selected: name === preferred,
   })));

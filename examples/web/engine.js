@@ -3,13 +3,14 @@
 // (hea_zoo.serving.design) implements the same document: the same models, target, seed,
 // constraints and options give the same designs, table and CSV.
 //
+//   checkOptions        section 0: the request, validated (the same fields, limits and errors)
 //   noise               section 1: the seeded standard-normal draw (hzn1)
 //   printedThousandths  section 2: the printed composition, in thousandths
 //   formulaString       section 2: its formula
 //   checkConstraints    section 3: validation (one-line errors), defaults and normal form
 //   repairRow           section 3: repair and print of one raw candidate
 //   relativeErrors      section 4: judging against a target
-//   selectDesigns       section 5: `closest` and `diverse` selection
+//   selectDesigns       section 5: `closest` and `diverse` selection (no twins: L1 >= 0.03)
 //   oracleProperties    section 6: the physics oracle's values (models of the bundled data)
 //   designsCsv          section 6: the output table as CSV
 //   design              the whole pipeline, in chunks, over caller-supplied models
@@ -32,7 +33,12 @@ export const UNIT = 1000;
 export const MAX_SEED = 4294967295;
 export const DEFAULT_TOLERANCE = 0.05;
 export const SYSTEM_MIN_THOUSANDTHS = 50;
-export const MAX_CANDIDATES = 10000000;
+/** The most candidates a request may draw: 2^32, the noise rows (section 1, row index r < 2^32). */
+export const MAX_CANDIDATES = 4294967296;
+/** Designs closer than 30 thousandths summed over the elements (L1 < 0.03) are twins (section 5). */
+export const MIN_DISTANCE_THOUSANDTHS = 30;
+/** The generator used unless the request names one (the measured best, benchmarks/results/results.md). */
+export const DEFAULT_MODEL = "cae";
 /** Minimum fraction of any element in a design unless the request sets one (3 at.%). */
 export const DEFAULT_MIN_FRACTION = 0.03;
 /** Maximum number of elements in a design unless the request sets one (null: no limit). */
@@ -239,23 +245,48 @@ export function formulaString(kRow, elements) {
 
 // ------------------------------------------------------------------------ 3. constraints
 
-/** A request that cannot be met as asked (contradictory or unknown constraints, or no
- * candidate satisfying them): the CLI's exit code 5 ("target"), not a usage error. */
-export class TargetError extends Error {
-  constructor(message) {
-    super(message);
+/** A request the engine cannot serve (hea_zoo.errors): `field` names the request field at
+ * fault (docs/DESIGN_ENGINE.md, section 0) or is null; the message reads "<field>: <detail>". */
+export class DesignError extends Error {
+  constructor(message, field = null) {
+    super(field ? `${field}: ${message}` : message);
+    this.name = "DesignError";
+    this.field = field;
+    this.detail = message;
+    this.exitCode = 2;
+  }
+}
+
+/** A request field outside its domain (n, candidates, select, seed, chunk_size): exit code 2. */
+export class UsageError extends DesignError {
+  constructor(message, field = null) {
+    super(message, field);
+    this.name = "UsageError";
+  }
+}
+
+/** A request that cannot be met as asked (a target, the tolerance, contradictory or unknown
+ * constraints, or no candidate satisfying them): the CLI's exit code 5 ("target"). */
+export class TargetError extends DesignError {
+  constructor(message, field = null) {
+    super(message, field);
     this.name = "TargetError";
     this.exitCode = 5;
   }
 }
 
-function symbolList(value, what) {
+function symbolList(value, field) {
   if (value === undefined || value === null) return null;
   const list = typeof value === "string" ? value.split(/[\s,;]+/).filter(Boolean) : Array.from(value);
   return list.map((s) => {
-    if (typeof s !== "string") throw new TargetError(`${what}: element symbols must be strings; got ${JSON.stringify(s)}`);
+    if (typeof s !== "string") throw new TargetError(`element symbols must be strings. Received: ${JSON.stringify(s)}`, field);
     return s.trim();
   });
+}
+
+/** Python's repr of a string in a message ('Al=0:0.1'). */
+function quoted(text) {
+  return `'${text}'`;
 }
 
 /**
@@ -267,8 +298,9 @@ export function parseBounds(value) {
   if (typeof value !== "string") {
     const out = {};
     for (const [symbol, pair] of Object.entries(value)) {
+      const field = `bounds['${symbol.trim()}']`;
       if (!Array.isArray(pair) || pair.length !== 2) {
-        throw new TargetError(`bounds for ${symbol} must be [lo, hi]; got ${JSON.stringify(pair)}`);
+        throw new TargetError(`the bounds of ${symbol} must be (lo, hi). Received: ${JSON.stringify(pair)}`, field);
       }
       out[symbol.trim()] = [pair[0] === null || pair[0] === undefined ? 0 : Number(pair[0]),
         pair[1] === null || pair[1] === undefined ? 1 : Number(pair[1])];
@@ -278,18 +310,19 @@ export function parseBounds(value) {
   const out = {};
   for (const item of value.split(/[,;\s]+/).filter(Boolean)) {
     const match = /^([A-Za-z]+)=([^:]*)(?::(.*))?$/.exec(item);
-    if (!match) throw new TargetError(`bound ${JSON.stringify(item)} must read SYMBOL=LO:HI (e.g. Al=0:0.1)`);
+    if (!match) throw new TargetError(`a bound must read SYMBOL=LO:HI (e.g. Al=0:0.1). Received: ${quoted(item)}`, "bounds");
     const [, symbol, loText, hiText] = match;
+    const field = `bounds['${symbol}']`;
     const num = (text, fallback) => {
       if (text === undefined) return undefined;
       if (text.trim() === "") return fallback;
       const v = Number(text);
-      if (!Number.isFinite(v)) throw new TargetError(`bound ${JSON.stringify(item)}: ${JSON.stringify(text)} is not a number`);
+      if (!Number.isFinite(v)) throw new TargetError(`bound ${quoted(item)} must be a number. Received: ${quoted(text)}`, field);
       return v;
     };
     const lo = num(loText, 0);
     const hi = hiText === undefined ? lo : num(hiText, 1);
-    if (symbol in out) throw new TargetError(`bound for ${symbol} given twice`);
+    if (symbol in out) throw new TargetError(`${symbol} is bounded twice.`, field);
     out[symbol] = [lo, hi];
   }
   return out;
@@ -332,73 +365,84 @@ export function checkConstraints(constraints, elements, threshold = DROP_THRESHO
   const c = constraints || {};
   const E = elements.length;
   const index = new Map(elements.map((s, e) => [s, e]));
-  const known = (symbol, what) => {
+  const known = (symbol, field) => {
     if (!index.has(symbol)) {
-      throw new TargetError(`${what}: unknown element ${JSON.stringify(symbol)} (the model's elements: ${elements.join(" ")})`);
+      throw new TargetError(`unknown element ${quoted(symbol)}; the model's elements are ${elements.join(" ")}.`, field);
     }
     return index.get(symbol);
   };
-  const allowedList = symbolList(c.allowed, "allowed elements");
-  const excludedList = symbolList(c.excluded, "excluded elements") || [];
+  const allowedList = symbolList(c.allowed, "elements");
+  const excludedList = symbolList(c.excluded, "exclude") || [];
   const bounds = parseBounds(c.bounds);
   const allowed = new Uint8Array(E).fill(allowedList === null ? 1 : 0);
-  if (allowedList !== null) for (const s of allowedList) allowed[known(s, "allowed elements")] = 1;
-  for (const s of excludedList) allowed[known(s, "excluded elements")] = 0;
+  if (allowedList !== null) for (const s of allowedList) allowed[known(s, "elements")] = 1;
+  for (const s of excludedList) allowed[known(s, "exclude")] = 0;
   const lo = new Float64Array(E);
   const hi = new Float64Array(E).fill(1);
   for (const [s, [l, h]] of Object.entries(bounds)) {
-    const e = known(s, "bounds");
+    const e = known(s, `bounds['${s}']`);
     lo[e] = l;
     hi[e] = h;
   }
-  if (!allowed.some((a) => a)) throw new TargetError("no element is left: the allowed set is empty after the exclusions");
+  const boundsOf = (e) => `bounds['${elements[e]}']`;
+  if (!allowed.some((a) => a)) throw new TargetError("no element is left: the allowed elements are all excluded.", "exclude");
   for (let e = 0; e < E; e++) {
     if (!allowed[e] && lo[e] > 0) {
-      throw new TargetError(`${elements[e]} has a lower bound ${lo[e]} but is excluded or not allowed`);
+      throw new TargetError(`${elements[e]} is required (lower bound ${gText(lo[e])}) but excluded or not allowed.`, boundsOf(e));
     }
   }
   for (let e = 0; e < E; e++) {
     if (!Number.isFinite(lo[e]) || !Number.isFinite(hi[e]) || lo[e] < 0 || hi[e] > 1 || lo[e] > 1 || hi[e] < 0) {
-      throw new TargetError(`bounds of ${elements[e]} must lie in [0, 1]; got ${lo[e]}:${hi[e]}`);
+      throw new TargetError(`the bounds of ${elements[e]} must lie in [0, 1]. Received: ${gText(lo[e])}:${gText(hi[e])}`, boundsOf(e));
     }
-    if (lo[e] > hi[e]) throw new TargetError(`bounds of ${elements[e]}: lower ${lo[e]} exceeds upper ${hi[e]}`);
+    if (lo[e] > hi[e]) {
+      throw new TargetError(`the bounds of ${elements[e]} are contradictory: lower ${gText(lo[e])} > upper ${gText(hi[e])}.`, boundsOf(e));
+    }
   }
   let sumLo = 0;
   for (let e = 0; e < E; e++) sumLo += lo[e];
-  if (sumLo > 1) throw new TargetError(`the lower bounds sum to ${+sumLo.toFixed(6)} > 1`);
+  if (sumLo > 1) throw new TargetError(`the lower bounds sum to ${gText(sumLo)} > 1: no composition can meet them.`, "bounds");
   let sumHi = 0;
   for (let e = 0; e < E; e++) if (allowed[e]) sumHi += hi[e];
-  if (sumHi < 1) throw new TargetError(`the upper bounds of the allowed elements sum to ${+sumHi.toFixed(6)} < 1`);
+  if (sumHi < 1) {
+    throw new TargetError(`the upper bounds of the allowed elements sum to ${gText(sumHi)} < 1: no composition can meet them.`, "bounds");
+  }
   const required = new Uint8Array(E);
   let nRequired = 0;
   for (let e = 0; e < E; e++) if (lo[e] > 0) { required[e] = 1; nRequired++; }
   let m;
   if (given(c.maxElements)) {
     m = Number(c.maxElements);
-    if (!Number.isInteger(m) || m < 1) throw new TargetError(`the maximum number of elements must be an integer >= 1; got ${String(c.maxElements)}`);
+    if (!Number.isInteger(m)) throw new TargetError(`must be an integer >= 1. Received: ${String(c.maxElements)}`, "max_elements");
+    if (m < 1) throw new TargetError(`must be at least 1. Received: ${m}`, "max_elements");
     if (m < nRequired) {
-      throw new TargetError(`the maximum number of elements (${m}) is below the ${nRequired} elements with a lower bound above 0`);
+      const names = elements.filter((_, e) => required[e]).join(", ");
+      throw new TargetError(`${m} is below the ${nRequired} required elements (${names}).`, "max_elements");
     }
   } else {
     m = Math.max(DEFAULT_MAX_ELEMENTS === null ? E : DEFAULT_MAX_ELEMENTS, nRequired);
   }
   const defaultF = !given(c.minFraction);
   const fMin = defaultF ? DEFAULT_MIN_FRACTION : Number(c.minFraction);
-  if (!Number.isFinite(fMin) || !(fMin > 0) || fMin > 1) {
-    throw new TargetError(`the minimum fraction must lie in (0, 1]; got ${String(c.minFraction)}`);
+  if (!defaultF && !Number.isFinite(fMin)) {
+    throw new TargetError(`the minimum fraction must be a number. Received: ${JSON.stringify(c.minFraction)}`, "min_fraction");
   }
-  const hint = defaultF ? " (the default; set the minimum fraction to change it)" : "";
+  if (!(fMin > 0) || fMin > 1) throw new TargetError(`must lie in (0, 1]. Received: ${gText(fMin)}`, "min_fraction");
+  const hint = defaultF ? " (the default; set min_fraction to change it)" : "";
   let raised = 0;
   for (let e = 0; e < E; e++) {
     if (lo[e] > 0 && lo[e] < fMin) { lo[e] = fMin; raised++; }
   }
   if (raised) {
     for (let e = 0; e < E; e++) {
-      if (lo[e] > hi[e]) throw new TargetError(`bounds of ${elements[e]}: the minimum fraction ${fMin}${hint} exceeds the upper bound ${hi[e]}`);
+      if (lo[e] > hi[e]) {
+        throw new TargetError(`the bounds of ${elements[e]}: the minimum fraction ${gText(fMin)}${hint} exceeds its upper bound ` +
+          `${gText(hi[e])}.`, boundsOf(e));
+      }
     }
     let s = 0;
     for (let e = 0; e < E; e++) s += lo[e];
-    if (s > 1) throw new TargetError(`the lower bounds, raised to the minimum fraction ${fMin}${hint}, sum to ${+s.toFixed(6)} > 1`);
+    if (s > 1) throw new TargetError(`the lower bounds, raised to the minimum fraction ${gText(fMin)}${hint}, sum to ${gText(s)} > 1.`, "bounds");
   }
   // The plain request (section 3): every element allowed, no bounds, no maximum below E and
   // the drop threshold as the minimum fraction; steps 1-5 and 7 are skipped.
@@ -582,12 +626,29 @@ function discount(score, tolerance) {
   return f * Math.sqrt(Math.sqrt(f));
 }
 
+/** The L1 distance of two printed rows, in thousandths (an exact integer). */
+function l1(a, b) {
+  let d = 0;
+  for (let e = 0; e < a.length; e++) d += Math.abs(a[e] - b[e]);
+  return d;
+}
+
+/** How many pairs of `designs` are twins (L1 < MIN_DISTANCE_THOUSANDTHS). */
+export function twinPairs(designs) {
+  let pairs = 0;
+  for (let i = 1; i < designs.length; i++) {
+    for (let j = 0; j < i; j++) if (l1(designs[i].k, designs[j].k) < MIN_DISTANCE_THOUSANDTHS) pairs++;
+  }
+  return pairs;
+}
+
 /**
  * Greedy max-sum diversification by cosine distance, discounted, over `pool` (pool order):
- * the first is taken, then repeatedly the one with the largest A_i * discount(score_i)
+ * the first is taken, then repeatedly the eligible one with the largest A_i * discount(score_i)
  * (A_i the sum, over those taken in the order taken, of the cosine distance
  * 1 - (k_i . k_s) / sqrt(|k_i|^2 |k_s|^2), exact integers but for the quotient; ties:
- * earlier in the pool). Returns the positions of the `n` taken.
+ * earlier in the pool), where a candidate within L1 < 30 thousandths of one taken (a twin)
+ * is not eligible. Returns the positions taken (at most `n`, fewer when none is eligible).
  */
 function maxSum(pool, n, tolerance) {
   const P = pool.length;
@@ -602,31 +663,36 @@ function maxSum(pool, n, tolerance) {
     norm[i] = q;
   }
   const A = new Float64Array(P);
-  const taken = new Uint8Array(P);
-  const addDistances = (s) => {
+  const blocked = new Uint8Array(P); // taken, or a twin of one taken
+  const take = (s) => {
     for (let i = 0; i < P; i++) {
       let dot = 0;
-      for (let e = 0; e < E; e++) dot += k[i * E + e] * k[s * E + e];
+      let dist = 0;
+      for (let e = 0; e < E; e++) {
+        dot += k[i * E + e] * k[s * E + e];
+        dist += Math.abs(k[i * E + e] - k[s * E + e]);
+      }
       A[i] += 1 - dot / Math.sqrt(norm[i] * norm[s]);
+      if (dist < MIN_DISTANCE_THOUSANDTHS) blocked[i] = 1;
     }
+    blocked[s] = 1;
   };
   const chosen = [0];
-  taken[0] = 1;
-  addDistances(0);
+  take(0);
   while (chosen.length < n) {
     let best = -1;
     let bestValue = -Infinity;
     for (let i = 0; i < P; i++) {
-      if (taken[i]) continue;
+      if (blocked[i]) continue;
       const value = A[i] * weight[i];
       if (best < 0 || value > bestValue) {
         best = i;
         bestValue = value;
       }
     }
+    if (best < 0) break; // no candidate left that is no twin of one taken
     chosen.push(best);
-    taken[best] = 1;
-    addDistances(best);
+    take(best);
   }
   return chosen;
 }
@@ -644,7 +710,7 @@ export class Selection {
       this.best = new BestStore(n);
     } else {
       this.pool = new BestStore(Math.max(50 * n, 2000));
-      this.fill = new BestStore(n);
+      this.fill = new BestStore(Math.max(50 * n, 2000));
     }
   }
 
@@ -655,20 +721,35 @@ export class Selection {
     else this.fill.offer(d);
   }
 
-  /** The chosen candidates sorted by (score, index), and how many were in the pool. */
+  /**
+   * The chosen candidates sorted by (score, index) and how they were taken (section 5):
+   * max-sum over the pool (no twins), then the closest out-of-tolerance candidates that are
+   * no twin of one taken, then, if still fewer than n, the rest in order (twins allowed).
+   */
   finish() {
-    if (this.best) return { chosen: this.best.sorted().slice(), pool: null, filled: 0 };
+    if (this.best) return { chosen: this.best.sorted().slice(), pool: null, fromPool: 0, filled: 0, relaxed: 0, twinPairs: 0 };
     const pool = this.pool.sorted();
-    let chosen;
-    let filled = 0;
-    if (pool.length <= this.n) {
-      const extra = this.fill.sorted().slice(0, this.n - pool.length);
-      filled = extra.length;
-      chosen = pool.concat(extra);
-    } else {
-      chosen = maxSum(pool, this.n, this.tolerance).map((i) => pool[i]);
+    const fill = this.fill.sorted();
+    const taken = pool.length ? maxSum(pool, this.n, this.tolerance) : [];
+    const chosen = taken.map((i) => pool[i]);
+    const used = new Set(chosen);
+    for (const d of fill) {
+      if (chosen.length >= this.n) break;
+      if (chosen.every((c) => l1(c.k, d.k) >= MIN_DISTANCE_THOUSANDTHS)) {
+        chosen.push(d);
+        used.add(d);
+      }
     }
-    return { chosen: chosen.sort(byScore), pool: pool.length, filled };
+    const filled = chosen.length - taken.length;
+    let relaxed = 0;
+    for (const d of pool.concat(fill)) {
+      if (chosen.length >= this.n) break;
+      if (used.has(d)) continue;
+      chosen.push(d);
+      relaxed++;
+    }
+    const twins = relaxed ? twinPairs(chosen) : 0;
+    return { chosen: chosen.sort(byScore), pool: pool.length, fromPool: taken.length, filled, relaxed, twinPairs: twins };
   }
 }
 
@@ -1066,39 +1147,97 @@ export function checkOptions(options) {
   const units = Array.isArray(metadata.condition_units) ? metadata.condition_units : names.map(() => "");
   const latentDim = Number(metadata.latent_dim);
   if (!Number.isInteger(latentDim) || latentDim < 1) throw new Error(`the generator's latent_dim is not a positive integer: ${metadata.latent_dim}`);
-  const raw = options.target;
-  if (!Array.isArray(raw) && !ArrayBuffer.isView(raw)) throw new Error(`target must be ${names.length} numbers (${names.join(", ")})`);
-  if (raw.length !== names.length) {
-    throw new Error(`target must be ${names.length} numbers (${names.map((s, p) => `${s} [${units[p]}]`).join(", ")}); got ${raw.length}`);
+  const target = checkTarget(options.target, names, trainingRange(metadata, names.length));
+  const n = given(options.n) ? checkInteger(options.n, "n", 1) : DEFAULT_N;
+  let candidates;
+  if (given(options.candidates)) {
+    candidates = checkInteger(options.candidates, "candidates", 1, MAX_CANDIDATES, " (2^32, the noise rows)");
+    if (candidates < n) {
+      throw new UsageError(`${candidates} is fewer than the ${n} designs asked for; each design is a distinct candidate.`, "candidates");
+    }
+  } else candidates = Math.min(defaultCandidates(n), MAX_CANDIDATES);
+  const select = given(options.select) ? options.select : "diverse";
+  if (select !== "diverse" && select !== "closest") {
+    throw new UsageError(`must be diverse or closest. Received: ${typeof select === "string" ? `'${select}'` : String(select)}`, "select");
   }
-  const target = Array.from(raw, (v, p) => {
-    const t = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
-    if (typeof t !== "number" || !Number.isFinite(t)) throw new Error(`target ${names[p]} must be a finite number; got ${JSON.stringify(v)}`);
-    if (Math.abs(t) > FLOAT32_MAX) throw new Error(`target ${names[p]} = ${t} is too large (beyond float32)`);
-    return t;
-  });
-  const n = options.n === undefined || options.n === null ? DEFAULT_N : options.n;
-  if (!isInteger(n) || n < 1 || n > 100000) throw new Error(`the number of designs must be an integer in [1, 100000]; got ${String(n)}`);
-  const seed = options.seed === undefined || options.seed === null ? drawSeed() : checkSeed(options.seed);
-  const candidates = options.candidates === undefined || options.candidates === null ? defaultCandidates(n) : options.candidates;
-  if (!isInteger(candidates) || candidates < 1 || candidates > MAX_CANDIDATES) {
-    throw new Error(`candidates must be an integer in [1, ${MAX_CANDIDATES}]; got ${String(candidates)}`);
-  }
-  if (candidates < n) {
-    throw new Error(`candidates (${candidates}) must be at least the number of designs (${n}): each design is a distinct candidate`);
-  }
-  const select = options.select === undefined || options.select === null ? "diverse" : options.select;
-  if (select !== "diverse" && select !== "closest") throw new Error(`select must be "diverse" or "closest"; got ${JSON.stringify(select)}`);
-  const tolerance = options.tolerance === undefined || options.tolerance === null ? DEFAULT_TOLERANCE : options.tolerance;
+  const tolerance = given(options.tolerance) ? options.tolerance : DEFAULT_TOLERANCE;
   if (typeof tolerance !== "number" || !Number.isFinite(tolerance) || !(tolerance > 0)) {
-    throw new Error(`tolerance must be a positive number; got ${String(options.tolerance)}`);
+    throw new TargetError(`must be a positive number (a relative error, 0.05 = 5 %). Received: ${numberText(tolerance)}`, "tolerance");
   }
-  const chunkSize = options.chunkSize === undefined || options.chunkSize === null ? 4096 : options.chunkSize;
-  if (!isInteger(chunkSize) || chunkSize < 1) throw new Error(`chunkSize must be a positive integer; got ${String(chunkSize)}`);
+  const seed = given(options.seed) ? checkInteger(options.seed, "seed", 0, MAX_SEED) : drawSeed();
+  const chunkSize = given(options.chunkSize) ? checkInteger(options.chunkSize, "chunk_size", 1) : 4096;
   const declared = Number(metadata.composition_threshold);
   const threshold = metadata.composition_threshold !== undefined && Number.isFinite(declared) ? declared : DROP_THRESHOLD;
   const constraints = checkConstraints(options.constraints, metadata.elements, threshold);
   return { ...options, target, n, seed, candidates, select, tolerance, chunkSize, latentDim, threshold, constraints, names, units };
+}
+
+/** A number as Python's str() writes it in a message (nan, inf, 60, 0.5). */
+function numberText(v) {
+  if (typeof v !== "number") return JSON.stringify(v) ?? String(v);
+  if (Number.isNaN(v)) return "nan";
+  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
+  return String(v);
+}
+
+/** A request field that must be an integer in [minimum, maximum] (section 0), as DesignRequest checks it. */
+function checkInteger(value, field, minimum, maximum = null, why = "") {
+  if (typeof value !== "number" || !Number.isInteger(value)) throw new UsageError(`must be an integer. Received: ${numberText(value)}`, field);
+  if (minimum === 0 && maximum !== null && !(value >= 0 && value <= maximum)) {
+    throw new UsageError(`must be an integer in [0, ${maximum}]. Received: ${value}`, field);
+  }
+  if (value < minimum) throw new UsageError(`must be ${minimum === 1 ? "a positive integer" : `an integer >= ${minimum}`}. Received: ${value}`, field);
+  if (maximum !== null && value > maximum) throw new UsageError(`must be at most ${thousands(maximum)}${why}. Received: ${thousands(value)}`, field);
+  return value;
+}
+
+function pythonList(items) {
+  return `[${items.map((s) => `'${s}'`).join(", ")}]`;
+}
+
+/**
+ * Section 0: the target, a sequence in condition order or an object name -> value, as
+ * float64 in condition order: finite, within float32, the names the generator's, and
+ * nonnegative where the training values never are negative (or their range is unknown).
+ */
+export function checkTarget(raw, names, range = null) {
+  const value = (v, field) => {
+    const t = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+    if (typeof t !== "number" || (typeof v === "string" && Number.isNaN(t) && v.trim().toLowerCase() !== "nan")) {
+      throw new TargetError(`must be a number. Received: ${typeof v === "string" ? `'${v}'` : JSON.stringify(v) ?? String(v)}`, field);
+    }
+    if (!Number.isFinite(t)) throw new TargetError(`must be a finite number. Received: ${numberText(t)}`, field);
+    if (Math.abs(t) > FLOAT32_MAX) throw new TargetError(`${gText(t)} is beyond what the models take (float32, at most 3.4e+38).`, field);
+    return t;
+  };
+  let values;
+  let fields;
+  if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && !ArrayBuffer.isView(raw)) {
+    const given = {};
+    for (const [key, v] of Object.entries(raw)) given[key] = value(v, `target['${key}']`);
+    const unknown = Object.keys(given).filter((key) => !names.includes(key)).sort();
+    if (unknown.length) throw new TargetError(`the model is conditioned on ${pythonList(names)}; unknown target(s) ${pythonList(unknown)}.`, "target");
+    const missing = names.filter((name) => !(name in given));
+    if (missing.length) throw new TargetError(`missing target value(s) for ${pythonList(missing)}.`, "target");
+    values = names.map((name) => given[name]);
+    fields = names.map((name) => `target['${name}']`);
+  } else {
+    if (!Array.isArray(raw) && !ArrayBuffer.isView(raw)) {
+      throw new TargetError(`must be a sequence of numbers (condition order) or a mapping name -> value. Received: ${JSON.stringify(raw) ?? String(raw)}`, "target");
+    }
+    values = Array.from(raw, (v, i) => value(v, `target[${i}]`));
+    if (values.length !== names.length) {
+      throw new TargetError(`expected ${names.length} target values (${names.join(", ")}). Received ${values.length}: ` +
+        `[${values.map(pythonRepr).join(", ")}]`, "target");
+    }
+    fields = names.map((_, i) => `target[${i}]`);
+  }
+  values.forEach((t, p) => {
+    if (t < 0 && (range === null || range[0][p] >= 0)) {
+      throw new TargetError(`must be nonnegative${range === null ? "" : " (its training values are never negative)"}. Received: ${gText(t)}`, fields[p]);
+    }
+  });
+  return values;
 }
 
 /** The notes known before any candidate is drawn (target range, training alloys). */
@@ -1133,7 +1272,8 @@ function notesBefore(metadata, o) {
  * @param {(fractions: Float32Array, condition: Float32Array, rows: number) => Promise<ArrayLike<number>>} [options.logProbFn]
  *   the generator's log-density (nats), where its metadata names a `log_prob_model`
  * @param {object} options.metadata the generator's metadata (elements, latent_dim, condition_names, ...)
- * @param {number[]} options.target one value per condition, in the metadata's units
+ * @param {number[]|Object<string, number>} options.target one value per condition, in the metadata's units
+ *   (condition order), or an object condition name -> value
  * @param {number} [options.n=20] designs
  * @param {number} [options.seed] noise seed, integer in [0, 2^32 - 1] (default: drawn, and returned)
  * @param {number} [options.candidates=max(100 n, 32000)] candidates drawn
@@ -1143,7 +1283,7 @@ function notesBefore(metadata, o) {
  * @param {number} [options.chunkSize=4096]
  * @param {string} [options.surrogateName] how notes name the surrogate file
  * @param {string} [options.generatorPath] how notes name the generator file
- * @param {string} [options.candidatesName="--candidates"] how notes name the candidates option
+ * @param {string} [options.candidatesName] how notes and errors name the candidates option (none: "draw more candidates")
  * @param {(done: number, total: number) => void} [options.onProgress]
  * @returns {Promise<object>} {designs, columns, systems, notes, counts, elements, names, units, ...}
  * @throws an Error naming the constraints when no candidate satisfies them (infeasible)
@@ -1161,7 +1301,8 @@ export async function design(options) {
   const floors = scaleFloors(metadata, P);
   const notes = notesBefore(metadata, o);
   const surrogateName = options.surrogateName || "the surrogate";
-  const candidatesName = options.candidatesName || "--candidates";
+  // how notes name the candidates option (the page: "the Candidates field"); none: as the library says
+  const more = options.candidatesName ? ` (${options.candidatesName})` : "";
   let calibrated = null;
   const seen = new Set();
   const selection = new Selection(o.n, o.select, o.tolerance);
@@ -1231,7 +1372,7 @@ export async function design(options) {
   }
   if (counts.valid === 0) {
     throw new TargetError(`no candidate satisfies the constraints (${o.constraints.description}) among ` +
-      `${thousands(o.candidates)} candidates tried; relax the constraints or draw more candidates (${candidatesName}).`);
+      `${thousands(o.candidates)} candidates tried; relax the constraints or draw more candidates${more}.`);
   }
   if (!hasSurrogate) {
     const where = options.generatorPath;
@@ -1244,15 +1385,26 @@ export async function design(options) {
     notes.push(`intervals are the ensemble mean ± ${INTERVAL_Z.toFixed(3)} std (nominal 90 %, not calibrated): ` +
       `${surrogateName} has no calibrated interval outputs.`);
   }
-  const { chosen, pool, filled } = selection.finish();
-  if (hasSurrogate && pool !== null && pool < o.n && filled) {
-    const count = `${thousands(pool)} distinct candidate${pool === 1 ? " is" : "s are"}`;
-    notes.push(`only ${count} within ${gText(100 * o.tolerance)} % of the target on every property: the rest ` +
-      "are the closest others (the closest selection).");
+  const { chosen, pool, fromPool, filled, relaxed, twinPairs: pairs } = selection.finish();
+  if (hasSurrogate && pool !== null && filled) {
+    if (pool < o.n) {
+      const count = `${thousands(pool)} distinct candidate${pool === 1 ? " is" : "s are"}`;
+      notes.push(`only ${count} within ${gText(100 * o.tolerance)} % of the target on every property: the rest ` +
+        "are the closest others (the closest selection).");
+    } else {
+      notes.push(`only ${thousands(fromPool)} of the ${thousands(pool)} best candidates within ${gText(100 * o.tolerance)} % of the target ` +
+        `on every property are at least ${gText(MIN_DISTANCE_THOUSANDTHS / UNIT)} apart (L1): the rest are the closest ` +
+        "others (the closest selection).");
+    }
+  }
+  if (relaxed) {
+    notes.push(`${thousands(pairs)} pair${pairs === 1 ? " is" : "s are"} closer than ${gText(MIN_DISTANCE_THOUSANDTHS / UNIT)} ` +
+      `(L1, near-copies): the candidates held only ${thousands(chosen.length - relaxed)} designs at least that far apart ` +
+      `(draw more candidates${more}).`);
   }
   if (chosen.length < o.n) {
     notes.push(`only ${thousands(counts.distinct)} distinct candidates met the constraints among ${thousands(o.candidates)} ` +
-      `tried: ${thousands(chosen.length)} designs instead of ${thousands(o.n)} (draw more with ${candidatesName}).`);
+      `tried: ${thousands(chosen.length)} designs instead of ${thousands(o.n)} (draw more candidates${more}).`);
   }
   const usesOracle = oracleApplies(metadata);
   let logProb = null;

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from hea_zoo.artifact import DROP_THRESHOLD, printed_thousandths
-from hea_zoo.serving.errors import TargetError
+from hea_zoo.errors import TargetError, UsageError
 
 __all__ = [
     "DEFAULT_MIN_FRACTION",
@@ -42,13 +42,13 @@ _MAX_ROUNDS = 50
 _MOVE_TOLERANCE = 1e-12
 
 
-def _fraction(value: Any, what: str) -> float:
+def _fraction(value: Any, what: str, field: str | None = None) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise TargetError(f"{what} must be a number. Received: {value!r}") from None
+        raise TargetError(f"{what} must be a number. Received: {value!r}", field=field) from None
     if not math.isfinite(number):
-        raise TargetError(f"{what} must be a finite number. Received: {value!r}")
+        raise TargetError(f"{what} must be a finite number. Received: {value!r}", field=field)
     return number
 
 
@@ -68,13 +68,13 @@ def parse_bound(text: str) -> tuple[str, tuple[float, float]]:
     symbol, sep, rest = str(text).partition("=")
     symbol = symbol.strip()
     if not sep or not symbol.isalpha():
-        raise TargetError(f"a bound must read SYMBOL=LO:HI (e.g. Al=0:0.1). Received: {text!r}")
+        raise TargetError(f"a bound must read SYMBOL=LO:HI (e.g. Al=0:0.1). Received: {text!r}", field="bounds")
     lo_text, colon, hi_text = rest.partition(":")
     if not colon:
-        value = _fraction(rest, f"bound {text!r}")
+        value = _fraction(rest, f"bound {text!r}", f"bounds[{symbol!r}]")
         return symbol, (value, value)
-    lo = _fraction(lo_text, f"bound {text!r}") if lo_text.strip() else 0.0
-    hi = _fraction(hi_text, f"bound {text!r}") if hi_text.strip() else 1.0
+    lo = _fraction(lo_text, f"bound {text!r}", f"bounds[{symbol!r}]") if lo_text.strip() else 0.0
+    hi = _fraction(hi_text, f"bound {text!r}", f"bounds[{symbol!r}]") if hi_text.strip() else 1.0
     return symbol, (lo, hi)
 
 
@@ -85,7 +85,7 @@ def _symbols(value: Any, what: str) -> list[str] | None:
     out = []
     for item in items:
         if not isinstance(item, str):
-            raise TargetError(f"{what}: element symbols must be strings. Received: {item!r}")
+            raise TargetError(f"element symbols must be strings. Received: {item!r}", field=what)
         if item.strip():
             out.append(item.strip())
     return out
@@ -126,10 +126,11 @@ class Constraints:
             if unknown:
                 raise TargetError(
                     f"unknown constraint(s) {unknown}. Valid: elements, exclude, max_elements, "
-                    "bounds, min_fraction."
+                    "bounds, min_fraction.",
+                    field="constraints",
                 )
             return cls(**dict(value))
-        raise TargetError(f"constraints must be a Constraints or a mapping. Received: {type(value).__name__}")
+        raise TargetError(f"must be a Constraints or a mapping. Received: {type(value).__name__}", field="constraints")
 
     def resolve(self, elements: Sequence[str], threshold: float = DROP_THRESHOLD) -> _Rules:
         """Checks the request against the model's `elements`; returns the arrays the repair uses.
@@ -143,55 +144,62 @@ class Constraints:
 
         def known(symbol: str, what: str) -> int:
             if symbol not in index:
-                raise TargetError(
-                    f"{what}: unknown element {symbol!r}; the model's elements are {' '.join(elements)}."
-                )
+                raise TargetError(f"unknown element {symbol!r}; the model's elements are {' '.join(elements)}.", field=what)
             return index[symbol]
 
-        allowed_list = _symbols(self.elements, "--elements")
-        excluded_list = _symbols(self.exclude, "--exclude") or []
+        allowed_list = _symbols(self.elements, "elements")
+        excluded_list = _symbols(self.exclude, "exclude") or []
         if isinstance(self.bounds, Mapping):
             bound_items = list(self.bounds.items())
         else:
             bound_items = [parse_bound(b) if isinstance(b, str) else tuple(b) for b in self.bounds]
         allowed = np.ones(size, bool) if allowed_list is None else np.zeros(size, bool)
         for symbol in allowed_list or []:
-            allowed[known(symbol, "--elements")] = True
+            allowed[known(symbol, "elements")] = True
         for symbol in excluded_list:
-            allowed[known(symbol, "--exclude")] = False
+            allowed[known(symbol, "exclude")] = False
         lo = np.zeros(size)
         hi = np.ones(size)
         seen: set[str] = set()
         for symbol, pair in bound_items:
-            e = known(str(symbol).strip(), "--bound")
+            field = f"bounds[{str(symbol).strip()!r}]"
+            e = known(str(symbol).strip(), field)
             if symbol in seen:
-                raise TargetError(f"--bound: {symbol} is bounded twice.")
+                raise TargetError(f"{symbol} is bounded twice.", field=field)
             seen.add(symbol)
             try:
                 low, high = pair
             except (TypeError, ValueError):
-                raise TargetError(f"--bound: the bounds of {symbol} must be (lo, hi). Received: {pair!r}") from None
-            lo[e] = _fraction(0.0 if low is None else low, f"the lower bound of {symbol}")
-            hi[e] = _fraction(1.0 if high is None else high, f"the upper bound of {symbol}")
+                raise TargetError(f"the bounds of {symbol} must be (lo, hi). Received: {pair!r}", field=field) from None
+            lo[e] = _fraction(0.0 if low is None else low, f"the lower bound of {symbol}", field)
+            hi[e] = _fraction(1.0 if high is None else high, f"the upper bound of {symbol}", field)
         if not allowed.any():
-            raise TargetError("no element is left: the allowed elements are all excluded.")
+            raise TargetError("no element is left: the allowed elements are all excluded.", field="exclude")
         for e in range(size):
             if not allowed[e] and lo[e] > 0:
                 raise TargetError(
-                    f"{elements[e]} is required (lower bound {lo[e]:g}) but excluded or not allowed."
+                    f"{elements[e]} is required (lower bound {lo[e]:g}) but excluded or not allowed.",
+                    field=f"bounds[{elements[e]!r}]",
                 )
         for e in range(size):
             if not (0.0 <= lo[e] <= 1.0 and 0.0 <= hi[e] <= 1.0):
-                raise TargetError(f"the bounds of {elements[e]} must lie in [0, 1]. Received: {lo[e]:g}:{hi[e]:g}")
+                raise TargetError(
+                    f"the bounds of {elements[e]} must lie in [0, 1]. Received: {lo[e]:g}:{hi[e]:g}",
+                    field=f"bounds[{elements[e]!r}]",
+                )
             if lo[e] > hi[e]:
-                raise TargetError(f"the bounds of {elements[e]} are contradictory: lower {lo[e]:g} > upper {hi[e]:g}.")
+                raise TargetError(
+                    f"the bounds of {elements[e]} are contradictory: lower {lo[e]:g} > upper {hi[e]:g}.",
+                    field=f"bounds[{elements[e]!r}]",
+                )
         total_lo = sum(float(v) for v in lo)
         if total_lo > 1.0:
-            raise TargetError(f"the lower bounds sum to {total_lo:.6g} > 1: no composition can meet them.")
+            raise TargetError(f"the lower bounds sum to {total_lo:.6g} > 1: no composition can meet them.", field="bounds")
         total_hi = sum(float(hi[e]) for e in range(size) if allowed[e])
         if total_hi < 1.0:
             raise TargetError(
-                f"the upper bounds of the allowed elements sum to {total_hi:.6g} < 1: no composition can meet them."
+                f"the upper bounds of the allowed elements sum to {total_hi:.6g} < 1: no composition can meet them.",
+                field="bounds",
             )
         required = lo > 0
         n_required = int(required.sum())
@@ -200,34 +208,37 @@ class Constraints:
         if m is None:
             m = size
         elif isinstance(m, bool) or not isinstance(m, numbers.Integral):
-            raise TargetError(f"--max-elements must be an integer >= 1. Received: {m!r}")
+            raise TargetError(f"must be an integer >= 1. Received: {m!r}", field="max_elements")
         m = int(m)
         if default_m:
             m = max(m, n_required)
         if m < 1:
-            raise TargetError(f"--max-elements must be at least 1. Received: {m}")
+            raise TargetError(f"must be at least 1. Received: {m}", field="max_elements")
         if m < n_required:
             raise TargetError(
-                f"--max-elements {m} is below the {n_required} required elements "
-                f"({', '.join(elements[e] for e in np.flatnonzero(required))})."
+                f"{m} is below the {n_required} required elements "
+                f"({', '.join(elements[e] for e in np.flatnonzero(required))}).",
+                field="max_elements",
             )
         default_f = self.min_fraction is None
-        f_min = DEFAULT_MIN_FRACTION if default_f else _fraction(self.min_fraction, "--min-fraction")
+        f_min = DEFAULT_MIN_FRACTION if default_f else _fraction(self.min_fraction, "the minimum fraction", "min_fraction")
         if not 0.0 < f_min <= 1.0:
-            raise TargetError(f"--min-fraction must lie in (0, 1]. Received: {f_min:g}")
-        hint = " (the default; set --min-fraction to change it)" if default_f else ""
+            raise TargetError(f"must lie in (0, 1]. Received: {f_min:g}", field="min_fraction")
+        hint = " (the default; set min_fraction to change it)" if default_f else ""
         raised = required & (lo < f_min)
         lo = np.where(raised, f_min, lo)
         for e in np.flatnonzero(raised):
             if lo[e] > hi[e]:
                 raise TargetError(
-                    f"the bounds of {elements[e]}: the minimum fraction {f_min:g}{hint} exceeds its upper bound {hi[e]:g}."
+                    f"the bounds of {elements[e]}: the minimum fraction {f_min:g}{hint} exceeds its upper bound {hi[e]:g}.",
+                    field=f"bounds[{elements[e]!r}]",
                 )
         if raised.any():
             total_lo = sum(float(v) for v in lo)
             if total_lo > 1.0:
                 raise TargetError(
-                    f"the lower bounds, raised to the minimum fraction {f_min:g}{hint}, sum to {total_lo:.6g} > 1."
+                    f"the lower bounds, raised to the minimum fraction {f_min:g}{hint}, sum to {total_lo:.6g} > 1.",
+                    field="bounds",
                 )
         trivial = bool(allowed.all() and not required.any() and np.all(hi == 1.0) and m >= size and f_min == threshold)
         return _Rules(
@@ -397,5 +408,5 @@ def apply_constraints(
     """
     x = np.asarray(compositions, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != len(elements):
-        raise ValueError(f"Expected compositions of shape (N, {len(elements)}). Received shape {x.shape}.")
+        raise UsageError(f"expected shape (N, {len(elements)}). Received shape {x.shape}.", field="compositions")
     return _repair(x, Constraints.coerce(constraints).resolve(elements))

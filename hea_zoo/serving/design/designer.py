@@ -1,0 +1,506 @@
+"""`Designer`: the exported models (generator, surrogate, log-density) opened with
+onnxruntime and run on arrays (generate, judge, log-density, the oracle's columns); a
+design validates its `DesignRequest` and hands the work to `hea_zoo.serving.design.run`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hea_zoo.artifact import DROP_THRESHOLD, MetadataError, decode_metadata, noise, relative_errors
+from hea_zoo.constants import DEFAULT_DESIGN_MODEL, oracle_applies
+from hea_zoo.errors import InfeasibleError, ModelFileError
+from hea_zoo.serving.constraints import _UNIT, Constraints, _Rules
+from hea_zoo.serving.design import text as text
+from hea_zoo.serving.design.hashing import RowHasher
+from hea_zoo.serving.design.request import DEFAULT_CHUNK_SIZE, DEFAULT_N, DEFAULT_TOLERANCE, DesignRequest
+from hea_zoo.serving.design.run import emit, search
+from hea_zoo.serving.design.table import SYSTEM_MIN_THOUSANDTHS, DesignResult, _Block, _concat_arrays
+
+__all__ = ["Designer", "INTERVAL_Z", "TYPICALITY_MODEL", "DEFAULT_MODEL"]
+
+DEFAULT_MODEL = DEFAULT_DESIGN_MODEL
+"""The generator `Designer.from_exported`, `hea-zoo design` and the page use unless told:
+the one that meets every design target of benchmarks/results/results.md (the cAE)."""
+
+INTERVAL_Z = 1.6448536269514722
+"""Standard-normal quantile of a two-sided 90 % interval: mean ± INTERVAL_Z · std is the
+interval used when the surrogate export has no calibrated interval outputs."""
+
+_JUDGE_BATCH = 1024  # rows per onnxruntime call (keeps the activations in cache)
+_GENERATE_BATCH = 4096  # rows per generator call (cache-sized activations)
+
+
+def _session(path: Path, role: str):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    # Idle worker threads sleep instead of spinning: the NumPy steps between calls get the
+    # cores (spinning costs as much CPU as the work itself on a 2-core machine).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # The design pipeline runs pieces on every core (`_ordered_map`): each call on one thread.
+    options.intra_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises several types for foreign or truncated files
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ModelFileError(f"{path} is not a readable ONNX {role} ({first[:160]}).") from None
+
+
+def _metadata(session, path: Path, required: Sequence[str]) -> dict[str, Any]:
+    props = dict(session.get_modelmeta().custom_metadata_map)
+    return decode_metadata(props, source=str(path), required=required)
+
+
+def _names(values) -> list[str]:
+    return [v.name for v in values]
+
+
+def _check_io(session, path: Path, inputs: Sequence[str], outputs: Sequence[str], role: str) -> None:
+    have_in, have_out = _names(session.get_inputs()), _names(session.get_outputs())
+    missing = [n for n in inputs if n not in have_in] + [n for n in outputs if n not in have_out]
+    if missing:
+        raise ModelFileError(
+            f"{path} is not a hea_zoo {role} export: it lacks {', '.join(repr(m) for m in missing)} "
+            f"(inputs {have_in}, outputs {have_out})."
+        )
+
+
+
+TYPICALITY_MODEL = "flow"
+"""The exported generator whose log-density scores designs with ``typicality``."""
+
+
+def _typicality_model(folder: Path) -> Path:
+    """The log-density ONNX file that `TYPICALITY_MODEL`'s metadata names, in `folder`."""
+    flow = folder / f"{TYPICALITY_MODEL}.onnx"
+    if not flow.is_file():
+        raise ModelFileError(
+            f"typicality needs the flow's log-density: no {flow.name} in {folder}. Export the flow "
+            "(`hea-zoo export --all`, or `hea-zoo export --model flow.keras`)."
+        )
+    name = _metadata(_session(flow, "generator"), flow, ("log_prob_model",))["log_prob_model"]
+    return folder / str(name)
+
+
+class Designer:
+    """An exported generator and surrogate, ready to design alloys.
+
+    Attributes:
+        generator_path: the generator's ONNX file.
+        surrogate_path: the surrogate's ONNX file (None: designs are not judged).
+        metadata: the generator's metadata (elements, condition names and units, latent size).
+        surrogate_metadata: the surrogate's metadata (or None).
+        log_prob_path: the ONNX file of the log-density that scores the designs (the
+            ``log_prob`` column): the generator's own, where its metadata names one
+            (``log_prob_model``), else ``typicality_path``.
+
+    Args:
+        generator_path: the generator's ONNX file.
+        surrogate_path: the surrogate's ONNX file (None: designs are not judged).
+        typicality_path: a log-density ONNX file (inputs ``composition``, ``condition``;
+            the flow's ``flow_log_prob.onnx``) that scores the designs of a generator
+            without a density of its own: how alloy-like each design is under the
+            training data, in nats. Its elements and conditions must be the generator's.
+    """
+
+    def __init__(
+        self,
+        generator_path: str | os.PathLike,
+        surrogate_path: str | os.PathLike | None = None,
+        typicality_path: str | os.PathLike | None = None,
+    ):
+        self.generator_path = Path(generator_path)
+        self.surrogate_path = Path(surrogate_path) if surrogate_path is not None else None
+        self._generator = _session(self.generator_path, "generator")
+        self.metadata = _metadata(
+            self._generator, self.generator_path, ("kind", "elements", "latent_dim", "condition_names")
+        )
+        if self.metadata["kind"] != "generator":
+            raise ModelFileError(
+                f"{self.generator_path} is a hea_zoo {self.metadata['kind']} export, not a generator."
+            )
+        _check_io(self._generator, self.generator_path, ("z", "condition"), ("composition",), "generator")
+        for key in ("elements", "condition_names"):
+            value = self.metadata[key]
+            if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+                raise MetadataError(f"{self.generator_path}: metadata key {key!r} is not a list of names.")
+        if not isinstance(self.metadata["latent_dim"], int) or self.metadata["latent_dim"] < 1:
+            raise MetadataError(f"{self.generator_path}: metadata key 'latent_dim' is not a positive integer.")
+        self._surrogate = None
+        self.surrogate_metadata = None
+        self._judge_outputs: list[str] = []
+        self.calibrated = False
+        if self.surrogate_path is not None:
+            self._open_surrogate()
+        self.log_prob_path = None
+        self._log_prob = None
+        name = self.metadata.get("log_prob_model")
+        if name:
+            self.log_prob_path = self.generator_path.parent / str(name)
+            if not self.log_prob_path.is_file():
+                raise ModelFileError(
+                    f"{self.generator_path}: metadata key 'log_prob_model' names {name}, which is not in "
+                    f"{self.generator_path.parent}."
+                )
+            self._log_prob = _session(self.log_prob_path, "log-density model")
+            _check_io(self._log_prob, self.log_prob_path, ("composition", "condition"), (), "log-density")
+        elif typicality_path is not None:
+            self._open_typicality(Path(typicality_path))
+        self._texts = text.TextTables(self.elements, SYSTEM_MIN_THOUSANDTHS)
+        self._hasher = RowHasher(len(self.elements))
+
+    def _open_typicality(self, path: Path) -> None:
+        """Opens another model's log-density ONNX file to score this generator's designs."""
+        if not path.is_file():
+            raise ModelFileError(f"no log-density model at {path}.")
+        session = _session(path, "log-density model")
+        _check_io(session, path, ("composition", "condition"), (), "log-density")
+        meta = _metadata(session, path, ("elements", "condition_names"))
+        for key, what in (("elements", "scores compositions over"), ("condition_names", "is conditioned on")):
+            if meta[key] != self.metadata[key]:
+                raise ModelFileError(
+                    f"{path} {what} {meta[key]}, but {self.generator_path} has {self.metadata[key]}."
+                )
+        self.log_prob_path = path
+        self._log_prob = session
+
+    def _open_surrogate(self) -> None:
+        path = self.surrogate_path
+        session = _session(path, "surrogate")
+        meta = _metadata(session, path, ("kind", "elements", "property_names"))
+        if meta["kind"] != "surrogate":
+            raise ModelFileError(f"{path} is a hea_zoo {meta['kind']} export, not a surrogate.")
+        outputs = _names(session.get_outputs())
+        _check_io(session, path, ("composition",), ("properties",), "surrogate")
+        if meta["elements"] != self.metadata["elements"]:
+            raise ModelFileError(
+                f"{path} judges compositions over {meta['elements']}, but {self.generator_path} "
+                f"generates over {self.metadata['elements']}."
+            )
+        if meta["property_names"] != self.metadata["condition_names"]:
+            raise ModelFileError(
+                f"{path} predicts {meta['property_names']}, but {self.generator_path} is conditioned on "
+                f"{self.metadata['condition_names']}."
+            )
+        # A surrogate exported uncalibrated (metadata calibration_size 0) has NaN interval
+        # outputs: its ensemble spread stands in, as for an export without them.
+        calibrated = meta.get("calibration_size", 1) != 0
+        if calibrated and "properties_lower" in outputs and "properties_upper" in outputs:
+            self._judge_outputs = ["properties", "properties_lower", "properties_upper"]
+            self.calibrated = True
+        elif "properties_std" in outputs:
+            self._judge_outputs = ["properties", "properties_std"]
+        else:
+            raise ModelFileError(
+                f"{path} has no interval outputs (properties_lower/properties_upper or properties_std)."
+            )
+        self._surrogate, self.surrogate_metadata = session, meta
+
+    @classmethod
+    def from_exported(
+        cls, model: str = DEFAULT_MODEL, models_dir: str | os.PathLike | None = None, typicality: bool = False
+    ) -> Designer:
+        """Opens `<models_dir>/<model>.onnx` (or an .onnx path) and the surrogate beside it.
+
+        `models_dir` None: the bundled models (`hea_zoo.paths.bundled_models_dir`), from
+        any folder and any install.
+
+        The surrogate is ``surrogate.onnx`` in the generator's folder; without it designs
+        are not judged (`DesignResult.notes` says so). With ``typicality``, the designs
+        of a generator without a density of its own are scored by the flow's log-density
+        (``log_prob_model`` of ``flow.onnx`` in the generator's folder; the ``log_prob``
+        column); the flow's own designs always are.
+
+        Raises:
+            FileNotFoundError: no such generator file.
+            ModelFileError: a file that is not a readable hea_zoo export (names the file).
+            hea_zoo.artifact.MetadataError: metadata missing a key or not parsing (names
+                the file and the key).
+        """
+        if models_dir is None:
+            from hea_zoo.paths import bundled_models_dir
+
+            models_dir = bundled_models_dir()
+        models_dir = Path(models_dir)
+        path = Path(model) if str(model).endswith(".onnx") else models_dir / f"{model}.onnx"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no exported model at {path}. Export one with `hea-zoo export` or point "
+                "models_dir (or HEA_ZOO_EXPORTED) at a folder of exported models."
+            )
+        surrogate = path.parent / "surrogate.onnx"
+        density = _typicality_model(path.parent) if typicality else None
+        return cls(path, surrogate if surrogate.is_file() else None, density)
+
+    # --------------------------------------------------------------------- properties
+    @property
+    def elements(self) -> list[str]:
+        return list(self.metadata["elements"])
+
+    @property
+    def condition_names(self) -> list[str]:
+        return list(self.metadata["condition_names"])
+
+    @property
+    def condition_units(self) -> list[str]:
+        units = self.metadata.get("condition_units")
+        return list(units) if isinstance(units, list) else [""] * len(self.condition_names)
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.metadata["latent_dim"])
+
+    @property
+    def has_surrogate(self) -> bool:
+        return self._surrogate is not None
+
+    @property
+    def uses_oracle(self) -> bool:
+        """Whether the physics oracle labelled this generator's training data (by fingerprint)."""
+        return oracle_applies(self.metadata)
+
+    @property
+    def threshold(self) -> float:
+        value = self.metadata.get("composition_threshold", DROP_THRESHOLD)
+        return float(value) if isinstance(value, (int, float)) else DROP_THRESHOLD
+
+    def training_range(self) -> np.ndarray | None:
+        """(2, P) min/max of the training conditions, where the export records them."""
+        value = self.metadata.get("condition_range")
+        try:
+            out = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        return out if out.shape == (2, len(self.condition_names)) and np.all(np.isfinite(out)) else None
+
+    def scale_floors(self) -> np.ndarray:
+        """Per property, 1 % of the training-condition range (1e-9 where unknown)."""
+        rng = self.training_range()
+        if rng is None:
+            return np.full(len(self.condition_names), 1e-9)
+        return np.maximum(0.01 * (rng[1] - rng[0]), 1e-9)
+
+    # --------------------------------------------------------------------- models
+    def generate(self, target: Sequence[float], n: int, seed: int = 0, start_row: int = 0) -> np.ndarray:
+        """``(n, E)`` raw compositions of candidates ``start_row ...`` at `target`."""
+        return self._decode(noise(seed, n, self.latent_dim, start_row), np.asarray(target, dtype=np.float32))
+
+    def _decode(self, z: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """The generator's compositions for noise rows `z` at one float32 `target`."""
+        condition = np.repeat(target.reshape(1, -1), min(z.shape[0], _GENERATE_BATCH), axis=0)
+        parts = [self._generator.run(["composition"], {"z": z[a : a + _GENERATE_BATCH], "condition": condition[: z.shape[0] - a]})[0]
+                 for a in range(0, z.shape[0], _GENERATE_BATCH)]  # fmt: skip
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.elements)), np.float32)
+
+    def judge(self, fractions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Surrogate mean and interval ``(mean, lower, upper)``, ``(N, P)`` float32 each."""
+        if self._surrogate is None:
+            return None
+        x = np.ascontiguousarray(fractions, dtype=np.float32)
+        parts = [self._surrogate.run(self._judge_outputs, {"composition": x[a : a + _JUDGE_BATCH]})
+                 for a in range(0, x.shape[0], _JUDGE_BATCH)]  # fmt: skip
+        outs = [np.concatenate([p[i] for p in parts]) if parts else np.zeros((0, len(self.condition_names)), np.float32)
+                for i in range(len(self._judge_outputs))]  # fmt: skip
+        if self.calibrated:
+            mean, lower, upper = outs
+        else:
+            mean, std = outs
+            half = np.float32(INTERVAL_Z) * std
+            lower, upper = mean - half, mean + half
+        return mean, lower, upper
+
+    def log_prob(self, fractions: np.ndarray, target: Sequence[float]) -> np.ndarray | None:
+        """Log-density (nats) of printed fractions at `target`, for a generator that has one."""
+        if self._log_prob is None:
+            return None
+        x = np.ascontiguousarray(fractions, dtype=np.float32)
+        condition = np.tile(np.asarray(target, dtype=np.float32)[None, :], (x.shape[0], 1))
+        name = self._log_prob.get_outputs()[0].name
+        (out,) = self._log_prob.run([name], {"composition": x, "condition": condition})
+        return np.asarray(out, dtype=np.float64).reshape(-1)
+
+    # --------------------------------------------------------------------- checks
+    def check_target(self, target: Sequence[float] | Mapping[str, float]) -> np.ndarray:
+        """The target as float64 in condition order, checked as a `DesignRequest` checks it.
+
+        Raises:
+            TargetError: wrong number of values or names, NaN/inf, beyond float32, or
+                negative where the training values never are.
+        """
+        return DesignRequest(target).target_values(self.condition_names, self.training_range())
+
+    def _training_rows(self) -> np.ndarray | None:
+        """The training alloys recorded in the export (thousandths), or None."""
+        value = self.metadata.get("training_compositions")
+        if not isinstance(value, list) or not value:
+            return None
+        from hea_zoo.artifact import parse_printed
+
+        try:
+            return parse_printed(value, self.elements)
+        except ValueError as err:
+            raise MetadataError(f"{self.generator_path}: metadata key 'training_compositions' does not parse ({err}).") from None
+
+    def _notes_before(self, t: np.ndarray, rules: _Rules, n: int, candidates: int) -> list[str]:
+        notes = []
+        rng = self.training_range()
+        if rng is not None:
+            for j, (name, unit) in enumerate(zip(self.condition_names, self.condition_units)):
+                if not rng[0, j] <= t[j] <= rng[1, j]:
+                    notes.append(
+                        f"target {name} = {t[j]:g} {unit} lies outside the training data "
+                        f"({rng[0, j]:.3g}-{rng[1, j]:.3g}); designs are extrapolations.".replace("  ", " ")
+                    )
+        training = self._training_rows()
+        if training is not None and not rules.trivial and not rules.satisfied(training).any():
+            notes.append(
+                f"no training alloy satisfies the constraints ({rules.describe()}): the designs are "
+                "extrapolations beyond the data."
+            )
+        if self._surrogate is None:
+            notes.append(
+                f"no surrogate found (no surrogate.onnx beside {self.generator_path}): designs are not judged "
+                "or ranked. Export one with `hea-zoo export --model surrogate.keras --out "
+                f"{self.generator_path.parent} --name surrogate`."
+            )
+        elif not self.calibrated:
+            notes.append(
+                f"intervals are the ensemble mean ± {INTERVAL_Z:.3f} std (nominal 90 %, not calibrated): "
+                f"{self.surrogate_path} has no calibrated interval outputs."
+            )
+        return notes
+
+    # --------------------------------------------------------------------- design
+    def design(
+        self,
+        target: Sequence[float] | Mapping[str, float] | DesignRequest,
+        n: int = DEFAULT_N,
+        seed: int | None = None,
+        candidates: int | None = None,
+        select: str = "diverse",
+        tolerance: float = DEFAULT_TOLERANCE,
+        constraints: Constraints | Mapping[str, Any] | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        progress: bool | Callable[[int, int], Any] | None = None,
+        out: str | os.PathLike | None = None,
+        table_rows: int | None = None,
+    ) -> DesignResult:
+        """Designs `n` different alloys for `target` (docs/DESIGN_ENGINE.md).
+
+        Args:
+            target: one value per condition in the metadata's order and units, or a
+                mapping condition name -> value (``{"shear_modulus": 60, ...}``), or a
+                whole `DesignRequest` (then the other request arguments are not given).
+            n: designs to return.
+            seed: noise seed in [0, 2**32 - 1]; None draws one from the OS (reported in
+                `DesignResult.seed`, so the run can be repeated).
+            candidates: candidates drawn (default `default_candidates(n)`); at least `n`,
+                at most `MAX_CANDIDATES`.
+            select: ``"diverse"`` (greedy max-sum of cosine distances, discounted by score, among the
+                best in-tolerance candidates, no two within L1 0.03) or ``"closest"`` (the best scores).
+            tolerance: relative tolerance on every property (> 0).
+            constraints: a `Constraints` or a mapping of its fields (None: the defaults,
+                `DEFAULT_MIN_FRACTION` and `DEFAULT_MAX_ELEMENTS`).
+            chunk_size: candidates per chunk (memory is bounded by it, not by `candidates`).
+            progress: True for a progress bar on stderr, or a callable ``(done, total)``.
+            out: also write the designs to this file (``.csv``, or ``.parquet`` with pyarrow),
+                block by block and atomically.
+            table_rows: rows kept for `DesignResult.table` (default: all without `out`,
+                at most 10,000 with it).
+
+        Returns:
+            A `DesignResult`.
+
+        Raises:
+            UsageError: `n`, `candidates`, `seed`, `chunk_size`, `select` or `out` out of
+                their domain (`DesignRequest`; ``field`` names it).
+            TargetError: a bad target, tolerance or constraints.
+            InfeasibleError: no candidate satisfies the constraints.
+        """
+        if isinstance(target, DesignRequest):
+            request = target
+        else:
+            request = DesignRequest(
+                target, n=n, candidates=candidates, select=select, tolerance=tolerance,
+                constraints=constraints, seed=seed, chunk_size=chunk_size, out=out,
+            )  # fmt: skip
+        return self.run(request, progress=progress, table_rows=table_rows)
+
+    def run(
+        self,
+        request: DesignRequest,
+        progress: bool | Callable[[int, int], Any] | None = None,
+        table_rows: int | None = None,
+    ) -> DesignResult:
+        """Runs a validated `DesignRequest` (see `design` for `progress` and `table_rows`)."""
+        started = time.perf_counter()
+        n, candidates, select, tolerance = request.n, request.candidates, request.select, request.tolerance
+        seed = int.from_bytes(os.urandom(4), "little") if request.seed is None else request.seed
+        t = request.target_values(self.condition_names, self.training_range())
+        rules = request.constraints.resolve(self.elements, self.threshold)
+        out_path = request.out
+        notes = self._notes_before(t, rules, n, candidates)
+        keep_rows = (n if out_path is None else min(n, 10_000)) if table_rows is None else int(table_rows)
+
+        run = search(self, t, n, seed, candidates, select, tolerance, rules, request.chunk_size, progress)
+        try:
+            if run.n_valid == 0:
+                raise InfeasibleError(
+                    f"no candidate satisfies the constraints ({rules.describe()}) among {candidates:,} candidates "
+                    "tried; relax the constraints or draw more candidates."
+                )
+            notes.extend(run.notes)
+            if run.n_designs < n:
+                notes.append(
+                    f"only {run.n_distinct:,} distinct candidates met the constraints among {candidates:,} "
+                    f"tried: {run.n_designs:,} designs instead of {n:,} (draw more candidates)."
+                )
+            kept, systems, n_written = emit(self, run, t, tolerance, out_path, keep_rows)
+        finally:
+            run.close()
+        return DesignResult(
+            notes=notes,
+            n_designs=n_written,
+            n_candidates=candidates,
+            n_valid=run.n_valid,
+            n_distinct=run.n_distinct,
+            n_in_tolerance=run.n_in_tolerance if self.has_surrogate else None,
+            n_systems=len(systems),
+            seed=seed,
+            select=select,
+            tolerance=tolerance,
+            target=[float(v) for v in t],
+            out=out_path,
+            seconds=time.perf_counter() - started,
+            _arrays=_concat_arrays(kept),
+        )
+
+    def _block(self, rank: int, records: np.ndarray, t: np.ndarray, tolerance: float) -> _Block:
+        """A block of designs with everything a row shows (oracle, tolerance, log-density)."""
+        floors = self.scale_floors()
+        fractions = records["k"].astype(np.float64) / _UNIT
+        oracle_values = oracle_error = None
+        if self.uses_oracle:
+            from hea_zoo.data import oracle as oracle_module
+
+            # A design of oxygen alone (possible under constraints) has no oracle values.
+            oracle_values = np.full((fractions.shape[0], len(self.condition_names)), np.nan)
+            judged = oracle_module.judgeable(fractions, self.elements)
+            if judged.any():
+                oracle_values[judged] = oracle_module.properties(fractions[judged], self.elements)
+            oracle_error = relative_errors(oracle_values, t, floors).mean(axis=1)  # NaN where not judged
+        in_tol = None
+        if self.has_surrogate:
+            with np.errstate(invalid="ignore"):
+                in_tol = np.all(relative_errors(records["mean"], t, floors) <= tolerance, axis=1)
+        log_prob = self.log_prob(fractions.astype(np.float32), t) if self._log_prob is not None else None
+        ranks = np.arange(rank, rank + records.size)
+        return _Block(self, ranks, records, oracle_values, oracle_error, log_prob, in_tol)
+

@@ -1,0 +1,215 @@
+"""One run of the design engine over a `Designer`'s models: sections 1-5 chunk by chunk
+(`search`: the pipeline, the hashes, the stores, the selection) and section 6 (`emit`: the
+blocks of rows, the sinks). No state passes between them but the `Run` record."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hea_zoo.artifact import noise, relative_errors
+from hea_zoo.serving.constraints import _UNIT, _repair
+from hea_zoo.serving.design import pipeline, selection, store
+from hea_zoo.serving.design.hashing import SeenHashes
+from hea_zoo.serving.design.sinks import CsvSink, ParquetSink
+from hea_zoo.serving.design.table import _Block, _system_codes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hea_zoo.serving.design.designer import Designer
+
+__all__ = ["Run", "search", "emit", "header", "selection_notes"]
+
+
+@dataclasses.dataclass
+class Run:
+    """Sections 1-5 of one run: the counts and where the selected designs are."""
+
+    dtype: np.dtype
+    best: store.BestRecords | None  # `closest`: the store of the best records
+    chosen: np.ndarray | None  # `diverse`: the selected records, sorted
+    stores: list[store.BestRecords]
+    n_valid: int
+    n_distinct: int
+    n_in_tolerance: int
+    n_designs: int
+    notes: list[str]
+
+    def record_blocks(self, block: int = 16384) -> Iterator[tuple[int, np.ndarray]]:
+        """The selected designs, best first, in blocks: ``(rank of the first, records)``."""
+        if self.chosen is not None:
+            chosen = self.chosen
+            source: Iterator[np.ndarray] = (chosen[a : a + block] for a in range(0, chosen.size, block))
+        else:
+            source = self.best.sorted_blocks(block)
+        rank = 1
+        for records in source:
+            yield rank, records
+            rank += records.size
+
+    def close(self) -> None:
+        for held in self.stores:
+            held.close()
+
+
+def selection_notes(taken: selection.Selected, pool: int, n: int, tolerance: float, judged: bool) -> list[str]:
+    """The notes of the diverse selection (section 5): fall-backs, in the words of both engines."""
+    notes = []
+    if judged and taken.filled:
+        if pool < n:
+            count = f"{pool:,} distinct candidate" + (" is" if pool == 1 else "s are")
+            notes.append(
+                f"only {count} within {100 * tolerance:g} % of the target on every property: the rest "
+                "are the closest others (the closest selection)."
+            )
+        else:
+            notes.append(
+                f"only {taken.from_pool:,} of the {pool:,} best candidates within {100 * tolerance:g} % of the target "
+                f"on every property are at least {selection.MIN_DISTANCE:g} apart (L1): the rest are the closest "
+                "others (the closest selection)."
+            )
+    if taken.relaxed:
+        pairs = f"{taken.twin_pairs:,} pair" + (" is" if taken.twin_pairs == 1 else "s are")
+        notes.append(
+            f"{pairs} closer than {selection.MIN_DISTANCE:g} (L1, near-copies): the candidates held only "
+            f"{taken.records.size - taken.relaxed:,} designs at least that far apart (draw more candidates)."
+        )
+    return notes
+
+
+def search(designer: Designer, t, n, seed, candidates, select, tolerance, rules, chunk_size, progress) -> Run:
+    """Sections 1-5 over the candidates, chunk by chunk, with `designer`'s models: the selection."""
+    size, n_props = len(designer.elements), len(designer.condition_names)
+    dtype = store.record_dtype(size, n_props)
+    floors = designer.scale_floors()
+    condition = np.asarray(t, dtype=np.float32)[None, :]
+    seen = SeenHashes()
+    if select == "closest":
+        best = store.BestRecords(n, dtype)
+        pool = fill = None
+        stores = [best]
+    else:
+        best = None
+        capacity = max(50 * n, 2000)
+        pool = store.BestRecords(capacity, dtype, spill=False)
+        fill = store.BestRecords(capacity, dtype, spill=False)
+        stores = [pool, fill]
+    n_valid = n_distinct = n_in_tol = done = 0
+    bar = pipeline.Progress(candidates, progress)
+
+    def candidate_chunk(span: tuple[int, int]):
+        """Sections 1-4 for one piece (in a worker thread): its distinct valid rows, judged."""
+        start, rows = span
+        z = noise(seed, rows, designer.latent_dim, start)
+        raw = designer._decode(z, condition)
+        k, ok = _repair(raw, rules)
+        index = np.flatnonzero(ok)
+        k = k[index]
+        hashes = designer._hasher(k)
+        first = np.sort(np.unique(hashes, return_index=True)[1])  # first occurrences in the chunk
+        index, k, hashes = index[first], k[first], hashes[first]
+        return rows, int(ok.sum()), index + start, k, hashes, designer.judge(k.astype(np.float32) / np.float32(_UNIT))
+
+    try:
+        pieces = pipeline.pieces(candidates, chunk_size, pipeline._PIECE_ROWS)
+        for rows, valid, index, k, hashes, judged in pipeline._ordered_map(candidate_chunk, pieces):
+            n_valid += valid
+            fresh = seen.first_seen(hashes)  # across chunks, in candidate order
+            index, k = index[fresh], k[fresh]
+            n_distinct += index.size
+            records = np.zeros(index.size, dtype)
+            records["index"] = index
+            records["k"] = k
+            if judged is None:
+                records["mean"] = records["lower"] = records["upper"] = np.nan
+                records["score"] = 0.0
+                in_tol = np.ones(index.size, bool)
+            else:
+                mean, lower, upper = (v[fresh] for v in judged)
+                records["mean"], records["lower"], records["upper"] = mean, lower, upper
+                with np.errstate(invalid="ignore"):
+                    errors = relative_errors(mean, t, floors)
+                    score = errors.sum(axis=1) / n_props
+                    in_tol = np.all(errors <= tolerance, axis=1)
+                records["score"] = np.where(np.isnan(score), np.inf, score)
+            n_in_tol += int(in_tol.sum())
+            if best is not None:
+                best.offer(records)
+            else:
+                pool.offer(records[in_tol])
+                fill.offer(records[~in_tol])
+            done += rows
+            bar(done)
+    finally:
+        bar.close()
+    notes: list[str] = []
+    chosen = None
+    if pool is not None:
+        pool_records = np.concatenate(list(pool.sorted_blocks(1 << 30)) or [np.zeros(0, dtype)])
+        fill_records = np.concatenate(list(fill.sorted_blocks(1 << 30)) or [np.zeros(0, dtype)])
+        taken = selection.select_diverse(pool_records, fill_records, n, tolerance)
+        notes.extend(selection_notes(taken, pool_records.size, n, tolerance, designer.has_surrogate))
+        chosen = store.sort_records(taken.records)
+    return Run(
+        dtype=dtype, best=best, chosen=chosen, stores=stores, n_valid=n_valid, n_distinct=n_distinct,
+        n_in_tolerance=n_in_tol, n_designs=chosen.size if chosen is not None else best.final_count(), notes=notes,
+    )  # fmt: skip
+
+
+def header(designer: Designer, dtype: np.dtype) -> list[str]:
+    """The output's columns (section 6) for `designer`'s designs."""
+    probe = _Block(designer, np.zeros(0, np.int64), np.zeros(0, dtype),
+                   np.zeros((0, 1)) if designer.uses_oracle else None, None,
+                   np.zeros(0) if designer._log_prob is not None else None, None)  # fmt: skip
+    return probe.columns()
+
+
+def emit(designer: Designer, run: Run, t: np.ndarray, tolerance: float, out_path: Path | None, keep_rows: int):
+    """Section 6: the selected designs in blocks (worker threads), written to `out_path`
+    (CSV or Parquet, atomically) and the first `keep_rows` kept: ``(kept columns, systems, count)``."""
+    kept, systems = [], set()
+    n_written = 0
+
+    def consume(sink) -> None:
+        nonlocal n_written
+
+        def prepare(item):  # in a worker thread: the block's columns, text and systems
+            block = designer._block(*item, t, tolerance)
+            found = _system_codes(block.records["k"])
+            return block, (sink.prepare(block) if sink is not None else None), found
+
+        for block, prepared, found in pipeline._ordered_map(prepare, run.record_blocks()):
+            if sink is not None:
+                sink.write(prepared)
+            if n_written < keep_rows:
+                part = block.arrays()
+                take = min(keep_rows - n_written, block.records.size)
+                kept.append({key: v[:take] for key, v in part.items()})
+            systems.update(found)
+            n_written += block.records.size
+
+    if out_path is None:
+        consume(None)
+    elif out_path.suffix.lower() == ".parquet":
+        from hea_zoo.files import atomic_write
+
+        def write_parquet(tmp: Path) -> None:
+            sink = ParquetSink(tmp)
+            try:
+                consume(sink)
+            finally:
+                sink.close()
+
+        atomic_write(out_path, write_parquet)
+    else:
+        from hea_zoo.files import atomic_write
+
+        def write_csv(tmp: Path) -> None:
+            with open(tmp, "wb", buffering=1 << 20) as handle:
+                consume(CsvSink(handle, header(designer, run.dtype)))
+
+        atomic_write(out_path, write_csv)
+    return kept, systems, n_written
