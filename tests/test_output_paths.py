@@ -239,3 +239,23 @@ def test_concurrent_exports_of_one_name_get_distinct_versions_and_none_is_lost(t
 
     assert export.existing_versions(out / "m") == [1, 2]
     assert export.read_onnx_metadata(out / "m.onnx")["export_version"] == 2
+
+
+def test_design_streams_into_a_fifo_and_reports_a_full_device(tmp_path):
+    fifo = tmp_path / "designs.csv"
+    os.mkfifo(fifo)
+    box: list = []
+    reader = _read_fifo(fifo, box)
+    proc = cli("design", "-G", "60", "-K", "35", "-n", "4", "--candidates", "2000", "--seed", "0", "--out", str(fifo))
+    reader.join(60)
+    assert proc.returncode == 0, proc.stderr
+    lines = box[0].decode().splitlines()
+    assert lines[0].startswith("rank,candidate,formula") and len(lines) == 5
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    full = _char_device(tmp_path / "full.csv", 1, 7)
+    proc = cli("design", "-G", "60", "-K", "35", "-n", "4", "--candidates", "2000", "--seed", "0", "--out", str(full))
+    assert proc.returncode == 2 and "wrote" not in proc.stdout, (proc.stdout, proc.stderr)
+    assert "No space left on device" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert stat.S_ISCHR(os.lstat(full).st_mode)
+    proc = cli("design", "-G", "60", "-K", "35", "-n", "4", "--out", str(tmp_path / "d.xlsx"))
+    assert proc.returncode == 2 and "unknown table format '.xlsx'" in proc.stderr, proc.stderr

@@ -191,10 +191,11 @@ def emit(designer: Designer, run: Run, t: np.ndarray, tolerance: float, out_path
             systems.update(found)
             n_written += block.records.size
 
+    from hea_zoo.files import atomic_write, table_format
+
     if out_path is None:
         consume(None)
-    elif out_path.suffix.lower() == ".parquet":
-        from hea_zoo.files import atomic_write
+    elif table_format(out_path, field="out") == "parquet":
 
         def write_parquet(tmp: Path) -> None:
             sink = ParquetSink(tmp)
@@ -203,13 +204,12 @@ def emit(designer: Designer, run: Run, t: np.ndarray, tolerance: float, out_path
             finally:
                 sink.close()
 
-        atomic_write(out_path, write_parquet)
+        atomic_write(out_path, write_parquet, field="out")
     else:
-        from hea_zoo.files import atomic_write
 
         def write_csv(tmp: Path) -> None:
             with open(tmp, "wb", buffering=1 << 20) as handle:
                 consume(CsvSink(handle, header(designer, run.dtype)))
 
-        atomic_write(out_path, write_csv)
+        atomic_write(out_path, write_csv, field="out")
     return kept, systems, n_written

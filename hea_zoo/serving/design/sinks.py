@@ -72,15 +72,20 @@ def _writable_folder(folder: Path) -> bool:
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
-    """Checks, before any work, that `path` can be written (its folder exists or can be made).
+    """Checks, before any work, that `path` can be written (`hea_zoo.files`' rules for every
+    writer: a symlink is followed, a FIFO or device is written in place, only a regular
+    file is replaced; .csv or .parquet).
 
     Raises:
-        UsageError (field ``out``): the path is a folder, its folder cannot be written or made, or
-            Parquet without pyarrow.
+        UsageError (field ``out``): the path is a folder, a socket or a dangling link, its
+            folder cannot be written or made, an unknown suffix, or Parquet without pyarrow.
     """
-    target = Path(path)
-    if target.is_dir():
-        raise UsageError(f"{target} is a folder; give a file name (designs.csv or designs.parquet).", field="out")
+    from hea_zoo.files import resolve_output, table_format
+
+    target, direct = resolve_output(path, field="out")
+    table_format(path, field="out")
+    if direct:
+        return Path(path)
     existing = target.parent
     while not existing.exists() and existing.parent != existing:
         existing = existing.parent
@@ -88,14 +93,7 @@ def check_output_path(path: str | os.PathLike) -> Path:
         raise UsageError(f"cannot write {target}: {existing} is not a folder.", field="out")
     if not _writable_folder(existing):
         raise UsageError(f"cannot write {target}: the folder {existing} is not writable.", field="out")
-    if target.suffix.lower() == ".parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise UsageError(
-                "a .parquet file needs pyarrow: pip install 'hea_zoo[parquet]' (or write a .csv).", field="out"
-            ) from None
-    return target
+    return Path(path)
 
 
 CsvSink = _CsvSink
