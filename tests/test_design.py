@@ -21,7 +21,7 @@ from hea_zoo.artifact import (
 )
 from hea_zoo.constants import BUNDLED_FINGERPRINT
 from hea_zoo.serving import design
-from hea_zoo.serving import design_text as text
+from hea_zoo.serving.design import text
 from hea_zoo.serving.design import (
     Constraints,
     DesignRequest,

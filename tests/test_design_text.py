@@ -1,4 +1,4 @@
-"""The design engine's text (hea_zoo.serving.design_text and the CSV block writer) against
+"""The design engine's text (hea_zoo.serving.design.text and the CSV block writer) against
 a row-at-a-time Python reading of docs/DESIGN_ENGINE.md section 6, on many random rows
 and the edge cases: fractions 0.001 and 1, NaN and infinite values, huge numbers, the
 oracle and log_prob columns, rows without an alloy system."""
@@ -15,7 +15,7 @@ import pytest
 
 from hea_zoo.artifact import formula_strings
 from hea_zoo.serving import design
-from hea_zoo.serving import design_text as text
+from hea_zoo.serving.design import text
 from tests.design_exports import EXPORTED
 
 ELEMENTS = ["Al", "Nb", "Ta", "Ti", "W"]

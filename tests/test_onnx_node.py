@@ -567,7 +567,7 @@ def test_engine_oracle_matches_hea_zoo(tmp_path):
 def test_engine_writes_numbers_as_hea_zoo_design(tmp_path):
     """Section 6: CSV numbers (`|v| 10^d` rounded half to even, trailing zeros removed, no
     "-0"; nan, inf, -inf), and the `{:.1f}` and `{:g}` of the printed table, as Python."""
-    from hea_zoo.serving import design_text as text
+    from hea_zoo.serving.design import text
 
     rng = fresh_rng()
     values = np.concatenate([
