@@ -21,8 +21,7 @@ import pytest
 
 from hea_zoo import files
 from hea_zoo.errors import UsageError
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
 
 
 def _env():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,23 +15,7 @@ from hea_zoo import load_dataset, parse_formulas
 from hea_zoo.constants import ELEMENTS, GENERATOR_NAMES
 from hea_zoo.data import oracle
 from hea_zoo.cli import EXIT_DATA, EXIT_MODEL, EXIT_TARGET, EXIT_USAGE
-
-
-def run(*args: str, cwd=None, timeout=600) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
-    return subprocess.run(
-        [sys.executable, "-m", "hea_zoo.cli", *args],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout,
-    )  # fmt: skip
-
-
-def one_line_error(proc: subprocess.CompletedProcess, code: int, *fragments: str) -> None:
-    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    message = [line for line in proc.stderr.splitlines() if line and not line.startswith("usage:")]
-    assert len(message) == 1, proc.stderr
-    for fragment in fragments:
-        assert fragment in message[0], (fragment, message[0])
+from tests.support.cli import one_line_error, run
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +42,7 @@ def user_csv(tmp_path_factory) -> Path:
 def oracle_models(tmp_path_factory) -> Path:
     """The committed cVAE and surrogate, the cVAE marked as trained on the bundled data."""
     from hea_zoo.constants import BUNDLED_FINGERPRINT
-    from tests.design_exports import models_dir
+    from tests.support.design_exports import models_dir
 
     return models_dir(tmp_path_factory.mktemp("oracle_models"), updates={"data_fingerprint": BUNDLED_FINGERPRINT})
 
@@ -124,7 +107,7 @@ def test_design_constraints_hold_in_every_row(tmp_path):
 
 
 def test_design_without_surrogate_says_so(tmp_path):
-    from tests.design_exports import models_dir
+    from tests.support.design_exports import models_dir
 
     folder = models_dir(tmp_path / "only_cvae", surrogate=False)
     proc = run("design", "--models-dir", str(folder), "--model", "cvae", "-G", "60", "-K", "30", "-n", "3", "--seed", "0")
@@ -171,7 +154,7 @@ def test_design_bad_requests(args, code, fragments):
 
 
 def test_design_broken_model_files(tmp_path):
-    from tests.design_exports import EXPORTED, copy_export, foreign_onnx, models_dir, truncated_copy
+    from tests.support.design_exports import EXPORTED, copy_export, foreign_onnx, models_dir, truncated_copy
 
     cut = truncated_copy(EXPORTED / "cvae.onnx", tmp_path / "cut.onnx")
     one_line_error(run("design", "--model", str(cut), "-G", "60", "-K", "30"), EXIT_MODEL, "cut.onnx", "not a readable ONNX")

@@ -36,14 +36,14 @@ from hea_zoo import files
 from hea_zoo.cli import EXIT_DATA, EXIT_MODEL, EXIT_USAGE
 from hea_zoo.data.composition import parse_formula, parse_formulas, to_formula, to_formulas
 from hea_zoo.errors import UsageError
+from tests.support import ROOT
 
-REPO = Path(__file__).resolve().parents[1]
-EXPORTED = REPO / "exported"
+EXPORTED = ROOT / "exported"
 
 
 # --------------------------------------------------------------------------- helpers
 def _env(**extra) -> dict[str, str]:
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return dict(os.environ, PYTHONPATH=path, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore", **extra)
 
 
@@ -443,7 +443,7 @@ def test_export_all_from_saved_models_writes_versions_and_a_true_manifest(tmp_pa
     from hea_zoo import workflows
     from hea_zoo.errors import ModelFileError, UsageError
     messages = []
-    from tests.export_helpers import committed_names
+    from tests.support.exports import committed_names
 
     names = committed_names()  # the flow once exported/ holds it
     manifest_path = workflows.export_all(
@@ -717,8 +717,8 @@ def test_labels_keep_user_names_and_drop_empty_units():
 def test_report_on_user_data_has_no_empty_units():
     import dataclasses
 
-    from evaluation_fakes import FakeGenerator, FakeSurrogate, make_dataset
     from hea_zoo.evaluation import experiments, report
+    from tests.support.evaluation_fakes import FakeGenerator, FakeSurrogate, make_dataset
 
     dataset = dataclasses.replace(
         make_dataset(), property_names=("Vickers hardness (HV)", "E"), property_units=("", "")

@@ -3,13 +3,13 @@
 import json
 import runpy
 import sys
-from pathlib import Path
 
 import pytest
 
 from hea_zoo.constants import GENERATOR_NAMES
+from tests.support import ROOT
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "reproduce_paper.py"
+EXAMPLE = ROOT / "examples" / "reproduce_paper.py"
 
 
 def run_example(argv):

@@ -2,14 +2,14 @@
 
 import runpy
 import sys
-from pathlib import Path
 
 import keras
 import pytest
 
 from hea_zoo.data.datasets import load_dataset
+from tests.support import ROOT
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = ROOT / "examples"
 
 
 def run_example(name: str, argv: list[str]) -> int:

@@ -4,7 +4,6 @@ duplicates, group splits, and the command line on it."""
 from __future__ import annotations
 
 import configparser
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,8 +13,8 @@ from hea_zoo.cli import main
 from hea_zoo.data import mpea
 from hea_zoo.data.datasets import load_dataset
 from hea_zoo.errors import DataError, UsageError
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 RAW = pd.read_csv(mpea.MPEA_PATH)
 T = mpea.MPEA_COLUMNS["test_temperature"]
 

@@ -73,7 +73,7 @@ def test_alloy_systems_and_distinct_systems():
 def test_systems_agree_with_the_design_engine():
     """The engine's system column (k >= 50 thousandths) is the metric's (>= 5 at.%)."""
     from hea_zoo.serving.design import SYSTEM_MIN_THOUSANDTHS, Designer
-    from tests.design_exports import EXPORTED
+    from tests.support.design_exports import EXPORTED
 
     designer = Designer.from_exported("cae", EXPORTED)
     result = designer.design([60.0, 35.0], n=30, seed=0)

@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 
-from evaluation_fakes import ELEMENTS, FakeGenerator, FakeSurrogate, make_dataset, oracle
 import hea_zoo
 from hea_zoo.evaluation import experiments, metrics
 from hea_zoo.data import oracle as oracle_module
@@ -22,6 +21,7 @@ from hea_zoo.evaluation.experiments import (
     run_samples,
     sample_conditions,
 )
+from tests.support.evaluation_fakes import ELEMENTS, FakeGenerator, FakeSurrogate, make_dataset, oracle
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from evaluation_fakes import FakeGenerator, FakeSurrogate, make_dataset, oracle
 from hea_zoo.evaluation import experiments, plots
+from tests.support.evaluation_fakes import FakeGenerator, FakeSurrogate, make_dataset, oracle
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

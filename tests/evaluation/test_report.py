@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from evaluation_fakes import FakeGenerator, FakeSurrogate, make_dataset, oracle
 from hea_zoo.evaluation import experiments, report
+from tests.support.evaluation_fakes import FakeGenerator, FakeSurrogate, make_dataset, oracle
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 
 from hea_zoo.models import CAE
-import helpers
+from tests.support.model_checks import (
+    assert_reconstruction_falls,
+    check_bad_inputs,
+    check_conditioning,
+    check_decode_traceable,
+    check_generate,
+    check_version_warning,
+    run_model_saving_test,
+)
 
 MODEL = "cae"
 EPOCHS = 60
@@ -13,7 +21,7 @@ EPOCHS = 60
 
 def test_loss_falls(trained, dataset):
     model, history = trained
-    helpers.assert_reconstruction_falls(model, history.history["loss"], dataset.train.compositions)
+    assert_reconstruction_falls(model, history.history["loss"], dataset.train.compositions)
 
 
 def test_running_latent_gaussian_tracks_the_training_latents(trained, dataset):
@@ -49,28 +57,28 @@ def test_latent_gaussian_with_momentum_0_is_the_last_batch(dataset):
 
 
 def test_generate(trained, dataset):
-    helpers.check_generate(trained[0], dataset)
+    check_generate(trained[0], dataset)
 
 
 def test_decode_traceable(trained):
-    helpers.check_decode_traceable(trained[0])
+    check_decode_traceable(trained[0])
 
 
 def test_conditioning(trained, dataset):
-    helpers.check_conditioning(trained[0], dataset)
+    check_conditioning(trained[0], dataset)
 
 
 def test_save_load_round_trip(trained, tmp_path):
-    loaded = helpers.run_model_saving_test(trained[0], tmp_path)
+    loaded = run_model_saving_test(trained[0], tmp_path)
     np.testing.assert_array_equal(loaded.latent_cholesky, trained[0].latent_cholesky)
 
 
 def test_bad_inputs(trained, dataset):
-    helpers.check_bad_inputs(trained[0], dataset)
+    check_bad_inputs(trained[0], dataset)
 
 
 def test_version_warning(trained):
-    helpers.check_version_warning(trained[0])
+    check_version_warning(trained[0])
 
 
 def test_validation_data_and_callbacks(dataset, tmp_path):

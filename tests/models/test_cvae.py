@@ -6,8 +6,16 @@ import pytest
 import scipy.stats
 import tensorflow_probability as tfp
 
-import helpers
 from hea_zoo.models import CVAE
+from tests.support.model_checks import (
+    assert_reconstruction_falls,
+    check_bad_inputs,
+    check_conditioning,
+    check_decode_traceable,
+    check_generate,
+    check_version_warning,
+    run_model_saving_test,
+)
 
 tfd = tfp.distributions
 MODEL = "cvae"
@@ -16,7 +24,7 @@ EPOCHS = 60
 
 def test_loss_falls(trained, dataset):
     model, history = trained
-    helpers.assert_reconstruction_falls(
+    assert_reconstruction_falls(
         model, history.history["reconstruction_loss"], dataset.train.compositions
     )
     assert history.history["loss"][-1] < history.history["loss"][0]
@@ -50,28 +58,28 @@ def test_beta_annealing():
 
 
 def test_generate(trained, dataset):
-    helpers.check_generate(trained[0], dataset)
+    check_generate(trained[0], dataset)
 
 
 def test_decode_traceable(trained):
-    helpers.check_decode_traceable(trained[0])
+    check_decode_traceable(trained[0])
 
 
 def test_conditioning(trained, dataset):
-    helpers.check_conditioning(trained[0], dataset)
+    check_conditioning(trained[0], dataset)
 
 
 def test_save_load_round_trip(trained, tmp_path):
-    loaded = helpers.run_model_saving_test(trained[0], tmp_path)
+    loaded = run_model_saving_test(trained[0], tmp_path)
     assert loaded.beta == trained[0].beta
 
 
 def test_bad_inputs(trained, dataset):
-    helpers.check_bad_inputs(trained[0], dataset)
+    check_bad_inputs(trained[0], dataset)
 
 
 def test_version_warning(trained):
-    helpers.check_version_warning(trained[0])
+    check_version_warning(trained[0])
 
 
 def test_validation_data(dataset):

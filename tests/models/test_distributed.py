@@ -19,10 +19,11 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.support import ROOT
 
 EPOCHS = {"cae": 3, "cvae": 3, "wcgan": 1, "surrogate": 3}
 NAMES = tuple(EPOCHS)
@@ -87,7 +88,6 @@ SCRIPT = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    root = Path(__file__).resolve().parents[2]
     script = tmp_path_factory.mktemp("distributed") / "train_mirrored.py"
     script.write_text(SCRIPT)
     result = subprocess.run(
@@ -96,7 +96,7 @@ def report(tmp_path_factory):
         text=True,
         timeout=900,
         cwd=script.parent,
-        env={**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "2"},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     lines = [l for l in result.stdout.splitlines() if l.startswith("REPORT ")]
     assert result.returncode == 0 and lines, result.stderr[-3000:]

@@ -8,7 +8,6 @@ import pytest
 import scipy.stats
 import tensorflow as tf
 
-import helpers
 from hea_zoo.evaluation.baselines import gaussian_baseline_nll
 from hea_zoo.models import CFlow
 from hea_zoo.models.flow import (
@@ -17,6 +16,16 @@ from hea_zoo.models.flow import (
     log_ratios_to_composition,
     reference_mask,
 )
+from tests.support.model_checks import (
+    assert_valid_compositions,
+    check_bad_inputs,
+    check_conditioning,
+    check_decode_traceable,
+    check_generate,
+    check_version_warning,
+    fit_default,
+    run_model_saving_test,
+)
 
 EPOCHS = 40
 THREE = ("Nb", "Ta", "Ti")
@@ -24,7 +33,7 @@ THREE = ("Nb", "Ta", "Ti")
 
 @pytest.fixture(scope="module")
 def trained(dataset):
-    return helpers.fit_default(
+    return fit_default(
         "flow", dataset, EPOCHS, batch_size=64,
         validation_data=(dataset.test.compositions, dataset.test.properties),
         validation_freq=EPOCHS,
@@ -64,14 +73,14 @@ def test_decode_deterministic(trained):
     a = model.decode(z, c).numpy()
     np.testing.assert_array_equal(a, model.decode(z, c).numpy())
     assert not np.allclose(a, model.decode(z + 0.5, c).numpy())
-    helpers.check_decode_traceable(model)
+    check_decode_traceable(model)
 
 
 def test_generate_realistic_compositions(trained, dataset):
     model, _ = trained
-    helpers.check_generate(model, dataset)
+    check_generate(model, dataset)
     x = model.generate(dataset.test.properties[:10], 200, seed=0).reshape(-1, model.n_elements)
-    helpers.assert_valid_compositions(x, model.n_elements)
+    assert_valid_compositions(x, model.n_elements)
     present = x > 0
     # Absent elements are exactly 0; present ones are at least the threshold.
     assert np.all(x[present] >= model.threshold - 1e-6)
@@ -98,7 +107,7 @@ def test_conditioning_moves_the_output(trained, dataset):
 def test_conditioning_after_full_training(dataset):
     from hea_zoo.models import train_default_generator
 
-    helpers.check_conditioning(train_default_generator("flow", dataset, seed=0), dataset)
+    check_conditioning(train_default_generator("flow", dataset, seed=0), dataset)
 
 
 # ----------------------------------------------------------------------- density
@@ -241,7 +250,7 @@ def test_log_prob(trained, dataset):
 # --------------------------------------------------------------- saving and config
 def test_save_load_round_trip(trained, dataset, tmp_path):
     model, _ = trained
-    loaded = helpers.run_model_saving_test(model, tmp_path)
+    loaded = run_model_saving_test(model, tmp_path)
     x, c = dataset.test.compositions, dataset.test.properties
     np.testing.assert_array_equal(model.log_prob(x, c).numpy(), loaded.log_prob(x, c).numpy())
     assert loaded.noise_std == model.noise_std and loaded.threshold == model.threshold
@@ -260,11 +269,11 @@ def test_config_is_complete():
 
 
 def test_bad_inputs(trained, dataset):
-    helpers.check_bad_inputs(trained[0], dataset)
+    check_bad_inputs(trained[0], dataset)
 
 
 def test_version_warning(trained):
-    helpers.check_version_warning(trained[0])
+    check_version_warning(trained[0])
 
 
 def test_constructor_errors():
@@ -292,7 +301,7 @@ def exported(trained, tmp_path_factory):
 
 def test_export_parity(trained, exported, dataset):
     """SavedModel and ONNX agree with Keras on `decode` (1e-5) and `log_prob`."""
-    from tests.export_helpers import (
+    from tests.support.exports import (
         TOLERANCE,
         generator_inputs,
         keras_outputs,
@@ -377,7 +386,7 @@ def test_design_prints_the_flows_log_prob_of_each_design(trained, exported, data
     `log_prob` is `CFlow.log_prob` of its printed fractions at the target."""
     import shutil
 
-    from tests.export_helpers import EXPORTED
+    from tests.support.exports import EXPORTED
 
     model, _ = trained
     for name in ("flow.onnx", "flow_log_prob.onnx"):
@@ -399,7 +408,7 @@ def test_design_prints_the_flows_log_prob_of_each_design(trained, exported, data
 def test_typicality_without_an_exported_flow_is_a_model_error(tmp_path, capsys):
     import shutil
 
-    from tests.export_helpers import EXPORTED
+    from tests.support.exports import EXPORTED
     from hea_zoo import cli
 
     shutil.copy(EXPORTED / "cvae.onnx", tmp_path / "cvae.onnx")

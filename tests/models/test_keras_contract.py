@@ -2,18 +2,17 @@
 and files written by hea_zoo 0.1.0 still load."""
 
 import warnings
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-import helpers
 from hea_zoo.models import GENERATORS, Surrogate, ZooModel, build_default_generator
 from hea_zoo.models.base import MODEL_VERSION
 from hea_zoo.serving import export
+from tests.support import ROOT
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = ROOT / "tests" / "fixtures"
 ALL = (*sorted(GENERATORS), "surrogate")
 
 

@@ -4,15 +4,13 @@ every model's defaults, older import paths and older files still working."""
 import json
 import warnings
 import zipfile
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
 from hea_zoo.models import SURROGATE_DEFAULTS, WCGAN, Surrogate, legacy
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 
 @pytest.mark.parametrize("cls", [Surrogate, WCGAN])
@@ -29,7 +27,7 @@ def test_the_learning_rate_is_a_compile_setting_not_a_config_entry(cls):
 
 
 def test_committed_and_0_1_0_files_with_a_learning_rate_load(tmp_path):
-    for path in sorted((ROOT / "tests" / "data").glob("*_0.1.0.keras")):
+    for path in sorted((ROOT / "tests" / "fixtures").glob("*_0.1.0.keras")):
         config = json.loads(zipfile.ZipFile(path).read("config.json"))["config"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -19,9 +19,10 @@ import keras
 import numpy as np
 import pytest
 
+from tests.support import ROOT
+
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "DISTRIBUTED.md"
 MARKER = "<!-- multiworker-recipe -->"
 # The WcGAN over one epoch: see tests/models/test_distributed.py.

@@ -4,9 +4,17 @@ import keras
 import numpy as np
 import pytest
 
-import helpers
 from hea_zoo.models import WCGAN
 from hea_zoo.models.defaults import build_default_generator
+from tests.support.model_checks import (
+    check_bad_inputs,
+    check_conditioning,
+    check_decode_traceable,
+    check_generate,
+    check_version_warning,
+    composition_mmd,
+    run_model_saving_test,
+)
 
 MODEL = "wcgan"
 EPOCHS = 80
@@ -31,7 +39,7 @@ def test_losses_fall_and_samples_approach_data(trained, before, dataset):
     # ... and the generator's samples move towards the data distribution.
     after = model.generate(dataset.train.properties, 1, seed=0)[:, 0]
     real = dataset.train.compositions
-    assert helpers.composition_mmd(after, real) < 0.5 * helpers.composition_mmd(before, real)
+    assert composition_mmd(after, real) < 0.5 * composition_mmd(before, real)
 
 
 def test_critic_weights_clipped(trained):
@@ -41,20 +49,20 @@ def test_critic_weights_clipped(trained):
 
 
 def test_generate(trained, dataset):
-    helpers.check_generate(trained[0], dataset)
+    check_generate(trained[0], dataset)
 
 
 def test_decode_traceable(trained):
-    helpers.check_decode_traceable(trained[0])
+    check_decode_traceable(trained[0])
 
 
 def test_conditioning(trained, dataset):
-    helpers.check_conditioning(trained[0], dataset)
+    check_conditioning(trained[0], dataset)
 
 
 def test_save_load_round_trip_ready_to_train(trained, dataset, tmp_path):
     model = trained[0]
-    loaded = helpers.run_model_saving_test(model, tmp_path)
+    loaded = run_model_saving_test(model, tmp_path)
     assert type(loaded.d_optimizer) is type(model.d_optimizer)
     assert float(loaded.g_optimizer.learning_rate) == pytest.approx(
         float(model.g_optimizer.learning_rate)
@@ -86,11 +94,11 @@ def test_gradient_penalty_option(dataset):
 
 
 def test_bad_inputs(trained, dataset):
-    helpers.check_bad_inputs(trained[0], dataset)
+    check_bad_inputs(trained[0], dataset)
 
 
 def test_version_warning(trained):
-    helpers.check_version_warning(trained[0])
+    check_version_warning(trained[0])
 
 
 def test_compile_errors():

@@ -1,0 +1,1 @@
+"""Tests of hea_zoo.serving."""

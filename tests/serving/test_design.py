@@ -31,7 +31,7 @@ from hea_zoo.serving.design import (
     ModelFileError,
     TargetError,
 )
-from tests.design_exports import (
+from tests.support.design_exports import (
     EXPORTED,
     calibrated_surrogate,
     copy_export,

@@ -15,7 +15,7 @@ from hea_zoo.artifact import printed_thousandths
 from hea_zoo.constants import ELEMENTS
 from hea_zoo.serving import design
 from hea_zoo.serving.design import Constraints, Designer, InfeasibleError, TargetError, apply_constraints, parse_bound
-from tests.design_exports import EXPORTED
+from tests.support.design_exports import EXPORTED
 
 E = len(ELEMENTS)
 

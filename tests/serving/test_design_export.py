@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import hea_zoo
 from hea_zoo.artifact import decode_metadata, encode_metadata, parse_printed, printed_thousandths
+from tests.support import ROOT
 
 
 def test_training_compositions_in_the_generator_metadata():
@@ -37,9 +36,10 @@ def test_cli_export_of_one_model_records_its_training_alloys(tmp_path):
     alloys without flags; --data naming another table is refused with its fingerprint."""
     from hea_zoo.serving.export import read_onnx_metadata, training_formulas
 
-    from tests.test_cli import EXIT_DATA, one_line_error, run
+    from hea_zoo.cli import EXIT_DATA
+    from tests.support.cli import one_line_error, run
 
-    model = Path(hea_zoo.__file__).parents[1] / "exported" / "keras" / "cae.keras"
+    model = ROOT / "exported" / "keras" / "cae.keras"
     proc = run("export", "--model", str(model), "--out", str(tmp_path / "exp"), "--version", "1")
     assert proc.returncode == 0, proc.stderr
     ds = hea_zoo.load_dataset()

@@ -16,7 +16,7 @@ import pytest
 from hea_zoo.artifact import formula_strings
 from hea_zoo.serving import design
 from hea_zoo.serving.design import text
-from tests.design_exports import EXPORTED
+from tests.support.design_exports import EXPORTED
 
 ELEMENTS = ["Al", "Nb", "Ta", "Ti", "W"]
 

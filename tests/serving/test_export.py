@@ -20,11 +20,11 @@ from hea_zoo.serving import export
 from hea_zoo.models import CVAE, Surrogate
 from hea_zoo.models.base import MODEL_VERSION  # the generators' layout
 from hea_zoo.models.surrogate import SURROGATE_MODEL_VERSION  # the surrogate's
-from tests.export_helpers import (
+from tests.support.exports import (
     ALL_NAMES,
     EXPORTED,
     STUDY_NAMES,
-    REPO,
+    ROOT,
     TOLERANCE,
     generator_inputs,
     keras_outputs,
@@ -295,7 +295,7 @@ def test_bad_names_and_versions_are_refused(models, tmp_path):
 def _documented_exchanges() -> list[tuple[dict, dict]]:
     """(request, response) pairs: each JSON request block of docs/SERVING.md and the
     JSON block after it."""
-    text = (REPO / "docs" / "SERVING.md").read_text()
+    text = (ROOT / "docs" / "SERVING.md").read_text()
     blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", text, flags=re.S)]
     pairs = [
         (blocks[i], blocks[i + 1])

@@ -1,10 +1,10 @@
 """The JavaScript design engine (examples/web/engine.js) and the Node.js example
 (examples/onnx_node) give the numbers Python gives.
 
-Seeds, targets and rows are drawn from `tests.parity.rng`: fixed by `PARITY_SEED` and the
+Seeds, targets and rows are drawn from `tests.support.parity.rng`: fixed by `PARITY_SEED` and the
 test's name, so a failure reproduces (``HEA_ZOO_PARITY_SEED=<n>`` draws another set, for a
 sweep by hand); the whole-design parity also runs a seeded sweep (`SWEEP`, marked slow).
-Node and npm are required: in CI a missing one fails these tests (`tests.node_examples`).
+Node and npm are required: in CI a missing one fails these tests (`tests.support.node_examples`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pytest
 import hea_zoo
 from hea_zoo import artifact
 from hea_zoo.serving import export
-from tests import design_reference, parity
-from tests.export_helpers import (
+from tests.support import design_reference, parity
+from tests.support.exports import (
     EXPORTED,
     GENERATOR_NAMES,
     TOLERANCE,
@@ -30,7 +30,17 @@ from tests.export_helpers import (
     onnx_outputs,
     train_tiny_models,
 )
-from tests.node_examples import NODE, NPM, bounds_text, interval_surrogate, plain_surrogate, node_design, onnx_node_example, probe, require
+from tests.support.node_examples import (
+    NODE,
+    NPM,
+    bounds_text,
+    interval_surrogate,
+    plain_surrogate,
+    node_design,
+    onnx_node_example,
+    probe,
+    require,
+)
 
 ELEMENTS = list(hea_zoo.ELEMENTS)
 _DRAWS = {"test": "", "calls": 0}  # the running test's name and how many generators it drew
@@ -49,7 +59,7 @@ def _draws(request):
 
 
 def fresh_rng() -> np.random.Generator:
-    """The running test's seeded draws (`tests.parity.rng` of its name, parameters included)."""
+    """The running test's seeded draws (`tests.support.parity.rng` of its name, parameters included)."""
     _DRAWS["calls"] += 1
     return parity.rng(_DRAWS["test"], _DRAWS["calls"])
 
@@ -328,7 +338,7 @@ def _js_constraints(c: dict) -> dict:
 
 def test_engine_repair_matches_the_python_reading_of_the_spec(tmp_path):
     """Section 3 on generator-like rows under random constraints: engine.js, the plain
-    reading of the specification (tests/design_reference.py) and `hea-zoo design`'s
+    reading of the specification (tests/support/design_reference.py) and `hea-zoo design`'s
     vectorized repair (hea_zoo.serving.design.apply_constraints) print the same rows."""
     from hea_zoo.serving.design import apply_constraints
 
@@ -685,7 +695,7 @@ SWEEP = [
 
 @pytest.mark.parametrize("model, how, constrained", DESIGN_CASES + SWEEP)
 def test_node_design_matches_the_python_reading_of_the_spec(example_dir, model, how, constrained):
-    """The whole design in Node (onnxruntime-node + engine.js) against tests/design_reference.py
+    """The whole design in Node (onnxruntime-node + engine.js) against tests/support/design_reference.py
     (onnxruntime in Python + hea_zoo.artifact) on the committed models."""
     rng = fresh_rng()
     path = EXPORTED / f"{model}.onnx"

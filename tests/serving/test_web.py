@@ -6,8 +6,8 @@ The page is served by `python -m http.server` from the repository root, as the R
 says; onnxruntime-web and playwright-core come from examples/web/node_modules (installed
 here with `npm install --ignore-scripts` when missing, outside CI; no browser is
 downloaded: the test drives Debian's Chromium). The model, targets and seeds are drawn
-from `tests.parity.rng` (fixed by `PARITY_SEED`, so a failure reproduces). Chromium, Node
-and npm are required: in CI a missing one fails these tests (`tests.node_examples`).
+from `tests.support.parity.rng` (fixed by `PARITY_SEED`, so a failure reproduces). Chromium, Node
+and npm are required: in CI a missing one fails these tests (`tests.support.node_examples`).
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ import numpy as np
 import pytest
 
 import hea_zoo
-from tests import parity
-from tests.node_examples import (
+from tests.support import parity
+from tests.support.node_examples import (
     NODE,
     NPM,
-    REPO,
+    ROOT,
     WEB,
     bounds_text,
     interval_surrogate,
@@ -41,10 +41,11 @@ from tests.node_examples import (
     require,
     web_example,
 )
+from tests.support import ROOT
 
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
-DRIVER = Path(__file__).resolve().parent / "web_drive.mjs"
-EXPORTED = REPO / "exported"
+DRIVER = ROOT / "tests" / "support" / "web_drive.mjs"
+EXPORTED = ROOT / "exported"
 ELEMENTS = list(hea_zoo.ELEMENTS)
 
 
@@ -66,7 +67,7 @@ def server():
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/examples/web/"
     try:

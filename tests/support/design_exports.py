@@ -15,9 +15,9 @@ import onnx
 from onnx import TensorProto, helper
 
 from hea_zoo.artifact import encode_metadata
+from tests.support import ROOT
 
-REPO = Path(__file__).resolve().parents[1]
-EXPORTED = REPO / "exported"
+EXPORTED = ROOT / "exported"
 
 
 def _set_props(model: onnx.ModelProto, updates: dict, remove=()) -> None:
@@ -64,7 +64,7 @@ def models_dir(folder: Path, generator: str = "cvae", surrogate: bool = True, **
 
 def calibrated_surrogate(folder: Path, z: float = 2.0) -> Path:
     """The committed surrogate with outputs `properties_lower/upper` = mean ∓ z · std."""
-    from tests.node_examples import interval_surrogate
+    from tests.support.node_examples import interval_surrogate
 
     folder.mkdir(parents=True, exist_ok=True)
     return interval_surrogate(EXPORTED / "surrogate.onnx", folder / "surrogate.onnx", z=z, coverage=0.9)

@@ -1,13 +1,13 @@
-// Runs pieces of examples/web/engine.js for the Python tests (tests/test_onnx_node.py).
+// Runs pieces of examples/web/engine.js for the Python tests (tests/serving/test_onnx_node.py).
 //
-//   node tests/engine_probe.mjs REQUEST.json
+//   node tests/support/engine_probe.mjs REQUEST.json
 //
 // The request names an operation; arrays travel as little-endian binary files
 // (float64 in, int32 / uint8 / float32 out) so thousands of rows cost nothing to pass.
 // The answer is one JSON object on stdout.
 
 import fs from "node:fs";
-import * as engine from "../examples/web/engine.js";
+import * as engine from "../../examples/web/engine.js";
 
 const request = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from hea_zoo.serving import export
 from hea_zoo.models import GENERATORS, train_default_generator, train_default_surrogate
+from tests.support import ROOT
 
-REPO = Path(__file__).resolve().parents[1]
-EXPORTED = REPO / "exported"
+EXPORTED = ROOT / "exported"
 GENERATOR_NAMES = tuple(GENERATORS)  # ("cae", "cvae", "wcgan", "flow")
 ALL_NAMES = (*GENERATOR_NAMES, "surrogate")
 TOLERANCE = 1e-5

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-WEB = REPO / "examples" / "web"
-ONNX_NODE = REPO / "examples" / "onnx_node"
+from tests.support import ROOT
+
+WEB = ROOT / "examples" / "web"
+ONNX_NODE = ROOT / "examples" / "onnx_node"
 PROBE = Path(__file__).resolve().parent / "engine_probe.mjs"
 NODE = shutil.which("node")
 NPM = shutil.which("npm")
@@ -50,7 +51,7 @@ def npm_install(directory: Path) -> None:
     In CI the packages must already be there (`.ci/run` runs ``npm ci --ignore-scripts``):
     a missing one fails the test instead of being installed here."""
     if IN_CI:
-        unavailable(f"{directory.relative_to(REPO) if directory.is_relative_to(REPO) else directory}/node_modules is "
+        unavailable(f"{directory.relative_to(ROOT) if directory.is_relative_to(ROOT) else directory}/node_modules is "
                     "missing: run npm ci --ignore-scripts there")  # fmt: skip
     require(npm=NPM)
     done = subprocess.run(
@@ -90,7 +91,7 @@ def web_example() -> Path:
 
 
 def probe(tmp_path: Path, **request) -> dict:
-    """Runs one operation of tests/engine_probe.mjs (examples/web/engine.js) in Node."""
+    """Runs one operation of tests/support/engine_probe.mjs (examples/web/engine.js) in Node."""
     file = tmp_path / "request.json"
     file.write_text(json.dumps(request))
     done = subprocess.run([NODE, str(PROBE), str(file)], capture_output=True, text=True, timeout=120)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hea_zoo import artifact
-from tests import design_reference
+from tests.support import design_reference
 
 SCORE_RTOL = 1e-5
 PREDICTION_RTOL = 1e-5
@@ -26,7 +26,7 @@ PARITY_SEED = int(os.environ.get("HEA_ZOO_PARITY_SEED", "0"))
 """The seed of every random input of the parity tests (targets, design seeds, rows,
 constraints): fixed, so a failure reproduces. ``HEA_ZOO_PARITY_SEED=<n>`` draws another
 set (a sweep by hand: ``for n in 1 2 3; do HEA_ZOO_PARITY_SEED=$n python -m pytest
-tests/test_onnx_node.py; done``)."""
+tests/serving/test_onnx_node.py; done``)."""
 
 
 def rng(*labels) -> np.random.Generator:

@@ -1,6 +1,6 @@
-// Drives the design page (examples/web) in headless Chromium for tests/test_web.py.
+// Drives the design page (examples/web) in headless Chromium for tests/serving/test_web.py.
 //
-//   node tests/web_drive.mjs REQUEST.json
+//   node tests/support/web_drive.mjs REQUEST.json
 //
 // REQUEST: {url, chromium, playwright (a file inside examples/web, to resolve
 // playwright-core from), designs: [{name, model, fields}], bad: [{name, model, fields}],
