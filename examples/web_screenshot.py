@@ -3,7 +3,7 @@
     python examples/web_screenshot.py
 
 The page is served by `python -m http.server` from the repository root, as docs say, and
-driven in headless Chromium by tests/web_drive.mjs (the driver of tests/test_web.py): cvae,
+driven in headless Chromium by tests/support/web_drive.mjs (the driver of tests/serving/test_web.py): cvae,
 shear modulus 60 GPa, fracture toughness 35 MPa·m^1/2, 20 designs, seed 0, every other
 field at its default. Needs Node.js, npm and Chromium (Debian: ``apt-get install chromium
 nodejs npm``); examples/web's npm packages are installed (``npm install --ignore-scripts``,
@@ -27,7 +27,7 @@ from hea_zoo.files import write_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 WEB = REPO / "examples" / "web"
-DRIVER = REPO / "tests" / "web_drive.mjs"
+DRIVER = REPO / "tests" / "support" / "web_drive.mjs"
 OUT = REPO / "docs" / "web_screenshot.png"
 FIELDS = {
     "target-0": 60, "target-1": 35, "n": 20, "seed": 0, "select": "diverse", "tolerance": 0.05,

@@ -46,3 +46,15 @@ def test_every_document_is_in_the_index():
     index = (ROOT / "docs" / "README.md").read_text()
     missing = [p.name for p in (ROOT / "docs").glob("*.md") if p.name != "README.md" and f"({p.name})" not in index]
     assert missing == []
+
+
+_TEST_PATH = re.compile(r"\btests/[\w/]+\.(?:py|mjs)\b")
+
+
+def test_every_test_file_named_in_the_docs_and_examples_exists():
+    sources = [ROOT / "README.md", ROOT / ".ci" / "run", *sorted((ROOT / "docs").glob("*.md")),
+               *sorted((ROOT / "benchmarks").rglob("*.md")), *sorted((ROOT / "examples").glob("*.py"))]  # fmt: skip
+    named = {(s.relative_to(ROOT).as_posix(), m) for s in sources for m in _TEST_PATH.findall(s.read_text())}
+    assert len(named) >= 10  # the docs do name the tests that check them
+    missing = sorted((source, path) for source, path in named if not (ROOT / path).is_file())
+    assert missing == [], f"names of moved or removed test files: {missing}"
