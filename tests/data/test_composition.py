@@ -195,3 +195,52 @@ def test_validate_compositions_names_the_row():
         validate_compositions(x)
     with pytest.raises(ValueError, match="22 columns"):
         validate_compositions(np.ones((2, 5)) / 5, n_elements=22)
+
+
+# Printed formulas: fixed points of parse -> print, amounts in scientific notation.
+@st.composite
+def compositions(draw):
+    k = draw(st.integers(1, 8))
+    columns = draw(st.lists(st.integers(0, len(ELEMENTS) - 1), min_size=k, max_size=k, unique=True))
+    amounts = draw(st.lists(st.floats(0.0005, 1.0), min_size=k, max_size=k))
+    x = np.zeros(len(ELEMENTS))
+    x[columns] = amounts
+    return x / x.sum()
+
+
+@given(compositions())
+def test_printed_formulas_are_fixed_points(x):
+    try:
+        printed = to_formula(x)
+    except ValueError:  # every fraction below the drop threshold
+        assert np.all(x < DROP_THRESHOLD + 1e-7)
+        return
+    assert to_formula(parse_formula(printed)) == printed
+    assert to_formulas(parse_formulas([printed, printed])) == [printed, printed]
+    thousandths = [round(float(v) * 1000) for v in parse_formula(printed)]
+    assert sum(thousandths) == 1000
+
+
+def test_the_reported_drifting_formula_is_stable():
+    printed = to_formula(parse_formula("Al0.656Co0.331Y0.012"))
+    assert printed == "Al0.657Co0.331Y0.012"
+    assert to_formula(parse_formula(printed)) == printed
+
+
+@given(st.lists(st.floats(1e-4, 1e4), min_size=2, max_size=5))
+def test_scientific_amounts_parse_like_plain_ones(amounts):
+    symbols = ["Nb", "Ta", "Ti", "Zr", "Hf"][: len(amounts)]
+    plain = "".join(f"{s}{np.format_float_positional(a, trim='-')}" for s, a in zip(symbols, amounts))
+    expected = parse_formula(plain, symbols)
+    for spec in ("e", "E", ".3e"):
+        text = "".join(f"{s}{a:{spec}}" for s, a in zip(symbols, amounts))  # e+ and e- exponents
+        got = parse_formula(text, symbols)
+        tolerance = 1e-6 if spec != ".3e" else 2e-3
+        np.testing.assert_allclose(got, expected, atol=tolerance, err_msg=text)
+
+
+def test_the_reported_exponent_formula_parses():
+    np.testing.assert_allclose(parse_formula("Nb2.5e+1Ta1", ["Nb", "Ta"]), [25 / 26, 1 / 26], rtol=1e-6)
+    np.testing.assert_allclose(parse_formula("Nb2.5E1Ta1", ["Nb", "Ta"]), [25 / 26, 1 / 26], rtol=1e-6)
+    with pytest.raises(ValueError, match="negative"):
+        parse_formula("Nb-2.5e+1Ta1", ["Nb", "Ta"])

@@ -84,3 +84,12 @@ def test_element_colors_distinct():
     assert len(set(colors.values())) == 22
     assert plots.element_colors(["Nb", "Ta"])["Nb"] == colors["E0"]
     assert np.all(np.asarray(colors["E0"][:3]) <= 1.0)
+
+
+def test_labels_keep_user_names_and_drop_empty_units():
+    from hea_zoo.evaluation.plots import _label, _value
+
+    assert _label("shear_modulus", "GPa") == "Shear modulus (GPa)"
+    assert _label("Vickers hardness (HV)", "") == "Vickers hardness (HV)"
+    assert _label("yield_strength_MPa") == "yield_strength_MPa"
+    assert _value(80.0, "GPa") == "80 GPa" and _value(80.0, "") == "80"

@@ -125,3 +125,21 @@ def test_the_flow_is_a_row_beyond_the_study(evaluations, tmp_path):
     table1 = [line for line in text.splitlines() if line.startswith("| flow")]
     assert table1 and all(line.startswith("| flow (beyond the study) | — |") for line in table1[:1])
     assert "| cvae | 2.51 % |" in text and "| mine" not in text
+
+
+def test_report_on_user_data_has_no_empty_units():
+    import dataclasses
+
+    from hea_zoo.evaluation import experiments, report
+    from tests.support.evaluation_fakes import FakeGenerator, FakeSurrogate, make_dataset
+
+    dataset = dataclasses.replace(
+        make_dataset(), property_names=("Vickers hardness (HV)", "E"), property_units=("", "")
+    )
+    evaluation = experiments.evaluate_generator(
+        FakeGenerator(dataset, 0.1), dataset, FakeSurrogate(), oracle=None,
+        n_per_condition=8, n_novelty=5, n_grid=2, name="mine",
+    )  # fmt: skip
+    text = report.render_markdown({"mine": evaluation}, dataset=dataset)
+    assert "Vickers hardness (HV)" in text
+    assert "()" not in text and "[-]" not in text and "[]" not in text

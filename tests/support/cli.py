@@ -6,12 +6,28 @@ import os
 import subprocess
 import sys
 
+from tests.support import ROOT
 
-def run(*args: str, cwd=None, timeout=600) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
+
+def env(**extra) -> dict[str, str]:
+    """The environment of a child process: this checkout's hea_zoo first, TensorFlow quiet."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return dict(os.environ, PYTHONPATH=path, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore", **extra)
+
+
+def run(*args: str, cwd=None, timeout=900) -> subprocess.CompletedProcess:
+    """`hea-zoo ARGS` as a user runs it."""
     return subprocess.run(
         [sys.executable, "-m", "hea_zoo.cli", *args],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout,
+        capture_output=True, text=True, cwd=cwd, env=env(), timeout=timeout,
+    )  # fmt: skip
+
+
+def start(*args: str, cwd=None) -> subprocess.Popen:
+    """`hea-zoo ARGS` started in the background (for concurrent runs)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "hea_zoo.cli", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env(),
     )  # fmt: skip
 
 
