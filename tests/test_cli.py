@@ -379,7 +379,7 @@ def test_negative_design_targets_follow_the_training_range():
     request, which the command line's NAME=VALUE targets reach as a mapping."""
     import argparse
 
-    from hea_zoo.cli import _design_error, _parse_targets
+    from hea_zoo.cli import _library_error, _parse_targets
     from hea_zoo.serving.design import DesignRequest, TargetError
 
     args = argparse.Namespace(shear_modulus=None, toughness=None, target=["dH=-4", "ys=250"])
@@ -390,7 +390,7 @@ def test_negative_design_targets_follow_the_training_range():
         with pytest.raises(TargetError, match="must be nonnegative") as info:
             request.target_values(names, training_range)
         assert info.value.field == "target['dH']"
-        assert str(_design_error(info.value)).startswith("target error: --target dH: must be nonnegative")
+        assert str(_library_error(None, info.value)).startswith("target error: --target dH: must be nonnegative")
     # the same rule for a target in condition order
     with pytest.raises(TargetError) as info:
         DesignRequest([-4.0, 250.0]).target_values(names, None)
@@ -399,7 +399,7 @@ def test_negative_design_targets_follow_the_training_range():
 
 def test_design_fields_map_to_flags():
     """Every field a design request names in an error has a flag of `hea-zoo design`."""
-    from hea_zoo.cli import _design_flag
+    from hea_zoo.cli import _flag as _design_flag
 
     assert _design_flag("n") == "-n" and _design_flag("out") == "--out" and _design_flag("chunk_size") == "--chunk-size"
     assert _design_flag("bounds['W']") == "--bound W" and _design_flag("target['shear_modulus']") == "--shear-modulus"
