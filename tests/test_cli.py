@@ -92,9 +92,14 @@ def test_design_same_seed_same_designs_and_out_of_range_warning():
     a = run("design", "--model", "cae", "-G", "60", "-K", "30", "-n", "5", "--seed", "3")
     b = run("design", "--model", "cae", "-G", "60", "-K", "30", "-n", "5", "--seed", "3")
     assert a.returncode == 0 and a.stdout == b.stdout
-    far = run("design", "--model", "wcgan", "-G", "300", "-K", "30", "-n", "3", "--seed", "0")
+    far = run("design", "--model", "wcgan", "-G", "200", "-K", "30", "-n", "3", "--seed", "0")
     assert far.returncode == 0
     assert "outside the training data" in far.stderr
+    # Beyond the data by more than its range: a target error naming the range, not a design of Mo1.
+    absurd = run("design", "-G", "1e30", "-K", "35", "-n", "3", "--seed", "0")
+    assert absurd.returncode == 5 and absurd.stdout == ""
+    assert absurd.stderr.strip().startswith("target error: --shear-modulus: 1e+30 is far outside the training data of "
+                                            "shear_modulus (34.72 to 151.1)"), absurd.stderr  # fmt: skip
 
 
 def test_design_without_seed_reports_the_drawn_one():
