@@ -3,9 +3,9 @@
     python examples/web_screenshot.py
 
 The page is served by `python -m http.server` from the repository root, as docs say, and
-driven in headless Chromium by tests/support/web_drive.mjs (the driver of tests/serving/test_web.py): cvae,
-shear modulus 60 GPa, fracture toughness 35 MPa·m^1/2, 20 designs, seed 0, every other
-field at its default. Needs Node.js, npm and Chromium (Debian: ``apt-get install chromium
+driven in headless Chromium by tests/support/web_drive.mjs (the driver of
+tests/serving/test_web.py): cae (the page default), shear modulus 60 GPa, fracture
+toughness 35 MPa·m^1/2, 20 designs, seed 0, every other field at its default. Needs Node.js, npm and Chromium (Debian: ``apt-get install chromium
 nodejs npm``); examples/web's npm packages are installed (``npm install --ignore-scripts``,
 no browser download) when missing. Prints the time from the button press to the first
 designs. The tests never write into docs/: this script is the one way to refresh it.
@@ -71,7 +71,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             shot = Path(folder) / "web_screenshot.png"
             request = {"url": url, "chromium": chromium, "playwright": str(WEB / "package.json"), "designs": [],
-                       "bad": [], "screenshot": {"path": str(shot), "model": "cvae", "fields": FIELDS}}  # fmt: skip
+                       "bad": [], "screenshot": {"path": str(shot), "model": "cae", "fields": FIELDS}}  # fmt: skip
             (Path(folder) / "request.json").write_text(json.dumps(request))
             done = subprocess.run([node, str(DRIVER), str(Path(folder) / "request.json")], capture_output=True,
                                   text=True, timeout=180)  # fmt: skip

@@ -4,10 +4,13 @@ Exit codes (also in `hea-zoo --help`):
 
     0  success
     1  unexpected internal error (a bug: please report it with the traceback, HEA_ZOO_DEBUG=1)
-    2  usage error: unknown command, option or model name, missing argument
-    3  data error: missing file, unknown column, compositions or properties that fail to parse
+    2  usage error: unknown command, option or model name, missing argument, an output
+       that cannot be written
+    3  data error: missing or empty file, unknown or repeated column, compositions or
+       properties that fail to parse, a table too small or a property without spread
     4  model error: a file that is not a hea_zoo model, a model that does not fit the data
-    5  target error: negative, NaN or wrong number of target values
+    5  target error: a target that is NaN, of the wrong count, far outside the training
+       data or negative where the data never is; contradictory constraints
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from hea_zoo.errors import HeaZooError
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_MODEL, EXIT_TARGET = 0, 1, 2, 3, 4, 5
 
 _EPILOG = """exit codes: 0 success; 1 internal error; 2 usage error (unknown command, option or
-model); 3 data error (missing file, unknown column, unparsable composition or property);
-4 model error (not a hea_zoo model, model does not fit the data); 5 target error
-(negative, NaN or wrong number of targets). Set HEA_ZOO_DEBUG=1 for tracebacks."""
+model, an output that cannot be written); 3 data error (missing or empty file, unknown or
+repeated column, unparsable composition or property); 4 model error (not a hea_zoo model, a
+model that does not fit the data); 5 target error (a target that is NaN, of the wrong count,
+far outside the training data, or negative where the training data never is; contradictory
+constraints). Set HEA_ZOO_DEBUG=1 for tracebacks."""
 
 
 class CLIError(Exception):
@@ -156,10 +161,10 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
                    "elongation) (default: the bundled 529 RHEAs).")  # fmt: skip
     p.add_argument("--composition-column", default="composition",
                    help="column of formula strings (default: composition).")  # fmt: skip
-    p.add_argument("--properties", default=None,
+    p.add_argument("--properties", action=_CommaList, default=None,
                    help="comma-separated property columns to condition on "
                    "(default: every column but the composition column).")  # fmt: skip
-    p.add_argument("--elements", default=None,
+    p.add_argument("--elements", action=_CommaList, default=None,
                    help="comma-separated element order (default: the study's 22 for the "
                    "bundled data, the elements the CSV contains otherwise).")  # fmt: skip
     p.add_argument("--dropna", action="store_true",
@@ -173,15 +178,32 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", default=None, metavar="MIN,MAX",
                    help="--data mpea: test temperature range in degrees C, or 'all' (default "
                    "room temperature, 15,30; all when test_temperature is a property).")  # fmt: skip
-    p.add_argument("--processing", default=None,
+    p.add_argument("--processing", action=_CommaList, default=None,
                    help="--data mpea: comma-separated processing routes to keep (CAST, WROUGHT, "
                    "ANNEAL, POWDER, OTHER; default all).")  # fmt: skip
 
 
-def _split_list(text: str | None) -> list[str] | None:
-    if text is None:
+class _CommaList(argparse.Action):
+    """A comma-separated list flag; the one rule for every list flag: it may be repeated and
+    the lists add up in order (``--exclude Be --exclude Re,Ru`` = ``--exclude Be,Re,Ru``);
+    an empty list or item (``--elements ""``, ``Nb,,Ta``) is a usage error."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = [t.strip() for t in str(values).split(",")]
+        if not any(items):
+            parser.error(f"{option_string}: an empty list; name at least one item, or leave the flag out.")
+        if not all(items):
+            parser.error(f"{option_string}: an empty item in {values!r}.")
+        setattr(namespace, self.dest, (getattr(namespace, self.dest, None) or []) + items)
+
+
+def _split_list(value: str | list[str] | None) -> list[str] | None:
+    """The items of a list flag (`_CommaList` gives a list already; a plain string is split)."""
+    if value is None:
         return None
-    items = [t.strip() for t in text.split(",") if t.strip()]
+    if isinstance(value, list):
+        return list(value) or None
+    items = [t.strip() for t in value.split(",") if t.strip()]
     return items or None
 
 
@@ -714,6 +736,10 @@ def cmd_design(args) -> int:
     from hea_zoo.serving import design
 
     models_dir = Path(args.models_dir) if args.models_dir else _default_models_dir()
+    if args.models_dir and not models_dir.is_dir():
+        what = "is a file, not a folder" if models_dir.exists() else "does not exist"
+        raise CLIError(f"usage error: --models-dir: {models_dir} {what}; give the folder of an export "
+                       "(hea-zoo export --out FOLDER).", EXIT_USAGE)  # fmt: skip
     if not str(args.model).endswith(".onnx"):
         available = sorted(
             p.stem for p in models_dir.glob("*.onnx") if p.stem != "surrogate" and not p.stem.endswith("_log_prob")
@@ -731,9 +757,12 @@ def cmd_design(args) -> int:
     except HeaZooError as err:
         raise _library_error(None, err) from None
     design.reuse_freed_memory()
+    progress = False
+    if request.candidates >= 100_000:  # a long run shows progress: a bar on a terminal, a few lines elsewhere
+        progress = True if sys.stderr.isatty() else design.pipeline.CountLines("design", "candidates")
     try:
         result = designer.run(
-            request, progress=sys.stderr.isatty() and request.candidates >= 100_000,
+            request, progress=progress,
             table_rows=None if request.out is None else min(request.n, 20),
         )  # fmt: skip
     except HeaZooError as err:
@@ -754,8 +783,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="hea-zoo",
-        description="Inverse design of refractory high-entropy alloys: generate compositions "
-        "with target shear modulus and fracture toughness.",
+        description="Inverse design of refractory high-entropy alloys: generate many different "
+        "compositions with target properties (shear modulus and fracture toughness for the bundled "
+        "models; any property of your own table), train and evaluate the models, export them.",
         epilog=_EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"hea_zoo {__version__}")
@@ -777,8 +807,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "closest: the best scores.")  # fmt: skip
     p.add_argument("--tolerance", type=float, default=0.05,
                    help="relative tolerance on every property for diverse selection (default 0.05).")  # fmt: skip
-    p.add_argument("--elements", default=None, help="comma-separated allowed elements (default: all the model's).")
-    p.add_argument("--exclude", default=None, help="comma-separated elements that must not appear.")
+    p.add_argument("--elements", action=_CommaList, default=None, help="comma-separated allowed elements (default: all the model's).")
+    p.add_argument("--exclude", action=_CommaList, default=None, help="comma-separated elements that must not appear.")
     p.add_argument("--max-elements", type=int, default=None, help="at most this many elements per design.")
     p.add_argument("--bound", action="append", metavar="EL=LO:HI",
                    help="bounds of an element's fraction, e.g. Al=0:0.1 (repeatable).")  # fmt: skip
@@ -827,7 +857,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --version (a crash-safe swap; a running TensorFlow Serving keeps the version it loaded).")  # fmt: skip
     p.add_argument("--from-dir", default=None, metavar="DIR", help="with --all: load <name>.keras files from DIR instead of training.")
-    p.add_argument("--models", default=None,
+    p.add_argument("--models", action=_CommaList, default=None,
                    help=f"with --all: comma-separated generators (default: {','.join(GENERATOR_NAMES)}); the surrogate is always exported.")  # fmt: skip
     p.add_argument("--epochs", type=_positive_int, default=None, help="with --all: generator epochs (default: each model's).")
     p.add_argument("--surrogate-epochs", type=_positive_int, default=None, help="with --all: surrogate epochs.")
@@ -841,7 +871,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reproduce", help="reproduce the study: train all, evaluate, write a report.", epilog=_EPILOG)
     _add_data_arguments(p)
-    p.add_argument("--models", default=None,
+    p.add_argument("--models", action=_CommaList, default=None,
                    help=f"comma-separated generators to train and compare (default: {','.join(GENERATOR_NAMES)}).")  # fmt: skip
     p.add_argument("--epochs", type=_positive_int, default=None, help="generator epochs (default: each model's measured default).")
     p.add_argument("--surrogate-epochs", type=_positive_int, default=None, help="surrogate epochs (default: its own).")

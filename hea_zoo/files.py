@@ -139,8 +139,8 @@ def resolve_output(path: str | os.PathLike, field: str = "path") -> tuple[Path, 
         target = given
     try:
         mode = os.stat(target).st_mode
-    except FileNotFoundError:
-        return target, False
+    except (FileNotFoundError, NotADirectoryError):  # missing (a folder on its path may be a file:
+        return target, False  # the caller's folder check names it)
     except OSError as err:
         raise UsageError(f"cannot write {given}: {err.strerror}.", field=field) from None
     if stat.S_ISREG(mode):

@@ -99,15 +99,30 @@ class TrainingProgress(keras.callbacks.Callback):
         self._start = time.perf_counter()
         self._drawn = 0.0
         self._epochs = int((self.params or {}).get("epochs") or 0)
+        # Epochs in the unit a user asked for (passes over the training rows): a fit within
+        # a step budget may run several passes per Keras epoch (`hea_zoo.models.training`).
+        plan = getattr(self.model, "training_plan", None) if self.model is not None else None
+        self._per_epoch = 1.0
+        self._planned = self._epochs
+        if isinstance(plan, dict) and plan.get("max_epochs") == self._epochs and plan.get("epochs"):
+            self._per_epoch = float(plan.get("passes_per_epoch") or 1.0)
+            self._planned = int(plan["epochs"])
+        self._keras_epoch = 0
         self._last_epoch = 0
         self._last_logs = {}
 
+    def _passes(self, keras_epochs: int) -> int:
+        if keras_epochs >= self._epochs:
+            return self._planned
+        return min(self._planned, int(keras_epochs * self._per_epoch))
+
     def on_epoch_end(self, epoch, logs=None):
-        done = epoch + 1
+        self._keras_epoch = epoch + 1
+        done = self._passes(epoch + 1)
         self._last_epoch, self._last_logs = done, dict(logs or {})
         out = self._out()
         elapsed = time.perf_counter() - self._start
-        total = max(self._epochs, done)
+        total = max(self._planned, done)
         if is_terminal(out):
             now = time.perf_counter()
             if done < total and now - self._drawn < _REDRAW_SECONDS:
@@ -123,8 +138,8 @@ class TrainingProgress(keras.callbacks.Callback):
             out.write("\r\033[K" + line)
             out.flush()
             return
-        every = max(1, math.ceil(total / self.lines))
-        if done % every == 0 and done < total:
+        every = max(1, math.ceil(max(self._epochs, 1) / self.lines))  # in Keras epochs: evenly spaced lines
+        if self._keras_epoch % every == 0 and done < total:
             out.write(f"{self.label}: epoch {done}/{total}  {_format_logs(logs)}  ({_duration(elapsed)})\n")
             out.flush()
 
@@ -134,7 +149,12 @@ class TrainingProgress(keras.callbacks.Callback):
             out.write("\r\033[K")
         elapsed = time.perf_counter() - self._start
         logs = self._last_logs or dict(logs or {})
-        out.write(f"{self.label}: trained {self._last_epoch} epochs in {_duration(elapsed)}; final {_format_logs(logs, limit=6)}\n")
+        done = self._last_epoch
+        what = f"{done} epoch{'' if done == 1 else 's'}"
+        if done < self._planned:
+            why = "the validation loss stopped improving" if getattr(self.model, "stop_training", False) else "stopped"
+            what = f"{done} of {self._planned} epochs ({why})"
+        out.write(f"{self.label}: trained {what} in {_duration(elapsed)}; final {_format_logs(logs, limit=6)}\n")
         out.flush()
 
 

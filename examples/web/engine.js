@@ -338,14 +338,30 @@ function thousands(value) {
 
 /** A number as Python's `{:g}` writes it (6 significant digits, no trailing zeros). */
 export function gText(value) {
+  return gTextTo(value, 6);
+}
+
+/** Python's ``format(value, f".{precision}g")``. */
+export function gTextTo(value, precision) {
   if (!Number.isFinite(value)) return Number.isNaN(value) ? "nan" : value > 0 ? "inf" : "-inf";
   if (value === 0) return Object.is(value, -0) ? "-0" : "0";
-  const [mant, e] = value.toExponential(5).split("e");
-  const exp = Number(e); // the exponent after rounding to 6 significant digits
+  const [mant, e] = value.toExponential(precision - 1).split("e");
+  const exp = Number(e); // the exponent after rounding to `precision` significant digits
   const strip = (text) => (text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text);
-  if (exp < -4 || exp >= 6) return `${strip(mant)}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
-  return strip(formatFixed(value, 5 - exp));
+  if (exp < -4 || exp >= precision) return `${strip(mant)}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  return strip(formatFixed(value, precision - 1 - exp));
 }
+
+/** The chemical elements' symbols (isotopes such as D are not): an excluded element the
+ * model lacks is already satisfied only if it is an element at all. */
+export const PERIODIC_TABLE = new Set(("H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn " +
+  "Ga Ge As Se Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er " +
+  "Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg " +
+  "Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og").split(" "));
+
+/** A target more than this many training ranges beyond its condition's training data is
+ * refused (section 0). */
+export const FAR_OUTSIDE = 1.0;
 
 /**
  * Validates a constraints object over `elements` (section 3) and returns its normal form.
@@ -372,7 +388,14 @@ export function checkConstraints(constraints, elements, threshold = DROP_THRESHO
     return index.get(symbol);
   };
   const allowedList = symbolList(c.allowed, "elements");
-  const excludedList = symbolList(c.excluded, "exclude") || [];
+  let excludedList = symbolList(c.excluded, "exclude") || [];
+  const notes = [];
+  const absent = excludedList.filter((s) => !index.has(s) && PERIODIC_TABLE.has(s));
+  if (absent.length) { // excluding an element the model never generates is already satisfied
+    notes.push(`excluded ${absent.join(", ")}: not among the model's elements, so no design holds ` +
+      `${absent.length === 1 ? "it" : "them"} anyway.`);
+    excludedList = excludedList.filter((s) => !absent.includes(s));
+  }
   const bounds = parseBounds(c.bounds);
   const allowed = new Uint8Array(E).fill(allowedList === null ? 1 : 0);
   if (allowedList !== null) for (const s of allowedList) allowed[known(s, "elements")] = 1;
@@ -454,7 +477,9 @@ export function checkConstraints(constraints, elements, threshold = DROP_THRESHO
   parts.push(`min fraction ${gText(fMin)}`);
   return {
     allowed, lo, hi, required, maxElements: m, minFraction: fMin,
-    minThousandths: Math.ceil(UNIT * fMin - 1e-9), trivial, elements: Array.from(elements),
+    minThousandths: Math.ceil(UNIT * fMin - 1e-9), trivial, elements: Array.from(elements), notes,
+    given: !(c.allowed == null && !(symbolList(c.excluded, "exclude") || []).length && !given(c.maxElements) &&
+      !Object.keys(bounds).length && !given(c.minFraction)),
     description: parts.join("; "),
   };
 }
@@ -1236,13 +1261,24 @@ export function checkTarget(raw, names, range = null) {
     if (t < 0 && (range === null || range[0][p] >= 0)) {
       throw new TargetError(`must be nonnegative${range === null ? "" : " (its training values are never negative)"}. Received: ${gText(t)}`, fields[p]);
     }
+    if (range !== null) {
+      const low = range[0][p];
+      const high = range[1][p];
+      const reach = FAR_OUTSIDE * (high - low);
+      const floor = low >= 0 ? Math.max(low - reach, 0) : low - reach;
+      if (!(low - reach <= t && t <= high + reach)) {
+        throw new TargetError(`${gText(t)} is far outside the training data of ${names[p]} (${gTextTo(low, 4)} to ${gTextTo(high, 4)}): ` +
+          "more than the data's range beyond it, where the models know nothing. Aim " +
+          `between ${gTextTo(floor, 4)} and ${gTextTo(high + reach, 4)}.`, fields[p]);
+      }
+    }
   });
   return values;
 }
 
 /** The notes known before any candidate is drawn (target range, training alloys). */
 function notesBefore(metadata, o) {
-  const notes = rangeWarnings(metadata, o.target);
+  const notes = [...(o.constraints.notes || []), ...rangeWarnings(metadata, o.target)];
   const training = metadata.training_compositions;
   if (Array.isArray(training) && training.length && !o.constraints.trivial) {
     const E = metadata.elements.length;
@@ -1403,8 +1439,11 @@ export async function design(options) {
       `(draw more candidates${more}).`);
   }
   if (chosen.length < o.n) {
-    notes.push(`only ${thousands(counts.distinct)} distinct candidates met the constraints among ${thousands(o.candidates)} ` +
-      `tried: ${thousands(chosen.length)} designs instead of ${thousands(o.n)} (draw more candidates${more}).`);
+    const which = o.constraints.given ? "met the constraints" : "printed as valid, distinct alloys";
+    notes.push(`only ${thousands(counts.distinct)} distinct candidate${counts.distinct === 1 ? "" : "s"} ${which} ` +
+      `among ${thousands(o.candidates)} tried: ${thousands(chosen.length)} designs instead of ${thousands(o.n)} ` +
+      `(draw more candidates${more}` +
+      (o.constraints.given ? "" : ", or aim nearer the training data: the generator collapses far from it") + ").");
   }
   const usesOracle = oracleApplies(metadata);
   let logProb = null;

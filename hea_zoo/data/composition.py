@@ -45,6 +45,10 @@ _EXPONENT = re.compile(r"(?<=[A-Za-z)\]])(\d+\.?\d*|\.\d+)[eE]([-+]?\d+)")
 _AMOUNT = re.compile(r"([A-Z][a-z]?)\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|(?:nan|NaN|NAN)(?![a-z]))?")
 
 
+# Symbols pymatgen reads as hydrogen isotopes: refused, so that `NbTaD` is not silently NbTaH.
+_ISOTOPES = {"D": "deuterium", "T": "tritium"}
+
+
 def _expand_exponents(text: str) -> str:
     """Writes amounts in scientific notation (``Nb2.5e+1``) as plain decimals (``Nb25``).
 
@@ -89,6 +93,9 @@ def _amounts(text: str) -> tuple[tuple[str, float], ...]:
     reason = _reason_of_amounts(text)
     if reason is not None:
         raise ValueError(reason)
+    isotopes = sorted({symbol for symbol, _ in _AMOUNT.findall(text) if symbol in _ISOTOPES})
+    if isotopes:
+        raise ValueError("; ".join(f"{s} is {_ISOTOPES[s]}, an isotope of H, not an element; write H" for s in isotopes) + ".")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -136,7 +143,7 @@ def _element_list(elements: tuple[str, ...]) -> tuple[str, ...]:
 
     if len(set(elements)) != len(elements):
         raise UsageError(f"duplicate symbols in the element list. Received: {list(elements)}", field="elements")
-    unknown = [e for e in elements if not (isinstance(e, str) and Element.is_valid_symbol(e))]
+    unknown = [e for e in elements if not (isinstance(e, str) and Element.is_valid_symbol(e)) or e in _ISOTOPES]
     if unknown:
         raise UsageError(
             f"{', '.join(map(str, unknown))} is not a chemical element. Received: {list(elements)}",

@@ -54,6 +54,11 @@ __all__ = [
 DUPLICATE_POLICIES: tuple[str, ...] = ("median", "mean", "first", "keep")
 
 #: Compositions are compared after rounding their atomic fractions to this many decimals.
+MIN_ALLOYS = 20
+"""Fewest distinct alloys a table may have, for every table (a user's CSV or frame, an MPEA
+selection after its filters): fewer cannot be split into train, calibration and test
+groups worth reporting. The bundled 529 alloys are exempt only because they are fixed."""
+
 GROUP_DECIMALS = 3
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -118,6 +123,35 @@ class Dataset:
     def n_alloys(self) -> int:
         """Number of distinct alloys (groups)."""
         return int(len(np.unique(self.groups)))
+
+    def check_learnable(self) -> None:
+        """Refuses a table no model can learn from: fewer than `MIN_ALLOYS` distinct alloys
+        (the rule every table follows; an MPEA selection is refused already when loaded),
+        or a property with the same value in every training alloy (no spread) or no
+        finite value at all.
+
+        Raises:
+            DataError: the reason; ``field`` names the property, or ``source`` for the table.
+        """
+        if self.n_alloys < MIN_ALLOYS:
+            raise DataError(
+                f"the table has {self.n_alloys} distinct alloy{'' if self.n_alloys == 1 else 's'}; at least "
+                f"{MIN_ALLOYS} are needed to train: a fifth of them is held out to test the models (split by "
+                "composition) and the surrogate's intervals are calibrated on the rest.",
+                field="source",
+            )
+        values = self.properties[self.train_index]
+        for j, name in enumerate(self.property_names):
+            column = values[:, j]
+            finite = column[np.isfinite(column)]
+            if finite.size == 0:
+                raise DataError("no training alloy has a value: nothing to learn.", field=name)
+            if float(finite.max()) == float(finite.min()):
+                raise DataError(
+                    f"every training alloy has the same value ({float(finite[0]):.6g}): a property without "
+                    "spread cannot be learned or designed for; leave it out of the properties.",
+                    field=name,
+                )
 
     def alloys_in(self, index: np.ndarray) -> int:
         """Number of distinct alloys (groups) among the given rows."""
@@ -317,7 +351,7 @@ def load_dataset(
     Raises:
         DataError: missing file or column, no property column, an unknown MPEA property
             (the message lists the valid ones), an MPEA selection with fewer than
-            `hea_zoo.data.mpea.MIN_ALLOYS` distinct alloys, a bad composition or a missing,
+            `MIN_ALLOYS` distinct alloys, a bad composition or a missing,
             non-numeric, infinite or float32-overflowing property. A bad row's error has
             ``row`` (0-based, as the table was read) and, for a file, ``line``.
         UsageError: a parameter outside its domain (``duplicates``, an element list with
@@ -409,9 +443,12 @@ def load_dataset(
     )
     if note:
         notes.append(note)
-    error = table.too_few(int(groups.max()) + 1)
+    n_alloys = int(groups.max()) + 1
+    error = table.too_few(n_alloys)
     if error is not None:
         raise error
+    if not table.bundled and n_alloys < MIN_ALLOYS:
+        notes.append(f"{n_alloys} distinct alloys: too few to train a model on (at least {MIN_ALLOYS}).")
     if verbose:
         for line in notes:
             logger.info("%s: %s", table.name, line)
@@ -473,9 +510,16 @@ class _Table:
             return DataError("The table has no rows.") if n_alloys == 0 else None
         if n_alloys >= self.min_alloys:
             return None
+        if self.selection:
+            return DataError(
+                f"The {self.name.upper()} selection ({self.selection}) leaves {n_alloys} distinct alloys; "
+                f"at least {self.min_alloys} are needed. Loosen a filter."
+            )
         return DataError(
-            f"The {self.name.upper()} selection ({self.selection}) leaves {n_alloys} distinct alloys; "
-            f"at least {self.min_alloys} are needed. Loosen a filter."
+            f"the table has {n_alloys} distinct alloy{'' if n_alloys == 1 else 's'} with the requested properties; "
+            f"at least {self.min_alloys} are needed: a fifth of them is held out to test the models "
+            "(split by composition) and the surrogate's intervals are calibrated on the rest.",
+            field="source",
         )
 
 
@@ -492,7 +536,7 @@ def _open(source, composition_column, properties, setting_columns, test_type, te
             frame=frame, name=mpea.MPEA_NAME, composition_column="composition", property_columns=list(selection.properties),
             units=dict(mpea.MPEA_UNITS), setting_columns=list(selection.setting_columns if setting_columns is None else setting_columns),
             source_rows=frame["source_row"].to_numpy(), label="MPEA data row", line_offset=2,
-            file_name=mpea.MPEA_PATH.name, min_alloys=mpea.MIN_ALLOYS, selection=selection.description,
+            file_name=mpea.MPEA_PATH.name, min_alloys=MIN_ALLOYS, selection=selection.description,
         )  # fmt: skip
         properties = table.property_columns
     else:
@@ -510,8 +554,7 @@ def _open(source, composition_column, properties, setting_columns, test_type, te
             frame = source.reset_index(drop=True)
         else:
             path = Path(source)
-            if not path.is_file():
-                raise DataError(f"data file not found: {str(path)!r}.", field="source")
+            _check_csv_file(path)
             try:
                 frame = pd.read_csv(path)
             except Exception as err:
@@ -533,6 +576,10 @@ def _open(source, composition_column, properties, setting_columns, test_type, te
     properties = list(properties)
     if not properties:
         raise DataError("Expected at least one property column. Received none.", field="properties")
+    repeated = sorted({c for c in properties if properties.count(c) > 1}, key=properties.index)
+    if repeated:
+        raise UsageError(f"{', '.join(map(repr, repeated))} listed more than once; name each property once.",
+                         field="properties")  # fmt: skip
     missing = [c for c in properties if c not in frame.columns]
     if missing:
         raise DataError(
@@ -549,6 +596,48 @@ def _open(source, composition_column, properties, setting_columns, test_type, te
     if error is not None:
         raise error
     return table
+
+
+def _check_csv_file(path: Path) -> None:
+    """Refuses, before pandas reads it, a CSV that is missing, a folder, empty, has a
+    column name twice in its header, or a row with more fields than the header; the
+    error names the file, the column or the line."""
+    if not path.exists():
+        raise DataError(f"data file not found: {str(path)!r}.", field="source")
+    if path.is_dir():
+        raise DataError(f"{str(path)!r} is a folder; expected a CSV file.", field="source")
+    try:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+            reader = csv.reader(handle)
+            header = None
+            for fields in reader:
+                if not any(f.strip() for f in fields):
+                    continue  # pandas skips blank lines
+                if header is None:
+                    header = [f.strip() for f in fields]
+                    seen: dict[str, int] = {}
+                    for column, name in enumerate(header, start=1):
+                        if name in seen:
+                            raise DataError(
+                                f"the header names column {name!r} twice (columns {seen[name]} "
+                                f"and {column}); give every column its own name.",
+                                field="source",
+                            )
+                        seen[name] = column
+                    continue
+                if len(fields) > len(header):
+                    raise DataError(
+                        f"line {reader.line_num}: {len(fields)} fields, the header has "
+                        f"{len(header)} (too many fields: a stray comma, or a formula with a comma that is "
+                        "not quoted).",
+                        field="source",
+                    )
+    except OSError as err:
+        raise DataError(f"cannot read {str(path)!r}: {err.strerror or err}.", field="source") from None
+    except csv.Error as err:
+        raise DataError(f"cannot read {str(path)!r} as CSV: {err}.", field="source") from None
+    if header is None:
+        raise DataError("the file is empty: expected a header line and rows of alloys.", field="source")
 
 
 def csv_line(path: str | os.PathLike, row: int) -> int | None:

@@ -39,7 +39,6 @@ __all__ = [
     "MPEA_PROPERTIES",
     "MPEA_UNITS",
     "ROOM_TEMPERATURE",
-    "MIN_ALLOYS",
     "TEST_TYPES",
     "PROCESSING_METHODS",
     "mpea_column",
@@ -115,9 +114,8 @@ MPEA_PROPERTIES: tuple[str, ...] = tuple(MPEA_UNITS)
 #: say 20, 23, 24 or 25 °C.
 ROOM_TEMPERATURE: tuple[float, float] = (15.0, 30.0)
 
-#: A selection (after filters and dropna) must keep at least this many distinct alloys:
-#: fewer cannot be split into train, calibration and test groups worth reporting.
-MIN_ALLOYS = 20
+# A selection (after filters and dropna) keeps at least `MIN_ALLOYS` distinct alloys, the
+# rule of every table (`hea_zoo.data.datasets.MIN_ALLOYS`).
 
 #: Test types: short name -> the source's code.
 TEST_TYPES: dict[str, str] = {"compression": "C", "tension": "T"}

@@ -213,6 +213,7 @@ def train_default_generator(
     ```
     """
     get_generator_class(name)  # fails with the valid names
+    dataset.check_learnable()
     spec = DEFAULT_HYPERPARAMETERS[name.lower()]
     epochs = spec["epochs"] if epochs is None else validation.check_epochs(epochs)
     keras.utils.set_random_seed(seed)
@@ -315,6 +316,7 @@ def train_default_surrogate(
                 field="calibration_folds",
             )
     budget = SURROGATE_DEFAULTS["budget"] if budget is None else budget
+    dataset.check_learnable()
     train = dataset.train
     settings = {
         "n_members": SURROGATE_DEFAULTS["n_members"],

@@ -232,16 +232,23 @@ def fit_with_budget(
         steps_per_epoch = math.ceil(passes / per_call) * per_call
     if streamed and not large:
         # The steps of `epochs` whole passes (within the budget), in epochs of whole executions.
-        steps = budget.epochs(len(x), batch, epochs) * passes
+        data_epochs = budget.epochs(len(x), batch, epochs)
+        steps = data_epochs * passes
         epochs = math.ceil(steps / steps_per_epoch)
+        passes_per_epoch = steps_per_epoch / passes
     else:
         epochs = budget.epochs(len(x), batch, epochs, large=large, steps_per_epoch=steps_per_epoch)
+        data_epochs, passes_per_epoch = epochs, 1.0
     model.training_plan = {
         "batch_size": batch,
         "learning_rate": float(model.optimizer.learning_rate),
         "max_epochs": epochs,
         "steps_per_epoch": steps_per_epoch or math.ceil(len(x) / batch),
         "validation_rows": n_validation,
+        # What a user's `epochs` counts: passes over the training rows. Small tables run
+        # several passes per Keras epoch (whole compiled executions); progress reports passes.
+        "epochs": data_epochs,
+        "passes_per_epoch": passes_per_epoch,
     }
     if streamed:
         # One input pipeline for the whole fit (Keras keeps its iterator across epochs when

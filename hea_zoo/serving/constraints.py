@@ -78,6 +78,19 @@ def parse_bound(text: str) -> tuple[str, tuple[float, float]]:
     return symbol, (lo, hi)
 
 
+_PERIODIC_TABLE = frozenset(
+    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr "
+    "Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm "
+    "Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md No "
+    "Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og".split()
+)
+
+
+def _is_element(symbol: str) -> bool:
+    """Whether `symbol` is a chemical element's symbol (isotopes such as D are not)."""
+    return symbol in _PERIODIC_TABLE
+
+
 def _symbols(value: Any, what: str) -> list[str] | None:
     if value is None:
         return None
@@ -132,8 +145,17 @@ class Constraints:
             return cls(**dict(value))
         raise TargetError(f"must be a Constraints or a mapping. Received: {type(value).__name__}", field="constraints")
 
+    def is_empty(self) -> bool:
+        """Whether no constraint is given (every field at its default)."""
+        return (self.elements is None and not self.exclude and self.max_elements is None and not self.bounds
+                and self.min_fraction is None)  # fmt: skip
+
     def resolve(self, elements: Sequence[str], threshold: float = DROP_THRESHOLD) -> _Rules:
         """Checks the request against the model's `elements`; returns the arrays the repair uses.
+
+        Excluding an element the model does not have is already satisfied: it is dropped
+        from the request with a note (`_Rules.notes`); an unknown symbol elsewhere, or a
+        string that is no element at all, is an error.
 
         Raises:
             TargetError: an unknown symbol or a contradictory request (one line naming it).
@@ -149,6 +171,14 @@ class Constraints:
 
         allowed_list = _symbols(self.elements, "elements")
         excluded_list = _symbols(self.exclude, "exclude") or []
+        notes = []
+        absent = [s for s in excluded_list if s not in index and _is_element(s)]
+        if absent:  # excluding an element the model never generates is already satisfied
+            notes.append(
+                f"excluded {', '.join(absent)}: not among the model's elements, so no design holds "
+                f"{'it' if len(absent) == 1 else 'them'} anyway."
+            )
+            excluded_list = [s for s in excluded_list if s not in absent]
         if isinstance(self.bounds, Mapping):
             bound_items = list(self.bounds.items())
         else:
@@ -251,6 +281,8 @@ class Constraints:
             min_fraction=f_min,
             min_k=int(math.ceil(_UNIT * f_min - 1e-9)),
             trivial=trivial,
+            given=not self.is_empty(),
+            notes=tuple(notes),
         )
 
 
@@ -267,6 +299,8 @@ class _Rules:
     min_fraction: float
     min_k: int
     trivial: bool
+    given: bool = True  # whether the request named any constraint (the defaults aside)
+    notes: tuple[str, ...] = ()  # remarks on the request (an excluded element the model lacks)
 
     def describe(self) -> str:
         """The request in one line (for errors and notes)."""

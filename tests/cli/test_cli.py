@@ -75,9 +75,14 @@ def test_design_same_seed_same_designs_and_out_of_range_warning():
     a = run("design", "--model", "cae", "-G", "60", "-K", "30", "-n", "5", "--seed", "3")
     b = run("design", "--model", "cae", "-G", "60", "-K", "30", "-n", "5", "--seed", "3")
     assert a.returncode == 0 and a.stdout == b.stdout
-    far = run("design", "--model", "wcgan", "-G", "300", "-K", "30", "-n", "3", "--seed", "0")
+    far = run("design", "--model", "wcgan", "-G", "200", "-K", "30", "-n", "3", "--seed", "0")
     assert far.returncode == 0
     assert "outside the training data" in far.stderr
+    # Beyond the data by more than its range: a target error naming the range, not a design of Mo1.
+    absurd = run("design", "-G", "1e30", "-K", "35", "-n", "3", "--seed", "0")
+    assert absurd.returncode == 5 and absurd.stdout == ""
+    assert absurd.stderr.strip().startswith("target error: --shear-modulus: 1e+30 is far outside the training data of "
+                                            "shear_modulus (34.72 to 151.1)"), absurd.stderr  # fmt: skip
 
 
 def test_design_without_seed_reports_the_drawn_one():
@@ -362,7 +367,7 @@ def test_negative_design_targets_follow_the_training_range():
     request, which the command line's NAME=VALUE targets reach as a mapping."""
     import argparse
 
-    from hea_zoo.cli import _design_error, _parse_targets
+    from hea_zoo.cli import _library_error, _parse_targets
     from hea_zoo.serving.design import DesignRequest, TargetError
 
     args = argparse.Namespace(shear_modulus=None, toughness=None, target=["dH=-4", "ys=250"])
@@ -373,7 +378,7 @@ def test_negative_design_targets_follow_the_training_range():
         with pytest.raises(TargetError, match="must be nonnegative") as info:
             request.target_values(names, training_range)
         assert info.value.field == "target['dH']"
-        assert str(_design_error(info.value)).startswith("target error: --target dH: must be nonnegative")
+        assert str(_library_error(None, info.value)).startswith("target error: --target dH: must be nonnegative")
     # the same rule for a target in condition order
     with pytest.raises(TargetError) as info:
         DesignRequest([-4.0, 250.0]).target_values(names, None)
@@ -382,7 +387,7 @@ def test_negative_design_targets_follow_the_training_range():
 
 def test_design_fields_map_to_flags():
     """Every field a design request names in an error has a flag of `hea-zoo design`."""
-    from hea_zoo.cli import _design_flag
+    from hea_zoo.cli import _flag as _design_flag
 
     assert _design_flag("n") == "-n" and _design_flag("out") == "--out" and _design_flag("chunk_size") == "--chunk-size"
     assert _design_flag("bounds['W']") == "--bound W" and _design_flag("target['shear_modulus']") == "--shear-modulus"

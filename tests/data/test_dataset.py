@@ -146,7 +146,7 @@ def test_missing_properties_raise_or_are_dropped(capsys, caplog):
     with caplog.at_level("INFO", logger="hea_zoo.data.datasets"):
         ds = load_dataset(frame, composition_column="alloy", dropna=True, test_fraction=0.0)
     assert len(ds) == 2
-    assert ds.notes == ("dropped 2 rows with missing properties.",)
+    assert ds.notes == ("dropped 2 rows with missing properties.", "2 distinct alloys: too few to train a model on (at least 20).")
     assert capsys.readouterr() == ("", "")  # the library does not print
     assert "dataframe: dropped 2 rows with missing properties." in caplog.messages
     assert ds.elements == ("Nb", "Ta", "Ti", "Zr")

@@ -446,7 +446,7 @@ class Designer:
         t = request.target_values(self.condition_names, self.training_range())
         rules = request.constraints.resolve(self.elements, self.threshold)
         out_path = request.out
-        notes = self._notes_before(t, rules, n, candidates)
+        notes = list(rules.notes) + self._notes_before(t, rules, n, candidates)
         keep_rows = (n if out_path is None else min(n, 10_000)) if table_rows is None else int(table_rows)
 
         run = search(self, t, n, seed, candidates, select, tolerance, rules, request.chunk_size, progress)
@@ -458,9 +458,12 @@ class Designer:
                 )
             notes.extend(run.notes)
             if run.n_designs < n:
+                which = "met the constraints" if rules.given else "printed as valid, distinct alloys"
                 notes.append(
-                    f"only {run.n_distinct:,} distinct candidates met the constraints among {candidates:,} "
-                    f"tried: {run.n_designs:,} designs instead of {n:,} (draw more candidates)."
+                    f"only {run.n_distinct:,} distinct candidate{'' if run.n_distinct == 1 else 's'} {which} "
+                    f"among {candidates:,} tried: {run.n_designs:,} designs instead of {n:,} (draw more candidates"
+                    + ("" if rules.given else ", or aim nearer the training data: the generator collapses far from it")
+                    + ")."
                 )
             kept, systems, n_written = emit(self, run, t, tolerance, out_path, keep_rows)
         finally:

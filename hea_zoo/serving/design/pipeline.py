@@ -5,11 +5,12 @@ order, so nothing a run returns or writes depends on the threads."""
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import IO, Any
 
 __all__ = ["reuse_freed_memory"]
 
@@ -121,3 +122,38 @@ class _Progress:
 
 pieces = _pieces
 Progress = _Progress
+
+
+class CountLines:
+    """Progress of a long count (candidates of a design run) as a few lines, for a log
+    file, a pipe or CI where a redrawn bar would be noise: one line each time another
+    `1/lines` of the total is done, with the rate and the time left.
+
+    Use it as the ``progress`` callable of `Designer.design` (``progress(done, total)``).
+
+    Args:
+        label: what is counted's owner (``"design"``), at the start of each line.
+        unit: what is counted (``"candidates"``).
+        lines: about how many lines for the whole run.
+        stream: where to write (default: ``sys.stderr`` at the time of writing).
+    """
+
+    def __init__(self, label: str, unit: str, lines: int = 5, stream: IO[str] | None = None):
+        self.label, self.unit, self.lines, self.stream = str(label), str(unit), max(1, int(lines)), stream
+        self.start = time.perf_counter()
+        self.shown = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        step = max(1, math.ceil(int(total) / self.lines))
+        if done >= total or done // step <= self.shown // step:
+            return
+        self.shown = done
+        elapsed = time.perf_counter() - self.start
+        rate = done / max(elapsed, 1e-9)
+        left = (total - done) / rate if rate > 0 else 0.0
+        out = self.stream if self.stream is not None else sys.stderr
+        out.write(
+            f"{self.label}: {done:,}/{total:,} {self.unit} ({100 * done / max(total, 1):.0f} %), "
+            f"{rate:,.0f}/s, {left:.0f} s left\n"
+        )
+        out.flush()

@@ -217,7 +217,24 @@ class DesignRequest:
             if value < 0 and (training_range is None or training_range[0][j] >= 0):
                 known = "" if training_range is None else " (its training values are never negative)"
                 raise TargetError(f"must be nonnegative{known}. Received: {value:g}", field=field)
+            if training_range is not None:
+                low, high = float(training_range[0][j]), float(training_range[1][j])
+                reach = FAR_OUTSIDE * (high - low)
+                floor = max(low - reach, 0.0) if low >= 0 else low - reach
+                if not low - reach <= value <= high + reach:
+                    raise TargetError(
+                        f"{value:g} is far outside the training data of {name} ({low:.4g} to {high:.4g}): "
+                        "more than the data's range beyond it, where the models know nothing. Aim "
+                        f"between {floor:.4g} and {high + reach:.4g}.",
+                        field=field,
+                    )
         return np.asarray(values, dtype=np.float64)
+
+
+FAR_OUTSIDE = 1.0
+"""A target more than this many training ranges beyond the training data of its condition
+is refused (`TargetError`); one outside the data but nearer is served, with a note that
+the designs are extrapolations."""
 
 
 def as_request(target: Any, **options) -> DesignRequest:
