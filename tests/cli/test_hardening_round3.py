@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
+
 ROWS = [f"Nb{1 + i % 5}Ta{1 + i // 5}Ti{2 + i % 3}V1,{300 + 7 * i},{100 + i}" for i in range(40)]
 
 

@@ -20,11 +20,11 @@ from hea_zoo.serving import export
 from hea_zoo.models import CVAE, Surrogate
 from hea_zoo.models.base import MODEL_VERSION  # the generators' layout
 from hea_zoo.models.surrogate import SURROGATE_MODEL_VERSION  # the surrogate's
+from tests.support import ROOT
 from tests.support.exports import (
     ALL_NAMES,
     EXPORTED,
     STUDY_NAMES,
-    ROOT,
     TOLERANCE,
     generator_inputs,
     keras_outputs,

@@ -28,11 +28,10 @@ import numpy as np
 import pytest
 
 import hea_zoo
-from tests.support import parity
+from tests.support import ROOT, parity
 from tests.support.node_examples import (
     NODE,
     NPM,
-    ROOT,
     WEB,
     bounds_text,
     interval_surrogate,
@@ -41,7 +40,6 @@ from tests.support.node_examples import (
     require,
     web_example,
 )
-from tests.support import ROOT
 
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
 DRIVER = ROOT / "tests" / "support" / "web_drive.mjs"
