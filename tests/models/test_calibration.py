@@ -264,12 +264,16 @@ def test_the_calibration_scheme_can_be_chosen(small_table, tmp_path):
 
 
 def test_too_small_a_table_trains_uncalibrated_with_a_warning():
-    frame = pd.DataFrame({"composition": ["NbTa", "MoW", "TiZr", "HfNb", "NbTi", "TaW", "MoNb", "VNb"],
-                          "h": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]})  # fmt: skip
+    """24 alloys train (the minimum is 20) but cannot calibrate a 99 % interval (99 are needed)."""
+    formulas = [f"Nb{i + 1}Ta{24 - i}Ti5" for i in range(24)]  # 24 distinct alloys
+    frame = pd.DataFrame({"composition": formulas, "h": np.arange(1.0, 25.0)})
     ds = load_dataset(frame, test_fraction=0.0)
     with pytest.warns(UserWarning, match="not calibrated"):
-        model = train_default_surrogate(ds, epochs=2)
+        model = train_default_surrogate(ds, epochs=2, coverage=0.99)
     assert not model.is_calibrated and model.is_trained
+    small = load_dataset(frame.iloc[:8], test_fraction=0.0)
+    with pytest.raises(ValueError, match="at least 20 are needed to train"):
+        train_default_surrogate(small, epochs=2)
 
 
 def test_negative_properties_train_and_only_the_log_transform_refuses_them():
