@@ -624,8 +624,9 @@ function byScore(a, b) {
 
 /** The `capacity` best records by (score, index), offered in any order; bounded memory. */
 class BestStore {
-  constructor(capacity) {
+  constructor(capacity, order = byScore) {
     this.capacity = capacity;
+    this.order = order;
     this.items = [];
   }
 
@@ -635,7 +636,7 @@ class BestStore {
   }
 
   prune() {
-    this.items.sort(byScore);
+    this.items.sort(this.order);
     if (this.items.length > this.capacity) this.items.length = this.capacity;
   }
 
@@ -675,12 +676,12 @@ export function twinPairs(designs) {
  * earlier in the pool), where a candidate within L1 < 30 thousandths of one taken (a twin)
  * is not eligible. Returns the positions taken (at most `n`, fewer when none is eligible).
  */
-function maxSum(pool, n, tolerance) {
+function maxSum(pool, n, tolerance, weightOf = null) {
   const P = pool.length;
   const E = pool[0].k.length;
   const k = new Int32Array(P * E);
   pool.forEach((d, i) => k.set(d.k, i * E));
-  const weight = Float64Array.from(pool, (d) => discount(d.score, tolerance));
+  const weight = Float64Array.from(pool, (d) => (weightOf ? weightOf(d) : discount(d.score, tolerance)));
   const norm = new Float64Array(P);
   for (let i = 0; i < P; i++) {
     let q = 0;
@@ -755,7 +756,7 @@ export class Selection {
     if (this.best) return { chosen: this.best.sorted().slice(), pool: null, fromPool: 0, filled: 0, relaxed: 0, twinPairs: 0 };
     const pool = this.pool.sorted();
     const fill = this.fill.sorted();
-    const taken = pool.length ? maxSum(pool, this.n, this.tolerance) : [];
+    const taken = pool.length ? maxSum(pool, this.n, this.tolerance, this.weight || null) : [];
     const chosen = taken.map((i) => pool[i]);
     const used = new Set(chosen);
     for (const d of fill) {
@@ -974,17 +975,28 @@ const SHORT_LABELS = { shear_modulus: "G", fracture_toughness: "K" };
  */
 export function designsTable(result, model, maxRows = null) {
   const { names, units, designs } = result;
-  const head = names.map((name, p) => `${name} = ${gText(result.target[p])} ${units[p] || ""}`.trimEnd()).join(", ");
+  const goalMode = Boolean(result.goalMode);
   const shown = maxRows === null ? designs.length : Math.min(designs.length, maxRows);
-  const order = result.hasSurrogate ? "best by surrogate first" : "not judged: no surrogate";
-  const lines = [`target: ${head}  (model: ${model}, seed ${result.seed}, ${thousands(designs.length)} designs, ` +
-    `${result.select} selection, ${order})`];
+  let lines;
+  if (goalMode) {
+    const asked = [result.goals.join(", "), ...result.objectives.map(([name, sense]) => `${sense === "max" ? "maximize" : "minimize"} ${name}`)]
+      .filter(Boolean).join("; ");
+    const order = result.objectives.length ? "best by objective first" : "most probable first";
+    lines = [`goals: ${asked}  (model: ${model}, seed ${result.seed}, ${thousands(designs.length)} designs, ` +
+      `${result.select} selection, ${order})`];
+  } else {
+    const head = names.map((name, p) => `${name} = ${gText(result.target[p])} ${units[p] || ""}`.trimEnd()).join(", ");
+    const order = result.hasSurrogate ? "best by surrogate first" : "not judged: no surrogate";
+    lines = [`target: ${head}  (model: ${model}, seed ${result.seed}, ${thousands(designs.length)} designs, ` +
+      `${result.select} selection, ${order})`];
+  }
   const columns = ["#", "formula"];
   names.forEach((name, p) => {
     const short = SHORT_LABELS[name] || name;
     if (result.hasSurrogate) columns.push(units[p] ? `${short} surrogate [${units[p]}]` : `${short} surrogate`);
     if (result.usesOracle) columns.push(`${short} oracle`);
   });
+  if (goalMode) columns.push("P(goals)", ...result.descriptorColumns);
   if (result.hasLogProb) columns.push("log p");
   columns.push("system");
   const table = designs.slice(0, shown).map((d) => {
@@ -995,6 +1007,10 @@ export function designsTable(result, model, maxRows = null) {
       }
       if (result.usesOracle) cells.push(Number.isFinite(d.oracle[p]) ? formatFixed(d.oracle[p], 1) : "–"); // oxygen alone
     });
+    if (goalMode) {
+      cells.push(formatFixed(d.pGoals, 3));
+      for (const name of result.descriptorColumns) cells.push(formatFixed(d.descriptors[name], 3));
+    }
     if (result.hasLogProb) cells.push(formatFixed(d.logProb, 1));
     cells.push(d.system);
     return cells;
@@ -1004,7 +1020,8 @@ export function designsTable(result, model, maxRows = null) {
   const fmt = (cells) => cells.map((c, j) => (left.has(j) ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join("  ").trimEnd();
   lines.push(fmt(columns), ...table.map(fmt));
   if (shown < designs.length) lines.push(`... ${thousands(designs.length - shown)} more designs`);
-  const tol = result.hasSurrogate ? `, ${thousands(result.counts.inTolerance)} within ${gText(100 * result.tolerance)} %` : "";
+  const tol = goalMode ? `, ${thousands(result.counts.inTolerance)} with P(goals) >= ${gText(result.minProbability)}`
+    : result.hasSurrogate ? `, ${thousands(result.counts.inTolerance)} within ${gText(100 * result.tolerance)} %` : "";
   lines.push(`${thousands(designs.length)} designs span ${thousands(result.systems)} alloy systems (elements >= 5 at.%); ` +
     `${thousands(result.candidates)} candidates, ${thousands(result.counts.distinct)} distinct and valid${tol}.`);
   if (!result.usesOracle) {
@@ -1018,12 +1035,17 @@ export function designsTable(result, model, maxRows = null) {
 export function designColumns(result) {
   const cols = ["rank", "candidate", "formula"];
   if (result.hasSurrogate) for (const name of result.names) cols.push(`${name}_surrogate`, `${name}_lower`, `${name}_upper`);
+  if (result.goalMode) cols.push("p_goals", ...result.descriptorColumns);
   if (result.usesOracle) for (const name of result.names) cols.push(`${name}_oracle`);
-  if (result.hasSurrogate) cols.push("relative_error_surrogate");
-  if (result.usesOracle) cols.push("relative_error_oracle");
-  if (result.hasSurrogate) cols.push("in_tolerance");
+  if (!result.goalMode) {
+    if (result.hasSurrogate) cols.push("relative_error_surrogate");
+    if (result.usesOracle) cols.push("relative_error_oracle");
+    if (result.hasSurrogate) cols.push("in_tolerance");
+  }
   if (result.hasLogProb) cols.push("log_prob");
-  cols.push("system", ...result.elements);
+  cols.push("system");
+  if (result.hasNearest) cols.push("nearest_training", "nearest_distance");
+  cols.push(...result.elements);
   return cols;
 }
 
@@ -1040,12 +1062,20 @@ export function designsCsv(result) {
     if (result.hasSurrogate) {
       for (let p = 0; p < P; p++) row.push(fixedText(d.mean[p], 4), fixedText(d.lower[p], 4), fixedText(d.upper[p], 4));
     }
+    if (result.goalMode) {
+      row.push(fixedText(d.pGoals, 6));
+      for (const name of result.descriptorColumns) row.push(fixedText(d.descriptors[name], 4));
+    }
     if (result.usesOracle) for (let p = 0; p < P; p++) row.push(fixedText(d.oracle[p], 4));
-    if (result.hasSurrogate) row.push(fixedText(d.score, 6));
-    if (result.usesOracle) row.push(fixedText(d.oracleError, 6));
-    if (result.hasSurrogate) row.push(d.inTolerance ? "True" : "False");
+    if (!result.goalMode) {
+      if (result.hasSurrogate) row.push(fixedText(d.score, 6));
+      if (result.usesOracle) row.push(fixedText(d.oracleError, 6));
+      if (result.hasSurrogate) row.push(d.inTolerance ? "True" : "False");
+    }
     if (result.hasLogProb) row.push(fixedText(d.logProb, 4));
-    row.push(d.system, ...d.k.map((v) => fractionText(v)));
+    row.push(d.system);
+    if (result.hasNearest) row.push(d.nearestTraining, fixedText(d.nearestDistance, 2));
+    row.push(...d.k.map((v) => fractionText(v)));
     lines.push(row.map(csvCell).join(","));
   }
   return lines.join("\n") + "\n";
@@ -1150,6 +1180,569 @@ export function parsePrinted(formulas, elements) {
   return out;
 }
 
+// ---------------------------------------------------------------------------- 7. goals
+
+/** The exact descriptors a goal or objective may name (hea_zoo.data.descriptors). */
+export const DESCRIPTOR_NAMES = ["density", "vec", "delta", "dhmix", "omega", "tm"];
+/** Molar gas constant, J/(mol K) (the descriptor table carries it too). */
+export const GAS_CONSTANT = 8.314462618;
+/** Candidates with P(goals) at least this are the pool of a goal request unless it says. */
+export const DEFAULT_MIN_PROBABILITY = 0.5;
+
+/**
+ * The descriptor table over the generator's `elements`, read from the JSON that
+ * hea_zoo.data.descriptors.descriptor_table_json writes (exported/descriptors.json): per-element
+ * values and the pair matrix, NaN where the table has none or the element is not in it.
+ */
+export function descriptorTable(json, elements) {
+  if (!json || json.format !== "hea_zoo.descriptor_table" || !Array.isArray(json.elements)) {
+    throw new Error("not a hea_zoo descriptor table (descriptors.json: format hea_zoo.descriptor_table)");
+  }
+  const at = new Map(json.elements.map((s, i) => [s, i]));
+  const E = elements.length;
+  const num = (v) => (v === null || v === undefined ? NaN : Number(v));
+  const column = (name) => Float64Array.from(elements, (s) => (at.has(s) ? num(json.values[name][at.get(s)]) : NaN));
+  const mass = column("atomic_mass");
+  const rho = column("density");
+  const vecv = column("valence_electrons");
+  const radius = column("miracle_radius");
+  const tmv = column("melting_point");
+  const pairs = new Float64Array(E * E);
+  for (let i = 0; i < E; i++) {
+    for (let j = 0; j < E; j++) {
+      pairs[i * E + j] = at.has(elements[i]) && at.has(elements[j]) ? num(json.pairs[at.get(elements[i])][at.get(elements[j])]) : NaN;
+    }
+  }
+  const volume = Float64Array.from(mass, (m, e) => m / rho[e]);
+  const missing = {
+    density: Uint8Array.from(mass, (m, e) => (Number.isFinite(m) && Number.isFinite(volume[e]) ? 0 : 1)),
+    vec: Uint8Array.from(vecv, (v) => (Number.isFinite(v) ? 0 : 1)),
+    delta: Uint8Array.from(radius, (v) => (Number.isFinite(v) ? 0 : 1)),
+    tm: Uint8Array.from(tmv, (v) => (Number.isFinite(v) ? 0 : 1)),
+  };
+  const fin = (a, fill) => Float64Array.from(a, (v) => (Number.isFinite(v) ? v : fill));
+  const t = {
+    elements: Array.from(elements), E, values: { atomic_mass: mass, density: rho, valence_electrons: vecv, melting_point: tmv, miracle_radius: radius },
+    missing, pairMissing: Uint8Array.from(pairs, (v) => (Number.isFinite(v) ? 0 : 1)),
+    mass: fin(mass, 0), volume: fin(volume, 0), vec: fin(vecv, 0), radius: fin(radius, 1), tm: fin(tmv, 0), h: fin(pairs, 0),
+    gasConstant: Number.isFinite(Number(json.gas_constant)) ? Number(json.gas_constant) : GAS_CONSTANT,
+  };
+  t.vecInt = t.vec.every((v) => v === Math.round(v));
+  const tm100 = Float64Array.from(t.tm, (v) => roundHalfEven(v * 100));
+  t.tm100 = tm100.every((v, e) => Math.abs(v - t.tm[e] * 100) < 1e-6) ? tm100 : null;
+  t.hInt = t.h.every((v) => v === Math.round(v));
+  t.clnc = new Float64Array(UNIT + 1);
+  for (let k = 1; k <= UNIT; k++) { const c = k / UNIT; t.clnc[k] = c * Math.log(c); }
+  return t;
+}
+
+/**
+ * The exact descriptors of one printed row `k` (thousandths at `offset`), docs/DATASET.md
+ * "Exact descriptors", steps 1-7: {name: value} for `names` (NaN where a value is missing).
+ */
+export function descriptorsOf(table, k, offset, names = DESCRIPTOR_NAMES) {
+  const E = table.E;
+  const need = new Set(names);
+  if (need.has("omega")) { need.add("tm"); need.add("dhmix"); }
+  const present = (mask) => { for (let e = 0; e < E; e++) if (mask[e] && k[offset + e] > 0) return true; return false; };
+  const res = {};
+  if (need.has("vec")) {
+    let s = 0;
+    for (let e = 0; e < E; e++) s += k[offset + e] * table.vec[e];
+    res.vec = s / UNIT;
+    if (present(table.missing.vec)) res.vec = NaN;
+  }
+  if (need.has("tm")) {
+    let s = 0;
+    if (table.tm100) { for (let e = 0; e < E; e++) s += k[offset + e] * table.tm100[e]; res.tm = s / 100000; }
+    else { for (let e = 0; e < E; e++) s += k[offset + e] * table.tm[e]; res.tm = s / UNIT; }
+    if (present(table.missing.tm)) res.tm = NaN;
+  }
+  if (need.has("density")) {
+    let a = 0;
+    let b = 0;
+    for (let e = 0; e < E; e++) { a += k[offset + e] * table.mass[e]; b += k[offset + e] * table.volume[e]; }
+    res.density = present(table.missing.density) ? NaN : a / b;
+  }
+  if (need.has("delta")) {
+    let rbar = 0;
+    for (let e = 0; e < E; e++) rbar += (k[offset + e] / UNIT) * table.radius[e];
+    let s = 0;
+    for (let e = 0; e < E; e++) { const d = 1 - table.radius[e] / rbar; s += (k[offset + e] / UNIT) * (d * d); }
+    res.delta = present(table.missing.delta) ? NaN : 100 * Math.sqrt(s);
+  }
+  if (need.has("dhmix")) {
+    let q = 0;
+    let bad = false;
+    for (let i = 0; i < E; i++) {
+      const ki = k[offset + i];
+      if (!ki) continue;
+      let inner = 0;
+      for (let j = 0; j < E; j++) {
+        const kj = k[offset + j];
+        if (!kj) continue;
+        inner += table.h[i * E + j] * kj;
+        if (table.pairMissing[i * E + j]) bad = true;
+      }
+      q += ki * inner;
+    }
+    res.dhmix = bad ? NaN : q / 500000;
+  }
+  if (need.has("omega")) {
+    const row = new Float64Array(E);
+    for (let e = 0; e < E; e++) row[e] = table.clnc[k[offset + e]];
+    const ds = -table.gasConstant * numpySum(row, 0, E);
+    let omega = ds > 0 ? (res.tm * ds) / (1000 * Math.abs(res.dhmix)) : 0;
+    if (Number.isNaN(res.dhmix) || present(table.missing.tm)) omega = NaN;
+    res.omega = omega;
+  }
+  const out = {};
+  for (const name of names) out[name] = res[name];
+  return out;
+}
+
+/** erfc by the rational Chebyshev approximation of section 7.3 (fractional error < 1.2e-7). */
+export function erfc(x) {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
+    t * (-0.82215223 + t * 0.17087277)))))))));
+  return x >= 0 ? r : 2 - r;
+}
+
+/** The standard normal distribution function, erfc(-x / sqrt(2)) / 2; 1 and 0 at +-inf. */
+export function normalCdf(x) {
+  if (x === Infinity) return 1;
+  if (x === -Infinity) return 0;
+  return erfc(-x / Math.SQRT2) / 2;
+}
+
+/** P(lo <= value <= hi) for a normal with mean `mu` and the 90 % interval [lower, upper] (section 7.3). */
+export function goalProbability(mu, lower, upper, lo, hi) {
+  const sigma = Math.max((upper - lower) / (2 * INTERVAL_Z), 1e-12);
+  const phi = (b) => (b === Infinity ? 1 : b === -Infinity ? 0 : normalCdf((b - mu) / sigma));
+  return phi(hi) - phi(lo);
+}
+
+function power(x, n) {
+  let p = 1.0;
+  for (let i = 0; i < n; i++) p *= x;
+  return p;
+}
+
+/** The R_P sequence's steps alpha_p = frac(1 / phi_P^(p+1)), p = 0 .. P-1 (section 7.2). */
+export function rpAlphas(P) {
+  let x = 2.0;
+  for (let i = 0; i < 60; i++) x = x - ((power(x, P + 1) - x) - 1) / ((P + 1) * power(x, P) - 1);
+  return Array.from({ length: P }, (_, p) => {
+    const v = 1 / power(x, p + 1);
+    return v - Math.floor(v);
+  });
+}
+
+const NUMBER_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const SPECIAL_NUMBER = /^([+-]?)(inf|infinity|nan)$/i;
+
+function goalNumber(text) {
+  const s = text.trim();
+  if (NUMBER_TEXT.test(s)) return Number(s);
+  const m = SPECIAL_NUMBER.exec(s);
+  if (m) return m[2].toLowerCase() === "nan" ? NaN : m[1] === "-" ? -Infinity : Infinity;
+  return undefined;
+}
+
+/** A goal's canonical text: NAME>=V, NAME<=V, NAME=LO:HI, NAME=V. */
+export function goalText(g) {
+  if (g.kind === ">=") return `${g.name}>=${gText(g.value)}`;
+  if (g.kind === "<=") return `${g.name}<=${gText(g.value)}`;
+  if (g.kind === "range") return `${g.name}=${gText(g.lo)}:${gText(g.hi)}`;
+  return `${g.name}=${gText(g.value)}`;
+}
+
+/**
+ * Parses one goal (section 7.1): a string `NAME>=V`, `NAME<=V`, `NAME=LO:HI`, `NAME=V`, or an
+ * object {name, lo, hi} (a range; null/undefined ends open). Returns {name, kind, value, lo, hi}
+ * (the interval of a point goal is set later, from the tolerance). Throws a TargetError on `field`.
+ */
+export function parseGoal(raw, field) {
+  const bad = (shown) => new TargetError("a goal must read NAME>=V, NAME<=V, NAME=LO:HI or NAME=V (e.g. shear_modulus>=60). " +
+    `Received: ${shown}`, field);
+  const finite = (v) => { if (!Number.isFinite(v)) throw new TargetError(`${numberText(v)} is not a finite number.`, field); return v; };
+  if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && typeof raw.name === "string") {
+    const lo = raw.lo === null || raw.lo === undefined ? -Infinity : Number(raw.lo);
+    const hi = raw.hi === null || raw.hi === undefined ? Infinity : Number(raw.hi);
+    if (Number.isNaN(lo) || Number.isNaN(hi)) throw new TargetError("nan is not a finite number.", field);
+    if (lo === Infinity || hi === -Infinity) throw new TargetError(`${numberText(lo === Infinity ? lo : hi)} is not a finite number.`, field);
+    const name = raw.name.trim();
+    if (lo === -Infinity && hi === Infinity) throw bad(JSON.stringify(raw));
+    if (lo === -Infinity) return { name, kind: "<=", value: hi, lo, hi };
+    if (hi === Infinity) return { name, kind: ">=", value: lo, lo, hi };
+    if (lo > hi) throw new TargetError(`the range ${gText(lo)}:${gText(hi)} is empty (${gText(lo)} > ${gText(hi)}).`, field);
+    return { name, kind: "range", lo, hi };
+  }
+  if (typeof raw !== "string") throw bad(JSON.stringify(raw) ?? String(raw));
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|=)\s*(.*)$/s.exec(raw.trim());
+  if (!m) throw bad(quoted(raw));
+  const [, name, op, rest] = m;
+  if (op === "=" && rest.includes(":")) {
+    const [a, b, ...more] = rest.split(":");
+    const lo = goalNumber(a);
+    const hi = more.length ? undefined : goalNumber(b);
+    if (lo === undefined || hi === undefined) throw bad(quoted(raw));
+    return { name, kind: "range", lo, hi, raw };
+  }
+  const value = goalNumber(rest);
+  if (value === undefined) throw bad(quoted(raw));
+  return { name, kind: op === ">=" ? ">=" : op === "<=" ? "<=" : "point", value, raw };
+}
+
+/**
+ * Section 7.1: checks a request's goals, objectives and min_probability against the
+ * generator's metadata, the constraints and the (goal-mode) target. Returns null for the
+ * classic request (no goal, no objective, or point goals on every property only), else the
+ * goal plan used by the design run.
+ */
+export function checkGoals(options, metadata, constraints, tolerance, descriptors = null, hasSurrogate = true) {
+  const names = metadata.condition_names;
+  const P = names.length;
+  const goalsRaw = given(options.goals) ? options.goals : [];
+  const objectivesRaw = given(options.objectives) ? options.objectives : [];
+  if (!Array.isArray(goalsRaw)) throw new TargetError(`must be a list of goals. Received: ${JSON.stringify(goalsRaw)}`, "goals");
+  if (!Array.isArray(objectivesRaw)) throw new TargetError(`must be a list of objectives. Received: ${JSON.stringify(objectivesRaw)}`, "objectives");
+  const minProbability = given(options.minProbability) ? options.minProbability : DEFAULT_MIN_PROBABILITY;
+  if (typeof minProbability !== "number" || !(minProbability > 0 && minProbability < 1)) {
+    throw new TargetError(`must be a number in (0, 1). Received: ${numberText(minProbability)}`, "min_probability");
+  }
+  if (!goalsRaw.length && !objectivesRaw.length) return null;
+  const valid = [...names, ...DESCRIPTOR_NAMES];
+  const range = trainingRange(metadata, P);
+  const floors = scaleFloors(metadata, P);
+  // The point targets of a goal request (a mapping may name some conditions only).
+  const target = options.target;
+  const fromTarget = new Map();
+  if (given(target)) {
+    checkTarget(target, names, range, true).forEach((v, p) => { if (v !== undefined) fromTarget.set(names[p], v); });
+  }
+  const goals = [];
+  const seen = new Map();
+  goalsRaw.forEach((raw, i) => {
+    const field = `goals[${i}]`;
+    const g = parseGoal(raw, field);
+    if (!valid.includes(g.name)) throw new TargetError(`unknown name ${quoted(g.name)}; valid names: ${valid.join(", ")}.`, field);
+    for (const v of [g.value, g.lo, g.hi]) {
+      if (v !== undefined && !Number.isFinite(v) && !(g.raw === undefined && Math.abs(v) === Infinity)) {
+        throw new TargetError(`${numberText(v)} is not a finite number.`, field);
+      }
+    }
+    if (g.kind === "range" && g.lo > g.hi) {
+      throw new TargetError(`the range ${gText(g.lo)}:${gText(g.hi)} is empty (${gText(g.lo)} > ${gText(g.hi)}).`, field);
+    }
+    if (seen.has(g.name)) throw new TargetError(`${g.name} has a goal already (goals[${seen.get(g.name)}]).`, field);
+    seen.set(g.name, i);
+    if (fromTarget.has(g.name)) throw new TargetError(`${g.name} has both a point target and a goal.`, field);
+    g.field = field;
+    g.index = i;
+    g.descriptor = !names.includes(g.name);
+    goals.push(g);
+  });
+  const objectives = [];
+  const seenObjective = new Map();
+  objectivesRaw.forEach((raw, i) => {
+    const field = `objectives[${i}]`;
+    let name;
+    let sense;
+    if (Array.isArray(raw) && raw.length === 2 && typeof raw[0] === "string") [name, sense] = raw;
+    else if (raw && typeof raw === "object" && !Array.isArray(raw) && typeof raw.name === "string") ({ name, sense } = raw);
+    else throw new TargetError(`an objective must be (NAME, 'max' or 'min'). Received: ${JSON.stringify(raw) ?? String(raw)}`, field);
+    name = name.trim();
+    if (sense !== "max" && sense !== "min") throw new TargetError(`must be max or min. Received: ${typeof sense === "string" ? quoted(sense) : JSON.stringify(sense)}`, field);
+    if (!valid.includes(name)) throw new TargetError(`unknown name ${quoted(name)}; valid names: ${valid.join(", ")}.`, field);
+    if (seenObjective.has(name)) throw new TargetError(`${name} is an objective already (objectives[${seenObjective.get(name)}]).`, field);
+    seenObjective.set(name, i);
+    objectives.push({ name, sense, field, descriptor: !names.includes(name) });
+  });
+  if (objectives.length > 2) throw new TargetError(`at most two objectives. Received: ${objectives.length}`, "objectives");
+  // Intervals: point goals within the tolerance.
+  for (const g of goals) {
+    if (g.kind === ">=") { g.lo = g.value; g.hi = Infinity; }
+    else if (g.kind === "<=") { g.lo = -Infinity; g.hi = g.value; }
+    else if (g.kind === "point") {
+      const floor = g.descriptor ? 1e-9 : floors[names.indexOf(g.name)];
+      const d = tolerance * Math.max(Math.abs(g.value), floor);
+      g.lo = g.value - d;
+      g.hi = g.value + d;
+    }
+  }
+  // The classic request: point goals on every property, nothing else.
+  const allPoint = objectives.length === 0 && goals.every((g) => g.kind === "point" && !g.descriptor) &&
+    names.every((name) => fromTarget.has(name) || goals.some((g) => g.name === name));
+  if (allPoint) return { classic: names.map((name) => (fromTarget.has(name) ? fromTarget.get(name) : goals.find((g) => g.name === name).value)) };
+  // Reachability: descriptors over the allowed elements, properties within the far-outside rule.
+  const allowedElements = metadata.elements.filter((_, e) => constraints.allowed[e]);
+  for (const g of goals) {
+    if (g.descriptor) {
+      if (g.name === "delta" || g.name === "omega") {
+        if (g.hi < 0) throw new TargetError(`no composition of the allowed elements has ${goalText(g)}: ${g.name} is never negative.`, g.field);
+      } else if (g.name !== "dhmix" && descriptors) {
+        const column = { density: "density", vec: "valence_electrons", tm: "melting_point" }[g.name];
+        const at = new Map(descriptors.elements.map((s, e) => [s, e]));
+        const vals = allowedElements.map((s) => (at.has(s) ? descriptors.values[column][at.get(s)] : NaN)).filter(Number.isFinite);
+        if (vals.length) {
+          const mn = Math.min(...vals);
+          const mx = Math.max(...vals);
+          if (g.hi < mn || g.lo > mx) {
+            throw new TargetError(`no composition of the allowed elements has ${goalText(g)}: ${g.name} lies between ${gText(mn)} and ${gText(mx)} over them.`, g.field);
+          }
+        }
+      }
+    } else if (range) {
+      const p = names.indexOf(g.name);
+      const w = range[1][p] - range[0][p];
+      if (g.hi < range[0][p] - FAR_OUTSIDE * w || g.lo > range[1][p] + FAR_OUTSIDE * w) {
+        throw new TargetError(`${goalText(g)} is far outside the training data of ${g.name} (${gTextTo(range[0][p], 4)} to ` +
+          `${gTextTo(range[1][p], 4)}): more than the data's range beyond it, where the models know nothing.`, g.field);
+      }
+    }
+  }
+  if (!range) throw new TargetError("goals need the generator's training range (metadata condition_range).", "goals");
+  if (!hasSurrogate) {
+    const g = goals.find((x) => !x.descriptor);
+    if (g || fromTarget.size) throw new TargetError(`${g ? g.name : [...fromTarget.keys()][0]} is judged by the surrogate, and there is none.`, g ? g.field : "target");
+    const o = objectives.find((x) => !x.descriptor);
+    if (o) throw new TargetError(`${o.name} is judged by the surrogate, and there is none.`, o.field);
+  }
+  if (!descriptors) {
+    const g = goals.find((x) => x.descriptor) || objectives.find((x) => x.descriptor);
+    if (g) throw new TargetError("descriptor goals need descriptors.json beside the models (hea_zoo.data.descriptors.write_descriptor_json).", g.field);
+  }
+  // Property goals in order: the target's point goals (condition order), then the goals as given.
+  const propertyGoals = [];
+  names.forEach((name, p) => {
+    if (fromTarget.has(name)) {
+      const v = fromTarget.get(name);
+      const d = tolerance * Math.max(Math.abs(v), floors[p]);
+      propertyGoals.push({ name, kind: "point", value: v, lo: v - d, hi: v + d, p, descriptor: false });
+    }
+  });
+  for (const g of goals) if (!g.descriptor) propertyGoals.push({ ...g, p: names.indexOf(g.name) });
+  const descriptorGoals = goals.filter((g) => g.descriptor);
+  const descriptorColumns = [];
+  for (const x of [...goals, ...objectives]) if (x.descriptor && !descriptorColumns.includes(x.name)) descriptorColumns.push(x.name);
+  // Section 7.2: the condition box of every property.
+  const boxes = names.map((name, p) => {
+    const m = range[0][p];
+    const M = range[1][p];
+    const w = M - m;
+    const delta = 0.02 * w;
+    const e = 0.25 * w;
+    const goal = propertyGoals.find((g) => g.p === p);
+    let box = null;
+    if (goal) {
+      if (goal.kind === ">=") box = [goal.value + delta, Math.max(goal.value + delta, M + e)];
+      else if (goal.kind === "<=") {
+        box = [Math.min(goal.value - delta, m - e), goal.value - delta];
+        if (m >= 0) box[0] = 0;
+      } else if (goal.kind === "range") {
+        box = goal.hi - goal.lo < 2 * delta ? [(goal.lo + goal.hi) / 2, (goal.lo + goal.hi) / 2] : [goal.lo + delta, goal.hi - delta];
+      } else box = [goal.value, goal.value];
+    }
+    const objective = objectives.find((o) => o.name === name);
+    if (objective) {
+      let ob = objective.sense === "max" ? [M - e, M + e] : [m - e, m + e];
+      if (objective.sense === "min" && m >= 0) ob[0] = Math.max(ob[0], 0);
+      if (box) {
+        const both = [Math.max(ob[0], box[0]), Math.min(ob[1], box[1])];
+        ob = both[0] > both[1] ? box : both;
+      }
+      box = ob;
+    }
+    return box || [m, M];
+  });
+  return {
+    classic: null, goals, objectives, propertyGoals, descriptorGoals, descriptorColumns, boxes,
+    alphas: rpAlphas(P), minProbability, texts: [...propertyGoals.filter((g) => g.index === undefined), ...goals].map(goalText),
+  };
+}
+
+/** Section 7.2: the conditions of candidates start .. start + rows - 1 (Float32Array, rows x P). */
+export function goalConditions(plan, start, rows) {
+  const P = plan.boxes.length;
+  const out = new Float32Array(rows * P);
+  for (let i = 0; i < rows; i++) {
+    const r = start + i;
+    for (let p = 0; p < P; p++) {
+      const [a, b] = plan.boxes[p];
+      const x = (r + 1) * plan.alphas[p];
+      const u = x - Math.floor(x);
+      out[i * P + p] = a + u * (b - a);
+    }
+  }
+  return out;
+}
+
+/** The objective values of a judged candidate, both "larger is better" (section 7.4). */
+function objectiveValues(plan, d, names) {
+  return plan.objectives.map((o) => {
+    let v;
+    if (o.descriptor) v = d.descriptors[o.name];
+    else {
+      const p = names.indexOf(o.name);
+      v = o.sense === "max" ? d.lower[p] : d.upper[p];
+    }
+    v = o.sense === "max" ? v : -v;
+    return Number.isNaN(v) ? -Infinity : v;
+  });
+}
+
+function byObjective(a, b) {
+  if (a.values[0] !== b.values[0]) return a.values[0] > b.values[0] ? -1 : 1;
+  if (a.pGoals !== b.pGoals) return a.pGoals > b.pGoals ? -1 : 1;
+  return a.index - b.index;
+}
+
+function byFrontOrder(a, b) {
+  if (a.values[0] !== b.values[0]) return a.values[0] > b.values[0] ? -1 : 1;
+  if (a.values[1] !== b.values[1]) return a.values[1] > b.values[1] ? -1 : 1;
+  return a.index - b.index;
+}
+
+/** The first non-dominated front of `items` (two values, larger is better) and the rest. */
+function firstFront(items) {
+  const sorted = items.slice().sort(byFrontOrder);
+  const front = [];
+  const rest = [];
+  for (const d of sorted) {
+    const [a, b] = d.values;
+    if (front.some((f) => f.values[0] >= a && f.values[1] >= b && (f.values[0] > a || f.values[1] > b))) rest.push(d);
+    else front.push(d);
+  }
+  return [front, rest];
+}
+
+/** Keeps judged candidates of a goal request and selects from them (section 7.4). */
+export class GoalSelection {
+  constructor(n, select, plan) {
+    this.n = n;
+    this.select = select;
+    this.plan = plan;
+    this.pMin = plan.minProbability;
+    this.nObjectives = plan.objectives.length;
+    const cap = Math.max(50 * n, 2000);
+    if (this.nObjectives === 0) {
+      this.inner = new Selection(n, select, 1 - this.pMin);
+      this.inner.weight = (d) => { const f = (d.pGoals - this.pMin) / (1 - this.pMin); return f * Math.sqrt(Math.sqrt(f)); };
+    } else {
+      this.pool = this.nObjectives === 1 ? new BestStore(cap, byObjective) : [];
+      this.fill = new BestStore(cap);
+    }
+  }
+
+  offer(d) {
+    d.inTolerance = d.pGoals >= this.pMin;
+    if (this.inner) return this.inner.offer(d);
+    if (!d.inTolerance) this.fill.offer(d);
+    else if (this.nObjectives === 1) this.pool.offer(d);
+    else this.pool.push(d);
+  }
+
+  finish() {
+    if (this.inner) return this.inner.finish();
+    const n = this.n;
+    const chosen = [];
+    const used = new Set();
+    const twinOfTaken = (d) => chosen.some((c) => l1(c.k, d.k) < MIN_DISTANCE_THOUSANDTHS);
+    const take = (d) => { chosen.push(d); used.add(d); };
+    let pool;
+    if (this.nObjectives === 1) {
+      pool = this.pool.sorted();
+      for (const d of pool) {
+        if (chosen.length >= n) break;
+        if (!twinOfTaken(d)) take(d);
+      }
+    } else {
+      pool = [];
+      let rest = this.pool;
+      let front = 0;
+      while (rest.length && chosen.length < n) {
+        const [members, others] = firstFront(rest);
+        rest = others;
+        members.forEach((d) => { d.front = front; });
+        front++;
+        pool.push(...members);
+        const eligible = members.filter((d) => !twinOfTaken(d));
+        const slots = n - chosen.length;
+        if (eligible.length <= slots) {
+          for (const d of eligible) if (!twinOfTaken(d)) take(d);
+          continue;
+        }
+        // spread along the front: the two ends, then the largest gap (normalized by the front's ranges)
+        const span = [0, 1].map((j) => {
+          const vs = members.map((d) => d.values[j]);
+          const s = Math.max(...vs) - Math.min(...vs);
+          return s > 0 && Number.isFinite(s) ? s : 1;
+        });
+        const dist = (a, b) => Math.abs(a.values[0] - b.values[0]) / span[0] + Math.abs(a.values[1] - b.values[1]) / span[1];
+        const mine = new Uint8Array(eligible.length);
+        const pick = (i) => { mine[i] = 1; take(eligible[i]); };
+        pick(0);
+        if (chosen.length < n && !twinOfTaken(eligible[eligible.length - 1])) pick(eligible.length - 1);
+        while (chosen.length < n) {
+          let best = -1;
+          let bestGap = -Infinity;
+          for (let i = 0; i < eligible.length; i++) {
+            if (mine[i] || twinOfTaken(eligible[i])) continue;
+            let gap = 0;
+            for (let j = i - 1; j >= 0; j--) if (mine[j]) { gap += dist(eligible[i], eligible[j]); break; }
+            for (let j = i + 1; j < eligible.length; j++) if (mine[j]) { gap += dist(eligible[i], eligible[j]); break; }
+            if (best < 0 || gap > bestGap) { best = i; bestGap = gap; }
+          }
+          if (best < 0) break;
+          pick(best);
+        }
+      }
+      pool.push(...rest);
+    }
+    const fromPool = chosen.length;
+    const fill = this.fill.sorted();
+    for (const d of fill) {
+      if (chosen.length >= n) break;
+      if (!twinOfTaken(d)) take(d);
+    }
+    const filled = chosen.length - fromPool;
+    let relaxed = 0;
+    for (const d of pool.concat(fill)) {
+      if (chosen.length >= n) break;
+      if (used.has(d)) continue;
+      chosen.push(d);
+      used.add(d);
+      relaxed++;
+    }
+    const twins = relaxed ? twinPairs(chosen) : 0;
+    const top = chosen.filter((d) => d.inTolerance);
+    const bottom = chosen.filter((d) => !d.inTolerance).sort(byScore);
+    if (this.nObjectives === 1) top.sort(byObjective);
+    else top.sort((a, b) => (a.front - b.front) || byFrontOrder(a, b));
+    return { chosen: top.concat(bottom), pool: pool.length, fromPool, filled, relaxed, twinPairs: twins };
+  }
+}
+
+/** The nearest training alloy of each design (section 7.5): {formula, distance} by L1 over printed vectors. */
+export function nearestTraining(designsK, trainingK, elements) {
+  const E = elements.length;
+  const N = trainingK.length / E;
+  return designsK.map((k) => {
+    let best = -1;
+    let bestD = Infinity;
+    for (let t = 0; t < N; t++) {
+      let d = 0;
+      for (let e = 0; e < E; e++) d += Math.abs(k[e] - trainingK[t * E + e]);
+      if (d < bestD) { bestD = d; best = t; }
+    }
+    return best < 0 ? null : { formula: formulaString(trainingK.subarray(best * E, (best + 1) * E), elements), distance: bestD / 20 };
+  });
+}
+
 // --------------------------------------------------------------------------- the pipeline
 
 function drawSeed() {
@@ -1172,7 +1765,9 @@ export function checkOptions(options) {
   const units = Array.isArray(metadata.condition_units) ? metadata.condition_units : names.map(() => "");
   const latentDim = Number(metadata.latent_dim);
   if (!Number.isInteger(latentDim) || latentDim < 1) throw new Error(`the generator's latent_dim is not a positive integer: ${metadata.latent_dim}`);
-  const target = checkTarget(options.target, names, trainingRange(metadata, names.length));
+  const goalMode = (Array.isArray(options.goals) && options.goals.length > 0) ||
+    (Array.isArray(options.objectives) && options.objectives.length > 0);
+  let target = goalMode ? null : checkTarget(options.target, names, trainingRange(metadata, names.length));
   const n = given(options.n) ? checkInteger(options.n, "n", 1) : DEFAULT_N;
   let candidates;
   if (given(options.candidates)) {
@@ -1194,7 +1789,17 @@ export function checkOptions(options) {
   const declared = Number(metadata.composition_threshold);
   const threshold = metadata.composition_threshold !== undefined && Number.isFinite(declared) ? declared : DROP_THRESHOLD;
   const constraints = checkConstraints(options.constraints, metadata.elements, threshold);
-  return { ...options, target, n, seed, candidates, select, tolerance, chunkSize, latentDim, threshold, constraints, names, units };
+  // Section 7: goals, objectives and min_probability (after every field of section 0).
+  const descriptors = options.descriptors ? (options.descriptors.E ? options.descriptors : descriptorTable(options.descriptors, metadata.elements)) : null;
+  let plan = checkGoals(options, metadata, constraints, tolerance, descriptors, typeof options.judgeFn === "function" || options.hasSurrogate === true);
+  if (plan && plan.classic) {
+    target = plan.classic;
+    plan = null;
+  } else if (goalMode && !plan) {
+    target = checkTarget(options.target, names, trainingRange(metadata, names.length));
+  }
+  return { ...options, target, n, seed, candidates, select, tolerance, chunkSize, latentDim, threshold, constraints, names, units,
+    plan, descriptors };
 }
 
 /** A number as Python's str() writes it in a message (nan, inf, 60, 0.5). */
@@ -1225,7 +1830,7 @@ function pythonList(items) {
  * float64 in condition order: finite, within float32, the names the generator's, and
  * nonnegative where the training values never are negative (or their range is unknown).
  */
-export function checkTarget(raw, names, range = null) {
+export function checkTarget(raw, names, range = null, partial = false) {
   const value = (v, field) => {
     const t = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
     if (typeof t !== "number" || (typeof v === "string" && Number.isNaN(t) && v.trim().toLowerCase() !== "nan")) {
@@ -1243,7 +1848,7 @@ export function checkTarget(raw, names, range = null) {
     const unknown = Object.keys(given).filter((key) => !names.includes(key)).sort();
     if (unknown.length) throw new TargetError(`the model is conditioned on ${pythonList(names)}; unknown target(s) ${pythonList(unknown)}.`, "target");
     const missing = names.filter((name) => !(name in given));
-    if (missing.length) throw new TargetError(`missing target value(s) for ${pythonList(missing)}.`, "target");
+    if (missing.length && !partial) throw new TargetError(`missing target value(s) for ${pythonList(missing)}.`, "target");
     values = names.map((name) => given[name]);
     fields = names.map((name) => `target['${name}']`);
   } else {
@@ -1258,6 +1863,7 @@ export function checkTarget(raw, names, range = null) {
     fields = names.map((_, i) => `target[${i}]`);
   }
   values.forEach((t, p) => {
+    if (t === undefined) return;
     if (t < 0 && (range === null || range[0][p] >= 0)) {
       throw new TargetError(`must be nonnegative${range === null ? "" : " (its training values are never negative)"}. Received: ${gText(t)}`, fields[p]);
     }
@@ -1278,7 +1884,7 @@ export function checkTarget(raw, names, range = null) {
 
 /** The notes known before any candidate is drawn (target range, training alloys). */
 function notesBefore(metadata, o) {
-  const notes = [...(o.constraints.notes || []), ...rangeWarnings(metadata, o.target)];
+  const notes = [...(o.constraints.notes || []), ...(o.plan ? [] : rangeWarnings(metadata, o.target))];
   const training = metadata.training_compositions;
   if (Array.isArray(training) && training.length && !o.constraints.trivial) {
     const E = metadata.elements.length;
@@ -1333,7 +1939,8 @@ export async function design(options) {
   const metadata = options.metadata;
   const elements = metadata.elements;
   const E = elements.length;
-  const P = o.target.length;
+  const P = o.names.length;
+  const plan = o.plan;
   const floors = scaleFloors(metadata, P);
   const notes = notesBefore(metadata, o);
   const surrogateName = options.surrogateName || "the surrogate";
@@ -1341,16 +1948,21 @@ export async function design(options) {
   const more = options.candidatesName ? ` (${options.candidatesName})` : "";
   let calibrated = null;
   const seen = new Set();
-  const selection = new Selection(o.n, o.select, o.tolerance);
+  const selection = plan ? new GoalSelection(o.n, o.select, plan) : new Selection(o.n, o.select, o.tolerance);
+  const descriptorNames = plan ? plan.descriptorColumns : [];
   const counts = { candidates: o.candidates, valid: 0, distinct: 0, inTolerance: 0 };
   const row = new Int32Array(E);
-  const condition32 = Float32Array.from(o.target);
+  const condition32 = plan ? null : Float32Array.from(o.target);
   const z32 = Math.fround(INTERVAL_Z);
   for (let start = 0; start < o.candidates; start += o.chunkSize) {
     const rows = Math.min(o.chunkSize, o.candidates - start);
     const z = noise(o.seed, start, rows, o.latentDim);
-    const condition = new Float32Array(rows * P);
-    for (let i = 0; i < rows; i++) condition.set(condition32, i * P);
+    let condition;
+    if (plan) condition = goalConditions(plan, start, rows);
+    else {
+      condition = new Float32Array(rows * P);
+      for (let i = 0; i < rows; i++) condition.set(condition32, i * P);
+    }
     const raw = await generateFn(z, condition, rows);
     if (!raw || raw.length !== rows * E) {
       throw new Error(`the generator returned ${raw ? raw.length : 0} values for ${rows} rows of ${E} elements`);
@@ -1358,11 +1970,20 @@ export async function design(options) {
     const fresh = [];
     for (let i = 0; i < rows; i++) {
       if (!repairRow(raw, i * E, o.constraints, row)) continue;
+      let values = null;
+      if (descriptorNames.length) {
+        // Section 7.3: exact descriptor goals are constraints on the printed composition.
+        values = descriptorsOf(o.descriptors, row, 0, descriptorNames);
+        if (plan.descriptorGoals.some((g) => !(values[g.name] >= g.lo && values[g.name] <= g.hi))) continue;
+        if (plan.objectives.some((ob) => ob.descriptor && Number.isNaN(values[ob.name]))) continue;
+      }
       counts.valid++;
       const key = row.join(",");
       if (seen.has(key)) continue;
       seen.add(key);
-      fresh.push({ index: start + i, k: Int32Array.from(row) });
+      const d = { index: start + i, k: Int32Array.from(row) };
+      if (values) d.descriptors = values;
+      fresh.push(d);
     }
     counts.distinct += fresh.length;
     if (fresh.length && hasSurrogate) {
@@ -1390,19 +2011,28 @@ export async function design(options) {
           d.lower = d.mean.map((m, p) => Math.fround(m - half[p]));
           d.upper = d.mean.map((m, p) => Math.fround(m + half[p]));
         }
-        d.errors = relativeErrors(out.mean, i * P, o.target, floors);
-        d.score = scoreOf(d.errors);
-        d.inTolerance = d.errors.every((e) => e <= o.tolerance);
+        if (plan) {
+          let pGoals = 1;
+          for (const g of plan.propertyGoals) pGoals *= goalProbability(d.mean[g.p], d.lower[g.p], d.upper[g.p], g.lo, g.hi);
+          d.pGoals = pGoals;
+          d.score = Number.isNaN(pGoals) ? Infinity : 1 - pGoals;
+        } else {
+          d.errors = relativeErrors(out.mean, i * P, o.target, floors);
+          d.score = scoreOf(d.errors);
+          d.inTolerance = d.errors.every((e) => e <= o.tolerance);
+        }
       });
     } else {
       for (const d of fresh) {
         d.score = 0;
         d.inTolerance = true;
+        if (plan) d.pGoals = 1;
       }
     }
     for (const d of fresh) {
-      if (d.inTolerance) counts.inTolerance++;
+      if (plan && plan.objectives.length) d.values = objectiveValues(plan, d, o.names);
       selection.offer(d);
+      if (d.inTolerance) counts.inTolerance++;
     }
     if (options.onProgress) options.onProgress(start + rows, o.candidates);
   }
@@ -1422,7 +2052,11 @@ export async function design(options) {
       `${surrogateName} has no calibrated interval outputs.`);
   }
   const { chosen, pool, fromPool, filled, relaxed, twinPairs: pairs } = selection.finish();
-  if (hasSurrogate && pool !== null && filled) {
+  if (plan && hasSurrogate && pool !== null && filled) {
+    const inPool = counts.inTolerance;
+    notes.push(`only ${thousands(inPool)} distinct candidate${inPool === 1 ? "" : "s"} meet the goals with probability >= ` +
+      `${gText(plan.minProbability)}: the rest are the most probable others.`);
+  } else if (hasSurrogate && pool !== null && filled) {
     if (pool < o.n) {
       const count = `${thousands(pool)} distinct candidate${pool === 1 ? " is" : "s are"}`;
       notes.push(`only ${count} within ${gText(100 * o.tolerance)} % of the target on every property: the rest ` +
@@ -1446,15 +2080,18 @@ export async function design(options) {
       (o.constraints.given ? "" : ", or aim nearer the training data: the generator collapses far from it") + ").");
   }
   const usesOracle = oracleApplies(metadata);
+  const training = metadata.training_compositions;
+  const trainingK = Array.isArray(training) && training.length ? parsePrinted(training, elements) : null;
   let logProb = null;
   if (hasLogProb && chosen.length) {
     const fractions = new Float32Array(chosen.length * E);
     chosen.forEach((d, i) => { for (let e = 0; e < E; e++) fractions[i * E + e] = d.k[e] / UNIT; });
     const condition = new Float32Array(chosen.length * P);
-    for (let i = 0; i < chosen.length; i++) condition.set(condition32, i * P);
+    for (let i = 0; i < chosen.length; i++) condition.set(plan ? goalConditions(plan, chosen[i].index, 1) : condition32, i * P);
     logProb = Array.from(await logProbFn(fractions, condition, chosen.length), Number);
     if (logProb.length !== chosen.length) throw new Error(`the log-density model returned ${logProb.length} values for ${chosen.length} designs`);
   }
+  const nearest = trainingK ? nearestTraining(chosen.map((d) => d.k), trainingK, elements) : null;
   const designs = chosen.map((d, i) => {
     const fractions = Array.from(d.k, (v) => v / UNIT);
     const out = {
@@ -1468,19 +2105,31 @@ export async function design(options) {
       system: systemOf(d.k, elements),
     };
     if (hasSurrogate) {
-      Object.assign(out, { mean: d.mean, lower: d.lower, upper: d.upper, errors: Array.from(d.errors) });
+      Object.assign(out, { mean: d.mean, lower: d.lower, upper: d.upper });
+      if (!plan) out.errors = Array.from(d.errors);
       if (d.std) out.std = d.std;
+    }
+    if (plan) {
+      out.pGoals = d.pGoals;
+      out.descriptors = d.descriptors || {};
+      if (plan.objectives.length) out.objectiveValues = d.values;
     }
     if (usesOracle) {
       // A design of oxygen alone (possible under constraints) has no oracle values.
       out.oracle = elements.some((s, e) => s !== "O" && fractions[e] > 0)
         ? oracleProperties(fractions, elements)
         : new Array(P).fill(NaN);
-      const errors = relativeErrors(out.oracle, 0, o.target, floors);
-      out.oracleErrors = Array.from(errors);
-      out.oracleError = numpySum(errors, 0, P) / P;
+      if (!plan) {
+        const errors = relativeErrors(out.oracle, 0, o.target, floors);
+        out.oracleErrors = Array.from(errors);
+        out.oracleError = numpySum(errors, 0, P) / P;
+      }
     }
     if (logProb) out.logProb = logProb[i];
+    if (nearest) {
+      out.nearestTraining = nearest[i].formula;
+      out.nearestDistance = nearest[i].distance;
+    }
     return out;
   });
   const result = {
@@ -1505,7 +2154,18 @@ export async function design(options) {
     maxElements: o.constraints.maxElements,
     constraints: o.constraints.description,
     noise: NOISE_SPEC,
+    hasNearest: Boolean(trainingK),
+    goalMode: Boolean(plan),
   };
+  if (plan) {
+    Object.assign(result, {
+      target: null,
+      goals: plan.texts,
+      objectives: plan.objectives.map((ob) => [ob.name, ob.sense]),
+      descriptorColumns: plan.descriptorColumns,
+      minProbability: plan.minProbability,
+    });
+  }
   result.columns = designColumns(result);
   return result;
 }

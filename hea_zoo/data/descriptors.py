@@ -463,3 +463,17 @@ def descriptor_table_json(elements: Sequence[str]) -> dict:
     JSON-serializable dict (NaN as null) that an exporter writes for the JavaScript engine.
     `DescriptorTable.from_json` rebuilds the same table."""
     return _table(tuple(elements)).to_json()
+
+
+def write_descriptor_json(folder, elements: Sequence[str]) -> Path:
+    """Writes ``descriptors.json`` (`descriptor_table_json(elements)`) into `folder`, beside
+    exported models, for the JavaScript engine (examples/web/engine.js) to read as data.
+
+    Returns:
+        The path written.
+    """
+    import json
+
+    path = Path(folder) / "descriptors.json"
+    path.write_text(json.dumps(descriptor_table_json(elements), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
