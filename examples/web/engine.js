@@ -676,12 +676,12 @@ export function twinPairs(designs) {
  * earlier in the pool), where a candidate within L1 < 30 thousandths of one taken (a twin)
  * is not eligible. Returns the positions taken (at most `n`, fewer when none is eligible).
  */
-function maxSum(pool, n, tolerance, weightOf = null) {
+function maxSum(pool, n, tolerance) {
   const P = pool.length;
   const E = pool[0].k.length;
   const k = new Int32Array(P * E);
   pool.forEach((d, i) => k.set(d.k, i * E));
-  const weight = Float64Array.from(pool, (d) => (weightOf ? weightOf(d) : discount(d.score, tolerance)));
+  const weight = Float64Array.from(pool, (d) => discount(d.score, tolerance));
   const norm = new Float64Array(P);
   for (let i = 0; i < P; i++) {
     let q = 0;
@@ -756,7 +756,7 @@ export class Selection {
     if (this.best) return { chosen: this.best.sorted().slice(), pool: null, fromPool: 0, filled: 0, relaxed: 0, twinPairs: 0 };
     const pool = this.pool.sorted();
     const fill = this.fill.sorted();
-    const taken = pool.length ? maxSum(pool, this.n, this.tolerance, this.weight || null) : [];
+    const taken = pool.length ? maxSum(pool, this.n, this.tolerance) : [];
     const chosen = taken.map((i) => pool[i]);
     const used = new Set(chosen);
     for (const d of fill) {
@@ -979,11 +979,10 @@ export function designsTable(result, model, maxRows = null) {
   const shown = maxRows === null ? designs.length : Math.min(designs.length, maxRows);
   let lines;
   if (goalMode) {
-    const asked = [result.goals.join(", "), ...result.objectives.map(([name, sense]) => `${sense === "max" ? "maximize" : "minimize"} ${name}`)]
-      .filter(Boolean).join("; ");
-    const order = result.objectives.length ? "best by objective first" : "most probable first";
+    const asked = [...result.goals, ...result.objectives.map(([name, sense]) => `${sense} ${name}`)].join(", ");
+    const order = result.objectives.length ? "by objective" : "likeliest to meet the goals first";
     lines = [`goals: ${asked}  (model: ${model}, seed ${result.seed}, ${thousands(designs.length)} designs, ` +
-      `${result.select} selection, ${order})`];
+      `${result.objectives.length ? "objective" : result.select} selection, ${order})`];
   } else {
     const head = names.map((name, p) => `${name} = ${gText(result.target[p])} ${units[p] || ""}`.trimEnd()).join(", ");
     const order = result.hasSurrogate ? "best by surrogate first" : "not judged: no surrogate";
@@ -1009,7 +1008,7 @@ export function designsTable(result, model, maxRows = null) {
     });
     if (goalMode) {
       cells.push(formatFixed(d.pGoals, 3));
-      for (const name of result.descriptorColumns) cells.push(formatFixed(d.descriptors[name], 3));
+      for (const name of result.descriptorColumns) cells.push(formatFixed(d.descriptors[name], name === "tm" ? 1 : 2));
     }
     if (result.hasLogProb) cells.push(formatFixed(d.logProb, 1));
     cells.push(d.system);
@@ -1020,7 +1019,7 @@ export function designsTable(result, model, maxRows = null) {
   const fmt = (cells) => cells.map((c, j) => (left.has(j) ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join("  ").trimEnd();
   lines.push(fmt(columns), ...table.map(fmt));
   if (shown < designs.length) lines.push(`... ${thousands(designs.length - shown)} more designs`);
-  const tol = goalMode ? `, ${thousands(result.counts.inTolerance)} with P(goals) >= ${gText(result.minProbability)}`
+  const tol = goalMode ? (result.hasSurrogate ? `, ${thousands(result.counts.inTolerance)} meet every goal with P >= ${gText(result.minProbability)}` : "")
     : result.hasSurrogate ? `, ${thousands(result.counts.inTolerance)} within ${gText(100 * result.tolerance)} %` : "";
   lines.push(`${thousands(designs.length)} designs span ${thousands(result.systems)} alloy systems (elements >= 5 at.%); ` +
     `${thousands(result.candidates)} candidates, ${thousands(result.counts.distinct)} distinct and valid${tol}.`);
@@ -1341,227 +1340,296 @@ export function rpAlphas(P) {
   });
 }
 
-const NUMBER_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-const SPECIAL_NUMBER = /^([+-]?)(inf|infinity|nan)$/i;
+const GOAL_FORMS = "NAME>=V, NAME<=V, NAME=LO:HI or NAME=V";
+const GOAL_TEXT = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|=)\s*(\S.*?)\s*$/;
+const GOAL_NUMBER = /^(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|infinity|nan))$/i;
+const WORD = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-function goalNumber(text) {
+/** Python's repr of a string or a list of strings/numbers, as the Python engine's messages show it. */
+function pyRepr(v) {
+  if (typeof v === "string") {
+    const q = v.includes("'") && !v.includes('"') ? '"' : "'";
+    return q + v.replace(/\\/g, "\\\\").replace(q === "'" ? /'/g : /"/g, `\\${q}`).replace(/\n/g, "\\n")
+      .replace(/\r/g, "\\r").replace(/\t/g, "\\t") + q;
+  }
+  if (Array.isArray(v)) return `[${v.map(pyRepr).join(", ")}]`;
+  if (typeof v === "number") return numberText(v);
+  if (v === null || v === undefined) return "None";
+  if (typeof v === "boolean") return v ? "True" : "False";
+  return JSON.stringify(v) ?? String(v);
+}
+
+function goalNumber(text, source, field) {
   const s = text.trim();
-  if (NUMBER_TEXT.test(s)) return Number(s);
-  const m = SPECIAL_NUMBER.exec(s);
-  if (m) return m[2].toLowerCase() === "nan" ? NaN : m[1] === "-" ? -Infinity : Infinity;
-  return undefined;
+  if (!GOAL_NUMBER.test(s)) throw new TargetError(`expects ${GOAL_FORMS}. Received: ${pyRepr(source)}`, field);
+  const lower = s.toLowerCase().replace(/^[+-]/, "");
+  const value = lower === "nan" ? NaN : lower.startsWith("inf") ? (s.startsWith("-") ? -Infinity : Infinity) : Number(s);
+  if (!Number.isFinite(value)) throw new TargetError(`values must be finite numbers. Received: ${pyRepr(source)}`, field);
+  return value;
 }
 
-/** A goal's canonical text: NAME>=V, NAME<=V, NAME=LO:HI, NAME=V. */
+/** A goal's text (hea_zoo Goal.text): NAME=V (a point), NAME<=V, NAME>=V, NAME=LO:HI. */
 export function goalText(g) {
-  if (g.kind === ">=") return `${g.name}>=${gText(g.value)}`;
-  if (g.kind === "<=") return `${g.name}<=${gText(g.value)}`;
-  if (g.kind === "range") return `${g.name}=${gText(g.lo)}:${gText(g.hi)}`;
-  return `${g.name}=${gText(g.value)}`;
+  if (g.point !== null && g.point !== undefined) return `${g.name}=${gText(g.point)}`;
+  if (g.lo === -Infinity) return `${g.name}<=${gText(g.hi)}`;
+  if (g.hi === Infinity) return `${g.name}>=${gText(g.lo)}`;
+  return `${g.name}=${gText(g.lo)}:${gText(g.hi)}`;
 }
 
 /**
- * Parses one goal (section 7.1): a string `NAME>=V`, `NAME<=V`, `NAME=LO:HI`, `NAME=V`, or an
- * object {name, lo, hi} (a range; null/undefined ends open). Returns {name, kind, value, lo, hi}
- * (the interval of a point goal is set later, from the tolerance). Throws a TargetError on `field`.
+ * One goal (section 7.1, hea_zoo.serving.design.goals.parse_goal): a string `NAME>=V`,
+ * `NAME<=V`, `NAME=LO:HI`, `NAME=V`, or an object {name, lo, hi, point} (open ends
+ * -Infinity/+Infinity or absent). Returns {name, lo, hi, point} (point null unless a point
+ * goal, whose interval is set from the tolerance later). Throws a TargetError on `field`.
  */
-export function parseGoal(raw, field) {
-  const bad = (shown) => new TargetError("a goal must read NAME>=V, NAME<=V, NAME=LO:HI or NAME=V (e.g. shear_modulus>=60). " +
-    `Received: ${shown}`, field);
-  const finite = (v) => { if (!Number.isFinite(v)) throw new TargetError(`${numberText(v)} is not a finite number.`, field); return v; };
-  if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && typeof raw.name === "string") {
-    const lo = raw.lo === null || raw.lo === undefined ? -Infinity : Number(raw.lo);
-    const hi = raw.hi === null || raw.hi === undefined ? Infinity : Number(raw.hi);
-    if (Number.isNaN(lo) || Number.isNaN(hi)) throw new TargetError("nan is not a finite number.", field);
-    if (lo === Infinity || hi === -Infinity) throw new TargetError(`${numberText(lo === Infinity ? lo : hi)} is not a finite number.`, field);
-    const name = raw.name.trim();
-    if (lo === -Infinity && hi === Infinity) throw bad(JSON.stringify(raw));
-    if (lo === -Infinity) return { name, kind: "<=", value: hi, lo, hi };
-    if (hi === Infinity) return { name, kind: ">=", value: lo, lo, hi };
-    if (lo > hi) throw new TargetError(`the range ${gText(lo)}:${gText(hi)} is empty (${gText(lo)} > ${gText(hi)}).`, field);
-    return { name, kind: "range", lo, hi };
+export function parseGoal(value, field = "goals") {
+  if (value !== null && typeof value === "object" && !Array.isArray(value) && "name" in value) {
+    const name = value.name;
+    const shown = () => pyRepr(goalText({ name, lo: lo, hi: hi, point }));
+    if (typeof name !== "string" || !WORD.test(name)) throw new TargetError(`a goal's name must be a word. Received: ${pyRepr(name)}`, field);
+    const num = (v, fallback) => (v === undefined || v === null ? fallback : typeof v === "number" ? v : NaN);
+    let lo = num(value.lo, -Infinity);
+    let hi = num(value.hi, Infinity);
+    const point = value.point === undefined || value.point === null ? null : num(value.point, NaN);
+    if ([value.lo, value.hi, value.point].some((v) => v !== undefined && v !== null && typeof v !== "number")) {
+      throw new TargetError(`a goal's bounds must be numbers. Received: ${JSON.stringify(value)}`, field);
+    }
+    if (point !== null) {
+      if (!Number.isFinite(point)) throw new TargetError(`values must be finite numbers. Received: ${shown()}`, field);
+      return { name, lo: point, hi: point, point };
+    }
+    if (Number.isNaN(lo) || Number.isNaN(hi) || lo === Infinity || hi === -Infinity || (!Number.isFinite(lo) && !Number.isFinite(hi))) {
+      throw new TargetError(`values must be finite numbers. Received: ${shown()}`, field);
+    }
+    if (lo > hi) throw new TargetError(`LO must not exceed HI. Received: ${shown()}`, field);
+    return { name, lo, hi, point: null };
   }
-  if (typeof raw !== "string") throw bad(JSON.stringify(raw) ?? String(raw));
-  const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|=)\s*(.*)$/s.exec(raw.trim());
-  if (!m) throw bad(quoted(raw));
+  if (typeof value !== "string") throw new TargetError(`expects a string (${GOAL_FORMS}) or a Goal. Received: ${pyRepr(value)}`, field);
+  const m = GOAL_TEXT.exec(value);
+  if (!m) throw new TargetError(`expects ${GOAL_FORMS}. Received: ${pyRepr(value)}`, field);
   const [, name, op, rest] = m;
-  if (op === "=" && rest.includes(":")) {
-    const [a, b, ...more] = rest.split(":");
-    const lo = goalNumber(a);
-    const hi = more.length ? undefined : goalNumber(b);
-    if (lo === undefined || hi === undefined) throw bad(quoted(raw));
-    return { name, kind: "range", lo, hi, raw };
+  if (op === ">=") return { name, lo: goalNumber(rest, value, field), hi: Infinity, point: null };
+  if (op === "<=") return { name, lo: -Infinity, hi: goalNumber(rest, value, field), point: null };
+  const colon = rest.indexOf(":");
+  if (colon >= 0) {
+    const lo = goalNumber(rest.slice(0, colon), value, field);
+    const hi = goalNumber(rest.slice(colon + 1), value, field);
+    if (lo > hi) throw new TargetError(`LO must not exceed HI. Received: ${pyRepr(value)}`, field);
+    return { name, lo, hi, point: null };
   }
-  const value = goalNumber(rest);
-  if (value === undefined) throw bad(quoted(raw));
-  return { name, kind: op === ">=" ? ">=" : op === "<=" ? "<=" : "point", value, raw };
+  const v = goalNumber(rest, value, field);
+  return { name, lo: v, hi: v, point: v };
+}
+
+/** One objective: [NAME, "max"|"min"], {name, sense}, or a string "max:NAME" / "min:NAME". */
+export function parseObjective(value, field = "objectives") {
+  let v = value;
+  if (typeof v === "string" && v.includes(":")) {
+    const at = v.indexOf(":");
+    v = [v.slice(at + 1).trim(), v.slice(0, at).trim()];
+  } else if (v && typeof v === "object" && !Array.isArray(v) && "name" in v) v = [v.name, v.sense];
+  if (Array.isArray(v) && v.length === 2 && typeof v[0] === "string" && (v[1] === "max" || v[1] === "min") && WORD.test(v[0])) {
+    return [v[0], v[1]];
+  }
+  throw new TargetError(`expects (NAME, 'max') or (NAME, 'min'). Received: ${pyRepr(value)}`, field);
 }
 
 /**
- * Section 7.1: checks a request's goals, objectives and min_probability against the
- * generator's metadata, the constraints and the (goal-mode) target. Returns null for the
- * classic request (no goal, no objective, or point goals on every property only), else the
- * goal plan used by the design run.
+ * The goal fields of a request checked without a model (hea_zoo DesignRequest): goals parsed
+ * and not repeated, at most two distinct objectives, min_probability in (0, 1).
  */
-export function checkGoals(options, metadata, constraints, tolerance, descriptors = null, hasSurrogate = true) {
+export function checkGoalFields(options) {
+  let goals = given(options.goals) ? options.goals : [];
+  if (typeof goals === "string" || (goals && typeof goals === "object" && !Array.isArray(goals) && "name" in goals)) goals = [goals];
+  if (!Array.isArray(goals)) throw new TargetError(`must be a list of goals. Received: ${pyRepr(goals)}`, "goals");
+  goals = goals.map((g, i) => parseGoal(g, `goals[${i}]`));
+  const seen = new Set();
+  goals.forEach((g, i) => {
+    if (seen.has(g.name)) throw new TargetError(`${g.name} is given twice; give each goal once.`, `goals[${i}]`);
+    seen.add(g.name);
+  });
+  let objectives = given(options.objectives) ? options.objectives : [];
+  if (typeof objectives === "string" || (Array.isArray(objectives) && objectives.length === 2 && typeof objectives[0] === "string" &&
+      (objectives[1] === "max" || objectives[1] === "min"))) objectives = [objectives];
+  objectives = Array.from(objectives).map((o, i) => parseObjective(o, `objectives[${i}]`));
+  if (objectives.length > 2) {
+    throw new TargetError(`at most two objectives. Received ${objectives.length}: ${pyRepr(objectives.map((o) => o[0]))}`, "objectives[2]");
+  }
+  if (objectives.length === 2 && objectives[0][0] === objectives[1][0]) {
+    throw new TargetError(`${objectives[1][0]} is given twice; give each objective once.`, "objectives[1]");
+  }
+  const pMin = given(options.minProbability) ? options.minProbability : DEFAULT_MIN_PROBABILITY;
+  if (typeof pMin !== "number" || !Number.isFinite(pMin) || !(pMin > 0 && pMin < 1)) {
+    throw new TargetError(`must be a number in (0, 1). Received: ${pyRepr(pMin)}`, "min_probability");
+  }
+  return { goals, objectives, minProbability: pMin };
+}
+
+/**
+ * Section 7.1-7.2 (hea_zoo Designer.plan): the goals resolved against the generator, the
+ * constraints and the target. `fields` is checkGoalFields' result; `target` an object name ->
+ * value (the point goals a goal request may give) or a full sequence. Returns the plan, or
+ * {classic: target values} for a request that is the classic one.
+ */
+export function planGoals(fields, target, metadata, constraints, tolerance, descriptors = null, surrogate = true, generatorPath = null) {
   const names = metadata.condition_names;
   const P = names.length;
-  const goalsRaw = given(options.goals) ? options.goals : [];
-  const objectivesRaw = given(options.objectives) ? options.objectives : [];
-  if (!Array.isArray(goalsRaw)) throw new TargetError(`must be a list of goals. Received: ${JSON.stringify(goalsRaw)}`, "goals");
-  if (!Array.isArray(objectivesRaw)) throw new TargetError(`must be a list of objectives. Received: ${JSON.stringify(objectivesRaw)}`, "objectives");
-  const minProbability = given(options.minProbability) ? options.minProbability : DEFAULT_MIN_PROBABILITY;
-  if (typeof minProbability !== "number" || !(minProbability > 0 && minProbability < 1)) {
-    throw new TargetError(`must be a number in (0, 1). Received: ${numberText(minProbability)}`, "min_probability");
+  const { goals, objectives, minProbability } = fields;
+  // The classic request: point goals on properties, covering every property with the target, nothing else.
+  let values = null;
+  if (target !== null && typeof target === "object" && !Array.isArray(target) && !ArrayBuffer.isView(target)) values = { ...target };
+  else if (target && target.length) values = target.length === P ? Object.fromEntries(names.map((n, p) => [n, target[p]])) : null;
+  else values = {};
+  if (!objectives.length && goals.every((g) => g.point !== null && names.includes(g.name)) && values !== null) {
+    const merged = { ...values };
+    for (const g of goals) merged[g.name] = g.point;
+    if (Object.keys(merged).sort().join("\u0000") === names.slice().sort().join("\u0000")) {
+      return { classic: checkTarget(merged, names, trainingRange(metadata, P)) };
+    }
   }
-  if (!goalsRaw.length && !objectivesRaw.length) return null;
-  const valid = [...names, ...DESCRIPTOR_NAMES];
   const range = trainingRange(metadata, P);
-  const floors = scaleFloors(metadata, P);
-  // The point targets of a goal request (a mapping may name some conditions only).
-  const target = options.target;
-  const fromTarget = new Map();
-  if (given(target)) {
-    checkTarget(target, names, range, true).forEach((v, p) => { if (v !== undefined) fromTarget.set(names[p], v); });
+  let targetNames = [];
+  let targetValues = {};
+  if (target !== null && typeof target === "object" && !Array.isArray(target) && !ArrayBuffer.isView(target)) {
+    const checked = checkTarget(target, names, range, true);
+    names.forEach((n, p) => { if (checked[p] !== undefined) { targetNames.push(n); targetValues[n] = checked[p]; } });
+  } else if (target && target.length) {
+    checkTarget(target, names, range).forEach((v, p) => { targetNames.push(names[p]); targetValues[names[p]] = v; });
   }
-  const goals = [];
-  const seen = new Map();
-  goalsRaw.forEach((raw, i) => {
-    const field = `goals[${i}]`;
-    const g = parseGoal(raw, field);
-    if (!valid.includes(g.name)) throw new TargetError(`unknown name ${quoted(g.name)}; valid names: ${valid.join(", ")}.`, field);
-    for (const v of [g.value, g.lo, g.hi]) {
-      if (v !== undefined && !Number.isFinite(v) && !(g.raw === undefined && Math.abs(v) === Infinity)) {
-        throw new TargetError(`${numberText(v)} is not a finite number.`, field);
-      }
-    }
-    if (g.kind === "range" && g.lo > g.hi) {
-      throw new TargetError(`the range ${gText(g.lo)}:${gText(g.hi)} is empty (${gText(g.lo)} > ${gText(g.hi)}).`, field);
-    }
-    if (seen.has(g.name)) throw new TargetError(`${g.name} has a goal already (goals[${seen.get(g.name)}]).`, field);
-    seen.set(g.name, i);
-    if (fromTarget.has(g.name)) throw new TargetError(`${g.name} has both a point target and a goal.`, field);
-    g.field = field;
-    g.index = i;
-    g.descriptor = !names.includes(g.name);
-    goals.push(g);
-  });
-  const objectives = [];
-  const seenObjective = new Map();
-  objectivesRaw.forEach((raw, i) => {
-    const field = `objectives[${i}]`;
-    let name;
-    let sense;
-    if (Array.isArray(raw) && raw.length === 2 && typeof raw[0] === "string") [name, sense] = raw;
-    else if (raw && typeof raw === "object" && !Array.isArray(raw) && typeof raw.name === "string") ({ name, sense } = raw);
-    else throw new TargetError(`an objective must be (NAME, 'max' or 'min'). Received: ${JSON.stringify(raw) ?? String(raw)}`, field);
-    name = name.trim();
-    if (sense !== "max" && sense !== "min") throw new TargetError(`must be max or min. Received: ${typeof sense === "string" ? quoted(sense) : JSON.stringify(sense)}`, field);
-    if (!valid.includes(name)) throw new TargetError(`unknown name ${quoted(name)}; valid names: ${valid.join(", ")}.`, field);
-    if (seenObjective.has(name)) throw new TargetError(`${name} is an objective already (objectives[${seenObjective.get(name)}]).`, field);
-    seenObjective.set(name, i);
-    objectives.push({ name, sense, field, descriptor: !names.includes(name) });
-  });
-  if (objectives.length > 2) throw new TargetError(`at most two objectives. Received: ${objectives.length}`, "objectives");
-  // Intervals: point goals within the tolerance.
-  for (const g of goals) {
-    if (g.kind === ">=") { g.lo = g.value; g.hi = Infinity; }
-    else if (g.kind === "<=") { g.lo = -Infinity; g.hi = g.value; }
-    else if (g.kind === "point") {
-      const floor = g.descriptor ? 1e-9 : floors[names.indexOf(g.name)];
-      const d = tolerance * Math.max(Math.abs(g.value), floor);
-      g.lo = g.value - d;
-      g.hi = g.value + d;
-    }
-  }
-  // The classic request: point goals on every property, nothing else.
-  const allPoint = objectives.length === 0 && goals.every((g) => g.kind === "point" && !g.descriptor) &&
-    names.every((name) => fromTarget.has(name) || goals.some((g) => g.name === name));
-  if (allPoint) return { classic: names.map((name) => (fromTarget.has(name) ? fromTarget.get(name) : goals.find((g) => g.name === name).value)) };
-  // Reachability: descriptors over the allowed elements, properties within the far-outside rule.
-  const allowedElements = metadata.elements.filter((_, e) => constraints.allowed[e]);
-  for (const g of goals) {
-    if (g.descriptor) {
-      if (g.name === "delta" || g.name === "omega") {
-        if (g.hi < 0) throw new TargetError(`no composition of the allowed elements has ${goalText(g)}: ${g.name} is never negative.`, g.field);
-      } else if (g.name !== "dhmix" && descriptors) {
-        const column = { density: "density", vec: "valence_electrons", tm: "melting_point" }[g.name];
-        const at = new Map(descriptors.elements.map((s, e) => [s, e]));
-        const vals = allowedElements.map((s) => (at.has(s) ? descriptors.values[column][at.get(s)] : NaN)).filter(Number.isFinite);
-        if (vals.length) {
-          const mn = Math.min(...vals);
-          const mx = Math.max(...vals);
-          if (g.hi < mn || g.lo > mx) {
-            throw new TargetError(`no composition of the allowed elements has ${goalText(g)}: ${g.name} lies between ${gText(mn)} and ${gText(mx)} over them.`, g.field);
-          }
-        }
-      }
-    } else if (range) {
-      const p = names.indexOf(g.name);
-      const w = range[1][p] - range[0][p];
-      if (g.hi < range[0][p] - FAR_OUTSIDE * w || g.lo > range[1][p] + FAR_OUTSIDE * w) {
-        throw new TargetError(`${goalText(g)} is far outside the training data of ${g.name} (${gTextTo(range[0][p], 4)} to ` +
-          `${gTextTo(range[1][p], 4)}): more than the data's range beyond it, where the models know nothing.`, g.field);
-      }
-    }
-  }
-  if (!range) throw new TargetError("goals need the generator's training range (metadata condition_range).", "goals");
-  if (!hasSurrogate) {
-    const g = goals.find((x) => !x.descriptor);
-    if (g || fromTarget.size) throw new TargetError(`${g ? g.name : [...fromTarget.keys()][0]} is judged by the surrogate, and there is none.`, g ? g.field : "target");
-    const o = objectives.find((x) => !x.descriptor);
-    if (o) throw new TargetError(`${o.name} is judged by the surrogate, and there is none.`, o.field);
-  }
-  if (!descriptors) {
-    const g = goals.find((x) => x.descriptor) || objectives.find((x) => x.descriptor);
-    if (g) throw new TargetError("descriptor goals need descriptors.json beside the models (hea_zoo.data.descriptors.write_descriptor_json).", g.field);
-  }
-  // Property goals in order: the target's point goals (condition order), then the goals as given.
+  const rng = range || [names.map(() => 0), names.map(() => 1)];
+  const valid = [...names, ...DESCRIPTOR_NAMES];
   const propertyGoals = [];
-  names.forEach((name, p) => {
-    if (fromTarget.has(name)) {
-      const v = fromTarget.get(name);
-      const d = tolerance * Math.max(Math.abs(v), floors[p]);
-      propertyGoals.push({ name, kind: "point", value: v, lo: v - d, hi: v + d, p, descriptor: false });
+  const descriptorGoals = [];
+  const resolved = [];
+  const byCondition = new Map();
+  goals.forEach((goal0, i) => {
+    const field = `goals[${i}]`;
+    let goal = goal0;
+    if (!valid.includes(goal.name)) throw new TargetError(`unknown goal name ${pyRepr(goal.name)}; valid names: ${valid.join(", ")}.`, field);
+    if (targetNames.includes(goal.name)) throw new TargetError(`${goal.name} has a target value too; give it once (a target or a goal).`, field);
+    let { lo, hi } = goal;
+    if (goal.point !== null) {
+      const v = goal.point;
+      const floor = names.includes(goal.name) ? 0.01 * (rng[1][names.indexOf(goal.name)] - rng[0][names.indexOf(goal.name)]) : 0.0;
+      const d = tolerance * Math.max(Math.abs(v), floor);
+      lo = v - d;
+      hi = v + d;
+      goal = { name: goal.name, lo, hi, point: v };
     }
+    if (names.includes(goal.name)) {
+      const j = names.indexOf(goal.name);
+      const m = rng[0][j];
+      const big = rng[1][j];
+      const w = big - m;
+      if (range && (hi < m - w || lo > big + w)) {
+        throw new TargetError(`${goalText(goal)} lies far outside the training data of ${goal.name} (${gTextTo(m, 4)} to ${gTextTo(big, 4)}): ` +
+          "more than the data's range beyond it, where the models know nothing. Aim between " +
+          `${gTextTo(m >= 0 ? Math.max(m - w, 0) : m - w, 4)} and ${gTextTo(big + w, 4)}.`, field);
+      }
+      propertyGoals.push({ p: j, lo, hi });
+      byCondition.set(j, goal);
+    } else {
+      let low;
+      let high;
+      if (goal.name === "delta" || goal.name === "omega") [low, high] = [0, Infinity];
+      else if (goal.name === "dhmix") [low, high] = [-Infinity, Infinity];
+      else {
+        if (!descriptors) {
+          throw new TargetError("descriptor goals need descriptors.json beside the models (hea_zoo.data.descriptors.write_descriptor_json).", field);
+        }
+        const column = { density: "density", vec: "valence_electrons", tm: "melting_point" }[goal.name];
+        const vals = [];
+        metadata.elements.forEach((_, e) => { if (constraints.allowed[e] && Number.isFinite(descriptors.values[column][e])) vals.push(descriptors.values[column][e]); });
+        [low, high] = vals.length ? [Math.min(...vals), Math.max(...vals)] : [NaN, NaN];
+      }
+      if (!(hi >= low && lo <= high)) {
+        throw new TargetError(`no composition of the allowed elements reaches ${goalText(goal)}: ${goal.name} lies between ` +
+          `${gTextTo(low, 4)} and ${gTextTo(high, 4)} over them.`, field);
+      }
+      descriptorGoals.push({ name: goal.name, lo, hi });
+    }
+    resolved.push(goal);
   });
-  for (const g of goals) if (!g.descriptor) propertyGoals.push({ ...g, p: names.indexOf(g.name) });
-  const descriptorGoals = goals.filter((g) => g.descriptor);
-  const descriptorColumns = [];
-  for (const x of [...goals, ...objectives]) if (x.descriptor && !descriptorColumns.includes(x.name)) descriptorColumns.push(x.name);
-  // Section 7.2: the condition box of every property.
-  const boxes = names.map((name, p) => {
-    const m = range[0][p];
-    const M = range[1][p];
-    const w = M - m;
+  objectives.forEach(([name], i) => {
+    if (!valid.includes(name)) throw new TargetError(`unknown objective name ${pyRepr(name)}; valid names: ${valid.join(", ")}.`, `objectives[${i}]`);
+  });
+  // 7.2: the box of each condition.
+  const directions = new Map(objectives);
+  const boxes = names.map((name, j) => {
+    const m = rng[0][j];
+    const big = rng[1][j];
+    const w = big - m;
     const delta = 0.02 * w;
     const e = 0.25 * w;
-    const goal = propertyGoals.find((g) => g.p === p);
-    let box = null;
+    let interval = null;
+    const goal = byCondition.get(j);
     if (goal) {
-      if (goal.kind === ">=") box = [goal.value + delta, Math.max(goal.value + delta, M + e)];
-      else if (goal.kind === "<=") {
-        box = [Math.min(goal.value - delta, m - e), goal.value - delta];
-        if (m >= 0) box[0] = 0;
-      } else if (goal.kind === "range") {
-        box = goal.hi - goal.lo < 2 * delta ? [(goal.lo + goal.hi) / 2, (goal.lo + goal.hi) / 2] : [goal.lo + delta, goal.hi - delta];
-      } else box = [goal.value, goal.value];
+      let a;
+      let b;
+      if (goal.point !== null) a = b = goal.point;
+      else if (goal.hi === Infinity) { a = goal.lo + delta; b = Math.max(goal.lo + delta, big + e); }
+      else if (goal.lo === -Infinity) {
+        a = Math.min(goal.hi - delta, m - e);
+        b = goal.hi - delta;
+        if (m >= 0) a = Math.max(a, 0);
+      } else if (goal.hi - goal.lo < 2 * delta) a = b = (goal.lo + goal.hi) / 2;
+      else { a = goal.lo + delta; b = goal.hi - delta; }
+      interval = [a, b];
     }
-    const objective = objectives.find((o) => o.name === name);
-    if (objective) {
-      let ob = objective.sense === "max" ? [M - e, M + e] : [m - e, m + e];
-      if (objective.sense === "min" && m >= 0) ob[0] = Math.max(ob[0], 0);
-      if (box) {
-        const both = [Math.max(ob[0], box[0]), Math.min(ob[1], box[1])];
-        ob = both[0] > both[1] ? box : both;
+    if (directions.has(name) && (!goal || goal.point === null)) {
+      let a;
+      let b;
+      if (directions.get(name) === "max") { a = big - e; b = big + e; }
+      else {
+        a = m - e;
+        b = m + e;
+        if (m >= 0) a = Math.max(a, 0);
       }
-      box = ob;
+      if (interval) {
+        a = Math.max(a, interval[0]);
+        b = Math.min(b, interval[1]);
+        if (a > b) a = b = directions.get(name) === "max" ? interval[1] : interval[0];
+      }
+      interval = [a, b];
     }
-    return box || [m, M];
+    if (targetNames.includes(name)) interval = [targetValues[name], targetValues[name]];
+    return interval || [rng[0][j], rng[1][j]];
   });
+  // The target's points join as point goals, first.
+  const extra = targetNames.map((name) => {
+    const j = names.indexOf(name);
+    const v = targetValues[name];
+    const d = tolerance * Math.max(Math.abs(v), 0.01 * (rng[1][j] - rng[0][j]));
+    return { goal: { name, lo: v - d, hi: v + d, point: v }, property: { p: j, lo: v - d, hi: v + d } };
+  });
+  if (!surrogate) {
+    const where = generatorPath || "the generator";
+    goals.forEach((g, i) => {
+      if (names.includes(g.name)) throw new TargetError(`${g.name} is judged by the surrogate, and there is no surrogate.onnx beside ${where}.`, `goals[${i}]`);
+    });
+    objectives.forEach(([name], i) => {
+      if (names.includes(name)) throw new TargetError(`${name} is judged by the surrogate, and there is no surrogate.onnx beside ${where}.`, `objectives[${i}]`);
+    });
+  }
+  if (!descriptors && (descriptorGoals.length || objectives.some(([name]) => DESCRIPTOR_NAMES.includes(name)))) {
+    const i = goals.findIndex((g) => DESCRIPTOR_NAMES.includes(g.name));
+    throw new TargetError("descriptor goals need descriptors.json beside the models (hea_zoo.data.descriptors.write_descriptor_json).",
+      i >= 0 ? `goals[${i}]` : `objectives[${objectives.findIndex(([name]) => DESCRIPTOR_NAMES.includes(name))}]`);
+  }
+  const descriptorColumns = descriptorGoals.map((g) => g.name);
+  for (const [name] of objectives) if (DESCRIPTOR_NAMES.includes(name) && !descriptorColumns.includes(name)) descriptorColumns.push(name);
+  const allGoals = [...extra.map((x) => x.goal), ...resolved];
   return {
-    classic: null, goals, objectives, propertyGoals, descriptorGoals, descriptorColumns, boxes,
-    alphas: rpAlphas(P), minProbability, texts: [...propertyGoals.filter((g) => g.index === undefined), ...goals].map(goalText),
+    classic: null,
+    propertyGoals: [...extra.map((x) => x.property), ...propertyGoals],
+    descriptorGoals,
+    objectives: objectives.map(([name, sense]) => ({ name, sense, descriptor: !names.includes(name) })),
+    descriptorColumns,
+    boxes,
+    alphas: rpAlphas(P),
+    minProbability,
+    goals: allGoals,
+    texts: allGoals.map(goalText),
   };
 }
 
@@ -1604,112 +1672,121 @@ function byObjective(a, b) {
 function byFrontOrder(a, b) {
   if (a.values[0] !== b.values[0]) return a.values[0] > b.values[0] ? -1 : 1;
   if (a.values[1] !== b.values[1]) return a.values[1] > b.values[1] ? -1 : 1;
+  if (a.pGoals !== b.pGoals) return a.pGoals > b.pGoals ? -1 : 1;
   return a.index - b.index;
 }
 
-/** The first non-dominated front of `items` (two values, larger is better) and the rest. */
-function firstFront(items) {
-  const sorted = items.slice().sort(byFrontOrder);
-  const front = [];
-  const rest = [];
-  for (const d of sorted) {
+/** Non-dominated sorting of two "larger is better" values: the order and each record's front. */
+function frontRanks(items) {
+  const order = items.slice().sort(byFrontOrder);
+  const tails = [];
+  for (const d of order) {
     const [a, b] = d.values;
-    if (front.some((f) => f.values[0] >= a && f.values[1] >= b && (f.values[0] > a || f.values[1] > b))) rest.push(d);
-    else front.push(d);
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) { // the first front whose tail does not dominate
+      const mid = (lo + hi) >> 1;
+      const [t1, t2] = tails[mid];
+      if (t2 > b || (t2 === b && t1 > a)) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === tails.length) tails.push([a, b]);
+    else tails[lo] = [a, b];
+    d.front = lo;
   }
-  return [front, rest];
+  return { order, fronts: tails.length };
 }
 
 /** Keeps judged candidates of a goal request and selects from them (section 7.4). */
 export class GoalSelection {
   constructor(n, select, plan) {
     this.n = n;
-    this.select = select;
     this.plan = plan;
     this.pMin = plan.minProbability;
     this.nObjectives = plan.objectives.length;
-    const cap = Math.max(50 * n, 2000);
     if (this.nObjectives === 0) {
+      // the diverse rule with score 1 - p_goals and tolerance 1 - p_min; closest: the most probable
       this.inner = new Selection(n, select, 1 - this.pMin);
-      this.inner.weight = (d) => { const f = (d.pGoals - this.pMin) / (1 - this.pMin); return f * Math.sqrt(Math.sqrt(f)); };
     } else {
-      this.pool = this.nObjectives === 1 ? new BestStore(cap, byObjective) : [];
-      this.fill = new BestStore(cap);
+      this.pool = [];
+      this.fill = new BestStore(Math.max(50 * n, 2000));
     }
   }
 
   offer(d) {
     d.inTolerance = d.pGoals >= this.pMin;
-    if (this.inner) return this.inner.offer(d);
-    if (!d.inTolerance) this.fill.offer(d);
-    else if (this.nObjectives === 1) this.pool.offer(d);
-    else this.pool.push(d);
+    if (this.inner) this.inner.offer(d);
+    else if (d.inTolerance) this.pool.push(d);
+    else this.fill.offer(d);
   }
 
   finish() {
     if (this.inner) return this.inner.finish();
     const n = this.n;
-    const chosen = [];
-    const used = new Set();
-    const twinOfTaken = (d) => chosen.some((c) => l1(c.k, d.k) < MIN_DISTANCE_THOUSANDTHS);
-    const take = (d) => { chosen.push(d); used.add(d); };
-    let pool;
+    const pool = this.pool.sort((a, b) => a.index - b.index);
+    const taken = [];
+    const twinOf = (d, list) => list.some((c) => l1(c.k, d.k) < MIN_DISTANCE_THOUSANDTHS);
     if (this.nObjectives === 1) {
-      pool = this.pool.sorted();
-      for (const d of pool) {
-        if (chosen.length >= n) break;
-        if (!twinOfTaken(d)) take(d);
+      for (const d of pool.slice().sort(byObjective)) {
+        if (taken.length >= n) break;
+        if (!twinOf(d, taken)) taken.push(d);
       }
-    } else {
-      pool = [];
-      let rest = this.pool;
-      let front = 0;
-      while (rest.length && chosen.length < n) {
-        const [members, others] = firstFront(rest);
-        rest = others;
-        members.forEach((d) => { d.front = front; });
-        front++;
-        pool.push(...members);
-        const eligible = members.filter((d) => !twinOfTaken(d));
-        const slots = n - chosen.length;
-        if (eligible.length <= slots) {
-          for (const d of eligible) if (!twinOfTaken(d)) take(d);
+    } else if (pool.length) {
+      const { order, fronts } = frontRanks(pool);
+      for (let f = 0; f < fronts && taken.length < n; f++) {
+        const members = order.filter((d) => d.front === f && !twinOf(d, taken));
+        const need = n - taken.length;
+        if (members.length <= need) {
+          for (const d of members) if (!twinOf(d, taken)) taken.push(d);
           continue;
         }
-        // spread along the front: the two ends, then the largest gap (normalized by the front's ranges)
+        // spread along the front: the two ends, then the largest gap to the neighbours taken
         const span = [0, 1].map((j) => {
           const vs = members.map((d) => d.values[j]);
-          const s = Math.max(...vs) - Math.min(...vs);
-          return s > 0 && Number.isFinite(s) ? s : 1;
+          const sp = Math.max(...vs) - Math.min(...vs);
+          return sp <= 0 ? 1 : sp;
         });
-        const dist = (a, b) => Math.abs(a.values[0] - b.values[0]) / span[0] + Math.abs(a.values[1] - b.values[1]) / span[1];
-        const mine = new Uint8Array(eligible.length);
-        const pick = (i) => { mine[i] = 1; take(eligible[i]); };
-        pick(0);
-        if (chosen.length < n && !twinOfTaken(eligible[eligible.length - 1])) pick(eligible.length - 1);
-        while (chosen.length < n) {
+        const scaled = members.map((d) => [d.values[0] / span[0], d.values[1] / span[1]]);
+        const chosen = new Uint8Array(members.length);
+        let count = 0;
+        for (const end of [0, members.length - 1]) {
+          if (count < need && !chosen[end] && !twinOf(members[end], taken)) {
+            taken.push(members[end]);
+            chosen[end] = 1;
+            count++;
+          }
+        }
+        while (count < need) {
           let best = -1;
           let bestGap = -Infinity;
-          for (let i = 0; i < eligible.length; i++) {
-            if (mine[i] || twinOfTaken(eligible[i])) continue;
+          for (let i = 0; i < members.length; i++) {
+            if (chosen[i] || twinOf(members[i], taken)) continue;
             let gap = 0;
-            for (let j = i - 1; j >= 0; j--) if (mine[j]) { gap += dist(eligible[i], eligible[j]); break; }
-            for (let j = i + 1; j < eligible.length; j++) if (mine[j]) { gap += dist(eligible[i], eligible[j]); break; }
-            if (best < 0 || gap > bestGap) { best = i; bestGap = gap; }
+            for (let j = i - 1; j >= 0; j--) {
+              if (chosen[j]) { gap += Math.abs(scaled[i][0] - scaled[j][0]) + Math.abs(scaled[i][1] - scaled[j][1]); break; }
+            }
+            for (let j = i + 1; j < members.length; j++) {
+              if (chosen[j]) { gap += Math.abs(scaled[i][0] - scaled[j][0]) + Math.abs(scaled[i][1] - scaled[j][1]); break; }
+            }
+            if (gap > bestGap) { best = i; bestGap = gap; }
           }
           if (best < 0) break;
-          pick(best);
+          taken.push(members[best]);
+          chosen[best] = 1;
+          count++;
         }
       }
-      pool.push(...rest);
+      taken.sort(byFrontOrder); // shown along the first objective
     }
-    const fromPool = chosen.length;
+    // Section 5, steps 2-3: the fill by score, no twins; then the rest, twins allowed.
+    const chosen = taken.slice();
+    const used = new Set(taken);
     const fill = this.fill.sorted();
     for (const d of fill) {
       if (chosen.length >= n) break;
-      if (!twinOfTaken(d)) take(d);
+      if (!twinOf(d, chosen)) { chosen.push(d); used.add(d); }
     }
-    const filled = chosen.length - fromPool;
+    const filled = chosen.length - taken.length;
     let relaxed = 0;
     for (const d of pool.concat(fill)) {
       if (chosen.length >= n) break;
@@ -1719,11 +1796,7 @@ export class GoalSelection {
       relaxed++;
     }
     const twins = relaxed ? twinPairs(chosen) : 0;
-    const top = chosen.filter((d) => d.inTolerance);
-    const bottom = chosen.filter((d) => !d.inTolerance).sort(byScore);
-    if (this.nObjectives === 1) top.sort(byObjective);
-    else top.sort((a, b) => (a.front - b.front) || byFrontOrder(a, b));
-    return { chosen: top.concat(bottom), pool: pool.length, fromPool, filled, relaxed, twinPairs: twins };
+    return { chosen, pool: pool.length, fromPool: taken.length, filled, relaxed, twinPairs: twins };
   }
 }
 
@@ -1765,9 +1838,10 @@ export function checkOptions(options) {
   const units = Array.isArray(metadata.condition_units) ? metadata.condition_units : names.map(() => "");
   const latentDim = Number(metadata.latent_dim);
   if (!Number.isInteger(latentDim) || latentDim < 1) throw new Error(`the generator's latent_dim is not a positive integer: ${metadata.latent_dim}`);
-  const goalMode = (Array.isArray(options.goals) && options.goals.length > 0) ||
-    (Array.isArray(options.objectives) && options.objectives.length > 0);
-  let target = goalMode ? null : checkTarget(options.target, names, trainingRange(metadata, names.length));
+  // Section 7.1: goals, objectives and min_probability, checked first (as DesignRequest does).
+  const goalFields = checkGoalFields(options);
+  const goalMode = goalFields.goals.length > 0 || goalFields.objectives.length > 0;
+  let target = goalMode ? checkGoalTarget(options.target) : checkTarget(options.target, names, trainingRange(metadata, names.length));
   const n = given(options.n) ? checkInteger(options.n, "n", 1) : DEFAULT_N;
   let candidates;
   if (given(options.candidates)) {
@@ -1789,17 +1863,33 @@ export function checkOptions(options) {
   const declared = Number(metadata.composition_threshold);
   const threshold = metadata.composition_threshold !== undefined && Number.isFinite(declared) ? declared : DROP_THRESHOLD;
   const constraints = checkConstraints(options.constraints, metadata.elements, threshold);
-  // Section 7: goals, objectives and min_probability (after every field of section 0).
+  // Section 7.1-7.2: the goals resolved against the generator and the constraints.
   const descriptors = options.descriptors ? (options.descriptors.E ? options.descriptors : descriptorTable(options.descriptors, metadata.elements)) : null;
-  let plan = checkGoals(options, metadata, constraints, tolerance, descriptors, typeof options.judgeFn === "function" || options.hasSurrogate === true);
-  if (plan && plan.classic) {
-    target = plan.classic;
-    plan = null;
-  } else if (goalMode && !plan) {
-    target = checkTarget(options.target, names, trainingRange(metadata, names.length));
+  let plan = null;
+  if (goalMode) {
+    const hasSurrogate = options.hasSurrogate !== undefined ? Boolean(options.hasSurrogate) : typeof options.judgeFn === "function";
+    plan = planGoals(goalFields, target, metadata, constraints, tolerance, descriptors, hasSurrogate, options.generatorPath || null);
+    if (plan.classic) {
+      target = plan.classic;
+      plan = null;
+    }
   }
   return { ...options, target, n, seed, candidates, select, tolerance, chunkSize, latentDim, threshold, constraints, names, units,
     plan, descriptors };
+}
+
+/** The target of a goal request checked without a model: absent, a mapping (some conditions), or a sequence. */
+function checkGoalTarget(raw) {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw === "object" && !Array.isArray(raw) && !ArrayBuffer.isView(raw)) {
+    const out = {};
+    for (const [key, v] of Object.entries(raw)) out[key] = targetValue(v, `target['${key}']`);
+    return out;
+  }
+  if (!Array.isArray(raw) && !ArrayBuffer.isView(raw)) {
+    throw new TargetError(`must be a sequence of numbers (condition order) or a mapping name -> value. Received: ${JSON.stringify(raw) ?? String(raw)}`, "target");
+  }
+  return Array.from(raw, (v, i) => targetValue(v, `target[${i}]`));
 }
 
 /** A number as Python's str() writes it in a message (nan, inf, 60, 0.5). */
@@ -1830,16 +1920,18 @@ function pythonList(items) {
  * float64 in condition order: finite, within float32, the names the generator's, and
  * nonnegative where the training values never are negative (or their range is unknown).
  */
+function targetValue(v, field) {
+  const t = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+  if (typeof t !== "number" || (typeof v === "string" && Number.isNaN(t) && v.trim().toLowerCase() !== "nan")) {
+    throw new TargetError(`must be a number. Received: ${typeof v === "string" ? `'${v}'` : JSON.stringify(v) ?? String(v)}`, field);
+  }
+  if (!Number.isFinite(t)) throw new TargetError(`must be a finite number. Received: ${numberText(t)}`, field);
+  if (Math.abs(t) > FLOAT32_MAX) throw new TargetError(`${gText(t)} is beyond what the models take (float32, at most 3.4e+38).`, field);
+  return t;
+}
+
 export function checkTarget(raw, names, range = null, partial = false) {
-  const value = (v, field) => {
-    const t = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
-    if (typeof t !== "number" || (typeof v === "string" && Number.isNaN(t) && v.trim().toLowerCase() !== "nan")) {
-      throw new TargetError(`must be a number. Received: ${typeof v === "string" ? `'${v}'` : JSON.stringify(v) ?? String(v)}`, field);
-    }
-    if (!Number.isFinite(t)) throw new TargetError(`must be a finite number. Received: ${numberText(t)}`, field);
-    if (Math.abs(t) > FLOAT32_MAX) throw new TargetError(`${gText(t)} is beyond what the models take (float32, at most 3.4e+38).`, field);
-    return t;
-  };
+  const value = targetValue;
   let values;
   let fields;
   if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && !ArrayBuffer.isView(raw)) {
@@ -1950,7 +2042,7 @@ export async function design(options) {
   const seen = new Set();
   const selection = plan ? new GoalSelection(o.n, o.select, plan) : new Selection(o.n, o.select, o.tolerance);
   const descriptorNames = plan ? plan.descriptorColumns : [];
-  const counts = { candidates: o.candidates, valid: 0, distinct: 0, inTolerance: 0 };
+  const counts = { candidates: o.candidates, valid: 0, distinct: 0, inTolerance: 0, missed: 0 };
   const row = new Int32Array(E);
   const condition32 = plan ? null : Float32Array.from(o.target);
   const z32 = Math.fround(INTERVAL_Z);
@@ -1974,8 +2066,10 @@ export async function design(options) {
       if (descriptorNames.length) {
         // Section 7.3: exact descriptor goals are constraints on the printed composition.
         values = descriptorsOf(o.descriptors, row, 0, descriptorNames);
-        if (plan.descriptorGoals.some((g) => !(values[g.name] >= g.lo && values[g.name] <= g.hi))) continue;
-        if (plan.objectives.some((ob) => ob.descriptor && Number.isNaN(values[ob.name]))) continue;
+        if (plan.descriptorGoals.some((g) => !(values[g.name] >= g.lo && values[g.name] <= g.hi))) {
+          counts.missed++;
+          continue;
+        }
       }
       counts.valid++;
       const key = row.join(",");
@@ -2036,6 +2130,12 @@ export async function design(options) {
     }
     if (options.onProgress) options.onProgress(start + rows, o.candidates);
   }
+  if (counts.valid === 0 && plan) {
+    let what = o.constraints.description;
+    if (plan.descriptorGoals.length) what += "; " + plan.goals.filter((g) => DESCRIPTOR_NAMES.includes(g.name)).map(goalText).join(", ");
+    throw new TargetError(`no candidate satisfies the constraints and exact goals (${what}) among ${thousands(o.candidates)} ` +
+      `candidates tried; relax them or draw more candidates${more}.`);
+  }
   if (counts.valid === 0) {
     throw new TargetError(`no candidate satisfies the constraints (${o.constraints.description}) among ` +
       `${thousands(o.candidates)} candidates tried; relax the constraints or draw more candidates${more}.`);
@@ -2051,12 +2151,22 @@ export async function design(options) {
     notes.push(`intervals are the ensemble mean ± ${INTERVAL_Z.toFixed(3)} std (nominal 90 %, not calibrated): ` +
       `${surrogateName} has no calibrated interval outputs.`);
   }
+  if (plan && plan.descriptorGoals.length) {
+    const text = plan.descriptorGoals.map((g) => `${g.name} in [${gText(g.lo)}, ${gText(g.hi)}]`).join(", ");
+    notes.push(`${thousands(counts.missed)} of the ${thousands(counts.missed + counts.valid)} candidates that met the constraints ` +
+      `missed the exact goals (${text}) and were dropped.`);
+  }
   const { chosen, pool, fromPool, filled, relaxed, twinPairs: pairs } = selection.finish();
-  if (plan && hasSurrogate && pool !== null && filled) {
-    const inPool = counts.inTolerance;
-    notes.push(`only ${thousands(inPool)} distinct candidate${inPool === 1 ? "" : "s"} meet the goals with probability >= ` +
-      `${gText(plan.minProbability)}: the rest are the most probable others.`);
-  } else if (hasSurrogate && pool !== null && filled) {
+  if (plan && pool !== null && filled) {
+    const pMin = gText(plan.minProbability);
+    if (pool < o.n) {
+      notes.push(`only ${thousands(pool)} distinct candidate${pool === 1 ? " meets" : "s meet"} every goal with probability >= ` +
+        `${pMin}: the rest are the likeliest others.`);
+    } else {
+      notes.push(`only ${thousands(fromPool)} of the ${thousands(pool)} candidates that meet every goal with probability >= ${pMin} ` +
+        `are at least ${gText(MIN_DISTANCE_THOUSANDTHS / UNIT)} apart (L1): the rest are the likeliest others.`);
+    }
+  } else if (!plan && hasSurrogate && pool !== null && filled) {
     if (pool < o.n) {
       const count = `${thousands(pool)} distinct candidate${pool === 1 ? " is" : "s are"}`;
       notes.push(`only ${count} within ${gText(100 * o.tolerance)} % of the target on every property: the rest ` +
@@ -2072,7 +2182,11 @@ export async function design(options) {
       `(L1, near-copies): the candidates held only ${thousands(chosen.length - relaxed)} designs at least that far apart ` +
       `(draw more candidates${more}).`);
   }
-  if (chosen.length < o.n) {
+  if (chosen.length < o.n && plan) {
+    notes.push(`only ${thousands(counts.distinct)} distinct candidate${counts.distinct === 1 ? "" : "s"} met the constraints and ` +
+      `exact goals among ${thousands(o.candidates)} tried: ${thousands(chosen.length)} designs instead of ${thousands(o.n)} ` +
+      `(draw more candidates${more}).`);
+  } else if (chosen.length < o.n) {
     const which = o.constraints.given ? "met the constraints" : "printed as valid, distinct alloys";
     notes.push(`only ${thousands(counts.distinct)} distinct candidate${counts.distinct === 1 ? "" : "s"} ${which} ` +
       `among ${thousands(o.candidates)} tried: ${thousands(chosen.length)} designs instead of ${thousands(o.n)} ` +
