@@ -319,7 +319,7 @@ def plan_goals(goals: Sequence[Goal], objectives: Sequence[tuple[str, str]], tar
                 raise TargetError(
                     f"{goal.text()} lies far outside the training data of {goal.name} ({m:.4g} to {big:.4g}): "
                     f"more than the data's range beyond it, where the models know nothing. Aim between "
-                    f"{m - w:.4g} and {big + w:.4g}.",
+                    f"{max(m - w, 0.0) if m >= 0 else m - w:.4g} and {big + w:.4g}.",
                     field=field,
                 )
             property_goals.append((j, lo, hi))
