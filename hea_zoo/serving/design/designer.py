@@ -536,12 +536,14 @@ class Designer:
         if rules is None:
             rules = request.constraints.resolve(self.elements, self.threshold)
         names = self.condition_names
+        if self.training_range() is None:
+            raise TargetError("goals need the generator's training range (metadata condition_range).", field="goals")
         if isinstance(request.target, dict):
             unknown = sorted(set(request.target) - set(names))
             if unknown:
                 raise TargetError(f"the model is conditioned on {names}; unknown target(s) {unknown}.", field="target")
             target_names = list(request.target)
-            values = dict(request.target)
+            values = {name: request.target[name] for name in names if name in request.target}
         else:
             if request.target and len(request.target) != len(names):
                 raise TargetError(
@@ -571,18 +573,10 @@ class Designer:
         if not self.has_surrogate:
             for i, goal in enumerate(request.goals):
                 if goal.name in names:
-                    raise TargetError(
-                        f"{goal.name} is judged by the surrogate, and there is no surrogate.onnx beside "
-                        f"{self.generator_path}.",
-                        field=f"goals[{i}]",
-                    )
+                    raise TargetError(f"{goal.name} is judged by the surrogate, and there is none.", field=f"goals[{i}]")
             for i, (name, _d) in enumerate(request.objectives):
                 if name in names:
-                    raise TargetError(
-                        f"{name} is judged by the surrogate, and there is no surrogate.onnx beside "
-                        f"{self.generator_path}.",
-                        field=f"objectives[{i}]",
-                    )
+                    raise TargetError(f"{name} is judged by the surrogate, and there is none.", field=f"objectives[{i}]")
         return plan
 
     def _run_goals(self, request: DesignRequest, progress, table_rows, started) -> DesignResult:
@@ -619,7 +613,7 @@ class Designer:
             n_distinct=run.n_distinct, n_in_tolerance=run.n_in_tolerance if self.has_surrogate else None,
             n_systems=len(systems), seed=seed, select=select, tolerance=request.tolerance, target=[],
             out=out_path, seconds=time.perf_counter() - started, _arrays=_concat_arrays(kept),
-            goals=[g.text() for g in plan.goals], objectives=[f"{d} {name}" for name, d in plan.objectives],
+            goals=[g.text() for g in plan.goals], objectives=[f"{'maximize' if d == 'max' else 'minimize'} {name}" for name, d in plan.objectives],
             min_probability=plan.min_probability,
         )  # fmt: skip
 

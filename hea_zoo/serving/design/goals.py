@@ -44,7 +44,7 @@ DESCRIPTOR_GOALS = ("density", "vec", "delta", "dhmix", "omega", "tm")
 INTERVAL_Z = 1.6448536269514722
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|infinity|nan)"
 _GOAL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|=)\s*(\S.*?)\s*$")
-_FORMS = "NAME>=V, NAME<=V, NAME=LO:HI or NAME=V"
+_SYNTAX = "a goal must read NAME>=V, NAME<=V, NAME=LO:HI or NAME=V (e.g. shear_modulus>=60). Received: "
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,11 +88,19 @@ class Goal:
 
 def _number(text: str, source: str, field: str) -> float:
     if not re.fullmatch(_NUMBER, text.strip(), flags=re.IGNORECASE):
-        raise TargetError(f"expects {_FORMS}. Received: {source!r}", field=field)
-    value = float(text)
-    if not math.isfinite(value):
-        raise TargetError(f"values must be finite numbers. Received: {source!r}", field=field)
-    return value
+        raise TargetError(f"{_SYNTAX}{source!r}", field=field)
+    return float(text)
+
+
+def _finite(values, field: str) -> None:
+    for value in values:
+        if not math.isfinite(value):
+            raise TargetError(f"{value} is not a finite number.", field=field)
+
+
+def _ordered(lo: float, hi: float, field: str) -> None:
+    if lo > hi:
+        raise TargetError(f"the range {lo:g}:{hi:g} is empty ({lo:g} > {hi:g}).", field=field)
 
 
 def parse_goal(value, field: str = "goals") -> Goal:
@@ -111,32 +119,36 @@ def parse_goal(value, field: str = "goals") -> Goal:
         except (TypeError, ValueError):
             raise TargetError(f"a goal's bounds must be numbers. Received: {value!r}", field=field) from None
         if point is not None:
-            if not math.isfinite(point):
-                raise TargetError(f"values must be finite numbers. Received: {value.text()!r}", field=field)
+            _finite([point], field)
             return Goal(name, point, point, point)
-        if math.isnan(lo) or math.isnan(hi) or lo == math.inf or hi == -math.inf or (
-                not math.isfinite(lo) and not math.isfinite(hi)):  # fmt: skip
-            raise TargetError(f"values must be finite numbers. Received: {value.text()!r}", field=field)
-        if lo > hi:
-            raise TargetError(f"LO must not exceed HI. Received: {value.text()!r}", field=field)
+        if math.isnan(lo) or math.isnan(hi) or lo == math.inf or hi == -math.inf:
+            _finite([v for v in (lo, hi) if math.isnan(v)] or [lo if lo == math.inf else hi], field)
+        if not math.isfinite(lo) and not math.isfinite(hi):
+            raise TargetError(f"{_SYNTAX}{value!r}", field=field)
+        _ordered(lo, hi, field)
         return Goal(name, lo, hi)
     if not isinstance(value, str):
-        raise TargetError(f"expects a string ({_FORMS}) or a Goal. Received: {value!r}", field=field)
+        raise TargetError(f"{_SYNTAX}{value!r}", field=field)
     match = _GOAL.match(value)
     if not match:
-        raise TargetError(f"expects {_FORMS}. Received: {value!r}", field=field)
+        raise TargetError(f"{_SYNTAX}{value!r}", field=field)
     name, op, rest = match.groups()
     if op == ">=":
-        return Goal(name, _number(rest, value, field), math.inf)
+        v = _number(rest, value, field)
+        _finite([v], field)
+        return Goal(name, v, math.inf)
     if op == "<=":
-        return Goal(name, -math.inf, _number(rest, value, field))
+        v = _number(rest, value, field)
+        _finite([v], field)
+        return Goal(name, -math.inf, v)
     if ":" in rest:
         lo_text, _, hi_text = rest.partition(":")
         lo, hi = _number(lo_text, value, field), _number(hi_text, value, field)
-        if lo > hi:
-            raise TargetError(f"LO must not exceed HI. Received: {value!r}", field=field)
+        _finite([lo, hi], field)
+        _ordered(lo, hi, field)
         return Goal(name, lo, hi)
     v = _number(rest, value, field)
+    _finite([v], field)
     return Goal(name, v, v, v)
 
 
@@ -145,10 +157,11 @@ def parse_objective(value, field: str = "objectives") -> tuple[str, str]:
     if isinstance(value, str) and ":" in value:
         direction, _, name = value.partition(":")
         value = (name.strip(), direction.strip())
-    if (isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[0], str)
-            and value[1] in ("max", "min") and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value[0])):  # fmt: skip
-        return (value[0], value[1])
-    raise TargetError(f"expects (NAME, 'max') or (NAME, 'min'). Received: {value!r}", field=field)
+    if not (isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[0], str)):
+        raise TargetError(f"an objective must be (NAME, 'max' or 'min'). Received: {value!r}", field=field)
+    if value[1] not in ("max", "min"):
+        raise TargetError(f"must be max or min. Received: {value[1]!r}", field=field)
+    return (value[0].strip(), value[1])
 
 
 # ----------------------------------------------------------------------------- 7.3
@@ -298,17 +311,18 @@ def plan_goals(goals: Sequence[Goal], objectives: Sequence[tuple[str, str]], tar
     for i, goal in enumerate(goals):
         field = f"goals[{i}]"
         if goal.name not in valid:
-            raise TargetError(
-                f"unknown goal name {goal.name!r}; valid names: {', '.join(valid)}.", field=field
-            )
+            raise TargetError(f"unknown name {goal.name!r}; valid names: {', '.join(valid)}.", field=field)
         if goal.name in target_names:
-            raise TargetError(
-                f"{goal.name} has a target value too; give it once (a target or a goal).", field=field
-            )
+            raise TargetError(f"{goal.name} has both a point target and a goal.", field=field)
+    for i, (name, _direction) in enumerate(objectives):
+        if name not in valid:
+            raise TargetError(f"unknown name {name!r}; valid names: {', '.join(valid)}.", field=f"objectives[{i}]")
+    for i, goal in enumerate(goals):
+        field = f"goals[{i}]"
         lo, hi = goal.lo, goal.hi
         if goal.point is not None:
             v = goal.point
-            floor = 0.01 * width[names.index(goal.name)] if goal.name in names else 0.0
+            floor = max(0.01 * width[names.index(goal.name)], 1e-9) if goal.name in names else 1e-9
             d = tolerance * max(abs(v), floor)
             lo, hi = v - d, v + d
             goal = Goal(goal.name, lo, hi, v)
@@ -317,27 +331,19 @@ def plan_goals(goals: Sequence[Goal], objectives: Sequence[tuple[str, str]], tar
             m, big, w = rng[0, j], rng[1, j], width[j]
             if training_range is not None and (hi < m - w or lo > big + w):
                 raise TargetError(
-                    f"{goal.text()} lies far outside the training data of {goal.name} ({m:.4g} to {big:.4g}): "
-                    f"more than the data's range beyond it, where the models know nothing. Aim between "
-                    f"{max(m - w, 0.0) if m >= 0 else m - w:.4g} and {big + w:.4g}.",
+                    f"{goal.text()} is far outside the training data of {goal.name} ({m:.4g} to {big:.4g}): "
+                    "more than the data's range beyond it, where the models know nothing.",
                     field=field,
                 )
             property_goals.append((j, lo, hi))
         else:
             low, high = _reach(goal.name, elements, allowed)
             if not (hi >= low and lo <= high):
-                raise TargetError(
-                    f"no composition of the allowed elements reaches {goal.text()}: {goal.name} lies between "
-                    f"{low:.4g} and {high:.4g} over them.",
-                    field=field,
-                )
+                why = (f"{goal.name} is never negative" if goal.name in ("delta", "omega")
+                       else f"{goal.name} lies between {low:g} and {high:g} over them")  # fmt: skip
+                raise TargetError(f"no composition of the allowed elements has {goal.text()}: {why}.", field=field)
             descriptor_goals.append((goal.name, lo, hi))
         resolved.append(goal)
-    for i, (name, _direction) in enumerate(objectives):
-        if name not in valid:
-            raise TargetError(
-                f"unknown objective name {name!r}; valid names: {', '.join(valid)}.", field=f"objectives[{i}]"
-            )
     # 7.2: the box of each condition
     box = np.array(rng, dtype=np.float64, copy=True)
     by_condition = {j: (lo, hi, g) for (j, lo, hi), g in zip(property_goals, [g for g in resolved if g.name in names])}
@@ -370,8 +376,8 @@ def plan_goals(goals: Sequence[Goal], objectives: Sequence[tuple[str, str]], tar
                     a = max(a, 0.0)
             if interval is not None:
                 a, b = max(a, interval[0]), min(b, interval[1])
-                if a > b:  # the objective's box misses the goal's: the goal's end nearest it
-                    a = b = interval[1] if directions[name] == "max" else interval[0]
+                if a > b:  # the objective's box misses the goal's: the goal's box alone
+                    a, b = interval
             interval = (a, b)
         if interval is not None:
             box[0, j], box[1, j] = interval
@@ -411,9 +417,9 @@ def select_objective(k: np.ndarray, values: np.ndarray, p: np.ndarray, index: np
 def front_ranks(values: np.ndarray, p: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Non-dominated sorting of two "larger is better" objectives: (order, front of each position).
 
-    `order` sorts by first objective desc, then second desc, then higher p, then lower index.
+    `order` sorts by first objective desc, then second desc, then lower index.
     """
-    order = np.lexsort((index, -p, -values[:, 1], -values[:, 0]))
+    order = np.lexsort((index, -values[:, 1], -values[:, 0]))
     front = np.zeros(values.shape[0], dtype=np.int64)
     tails: list[tuple[float, float]] = []  # per front: (o1, o2) of its last member
     for s in order:
@@ -494,4 +500,8 @@ def select_front(k: np.ndarray, values: np.ndarray, p: np.ndarray, index: np.nda
             take(members[best])
             chosen[best] = True
             count += 1
-    return np.asarray(taken, dtype=np.int64)
+    taken_array = np.asarray(taken, dtype=np.int64)
+    # shown by (front, first objective desc, second desc, index)
+    rank = np.empty(order.size, np.int64)
+    rank[order] = np.arange(order.size)
+    return taken_array[np.lexsort((rank[taken_array], front[taken_array]))]

@@ -141,6 +141,11 @@ class DesignRequest:
 
     def __post_init__(self):
         put = object.__setattr__
+        p_min = self.min_probability
+        if (isinstance(p_min, bool) or not isinstance(p_min, numbers.Real) or not math.isfinite(p_min)
+                or not 0 < p_min < 1):  # fmt: skip
+            raise TargetError(f"must be a number in (0, 1). Received: {p_min}", field="min_probability")
+        put(self, "min_probability", float(p_min))
         goals = self.goals
         if isinstance(goals, (str, Goal)):
             goals = [goals]
@@ -150,7 +155,7 @@ class DesignRequest:
         seen: dict[str, int] = {}
         for i, goal in enumerate(goals):
             if goal.name in seen:
-                raise TargetError(f"{goal.name} is given twice; give each goal once.", field=f"goals[{i}]")
+                raise TargetError(f"{goal.name} has a goal already (goals[{seen[goal.name]}]).", field=f"goals[{i}]")
             seen[goal.name] = i
         put(self, "goals", goals)
         objectives = self.objectives
@@ -158,19 +163,13 @@ class DesignRequest:
                                            and objectives[1] in ("max", "min")):  # fmt: skip
             objectives = [objectives]
         objectives = tuple(parse_objective(o, f"objectives[{i}]") for i, o in enumerate(objectives))
+        for i, (name, _d) in enumerate(objectives):
+            earlier = [j for j in range(i) if objectives[j][0] == name]
+            if earlier:
+                raise TargetError(f"{name} is an objective already (objectives[{earlier[0]}]).", field=f"objectives[{i}]")
         if len(objectives) > 2:
-            raise TargetError(
-                f"at most two objectives. Received {len(objectives)}: {[n for n, _ in objectives]}",
-                field="objectives[2]",
-            )
-        if len(objectives) == 2 and objectives[0][0] == objectives[1][0]:
-            raise TargetError(f"{objectives[1][0]} is given twice; give each objective once.", field="objectives[1]")
+            raise TargetError(f"at most two objectives. Received: {len(objectives)}", field="objectives")
         put(self, "objectives", objectives)
-        p_min = self.min_probability
-        if (isinstance(p_min, bool) or not isinstance(p_min, numbers.Real) or not math.isfinite(p_min)
-                or not 0 < p_min < 1):  # fmt: skip
-            raise TargetError(f"must be a number in (0, 1). Received: {p_min}", field="min_probability")
-        put(self, "min_probability", float(p_min))
         target = self.target
         if target is None and (goals or objectives):
             target = {}
@@ -178,10 +177,7 @@ class DesignRequest:
         if isinstance(self.target, dict):
             for i, goal in enumerate(goals):
                 if goal.name in self.target:
-                    raise TargetError(
-                        f"{goal.name} has a target value too; give it once (a target or a goal).",
-                        field=f"goals[{i}]",
-                    )
+                    raise TargetError(f"{goal.name} has both a point target and a goal.", field=f"goals[{i}]")
         n = _integer(self.n, "n", 1)
         put(self, "n", n)
         if self.candidates is None:

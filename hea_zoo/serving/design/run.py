@@ -227,19 +227,12 @@ def goal_record_dtype(n_elements: int, n_properties: int, n_descriptors: int, n_
 
 
 def goal_notes(taken: selection.Selected, pool: int, n: int, p_min: float) -> list[str]:
-    """The notes of a goal selection's fall-backs (section 7.4)."""
+    """The notes of a goal selection's fall-backs (section 7.4); `pool`: the distinct
+    candidates with p_goals >= p_min."""
     notes = []
     if taken.filled:
-        if pool < n:
-            count = f"{pool:,} distinct candidate" + (" meets" if pool == 1 else "s meet")
-            notes.append(
-                f"only {count} every goal with probability >= {p_min:g}: the rest are the likeliest others."
-            )
-        else:
-            notes.append(
-                f"only {taken.from_pool:,} of the {pool:,} candidates that meet every goal with probability >= "
-                f"{p_min:g} are at least {selection.MIN_DISTANCE:g} apart (L1): the rest are the likeliest others."
-            )
+        count = f"{pool:,} distinct candidate" + (" meets" if pool == 1 else "s meet")
+        notes.append(f"only {count} the goals with probability >= {p_min:g}: the rest are the most probable others.")
     if taken.relaxed:
         pairs = f"{taken.twin_pairs:,} pair" + (" is" if taken.twin_pairs == 1 else "s are")
         notes.append(
@@ -291,6 +284,9 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
                 v = descriptors[name]
                 with np.errstate(invalid="ignore"):
                     keep &= (v >= lo) & (v <= hi)  # NaN fails
+            for name, _direction in plan.objectives:
+                if name in descriptors:  # a descriptor objective that is NaN drops the candidate
+                    keep &= ~np.isnan(descriptors[name])
             index, k = index[keep], k[keep]
             descriptors = {name: v[keep] for name, v in descriptors.items()}
         elif table is not None:
@@ -326,7 +322,8 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
             records["score"] = np.where(np.isnan(score), np.inf, score)
             if plan.objectives:
                 desc = {name: descriptors[name][fresh] for name in plan.descriptor_columns}
-                records["obj"][:, : len(plan.objectives)] = plan.objective_values(lower, upper, desc)
+                values = plan.objective_values(lower, upper, desc)
+                records["obj"][:, : len(plan.objectives)] = np.where(np.isnan(values), -np.inf, values)
             in_pool = p >= p_min  # NaN: not in the pool
             n_pool += int(in_pool.sum())
             if best is not None:
@@ -358,19 +355,21 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
         else:
             pool_records = np.concatenate(pool_parts) if pool_parts else np.zeros(0, dtype)
             pool_records = pool_records[np.argsort(pool_records["index"], kind="stable")]
+            o = pool_records["obj"]
+            if len(plan.objectives) == 1:  # the pool: the best max(50 n, 2000) in objective order
+                order = goals_module.objective_order(o, pool_records["p"], pool_records["index"])[:capacity]
+                pool_records = pool_records[order]
+            else:
+                pool_records = pool_records[np.lexsort((pool_records["index"], -o[:, 1], -o[:, 0]))]
             args = (pool_records["k"], pool_records["obj"][:, : len(plan.objectives)], pool_records["p"],
                     pool_records["index"], n, selection.MIN_DISTANCE_THOUSANDTHS)  # fmt: skip
             if len(plan.objectives) == 1:
                 positions = goals_module.select_objective(*args)
             else:
                 positions = goals_module.select_front(*args)
-                if positions.size:  # shown along the first objective
-                    part = pool_records[positions]
-                    o = part["obj"]
-                    positions = positions[np.lexsort((part["index"], -part["p"], -o[:, 1], -o[:, 0]))]
             taken = selection.complete(pool_records, positions, fill_records, n)
             chosen = taken.records
-        notes.extend(goal_notes(taken, pool_records.size, n, p_min))
+        notes.extend(goal_notes(taken, n_pool, n, p_min))
     return Run(
         dtype=dtype, best=best, chosen=chosen, stores=stores, n_valid=n_valid, n_distinct=n_distinct,
         n_in_tolerance=n_pool, n_designs=chosen.size if chosen is not None else best.final_count(), notes=notes,

@@ -248,11 +248,11 @@ def format_table(result: DesignResult, designer: Designer, max_rows: int | None 
     if max_rows is not None:
         shown = min(shown, max_rows)
     if goal:
-        head = ", ".join(result.goals + result.objectives)
-        order = "by objective" if result.objectives else "likeliest to meet the goals first"
+        head = "; ".join(([", ".join(result.goals)] if result.goals else []) + result.objectives)
+        order = "best by objective first" if result.objectives else "most probable first"
         lines = [
             f"goals: {head}  (model: {designer.generator_path.stem}, seed {result.seed}, {result.n_designs:,} designs, "
-            f"{result.select if not result.objectives else 'objective'} selection, {order})"
+            f"{result.select} selection, {order})"
         ]
     else:
         head = ", ".join(f"{name} = {v:g} {u}".rstrip() for name, v, u in zip(names, result.target, units))
@@ -291,7 +291,7 @@ def format_table(result: DesignResult, designer: Designer, max_rows: int | None 
         if goal and "p_goals" in rows:
             cells.append(f"{rows['p_goals'][i]:.3f}")
         for name in descriptors:
-            cells.append(f"{rows[name][i]:.{1 if name == 'tm' else 2}f}")
+            cells.append(f"{rows[name][i]:.3f}")
         if "log_prob" in rows:
             cells.append(f"{rows['log_prob'][i]:.1f}")
         cells.append(rows["system"][i])
@@ -309,7 +309,7 @@ def format_table(result: DesignResult, designer: Designer, max_rows: int | None 
         lines.append(f"... {result.n_designs - shown:,} more designs{where}")
     tol = ""
     if result.n_in_tolerance is not None and goal:
-        tol = f", {result.n_in_tolerance:,} meet every goal with P >= {result.min_probability:g}"
+        tol = f", {result.n_in_tolerance:,} with P(goals) >= {result.min_probability:g}"
     elif result.n_in_tolerance is not None:
         tol = f", {result.n_in_tolerance:,} within {100 * result.tolerance:g} %"
     lines.append(
