@@ -979,10 +979,11 @@ export function designsTable(result, model, maxRows = null) {
   const shown = maxRows === null ? designs.length : Math.min(designs.length, maxRows);
   let lines;
   if (goalMode) {
-    const asked = [...result.goals, ...result.objectives.map(([name, sense]) => `${sense} ${name}`)].join(", ");
-    const order = result.objectives.length ? "by objective" : "likeliest to meet the goals first";
+    const asked = [...(result.goals.length ? [result.goals.join(", ")] : []),
+      ...result.objectives.map(([name, sense]) => `${sense === "max" ? "maximize" : "minimize"} ${name}`)].join("; ");
+    const order = result.objectives.length ? "best by objective first" : "most probable first";
     lines = [`goals: ${asked}  (model: ${model}, seed ${result.seed}, ${thousands(designs.length)} designs, ` +
-      `${result.objectives.length ? "objective" : result.select} selection, ${order})`];
+      `${result.select} selection, ${order})`];
   } else {
     const head = names.map((name, p) => `${name} = ${gText(result.target[p])} ${units[p] || ""}`.trimEnd()).join(", ");
     const order = result.hasSurrogate ? "best by surrogate first" : "not judged: no surrogate";
@@ -1008,7 +1009,7 @@ export function designsTable(result, model, maxRows = null) {
     });
     if (goalMode) {
       cells.push(formatFixed(d.pGoals, 3));
-      for (const name of result.descriptorColumns) cells.push(formatFixed(d.descriptors[name], name === "tm" ? 1 : 2));
+      for (const name of result.descriptorColumns) cells.push(formatFixed(d.descriptors[name], 3));
     }
     if (result.hasLogProb) cells.push(formatFixed(d.logProb, 1));
     cells.push(d.system);
@@ -1019,7 +1020,7 @@ export function designsTable(result, model, maxRows = null) {
   const fmt = (cells) => cells.map((c, j) => (left.has(j) ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join("  ").trimEnd();
   lines.push(fmt(columns), ...table.map(fmt));
   if (shown < designs.length) lines.push(`... ${thousands(designs.length - shown)} more designs`);
-  const tol = goalMode ? (result.hasSurrogate ? `, ${thousands(result.counts.inTolerance)} meet every goal with P >= ${gText(result.minProbability)}` : "")
+  const tol = goalMode ? (result.hasSurrogate ? `, ${thousands(result.counts.inTolerance)} with P(goals) >= ${gText(result.minProbability)}` : "")
     : result.hasSurrogate ? `, ${thousands(result.counts.inTolerance)} within ${gText(100 * result.tolerance)} %` : "";
   lines.push(`${thousands(designs.length)} designs span ${thousands(result.systems)} alloy systems (elements >= 5 at.%); ` +
     `${thousands(result.candidates)} candidates, ${thousands(result.counts.distinct)} distinct and valid${tol}.`);
@@ -1340,7 +1341,7 @@ export function rpAlphas(P) {
   });
 }
 
-const GOAL_FORMS = "NAME>=V, NAME<=V, NAME=LO:HI or NAME=V";
+const GOAL_SYNTAX = "a goal must read NAME>=V, NAME<=V, NAME=LO:HI or NAME=V (e.g. shear_modulus>=60). Received: ";
 const GOAL_TEXT = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|=)\s*(\S.*?)\s*$/;
 const GOAL_NUMBER = /^(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|infinity|nan))$/i;
 const WORD = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -1361,11 +1362,17 @@ function pyRepr(v) {
 
 function goalNumber(text, source, field) {
   const s = text.trim();
-  if (!GOAL_NUMBER.test(s)) throw new TargetError(`expects ${GOAL_FORMS}. Received: ${pyRepr(source)}`, field);
+  if (!GOAL_NUMBER.test(s)) throw new TargetError(`${GOAL_SYNTAX}${pyRepr(source)}`, field);
   const lower = s.toLowerCase().replace(/^[+-]/, "");
-  const value = lower === "nan" ? NaN : lower.startsWith("inf") ? (s.startsWith("-") ? -Infinity : Infinity) : Number(s);
-  if (!Number.isFinite(value)) throw new TargetError(`values must be finite numbers. Received: ${pyRepr(source)}`, field);
-  return value;
+  return lower === "nan" ? NaN : lower.startsWith("inf") ? (s.startsWith("-") ? -Infinity : Infinity) : Number(s);
+}
+
+function goalFinite(values, field) {
+  for (const v of values) if (!Number.isFinite(v)) throw new TargetError(`${numberText(v)} is not a finite number.`, field);
+}
+
+function goalOrdered(lo, hi, field) {
+  if (lo > hi) throw new TargetError(`the range ${gText(lo)}:${gText(hi)} is empty (${gText(lo)} > ${gText(hi)}).`, field);
 }
 
 /** A goal's text (hea_zoo Goal.text): NAME=V (a point), NAME<=V, NAME>=V, NAME=LO:HI. */
@@ -1385,39 +1392,43 @@ export function goalText(g) {
 export function parseGoal(value, field = "goals") {
   if (value !== null && typeof value === "object" && !Array.isArray(value) && "name" in value) {
     const name = value.name;
-    const shown = () => pyRepr(goalText({ name, lo: lo, hi: hi, point }));
     if (typeof name !== "string" || !WORD.test(name)) throw new TargetError(`a goal's name must be a word. Received: ${pyRepr(name)}`, field);
-    const num = (v, fallback) => (v === undefined || v === null ? fallback : typeof v === "number" ? v : NaN);
-    let lo = num(value.lo, -Infinity);
-    let hi = num(value.hi, Infinity);
-    const point = value.point === undefined || value.point === null ? null : num(value.point, NaN);
     if ([value.lo, value.hi, value.point].some((v) => v !== undefined && v !== null && typeof v !== "number")) {
       throw new TargetError(`a goal's bounds must be numbers. Received: ${JSON.stringify(value)}`, field);
     }
-    if (point !== null) {
-      if (!Number.isFinite(point)) throw new TargetError(`values must be finite numbers. Received: ${shown()}`, field);
-      return { name, lo: point, hi: point, point };
+    const lo = value.lo === undefined || value.lo === null ? -Infinity : value.lo;
+    const hi = value.hi === undefined || value.hi === null ? Infinity : value.hi;
+    if (value.point !== undefined && value.point !== null) {
+      goalFinite([value.point], field);
+      return { name, lo: value.point, hi: value.point, point: value.point };
     }
-    if (Number.isNaN(lo) || Number.isNaN(hi) || lo === Infinity || hi === -Infinity || (!Number.isFinite(lo) && !Number.isFinite(hi))) {
-      throw new TargetError(`values must be finite numbers. Received: ${shown()}`, field);
+    if (Number.isNaN(lo) || Number.isNaN(hi) || lo === Infinity || hi === -Infinity) {
+      const bad = [lo, hi].filter(Number.isNaN);
+      goalFinite(bad.length ? bad : [lo === Infinity ? lo : hi], field);
     }
-    if (lo > hi) throw new TargetError(`LO must not exceed HI. Received: ${shown()}`, field);
+    if (!Number.isFinite(lo) && !Number.isFinite(hi)) throw new TargetError(`${GOAL_SYNTAX}${JSON.stringify(value)}`, field);
+    goalOrdered(lo, hi, field);
     return { name, lo, hi, point: null };
   }
-  if (typeof value !== "string") throw new TargetError(`expects a string (${GOAL_FORMS}) or a Goal. Received: ${pyRepr(value)}`, field);
+  if (typeof value !== "string") throw new TargetError(`${GOAL_SYNTAX}${pyRepr(value)}`, field);
   const m = GOAL_TEXT.exec(value);
-  if (!m) throw new TargetError(`expects ${GOAL_FORMS}. Received: ${pyRepr(value)}`, field);
+  if (!m) throw new TargetError(`${GOAL_SYNTAX}${pyRepr(value)}`, field);
   const [, name, op, rest] = m;
-  if (op === ">=") return { name, lo: goalNumber(rest, value, field), hi: Infinity, point: null };
-  if (op === "<=") return { name, lo: -Infinity, hi: goalNumber(rest, value, field), point: null };
+  if (op === ">=" || op === "<=") {
+    const v = goalNumber(rest, value, field);
+    goalFinite([v], field);
+    return op === ">=" ? { name, lo: v, hi: Infinity, point: null } : { name, lo: -Infinity, hi: v, point: null };
+  }
   const colon = rest.indexOf(":");
   if (colon >= 0) {
     const lo = goalNumber(rest.slice(0, colon), value, field);
     const hi = goalNumber(rest.slice(colon + 1), value, field);
-    if (lo > hi) throw new TargetError(`LO must not exceed HI. Received: ${pyRepr(value)}`, field);
+    goalFinite([lo, hi], field);
+    goalOrdered(lo, hi, field);
     return { name, lo, hi, point: null };
   }
   const v = goalNumber(rest, value, field);
+  goalFinite([v], field);
   return { name, lo: v, hi: v, point: v };
 }
 
@@ -1428,10 +1439,11 @@ export function parseObjective(value, field = "objectives") {
     const at = v.indexOf(":");
     v = [v.slice(at + 1).trim(), v.slice(0, at).trim()];
   } else if (v && typeof v === "object" && !Array.isArray(v) && "name" in v) v = [v.name, v.sense];
-  if (Array.isArray(v) && v.length === 2 && typeof v[0] === "string" && (v[1] === "max" || v[1] === "min") && WORD.test(v[0])) {
-    return [v[0], v[1]];
+  if (!(Array.isArray(v) && v.length === 2 && typeof v[0] === "string")) {
+    throw new TargetError(`an objective must be (NAME, 'max' or 'min'). Received: ${pyRepr(value)}`, field);
   }
-  throw new TargetError(`expects (NAME, 'max') or (NAME, 'min'). Received: ${pyRepr(value)}`, field);
+  if (v[1] !== "max" && v[1] !== "min") throw new TargetError(`must be max or min. Received: ${pyRepr(v[1])}`, field);
+  return [v[0].trim(), v[1]];
 }
 
 /**
@@ -1439,29 +1451,28 @@ export function parseObjective(value, field = "objectives") {
  * and not repeated, at most two distinct objectives, min_probability in (0, 1).
  */
 export function checkGoalFields(options) {
+  const pMin = given(options.minProbability) ? options.minProbability : DEFAULT_MIN_PROBABILITY;
+  if (typeof pMin !== "number" || !Number.isFinite(pMin) || !(pMin > 0 && pMin < 1)) {
+    throw new TargetError(`must be a number in (0, 1). Received: ${pyRepr(pMin)}`, "min_probability");
+  }
   let goals = given(options.goals) ? options.goals : [];
   if (typeof goals === "string" || (goals && typeof goals === "object" && !Array.isArray(goals) && "name" in goals)) goals = [goals];
   if (!Array.isArray(goals)) throw new TargetError(`must be a list of goals. Received: ${pyRepr(goals)}`, "goals");
   goals = goals.map((g, i) => parseGoal(g, `goals[${i}]`));
-  const seen = new Set();
+  const seen = new Map();
   goals.forEach((g, i) => {
-    if (seen.has(g.name)) throw new TargetError(`${g.name} is given twice; give each goal once.`, `goals[${i}]`);
-    seen.add(g.name);
+    if (seen.has(g.name)) throw new TargetError(`${g.name} has a goal already (goals[${seen.get(g.name)}]).`, `goals[${i}]`);
+    seen.set(g.name, i);
   });
   let objectives = given(options.objectives) ? options.objectives : [];
   if (typeof objectives === "string" || (Array.isArray(objectives) && objectives.length === 2 && typeof objectives[0] === "string" &&
       (objectives[1] === "max" || objectives[1] === "min"))) objectives = [objectives];
   objectives = Array.from(objectives).map((o, i) => parseObjective(o, `objectives[${i}]`));
-  if (objectives.length > 2) {
-    throw new TargetError(`at most two objectives. Received ${objectives.length}: ${pyRepr(objectives.map((o) => o[0]))}`, "objectives[2]");
-  }
-  if (objectives.length === 2 && objectives[0][0] === objectives[1][0]) {
-    throw new TargetError(`${objectives[1][0]} is given twice; give each objective once.`, "objectives[1]");
-  }
-  const pMin = given(options.minProbability) ? options.minProbability : DEFAULT_MIN_PROBABILITY;
-  if (typeof pMin !== "number" || !Number.isFinite(pMin) || !(pMin > 0 && pMin < 1)) {
-    throw new TargetError(`must be a number in (0, 1). Received: ${pyRepr(pMin)}`, "min_probability");
-  }
+  objectives.forEach(([name], i) => {
+    const j = objectives.findIndex((o) => o[0] === name);
+    if (j < i) throw new TargetError(`${name} is an objective already (objectives[${j}]).`, `objectives[${i}]`);
+  });
+  if (objectives.length > 2) throw new TargetError(`at most two objectives. Received: ${objectives.length}`, "objectives");
   return { goals, objectives, minProbability: pMin };
 }
 
@@ -1488,6 +1499,7 @@ export function planGoals(fields, target, metadata, constraints, tolerance, desc
     }
   }
   const range = trainingRange(metadata, P);
+  if (!range) throw new TargetError("goals need the generator's training range (metadata condition_range).", "goals");
   let targetNames = [];
   let targetValues = {};
   if (target !== null && typeof target === "object" && !Array.isArray(target) && !ArrayBuffer.isView(target)) {
@@ -1496,21 +1508,27 @@ export function planGoals(fields, target, metadata, constraints, tolerance, desc
   } else if (target && target.length) {
     checkTarget(target, names, range).forEach((v, p) => { targetNames.push(names[p]); targetValues[names[p]] = v; });
   }
-  const rng = range || [names.map(() => 0), names.map(() => 1)];
+  const rng = range;
   const valid = [...names, ...DESCRIPTOR_NAMES];
   const propertyGoals = [];
   const descriptorGoals = [];
   const resolved = [];
   const byCondition = new Map();
+  goals.forEach((goal, i) => {
+    if (!valid.includes(goal.name)) throw new TargetError(`unknown name ${pyRepr(goal.name)}; valid names: ${valid.join(", ")}.`, `goals[${i}]`);
+    if (targetNames.includes(goal.name)) throw new TargetError(`${goal.name} has both a point target and a goal.`, `goals[${i}]`);
+  });
+  objectives.forEach(([name], i) => {
+    if (!valid.includes(name)) throw new TargetError(`unknown name ${pyRepr(name)}; valid names: ${valid.join(", ")}.`, `objectives[${i}]`);
+  });
   goals.forEach((goal0, i) => {
     const field = `goals[${i}]`;
     let goal = goal0;
-    if (!valid.includes(goal.name)) throw new TargetError(`unknown goal name ${pyRepr(goal.name)}; valid names: ${valid.join(", ")}.`, field);
-    if (targetNames.includes(goal.name)) throw new TargetError(`${goal.name} has a target value too; give it once (a target or a goal).`, field);
     let { lo, hi } = goal;
     if (goal.point !== null) {
       const v = goal.point;
-      const floor = names.includes(goal.name) ? 0.01 * (rng[1][names.indexOf(goal.name)] - rng[0][names.indexOf(goal.name)]) : 0.0;
+      const j = names.indexOf(goal.name);
+      const floor = j >= 0 ? Math.max(0.01 * (rng[1][j] - rng[0][j]), 1e-9) : 1e-9;
       const d = tolerance * Math.max(Math.abs(v), floor);
       lo = v - d;
       hi = v + d;
@@ -1521,10 +1539,9 @@ export function planGoals(fields, target, metadata, constraints, tolerance, desc
       const m = rng[0][j];
       const big = rng[1][j];
       const w = big - m;
-      if (range && (hi < m - w || lo > big + w)) {
-        throw new TargetError(`${goalText(goal)} lies far outside the training data of ${goal.name} (${gTextTo(m, 4)} to ${gTextTo(big, 4)}): ` +
-          "more than the data's range beyond it, where the models know nothing. Aim between " +
-          `${gTextTo(m >= 0 ? Math.max(m - w, 0) : m - w, 4)} and ${gTextTo(big + w, 4)}.`, field);
+      if (hi < m - w || lo > big + w) {
+        throw new TargetError(`${goalText(goal)} is far outside the training data of ${goal.name} (${gTextTo(m, 4)} to ${gTextTo(big, 4)}): ` +
+          "more than the data's range beyond it, where the models know nothing.", field);
       }
       propertyGoals.push({ p: j, lo, hi });
       byCondition.set(j, goal);
@@ -1543,15 +1560,13 @@ export function planGoals(fields, target, metadata, constraints, tolerance, desc
         [low, high] = vals.length ? [Math.min(...vals), Math.max(...vals)] : [NaN, NaN];
       }
       if (!(hi >= low && lo <= high)) {
-        throw new TargetError(`no composition of the allowed elements reaches ${goalText(goal)}: ${goal.name} lies between ` +
-          `${gTextTo(low, 4)} and ${gTextTo(high, 4)} over them.`, field);
+        const why = goal.name === "delta" || goal.name === "omega" ? `${goal.name} is never negative`
+          : `${goal.name} lies between ${gText(low)} and ${gText(high)} over them`;
+        throw new TargetError(`no composition of the allowed elements has ${goalText(goal)}: ${why}.`, field);
       }
       descriptorGoals.push({ name: goal.name, lo, hi });
     }
     resolved.push(goal);
-  });
-  objectives.forEach(([name], i) => {
-    if (!valid.includes(name)) throw new TargetError(`unknown objective name ${pyRepr(name)}; valid names: ${valid.join(", ")}.`, `objectives[${i}]`);
   });
   // 7.2: the box of each condition.
   const directions = new Map(objectives);
@@ -1588,7 +1603,7 @@ export function planGoals(fields, target, metadata, constraints, tolerance, desc
       if (interval) {
         a = Math.max(a, interval[0]);
         b = Math.min(b, interval[1]);
-        if (a > b) a = b = directions.get(name) === "max" ? interval[1] : interval[0];
+        if (a > b) [a, b] = interval; // the objective's box misses the goal's: the goal's box alone
       }
       interval = [a, b];
     }
@@ -1599,16 +1614,15 @@ export function planGoals(fields, target, metadata, constraints, tolerance, desc
   const extra = targetNames.map((name) => {
     const j = names.indexOf(name);
     const v = targetValues[name];
-    const d = tolerance * Math.max(Math.abs(v), 0.01 * (rng[1][j] - rng[0][j]));
+    const d = tolerance * Math.max(Math.abs(v), Math.max(0.01 * (rng[1][j] - rng[0][j]), 1e-9));
     return { goal: { name, lo: v - d, hi: v + d, point: v }, property: { p: j, lo: v - d, hi: v + d } };
   });
   if (!surrogate) {
-    const where = generatorPath || "the generator";
     goals.forEach((g, i) => {
-      if (names.includes(g.name)) throw new TargetError(`${g.name} is judged by the surrogate, and there is no surrogate.onnx beside ${where}.`, `goals[${i}]`);
+      if (names.includes(g.name)) throw new TargetError(`${g.name} is judged by the surrogate, and there is none.`, `goals[${i}]`);
     });
     objectives.forEach(([name], i) => {
-      if (names.includes(name)) throw new TargetError(`${name} is judged by the surrogate, and there is no surrogate.onnx beside ${where}.`, `objectives[${i}]`);
+      if (names.includes(name)) throw new TargetError(`${name} is judged by the surrogate, and there is none.`, `objectives[${i}]`);
     });
   }
   if (!descriptors && (descriptorGoals.length || objectives.some(([name]) => DESCRIPTOR_NAMES.includes(name)))) {
@@ -1672,7 +1686,6 @@ function byObjective(a, b) {
 function byFrontOrder(a, b) {
   if (a.values[0] !== b.values[0]) return a.values[0] > b.values[0] ? -1 : 1;
   if (a.values[1] !== b.values[1]) return a.values[1] > b.values[1] ? -1 : 1;
-  if (a.pGoals !== b.pGoals) return a.pGoals > b.pGoals ? -1 : 1;
   return a.index - b.index;
 }
 
@@ -1723,11 +1736,12 @@ export class GoalSelection {
   finish() {
     if (this.inner) return this.inner.finish();
     const n = this.n;
-    const pool = this.pool.sort((a, b) => a.index - b.index);
+    // The pool in its order: one objective, the best max(50 n, 2000) by the objective; two, (v1, v2, index).
+    const pool = this.nObjectives === 1 ? this.pool.sort(byObjective).slice(0, Math.max(50 * n, 2000)) : this.pool.sort(byFrontOrder);
     const taken = [];
     const twinOf = (d, list) => list.some((c) => l1(c.k, d.k) < MIN_DISTANCE_THOUSANDTHS);
     if (this.nObjectives === 1) {
-      for (const d of pool.slice().sort(byObjective)) {
+      for (const d of pool) {
         if (taken.length >= n) break;
         if (!twinOf(d, taken)) taken.push(d);
       }
@@ -1776,7 +1790,7 @@ export class GoalSelection {
           count++;
         }
       }
-      taken.sort(byFrontOrder); // shown along the first objective
+      taken.sort((a, b) => (a.front - b.front) || byFrontOrder(a, b)); // shown by (front, v1, v2, index)
     }
     // Section 5, steps 2-3: the fill by score, no twins; then the rest, twins allowed.
     const chosen = taken.slice();
@@ -1842,6 +1856,11 @@ export function checkOptions(options) {
   const goalFields = checkGoalFields(options);
   const goalMode = goalFields.goals.length > 0 || goalFields.objectives.length > 0;
   let target = goalMode ? checkGoalTarget(options.target) : checkTarget(options.target, names, trainingRange(metadata, names.length));
+  if (goalMode && !Array.isArray(target) && !ArrayBuffer.isView(target)) {
+    goalFields.goals.forEach((g, i) => {
+      if (g.name in target) throw new TargetError(`${g.name} has both a point target and a goal.`, `goals[${i}]`);
+    });
+  }
   const n = given(options.n) ? checkInteger(options.n, "n", 1) : DEFAULT_N;
   let candidates;
   if (given(options.candidates)) {
@@ -2066,7 +2085,9 @@ export async function design(options) {
       if (descriptorNames.length) {
         // Section 7.3: exact descriptor goals are constraints on the printed composition.
         values = descriptorsOf(o.descriptors, row, 0, descriptorNames);
-        if (plan.descriptorGoals.some((g) => !(values[g.name] >= g.lo && values[g.name] <= g.hi))) {
+        // a descriptor objective that is NaN drops the candidate too
+        if (plan.descriptorGoals.some((g) => !(values[g.name] >= g.lo && values[g.name] <= g.hi)) ||
+            plan.objectives.some((ob) => ob.descriptor && Number.isNaN(values[ob.name]))) {
           counts.missed++;
           continue;
         }
@@ -2158,14 +2179,9 @@ export async function design(options) {
   }
   const { chosen, pool, fromPool, filled, relaxed, twinPairs: pairs } = selection.finish();
   if (plan && pool !== null && filled) {
-    const pMin = gText(plan.minProbability);
-    if (pool < o.n) {
-      notes.push(`only ${thousands(pool)} distinct candidate${pool === 1 ? " meets" : "s meet"} every goal with probability >= ` +
-        `${pMin}: the rest are the likeliest others.`);
-    } else {
-      notes.push(`only ${thousands(fromPool)} of the ${thousands(pool)} candidates that meet every goal with probability >= ${pMin} ` +
-        `are at least ${gText(MIN_DISTANCE_THOUSANDTHS / UNIT)} apart (L1): the rest are the likeliest others.`);
-    }
+    const m = counts.inTolerance;
+    notes.push(`only ${thousands(m)} distinct candidate${m === 1 ? " meets" : "s meet"} the goals with probability >= ` +
+      `${gText(plan.minProbability)}: the rest are the most probable others.`);
   } else if (!plan && hasSurrogate && pool !== null && filled) {
     if (pool < o.n) {
       const count = `${thousands(pool)} distinct candidate${pool === 1 ? " is" : "s are"}`;

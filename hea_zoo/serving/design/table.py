@@ -79,9 +79,9 @@ class _Block:
         if d.has_surrogate:
             for j in range(n_props):
                 values += [r["mean"][:, j], r["lower"][:, j], r["upper"][:, j]]
-        if self.oracle is not None:
-            values += [self.oracle[:, j] for j in range(n_props)]
         goal = self.plan is not None
+        if self.oracle is not None and not goal:  # goal mode: after p_goals and the descriptors
+            values += [self.oracle[:, j] for j in range(n_props)]
         if goal:
             if d.has_surrogate:
                 sections.append(text.float_pieces(np.stack(values, axis=1), 4, b","))
