@@ -315,6 +315,8 @@ def markdown(record: dict) -> str:
     lines = [
         "# Goals: thresholds, maximum, Pareto front, judged by the oracle",
         "",
+        f"Command: `{record['command']}` ({record.get('date', '')}).",
+        "",
         f"Model `{record['model']}`, {record['candidates']:,} candidates per request, 20 designs per goal set; "
         f"rarity over {record['random_alloys']:,} random 3-7-element alloys.",
         "",
