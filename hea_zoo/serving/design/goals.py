@@ -444,6 +444,13 @@ def front_ranks(values: np.ndarray, p: np.ndarray, index: np.ndarray) -> tuple[n
     return order, front
 
 
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Euclidean distance of two scaled objective vectors: ``sqrt(x*x + y*y)`` in float64."""
+    x = float(a[0]) - float(b[0])
+    y = float(a[1]) - float(b[1])
+    return math.sqrt(x * x + y * y)
+
+
 def select_front(k: np.ndarray, values: np.ndarray, p: np.ndarray, index: np.ndarray, n: int,
                  min_distance: int) -> np.ndarray:
     """Two objectives (7.4): whole fronts in order, the last one spread along it; no twins."""
@@ -471,8 +478,8 @@ def select_front(k: np.ndarray, values: np.ndarray, p: np.ndarray, index: np.nda
         # spread: the two ends, then the largest normalized gap to the taken neighbours
         v = values[members]
         span = v.max(axis=0) - v.min(axis=0)
-        span[span <= 0] = 1.0
-        scaled = v / span
+        span[~(span > 0) | ~np.isfinite(span)] = 1.0
+        scaled = v / span  # the gap: the smaller of the distances to the taken neighbours
         chosen = np.zeros(len(members), bool)
         count = 0
         for end in (0, len(members) - 1):
@@ -488,11 +495,8 @@ def select_front(k: np.ndarray, values: np.ndarray, p: np.ndarray, index: np.nda
                     continue
                 left = positions[positions < i]
                 right = positions[positions > i]
-                gap = 0.0
-                if left.size:
-                    gap += float(np.abs(scaled[i] - scaled[left[-1]]).sum())
-                if right.size:
-                    gap += float(np.abs(scaled[i] - scaled[right[0]]).sum())
+                sides = [_distance(scaled[i], scaled[j]) for j in (left[-1:].tolist() + right[:1].tolist())]
+                gap = min(sides) if sides else 0.0
                 if gap > best_gap:
                     best, best_gap = i, gap
             if best < 0:

@@ -291,12 +291,13 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
             descriptors = {name: v[keep] for name, v in descriptors.items()}
         elif table is not None:
             descriptors = {name: np.zeros(0) for name in plan.descriptor_columns}
+        valid = int(index.size)  # met the constraints and the exact goals (before duplicates go)
         hashes = designer._hasher(k)
         first = np.sort(np.unique(hashes, return_index=True)[1])
         index, k, hashes = index[first], k[first], hashes[first]
         descriptors = {name: v[first] for name, v in descriptors.items()}
         judged = designer.judge(k.astype(np.float32) / np.float32(_UNIT))
-        return rows, repaired, int(index.size), index + start, k, hashes, descriptors, judged
+        return rows, repaired, valid, index + start, k, hashes, descriptors, judged
 
     try:
         pieces = pipeline.pieces(candidates, chunk_size, pipeline._PIECE_ROWS)

@@ -83,8 +83,8 @@ class _Block:
         if self.oracle is not None and not goal:  # goal mode: after p_goals and the descriptors
             values += [self.oracle[:, j] for j in range(n_props)]
         if goal:
-            if d.has_surrogate:
-                sections.append(text.float_pieces(np.stack(values, axis=1), 4, b","))
+            if d.has_surrogate:  # the intervals, then p_goals and the descriptors, then the oracle
+                sections.append(text.float_pieces(np.stack(values[: 3 * n_props], axis=1), 4, b","))
             values = []
             sections.append(text.float_pieces(r["p"], 6, b","))
             if self.plan.descriptor_columns:
