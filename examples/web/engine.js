@@ -1758,7 +1758,7 @@ export class GoalSelection {
         const span = [0, 1].map((j) => {
           const vs = members.map((d) => d.values[j]);
           const sp = Math.max(...vs) - Math.min(...vs);
-          return sp <= 0 ? 1 : sp;
+          return sp > 0 && Number.isFinite(sp) ? sp : 1;
         });
         const scaled = members.map((d) => [d.values[0] / span[0], d.values[1] / span[1]]);
         const chosen = new Uint8Array(members.length);
@@ -1775,13 +1775,16 @@ export class GoalSelection {
           let bestGap = -Infinity;
           for (let i = 0; i < members.length; i++) {
             if (chosen[i] || twinOf(members[i], taken)) continue;
-            let gap = 0;
-            for (let j = i - 1; j >= 0; j--) {
-              if (chosen[j]) { gap += Math.abs(scaled[i][0] - scaled[j][0]) + Math.abs(scaled[i][1] - scaled[j][1]); break; }
-            }
-            for (let j = i + 1; j < members.length; j++) {
-              if (chosen[j]) { gap += Math.abs(scaled[i][0] - scaled[j][0]) + Math.abs(scaled[i][1] - scaled[j][1]); break; }
-            }
+            // the gap: the smaller of the (Euclidean, scaled) distances to the taken neighbours
+            const dist = (j) => {
+              const x = scaled[i][0] - scaled[j][0];
+              const y = scaled[i][1] - scaled[j][1];
+              return Math.sqrt(x * x + y * y);
+            };
+            const sides = [];
+            for (let j = i - 1; j >= 0; j--) if (chosen[j]) { sides.push(dist(j)); break; }
+            for (let j = i + 1; j < members.length; j++) if (chosen[j]) { sides.push(dist(j)); break; }
+            const gap = sides.length ? Math.min(...sides) : 0;
             if (gap > bestGap) { best = i; bestGap = gap; }
           }
           if (best < 0) break;
