@@ -65,6 +65,19 @@ def test_exported_descriptor_table_is_the_python_table_of_the_bundled_models(tab
     assert table["elements"] == elements
 
 
+@pytest.mark.slow
+def test_export_all_writes_the_descriptor_table_beside_the_models(tmp_path):
+    """`hea-zoo export --all` writes descriptors.json for engine.js, listed in the manifest."""
+    from hea_zoo import workflows
+
+    manifest = json.loads(workflows.export_all(tmp_path, from_dir=EXPORTED / "keras", models=["cae"], n_per_condition=10,
+                                               verbose=0).read_text())  # fmt: skip
+    written = json.loads((tmp_path / "descriptors.json").read_text(encoding="utf-8"))
+    assert written == json.loads(json.dumps(descriptor_table_json(manifest["dataset"]["elements"])))
+    assert "descriptors.json" in manifest["files"]
+    assert (tmp_path / "descriptors.json").read_bytes() == (EXPORTED / "descriptors.json").read_bytes()
+
+
 def _random_printed(rng, n_rows: int, n_elements: int) -> np.ndarray:
     """Printed compositions (thousandths summing to 1000) of 1 to 7 elements, O included."""
     k = np.zeros((n_rows, n_elements), np.int64)
