@@ -154,6 +154,7 @@ class Settings:
     goals_sets: int = 24
     goals_candidates: int = 32000
     goals_random: int = 1_000_000
+    goals_oracle_calls: int = 1_000_000
     quick: bool = False
     tiny: bool = False
 
@@ -196,6 +197,7 @@ class Settings:
             typicality_targets=20,
             goals_candidates=8000,
             goals_random=100_000,
+            goals_oracle_calls=100_000,
             quick=True,
         )
 
@@ -251,6 +253,7 @@ class Settings:
             goals_sets=3,
             goals_candidates=500,
             goals_random=2000,
+            goals_oracle_calls=2000,
             quick=True,
             tiny=True,
         )
