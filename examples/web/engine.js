@@ -13,6 +13,14 @@
 //   selectDesigns       section 5: `closest` and `diverse` selection (no twins: L1 >= 0.03)
 //   oracleProperties    section 6: the physics oracle's values (models of the bundled data)
 //   designsCsv          section 6: the output table as CSV
+//   checkGoalFields     section 7.1: goals, objectives and min_probability, checked without a model
+//   planGoals           section 7.1-7.2: the goals against the generator (names, reach), the condition boxes
+//   goalConditions      section 7.2: each candidate's own condition (the R_P sequence)
+//   descriptorTable     section 7.3: the exact descriptors' element table, read from descriptors.json
+//   descriptorsOf       section 7.3: density, vec, delta, dhmix, omega, tm of a printed row
+//   goalProbability     section 7.3: P(lo <= property <= hi) from the surrogate's interval
+//   GoalSelection       section 7.4: selection with goals, one objective or a Pareto front of two
+//   nearestTraining     section 7.5: the nearest training alloy of each design
 //   design              the whole pipeline, in chunks, over caller-supplied models
 //
 // The models run outside this file: `generateFn(z, condition, rows)` returns the
