@@ -295,3 +295,12 @@ def test_goal_csv_rows_match_the_header(designer, tmp_path):
     note = next(n for n in result.notes if "missed the exact goals" in n)
     assert note.startswith(f"{failed:,} of the {int(ok.sum()):,} candidates")
     assert result.n_valid == int(ok.sum()) - failed
+
+
+def test_design_takes_goals_as_keywords(designer):
+    a = designer.design(goals=["shear_modulus>=60", "vec<=5"], n=3, seed=4, candidates=3000)
+    b = designer.run(DesignRequest(goals=["shear_modulus>=60", "vec<=5"], n=3, seed=4, candidates=3000))
+    assert a.rows["formula"] == b.rows["formula"] and a.goals == ["shear_modulus>=60", "vec<=5"]
+    with pytest.raises(TargetError) as err:
+        designer.design(n=3)  # neither a target nor goals: today's error
+    assert err.value.field == "target"

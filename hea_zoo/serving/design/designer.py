@@ -415,7 +415,7 @@ class Designer:
     # --------------------------------------------------------------------- design
     def design(
         self,
-        target: Sequence[float] | Mapping[str, float] | DesignRequest,
+        target: Sequence[float] | Mapping[str, float] | DesignRequest | None = None,
         n: int = DEFAULT_N,
         seed: int | None = None,
         candidates: int | None = None,
@@ -426,8 +426,11 @@ class Designer:
         progress: bool | Callable[[int, int], Any] | None = None,
         out: str | os.PathLike | None = None,
         table_rows: int | None = None,
+        goals: Sequence[Any] = (),
+        objectives: Sequence[Any] = (),
+        min_probability: float = 0.5,
     ) -> DesignResult:
-        """Designs `n` different alloys for `target` (docs/DESIGN_ENGINE.md).
+        """Designs `n` different alloys for `target` or for `goals` (docs/DESIGN_ENGINE.md).
 
         Args:
             target: one value per condition in the metadata's order and units, or a
@@ -449,6 +452,11 @@ class Designer:
                 block by block and atomically.
             table_rows: rows kept for `DesignResult.table` (default: all without `out`,
                 at most 10,000 with it).
+            goals: goals (section 7): ``"shear_modulus>=60"``, ``"density<=9"``,
+                ``"vec=4.4:5"``, ``"fracture_toughness=35"`` or `Goal` objects.
+            objectives: at most two ``(NAME, "max"|"min")`` pairs.
+            min_probability: the probability of meeting every goal a design needs to be
+                in the pool (section 7.4).
 
         Returns:
             A `DesignResult`.
@@ -464,7 +472,8 @@ class Designer:
         else:
             request = DesignRequest(
                 target, n=n, candidates=candidates, select=select, tolerance=tolerance,
-                constraints=constraints, seed=seed, chunk_size=chunk_size, out=out,
+                constraints=constraints, seed=seed, chunk_size=chunk_size, out=out, goals=goals,
+                objectives=objectives, min_probability=min_probability,
             )  # fmt: skip
         return self.run(request, progress=progress, table_rows=table_rows)
 
