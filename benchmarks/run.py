@@ -149,6 +149,12 @@ class Settings:
     # ---- typicality
     typicality_generators: tuple[str, ...] = GENERATORS
     typicality_targets: int = 100
+    # ---- goals
+    goals_model: str = "cae"
+    goals_sets: int = 24
+    goals_candidates: int = 32000
+    goals_random: int = 1_000_000
+    goals_oracle_calls: int = 1_000_000
     quick: bool = False
     tiny: bool = False
 
@@ -189,6 +195,9 @@ class Settings:
             tune_epochs=20,
             tune_n_per_condition=200,
             typicality_targets=20,
+            goals_candidates=8000,
+            goals_random=100_000,
+            goals_oracle_calls=100_000,
             quick=True,
         )
 
@@ -241,6 +250,10 @@ class Settings:
             tune_n_per_condition=5,
             typicality_generators=("cae",),
             typicality_targets=2,
+            goals_sets=3,
+            goals_candidates=500,
+            goals_random=2000,
+            goals_oracle_calls=2000,
             quick=True,
             tiny=True,
         )
@@ -292,6 +305,8 @@ STUDIES: dict[str, Study] = {s.name: s for s in (
           "oracle MAPE, cosine", ("tune_",)),
     Study("typicality", "oracle MAPE and hit rate of `design`'s designs grouped by the flow's "
           "log-density", ("typicality_",)),
+    Study("goals", "threshold goal sets of graded rarity, maximize, Pareto: oracle success, systems, "
+          "reliability of the printed P(goals), random screening at equal calls", ("goals_",)),
 )}  # fmt: skip
 
 

@@ -80,6 +80,9 @@ _FLAGS = {
     "bounds": "--bound",
     "max_elements": "--max-elements",
     "min_fraction": "--min-fraction",
+    "goals": "--goal",
+    "objectives": "--maximize/--minimize",
+    "min_probability": "--min-probability",
     # every command
     "seed": "--seed",
     "out": "--out",
@@ -100,6 +103,8 @@ def _flag(field: str | None) -> str | None:
         return flag
     if base == "target":
         return _TARGET_FLAGS.get(key, f"--target {key}") if not key.isdigit() else "--target"
+    if key.isdigit():  # goals[0], objectives[1]: the flag (its value is in the message)
+        return flag
     return f"{flag} {key}"
 
 
@@ -709,6 +714,15 @@ def _parse_targets(args) -> dict[str, float]:
     return given
 
 
+class _Objective(argparse.Action):
+    """--maximize NAME / --minimize NAME: (NAME, "max"|"min") in the order given."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = list(getattr(namespace, self.dest, None) or [])
+        items.append((values.strip(), "max" if option_string == "--maximize" else "min"))
+        setattr(namespace, self.dest, items)
+
+
 def _design_request(args):
     """The design request the flags describe, validated before any model is opened."""
     from hea_zoo.errors import HeaZooError
@@ -725,6 +739,8 @@ def _design_request(args):
         return DesignRequest(
             _parse_targets(args), n=args.n, candidates=args.candidates, select=args.select, tolerance=args.tolerance,
             constraints=constraints, seed=args.seed, chunk_size=args.chunk_size, out=args.out,
+            goals=list(args.goal or []), objectives=list(args.objectives or []),
+            min_probability=args.min_probability,
         )  # fmt: skip
     except HeaZooError as err:
         raise _library_error(None, err) from None
@@ -799,6 +815,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--toughness", "-K", type=float, default=None, help="target fracture toughness [MPa*m^0.5].")
     p.add_argument("--target", action="append", metavar="NAME=VALUE",
                    help="target for a model conditioned on other properties (repeatable).")  # fmt: skip
+    p.add_argument("--goal", action="append", metavar="GOAL",
+                   help="a goal (repeatable, quoted): NAME>=V, NAME<=V, NAME=LO:HI or NAME=V, on a property or an "
+                   "exact descriptor (density, vec, delta, dhmix, omega, tm).")  # fmt: skip
+    p.add_argument("--maximize", action=_Objective, dest="objectives", metavar="NAME",
+                   help="maximize a property (by its interval's lower end) or a descriptor; two objectives "
+                   "give a Pareto front.")  # fmt: skip
+    p.add_argument("--minimize", action=_Objective, dest="objectives", metavar="NAME",
+                   help="minimize a property (by its interval's upper end) or a descriptor.")
+    p.add_argument("--min-probability", type=float, default=0.5,
+                   help="with goals: the probability of meeting every goal a design needs (default 0.5).")
     p.add_argument("-n", type=int, default=20, help="designs to return (default 20).")
     p.add_argument("--candidates", type=int, default=None,
                    help="candidates drawn before selection (default max(100 n, 32000)).")  # fmt: skip

@@ -313,7 +313,8 @@ def export_all(
 
     For each generator in `models` and the surrogate: ``<out>/<name>/<version>/``
     (SavedModel), ``<out>/<name>.onnx`` and ``<out>/keras/<name>.keras``; then
-    ``<out>/MANIFEST.json`` with the model versions, the metrics each scored (surrogate
+    ``<out>/descriptors.json`` (the exact descriptors' element table, for the JavaScript
+    engine), ``<out>/MANIFEST.json`` with the model versions, the metrics each scored (surrogate
     held-out R² and MAPE; generators' MAPE judged by the surrogate and, where it applies,
     by the oracle, within-condition cosine similarity on the study's 20 line conditions),
     the sha256 and size of every file, the training data's fingerprint and the package
@@ -396,6 +397,10 @@ def export_all(
             "metrics": metrics[name],
         }
 
+    # The exact descriptors' element table, read by the JavaScript engine (goals on density, vec, ...).
+    from hea_zoo.data.descriptors import write_descriptor_json
+
+    write_descriptor_json(output, dataset.elements)
     hashed = artifact_files(output, exclude=_NOT_HASHED)
     for entry in entries.values():
         entry["bytes"] = {

@@ -63,6 +63,7 @@ SMOKE_TESTED = {
     "design_throughput": "test_design_throughput", "flow_nll": "test_flow_nll",
     "surrogate_descriptors": "test_surrogate_descriptors", "training_scale": "test_training_scale",
     "tune_generators": "test_tune_generators", "tune_flow": "test_tune_flow", "typicality": "test_typicality",
+    "goals": "test_goals",
 }  # fmt: skip
 HELPERS = {"__init__", "run", "baselines", "design_quality", "peers", "quality", "speed", "scale", "mpea"}
 """Modules of benchmarks/ that are not studies of their own (the results parts' code)."""
@@ -528,3 +529,18 @@ def test_typicality(tmp_path):
     assert sum(rows[b]["designs"] for b in list(rows)[:3]) == rows["all"]["designs"] == 40
     assert 0 <= rows["all"]["hit5"] <= 1 and rows["all"]["mape"] >= 0
     assert len(table_rows(markdown, "cae")) == 4
+
+
+def test_goals(tmp_path):
+    """On the committed exports: three goal sets of 20 designs each, rarity shares ordered
+    like the goals, every design's exact goals met, the reliability bins partition the designs."""
+    tiny(tmp_path, "goals")
+    record, markdown = written(tmp_path, "goals")
+    rows = record["rows"]
+    assert len(rows) == 3 and all(r["designs"] == 20 for r in rows)
+    assert rows[0]["random_share"] >= rows[1]["random_share"] >= rows[2]["random_share"] > 0
+    assert all(0 <= r["success"] <= 1 and 0 <= r["screening_success"] <= 1 for r in rows)
+    assert sum(b["designs"] for b in record["reliability"]) == 60
+    assert (tmp_path / record["figure"]).is_file()
+    assert record["maximize"]["training_best_k"] < 45 and record["pareto"]["design_hypervolume"] > 0
+    assert "| shear_modulus>=40, fracture_toughness>=20 |" in markdown

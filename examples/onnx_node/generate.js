@@ -6,6 +6,8 @@
 //                    [--candidates C] [--select diverse|closest] [--tolerance 0.05]
 //                    [--allow Mo,Nb,...] [--exclude Al,V] [--max-elements 5]
 //                    [--bounds Al=0:0.1,W=0.2:0.5] [--min-fraction 0.03] [--out designs.csv] [--json]
+//   node generate.js --design --model ../../exported/cae.onnx --goal "shear_modulus>=60" --goal "density<=9"
+//                    [--maximize fracture_toughness] [--minimize NAME] [--min-probability 0.5] [--target NAME=V]
 //
 // The generator's inputs are `z` (standard-normal noise, [batch, latent_dim]) and
 // `condition` (the target properties in physical units, [batch, n_conditions]); its output
@@ -20,7 +22,11 @@
 // repaired to the constraints, judged by the surrogate beside the model (`surrogate.onnx`,
 // or --surrogate; without one the designs are not judged), selected and ranked. It prints
 // the table `hea-zoo design` prints (notes on stderr), `--out` writes the CSV of
-// `hea-zoo design --out`, and `--json` prints everything as one JSON object.
+// `hea-zoo design --out`, and `--json` prints everything as one JSON object. Goals
+// (docs/DESIGN_ENGINE.md, section 7): `--goal` (repeatable) NAME>=V, NAME<=V, NAME=LO:HI or
+// NAME=V over the model's properties and the exact descriptors (density, vec, delta, dhmix,
+// omega, tm: read from descriptors.json beside the model); `--maximize` / `--minimize` NAME
+// (at most two objectives); `--target NAME=V` is then a point goal.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -35,6 +41,8 @@ const USAGE = `usage: node generate.js --model FILE.onnx --target V1,V2 [--n N] 
                         [--allow A,B] [--exclude A,B] [--max-elements M]
                         [--bounds Al=0:0.1,W=0.2:0.5] [--min-fraction F]
                         [--surrogate FILE.onnx] [--chunk-size K] [--out FILE.csv] [--json]
+                        [--goal 'NAME>=V' ...] [--maximize NAME] [--minimize NAME]
+                        [--min-probability P]
 
   --model         exported hea_zoo generator (e.g. ../../exported/cvae.onnx)
   --target        target properties in the model's condition units, comma separated
@@ -54,6 +62,12 @@ const USAGE = `usage: node generate.js --model FILE.onnx --target V1,V2 [--n N] 
   --min-fraction  smallest fraction of any element present (default 0.03)
   --surrogate     the surrogate (default: surrogate.onnx beside --model, if there is one)
   --out           with --design: also write every design to this CSV file
+  --goal          with --design: a goal NAME>=V, NAME<=V, NAME=LO:HI or NAME=V (repeatable;
+                  NAME a property or density, vec, delta, dhmix, omega, tm); then --target
+                  is optional and may name some properties only (NAME=V,NAME=V)
+  --maximize      with --design: the property or descriptor to maximize (--minimize: minimize);
+                  at most two objectives (a Pareto front)
+  --min-probability  designs meeting the goals with at least this probability come first (0.5)
   --json          print one JSON object instead of text`;
 
 function fail(message, code = 2) {
@@ -62,7 +76,7 @@ function fail(message, code = 2) {
 }
 
 function parseArgs(argv) {
-  const args = { json: false, design: false, constraints: {} };
+  const args = { json: false, design: false, constraints: {}, goals: [], objectives: [] };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -77,6 +91,10 @@ function parseArgs(argv) {
       case "--z": args.z = value(); break;
       case "--threshold": args.threshold = Number(value()); break;
       case "--json": args.json = true; break;
+      case "--goal": args.goals.push(value()); break;
+      case "--maximize": args.objectives.push([value(), "max"]); break;
+      case "--minimize": args.objectives.push([value(), "min"]); break;
+      case "--min-probability": args.minProbability = Number(value()); break;
       case "--design": args.design = true; break;
       case "--candidates": args.candidates = Number(value()); break;
       case "--select": args.select = value(); break;
@@ -94,7 +112,9 @@ function parseArgs(argv) {
     }
   }
   if (!args.model) fail("--model is required");
-  if (!args.target) fail("--target is required");
+  const goalMode = args.goals.length > 0 || args.objectives.length > 0;
+  if (goalMode && !args.design) fail("--goal, --maximize and --minimize go with --design");
+  if (!args.target && !goalMode) fail("--target is required");
   if (args.n === undefined) args.n = args.design ? engine.DEFAULT_N : 5;
   if (!Number.isInteger(args.n) || args.n < 1) fail(`--n must be a positive integer, got ${args.n}`);
   if (args.seed === undefined && !args.design) args.seed = 0;
@@ -198,13 +218,17 @@ async function runDesign(args, meta, target) {
     if (!fs.existsSync(file)) fail(`${args.model}: metadata key log_prob_model names ${meta.log_prob_model}, which is not beside it`);
     logDensity = await openSession(file);
   }
+  // The exact descriptors' element table (hea_zoo.data.descriptors), written beside the models.
+  const table = path.join(path.dirname(args.model), "descriptors.json");
+  const descriptors = fs.existsSync(table) ? JSON.parse(fs.readFileSync(table, "utf8")) : null;
   const generator = await openSession(args.model);
-  const fns = runners(generator, surrogate, meta.elements.length, target.length, Number(meta.latent_dim), logDensity);
+  const fns = runners(generator, surrogate, meta.elements.length, meta.condition_names.length, Number(meta.latent_dim), logDensity);
   const started = performance.now();
   let result;
   try {
     result = await engine.design({
       ...fns, metadata: meta, target, n: args.n, seed: args.seed,
+      goals: args.goals, objectives: args.objectives, minProbability: args.minProbability, descriptors,
       candidates: args.candidates, select: args.select, tolerance: args.tolerance,
       constraints: args.constraints, chunkSize: args.chunkSize, surrogateName: surrogatePath,
       generatorPath: args.model,
@@ -238,6 +262,20 @@ async function main() {
   const latentDim = Number(meta.latent_dim);
   const names = meta.condition_names;
   const units = meta.condition_units;
+  if (args.design && (args.goals.length || args.objectives.length)) {
+    // A goal request: --target NAME=V,... names point goals (or all values in condition order).
+    let target;
+    if (args.target && args.target.includes("=")) {
+      target = {};
+      for (const item of args.target.split(",")) {
+        const [name, text] = item.split("=");
+        target[name.trim()] = text === undefined || text.trim() === "" ? NaN : Number(text.trim());
+      }
+    } else if (args.target) {
+      target = args.target.split(",").map((s) => (s.trim() === "" ? NaN : Number(s.trim())));
+    }
+    return runDesign(args, meta, target);
+  }
   const target = args.target.split(",").map((s) => (s.trim() === "" ? NaN : Number(s.trim())));
   if (target.length !== names.length || !target.every(Number.isFinite)) {
     fail(`--target must be ${names.length} numbers: ${names.map((n, i) => `${n} [${units[i]}]`).join(", ")}; got ${JSON.stringify(args.target)}`);

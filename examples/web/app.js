@@ -1,8 +1,11 @@
 // The design page: loads an exported generator and the surrogate with onnxruntime-web
 // (WebAssembly, one thread) and runs engine.js, the design engine `hea-zoo design` runs,
 // with its defaults (20 designs, a drawn seed, max(100 n, 32000) candidates, diverse
-// selection, tolerance 0.05, minimum fraction 0.03). Serve the repository root
-// (`python -m http.server`) and open /examples/web/.
+// selection, tolerance 0.05, minimum fraction 0.03). "Design for: goals" states goals
+// instead of a target (docs/DESIGN_ENGINE.md, section 7): one goal per row (NAME>=V,
+// NAME<=V, NAME=LO:HI, NAME=V on a property or an exact descriptor, whose element table is
+// exported/descriptors.json), up to two objectives and the minimum probability. Serve the
+// repository root (`python -m http.server`) and open /examples/web/.
 
 import * as engine from "./engine.js";
 
@@ -13,7 +16,10 @@ const MAX_DESIGNS = 1000;
 const MAX_PAGE_CANDIDATES = 1000000;
 
 const $ = (id) => document.getElementById(id);
-const state = { ort: null, files: {}, manifest: false, models: new Map(), surrogate: null, result: null, csvUrl: null, busy: false };
+const state = { ort: null, files: {}, manifest: false, models: new Map(), surrogate: null, descriptors: undefined, result: null,
+  csvUrl: null, busy: false, goalRows: 0 };
+const FIRST_GOAL_ROWS = 3;
+const OBJECTIVE_ROWS = 2;
 
 // ------------------------------------------------------------------------ messages
 
@@ -134,6 +140,18 @@ async function openGenerator(name) {
   return generator;
 }
 
+/** exported/descriptors.json (hea_zoo.data.descriptors): the element table of the exact descriptors, or null. */
+async function descriptorTable() {
+  if (state.descriptors !== undefined) return state.descriptors;
+  try {
+    const response = await fetch(EXPORTED + "descriptors.json");
+    state.descriptors = response.ok ? await response.json() : null;
+  } catch (error) {
+    state.descriptors = null;
+  }
+  return state.descriptors;
+}
+
 async function currentModels() {
   const name = $("model").value;
   if (!state.models.has(name)) state.models.set(name, openGenerator(name));
@@ -212,6 +230,50 @@ function buildTargets(metadata) {
   });
 }
 
+function goalRow(value = "") {
+  const id = state.goalRows++;
+  const row = document.createElement("div");
+  row.className = "goal-row";
+  const input = Object.assign(document.createElement("input"), {
+    type: "text", id: `goal-${id}`, name: `goal-${id}`, value, placeholder: id === 0 ? "e.g. shear_modulus>=60" : id === 1 ? "e.g. density<=9" : "",
+  });
+  input.dataset.goal = "";
+  const remove = Object.assign(document.createElement("button"), { type: "button", className: "small remove-goal", textContent: "Remove" });
+  remove.setAttribute("aria-label", `remove goal ${id + 1}`);
+  remove.addEventListener("click", () => row.remove());
+  row.append(input, remove);
+  $("goals").append(row);
+  return input;
+}
+
+function buildGoals(metadata) {
+  const names = [...metadata.condition_names, ...engine.DESCRIPTOR_NAMES];
+  if (!$("goals").children.length) for (let i = 0; i < FIRST_GOAL_ROWS; i++) goalRow();
+  const previous = Array.from({ length: OBJECTIVE_ROWS }, (_, i) => [$(`objective-${i}-sense`)?.value ?? "", $(`objective-${i}-name`)?.value ?? ""]);
+  $("objectives").replaceChildren(...previous.map(([sense, name], i) => {
+    const row = document.createElement("div");
+    row.className = "objective-row";
+    const label = Object.assign(document.createElement("label"), { textContent: `Objective ${i + 1}` });
+    const senses = Object.assign(document.createElement("select"), { id: `objective-${i}-sense`, name: `objective-${i}-sense` });
+    for (const [value, text] of [["", "none"], ["max", "maximize"], ["min", "minimize"]]) senses.append(new Option(text, value, false, value === sense));
+    const which = Object.assign(document.createElement("select"), { id: `objective-${i}-name`, name: `objective-${i}-name` });
+    for (const n of names) which.append(new Option(n, n, false, n === name));
+    label.append(senses, which);
+    row.append(label);
+    return row;
+  }));
+  const units = metadata.condition_units || [];
+  $("goal-names").textContent = "Names: " + metadata.condition_names.map((n, p) => `${n} [${units[p] || ""}]`).join(", ") +
+    "; exact descriptors density [g/cm³], vec, delta [%], dhmix [kJ/mol], omega, tm [K]. " +
+    "Descriptor goals are met exactly; property goals with the printed probability P(goals).";
+}
+
+function showAim() {
+  const goals = $("aim").value === "goals";
+  $("goal-box").hidden = !goals;
+  $("target-box").hidden = goals;
+}
+
 function describeModel(model) {
   const m = model.generator.metadata;
   $("model-info").textContent = `${m.model_class || m.name} v${m.export_version ?? "?"}, latent ${m.latent_dim}, ` +
@@ -225,6 +287,7 @@ async function onModelChange() {
   try {
     const model = await currentModels();
     buildTargets(model.generator.metadata);
+    buildGoals(model.generator.metadata);
     describeModel(model);
   } catch (error) {
     showMessage(oneLine(error));
@@ -248,11 +311,25 @@ function readNumber(id, what, { integer = false, optional = false, min = -Infini
   return value;
 }
 
+/** The goal fields (section 7): goals, objectives and min_probability, as the engine takes them. */
+function readGoals() {
+  const goals = Array.from(document.querySelectorAll("#goals input[data-goal]"), (input) => input.value.trim()).filter(Boolean);
+  const objectives = [];
+  for (let i = 0; i < OBJECTIVE_ROWS; i++) {
+    const sense = $(`objective-${i}-sense`).value;
+    if (sense) objectives.push([$(`objective-${i}-name`).value, sense]);
+  }
+  if (!goals.length && !objectives.length) throw new Error("give at least one goal or objective (or design for a target point)");
+  const minProbability = readNumber("min-probability", "the minimum probability");
+  return { goals, objectives, minProbability };
+}
+
 function readRequest(metadata) {
   const names = metadata.condition_names;
   const units = metadata.condition_units || [];
+  const aimGoals = $("aim").value === "goals";
   // The request names its target values by condition; engine.checkOptions checks them (section 0).
-  const values = names.map((name, p) => {
+  const values = aimGoals ? [] : names.map((name, p) => {
     const what = `target ${name} [${units[p]}]`;
     const value = readNumber(`target-${p}`, what);
     const range = Array.isArray(metadata.condition_range) ? metadata.condition_range.map((r) => Number(r[p])) : null;
@@ -260,7 +337,8 @@ function readRequest(metadata) {
     if (Math.abs(value) > 1e6) throw new Error(`${what} = ${value} is beyond any plausible value${known}`);
     return value;
   });
-  const target = Object.fromEntries(names.map((name, p) => [name, values[p]]));
+  const target = aimGoals ? undefined : Object.fromEntries(names.map((name, p) => [name, values[p]]));
+  const goalFields = aimGoals ? readGoals() : {};
   const n = readNumber("n", "the number of designs", { integer: true, min: 1, max: MAX_DESIGNS });
   // An empty seed is drawn at random (and shown with the designs), as `hea-zoo design` does.
   const seed = readNumber("seed", "the seed", { integer: true, optional: true, min: 0, max: engine.MAX_SEED });
@@ -275,7 +353,7 @@ function readRequest(metadata) {
   };
   // Contradictory constraints are reported before any model runs.
   engine.checkConstraints(constraints, metadata.elements, Number(metadata.composition_threshold ?? engine.DROP_THRESHOLD));
-  return { target, n, seed, candidates, select: $("select").value, tolerance, constraints };
+  return { target, n, seed, candidates, select: $("select").value, tolerance, constraints, ...goalFields };
 }
 
 // --------------------------------------------------------------------------- design
@@ -337,8 +415,9 @@ async function onDesign(event) {
   try {
     const model = await currentModels();
     const request = readRequest(model.generator.metadata);
+    const descriptors = await descriptorTable();
     const result = await engine.design({
-      ...runners(model), metadata: model.generator.metadata, ...request,
+      ...runners(model), metadata: model.generator.metadata, ...request, descriptors,
       surrogateName: `exported/${model.surrogate ? model.surrogate.file : "surrogate.onnx"}`,
       generatorPath: `exported/${model.generator.file}`, candidatesName: "the Candidates field",
       onProgress: (done, total) => { $("progress").textContent = `${done.toLocaleString()} / ${total.toLocaleString()} candidates`; },
@@ -390,15 +469,17 @@ function render(result) {
     if (result.hasSurrogate) head.push(`${name.replace(/_/g, " ")} [${units[p]}], ${interval}`);
     if (result.usesOracle) head.push(`oracle [${units[p]}]`);
   });
-  if (result.hasSurrogate) head.push("mean rel. error");
+  if (result.goalMode) head.push("P(goals)", ...result.descriptorColumns);
+  else if (result.hasSurrogate) head.push("mean rel. error");
   if (result.hasLogProb) head.push("log p");
   head.push("system");
+  if (result.hasNearest) head.push("nearest training alloy (at.% away)");
   const tr = document.createElement("tr");
   head.forEach((text, i) => {
     const th = document.createElement("th");
     th.textContent = text;
     if (i === 1) th.className = "formula";
-    else if (i === head.length - 1) th.className = "system";
+    else if (text === "system") th.className = "system";
     tr.append(th);
   });
   $("designs").tHead.replaceChildren(tr);
@@ -409,13 +490,18 @@ function render(result) {
     row.dataset.k = d.k.join(",");
     if (!d.inTolerance) row.className = "off-target";
     const cells = [String(d.rank), d.formula];
+    const systemColumn = head.indexOf("system");
     names.forEach((_, p) => {
       if (result.hasSurrogate) cells.push(propertyCell(d, p));
       if (result.usesOracle) cells.push(fmt(d.oracle[p]));
     });
-    if (result.hasSurrogate) cells.push(`${fmt(100 * d.score, 2)} %`);
+    if (result.goalMode) {
+      cells.push(fmt(d.pGoals, 3));
+      for (const name of result.descriptorColumns) cells.push(fmt(d.descriptors[name], 3));
+    } else if (result.hasSurrogate) cells.push(`${fmt(100 * d.score, 2)} %`);
     if (result.hasLogProb) cells.push(fmt(d.logProb));
     cells.push(d.system);
+    if (result.hasNearest) cells.push(`${d.nearestTraining} (${fmt(d.nearestDistance, 2)})`);
     cells.forEach((text, c) => {
       const td = document.createElement("td");
       if (c === 1) {
@@ -427,17 +513,24 @@ function render(result) {
         });
       } else {
         td.textContent = text;
-        if (c === cells.length - 1) td.className = "system";
+        if (c === systemColumn) td.className = "system";
       }
       row.append(td);
     });
     return row;
   }));
-  const judged = result.hasSurrogate
+  const asked = result.goalMode
+    ? `Goals: ${[...(result.goals.length ? [result.goals.join(", ")] : []),
+      ...result.objectives.map(([name, sense]) => `${sense === "max" ? "maximize" : "minimize"} ${name}`)].join("; ")}. `
+    : "";
+  const judged = result.goalMode
+    ? (result.hasSurrogate ? `${result.counts.inTolerance.toLocaleString()} distinct candidates meet the goals with probability ≥ ` +
+      `${result.minProbability} by the surrogate. ` : "Property goals not judged: no surrogate. ")
+    : result.hasSurrogate
     ? `${result.counts.inTolerance.toLocaleString()} distinct candidates within ±${+(100 * result.tolerance).toPrecision(3)} % ` +
       "of the target on every property by the surrogate. "
     : "Not judged: no surrogate. ";
-  $("summary").textContent = `${designs.length} designs (${result.select}, seed ${result.seed}) span ${result.systems} ` +
+  $("summary").textContent = `${asked}${designs.length} designs (${result.select}, seed ${result.seed}) span ${result.systems} ` +
     `alloy systems (elements ≥ 5 at.%). ${judged}` +
     `${result.counts.distinct.toLocaleString()} distinct valid candidates of ${result.counts.candidates.toLocaleString()} drawn ` +
     `(minimum fraction ${result.minFraction}).`;
@@ -485,15 +578,18 @@ function plot(result) {
   const root = $("plot");
   root.replaceChildren();
   const W = 640, H = 420, left = 62, right = 20, top = 16, bottom = 50;
-  const { designs, names, units, target } = result;
+  const { designs, names, units } = result;
+  const goalMode = Boolean(result.goalMode);
+  // Goal mode has no target point: the designs' own centre stands in (no marker, no tolerance box).
+  const target = goalMode ? names.map((_, p) => designs.reduce((s, d) => s + d.mean[p], 0) / Math.max(designs.length, 1)) : result.target;
   const two = names.length >= 2;
   // x: the first property; y: the second, or the relative error for a single property.
   const xOf = (d) => d.mean[0];
-  const yOf = (d) => (two ? d.mean[1] : d.score);
+  const yOf = (d) => (two ? d.mean[1] : goalMode ? d.pGoals : d.score);
   const xs = designs.map(xOf).concat([target[0]]);
   const ys = designs.map(yOf).concat([two ? target[1] : 0]);
-  const tolX = result.tolerance * Math.max(Math.abs(target[0]), result.floors[0]);
-  const tolY = two ? result.tolerance * Math.max(Math.abs(target[1]), result.floors[1]) : 0;
+  const tolX = goalMode ? 0 : result.tolerance * Math.max(Math.abs(target[0]), result.floors[0]);
+  const tolY = two && !goalMode ? result.tolerance * Math.max(Math.abs(target[1]), result.floors[1]) : 0;
   xs.push(target[0] - tolX, target[0] + tolX);
   if (two) ys.push(target[1] - tolY, target[1] + tolY);
   const [x0, x1] = extent(xs.filter(Number.isFinite));
@@ -511,10 +607,10 @@ function plot(result) {
   }
   axes.append(svg("path", { d: `M${left},${top}V${H - bottom}H${W - right}`, fill: "none" }));
   axes.append(svg("text", { x: (left + W - right) / 2, y: H - 12, "text-anchor": "middle" }, `${names[0]} [${units[0]}] (surrogate)`));
-  const yLabel = two ? `${names[1]} [${units[1]}] (surrogate)` : "relative error";
+  const yLabel = two ? `${names[1]} [${units[1]}] (surrogate)` : goalMode ? "P(goals)" : "relative error";
   axes.append(svg("text", { x: 14, y: (top + H - bottom) / 2, "text-anchor": "middle", transform: `rotate(-90 14 ${(top + H - bottom) / 2})` }, yLabel));
   root.append(axes);
-  if (two) {
+  if (two && !goalMode) {
     root.append(svg("rect", {
       class: "tolerance", x: sx(target[0] - tolX), y: sy(target[1] + tolY),
       width: sx(target[0] + tolX) - sx(target[0] - tolX), height: sy(target[1] - tolY) - sy(target[1] + tolY),
@@ -535,6 +631,7 @@ function plot(result) {
     points.append(c);
   });
   root.append(points);
+  if (goalMode) return;
   const tx = sx(target[0]);
   const ty = sy(two ? target[1] : 0);
   const marker = svg("path", { class: "target", d: `M${tx - 9},${ty - 9}L${tx + 9},${ty + 9}M${tx - 9},${ty + 9}L${tx + 9},${ty - 9}` });
@@ -553,6 +650,9 @@ function plot(result) {
 async function start() {
   $("form").addEventListener("submit", (event) => { onDesign(event); });
   $("model").addEventListener("change", () => { onModelChange(); });
+  $("aim").addEventListener("change", showAim);
+  $("add-goal").addEventListener("click", () => goalRow().focus());
+  showAim();
   const names = await generatorNames();
   const preferred = names.includes(engine.DEFAULT_MODEL) ? engine.DEFAULT_MODEL : names[0];
   $("model").replaceChildren(...names.map((name) => Object.assign(document.createElement("option"), {

@@ -13,6 +13,14 @@
 //   selectDesigns       section 5: `closest` and `diverse` selection (no twins: L1 >= 0.03)
 //   oracleProperties    section 6: the physics oracle's values (models of the bundled data)
 //   designsCsv          section 6: the output table as CSV
+//   checkGoalFields     section 7.1: goals, objectives and min_probability, checked without a model
+//   planGoals           section 7.1-7.2: the goals against the generator (names, reach), the condition boxes
+//   goalConditions      section 7.2: each candidate's own condition (the R_P sequence)
+//   descriptorTable     section 7.3: the exact descriptors' element table, read from descriptors.json
+//   descriptorsOf       section 7.3: density, vec, delta, dhmix, omega, tm of a printed row
+//   goalProbability     section 7.3: P(lo <= property <= hi) from the surrogate's interval
+//   GoalSelection       section 7.4: selection with goals, one objective or a Pareto front of two
+//   nearestTraining     section 7.5: the nearest training alloy of each design
 //   design              the whole pipeline, in chunks, over caller-supplied models
 //
 // The models run outside this file: `generateFn(z, condition, rows)` returns the
@@ -624,8 +632,9 @@ function byScore(a, b) {
 
 /** The `capacity` best records by (score, index), offered in any order; bounded memory. */
 class BestStore {
-  constructor(capacity) {
+  constructor(capacity, order = byScore) {
     this.capacity = capacity;
+    this.order = order;
     this.items = [];
   }
 
@@ -635,7 +644,7 @@ class BestStore {
   }
 
   prune() {
-    this.items.sort(byScore);
+    this.items.sort(this.order);
     if (this.items.length > this.capacity) this.items.length = this.capacity;
   }
 
@@ -974,17 +983,28 @@ const SHORT_LABELS = { shear_modulus: "G", fracture_toughness: "K" };
  */
 export function designsTable(result, model, maxRows = null) {
   const { names, units, designs } = result;
-  const head = names.map((name, p) => `${name} = ${gText(result.target[p])} ${units[p] || ""}`.trimEnd()).join(", ");
+  const goalMode = Boolean(result.goalMode);
   const shown = maxRows === null ? designs.length : Math.min(designs.length, maxRows);
-  const order = result.hasSurrogate ? "best by surrogate first" : "not judged: no surrogate";
-  const lines = [`target: ${head}  (model: ${model}, seed ${result.seed}, ${thousands(designs.length)} designs, ` +
-    `${result.select} selection, ${order})`];
+  let lines;
+  if (goalMode) {
+    const asked = [...(result.goals.length ? [result.goals.join(", ")] : []),
+      ...result.objectives.map(([name, sense]) => `${sense === "max" ? "maximize" : "minimize"} ${name}`)].join("; ");
+    const order = result.objectives.length ? "best by objective first" : "most probable first";
+    lines = [`goals: ${asked}  (model: ${model}, seed ${result.seed}, ${thousands(designs.length)} designs, ` +
+      `${result.select} selection, ${order})`];
+  } else {
+    const head = names.map((name, p) => `${name} = ${gText(result.target[p])} ${units[p] || ""}`.trimEnd()).join(", ");
+    const order = result.hasSurrogate ? "best by surrogate first" : "not judged: no surrogate";
+    lines = [`target: ${head}  (model: ${model}, seed ${result.seed}, ${thousands(designs.length)} designs, ` +
+      `${result.select} selection, ${order})`];
+  }
   const columns = ["#", "formula"];
   names.forEach((name, p) => {
     const short = SHORT_LABELS[name] || name;
     if (result.hasSurrogate) columns.push(units[p] ? `${short} surrogate [${units[p]}]` : `${short} surrogate`);
     if (result.usesOracle) columns.push(`${short} oracle`);
   });
+  if (goalMode) columns.push("P(goals)", ...result.descriptorColumns);
   if (result.hasLogProb) columns.push("log p");
   columns.push("system");
   const table = designs.slice(0, shown).map((d) => {
@@ -995,6 +1015,10 @@ export function designsTable(result, model, maxRows = null) {
       }
       if (result.usesOracle) cells.push(Number.isFinite(d.oracle[p]) ? formatFixed(d.oracle[p], 1) : "–"); // oxygen alone
     });
+    if (goalMode) {
+      cells.push(formatFixed(d.pGoals, 3));
+      for (const name of result.descriptorColumns) cells.push(formatFixed(d.descriptors[name], 3));
+    }
     if (result.hasLogProb) cells.push(formatFixed(d.logProb, 1));
     cells.push(d.system);
     return cells;
@@ -1004,7 +1028,8 @@ export function designsTable(result, model, maxRows = null) {
   const fmt = (cells) => cells.map((c, j) => (left.has(j) ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join("  ").trimEnd();
   lines.push(fmt(columns), ...table.map(fmt));
   if (shown < designs.length) lines.push(`... ${thousands(designs.length - shown)} more designs`);
-  const tol = result.hasSurrogate ? `, ${thousands(result.counts.inTolerance)} within ${gText(100 * result.tolerance)} %` : "";
+  const tol = goalMode ? (result.hasSurrogate ? `, ${thousands(result.counts.inTolerance)} with P(goals) >= ${gText(result.minProbability)}` : "")
+    : result.hasSurrogate ? `, ${thousands(result.counts.inTolerance)} within ${gText(100 * result.tolerance)} %` : "";
   lines.push(`${thousands(designs.length)} designs span ${thousands(result.systems)} alloy systems (elements >= 5 at.%); ` +
     `${thousands(result.candidates)} candidates, ${thousands(result.counts.distinct)} distinct and valid${tol}.`);
   if (!result.usesOracle) {
@@ -1018,12 +1043,17 @@ export function designsTable(result, model, maxRows = null) {
 export function designColumns(result) {
   const cols = ["rank", "candidate", "formula"];
   if (result.hasSurrogate) for (const name of result.names) cols.push(`${name}_surrogate`, `${name}_lower`, `${name}_upper`);
+  if (result.goalMode) cols.push("p_goals", ...result.descriptorColumns);
   if (result.usesOracle) for (const name of result.names) cols.push(`${name}_oracle`);
-  if (result.hasSurrogate) cols.push("relative_error_surrogate");
-  if (result.usesOracle) cols.push("relative_error_oracle");
-  if (result.hasSurrogate) cols.push("in_tolerance");
+  if (!result.goalMode) {
+    if (result.hasSurrogate) cols.push("relative_error_surrogate");
+    if (result.usesOracle) cols.push("relative_error_oracle");
+    if (result.hasSurrogate) cols.push("in_tolerance");
+  }
   if (result.hasLogProb) cols.push("log_prob");
-  cols.push("system", ...result.elements);
+  cols.push("system");
+  if (result.hasNearest) cols.push("nearest_training", "nearest_distance");
+  cols.push(...result.elements);
   return cols;
 }
 
@@ -1040,12 +1070,20 @@ export function designsCsv(result) {
     if (result.hasSurrogate) {
       for (let p = 0; p < P; p++) row.push(fixedText(d.mean[p], 4), fixedText(d.lower[p], 4), fixedText(d.upper[p], 4));
     }
+    if (result.goalMode) {
+      row.push(fixedText(d.pGoals, 6));
+      for (const name of result.descriptorColumns) row.push(fixedText(d.descriptors[name], 4));
+    }
     if (result.usesOracle) for (let p = 0; p < P; p++) row.push(fixedText(d.oracle[p], 4));
-    if (result.hasSurrogate) row.push(fixedText(d.score, 6));
-    if (result.usesOracle) row.push(fixedText(d.oracleError, 6));
-    if (result.hasSurrogate) row.push(d.inTolerance ? "True" : "False");
+    if (!result.goalMode) {
+      if (result.hasSurrogate) row.push(fixedText(d.score, 6));
+      if (result.usesOracle) row.push(fixedText(d.oracleError, 6));
+      if (result.hasSurrogate) row.push(d.inTolerance ? "True" : "False");
+    }
     if (result.hasLogProb) row.push(fixedText(d.logProb, 4));
-    row.push(d.system, ...d.k.map((v) => fractionText(v)));
+    row.push(d.system);
+    if (result.hasNearest) row.push(d.nearestTraining, fixedText(d.nearestDistance, 2));
+    row.push(...d.k.map((v) => fractionText(v)));
     lines.push(row.map(csvCell).join(","));
   }
   return lines.join("\n") + "\n";
@@ -1150,6 +1188,659 @@ export function parsePrinted(formulas, elements) {
   return out;
 }
 
+// ---------------------------------------------------------------------------- 7. goals
+
+/** The exact descriptors a goal or objective may name (hea_zoo.data.descriptors). */
+export const DESCRIPTOR_NAMES = ["density", "vec", "delta", "dhmix", "omega", "tm"];
+/** Molar gas constant, J/(mol K) (the descriptor table carries it too). */
+export const GAS_CONSTANT = 8.314462618;
+/** Candidates with P(goals) at least this are the pool of a goal request unless it says. */
+export const DEFAULT_MIN_PROBABILITY = 0.5;
+
+/**
+ * The descriptor table over the generator's `elements`, read from the JSON that
+ * hea_zoo.data.descriptors.descriptor_table_json writes (exported/descriptors.json): per-element
+ * values and the pair matrix, NaN where the table has none or the element is not in it.
+ */
+export function descriptorTable(json, elements) {
+  if (!json || json.format !== "hea_zoo.descriptor_table" || !Array.isArray(json.elements)) {
+    throw new Error("not a hea_zoo descriptor table (descriptors.json: format hea_zoo.descriptor_table)");
+  }
+  const at = new Map(json.elements.map((s, i) => [s, i]));
+  const E = elements.length;
+  const num = (v) => (v === null || v === undefined ? NaN : Number(v));
+  const column = (name) => Float64Array.from(elements, (s) => (at.has(s) ? num(json.values[name][at.get(s)]) : NaN));
+  const mass = column("atomic_mass");
+  const rho = column("density");
+  const vecv = column("valence_electrons");
+  const radius = column("miracle_radius");
+  const tmv = column("melting_point");
+  const pairs = new Float64Array(E * E);
+  for (let i = 0; i < E; i++) {
+    for (let j = 0; j < E; j++) {
+      pairs[i * E + j] = at.has(elements[i]) && at.has(elements[j]) ? num(json.pairs[at.get(elements[i])][at.get(elements[j])]) : NaN;
+    }
+  }
+  const volume = Float64Array.from(mass, (m, e) => m / rho[e]);
+  const missing = {
+    density: Uint8Array.from(mass, (m, e) => (Number.isFinite(m) && Number.isFinite(volume[e]) ? 0 : 1)),
+    vec: Uint8Array.from(vecv, (v) => (Number.isFinite(v) ? 0 : 1)),
+    delta: Uint8Array.from(radius, (v) => (Number.isFinite(v) ? 0 : 1)),
+    tm: Uint8Array.from(tmv, (v) => (Number.isFinite(v) ? 0 : 1)),
+  };
+  const fin = (a, fill) => Float64Array.from(a, (v) => (Number.isFinite(v) ? v : fill));
+  const t = {
+    elements: Array.from(elements), E, values: { atomic_mass: mass, density: rho, valence_electrons: vecv, melting_point: tmv, miracle_radius: radius },
+    missing, pairMissing: Uint8Array.from(pairs, (v) => (Number.isFinite(v) ? 0 : 1)),
+    mass: fin(mass, 0), volume: fin(volume, 0), vec: fin(vecv, 0), radius: fin(radius, 1), tm: fin(tmv, 0), h: fin(pairs, 0),
+    gasConstant: Number.isFinite(Number(json.gas_constant)) ? Number(json.gas_constant) : GAS_CONSTANT,
+  };
+  t.vecInt = t.vec.every((v) => v === Math.round(v));
+  const tm100 = Float64Array.from(t.tm, (v) => roundHalfEven(v * 100));
+  t.tm100 = tm100.every((v, e) => Math.abs(v - t.tm[e] * 100) < 1e-6) ? tm100 : null;
+  t.hInt = t.h.every((v) => v === Math.round(v));
+  t.clnc = new Float64Array(UNIT + 1);
+  for (let k = 1; k <= UNIT; k++) { const c = k / UNIT; t.clnc[k] = c * Math.log(c); }
+  return t;
+}
+
+/**
+ * The exact descriptors of one printed row `k` (thousandths at `offset`), docs/DATASET.md
+ * "Exact descriptors", steps 1-7: {name: value} for `names` (NaN where a value is missing).
+ */
+export function descriptorsOf(table, k, offset, names = DESCRIPTOR_NAMES) {
+  const E = table.E;
+  const need = new Set(names);
+  if (need.has("omega")) { need.add("tm"); need.add("dhmix"); }
+  const present = (mask) => { for (let e = 0; e < E; e++) if (mask[e] && k[offset + e] > 0) return true; return false; };
+  const res = {};
+  if (need.has("vec")) {
+    let s = 0;
+    for (let e = 0; e < E; e++) s += k[offset + e] * table.vec[e];
+    res.vec = s / UNIT;
+    if (present(table.missing.vec)) res.vec = NaN;
+  }
+  if (need.has("tm")) {
+    let s = 0;
+    if (table.tm100) { for (let e = 0; e < E; e++) s += k[offset + e] * table.tm100[e]; res.tm = s / 100000; }
+    else { for (let e = 0; e < E; e++) s += k[offset + e] * table.tm[e]; res.tm = s / UNIT; }
+    if (present(table.missing.tm)) res.tm = NaN;
+  }
+  if (need.has("density")) {
+    let a = 0;
+    let b = 0;
+    for (let e = 0; e < E; e++) { a += k[offset + e] * table.mass[e]; b += k[offset + e] * table.volume[e]; }
+    res.density = present(table.missing.density) ? NaN : a / b;
+  }
+  if (need.has("delta")) {
+    let rbar = 0;
+    for (let e = 0; e < E; e++) rbar += (k[offset + e] / UNIT) * table.radius[e];
+    let s = 0;
+    for (let e = 0; e < E; e++) { const d = 1 - table.radius[e] / rbar; s += (k[offset + e] / UNIT) * (d * d); }
+    res.delta = present(table.missing.delta) ? NaN : 100 * Math.sqrt(s);
+  }
+  if (need.has("dhmix")) {
+    let q = 0;
+    let bad = false;
+    for (let i = 0; i < E; i++) {
+      const ki = k[offset + i];
+      if (!ki) continue;
+      let inner = 0;
+      for (let j = 0; j < E; j++) {
+        const kj = k[offset + j];
+        if (!kj) continue;
+        inner += table.h[i * E + j] * kj;
+        if (table.pairMissing[i * E + j]) bad = true;
+      }
+      q += ki * inner;
+    }
+    res.dhmix = bad ? NaN : q / 500000;
+  }
+  if (need.has("omega")) {
+    const row = new Float64Array(E);
+    for (let e = 0; e < E; e++) row[e] = table.clnc[k[offset + e]];
+    const ds = -table.gasConstant * numpySum(row, 0, E);
+    let omega = ds > 0 ? (res.tm * ds) / (1000 * Math.abs(res.dhmix)) : 0;
+    if (Number.isNaN(res.dhmix) || present(table.missing.tm)) omega = NaN;
+    res.omega = omega;
+  }
+  const out = {};
+  for (const name of names) out[name] = res[name];
+  return out;
+}
+
+/** erfc by the rational Chebyshev approximation of section 7.3 (fractional error < 1.2e-7). */
+export function erfc(x) {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
+    t * (-0.82215223 + t * 0.17087277)))))))));
+  return x >= 0 ? r : 2 - r;
+}
+
+/** The standard normal distribution function, erfc(-x / sqrt(2)) / 2; 1 and 0 at +-inf. */
+export function normalCdf(x) {
+  if (x === Infinity) return 1;
+  if (x === -Infinity) return 0;
+  return erfc(-x / Math.SQRT2) / 2;
+}
+
+/** P(lo <= value <= hi) for a normal with mean `mu` and the 90 % interval [lower, upper] (section 7.3). */
+export function goalProbability(mu, lower, upper, lo, hi) {
+  const sigma = Math.max((upper - lower) / (2 * INTERVAL_Z), 1e-12);
+  const phi = (b) => (b === Infinity ? 1 : b === -Infinity ? 0 : normalCdf((b - mu) / sigma));
+  return phi(hi) - phi(lo);
+}
+
+function power(x, n) {
+  let p = 1.0;
+  for (let i = 0; i < n; i++) p *= x;
+  return p;
+}
+
+/** The R_P sequence's steps alpha_p = frac(1 / phi_P^(p+1)), p = 0 .. P-1 (section 7.2). */
+export function rpAlphas(P) {
+  let x = 2.0;
+  for (let i = 0; i < 60; i++) x = x - ((power(x, P + 1) - x) - 1) / ((P + 1) * power(x, P) - 1);
+  return Array.from({ length: P }, (_, p) => {
+    const v = 1 / power(x, p + 1);
+    return v - Math.floor(v);
+  });
+}
+
+const GOAL_SYNTAX = "a goal must read NAME>=V, NAME<=V, NAME=LO:HI or NAME=V (e.g. shear_modulus>=60). Received: ";
+const GOAL_TEXT = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|=)\s*(\S.*?)\s*$/;
+const GOAL_NUMBER = /^(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|infinity|nan))$/i;
+const WORD = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Python's repr of a string or a list of strings/numbers, as the Python engine's messages show it. */
+function pyRepr(v) {
+  if (typeof v === "string") {
+    const q = v.includes("'") && !v.includes('"') ? '"' : "'";
+    return q + v.replace(/\\/g, "\\\\").replace(q === "'" ? /'/g : /"/g, `\\${q}`).replace(/\n/g, "\\n")
+      .replace(/\r/g, "\\r").replace(/\t/g, "\\t") + q;
+  }
+  if (Array.isArray(v)) return `[${v.map(pyRepr).join(", ")}]`;
+  if (typeof v === "number") return numberText(v);
+  if (v === null || v === undefined) return "None";
+  if (typeof v === "boolean") return v ? "True" : "False";
+  return JSON.stringify(v) ?? String(v);
+}
+
+function goalNumber(text, source, field) {
+  const s = text.trim();
+  if (!GOAL_NUMBER.test(s)) throw new TargetError(`${GOAL_SYNTAX}${pyRepr(source)}`, field);
+  const lower = s.toLowerCase().replace(/^[+-]/, "");
+  return lower === "nan" ? NaN : lower.startsWith("inf") ? (s.startsWith("-") ? -Infinity : Infinity) : Number(s);
+}
+
+function goalFinite(values, field) {
+  for (const v of values) if (!Number.isFinite(v)) throw new TargetError(`${numberText(v)} is not a finite number.`, field);
+}
+
+function goalOrdered(lo, hi, field) {
+  if (lo > hi) throw new TargetError(`the range ${gText(lo)}:${gText(hi)} is empty (${gText(lo)} > ${gText(hi)}).`, field);
+}
+
+/** A goal's text (hea_zoo Goal.text): NAME=V (a point), NAME<=V, NAME>=V, NAME=LO:HI. */
+export function goalText(g) {
+  if (g.point !== null && g.point !== undefined) return `${g.name}=${gText(g.point)}`;
+  if (g.lo === -Infinity) return `${g.name}<=${gText(g.hi)}`;
+  if (g.hi === Infinity) return `${g.name}>=${gText(g.lo)}`;
+  return `${g.name}=${gText(g.lo)}:${gText(g.hi)}`;
+}
+
+/**
+ * One goal (section 7.1, hea_zoo.serving.design.goals.parse_goal): a string `NAME>=V`,
+ * `NAME<=V`, `NAME=LO:HI`, `NAME=V`, or an object {name, lo, hi, point} (open ends
+ * -Infinity/+Infinity or absent). Returns {name, lo, hi, point} (point null unless a point
+ * goal, whose interval is set from the tolerance later). Throws a TargetError on `field`.
+ */
+export function parseGoal(value, field = "goals") {
+  if (value !== null && typeof value === "object" && !Array.isArray(value) && "name" in value) {
+    const name = value.name;
+    if (typeof name !== "string" || !WORD.test(name)) throw new TargetError(`a goal's name must be a word. Received: ${pyRepr(name)}`, field);
+    if ([value.lo, value.hi, value.point].some((v) => v !== undefined && v !== null && typeof v !== "number")) {
+      throw new TargetError(`a goal's bounds must be numbers. Received: ${JSON.stringify(value)}`, field);
+    }
+    const lo = value.lo === undefined || value.lo === null ? -Infinity : value.lo;
+    const hi = value.hi === undefined || value.hi === null ? Infinity : value.hi;
+    if (value.point !== undefined && value.point !== null) {
+      goalFinite([value.point], field);
+      return { name, lo: value.point, hi: value.point, point: value.point };
+    }
+    if (Number.isNaN(lo) || Number.isNaN(hi) || lo === Infinity || hi === -Infinity) {
+      const bad = [lo, hi].filter(Number.isNaN);
+      goalFinite(bad.length ? bad : [lo === Infinity ? lo : hi], field);
+    }
+    if (!Number.isFinite(lo) && !Number.isFinite(hi)) throw new TargetError(`${GOAL_SYNTAX}${JSON.stringify(value)}`, field);
+    goalOrdered(lo, hi, field);
+    return { name, lo, hi, point: null };
+  }
+  if (typeof value !== "string") throw new TargetError(`${GOAL_SYNTAX}${pyRepr(value)}`, field);
+  const m = GOAL_TEXT.exec(value);
+  if (!m) throw new TargetError(`${GOAL_SYNTAX}${pyRepr(value)}`, field);
+  const [, name, op, rest] = m;
+  if (op === ">=" || op === "<=") {
+    const v = goalNumber(rest, value, field);
+    goalFinite([v], field);
+    return op === ">=" ? { name, lo: v, hi: Infinity, point: null } : { name, lo: -Infinity, hi: v, point: null };
+  }
+  const colon = rest.indexOf(":");
+  if (colon >= 0) {
+    const lo = goalNumber(rest.slice(0, colon), value, field);
+    const hi = goalNumber(rest.slice(colon + 1), value, field);
+    goalFinite([lo, hi], field);
+    goalOrdered(lo, hi, field);
+    return { name, lo, hi, point: null };
+  }
+  const v = goalNumber(rest, value, field);
+  goalFinite([v], field);
+  return { name, lo: v, hi: v, point: v };
+}
+
+/** One objective: [NAME, "max"|"min"], {name, sense}, or a string "max:NAME" / "min:NAME". */
+export function parseObjective(value, field = "objectives") {
+  let v = value;
+  if (typeof v === "string" && v.includes(":")) {
+    const at = v.indexOf(":");
+    v = [v.slice(at + 1).trim(), v.slice(0, at).trim()];
+  } else if (v && typeof v === "object" && !Array.isArray(v) && "name" in v) v = [v.name, v.sense];
+  if (!(Array.isArray(v) && v.length === 2 && typeof v[0] === "string")) {
+    throw new TargetError(`an objective must be (NAME, 'max' or 'min'). Received: ${pyRepr(value)}`, field);
+  }
+  if (v[1] !== "max" && v[1] !== "min") throw new TargetError(`must be max or min. Received: ${pyRepr(v[1])}`, field);
+  return [v[0].trim(), v[1]];
+}
+
+/**
+ * The goal fields of a request checked without a model (hea_zoo DesignRequest): goals parsed
+ * and not repeated, at most two distinct objectives, min_probability in (0, 1).
+ */
+export function checkGoalFields(options) {
+  const pMin = given(options.minProbability) ? options.minProbability : DEFAULT_MIN_PROBABILITY;
+  if (typeof pMin !== "number" || !Number.isFinite(pMin) || !(pMin > 0 && pMin < 1)) {
+    throw new TargetError(`must be a number in (0, 1). Received: ${pyRepr(pMin)}`, "min_probability");
+  }
+  let goals = given(options.goals) ? options.goals : [];
+  if (typeof goals === "string" || (goals && typeof goals === "object" && !Array.isArray(goals) && "name" in goals)) goals = [goals];
+  if (!Array.isArray(goals)) throw new TargetError(`must be a list of goals. Received: ${pyRepr(goals)}`, "goals");
+  goals = goals.map((g, i) => parseGoal(g, `goals[${i}]`));
+  const seen = new Map();
+  goals.forEach((g, i) => {
+    if (seen.has(g.name)) throw new TargetError(`${g.name} has a goal already (goals[${seen.get(g.name)}]).`, `goals[${i}]`);
+    seen.set(g.name, i);
+  });
+  let objectives = given(options.objectives) ? options.objectives : [];
+  if (typeof objectives === "string" || (Array.isArray(objectives) && objectives.length === 2 && typeof objectives[0] === "string" &&
+      (objectives[1] === "max" || objectives[1] === "min"))) objectives = [objectives];
+  objectives = Array.from(objectives).map((o, i) => parseObjective(o, `objectives[${i}]`));
+  objectives.forEach(([name], i) => {
+    const j = objectives.findIndex((o) => o[0] === name);
+    if (j < i) throw new TargetError(`${name} is an objective already (objectives[${j}]).`, `objectives[${i}]`);
+  });
+  if (objectives.length > 2) throw new TargetError(`at most two objectives. Received: ${objectives.length}`, "objectives");
+  return { goals, objectives, minProbability: pMin };
+}
+
+/**
+ * Section 7.1-7.2 (hea_zoo Designer.plan): the goals resolved against the generator, the
+ * constraints and the target. `fields` is checkGoalFields' result; `target` an object name ->
+ * value (the point goals a goal request may give) or a full sequence. Returns the plan, or
+ * {classic: target values} for a request that is the classic one.
+ */
+export function planGoals(fields, target, metadata, constraints, tolerance, descriptors = null, surrogate = true, generatorPath = null) {
+  const names = metadata.condition_names;
+  const P = names.length;
+  const { goals, objectives, minProbability } = fields;
+  // The classic request: point goals on properties, covering every property with the target, nothing else.
+  let values = null;
+  if (target !== null && typeof target === "object" && !Array.isArray(target) && !ArrayBuffer.isView(target)) values = { ...target };
+  else if (target && target.length) values = target.length === P ? Object.fromEntries(names.map((n, p) => [n, target[p]])) : null;
+  else values = {};
+  if (!objectives.length && goals.every((g) => g.point !== null && names.includes(g.name)) && values !== null) {
+    const merged = { ...values };
+    for (const g of goals) merged[g.name] = g.point;
+    if (Object.keys(merged).sort().join("\u0000") === names.slice().sort().join("\u0000")) {
+      return { classic: checkTarget(merged, names, trainingRange(metadata, P)) };
+    }
+  }
+  const range = trainingRange(metadata, P);
+  if (!range) throw new TargetError("goals need the generator's training range (metadata condition_range).", "goals");
+  let targetNames = [];
+  let targetValues = {};
+  if (target !== null && typeof target === "object" && !Array.isArray(target) && !ArrayBuffer.isView(target)) {
+    const checked = checkTarget(target, names, range, true);
+    names.forEach((n, p) => { if (checked[p] !== undefined) { targetNames.push(n); targetValues[n] = checked[p]; } });
+  } else if (target && target.length) {
+    checkTarget(target, names, range).forEach((v, p) => { targetNames.push(names[p]); targetValues[names[p]] = v; });
+  }
+  const rng = range;
+  const valid = [...names, ...DESCRIPTOR_NAMES];
+  const propertyGoals = [];
+  const descriptorGoals = [];
+  const resolved = [];
+  const byCondition = new Map();
+  goals.forEach((goal, i) => {
+    if (!valid.includes(goal.name)) throw new TargetError(`unknown name ${pyRepr(goal.name)}; valid names: ${valid.join(", ")}.`, `goals[${i}]`);
+    if (targetNames.includes(goal.name)) throw new TargetError(`${goal.name} has both a point target and a goal.`, `goals[${i}]`);
+  });
+  objectives.forEach(([name], i) => {
+    if (!valid.includes(name)) throw new TargetError(`unknown name ${pyRepr(name)}; valid names: ${valid.join(", ")}.`, `objectives[${i}]`);
+  });
+  goals.forEach((goal0, i) => {
+    const field = `goals[${i}]`;
+    let goal = goal0;
+    let { lo, hi } = goal;
+    if (goal.point !== null) {
+      const v = goal.point;
+      const j = names.indexOf(goal.name);
+      const floor = j >= 0 ? Math.max(0.01 * (rng[1][j] - rng[0][j]), 1e-9) : 1e-9;
+      const d = tolerance * Math.max(Math.abs(v), floor);
+      lo = v - d;
+      hi = v + d;
+      goal = { name: goal.name, lo, hi, point: v };
+    }
+    if (names.includes(goal.name)) {
+      const j = names.indexOf(goal.name);
+      const m = rng[0][j];
+      const big = rng[1][j];
+      const w = big - m;
+      if (hi < m - w || lo > big + w) {
+        throw new TargetError(`${goalText(goal)} is far outside the training data of ${goal.name} (${gTextTo(m, 4)} to ${gTextTo(big, 4)}): ` +
+          "more than the data's range beyond it, where the models know nothing.", field);
+      }
+      propertyGoals.push({ p: j, lo, hi });
+      byCondition.set(j, goal);
+    } else {
+      let low;
+      let high;
+      if (goal.name === "delta" || goal.name === "omega") [low, high] = [0, Infinity];
+      else if (goal.name === "dhmix") [low, high] = [-Infinity, Infinity];
+      else {
+        if (!descriptors) {
+          throw new TargetError("descriptor goals need descriptors.json beside the models (hea_zoo.data.descriptors.write_descriptor_json).", field);
+        }
+        const column = { density: "density", vec: "valence_electrons", tm: "melting_point" }[goal.name];
+        const vals = [];
+        metadata.elements.forEach((_, e) => { if (constraints.allowed[e] && Number.isFinite(descriptors.values[column][e])) vals.push(descriptors.values[column][e]); });
+        [low, high] = vals.length ? [Math.min(...vals), Math.max(...vals)] : [NaN, NaN];
+      }
+      if (!(hi >= low && lo <= high)) {
+        const why = goal.name === "delta" || goal.name === "omega" ? `${goal.name} is never negative`
+          : `${goal.name} lies between ${gText(low)} and ${gText(high)} over them`;
+        throw new TargetError(`no composition of the allowed elements has ${goalText(goal)}: ${why}.`, field);
+      }
+      descriptorGoals.push({ name: goal.name, lo, hi });
+    }
+    resolved.push(goal);
+  });
+  // 7.2: the box of each condition.
+  const directions = new Map(objectives);
+  const boxes = names.map((name, j) => {
+    const m = rng[0][j];
+    const big = rng[1][j];
+    const w = big - m;
+    const delta = 0.02 * w;
+    const e = 0.25 * w;
+    let interval = null;
+    const goal = byCondition.get(j);
+    if (goal) {
+      let a;
+      let b;
+      if (goal.point !== null) a = b = goal.point;
+      else if (goal.hi === Infinity) { a = goal.lo + delta; b = Math.max(goal.lo + delta, big + e); }
+      else if (goal.lo === -Infinity) {
+        a = Math.min(goal.hi - delta, m - e);
+        b = goal.hi - delta;
+        if (m >= 0) a = Math.max(a, 0);
+      } else if (goal.hi - goal.lo < 2 * delta) a = b = (goal.lo + goal.hi) / 2;
+      else { a = goal.lo + delta; b = goal.hi - delta; }
+      interval = [a, b];
+    }
+    if (directions.has(name) && (!goal || goal.point === null)) {
+      let a;
+      let b;
+      if (directions.get(name) === "max") { a = big - e; b = big + e; }
+      else {
+        a = m - e;
+        b = m + e;
+        if (m >= 0) a = Math.max(a, 0);
+      }
+      if (interval) {
+        a = Math.max(a, interval[0]);
+        b = Math.min(b, interval[1]);
+        if (a > b) [a, b] = interval; // the objective's box misses the goal's: the goal's box alone
+      }
+      interval = [a, b];
+    }
+    if (targetNames.includes(name)) interval = [targetValues[name], targetValues[name]];
+    return interval || [rng[0][j], rng[1][j]];
+  });
+  // The target's points join as point goals, first.
+  const extra = targetNames.map((name) => {
+    const j = names.indexOf(name);
+    const v = targetValues[name];
+    const d = tolerance * Math.max(Math.abs(v), Math.max(0.01 * (rng[1][j] - rng[0][j]), 1e-9));
+    return { goal: { name, lo: v - d, hi: v + d, point: v }, property: { p: j, lo: v - d, hi: v + d } };
+  });
+  if (!surrogate) {
+    goals.forEach((g, i) => {
+      if (names.includes(g.name)) throw new TargetError(`${g.name} is judged by the surrogate, and there is none.`, `goals[${i}]`);
+    });
+    objectives.forEach(([name], i) => {
+      if (names.includes(name)) throw new TargetError(`${name} is judged by the surrogate, and there is none.`, `objectives[${i}]`);
+    });
+  }
+  if (!descriptors && (descriptorGoals.length || objectives.some(([name]) => DESCRIPTOR_NAMES.includes(name)))) {
+    const i = goals.findIndex((g) => DESCRIPTOR_NAMES.includes(g.name));
+    throw new TargetError("descriptor goals need descriptors.json beside the models (hea_zoo.data.descriptors.write_descriptor_json).",
+      i >= 0 ? `goals[${i}]` : `objectives[${objectives.findIndex(([name]) => DESCRIPTOR_NAMES.includes(name))}]`);
+  }
+  const descriptorColumns = descriptorGoals.map((g) => g.name);
+  for (const [name] of objectives) if (DESCRIPTOR_NAMES.includes(name) && !descriptorColumns.includes(name)) descriptorColumns.push(name);
+  const allGoals = [...extra.map((x) => x.goal), ...resolved];
+  return {
+    classic: null,
+    propertyGoals: [...extra.map((x) => x.property), ...propertyGoals],
+    descriptorGoals,
+    objectives: objectives.map(([name, sense]) => ({ name, sense, descriptor: !names.includes(name) })),
+    descriptorColumns,
+    boxes,
+    alphas: rpAlphas(P),
+    minProbability,
+    goals: allGoals,
+    texts: allGoals.map(goalText),
+  };
+}
+
+/** Section 7.2: the conditions of candidates start .. start + rows - 1 (Float32Array, rows x P). */
+export function goalConditions(plan, start, rows) {
+  const P = plan.boxes.length;
+  const out = new Float32Array(rows * P);
+  for (let i = 0; i < rows; i++) {
+    const r = start + i;
+    for (let p = 0; p < P; p++) {
+      const [a, b] = plan.boxes[p];
+      const x = (r + 1) * plan.alphas[p];
+      const u = x - Math.floor(x);
+      out[i * P + p] = a + u * (b - a);
+    }
+  }
+  return out;
+}
+
+/** The objective values of a judged candidate, both "larger is better" (section 7.4). */
+function objectiveValues(plan, d, names) {
+  return plan.objectives.map((o) => {
+    let v;
+    if (o.descriptor) v = d.descriptors[o.name];
+    else {
+      const p = names.indexOf(o.name);
+      v = o.sense === "max" ? d.lower[p] : d.upper[p];
+    }
+    v = o.sense === "max" ? v : -v;
+    return Number.isNaN(v) ? -Infinity : v;
+  });
+}
+
+function byObjective(a, b) {
+  if (a.values[0] !== b.values[0]) return a.values[0] > b.values[0] ? -1 : 1;
+  if (a.pGoals !== b.pGoals) return a.pGoals > b.pGoals ? -1 : 1;
+  return a.index - b.index;
+}
+
+function byFrontOrder(a, b) {
+  if (a.values[0] !== b.values[0]) return a.values[0] > b.values[0] ? -1 : 1;
+  if (a.values[1] !== b.values[1]) return a.values[1] > b.values[1] ? -1 : 1;
+  return a.index - b.index;
+}
+
+/** Non-dominated sorting of two "larger is better" values: the order and each record's front. */
+function frontRanks(items) {
+  const order = items.slice().sort(byFrontOrder);
+  const tails = [];
+  for (const d of order) {
+    const [a, b] = d.values;
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) { // the first front whose tail does not dominate
+      const mid = (lo + hi) >> 1;
+      const [t1, t2] = tails[mid];
+      if (t2 > b || (t2 === b && t1 > a)) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === tails.length) tails.push([a, b]);
+    else tails[lo] = [a, b];
+    d.front = lo;
+  }
+  return { order, fronts: tails.length };
+}
+
+/** Keeps judged candidates of a goal request and selects from them (section 7.4). */
+export class GoalSelection {
+  constructor(n, select, plan) {
+    this.n = n;
+    this.plan = plan;
+    this.pMin = plan.minProbability;
+    this.nObjectives = plan.objectives.length;
+    if (this.nObjectives === 0) {
+      // the diverse rule with score 1 - p_goals and tolerance 1 - p_min; closest: the most probable
+      this.inner = new Selection(n, select, 1 - this.pMin);
+    } else {
+      this.pool = [];
+      this.fill = new BestStore(Math.max(50 * n, 2000));
+    }
+  }
+
+  offer(d) {
+    d.inTolerance = d.pGoals >= this.pMin;
+    if (this.inner) this.inner.offer(d);
+    else if (d.inTolerance) this.pool.push(d);
+    else this.fill.offer(d);
+  }
+
+  finish() {
+    if (this.inner) return this.inner.finish();
+    const n = this.n;
+    // The pool in its order: one objective, the best max(50 n, 2000) by the objective; two, (v1, v2, index).
+    const pool = this.nObjectives === 1 ? this.pool.sort(byObjective).slice(0, Math.max(50 * n, 2000)) : this.pool.sort(byFrontOrder);
+    const taken = [];
+    const twinOf = (d, list) => list.some((c) => l1(c.k, d.k) < MIN_DISTANCE_THOUSANDTHS);
+    if (this.nObjectives === 1) {
+      for (const d of pool) {
+        if (taken.length >= n) break;
+        if (!twinOf(d, taken)) taken.push(d);
+      }
+    } else if (pool.length) {
+      const { order, fronts } = frontRanks(pool);
+      for (let f = 0; f < fronts && taken.length < n; f++) {
+        const members = order.filter((d) => d.front === f && !twinOf(d, taken));
+        const need = n - taken.length;
+        if (members.length <= need) {
+          for (const d of members) if (!twinOf(d, taken)) taken.push(d);
+          continue;
+        }
+        // spread along the front: the two ends, then the largest gap to the neighbours taken
+        const span = [0, 1].map((j) => {
+          const vs = members.map((d) => d.values[j]);
+          const sp = Math.max(...vs) - Math.min(...vs);
+          return sp > 0 && Number.isFinite(sp) ? sp : 1;
+        });
+        const scaled = members.map((d) => [d.values[0] / span[0], d.values[1] / span[1]]);
+        const chosen = new Uint8Array(members.length);
+        let count = 0;
+        for (const end of [0, members.length - 1]) {
+          if (count < need && !chosen[end] && !twinOf(members[end], taken)) {
+            taken.push(members[end]);
+            chosen[end] = 1;
+            count++;
+          }
+        }
+        while (count < need) {
+          let best = -1;
+          let bestGap = -Infinity;
+          for (let i = 0; i < members.length; i++) {
+            if (chosen[i] || twinOf(members[i], taken)) continue;
+            // the gap: the smaller of the (Euclidean, scaled) distances to the taken neighbours
+            const dist = (j) => {
+              const x = scaled[i][0] - scaled[j][0];
+              const y = scaled[i][1] - scaled[j][1];
+              return Math.sqrt(x * x + y * y);
+            };
+            const sides = [];
+            for (let j = i - 1; j >= 0; j--) if (chosen[j]) { sides.push(dist(j)); break; }
+            for (let j = i + 1; j < members.length; j++) if (chosen[j]) { sides.push(dist(j)); break; }
+            const gap = sides.length ? Math.min(...sides) : 0;
+            if (gap > bestGap) { best = i; bestGap = gap; }
+          }
+          if (best < 0) break;
+          taken.push(members[best]);
+          chosen[best] = 1;
+          count++;
+        }
+      }
+      taken.sort((a, b) => (a.front - b.front) || byFrontOrder(a, b)); // shown by (front, v1, v2, index)
+    }
+    // Section 5, steps 2-3: the fill by score, no twins; then the rest, twins allowed.
+    const chosen = taken.slice();
+    const used = new Set(taken);
+    const fill = this.fill.sorted();
+    for (const d of fill) {
+      if (chosen.length >= n) break;
+      if (!twinOf(d, chosen)) { chosen.push(d); used.add(d); }
+    }
+    const filled = chosen.length - taken.length;
+    let relaxed = 0;
+    for (const d of pool.concat(fill)) {
+      if (chosen.length >= n) break;
+      if (used.has(d)) continue;
+      chosen.push(d);
+      used.add(d);
+      relaxed++;
+    }
+    const twins = relaxed ? twinPairs(chosen) : 0;
+    return { chosen, pool: pool.length, fromPool: taken.length, filled, relaxed, twinPairs: twins };
+  }
+}
+
+/** The nearest training alloy of each design (section 7.5): {formula, distance} by L1 over printed vectors. */
+export function nearestTraining(designsK, trainingK, elements) {
+  const E = elements.length;
+  const N = trainingK.length / E;
+  return designsK.map((k) => {
+    let best = -1;
+    let bestD = Infinity;
+    for (let t = 0; t < N; t++) {
+      let d = 0;
+      for (let e = 0; e < E; e++) d += Math.abs(k[e] - trainingK[t * E + e]);
+      if (d < bestD) { bestD = d; best = t; }
+    }
+    return best < 0 ? null : { formula: formulaString(trainingK.subarray(best * E, (best + 1) * E), elements), distance: bestD / 20 };
+  });
+}
+
 // --------------------------------------------------------------------------- the pipeline
 
 function drawSeed() {
@@ -1172,7 +1863,15 @@ export function checkOptions(options) {
   const units = Array.isArray(metadata.condition_units) ? metadata.condition_units : names.map(() => "");
   const latentDim = Number(metadata.latent_dim);
   if (!Number.isInteger(latentDim) || latentDim < 1) throw new Error(`the generator's latent_dim is not a positive integer: ${metadata.latent_dim}`);
-  const target = checkTarget(options.target, names, trainingRange(metadata, names.length));
+  // Section 7.1: goals, objectives and min_probability, checked first (as DesignRequest does).
+  const goalFields = checkGoalFields(options);
+  const goalMode = goalFields.goals.length > 0 || goalFields.objectives.length > 0;
+  let target = goalMode ? checkGoalTarget(options.target) : checkTarget(options.target, names, trainingRange(metadata, names.length));
+  if (goalMode && !Array.isArray(target) && !ArrayBuffer.isView(target)) {
+    goalFields.goals.forEach((g, i) => {
+      if (g.name in target) throw new TargetError(`${g.name} has both a point target and a goal.`, `goals[${i}]`);
+    });
+  }
   const n = given(options.n) ? checkInteger(options.n, "n", 1) : DEFAULT_N;
   let candidates;
   if (given(options.candidates)) {
@@ -1194,7 +1893,33 @@ export function checkOptions(options) {
   const declared = Number(metadata.composition_threshold);
   const threshold = metadata.composition_threshold !== undefined && Number.isFinite(declared) ? declared : DROP_THRESHOLD;
   const constraints = checkConstraints(options.constraints, metadata.elements, threshold);
-  return { ...options, target, n, seed, candidates, select, tolerance, chunkSize, latentDim, threshold, constraints, names, units };
+  // Section 7.1-7.2: the goals resolved against the generator and the constraints.
+  const descriptors = options.descriptors ? (options.descriptors.E ? options.descriptors : descriptorTable(options.descriptors, metadata.elements)) : null;
+  let plan = null;
+  if (goalMode) {
+    const hasSurrogate = options.hasSurrogate !== undefined ? Boolean(options.hasSurrogate) : typeof options.judgeFn === "function";
+    plan = planGoals(goalFields, target, metadata, constraints, tolerance, descriptors, hasSurrogate, options.generatorPath || null);
+    if (plan.classic) {
+      target = plan.classic;
+      plan = null;
+    }
+  }
+  return { ...options, target, n, seed, candidates, select, tolerance, chunkSize, latentDim, threshold, constraints, names, units,
+    plan, descriptors };
+}
+
+/** The target of a goal request checked without a model: absent, a mapping (some conditions), or a sequence. */
+function checkGoalTarget(raw) {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw === "object" && !Array.isArray(raw) && !ArrayBuffer.isView(raw)) {
+    const out = {};
+    for (const [key, v] of Object.entries(raw)) out[key] = targetValue(v, `target['${key}']`);
+    return out;
+  }
+  if (!Array.isArray(raw) && !ArrayBuffer.isView(raw)) {
+    throw new TargetError(`must be a sequence of numbers (condition order) or a mapping name -> value. Received: ${JSON.stringify(raw) ?? String(raw)}`, "target");
+  }
+  return Array.from(raw, (v, i) => targetValue(v, `target[${i}]`));
 }
 
 /** A number as Python's str() writes it in a message (nan, inf, 60, 0.5). */
@@ -1225,16 +1950,18 @@ function pythonList(items) {
  * float64 in condition order: finite, within float32, the names the generator's, and
  * nonnegative where the training values never are negative (or their range is unknown).
  */
-export function checkTarget(raw, names, range = null) {
-  const value = (v, field) => {
-    const t = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
-    if (typeof t !== "number" || (typeof v === "string" && Number.isNaN(t) && v.trim().toLowerCase() !== "nan")) {
-      throw new TargetError(`must be a number. Received: ${typeof v === "string" ? `'${v}'` : JSON.stringify(v) ?? String(v)}`, field);
-    }
-    if (!Number.isFinite(t)) throw new TargetError(`must be a finite number. Received: ${numberText(t)}`, field);
-    if (Math.abs(t) > FLOAT32_MAX) throw new TargetError(`${gText(t)} is beyond what the models take (float32, at most 3.4e+38).`, field);
-    return t;
-  };
+function targetValue(v, field) {
+  const t = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+  if (typeof t !== "number" || (typeof v === "string" && Number.isNaN(t) && v.trim().toLowerCase() !== "nan")) {
+    throw new TargetError(`must be a number. Received: ${typeof v === "string" ? `'${v}'` : JSON.stringify(v) ?? String(v)}`, field);
+  }
+  if (!Number.isFinite(t)) throw new TargetError(`must be a finite number. Received: ${numberText(t)}`, field);
+  if (Math.abs(t) > FLOAT32_MAX) throw new TargetError(`${gText(t)} is beyond what the models take (float32, at most 3.4e+38).`, field);
+  return t;
+}
+
+export function checkTarget(raw, names, range = null, partial = false) {
+  const value = targetValue;
   let values;
   let fields;
   if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && !ArrayBuffer.isView(raw)) {
@@ -1243,7 +1970,7 @@ export function checkTarget(raw, names, range = null) {
     const unknown = Object.keys(given).filter((key) => !names.includes(key)).sort();
     if (unknown.length) throw new TargetError(`the model is conditioned on ${pythonList(names)}; unknown target(s) ${pythonList(unknown)}.`, "target");
     const missing = names.filter((name) => !(name in given));
-    if (missing.length) throw new TargetError(`missing target value(s) for ${pythonList(missing)}.`, "target");
+    if (missing.length && !partial) throw new TargetError(`missing target value(s) for ${pythonList(missing)}.`, "target");
     values = names.map((name) => given[name]);
     fields = names.map((name) => `target['${name}']`);
   } else {
@@ -1258,6 +1985,7 @@ export function checkTarget(raw, names, range = null) {
     fields = names.map((_, i) => `target[${i}]`);
   }
   values.forEach((t, p) => {
+    if (t === undefined) return;
     if (t < 0 && (range === null || range[0][p] >= 0)) {
       throw new TargetError(`must be nonnegative${range === null ? "" : " (its training values are never negative)"}. Received: ${gText(t)}`, fields[p]);
     }
@@ -1278,7 +2006,7 @@ export function checkTarget(raw, names, range = null) {
 
 /** The notes known before any candidate is drawn (target range, training alloys). */
 function notesBefore(metadata, o) {
-  const notes = [...(o.constraints.notes || []), ...rangeWarnings(metadata, o.target)];
+  const notes = [...(o.constraints.notes || []), ...(o.plan ? [] : rangeWarnings(metadata, o.target))];
   const training = metadata.training_compositions;
   if (Array.isArray(training) && training.length && !o.constraints.trivial) {
     const E = metadata.elements.length;
@@ -1333,7 +2061,8 @@ export async function design(options) {
   const metadata = options.metadata;
   const elements = metadata.elements;
   const E = elements.length;
-  const P = o.target.length;
+  const P = o.names.length;
+  const plan = o.plan;
   const floors = scaleFloors(metadata, P);
   const notes = notesBefore(metadata, o);
   const surrogateName = options.surrogateName || "the surrogate";
@@ -1341,16 +2070,21 @@ export async function design(options) {
   const more = options.candidatesName ? ` (${options.candidatesName})` : "";
   let calibrated = null;
   const seen = new Set();
-  const selection = new Selection(o.n, o.select, o.tolerance);
-  const counts = { candidates: o.candidates, valid: 0, distinct: 0, inTolerance: 0 };
+  const selection = plan ? new GoalSelection(o.n, o.select, plan) : new Selection(o.n, o.select, o.tolerance);
+  const descriptorNames = plan ? plan.descriptorColumns : [];
+  const counts = { candidates: o.candidates, valid: 0, distinct: 0, inTolerance: 0, missed: 0 };
   const row = new Int32Array(E);
-  const condition32 = Float32Array.from(o.target);
+  const condition32 = plan ? null : Float32Array.from(o.target);
   const z32 = Math.fround(INTERVAL_Z);
   for (let start = 0; start < o.candidates; start += o.chunkSize) {
     const rows = Math.min(o.chunkSize, o.candidates - start);
     const z = noise(o.seed, start, rows, o.latentDim);
-    const condition = new Float32Array(rows * P);
-    for (let i = 0; i < rows; i++) condition.set(condition32, i * P);
+    let condition;
+    if (plan) condition = goalConditions(plan, start, rows);
+    else {
+      condition = new Float32Array(rows * P);
+      for (let i = 0; i < rows; i++) condition.set(condition32, i * P);
+    }
     const raw = await generateFn(z, condition, rows);
     if (!raw || raw.length !== rows * E) {
       throw new Error(`the generator returned ${raw ? raw.length : 0} values for ${rows} rows of ${E} elements`);
@@ -1358,11 +2092,24 @@ export async function design(options) {
     const fresh = [];
     for (let i = 0; i < rows; i++) {
       if (!repairRow(raw, i * E, o.constraints, row)) continue;
+      let values = null;
+      if (descriptorNames.length) {
+        // Section 7.3: exact descriptor goals are constraints on the printed composition.
+        values = descriptorsOf(o.descriptors, row, 0, descriptorNames);
+        // a descriptor objective that is NaN drops the candidate too
+        if (plan.descriptorGoals.some((g) => !(values[g.name] >= g.lo && values[g.name] <= g.hi)) ||
+            plan.objectives.some((ob) => ob.descriptor && Number.isNaN(values[ob.name]))) {
+          counts.missed++;
+          continue;
+        }
+      }
       counts.valid++;
       const key = row.join(",");
       if (seen.has(key)) continue;
       seen.add(key);
-      fresh.push({ index: start + i, k: Int32Array.from(row) });
+      const d = { index: start + i, k: Int32Array.from(row) };
+      if (values) d.descriptors = values;
+      fresh.push(d);
     }
     counts.distinct += fresh.length;
     if (fresh.length && hasSurrogate) {
@@ -1390,21 +2137,36 @@ export async function design(options) {
           d.lower = d.mean.map((m, p) => Math.fround(m - half[p]));
           d.upper = d.mean.map((m, p) => Math.fround(m + half[p]));
         }
-        d.errors = relativeErrors(out.mean, i * P, o.target, floors);
-        d.score = scoreOf(d.errors);
-        d.inTolerance = d.errors.every((e) => e <= o.tolerance);
+        if (plan) {
+          let pGoals = 1;
+          for (const g of plan.propertyGoals) pGoals *= goalProbability(d.mean[g.p], d.lower[g.p], d.upper[g.p], g.lo, g.hi);
+          d.pGoals = pGoals;
+          d.score = Number.isNaN(pGoals) ? Infinity : 1 - pGoals;
+        } else {
+          d.errors = relativeErrors(out.mean, i * P, o.target, floors);
+          d.score = scoreOf(d.errors);
+          d.inTolerance = d.errors.every((e) => e <= o.tolerance);
+        }
       });
     } else {
       for (const d of fresh) {
         d.score = 0;
         d.inTolerance = true;
+        if (plan) d.pGoals = 1;
       }
     }
     for (const d of fresh) {
-      if (d.inTolerance) counts.inTolerance++;
+      if (plan && plan.objectives.length) d.values = objectiveValues(plan, d, o.names);
       selection.offer(d);
+      if (d.inTolerance) counts.inTolerance++;
     }
     if (options.onProgress) options.onProgress(start + rows, o.candidates);
+  }
+  if (counts.valid === 0 && plan) {
+    let what = o.constraints.description;
+    if (plan.descriptorGoals.length) what += "; " + plan.goals.filter((g) => DESCRIPTOR_NAMES.includes(g.name)).map(goalText).join(", ");
+    throw new TargetError(`no candidate satisfies the constraints and exact goals (${what}) among ${thousands(o.candidates)} ` +
+      `candidates tried; relax them or draw more candidates${more}.`);
   }
   if (counts.valid === 0) {
     throw new TargetError(`no candidate satisfies the constraints (${o.constraints.description}) among ` +
@@ -1421,8 +2183,17 @@ export async function design(options) {
     notes.push(`intervals are the ensemble mean ± ${INTERVAL_Z.toFixed(3)} std (nominal 90 %, not calibrated): ` +
       `${surrogateName} has no calibrated interval outputs.`);
   }
+  if (plan && plan.descriptorGoals.length) {
+    const text = plan.descriptorGoals.map((g) => `${g.name} in [${gText(g.lo)}, ${gText(g.hi)}]`).join(", ");
+    notes.push(`${thousands(counts.missed)} of the ${thousands(counts.missed + counts.valid)} candidates that met the constraints ` +
+      `missed the exact goals (${text}) and were dropped.`);
+  }
   const { chosen, pool, fromPool, filled, relaxed, twinPairs: pairs } = selection.finish();
-  if (hasSurrogate && pool !== null && filled) {
+  if (plan && pool !== null && filled) {
+    const m = counts.inTolerance;
+    notes.push(`only ${thousands(m)} distinct candidate${m === 1 ? " meets" : "s meet"} the goals with probability >= ` +
+      `${gText(plan.minProbability)}: the rest are the most probable others.`);
+  } else if (!plan && hasSurrogate && pool !== null && filled) {
     if (pool < o.n) {
       const count = `${thousands(pool)} distinct candidate${pool === 1 ? " is" : "s are"}`;
       notes.push(`only ${count} within ${gText(100 * o.tolerance)} % of the target on every property: the rest ` +
@@ -1438,7 +2209,11 @@ export async function design(options) {
       `(L1, near-copies): the candidates held only ${thousands(chosen.length - relaxed)} designs at least that far apart ` +
       `(draw more candidates${more}).`);
   }
-  if (chosen.length < o.n) {
+  if (chosen.length < o.n && plan) {
+    notes.push(`only ${thousands(counts.distinct)} distinct candidate${counts.distinct === 1 ? "" : "s"} met the constraints and ` +
+      `exact goals among ${thousands(o.candidates)} tried: ${thousands(chosen.length)} designs instead of ${thousands(o.n)} ` +
+      `(draw more candidates${more}).`);
+  } else if (chosen.length < o.n) {
     const which = o.constraints.given ? "met the constraints" : "printed as valid, distinct alloys";
     notes.push(`only ${thousands(counts.distinct)} distinct candidate${counts.distinct === 1 ? "" : "s"} ${which} ` +
       `among ${thousands(o.candidates)} tried: ${thousands(chosen.length)} designs instead of ${thousands(o.n)} ` +
@@ -1446,15 +2221,18 @@ export async function design(options) {
       (o.constraints.given ? "" : ", or aim nearer the training data: the generator collapses far from it") + ").");
   }
   const usesOracle = oracleApplies(metadata);
+  const training = metadata.training_compositions;
+  const trainingK = Array.isArray(training) && training.length ? parsePrinted(training, elements) : null;
   let logProb = null;
   if (hasLogProb && chosen.length) {
     const fractions = new Float32Array(chosen.length * E);
     chosen.forEach((d, i) => { for (let e = 0; e < E; e++) fractions[i * E + e] = d.k[e] / UNIT; });
     const condition = new Float32Array(chosen.length * P);
-    for (let i = 0; i < chosen.length; i++) condition.set(condition32, i * P);
+    for (let i = 0; i < chosen.length; i++) condition.set(plan ? goalConditions(plan, chosen[i].index, 1) : condition32, i * P);
     logProb = Array.from(await logProbFn(fractions, condition, chosen.length), Number);
     if (logProb.length !== chosen.length) throw new Error(`the log-density model returned ${logProb.length} values for ${chosen.length} designs`);
   }
+  const nearest = trainingK ? nearestTraining(chosen.map((d) => d.k), trainingK, elements) : null;
   const designs = chosen.map((d, i) => {
     const fractions = Array.from(d.k, (v) => v / UNIT);
     const out = {
@@ -1468,19 +2246,31 @@ export async function design(options) {
       system: systemOf(d.k, elements),
     };
     if (hasSurrogate) {
-      Object.assign(out, { mean: d.mean, lower: d.lower, upper: d.upper, errors: Array.from(d.errors) });
+      Object.assign(out, { mean: d.mean, lower: d.lower, upper: d.upper });
+      if (!plan) out.errors = Array.from(d.errors);
       if (d.std) out.std = d.std;
+    }
+    if (plan) {
+      out.pGoals = d.pGoals;
+      out.descriptors = d.descriptors || {};
+      if (plan.objectives.length) out.objectiveValues = d.values;
     }
     if (usesOracle) {
       // A design of oxygen alone (possible under constraints) has no oracle values.
       out.oracle = elements.some((s, e) => s !== "O" && fractions[e] > 0)
         ? oracleProperties(fractions, elements)
         : new Array(P).fill(NaN);
-      const errors = relativeErrors(out.oracle, 0, o.target, floors);
-      out.oracleErrors = Array.from(errors);
-      out.oracleError = numpySum(errors, 0, P) / P;
+      if (!plan) {
+        const errors = relativeErrors(out.oracle, 0, o.target, floors);
+        out.oracleErrors = Array.from(errors);
+        out.oracleError = numpySum(errors, 0, P) / P;
+      }
     }
     if (logProb) out.logProb = logProb[i];
+    if (nearest) {
+      out.nearestTraining = nearest[i].formula;
+      out.nearestDistance = nearest[i].distance;
+    }
     return out;
   });
   const result = {
@@ -1505,7 +2295,18 @@ export async function design(options) {
     maxElements: o.constraints.maxElements,
     constraints: o.constraints.description,
     noise: NOISE_SPEC,
+    hasNearest: Boolean(trainingK),
+    goalMode: Boolean(plan),
   };
+  if (plan) {
+    Object.assign(result, {
+      target: null,
+      goals: plan.texts,
+      objectives: plan.objectives.map((ob) => [ob.name, ob.sense]),
+      descriptorColumns: plan.descriptorColumns,
+      minProbability: plan.minProbability,
+    });
+  }
   result.columns = designColumns(result);
   return result;
 }

@@ -463,3 +463,20 @@ def descriptor_table_json(elements: Sequence[str]) -> dict:
     JSON-serializable dict (NaN as null) that an exporter writes for the JavaScript engine.
     `DescriptorTable.from_json` rebuilds the same table."""
     return _table(tuple(elements)).to_json()
+
+
+def write_descriptor_json(folder, elements: Sequence[str]) -> Path:
+    """Writes ``descriptors.json`` (`descriptor_table_json(elements)`) into `folder`, beside
+    exported models, for the JavaScript engine (examples/web/engine.js) to read as data
+    (`hea_zoo.workflows.export_all` writes it; the page and the Node example read it for
+    goals on the exact descriptors). Written atomically.
+
+    Returns:
+        The path written.
+    """
+    import json
+
+    from hea_zoo.files import write_text
+
+    return write_text(Path(folder) / "descriptors.json",
+                      json.dumps(descriptor_table_json(elements), indent=1, ensure_ascii=False) + "\n")

@@ -123,7 +123,7 @@ def test_list_flags_add_up_when_repeated_and_an_empty_list_is_refused(tmp_path):
     import pandas as pd
 
     designs = pd.read_csv(out)
-    present = {e for e in designs.columns[designs.columns.get_loc("system") + 1:] if (designs[e] > 0).any()}
+    present = {e for e in designs.columns[designs.columns.get_loc("nearest_distance") + 1:] if (designs[e] > 0).any()}
     assert present <= {"Mo", "Nb", "Ta", "Ti", "W"} and present & {"Ti", "W"}, present
 
 

@@ -98,6 +98,36 @@ const ops = {
   options({ options }) {
     return { error: errorOf(() => engine.checkOptions(options)) };
   },
+  // Section 7: {table (descriptors.json), elements, input (float64 thousandths rows), out} -> out (float64, 6 per row)
+  descriptors({ table, elements, input, out }) {
+    const t = engine.descriptorTable(table, elements);
+    const k = Int32Array.from(readFloat64(input));
+    const E = elements.length;
+    const n = k.length / E;
+    const values = new Float64Array(n * engine.DESCRIPTOR_NAMES.length);
+    for (let i = 0; i < n; i++) {
+      const d = engine.descriptorsOf(t, k, i * E);
+      engine.DESCRIPTOR_NAMES.forEach((name, j) => { values[i * engine.DESCRIPTOR_NAMES.length + j] = d[name]; });
+    }
+    write(out, values);
+    return { names: engine.DESCRIPTOR_NAMES };
+  },
+  // Section 7.2-7.3: {P, x: [...], mu, lower, upper, lo, hi} -> alphas, erfc(x), normalCdf(x), goalProbability
+  goalMath({ P, x, cases }) {
+    const num = (v) => (v === "inf" ? Infinity : v === "-inf" ? -Infinity : v);
+    const xs = x.map(num);
+    return {
+      alphas: engine.rpAlphas(P),
+      erfc: xs.map(engine.erfc),
+      cdf: xs.map(engine.normalCdf),
+      p: cases.map(([mu, lower, upper, lo, hi]) => engine.goalProbability(mu, lower, upper, num(lo), num(hi))),
+    };
+  },
+  // Section 7.2: {options (checkOptions' input, with goals), start, rows} -> the conditions (float32 as numbers)
+  conditions({ options, start, rows }) {
+    const o = engine.checkOptions(options);
+    return { conditions: Array.from(engine.goalConditions(o.plan, start, rows)), boxes: o.plan.boxes };
+  },
 };
 
 // Several operations in one Node process: {requests: [request, ...]} -> {answers: [...]}

@@ -5,7 +5,9 @@
 // REQUEST: {url, chromium, playwright (a file inside examples/web, to resolve
 // playwright-core from), designs: [{name, model, fields}], bad: [{name, model, fields}],
 // screenshot: {path, model, fields}, corruptModel, intervalSurrogate: {path, model, fields},
-// noSurrogate: {model, fields}}. `fields` maps form element ids to values. Prints one JSON
+// noSurrogate: {model, fields}, goals: [{name, model, fields}] (in a fresh page: goal
+// requests, fields such as aim, goal-0, objective-0-sense)}. `fields` maps form element ids
+// to values (goal rows beyond the page's first ones are added with its button). Prints one JSON
 // object: the form as the page opens (values and placeholders), what the page showed for
 // each step, every console message and every uncaught page error.
 
@@ -27,6 +29,7 @@ async function selectModel(page, model) {
 
 async function fill(page, fields) {
   for (const [id, value] of Object.entries(fields)) {
+    while (/^goal-\d+$/.test(id) && !(await page.$(`#${id}`))) await page.click("#add-goal");
     const tag = await page.$eval(`#${id}`, (el) => el.tagName);
     if (tag === "SELECT") await page.selectOption(`#${id}`, String(value));
     else await page.fill(`#${id}`, String(value));
@@ -150,6 +153,20 @@ try {
     await fill(fresh, request.noSurrogate.fields);
     await press(fresh);
     result.noSurrogate = { ...(await shown(fresh)), plotHidden: await fresh.$eval("#plot", (el) => getComputedStyle(el).display === "none"), console: messages, pageErrors: errors };
+  }
+
+  // Goal requests (docs/DESIGN_ENGINE.md, section 7), in a fresh page.
+  if (request.goals && request.goals.length) {
+    const fresh = await open();
+    await fresh.goto(request.url, { waitUntil: "load" });
+    await fresh.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
+    result.goals = [];
+    for (const step of request.goals) {
+      await selectModel(fresh, step.model);
+      await fill(fresh, step.fields);
+      await press(fresh);
+      result.goals.push({ name: step.name, ...(await shown(fresh)) });
+    }
   }
 } finally {
   await browser.close();

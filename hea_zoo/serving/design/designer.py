@@ -14,12 +14,13 @@ import numpy as np
 
 from hea_zoo.artifact import DROP_THRESHOLD, MetadataError, decode_metadata, noise, relative_errors
 from hea_zoo.constants import DEFAULT_DESIGN_MODEL, oracle_applies
-from hea_zoo.errors import InfeasibleError, ModelFileError
+from hea_zoo.errors import InfeasibleError, ModelFileError, TargetError
 from hea_zoo.serving.constraints import _UNIT, Constraints, _Rules
 from hea_zoo.serving.design import text as text
 from hea_zoo.serving.design.hashing import RowHasher
 from hea_zoo.serving.design.request import DEFAULT_CHUNK_SIZE, DEFAULT_N, DEFAULT_TOLERANCE, DesignRequest
-from hea_zoo.serving.design.run import emit, search
+from hea_zoo.serving.design.goals import Goal, GoalPlan, plan_goals
+from hea_zoo.serving.design.run import emit, search, search_goals
 from hea_zoo.serving.design.table import SYSTEM_MIN_THOUSANDTHS, DesignResult, _Block, _concat_arrays
 
 __all__ = ["Designer", "INTERVAL_Z", "TYPICALITY_MODEL", "DEFAULT_MODEL"]
@@ -299,6 +300,33 @@ class Designer:
                  for a in range(0, z.shape[0], _GENERATE_BATCH)]  # fmt: skip
         return np.concatenate(parts) if parts else np.zeros((0, len(self.elements)), np.float32)
 
+    def _decode_rows(self, z: np.ndarray, conditions: np.ndarray) -> np.ndarray:
+        """The generator's compositions for noise rows `z`, each at its own float32 condition."""
+        conditions = np.ascontiguousarray(conditions, dtype=np.float32)
+        parts = [self._generator.run(["composition"], {"z": z[a : a + _GENERATE_BATCH], "condition": conditions[a : a + _GENERATE_BATCH]})[0]
+                 for a in range(0, z.shape[0], _GENERATE_BATCH)]  # fmt: skip
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.elements)), np.float32)
+
+    def nearest_training(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The nearest training alloy of each printed row (L1 over thousandths; ties: the
+        first in the metadata's order) as its printed vector, and the distance in at.%
+        moved (``sum |dk| / 20``); None when the export records no training compositions
+        (section 7.5)."""
+        if not hasattr(self, "_nearest_rows"):
+            rows = self._training_rows()
+            self._nearest_rows = None if rows is None else np.asarray(rows, dtype=np.int32)
+        rows = self._nearest_rows
+        if rows is None:
+            return None
+        k = np.asarray(k, dtype=np.int32)
+        best = np.zeros(k.shape[0], np.int64)
+        distance = np.zeros(k.shape[0], np.int64)
+        for a in range(0, k.shape[0], 256):
+            block = np.abs(k[a : a + 256, None, :] - rows[None, :, :]).sum(axis=2)
+            best[a : a + 256] = np.argmin(block, axis=1)  # the first of equal distances
+            distance[a : a + 256] = block[np.arange(block.shape[0]), best[a : a + 256]]
+        return rows[best].astype(np.int64), distance.astype(np.float64) / 20.0
+
     def judge(self, fractions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Surrogate mean and interval ``(mean, lower, upper)``, ``(N, P)`` float32 each."""
         if self._surrogate is None:
@@ -324,6 +352,13 @@ class Designer:
         condition = np.tile(np.asarray(target, dtype=np.float32)[None, :], (x.shape[0], 1))
         name = self._log_prob.get_outputs()[0].name
         (out,) = self._log_prob.run([name], {"composition": x, "condition": condition})
+        return np.asarray(out, dtype=np.float64).reshape(-1)
+
+    def log_prob_rows(self, fractions: np.ndarray, conditions: np.ndarray) -> np.ndarray:
+        """Log-density (nats) of printed fractions, each at its own condition."""
+        x = np.ascontiguousarray(fractions, dtype=np.float32)
+        name = self._log_prob.get_outputs()[0].name
+        (out,) = self._log_prob.run([name], {"composition": x, "condition": np.ascontiguousarray(conditions, np.float32)})
         return np.asarray(out, dtype=np.float64).reshape(-1)
 
     # --------------------------------------------------------------------- checks
@@ -353,7 +388,7 @@ class Designer:
         rng = self.training_range()
         if rng is not None:
             for j, (name, unit) in enumerate(zip(self.condition_names, self.condition_units)):
-                if not rng[0, j] <= t[j] <= rng[1, j]:
+                if np.isfinite(t[j]) and not rng[0, j] <= t[j] <= rng[1, j]:
                     notes.append(
                         f"target {name} = {t[j]:g} {unit} lies outside the training data "
                         f"({rng[0, j]:.3g}-{rng[1, j]:.3g}); designs are extrapolations.".replace("  ", " ")
@@ -380,7 +415,7 @@ class Designer:
     # --------------------------------------------------------------------- design
     def design(
         self,
-        target: Sequence[float] | Mapping[str, float] | DesignRequest,
+        target: Sequence[float] | Mapping[str, float] | DesignRequest | None = None,
         n: int = DEFAULT_N,
         seed: int | None = None,
         candidates: int | None = None,
@@ -391,8 +426,11 @@ class Designer:
         progress: bool | Callable[[int, int], Any] | None = None,
         out: str | os.PathLike | None = None,
         table_rows: int | None = None,
+        goals: Sequence[Any] = (),
+        objectives: Sequence[Any] = (),
+        min_probability: float = 0.5,
     ) -> DesignResult:
-        """Designs `n` different alloys for `target` (docs/DESIGN_ENGINE.md).
+        """Designs `n` different alloys for `target` or for `goals` (docs/DESIGN_ENGINE.md).
 
         Args:
             target: one value per condition in the metadata's order and units, or a
@@ -414,6 +452,11 @@ class Designer:
                 block by block and atomically.
             table_rows: rows kept for `DesignResult.table` (default: all without `out`,
                 at most 10,000 with it).
+            goals: goals (section 7): ``"shear_modulus>=60"``, ``"density<=9"``,
+                ``"vec=4.4:5"``, ``"fracture_toughness=35"`` or `Goal` objects.
+            objectives: at most two ``(NAME, "max"|"min")`` pairs.
+            min_probability: the probability of meeting every goal a design needs to be
+                in the pool (section 7.4).
 
         Returns:
             A `DesignResult`.
@@ -429,7 +472,8 @@ class Designer:
         else:
             request = DesignRequest(
                 target, n=n, candidates=candidates, select=select, tolerance=tolerance,
-                constraints=constraints, seed=seed, chunk_size=chunk_size, out=out,
+                constraints=constraints, seed=seed, chunk_size=chunk_size, out=out, goals=goals,
+                objectives=objectives, min_probability=min_probability,
             )  # fmt: skip
         return self.run(request, progress=progress, table_rows=table_rows)
 
@@ -441,6 +485,12 @@ class Designer:
     ) -> DesignResult:
         """Runs a validated `DesignRequest` (see `design` for `progress` and `table_rows`)."""
         started = time.perf_counter()
+        if request.goal_mode:
+            classic = request.classic_target(self.condition_names)
+            if classic is not None:  # point goals on every property: the classic request (section 7)
+                request = request.replace(target=classic, goals=(), objectives=())
+            else:
+                return self._run_goals(request, progress, table_rows, started)
         n, candidates, select, tolerance = request.n, request.candidates, request.select, request.tolerance
         seed = int.from_bytes(os.urandom(4), "little") if request.seed is None else request.seed
         t = request.target_values(self.condition_names, self.training_range())
@@ -485,8 +535,117 @@ class Designer:
             _arrays=_concat_arrays(kept),
         )
 
-    def _block(self, rank: int, records: np.ndarray, t: np.ndarray, tolerance: float) -> _Block:
+    def plan(self, request: DesignRequest, rules: _Rules | None = None) -> GoalPlan:
+        """The goals of `request` resolved against this generator (section 7.1-7.2).
+
+        Raises:
+            TargetError: an unknown name, a goal beside a target for the same property, an
+                impossible descriptor goal or a property goal far outside the data.
+        """
+        if rules is None:
+            rules = request.constraints.resolve(self.elements, self.threshold)
+        names = self.condition_names
+        if self.training_range() is None:
+            raise TargetError("goals need the generator's training range (metadata condition_range).", field="goals")
+        if isinstance(request.target, dict):
+            unknown = sorted(set(request.target) - set(names))
+            if unknown:
+                raise TargetError(f"the model is conditioned on {names}; unknown target(s) {unknown}.", field="target")
+            target_names = list(request.target)
+            values = {name: request.target[name] for name in names if name in request.target}
+        else:
+            if request.target and len(request.target) != len(names):
+                raise TargetError(
+                    f"expected {len(names)} target values ({', '.join(names)}). Received {len(request.target)}: "
+                    f"{list(request.target)}",
+                    field="target",
+                )
+            values = dict(zip(names, request.target))
+            target_names = list(values)
+        goals = [Goal.at(name, v) for name, v in values.items()] + list(request.goals)
+        if values:
+            DesignRequest({**{n: float(np.mean(self.training_range()[:, j])) if self.training_range() is not None
+                              else 0.0 for j, n in enumerate(names)}, **values}).target_values(
+                names, self.training_range())  # fmt: skip
+        allowed = np.asarray(rules.allowed, bool) if hasattr(rules, "allowed") else np.ones(len(self.elements), bool)
+        plan = plan_goals(list(request.goals), list(request.objectives), target_names, names, self.training_range(),
+                          self.elements, allowed, request.tolerance, request.min_probability)  # fmt: skip
+        if values:  # the target's points join as point goals, first
+            extra = plan_goals([Goal.at(n, v) for n, v in values.items()], [], [], names, self.training_range(),
+                               self.elements, allowed, request.tolerance, request.min_probability)  # fmt: skip
+            plan.property_goals = extra.property_goals + plan.property_goals
+            plan.goals = extra.goals + plan.goals
+            for j, lo, hi in extra.property_goals:
+                v = values[names[j]]
+                plan.box[0, j] = plan.box[1, j] = v
+        del goals
+        if not self.has_surrogate:
+            for i, goal in enumerate(request.goals):
+                if goal.name in names:
+                    raise TargetError(f"{goal.name} is judged by the surrogate, and there is none.", field=f"goals[{i}]")
+            for i, (name, _d) in enumerate(request.objectives):
+                if name in names:
+                    raise TargetError(f"{name} is judged by the surrogate, and there is none.", field=f"objectives[{i}]")
+        return plan
+
+    def _run_goals(self, request: DesignRequest, progress, table_rows, started) -> DesignResult:
+        """Section 7: a run for goals."""
+        n, candidates, select = request.n, request.candidates, request.select
+        rules = request.constraints.resolve(self.elements, self.threshold)
+        plan = self.plan(request, rules)
+        seed = int.from_bytes(os.urandom(4), "little") if request.seed is None else request.seed
+        out_path = request.out
+        notes = list(rules.notes) + self._notes_before(np.full(len(self.condition_names), np.nan), rules, n, candidates)
+        keep_rows = (n if out_path is None else min(n, 10_000)) if table_rows is None else int(table_rows)
+        run = search_goals(self, plan, n, seed, candidates, select, rules, request.chunk_size, progress)
+        try:
+            if run.n_valid == 0:
+                what = rules.describe()
+                if plan.descriptor_goals:
+                    what += "; " + ", ".join(g.text() for g in plan.goals if g.name not in self.condition_names)
+                raise InfeasibleError(
+                    f"no candidate satisfies the constraints and exact goals ({what}) among {candidates:,} "
+                    "candidates tried; relax them or draw more candidates."
+                )
+            notes.extend(run.notes)
+            if run.n_designs < n:
+                notes.append(
+                    f"only {run.n_distinct:,} distinct candidate{'' if run.n_distinct == 1 else 's'} met the "
+                    f"constraints and exact goals among {candidates:,} tried: {run.n_designs:,} designs instead of "
+                    f"{n:,} (draw more candidates)."
+                )
+            kept, systems, n_written = emit(self, run, None, request.tolerance, out_path, keep_rows, plan)
+        finally:
+            run.close()
+        return DesignResult(
+            notes=notes, n_designs=n_written, n_candidates=candidates, n_valid=run.n_valid,
+            n_distinct=run.n_distinct, n_in_tolerance=run.n_in_tolerance if self.has_surrogate else None,
+            n_systems=len(systems), seed=seed, select=select, tolerance=request.tolerance, target=[],
+            out=out_path, seconds=time.perf_counter() - started, _arrays=_concat_arrays(kept),
+            goals=[g.text() for g in plan.goals], objectives=[f"{'maximize' if d == 'max' else 'minimize'} {name}" for name, d in plan.objectives],
+            min_probability=plan.min_probability,
+        )  # fmt: skip
+
+    def _block(self, rank: int, records: np.ndarray, t: np.ndarray | None, tolerance: float,
+               plan: GoalPlan | None = None) -> _Block:
         """A block of designs with everything a row shows (oracle, tolerance, log-density)."""
+        ranks = np.arange(rank, rank + records.size)
+        nearest = self.nearest_training(records["k"])
+        if plan is not None:
+            fractions = records["k"].astype(np.float64) / _UNIT
+            oracle_values = None
+            if self.uses_oracle:
+                from hea_zoo.data import oracle as oracle_module
+
+                oracle_values = np.full((fractions.shape[0], len(self.condition_names)), np.nan)
+                judged = oracle_module.judgeable(fractions, self.elements)
+                if judged.any():
+                    oracle_values[judged] = oracle_module.properties(fractions[judged], self.elements)
+            log_prob = None
+            if self._log_prob is not None:
+                conditions = plan.conditions_at(records["index"])
+                log_prob = self.log_prob_rows(fractions.astype(np.float32), conditions)
+            return _Block(self, ranks, records, oracle_values, None, log_prob, None, nearest, plan)
         floors = self.scale_floors()
         fractions = records["k"].astype(np.float64) / _UNIT
         oracle_values = oracle_error = None
@@ -504,6 +663,5 @@ class Designer:
             with np.errstate(invalid="ignore"):
                 in_tol = np.all(relative_errors(records["mean"], t, floors) <= tolerance, axis=1)
         log_prob = self.log_prob(fractions.astype(np.float32), t) if self._log_prob is not None else None
-        ranks = np.arange(rank, rank + records.size)
-        return _Block(self, ranks, records, oracle_values, oracle_error, log_prob, in_tol)
+        return _Block(self, ranks, records, oracle_values, oracle_error, log_prob, in_tol, nearest)
 

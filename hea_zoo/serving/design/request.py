@@ -25,6 +25,7 @@ import numpy as np
 
 from hea_zoo.errors import TargetError, UsageError
 from hea_zoo.serving.constraints import Constraints
+from hea_zoo.serving.design.goals import DEFAULT_MIN_PROBABILITY, Goal, parse_goal, parse_objective
 
 __all__ = [
     "DEFAULT_N",
@@ -111,6 +112,12 @@ class DesignRequest:
         seed: noise seed in [0, 2^32 - 1]; None: drawn from the OS when the design runs.
         chunk_size: candidates per chunk (>= 1).
         out: a file to write every design to (.csv, or .parquet with pyarrow), or None.
+        goals: goals (section 7): strings ``"NAME>=V"``, ``"NAME<=V"``, ``"NAME=LO:HI"``,
+            ``"NAME=V"`` or `Goal` objects, on the generator's properties or the exact
+            descriptors (``density``, ``vec``, ``delta``, ``dhmix``, ``omega``, ``tm``).
+        objectives: at most two ``(NAME, "max"|"min")`` pairs.
+        min_probability: the probability of meeting every goal a candidate needs to be in
+            the pool (in (0, 1), default 0.5).
 
     Raises:
         UsageError: n, candidates, select, seed, chunk_size or out out of their domain
@@ -119,7 +126,7 @@ class DesignRequest:
             tolerance that is not a finite number > 0.
     """
 
-    target: Any
+    target: Any = None
     n: int = DEFAULT_N
     candidates: int | None = None
     select: str = SELECTIONS[0]
@@ -128,10 +135,49 @@ class DesignRequest:
     seed: int | None = None
     chunk_size: int = DEFAULT_CHUNK_SIZE
     out: Path | None = None
+    goals: Any = ()
+    objectives: Any = ()
+    min_probability: float = DEFAULT_MIN_PROBABILITY
 
     def __post_init__(self):
         put = object.__setattr__
-        put(self, "target", self._check_target(self.target))
+        p_min = self.min_probability
+        if (isinstance(p_min, bool) or not isinstance(p_min, numbers.Real) or not math.isfinite(p_min)
+                or not 0 < p_min < 1):  # fmt: skip
+            raise TargetError(f"must be a number in (0, 1). Received: {p_min}", field="min_probability")
+        put(self, "min_probability", float(p_min))
+        goals = self.goals
+        if isinstance(goals, (str, Goal)):
+            goals = [goals]
+        if not isinstance(goals, (Sequence, np.ndarray)):
+            raise TargetError(f"must be a list of goals. Received: {goals!r}", field="goals")
+        goals = tuple(parse_goal(g, f"goals[{i}]") for i, g in enumerate(goals))
+        seen: dict[str, int] = {}
+        for i, goal in enumerate(goals):
+            if goal.name in seen:
+                raise TargetError(f"{goal.name} has a goal already (goals[{seen[goal.name]}]).", field=f"goals[{i}]")
+            seen[goal.name] = i
+        put(self, "goals", goals)
+        objectives = self.objectives
+        if isinstance(objectives, str) or (isinstance(objectives, tuple) and len(objectives) == 2
+                                           and objectives[1] in ("max", "min")):  # fmt: skip
+            objectives = [objectives]
+        objectives = tuple(parse_objective(o, f"objectives[{i}]") for i, o in enumerate(objectives))
+        for i, (name, _d) in enumerate(objectives):
+            earlier = [j for j in range(i) if objectives[j][0] == name]
+            if earlier:
+                raise TargetError(f"{name} is an objective already (objectives[{earlier[0]}]).", field=f"objectives[{i}]")
+        if len(objectives) > 2:
+            raise TargetError(f"at most two objectives. Received: {len(objectives)}", field="objectives")
+        put(self, "objectives", objectives)
+        target = self.target
+        if target is None and (goals or objectives):
+            target = {}
+        put(self, "target", self._check_target(target))
+        if isinstance(self.target, dict):
+            for i, goal in enumerate(goals):
+                if goal.name in self.target:
+                    raise TargetError(f"{goal.name} has both a point target and a goal.", field=f"goals[{i}]")
         n = _integer(self.n, "n", 1)
         put(self, "n", n)
         if self.candidates is None:
@@ -178,6 +224,29 @@ class DesignRequest:
             )
         values = np.asarray(target, dtype=object).reshape(-1)
         return tuple(_target_value(v, f"target[{i}]") for i, v in enumerate(values))
+
+    @property
+    def goal_mode(self) -> bool:
+        """Whether the request has goals or objectives (section 7) rather than a target alone."""
+        return bool(self.goals or self.objectives)
+
+    def classic_target(self, names: Sequence[str]) -> dict[str, float] | None:
+        """The point target equal to this request, or None: a request whose goals are point
+        goals that, with its target, cover every condition once, with no descriptor goal
+        and no objective, is the classic request (section 7)."""
+        if not self.goal_mode:
+            return None
+        if self.objectives or any(g.point is None or g.name not in names for g in self.goals):
+            return None
+        target = dict(self.target) if isinstance(self.target, dict) else (
+            dict(zip(names, self.target)) if len(self.target) == len(names) else None)  # fmt: skip
+        if target is None:
+            return None
+        for goal in self.goals:
+            target[goal.name] = goal.point
+        if sorted(target) != sorted(names):
+            return None
+        return {name: target[name] for name in names}
 
     def replace(self, **changes) -> DesignRequest:
         """A copy with some fields changed (validated again)."""

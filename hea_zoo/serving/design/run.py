@@ -159,15 +159,18 @@ def search(designer: Designer, t, n, seed, candidates, select, tolerance, rules,
     )  # fmt: skip
 
 
-def header(designer: Designer, dtype: np.dtype) -> list[str]:
-    """The output's columns (section 6) for `designer`'s designs."""
+def header(designer: Designer, dtype: np.dtype, plan=None) -> list[str]:
+    """The output's columns (section 6, 7.5) for `designer`'s designs."""
+    found = designer.nearest_training(np.zeros((0, len(designer.elements)), np.int64))
+    nearest = ([], np.zeros(0)) if found is not None else None
     probe = _Block(designer, np.zeros(0, np.int64), np.zeros(0, dtype),
                    np.zeros((0, 1)) if designer.uses_oracle else None, None,
-                   np.zeros(0) if designer._log_prob is not None else None, None)  # fmt: skip
+                   np.zeros(0) if designer._log_prob is not None else None, None, nearest, plan)  # fmt: skip
     return probe.columns()
 
 
-def emit(designer: Designer, run: Run, t: np.ndarray, tolerance: float, out_path: Path | None, keep_rows: int):
+def emit(designer: Designer, run: Run, t: np.ndarray | None, tolerance: float, out_path: Path | None,
+         keep_rows: int, plan=None):
     """Section 6: the selected designs in blocks (worker threads), written to `out_path`
     (CSV or Parquet, atomically) and the first `keep_rows` kept: ``(kept columns, systems, count)``."""
     kept, systems = [], set()
@@ -177,7 +180,7 @@ def emit(designer: Designer, run: Run, t: np.ndarray, tolerance: float, out_path
         nonlocal n_written
 
         def prepare(item):  # in a worker thread: the block's columns, text and systems
-            block = designer._block(*item, t, tolerance)
+            block = designer._block(*item, t, tolerance, plan)
             found = _system_codes(block.records["k"])
             return block, (sink.prepare(block) if sink is not None else None), found
 
@@ -209,7 +212,166 @@ def emit(designer: Designer, run: Run, t: np.ndarray, tolerance: float, out_path
 
         def write_csv(tmp: Path) -> None:
             with open(tmp, "wb", buffering=1 << 20) as handle:
-                consume(CsvSink(handle, header(designer, run.dtype)))
+                consume(CsvSink(handle, header(designer, run.dtype, plan)))
 
         atomic_write(out_path, write_csv, field="out")
     return kept, systems, n_written
+
+
+def goal_record_dtype(n_elements: int, n_properties: int, n_descriptors: int, n_objectives: int) -> np.dtype:
+    """Section 7: a record of `store.record_dtype` with ``p`` (p_goals), the descriptor
+    columns ``desc`` and the objective values ``obj`` ("larger is better")."""
+    base = store.record_dtype(n_elements, n_properties)
+    return np.dtype(base.descr + [("p", "<f8"), ("desc", "<f8", (max(n_descriptors, 1),)),
+                                  ("obj", "<f8", (max(n_objectives, 1),))])  # fmt: skip
+
+
+def goal_notes(taken: selection.Selected, pool: int, n: int, p_min: float) -> list[str]:
+    """The notes of a goal selection's fall-backs (section 7.4); `pool`: the distinct
+    candidates with p_goals >= p_min."""
+    notes = []
+    if taken.filled:
+        count = f"{pool:,} distinct candidate" + (" meets" if pool == 1 else "s meet")
+        notes.append(f"only {count} the goals with probability >= {p_min:g}: the rest are the most probable others.")
+    if taken.relaxed:
+        pairs = f"{taken.twin_pairs:,} pair" + (" is" if taken.twin_pairs == 1 else "s are")
+        notes.append(
+            f"{pairs} closer than {selection.MIN_DISTANCE:g} (L1, near-copies): the candidates held only "
+            f"{taken.records.size - taken.relaxed:,} designs at least that far apart (draw more candidates)."
+        )
+    return notes
+
+
+def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, chunk_size, progress) -> Run:
+    """Section 7 over the candidates, chunk by chunk: each candidate at its own condition,
+    the exact descriptor goals as hard constraints, p_goals, the selection (7.4)."""
+    from hea_zoo.data.descriptors import DescriptorTable
+    from hea_zoo.serving.design import goals as goals_module
+
+    size, n_props = len(designer.elements), len(designer.condition_names)
+    dtype = goal_record_dtype(size, n_props, len(plan.descriptor_columns), len(plan.objectives))
+    table = DescriptorTable(designer.elements) if plan.descriptor_columns else None
+    p_min = plan.min_probability
+    seen = SeenHashes()
+    capacity = max(50 * n, 2000)
+    best = pool = fill = None
+    pool_parts: list[np.ndarray] = []
+    if select == "closest" and not plan.objectives:
+        best = store.BestRecords(n, dtype)
+        stores = [best]
+    else:
+        fill = store.BestRecords(capacity, dtype, spill=False)
+        stores = [fill]
+        if not plan.objectives:
+            pool = store.BestRecords(capacity, dtype, spill=False)
+            stores.append(pool)
+    n_valid = n_distinct = n_pool = n_failed = done = 0
+    bar = pipeline.Progress(candidates, progress)
+
+    def candidate_chunk(span: tuple[int, int]):
+        start, rows = span
+        z = noise(seed, rows, designer.latent_dim, start)
+        raw = designer._decode_rows(z, plan.conditions(start, rows))
+        k, ok = _repair(raw, rules)
+        index = np.flatnonzero(ok)
+        k = k[index]
+        repaired = index.size
+        descriptors = {}
+        if table is not None and index.size:
+            descriptors = table.compute(k, plan.descriptor_columns)
+            keep = np.ones(index.size, bool)
+            for name, lo, hi in plan.descriptor_goals:
+                v = descriptors[name]
+                with np.errstate(invalid="ignore"):
+                    keep &= (v >= lo) & (v <= hi)  # NaN fails
+            for name, _direction in plan.objectives:
+                if name in descriptors:  # a descriptor objective that is NaN drops the candidate
+                    keep &= ~np.isnan(descriptors[name])
+            index, k = index[keep], k[keep]
+            descriptors = {name: v[keep] for name, v in descriptors.items()}
+        elif table is not None:
+            descriptors = {name: np.zeros(0) for name in plan.descriptor_columns}
+        valid = int(index.size)  # met the constraints and the exact goals (before duplicates go)
+        hashes = designer._hasher(k)
+        first = np.sort(np.unique(hashes, return_index=True)[1])
+        index, k, hashes = index[first], k[first], hashes[first]
+        descriptors = {name: v[first] for name, v in descriptors.items()}
+        judged = designer.judge(k.astype(np.float32) / np.float32(_UNIT))
+        return rows, repaired, valid, index + start, k, hashes, descriptors, judged
+
+    try:
+        pieces = pipeline.pieces(candidates, chunk_size, pipeline._PIECE_ROWS)
+        for rows, repaired, valid, index, k, hashes, descriptors, judged in pipeline._ordered_map(candidate_chunk, pieces):
+            n_failed += repaired - valid
+            n_valid += valid
+            fresh = seen.first_seen(hashes)
+            index, k = index[fresh], k[fresh]
+            n_distinct += index.size
+            records = np.zeros(index.size, dtype)
+            records["index"] = index
+            records["k"] = k
+            for c, name in enumerate(plan.descriptor_columns):
+                records["desc"][:, c] = descriptors[name][fresh]
+            if judged is None:
+                mean = lower = upper = np.full((index.size, n_props), np.nan, np.float32)
+            else:
+                mean, lower, upper = (v[fresh] for v in judged)
+            records["mean"], records["lower"], records["upper"] = mean, lower, upper
+            p = plan.p_goals(mean, lower, upper)
+            records["p"] = p
+            score = 1.0 - p
+            records["score"] = np.where(np.isnan(score), np.inf, score)
+            if plan.objectives:
+                desc = {name: descriptors[name][fresh] for name in plan.descriptor_columns}
+                values = plan.objective_values(lower, upper, desc)
+                records["obj"][:, : len(plan.objectives)] = np.where(np.isnan(values), -np.inf, values)
+            in_pool = p >= p_min  # NaN: not in the pool
+            n_pool += int(in_pool.sum())
+            if best is not None:
+                best.offer(records)
+            else:
+                if pool is not None:
+                    pool.offer(records[in_pool])
+                else:
+                    pool_parts.append(records[in_pool])
+                fill.offer(records[~in_pool])
+            done += rows
+            bar(done)
+    finally:
+        bar.close()
+    notes: list[str] = []
+    if plan.descriptor_goals:
+        goals_text = ", ".join(f"{name} in [{lo:g}, {hi:g}]" for name, lo, hi in plan.descriptor_goals)
+        notes.append(
+            f"{n_failed:,} of the {n_failed + n_valid:,} candidates that met the constraints missed the exact goals "
+            f"({goals_text}) and were dropped."
+        )
+    chosen = None
+    if best is None:
+        fill_records = np.concatenate(list(fill.sorted_blocks(1 << 30)) or [np.zeros(0, dtype)])
+        if pool is not None:
+            pool_records = np.concatenate(list(pool.sorted_blocks(1 << 30)) or [np.zeros(0, dtype)])
+            taken = selection.select_diverse(pool_records, fill_records, n, 1.0 - p_min)
+            chosen = store.sort_records(taken.records)
+        else:
+            pool_records = np.concatenate(pool_parts) if pool_parts else np.zeros(0, dtype)
+            pool_records = pool_records[np.argsort(pool_records["index"], kind="stable")]
+            o = pool_records["obj"]
+            if len(plan.objectives) == 1:  # the pool: the best max(50 n, 2000) in objective order
+                order = goals_module.objective_order(o, pool_records["p"], pool_records["index"])[:capacity]
+                pool_records = pool_records[order]
+            else:
+                pool_records = pool_records[np.lexsort((pool_records["index"], -o[:, 1], -o[:, 0]))]
+            args = (pool_records["k"], pool_records["obj"][:, : len(plan.objectives)], pool_records["p"],
+                    pool_records["index"], n, selection.MIN_DISTANCE_THOUSANDTHS)  # fmt: skip
+            if len(plan.objectives) == 1:
+                positions = goals_module.select_objective(*args)
+            else:
+                positions = goals_module.select_front(*args)
+            taken = selection.complete(pool_records, positions, fill_records, n)
+            chosen = taken.records
+        notes.extend(goal_notes(taken, n_pool, n, p_min))
+    return Run(
+        dtype=dtype, best=best, chosen=chosen, stores=stores, n_valid=n_valid, n_distinct=n_distinct,
+        n_in_tolerance=n_pool, n_designs=chosen.size if chosen is not None else best.final_count(), notes=notes,
+    )  # fmt: skip

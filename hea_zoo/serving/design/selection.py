@@ -8,7 +8,7 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["DIVERSE_DISCOUNT", "MIN_DISTANCE", "MIN_DISTANCE_THOUSANDTHS", "select_diverse"]
+__all__ = ["DIVERSE_DISCOUNT", "MIN_DISTANCE", "MIN_DISTANCE_THOUSANDTHS", "complete", "select_diverse"]
 
 DIVERSE_DISCOUNT = "(1 - score / tolerance)^1.25"
 """How the diverse selection discounts a candidate's distances by its score (section 5).
@@ -107,6 +107,12 @@ def select_diverse(pool: np.ndarray, fill: np.ndarray, n: int, tolerance: float)
        order (twins allowed): `relaxed` counts them.
     """
     taken = _max_sum(pool["k"], n, _discount(pool["score"], tolerance)) if pool.size else np.zeros(0, np.int64)
+    return complete(pool, taken, fill, n)
+
+
+def complete(pool: np.ndarray, taken: np.ndarray, fill: np.ndarray, n: int) -> Selected:
+    """Steps 2-3 of the diverse selection after step 1 took the pool positions `taken`
+    (also the fill of the goal selections with objectives, section 7.4)."""
     parts = [pool[taken]]
     count = taken.size
     filled = relaxed = 0

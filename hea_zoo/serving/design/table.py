@@ -35,24 +35,32 @@ class _Block:
     oracle_error: np.ndarray | None
     log_prob: np.ndarray | None
     in_tolerance: np.ndarray | None
+    nearest: tuple[np.ndarray, np.ndarray] | None = None  # nearest training rows (k), distance (at.%)
+    plan: Any = None  # goals.GoalPlan in goal mode (section 7)
 
     def columns(self) -> list[str]:
         d = self.designer
+        goal = self.plan is not None
         cols = ["rank", "candidate", "formula"]
         if d.has_surrogate:
             for name in d.condition_names:
                 cols += [f"{name}_surrogate", f"{name}_lower", f"{name}_upper"]
+        if goal:
+            cols.append("p_goals")
+            cols += list(self.plan.descriptor_columns)
         if self.oracle is not None:
             cols += [f"{name}_oracle" for name in d.condition_names]
-        if d.has_surrogate:
+        if d.has_surrogate and not goal:
             cols.append("relative_error_surrogate")
-        if self.oracle is not None:
+        if self.oracle is not None and not goal:
             cols.append("relative_error_oracle")
-        if d.has_surrogate:
+        if d.has_surrogate and not goal:
             cols.append("in_tolerance")
         if self.log_prob is not None:
             cols.append("log_prob")
         cols.append("system")
+        if self.nearest is not None:
+            cols += ["nearest_training", "nearest_distance"]
         return cols + list(d.elements)
 
     def csv_bytes(self) -> bytes:
@@ -71,19 +79,35 @@ class _Block:
         if d.has_surrogate:
             for j in range(n_props):
                 values += [r["mean"][:, j], r["lower"][:, j], r["upper"][:, j]]
-        if self.oracle is not None:
+        goal = self.plan is not None
+        if self.oracle is not None and not goal:  # goal mode: after p_goals and the descriptors
             values += [self.oracle[:, j] for j in range(n_props)]
+        if goal:
+            if d.has_surrogate:  # the intervals, then p_goals and the descriptors, then the oracle
+                sections.append(text.float_pieces(np.stack(values[: 3 * n_props], axis=1), 4, b","))
+            values = []
+            sections.append(text.float_pieces(r["p"], 6, b","))
+            if self.plan.descriptor_columns:
+                columns = len(self.plan.descriptor_columns)
+                sections.append(text.float_pieces(r["desc"][:, :columns], 4, b","))
+            if self.oracle is not None:
+                values = [self.oracle[:, j] for j in range(n_props)]
         if values:
             sections.append(text.float_pieces(np.stack(values, axis=1), 4, b","))
-        errors = ([r["score"]] if d.has_surrogate else []) + ([self.oracle_error] if self.oracle is not None else [])
-        if errors:
-            sections.append(text.float_pieces(np.stack(errors, axis=1), 6, b","))
-        if d.has_surrogate:
-            sections.append(text.token_pieces(_BOOLEAN_CELLS, self.in_tolerance.astype(np.int64)))
+        if not goal:
+            errors = ([r["score"]] if d.has_surrogate else []) + ([self.oracle_error] if self.oracle is not None else [])
+            if errors:
+                sections.append(text.float_pieces(np.stack(errors, axis=1), 6, b","))
+            if d.has_surrogate:
+                sections.append(text.token_pieces(_BOOLEAN_CELLS, self.in_tolerance.astype(np.int64)))
         if self.log_prob is not None:
             sections.append(text.float_pieces(self.log_prob, 4, b","))
         sections.append(d._texts.system_pieces(k))
         sections.append(text.constant_pieces(rows, b","))
+        if self.nearest is not None:
+            sections.append(d._texts.formula_pieces(self.nearest[0]))
+            sections.append(text.constant_pieces(rows, b","))
+            sections.append(text.float_pieces(self.nearest[1], 2, b","))
         sections.append(d._texts.fraction_pieces(k, b",", last=b"\n"))
         return text.join_pieces(sections)
 
@@ -101,18 +125,26 @@ class _Block:
                 out[f"{name}_surrogate"] = r["mean"][:, j].copy()
                 out[f"{name}_lower"] = r["lower"][:, j].copy()
                 out[f"{name}_upper"] = r["upper"][:, j].copy()
+        goal = self.plan is not None
+        if goal:
+            out["p_goals"] = r["p"].copy()
+            for c, name in enumerate(self.plan.descriptor_columns):
+                out[name] = r["desc"][:, c].copy()
         if self.oracle is not None:
             for j, name in enumerate(d.condition_names):
                 out[f"{name}_oracle"] = self.oracle[:, j]
-        if d.has_surrogate:
+        if d.has_surrogate and not goal:
             out["relative_error_surrogate"] = r["score"].copy()
-        if self.oracle is not None:
+        if self.oracle is not None and not goal:
             out["relative_error_oracle"] = self.oracle_error
-        if d.has_surrogate:
+        if d.has_surrogate and not goal:
             out["in_tolerance"] = self.in_tolerance
         if self.log_prob is not None:
             out["log_prob"] = self.log_prob
         out["system"] = text.piece_strings(d._texts.system_pieces(k))
+        if self.nearest is not None:
+            out["nearest_training"] = text.piece_strings(d._texts.formula_pieces(self.nearest[0]))
+            out["nearest_distance"] = self.nearest[1].copy()
         fractions = k.astype(np.float32) / np.float32(_UNIT)
         for e, symbol in enumerate(d.elements):
             out[symbol] = fractions[:, e]
@@ -166,6 +198,9 @@ class DesignResult:
     out: Path | None
     seconds: float
     _arrays: dict[str, Any] = dataclasses.field(repr=False, default_factory=dict)
+    goals: list[str] = dataclasses.field(default_factory=list)
+    objectives: list[str] = dataclasses.field(default_factory=list)
+    min_probability: float | None = None
     _table: Any = dataclasses.field(repr=False, default=None)
 
     @property
@@ -207,16 +242,28 @@ def _system_codes(k: np.ndarray) -> set[bytes]:
 def format_table(result: DesignResult, designer: Designer, max_rows: int | None = None) -> str:
     """The table `hea-zoo design` prints: a header line, the designs, a summary line."""
     names, units = designer.condition_names, designer.condition_units
-    head = ", ".join(f"{name} = {v:g} {u}".rstrip() for name, v, u in zip(names, result.target, units))
+    goal = bool(result.goals or result.objectives)
     rows = result.rows
     shown = len(rows.get("rank", []))
     if max_rows is not None:
         shown = min(shown, max_rows)
-    order = "best by surrogate first" if designer.has_surrogate else "not judged: no surrogate"
-    lines = [
-        f"target: {head}  (model: {designer.generator_path.stem}, seed {result.seed}, {result.n_designs:,} designs, "
-        f"{result.select} selection, {order})"
-    ]
+    if goal:
+        head = "; ".join(([", ".join(result.goals)] if result.goals else []) + result.objectives)
+        order = "best by objective first" if result.objectives else "most probable first"
+        lines = [
+            f"goals: {head}  (model: {designer.generator_path.stem}, seed {result.seed}, {result.n_designs:,} designs, "
+            f"{result.select} selection, {order})"
+        ]
+    else:
+        head = ", ".join(f"{name} = {v:g} {u}".rstrip() for name, v, u in zip(names, result.target, units))
+        order = "best by surrogate first" if designer.has_surrogate else "not judged: no surrogate"
+        lines = [
+            f"target: {head}  (model: {designer.generator_path.stem}, seed {result.seed}, {result.n_designs:,} designs, "
+            f"{result.select} selection, {order})"
+        ]
+    from hea_zoo.serving.design.goals import DESCRIPTOR_GOALS
+
+    descriptors = [c for c in rows if c in DESCRIPTOR_GOALS] if goal else []
     columns = ["#", "formula"]
     for name, unit in zip(names, units):
         short = short_label(name)
@@ -224,6 +271,9 @@ def format_table(result: DesignResult, designer: Designer, max_rows: int | None 
             columns.append(f"{short} surrogate [{unit}]" if unit else f"{short} surrogate")
         if f"{name}_oracle" in rows:
             columns.append(f"{short} oracle")
+    if goal and "p_goals" in rows:
+        columns.append("P(goals)")
+    columns += descriptors
     if "log_prob" in rows:
         columns.append("log p")
     columns.append("system")
@@ -238,6 +288,10 @@ def format_table(result: DesignResult, designer: Designer, max_rows: int | None 
             if f"{name}_oracle" in rows:
                 value = rows[f"{name}_oracle"][i]
                 cells.append(f"{value:.1f}" if np.isfinite(value) else "–")  # oxygen alone
+        if goal and "p_goals" in rows:
+            cells.append(f"{rows['p_goals'][i]:.3f}")
+        for name in descriptors:
+            cells.append(f"{rows[name][i]:.3f}")
         if "log_prob" in rows:
             cells.append(f"{rows['log_prob'][i]:.1f}")
         cells.append(rows["system"][i])
@@ -254,7 +308,9 @@ def format_table(result: DesignResult, designer: Designer, max_rows: int | None 
         where = f" in {result.out}" if result.out else ""
         lines.append(f"... {result.n_designs - shown:,} more designs{where}")
     tol = ""
-    if result.n_in_tolerance is not None:
+    if result.n_in_tolerance is not None and goal:
+        tol = f", {result.n_in_tolerance:,} with P(goals) >= {result.min_probability:g}"
+    elif result.n_in_tolerance is not None:
         tol = f", {result.n_in_tolerance:,} within {100 * result.tolerance:g} %"
     lines.append(
         f"{result.n_designs:,} designs span {result.n_systems:,} alloy systems (elements >= 5 at.%); "

@@ -1,0 +1,481 @@
+"""Goals (docs/DESIGN_ENGINE.md, section 7) on the bundled data, judged by the oracle.
+
+    python benchmarks/run.py --only goals            # 24 goal sets, 32,000 candidates each
+    python benchmarks/run.py --only goals --quick    # 8,000 candidates each (a few minutes)
+
+- *Threshold goal sets* (`GOAL_SETS`: G ≥ a and K ≥ b, some with a density, VEC or δ goal)
+  of graded rarity: the share of the training alloys and of random 3-7-element alloys
+  (`goals_random` compositions: 3-7 distinct elements of the generator's, oxygen excluded,
+  Dirichlet(1) fractions, printed) that meet them by the oracle. Per set, `design` with the
+  goals (`goals_candidates` candidates, 20 designs, seed = the set's number): the oracle
+  success share (every goal met: properties by the oracle, descriptors exactly), the
+  systems, the mean pairwise cosine similarity, the mean number of elements; beside it
+  *random screening* at equal surrogate calls: as many random 3-7-element compositions
+  (the same draw as above, fresh seed), printed, the exact goals applied, judged by the same
+  surrogate and P(goals), the 20 most probable kept.
+- *Reliability* of the printed P(goals): every design of the sets, binned by its printed
+  P, against the share that meets every goal by the oracle (`goals_reliability.png`).
+- *Maximize* fracture toughness subject to G ≥ 60: the best oracle K among 20 designs,
+  against random screening at equal calls (the 20 best by the lower end of K's interval
+  among those with P(G ≥ 60) ≥ 0.5), against the training data's best.
+- *Two objectives* (maximize G and K): the oracle hypervolume of the 20 designs, reference
+  point (G, K) = (30, 0), against random screening at equal calls (its predicted front by
+  the same selection, `goals.select_front`).
+
+- *pymoo peers* (when pymoo is installed, else skipped with the reason): the GA on the
+  surrogate (maximize K's lower end, P(G >= 60) >= 0.5, else a penalty) and NSGA-II on the
+  surrogate (G's and K's lower ends) at the design's surrogate calls, their results chosen
+  by the same selection; the GA on the oracle itself with `goals_oracle_calls` calls.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+GOAL_SETS: tuple[tuple[str, ...], ...] = (
+    ("shear_modulus>=40", "fracture_toughness>=20"),
+    ("shear_modulus>=45", "fracture_toughness>=25"),
+    ("shear_modulus>=50", "fracture_toughness>=25"),
+    ("shear_modulus>=50", "fracture_toughness>=30"),
+    ("shear_modulus>=55", "fracture_toughness>=30"),
+    ("shear_modulus>=60", "fracture_toughness>=30"),
+    ("shear_modulus>=60", "fracture_toughness>=35"),
+    ("shear_modulus>=60", "fracture_toughness>=40"),
+    ("shear_modulus>=65", "fracture_toughness>=40"),
+    ("shear_modulus>=60", "fracture_toughness>=45"),
+    ("shear_modulus>=70", "fracture_toughness>=45"),
+    ("shear_modulus>=70", "fracture_toughness>=50"),
+    ("shear_modulus>=80", "fracture_toughness>=45"),
+    ("shear_modulus>=80", "fracture_toughness>=50"),
+    ("shear_modulus>=100", "fracture_toughness>=25"),
+    ("shear_modulus>=120", "fracture_toughness>=15"),
+    ("shear_modulus=50:60", "fracture_toughness=30:40"),
+    ("shear_modulus<=45", "fracture_toughness>=40"),
+    ("shear_modulus>=50", "fracture_toughness>=30", "density<=8"),
+    ("shear_modulus>=60", "fracture_toughness>=40", "density<=8"),
+    ("shear_modulus>=50", "fracture_toughness>=35", "vec<=4.6"),
+    ("shear_modulus>=60", "fracture_toughness>=40", "delta<=4"),
+    ("shear_modulus>=70", "fracture_toughness>=40", "density<=9"),
+    ("shear_modulus>=55", "fracture_toughness>=35", "density<=7", "vec<=5"),
+)
+PROPERTIES = ("shear_modulus", "fracture_toughness")
+BINS = (0.0, 0.5, 0.7, 0.9, 0.99, 1.0000001)
+REFERENCE = (30.0, 0.0)
+
+
+def random_alloys(elements, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Printed thousandths of random alloys: 3-7 distinct elements (no oxygen), Dirichlet(1)."""
+    from hea_zoo.artifact import printed_thousandths
+
+    metals = np.array([i for i, e in enumerate(elements) if e != "O"])
+    counts = rng.integers(3, 8, size)
+    keys = rng.random((size, metals.size))
+    ranks = np.argsort(np.argsort(keys, axis=1), axis=1)
+    chosen = np.zeros((size, len(elements)), bool)
+    chosen[:, metals] = ranks < counts[:, None]
+    x = rng.gamma(1.0, 1.0, chosen.shape) * chosen
+    x = x / x.sum(axis=1, keepdims=True)
+    return printed_thousandths(x)[0].astype(np.int64)
+
+
+def _oracle(k: np.ndarray, elements) -> np.ndarray:
+    from hea_zoo.data import oracle
+
+    fractions = k.astype(np.float64) / 1000.0
+    props = np.full((k.shape[0], 2), np.nan)
+    ok = oracle.judgeable(fractions, elements)
+    if ok.any():
+        props[ok] = oracle.properties(fractions[ok], elements)
+    return props
+
+
+def _met(k: np.ndarray, elements, goals, props: np.ndarray | None = None) -> np.ndarray:
+    """Whether each printed row meets every goal by the oracle (properties) and exactly (descriptors)."""
+    from hea_zoo.data.descriptors import DescriptorTable
+    from hea_zoo.serving.design.goals import parse_goal
+
+    props = _oracle(k, elements) if props is None else props
+    met = np.ones(k.shape[0], bool)
+    table = None
+    for text in goals:
+        goal = parse_goal(text)
+        if goal.name in PROPERTIES:
+            v = props[:, PROPERTIES.index(goal.name)]
+        else:
+            table = table or DescriptorTable(elements)
+            v = table.compute(k, [goal.name])[goal.name]
+        with np.errstate(invalid="ignore"):
+            met &= (v >= goal.lo) & (v <= goal.hi)
+    return met
+
+
+def _cosine(k: np.ndarray) -> float:
+    x = k.astype(np.float64)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    s = x @ x.T
+    iu = np.triu_indices(len(x), 1)
+    return float(s[iu].mean()) if iu[0].size else math.nan
+
+
+def _systems(k: np.ndarray) -> int:
+    return len({tuple(row >= 50) for row in k})
+
+
+def _hypervolume(points: np.ndarray, ref=REFERENCE) -> float:
+    """2-D hypervolume (both maximized) above `ref`."""
+    p = points[np.all(np.isfinite(points), axis=1) & (points[:, 0] > ref[0]) & (points[:, 1] > ref[1])]
+    if not p.size:
+        return 0.0
+    p = p[np.argsort(-p[:, 0])]
+    area, best_k = 0.0, ref[1]
+    for g, kk in p:
+        if kk > best_k:
+            area += (g - ref[0]) * (kk - best_k)
+            best_k = kk
+    return float(area)
+
+
+def _screen(designer, plan, k: np.ndarray, n: int):
+    """Random screening: exact goals applied, judged, P(goals); returns (k, p, lower, upper)."""
+    from hea_zoo.data.descriptors import DescriptorTable
+
+    keep = np.ones(k.shape[0], bool)
+    if plan.descriptor_columns:
+        d = DescriptorTable(designer.elements).compute(k, plan.descriptor_columns)
+        for name, lo, hi in plan.descriptor_goals:
+            with np.errstate(invalid="ignore"):
+                keep &= (d[name] >= lo) & (d[name] <= hi)
+    k = np.unique(k[keep], axis=0)
+    mean, lower, upper = designer.judge(k.astype(np.float32) / np.float32(1000))
+    return k, plan.p_goals(mean, lower, upper), lower.astype(np.float64), upper.astype(np.float64)
+
+
+def _pymoo_search(evaluate, n_elements: int, budget: int, supports: np.ndarray, seed: int, objectives: int,
+                  pop_size: int) -> None:
+    """pymoo's GA (one objective) or NSGA-II (two) over element weights (`benchmarks.peers`:
+    an element is present at weight >= 0.1, the composition is the present weights
+    normalized, the first population over training element sets), printed; `evaluate(k,
+    ok)` returns the values to minimize, ``(rows, objectives)``, and records what it saw.
+    Stops at `budget` evaluations."""
+    from pymoo.core.problem import Problem
+    from pymoo.optimize import minimize
+
+    from benchmarks.peers import _initial_weights, _weights_to_compositions
+    from hea_zoo.artifact import printed_thousandths
+
+    class _Problem(Problem):
+        def __init__(self):
+            super().__init__(n_var=n_elements, n_obj=objectives, xl=0.0, xu=1.0)
+
+        def _evaluate(self, x, out, *args, **kwargs):
+            k, ok = printed_thousandths(_weights_to_compositions(np.asarray(x, dtype=np.float64)))
+            out["F"] = evaluate(k.astype(np.int64), ok)
+
+    rng = np.random.default_rng(seed)
+    if objectives == 1:
+        from pymoo.algorithms.soo.nonconvex.ga import GA as Algorithm
+    else:
+        from pymoo.algorithms.moo.nsga2 import NSGA2 as Algorithm
+    algorithm = Algorithm(pop_size=pop_size, sampling=_initial_weights(supports, pop_size, rng),
+                          eliminate_duplicates=True)  # fmt: skip
+    minimize(_Problem(), algorithm, ("n_eval", int(budget)), seed=int(seed) % (2**31), verbose=False)
+
+
+def _ga_peers(designer, settings, supports, n: int) -> dict:
+    """The pymoo peers: GA on the surrogate (maximize K at G >= 60) and NSGA-II on the
+    surrogate (G and K) at the design's surrogate calls; GA on the oracle itself with
+    `goals_oracle_calls` calls (the best the space holds, as far as a GA finds it)."""
+    from hea_zoo.data import oracle
+    from hea_zoo.serving.design import goals as goal_module
+    from hea_zoo.serving.design.request import DesignRequest
+    from hea_zoo.serving.design.selection import MIN_DISTANCE_THOUSANDTHS
+
+    elements, budget, seed = designer.elements, settings.goals_candidates, settings.seed
+    plan = designer.plan(DesignRequest(goals=["shear_modulus>=60"], objectives=[("fracture_toughness", "max")]))
+    seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def surrogate_k(k, ok):
+        f = np.full((k.shape[0], 1), 1e6)
+        rows = np.flatnonzero(ok)
+        if rows.size:
+            mean, lower, upper = designer.judge(k[rows].astype(np.float32) / np.float32(1000))
+            p = plan.p_goals(mean, lower, upper)
+            value = np.where(p >= 0.5, -lower[:, 1].astype(np.float64), 1e3 - p)
+            f[rows, 0] = np.where(np.isnan(value), 1e6, value)
+            seen.append((k[rows], p, lower[:, 1].astype(np.float64)))
+        return f
+
+    pop = max(20, int(round(math.sqrt(budget))))
+    started = time.perf_counter()
+    _pymoo_search(surrogate_k, len(elements), budget, supports, seed, 1, pop)
+    k = np.concatenate([a for a, _, _ in seen])
+    p = np.concatenate([b for _, b, _ in seen])
+    lo = np.concatenate([c for _, _, c in seen])
+    k, first = np.unique(k, axis=0, return_index=True)
+    p, lo = p[first], lo[first]
+    pool = np.flatnonzero(p >= 0.5)
+    chosen = pool[goal_module.select_objective(k[pool], lo[pool][:, None], p[pool], pool, n, MIN_DISTANCE_THOUSANDTHS)]
+    props = oracle.properties(k[chosen].astype(np.float64) / 1000, elements) if chosen.size else np.zeros((0, 2))
+    ok = props[:, 0] >= 60
+    ga_surrogate = {"best_k": float(props[ok, 1].max()) if ok.any() else None,
+                    "met": float(ok.mean()) if ok.size else None, "calls": int(budget),
+                    "seconds": time.perf_counter() - started}  # fmt: skip
+
+    best = {"k": -np.inf}
+
+    def oracle_k(k, ok):
+        f = np.full((k.shape[0], 1), 1e6)
+        rows = np.flatnonzero(ok & oracle.judgeable(k.astype(np.float64) / 1000, elements))
+        if rows.size:
+            g, kk = oracle.properties(k[rows].astype(np.float64) / 1000, elements).T
+            f[rows, 0] = np.where(g >= 60, -kk, 1e3 + (60 - g))
+            if (g >= 60).any():
+                best["k"] = max(best["k"], float(kk[g >= 60].max()))
+        return f
+
+    started = time.perf_counter()
+    calls = settings.goals_oracle_calls
+    _pymoo_search(oracle_k, len(elements), calls, supports, seed, 1, max(50, int(round(calls ** 0.5))))
+    ga_oracle = {"best_k": best["k"], "calls": int(calls), "seconds": time.perf_counter() - started}
+
+    seen.clear()
+    plan2 = designer.plan(DesignRequest(objectives=[("shear_modulus", "max"), ("fracture_toughness", "max")]))
+
+    def surrogate_gk(k, ok):
+        f = np.full((k.shape[0], 2), 1e6)
+        rows = np.flatnonzero(ok)
+        if rows.size:
+            mean, lower, upper = designer.judge(k[rows].astype(np.float32) / np.float32(1000))
+            f[rows] = -lower.astype(np.float64)
+            seen.append((k[rows], plan2.p_goals(mean, lower, upper), lower.astype(np.float64)))
+        return f
+
+    started = time.perf_counter()
+    _pymoo_search(surrogate_gk, len(elements), budget, supports, seed, 2, 100)
+    k = np.concatenate([a for a, _, _ in seen])
+    lo = np.concatenate([c for _, _, c in seen])
+    k, first = np.unique(k, axis=0, return_index=True)
+    lo = lo[first]
+    chosen = goal_module.select_front(k, lo, np.ones(k.shape[0]), np.arange(k.shape[0]), n, MIN_DISTANCE_THOUSANDTHS)
+    points = oracle.properties(k[chosen].astype(np.float64) / 1000, elements) if chosen.size else np.zeros((0, 2))
+    nsga = {"hypervolume": _hypervolume(points), "calls": int(budget), "seconds": time.perf_counter() - started}
+    return {"ga_surrogate": ga_surrogate, "ga_oracle": ga_oracle, "nsga2_surrogate": nsga}
+
+
+def run(settings, context) -> dict:
+    """The study (``python benchmarks/run.py --only goals``)."""
+    import hea_zoo
+    from hea_zoo.serving.design import Designer
+    from hea_zoo.serving.design import goals as goal_module
+    from hea_zoo.serving.design.request import DesignRequest
+    from hea_zoo.serving.design.selection import MIN_DISTANCE_THOUSANDTHS
+
+    exported = Path(context.exported)
+    designer = Designer.from_exported(settings.goals_model, exported)
+    elements = designer.elements
+    dataset = hea_zoo.load_dataset()
+    from hea_zoo.artifact import printed_thousandths
+
+    train_k = printed_thousandths(np.asarray(dataset.train.compositions, np.float64))[0].astype(np.int64)
+    rng = np.random.default_rng(settings.seed)
+    random_k = random_alloys(elements, settings.goals_random, rng)
+    random_props, train_props_k = _oracle(random_k, elements), _oracle(train_k, elements)
+    n, candidates = 20, settings.goals_candidates
+    sets = GOAL_SETS[: settings.goals_sets]
+    rows, reliability = [], []
+    started = time.perf_counter()
+    for i, goals in enumerate(sets):
+        request = DesignRequest(goals=list(goals), n=n, seed=settings.seed + i, candidates=candidates)
+        result = designer.run(request)
+        r = result.rows
+        k = np.rint(np.stack([r[e] for e in elements], axis=1) * 1000).astype(np.int64)
+        met = _met(k, elements, goals)
+        reliability += list(zip(r["p_goals"].tolist(), met.tolist()))
+        plan = designer.plan(request)
+        screen_k = random_alloys(elements, candidates, np.random.default_rng(settings.seed + 1000 + i))
+        sk, sp, _lo, _hi = _screen(designer, plan, screen_k, n)
+        top = np.lexsort((np.arange(sp.size), -sp))[:n]
+        screen_met = _met(sk[top], elements, goals) if top.size else np.zeros(0, bool)
+        rows.append({
+            "goals": list(goals),
+            "training_share": float(_met(train_k, elements, goals, train_props_k).mean()),
+            "random_share": float(_met(random_k, elements, goals, random_props).mean()),
+            "designs": int(k.shape[0]),
+            "success": float(met.mean()) if met.size else math.nan,
+            "printed_p_mean": float(np.mean(r["p_goals"])) if met.size else math.nan,
+            "systems": _systems(k),
+            "cosine": _cosine(k),
+            "elements": float((k > 0).sum(axis=1).mean()) if met.size else math.nan,
+            "screening_success": float(screen_met.mean()) if screen_met.size else math.nan,
+            "screening_designs": int(top.size),
+            "screening_systems": _systems(sk[top]) if top.size else 0,
+        })  # fmt: skip
+        print(f"[goals] {i + 1}/{len(sets)} {', '.join(goals)}: {rows[-1]['success']:.2f} "
+              f"(screening {rows[-1]['screening_success']:.2f})", flush=True)  # fmt: skip
+    p = np.array([a for a, _ in reliability])
+    m = np.array([b for _, b in reliability], bool)
+    bins = []
+    for lo, hi in zip(BINS[:-1], BINS[1:]):
+        sel = (p >= lo) & (p < hi)
+        bins.append({"lo": lo, "hi": min(hi, 1.0), "designs": int(sel.sum()),
+                     "printed_p": float(p[sel].mean()) if sel.any() else None,
+                     "met": float(m[sel].mean()) if sel.any() else None})  # fmt: skip
+    figure = _reliability_figure(bins, context.out)
+
+    # maximize K subject to G >= 60
+    goals = ["shear_modulus>=60"]
+    request = DesignRequest(goals=goals, objectives=[("fracture_toughness", "max")], n=n, seed=settings.seed,
+                            candidates=candidates)  # fmt: skip
+    r = designer.run(request).rows
+    k = np.rint(np.stack([r[e] for e in elements], axis=1) * 1000).astype(np.int64)
+    met = _met(k, elements, goals)
+    oracle_k = np.asarray(r["fracture_toughness_oracle"], np.float64)
+    plan = designer.plan(request)
+    sk, sp, slo, _shi = _screen(designer, plan, random_alloys(elements, candidates, np.random.default_rng(settings.seed + 7)), n)
+    pool = np.flatnonzero(sp >= 0.5)
+    chosen = pool[goal_module.select_objective(sk[pool], slo[pool][:, 1:2], sp[pool], pool, n, MIN_DISTANCE_THOUSANDTHS)]
+    from hea_zoo.data import oracle
+
+    s_props = oracle.properties(sk[chosen].astype(np.float64) / 1000, elements) if chosen.size else np.zeros((0, 2))
+    s_ok = s_props[:, 0] >= 60
+    train_props = np.asarray(dataset.train.properties, np.float64)
+    maximize = {
+        "design_best_k": float(np.max(oracle_k[met])) if met.any() else None,
+        "design_met": float(met.mean()),
+        "design_best_k_any": float(np.nanmax(oracle_k)),
+        "screening_best_k": float(s_props[s_ok, 1].max()) if s_ok.any() else None,
+        "screening_met": float(s_ok.mean()) if s_ok.size else None,
+        "training_best_k": float(train_props[train_props[:, 0] >= 60, 1].max()),
+    }
+
+    # two objectives
+    request = DesignRequest(objectives=[("shear_modulus", "max"), ("fracture_toughness", "max")], n=n,
+                            seed=settings.seed, candidates=candidates)  # fmt: skip
+    r = designer.run(request).rows
+    design_points = np.stack([r["shear_modulus_oracle"], r["fracture_toughness_oracle"]], axis=1).astype(np.float64)
+    plan = designer.plan(request)
+    sk, sp, slo, _shi = _screen(designer, plan, random_alloys(elements, candidates, np.random.default_rng(settings.seed + 8)), n)
+    chosen = goal_module.select_front(sk, slo, sp, np.arange(sk.shape[0]), n, MIN_DISTANCE_THOUSANDTHS)
+    s_points = oracle.properties(sk[chosen].astype(np.float64) / 1000, elements) if chosen.size else np.zeros((0, 2))
+    pareto = {
+        "reference": list(REFERENCE),
+        "design_hypervolume": _hypervolume(design_points),
+        "screening_hypervolume": _hypervolume(s_points),
+        "training_hypervolume": _hypervolume(train_props),
+        "design_systems": _systems(np.rint(np.stack([r[e] for e in elements], axis=1) * 1000).astype(np.int64)),
+    }
+    from benchmarks.peers import pymoo_available
+
+    available, reason = pymoo_available()
+    peers = None
+    if available:
+        peers = _ga_peers(designer, settings, train_k > 0, n)
+        print(f"[goals] pymoo peers: {peers}", flush=True)
+    return {
+        "model": settings.goals_model,
+        "candidates": candidates,
+        "random_alloys": int(random_k.shape[0]),
+        "rows": rows,
+        "reliability": bins,
+        "figure": figure,
+        "maximize": maximize,
+        "pareto": pareto,
+        "pymoo": {"available": available, "skipped": None if available else reason, "peers": peers},
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _reliability_figure(bins, out: Path) -> str | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception:  # pragma: no cover - matplotlib is a dependency
+        return None
+    xs = [b["printed_p"] for b in bins if b["designs"]]
+    ys = [b["met"] for b in bins if b["designs"]]
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="calibrated")
+    ax.plot(xs, ys, marker="o", label="designs (binned)")
+    ax.set_xlabel("printed P(goals)")
+    ax.set_ylabel("share meeting every goal (oracle)")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    Path(out).mkdir(parents=True, exist_ok=True)
+    path = Path(out) / "goals_reliability.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path.name
+
+
+def _pct(v) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f} %"
+
+
+def _num(v) -> str:
+    return "–" if v is None else f"{v:.1f}"
+
+
+def _share(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{100 * v:.3g} %" if v > 0 else "0 %"
+
+
+def markdown(record: dict) -> str:
+    lines = [
+        "# Goals: thresholds, maximum, Pareto front, judged by the oracle",
+        "",
+        f"Command: `{record['command']}` ({record.get('date', '')}).",
+        "",
+        f"Model `{record['model']}`, {record['candidates']:,} candidates per request, 20 designs per goal set; "
+        f"rarity over {record['random_alloys']:,} random 3-7-element alloys.",
+        "",
+        "| goals | training alloys meeting | random alloys meeting | design success (oracle) | mean printed P | systems | cosine | elements | random screening success | its systems |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in record["rows"]:
+        lines.append(
+            f"| {', '.join(r['goals'])} | {_share(r['training_share'])} | {_share(r['random_share'])} | "
+            f"{_pct(r['success'])} ({r['designs']}) | {r['printed_p_mean']:.3f} | {r['systems']} | {r['cosine']:.3f} | "
+            f"{r['elements']:.1f} | {_pct(r['screening_success'])} ({r['screening_designs']}) | {r['screening_systems']} |"
+        )
+    lines += ["", "## Reliability of the printed P(goals)", "",
+              "| printed P | designs | mean printed P | share meeting every goal (oracle) |", "|---|---|---|---|"]
+    for b in record["reliability"]:
+        shown = "–" if b["printed_p"] is None else f"{b['printed_p']:.3f}"
+        lines.append(f"| [{b['lo']:g}, {b['hi']:g}) | {b['designs']} | {shown} | {_pct(b['met'])} |")
+    if record.get("figure"):
+        lines += ["", f"![reliability]({record['figure']})"]
+    m = record["maximize"]
+    peers = record["pymoo"].get("peers") or {}
+    lines += ["", "## Maximize fracture toughness subject to G >= 60", "",
+              "| method | best oracle K among designs meeting G >= 60 | share meeting G >= 60 |", "|---|---|---|",
+              f"| design --maximize | {_num(m['design_best_k'])} | {_pct(m['design_met'])} |",
+              f"| random screening (equal calls) | {_num(m['screening_best_k'])} | {_pct(m['screening_met'])} |"]
+    if peers:
+        ga, go = peers["ga_surrogate"], peers["ga_oracle"]
+        lines += [f"| pymoo GA on the surrogate ({ga['calls']:,} calls) | {_num(ga['best_k'])} | {_pct(ga['met'])} |",
+                  f"| pymoo GA on the oracle itself ({go['calls']:,} calls, best seen) | {_num(go['best_k'])} | – |"]
+    lines += [f"| training split (measured values) | {_num(m['training_best_k'])} | – |"]
+    p = record["pareto"]
+    lines += ["", f"## Two objectives (maximize G and K): oracle hypervolume above (G, K) = {tuple(p['reference'])}", "",
+              "| method | hypervolume |", "|---|---|",
+              f"| design --maximize G --maximize K | {p['design_hypervolume']:.1f} ({p['design_systems']} systems) |",
+              f"| random screening (equal calls) | {p['screening_hypervolume']:.1f} |",
+              f"| training data (423 alloys) | {p['training_hypervolume']:.1f} |"]
+    if peers:
+        lines += [f"| pymoo NSGA-II on the surrogate ({peers['nsga2_surrogate']['calls']:,} calls) | "
+                  f"{peers['nsga2_surrogate']['hypervolume']:.1f} |"]
+    else:
+        lines += ["", f"pymoo peers: skipped ({record['pymoo']['skipped']})."]
+    lines += ["",
+              f"Run time: {record['seconds']:.0f} s."]
+    return "\n".join(lines) + "\n"

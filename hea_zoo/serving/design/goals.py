@@ -1,0 +1,511 @@
+"""Goals (docs/DESIGN_ENGINE.md, section 7): thresholds, ranges, points, objectives and
+exact composition descriptors, as a design request states them and as a run uses them.
+
+- `Goal`, `parse_goal`: the goal language (``shear_modulus>=60``, ``density<=9``,
+  ``vec=4.4:5``, ``fracture_toughness=35``), checked without a model;
+- `GoalPlan` (`plan_goals`): the goals resolved against a generator (its conditions,
+  training range and elements) and the constraints: the names checked, the impossible
+  goals refused, the box each candidate's condition is drawn from (7.2);
+- `probability_within`: the probability of a normal within an interval with the erfc
+  approximation both engines use (7.3);
+- `select_objective`, `select_front`: the selection with one or two objectives (7.4).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from hea_zoo.errors import TargetError
+
+__all__ = [
+    "DEFAULT_MIN_PROBABILITY",
+    "DESCRIPTOR_GOALS",
+    "Goal",
+    "GoalPlan",
+    "parse_goal",
+    "parse_objective",
+    "plan_goals",
+    "normal_cdf",
+    "probability_within",
+    "condition_sequence",
+]
+
+DEFAULT_MIN_PROBABILITY = 0.5
+"""Candidates whose probability of meeting every goal is at least this form the pool."""
+
+DESCRIPTOR_GOALS = ("density", "vec", "delta", "dhmix", "omega", "tm")
+"""The exact descriptors a goal may name (`hea_zoo.data.descriptors`)."""
+
+INTERVAL_Z = 1.6448536269514722
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|infinity|nan)"
+_GOAL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|=)\s*(\S.*?)\s*$")
+_SYNTAX = "a goal must read NAME>=V, NAME<=V, NAME=LO:HI or NAME=V (e.g. shear_modulus>=60). Received: "
+
+
+@dataclasses.dataclass(frozen=True)
+class Goal:
+    """One goal: `name` within ``[lo, hi]`` (``-inf``/``+inf`` for one-sided goals), or a
+    point `point` within the request's tolerance (then `lo`, `hi` are set by `plan_goals`).
+
+    ``Goal("shear_modulus", 60, math.inf)`` is ``shear_modulus>=60``;
+    ``Goal.at("fracture_toughness", 35)`` is ``fracture_toughness=35``.
+    """
+
+    name: str
+    lo: float = -math.inf
+    hi: float = math.inf
+    point: float | None = None
+
+    @classmethod
+    def at(cls, name: str, value: float) -> Goal:
+        """A point goal: `name` = `value` within the tolerance."""
+        return cls(name, value, value, float(value))
+
+    @property
+    def kind(self) -> str:
+        if self.point is not None:
+            return "point"
+        if self.lo == -math.inf:
+            return "max"  # at most: <=
+        if self.hi == math.inf:
+            return "min"  # at least: >=
+        return "range"
+
+    def text(self) -> str:
+        if self.point is not None:
+            return f"{self.name}={self.point:g}"
+        if self.lo == -math.inf:
+            return f"{self.name}<={self.hi:g}"
+        if self.hi == math.inf:
+            return f"{self.name}>={self.lo:g}"
+        return f"{self.name}={self.lo:g}:{self.hi:g}"
+
+
+def _number(text: str, source: str, field: str) -> float:
+    if not re.fullmatch(_NUMBER, text.strip(), flags=re.IGNORECASE):
+        raise TargetError(f"{_SYNTAX}{source!r}", field=field)
+    return float(text)
+
+
+def _finite(values, field: str) -> None:
+    for value in values:
+        if not math.isfinite(value):
+            raise TargetError(f"{value} is not a finite number.", field=field)
+
+
+def _ordered(lo: float, hi: float, field: str) -> None:
+    if lo > hi:
+        raise TargetError(f"the range {lo:g}:{hi:g} is empty ({lo:g} > {hi:g}).", field=field)
+
+
+def parse_goal(value, field: str = "goals") -> Goal:
+    """A `Goal` from a string (``"shear_modulus>=60"``) or a `Goal`, checked (7.1).
+
+    Raises:
+        TargetError: a string that does not parse, a value that is not finite, LO > HI.
+    """
+    if isinstance(value, Goal):
+        name, lo, hi, point = value.name, value.lo, value.hi, value.point
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise TargetError(f"a goal's name must be a word. Received: {name!r}", field=field)
+        try:
+            lo, hi = float(lo), float(hi)
+            point = None if point is None else float(point)
+        except (TypeError, ValueError):
+            raise TargetError(f"a goal's bounds must be numbers. Received: {value!r}", field=field) from None
+        if point is not None:
+            _finite([point], field)
+            return Goal(name, point, point, point)
+        if math.isnan(lo) or math.isnan(hi) or lo == math.inf or hi == -math.inf:
+            _finite([v for v in (lo, hi) if math.isnan(v)] or [lo if lo == math.inf else hi], field)
+        if not math.isfinite(lo) and not math.isfinite(hi):
+            raise TargetError(f"{_SYNTAX}{value!r}", field=field)
+        _ordered(lo, hi, field)
+        return Goal(name, lo, hi)
+    if not isinstance(value, str):
+        raise TargetError(f"{_SYNTAX}{value!r}", field=field)
+    match = _GOAL.match(value)
+    if not match:
+        raise TargetError(f"{_SYNTAX}{value!r}", field=field)
+    name, op, rest = match.groups()
+    if op == ">=":
+        v = _number(rest, value, field)
+        _finite([v], field)
+        return Goal(name, v, math.inf)
+    if op == "<=":
+        v = _number(rest, value, field)
+        _finite([v], field)
+        return Goal(name, -math.inf, v)
+    if ":" in rest:
+        lo_text, _, hi_text = rest.partition(":")
+        lo, hi = _number(lo_text, value, field), _number(hi_text, value, field)
+        _finite([lo, hi], field)
+        _ordered(lo, hi, field)
+        return Goal(name, lo, hi)
+    v = _number(rest, value, field)
+    _finite([v], field)
+    return Goal(name, v, v, v)
+
+
+def parse_objective(value, field: str = "objectives") -> tuple[str, str]:
+    """``("NAME", "max"|"min")`` from such a pair (or a string ``"max:NAME"``/``"min:NAME"``)."""
+    if isinstance(value, str) and ":" in value:
+        direction, _, name = value.partition(":")
+        value = (name.strip(), direction.strip())
+    if not (isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[0], str)):
+        raise TargetError(f"an objective must be (NAME, 'max' or 'min'). Received: {value!r}", field=field)
+    if value[1] not in ("max", "min"):
+        raise TargetError(f"must be max or min. Received: {value[1]!r}", field=field)
+    return (value[0].strip(), value[1])
+
+
+# ----------------------------------------------------------------------------- 7.3
+_ERFC = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587,
+         -0.82215223, 0.17087277)  # fmt: skip
+
+
+def _erfc(x: np.ndarray) -> np.ndarray:
+    """erfc by the rational Chebyshev approximation of section 7.3 (float64)."""
+    z = np.abs(x)
+    t = 1.0 / (1.0 + 0.5 * z)
+    c = _ERFC
+    poly = c[1] + t * (c[2] + t * (c[3] + t * (c[4] + t * (c[5] + t * (c[6] + t * (c[7] + t * (c[8] + t * c[9])))))))
+    r = t * np.exp(-z * z + c[0] + t * poly)
+    return np.where(x >= 0, r, 2.0 - r)
+
+
+def normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Φ(x) = erfc(−x/√2)/2 (section 7.3), with Φ(±inf) = 1 / 0."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _erfc(-x / math.sqrt(2.0)) / 2.0
+    out = np.where(x == np.inf, 1.0, out)
+    return np.where(x == -np.inf, 0.0, out)
+
+
+def probability_within(mean, lower, upper, lo: float, hi: float) -> np.ndarray:
+    """P(lo ≤ Y ≤ hi) for Y normal with `mean` and σ = (upper − lower)/(2 z) (≥ 1e−12)."""
+    mu = np.asarray(mean, dtype=np.float64)
+    sigma = np.maximum((np.asarray(upper, np.float64) - np.asarray(lower, np.float64)) / (2.0 * INTERVAL_Z), 1e-12)
+    with np.errstate(invalid="ignore", over="ignore"):
+        high = normal_cdf((hi - mu) / sigma) if hi != math.inf else np.ones_like(mu)
+        low = normal_cdf((lo - mu) / sigma) if lo != -math.inf else np.zeros_like(mu)
+    return high - low
+
+
+# ----------------------------------------------------------------------------- 7.2
+def _phi(p: int) -> float:
+    """The positive root of x^(P+1) = x + 1: 60 Newton rounds from 2.0, powers by multiplication."""
+    x = 2.0
+    for _ in range(60):
+        power = 1.0  # x^P
+        for _ in range(p):
+            power *= x
+        x = x - (power * x - x - 1.0) / ((p + 1) * power - 1.0)
+    return x
+
+
+def condition_alphas(p: int) -> np.ndarray:
+    """α_j = frac(1 / φ_P^(j+1)), j = 0..P-1 (the R_P sequence)."""
+    phi = _phi(p)
+    out, power = [], 1.0
+    for _ in range(p):
+        power *= phi
+        a = 1.0 / power
+        out.append(a - math.floor(a))
+    return np.asarray(out, dtype=np.float64)
+
+
+def condition_sequence(start: int, rows: int, p: int) -> np.ndarray:
+    """``u(r) = frac((r + 1) α)`` for rows ``start .. start + rows - 1``: (rows, P) float64."""
+    r = np.arange(start, start + rows, dtype=np.float64) + 1.0
+    x = r[:, None] * condition_alphas(p)[None, :]
+    return x - np.floor(x)
+
+
+# ----------------------------------------------------------------------------- plan
+@dataclasses.dataclass
+class GoalPlan:
+    """The goals of a request resolved against a generator: what a goal-mode run needs."""
+
+    names: list[str]  # the generator's conditions
+    property_goals: list[tuple[int, float, float]]  # (condition position, lo, hi), in the order given
+    descriptor_goals: list[tuple[str, float, float]]  # (descriptor, lo, hi), in the order given
+    objectives: list[tuple[str, str]]  # (name, "max"|"min")
+    box: np.ndarray  # (2, P): the lower and upper ends of each condition's box
+    descriptor_columns: list[str]  # descriptor goals then descriptor objectives, each once
+    min_probability: float
+    goals: list[Goal]  # as given (intervals resolved)
+
+    def conditions(self, start: int, rows: int) -> np.ndarray:
+        """c(r) for rows ``start ..``: (rows, P) float32 (7.2)."""
+        u = condition_sequence(start, rows, len(self.names))
+        a, b = self.box
+        return (a[None, :] + u * (b - a)[None, :]).astype(np.float32)
+
+    def conditions_at(self, index: np.ndarray) -> np.ndarray:
+        """c(r) for the candidates `index` (any order): (N, P) float32."""
+        r = np.asarray(index, dtype=np.float64) + 1.0
+        x = r[:, None] * condition_alphas(len(self.names))[None, :]
+        u = x - np.floor(x)
+        a, b = self.box
+        return (a[None, :] + u * (b - a)[None, :]).astype(np.float32)
+
+    def p_goals(self, mean, lower, upper) -> np.ndarray:
+        """The product of P_g over the property goals in the order given (1 without any)."""
+        p = np.ones(np.shape(mean)[0], dtype=np.float64)
+        for j, lo, hi in self.property_goals:
+            p = p * probability_within(mean[:, j], lower[:, j], upper[:, j], lo, hi)
+        return p
+
+    def objective_values(self, lower, upper, descriptors: dict[str, np.ndarray]) -> np.ndarray:
+        """(N, O) objective values turned into "larger is better" (7.4)."""
+        cols = []
+        for name, direction in self.objectives:
+            if name in self.names:
+                j = self.names.index(name)
+                v = np.asarray(lower if direction == "max" else upper, np.float64)[:, j]
+            else:
+                v = descriptors[name]
+            cols.append(v if direction == "max" else -v)
+        return np.stack(cols, axis=1) if cols else np.zeros((np.shape(lower)[0], 0))
+
+
+def _reach(descriptor: str, elements: Sequence[str], allowed: np.ndarray) -> tuple[float, float]:
+    """The range a descriptor can take over compositions of the allowed elements (7.1)."""
+    if descriptor in ("delta", "omega"):
+        return 0.0, math.inf
+    if descriptor == "dhmix":
+        return -math.inf, math.inf
+    from hea_zoo.data.descriptors import DescriptorTable
+
+    table = DescriptorTable(elements)
+    column = {"density": "density", "vec": "valence_electrons", "tm": "melting_point"}[descriptor]
+    values = table.values[column][allowed]
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return math.nan, math.nan
+    return float(values.min()), float(values.max())
+
+
+def plan_goals(goals: Sequence[Goal], objectives: Sequence[tuple[str, str]], target_names: Sequence[str],
+               names: Sequence[str], training_range: np.ndarray | None, elements: Sequence[str],
+               allowed: np.ndarray, tolerance: float, min_probability: float) -> GoalPlan:
+    """The goals checked against a generator (names, reach) and resolved (7.1, 7.2).
+
+    `target_names`: the properties a point target is also given for (refused with a goal).
+    """
+    names = list(names)
+    valid = names + list(DESCRIPTOR_GOALS)
+    if training_range is None:
+        rng = np.array([[0.0] * len(names), [1.0] * len(names)])
+    else:
+        rng = np.asarray(training_range, np.float64)
+    width = rng[1] - rng[0]
+    resolved, property_goals, descriptor_goals = [], [], []
+    for i, goal in enumerate(goals):
+        field = f"goals[{i}]"
+        if goal.name not in valid:
+            raise TargetError(f"unknown name {goal.name!r}; valid names: {', '.join(valid)}.", field=field)
+        if goal.name in target_names:
+            raise TargetError(f"{goal.name} has both a point target and a goal.", field=field)
+    for i, (name, _direction) in enumerate(objectives):
+        if name not in valid:
+            raise TargetError(f"unknown name {name!r}; valid names: {', '.join(valid)}.", field=f"objectives[{i}]")
+    for i, goal in enumerate(goals):
+        field = f"goals[{i}]"
+        lo, hi = goal.lo, goal.hi
+        if goal.point is not None:
+            v = goal.point
+            floor = max(0.01 * width[names.index(goal.name)], 1e-9) if goal.name in names else 1e-9
+            d = tolerance * max(abs(v), floor)
+            lo, hi = v - d, v + d
+            goal = Goal(goal.name, lo, hi, v)
+        if goal.name in names:
+            j = names.index(goal.name)
+            m, big, w = rng[0, j], rng[1, j], width[j]
+            if training_range is not None and (hi < m - w or lo > big + w):
+                raise TargetError(
+                    f"{goal.text()} is far outside the training data of {goal.name} ({m:.4g} to {big:.4g}): "
+                    "more than the data's range beyond it, where the models know nothing.",
+                    field=field,
+                )
+            property_goals.append((j, lo, hi))
+        else:
+            low, high = _reach(goal.name, elements, allowed)
+            if not (hi >= low and lo <= high):
+                why = (f"{goal.name} is never negative" if goal.name in ("delta", "omega")
+                       else f"{goal.name} lies between {low:g} and {high:g} over them")  # fmt: skip
+                raise TargetError(f"no composition of the allowed elements has {goal.text()}: {why}.", field=field)
+            descriptor_goals.append((goal.name, lo, hi))
+        resolved.append(goal)
+    # 7.2: the box of each condition
+    box = np.array(rng, dtype=np.float64, copy=True)
+    by_condition = {j: (lo, hi, g) for (j, lo, hi), g in zip(property_goals, [g for g in resolved if g.name in names])}
+    directions = {name: d for name, d in objectives}
+    for j, name in enumerate(names):
+        m, big, w = rng[0, j], rng[1, j], width[j]
+        delta, e = 0.02 * w, 0.25 * w
+        interval = None
+        if j in by_condition:
+            lo, hi, goal = by_condition[j]
+            if goal.point is not None:
+                a = b = goal.point
+            elif goal.hi == math.inf:
+                a, b = lo + delta, max(lo + delta, big + e)
+            elif goal.lo == -math.inf:
+                a, b = min(hi - delta, m - e), hi - delta
+                if m >= 0:
+                    a = max(a, 0.0)
+            elif hi - lo < 2 * delta:
+                a = b = (lo + hi) / 2
+            else:
+                a, b = lo + delta, hi - delta
+            interval = (a, b)
+        if name in directions and (j not in by_condition or by_condition[j][2].point is None):
+            if directions[name] == "max":
+                a, b = big - e, big + e
+            else:
+                a, b = m - e, m + e
+                if m >= 0:
+                    a = max(a, 0.0)
+            if interval is not None:
+                a, b = max(a, interval[0]), min(b, interval[1])
+                if a > b:  # the objective's box misses the goal's: the goal's box alone
+                    a, b = interval
+            interval = (a, b)
+        if interval is not None:
+            box[0, j], box[1, j] = interval
+    columns = [name for name, _lo, _hi in descriptor_goals]
+    columns += [name for name, _d in objectives if name in DESCRIPTOR_GOALS and name not in columns]
+    return GoalPlan(names, property_goals, descriptor_goals, list(objectives), box, columns, float(min_probability),
+                    resolved)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- 7.4
+def _twin_mask(points: np.ndarray, s: int, min_distance: int) -> np.ndarray:
+    return np.abs(points - points[s]).sum(axis=1) < min_distance
+
+
+def objective_order(values: np.ndarray, p: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Positions best first by the (first) objective, ties: higher p, then lower index."""
+    return np.lexsort((index, -p, -values[:, 0]))
+
+
+def select_objective(k: np.ndarray, values: np.ndarray, p: np.ndarray, index: np.ndarray, n: int,
+                     min_distance: int) -> np.ndarray:
+    """One objective: positions taken in objective order, skipping twins of those taken."""
+    order = objective_order(values, p, index)
+    points = k.astype(np.int64)
+    blocked = np.zeros(points.shape[0], bool)
+    taken = []
+    for s in order:
+        if len(taken) >= n:
+            break
+        if blocked[s]:
+            continue
+        taken.append(int(s))
+        blocked |= _twin_mask(points, s, min_distance)
+    return np.asarray(taken, dtype=np.int64)
+
+
+def front_ranks(values: np.ndarray, p: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-dominated sorting of two "larger is better" objectives: (order, front of each position).
+
+    `order` sorts by first objective desc, then second desc, then lower index.
+    """
+    order = np.lexsort((index, -values[:, 1], -values[:, 0]))
+    front = np.zeros(values.shape[0], dtype=np.int64)
+    tails: list[tuple[float, float]] = []  # per front: (o1, o2) of its last member
+    for s in order:
+        a, b = float(values[s, 0]), float(values[s, 1])
+
+        def dominated(f):
+            t1, t2 = tails[f]
+            return t2 > b or (t2 == b and t1 > a)
+
+        lo, hi = 0, len(tails)
+        while lo < hi:  # the first front whose tail does not dominate
+            mid = (lo + hi) // 2
+            if dominated(mid):
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == len(tails):
+            tails.append((a, b))
+        else:
+            tails[lo] = (a, b)
+        front[s] = lo
+    return order, front
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Euclidean distance of two scaled objective vectors: ``sqrt(x*x + y*y)`` in float64."""
+    x = float(a[0]) - float(b[0])
+    y = float(a[1]) - float(b[1])
+    return math.sqrt(x * x + y * y)
+
+
+def select_front(k: np.ndarray, values: np.ndarray, p: np.ndarray, index: np.ndarray, n: int,
+                 min_distance: int) -> np.ndarray:
+    """Two objectives (7.4): whole fronts in order, the last one spread along it; no twins."""
+    if not k.shape[0]:
+        return np.zeros(0, np.int64)
+    points = k.astype(np.int64)
+    order, front = front_ranks(values, p, index)
+    blocked = np.zeros(points.shape[0], bool)
+    taken: list[int] = []
+
+    def take(s):
+        taken.append(int(s))
+        blocked[:] |= _twin_mask(points, s, min_distance)
+
+    for f in range(int(front.max()) + 1):
+        if len(taken) >= n:
+            break
+        members = [int(s) for s in order if front[s] == f and not blocked[s]]
+        need = n - len(taken)
+        if len(members) <= need:
+            for s in members:
+                if not blocked[s]:
+                    take(s)
+            continue
+        # spread: the two ends, then the largest normalized gap to the taken neighbours
+        v = values[members]
+        span = v.max(axis=0) - v.min(axis=0)
+        span[~(span > 0) | ~np.isfinite(span)] = 1.0
+        scaled = v / span  # the gap: the smaller of the distances to the taken neighbours
+        chosen = np.zeros(len(members), bool)
+        count = 0
+        for end in (0, len(members) - 1):
+            if count < need and not blocked[members[end]]:
+                take(members[end])
+                chosen[end] = True
+                count += 1
+        while count < need:
+            best, best_gap = -1, -math.inf
+            positions = np.flatnonzero(chosen)
+            for i, s in enumerate(members):
+                if chosen[i] or blocked[s]:
+                    continue
+                left = positions[positions < i]
+                right = positions[positions > i]
+                sides = [_distance(scaled[i], scaled[j]) for j in (left[-1:].tolist() + right[:1].tolist())]
+                gap = min(sides) if sides else 0.0
+                if gap > best_gap:
+                    best, best_gap = i, gap
+            if best < 0:
+                break
+            take(members[best])
+            chosen[best] = True
+            count += 1
+    taken_array = np.asarray(taken, dtype=np.int64)
+    # shown by (front, first objective desc, second desc, index)
+    rank = np.empty(order.size, np.int64)
+    rank[order] = np.arange(order.size)
+    return taken_array[np.lexsort((rank[taken_array], front[taken_array]))]

@@ -1,0 +1,306 @@
+"""Goals (docs/DESIGN_ENGINE.md, section 7): the language, its rejections, the conditions,
+P(goals), the exact descriptor goals, objectives, Pareto fronts and the command line."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hea_zoo.cli import main
+from hea_zoo.data.descriptors import DescriptorTable
+from hea_zoo.errors import TargetError
+from hea_zoo.serving.design import Designer
+from hea_zoo.serving.design import goals as g
+from hea_zoo.serving.design.request import DesignRequest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROPS = ["shear_modulus", "fracture_toughness"]
+
+
+@pytest.fixture(scope="module")
+def designer() -> Designer:
+    return Designer.from_exported("cae")
+
+
+# ----------------------------------------------------------------------------- 7.1
+@pytest.mark.parametrize(
+    "text, lo, hi, point",
+    [
+        ("shear_modulus>=60", 60, math.inf, None),
+        ("  density <= 9 ", -math.inf, 9, None),
+        ("vec=4.4:5", 4.4, 5, None),
+        ("fracture_toughness=35", 35, 35, 35),
+        ("tm>=-1e3", -1000, math.inf, None),
+    ],
+)
+def test_parse(text, lo, hi, point):
+    goal = g.parse_goal(text)
+    assert (goal.lo, goal.hi, goal.point) == (lo, hi, point)
+
+
+@pytest.mark.parametrize(
+    "kwargs, field, message",
+    [
+        ({"goals": ["shear_modulus>>60"]}, "goals[0]",
+         "a goal must read NAME>=V, NAME<=V, NAME=LO:HI or NAME=V (e.g. shear_modulus>=60). Received: 'shear_modulus>>60'"),
+        ({"goals": ["vec<=5", "density>=abc"]}, "goals[1]",
+         "a goal must read NAME>=V, NAME<=V, NAME=LO:HI or NAME=V (e.g. shear_modulus>=60). Received: 'density>=abc'"),
+        ({"goals": [3]}, "goals[0]",
+         "a goal must read NAME>=V, NAME<=V, NAME=LO:HI or NAME=V (e.g. shear_modulus>=60). Received: 3"),
+        ({"goals": ["vec>=inf"]}, "goals[0]", "inf is not a finite number."),
+        ({"goals": ["vec=nan"]}, "goals[0]", "nan is not a finite number."),
+        ({"goals": ["vec=6:5"]}, "goals[0]", "the range 6:5 is empty (6 > 5)."),
+        ({"goals": ["vec<=5", "vec>=4"]}, "goals[1]", "vec has a goal already (goals[0])."),
+        ({"goals": [g.Goal("vec", 6, 5)]}, "goals[0]", "the range 6:5 is empty (6 > 5)."),
+        ({"objectives": [("vec", "max"), ("tm", "max"), ("delta", "min")]}, "objectives", "at most two objectives. Received: 3"),
+        ({"objectives": [("vec", "max"), ("vec", "min")]}, "objectives[1]", "vec is an objective already (objectives[0])."),
+        ({"objectives": [("vec", "up")]}, "objectives[0]", "must be max or min. Received: 'up'"),
+        ({"objectives": [("vec",)]}, "objectives[0]", "an objective must be (NAME, 'max' or 'min'). Received: ('vec',)"),
+        ({"target": {"shear_modulus": 60}, "goals": ["shear_modulus>=50"]}, "goals[0]",
+         "shear_modulus has both a point target and a goal."),
+        ({"goals": ["vec<=5"], "min_probability": 1.0}, "min_probability", "must be a number in (0, 1). Received: 1.0"),
+    ],
+)
+def test_rejected_when_built(kwargs, field, message):
+    with pytest.raises(TargetError) as err:
+        DesignRequest(**kwargs)
+    assert (err.value.field, err.value.message) == (field, message)
+
+
+@pytest.mark.parametrize(
+    "kwargs, field, message",
+    [
+        ({"goals": ["G>=60"]}, "goals[0]",
+         "unknown name 'G'; valid names: shear_modulus, fracture_toughness, density, vec, delta, dhmix, omega, tm."),
+        ({"objectives": [("toughness", "max")]}, "objectives[0]",
+         "unknown name 'toughness'; valid names: shear_modulus, fracture_toughness, density, vec, delta, dhmix, omega, tm."),
+        ({"goals": ["density<=1"]}, "goals[0]",
+         "no composition of the allowed elements has density<=1: density lies between 1.85 and 22.56 over them."),
+        ({"goals": ["vec>=7"], "constraints": {"elements": ["Ti", "Zr", "Nb"]}}, "goals[0]",
+         "no composition of the allowed elements has vec>=7: vec lies between 4 and 5 over them."),
+        ({"goals": ["delta<=-1"]}, "goals[0]", "no composition of the allowed elements has delta<=-1: delta is never negative."),
+        ({"goals": ["shear_modulus>=600"]}, "goals[0]",
+         "shear_modulus>=600 is far outside the training data of shear_modulus (34.72 to 151.1): more than the "
+         "data's range beyond it, where the models know nothing."),
+    ],
+)
+def test_rejected_against_the_model(designer, kwargs, field, message):
+    with pytest.raises(TargetError) as err:
+        designer.run(DesignRequest(n=2, candidates=100, seed=0, **kwargs))
+    assert (err.value.field, err.value.message) == (field, message)
+
+
+# ----------------------------------------------------------------------------- 7.2
+def test_phi_is_the_root_and_alphas():
+    for p in (1, 2, 3):
+        phi = g._phi(p)
+        assert phi ** (p + 1) == pytest.approx(phi + 1, abs=1e-12)
+    assert g._phi(1) == pytest.approx((1 + 5**0.5) / 2, abs=1e-15)
+
+
+def test_conditions_by_hand(designer):
+    request = DesignRequest(goals=["shear_modulus>=60", "fracture_toughness<=30"], n=2, seed=0)
+    plan = designer.plan(request)
+    (m1, m2), (big1, big2) = designer.training_range()
+    w1, w2 = big1 - m1, big2 - m2
+    a1, b1 = 60 + 0.02 * w1, max(60 + 0.02 * w1, big1 + 0.25 * w1)
+    a2, b2 = max(min(30 - 0.02 * w2, m2 - 0.25 * w2), 0.0), 30 - 0.02 * w2
+    phi = g._phi(2)
+    alpha = [(1 / phi) % 1, (1 / phi**2) % 1]
+    c = plan.conditions(0, 3)
+    for r in range(3):
+        u = [((r + 1) * alpha[0]) % 1, ((r + 1) * alpha[1]) % 1]
+        assert c[r, 0] == np.float32(a1 + u[0] * (b1 - a1))
+        assert c[r, 1] == np.float32(a2 + u[1] * (b2 - a2))
+    assert np.array_equal(plan.conditions_at(np.array([2, 0])), c[[2, 0]])
+    # a range narrower than 2 delta: its midpoint; a point: itself; maximize without a goal
+    plan = designer.plan(DesignRequest(goals=["shear_modulus=60:61", "fracture_toughness=35"], n=2))
+    assert plan.box[:, 0].tolist() == [60.5, 60.5] and plan.box[:, 1].tolist() == [35, 35]
+    plan = designer.plan(DesignRequest(objectives=[("shear_modulus", "max"), ("fracture_toughness", "min")], n=2))
+    assert plan.box[:, 0].tolist() == pytest.approx([big1 - 0.25 * w1, big1 + 0.25 * w1])
+    assert plan.box[:, 1].tolist() == pytest.approx([max(m2 - 0.25 * w2, 0), m2 + 0.25 * w2])
+
+
+# ----------------------------------------------------------------------------- 7.3
+def test_erfc_approximation():
+    from scipy.special import erfc
+
+    x = np.linspace(-6, 6, 2001)
+    assert np.max(np.abs(g._erfc(x) - erfc(x)) / erfc(x)) < 1.2e-7
+    assert g.normal_cdf(np.array([-np.inf, np.inf, 0.0])).tolist() == pytest.approx([0, 1, 0.5])
+
+
+def test_descriptor_goals_are_obeyed_and_p_goals_is_direct(designer):
+    request = DesignRequest(goals=["shear_modulus>=60", "fracture_toughness>=40", "density<=8", "vec=4.4:5"],
+                            n=20, seed=3, candidates=20000)  # fmt: skip
+    result = designer.run(request)
+    rows = result.rows
+    assert result.n_designs == 20
+    k = np.rint(np.stack([rows[e] for e in designer.elements], axis=1) * 1000).astype(np.int64)
+    exact = DescriptorTable(designer.elements).compute(k, ["density", "vec"])
+    assert np.all(exact["density"] <= 8) and np.all((exact["vec"] >= 4.4) & (exact["vec"] <= 5))
+    assert np.array_equal(rows["density"], exact["density"]) and np.array_equal(rows["vec"], exact["vec"])
+    assert any("missed the exact goals" in note for note in result.notes)
+    mean, lower, upper = designer.judge(k.astype(np.float32) / np.float32(1000))
+    z = 1.6448536269514722
+    from scipy.stats import norm
+
+    expected = np.ones(20)
+    for j, lo in ((0, 60.0), (1, 40.0)):
+        sigma = (upper[:, j].astype(np.float64) - lower[:, j]) / (2 * z)
+        expected *= 1 - norm.cdf((lo - mean[:, j].astype(np.float64)) / sigma)
+    assert np.allclose(rows["p_goals"], expected, atol=2e-7)
+    assert np.all(rows["p_goals"] >= 0.5)
+    assert np.all(np.diff(1 - rows["p_goals"]) >= 0)  # best first
+    columns = list(result.table.columns)
+    assert columns[columns.index("fracture_toughness_upper") + 1 : columns.index("fracture_toughness_upper") + 4] == [
+        "p_goals", "density", "vec"]  # fmt: skip
+    assert "in_tolerance" not in columns and columns[-len(designer.elements) - 2 :][:2] == ["nearest_training", "nearest_distance"]
+
+
+def test_nearest_training_by_hand(designer):
+    result = designer.design({"shear_modulus": 60, "fracture_toughness": 35}, n=3, seed=0)
+    rows = result.rows
+    training = designer._training_rows().astype(np.int64)
+    for i in range(3):
+        k = np.rint(np.array([rows[e][i] for e in designer.elements]) * 1000).astype(np.int64)
+        d = np.abs(training - k).sum(axis=1)
+        j = int(np.argmin(d))
+        assert rows["nearest_distance"][i] == d[j] / 20
+        from hea_zoo.artifact import formula_strings
+
+        assert rows["nearest_training"][i] == formula_strings(training[j : j + 1], designer.elements)[0]
+
+
+# ----------------------------------------------------------------------------- point goals = targets
+def test_point_goals_are_the_classic_request(designer, tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    classic = designer.design({"shear_modulus": 60, "fracture_toughness": 35}, n=10, seed=1, out=a)
+    goals = designer.run(DesignRequest(goals=["shear_modulus=60", "fracture_toughness=35"], n=10, seed=1, out=b))
+    mixed = designer.run(DesignRequest({"shear_modulus": 60}, goals=["fracture_toughness=35"], n=10, seed=1))
+    assert a.read_bytes() == b.read_bytes()
+    assert classic.rows["formula"] == goals.rows["formula"] == mixed.rows["formula"]
+    header = a.read_text().splitlines()[0].split(",")
+    assert header[header.index("system") + 1 : header.index("system") + 3] == ["nearest_training", "nearest_distance"]
+
+
+# ----------------------------------------------------------------------------- 7.4
+def test_maximize_takes_the_best_lower_bound(designer):
+    request = DesignRequest(goals=["shear_modulus>=60"], objectives=[("fracture_toughness", "max")], n=5, seed=0,
+                            candidates=8000)  # fmt: skip
+    result = designer.run(request)
+    rows = result.rows
+    lower = rows["fracture_toughness_lower"]
+    assert np.all(np.diff(lower) <= 0)  # objective order
+    # no candidate with p >= 0.5 has a higher lower bound than the first design: brute force
+    plan = designer.plan(request)
+    from hea_zoo.serving.constraints import _repair
+    from hea_zoo.artifact import noise
+
+    z = noise(0, 8000, designer.latent_dim, 0)
+    raw = designer._decode_rows(z, plan.conditions(0, 8000))
+    rules = request.constraints.resolve(designer.elements, designer.threshold)
+    k, ok = _repair(raw, rules)
+    mean, lo, hi = designer.judge(k[ok].astype(np.float32) / np.float32(1000))
+    p = plan.p_goals(mean, lo, hi)
+    assert lower[0] == np.max(lo[p >= 0.5, 1])
+    assert np.all(rows["p_goals"] >= 0.5)
+
+
+def test_pareto_front_has_no_dominated_design(designer):
+    result = designer.run(DesignRequest(objectives=[("shear_modulus", "max"), ("fracture_toughness", "max")],
+                                        n=8, seed=0, candidates=8000))  # fmt: skip
+    rows = result.rows
+    v = np.stack([rows["shear_modulus_lower"], rows["fracture_toughness_lower"]], axis=1).astype(np.float64)
+    assert len(v) == 8
+    dominated = [(np.all(v >= v[i], axis=1) & np.any(v > v[i], axis=1)).any() for i in range(8)]
+    assert not any(dominated)
+    assert len(set(rows["system"])) >= 4  # spread along the front
+    assert v[:, 0].max() > 120 and v[:, 1].max() > 55  # the two ends
+    scaled = (v - v.min(axis=0)) / (v.max(axis=0) - v.min(axis=0))
+    order = np.argsort(-scaled[:, 0])
+    steps = np.sqrt((np.diff(scaled[order], axis=0) ** 2).sum(axis=1))
+    assert steps.max() < 0.45  # no large hole in the front (8 designs over it)
+
+
+def test_front_ranks_and_spread():
+    values = np.array([[3.0, 1.0], [2.0, 2.0], [1.0, 3.0], [1.0, 1.0], [2.0, 2.0], [0.5, 0.5]])
+    order, front = g.front_ranks(values, np.ones(6), np.arange(6))
+    assert front.tolist() == [0, 0, 0, 1, 0, 2]
+    k = np.eye(6, dtype=np.int64) * 1000
+    taken = g.select_front(k, values, np.ones(6), np.arange(6), 3, 30)
+    assert sorted(taken.tolist()) == [0, 1, 2] or sorted(taken.tolist()) == [0, 2, 4]
+    assert {0, 2} <= set(taken.tolist())  # the two ends
+
+
+# ----------------------------------------------------------------------------- command line
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--goal", "density<=1"], "target error: --goal: no composition of the allowed elements has density<=1"),
+        (["--goal", "vec=6:5"], "target error: --goal: the range 6:5 is empty (6 > 5)."),
+        (["-G", "60", "--goal", "shear_modulus>=50"], "target error: --goal: shear_modulus has both a point target and a goal."),
+        (["--maximize", "vec", "--maximize", "tm", "--minimize", "delta"],
+         "target error: --maximize/--minimize: at most two objectives. Received: 3"),
+        (["--goal", "shear_modulus>=600"], "target error: --goal: shear_modulus>=600 is far outside"),
+    ],
+)
+def test_cli_one_line_errors(args, message, capsys):
+    code = main(["design", *args, "-n", "2", "--candidates", "100"])
+    captured = capsys.readouterr()
+    assert code == 5
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message)
+    assert captured.out == ""
+
+
+def test_cli_goal_table(capsys):
+    code = main(["design", "--goal", "shear_modulus>=60", "--goal", "vec<=5", "-n", "3", "--seed", "0",
+                 "--candidates", "4000"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("goals: shear_modulus>=60, vec<=5  (model: cae, seed 0, 3 designs")
+    assert "P(goals)" in out.splitlines()[1] and " vec " in out.splitlines()[1]
+    assert "with P(goals) >= 0.5." in out
+
+
+def test_goal_csv_rows_match_the_header(designer, tmp_path):
+    out = tmp_path / "goals.csv"
+    result = designer.run(DesignRequest(goals=["shear_modulus>=60", "density<=9"], objectives=[("vec", "min")], n=5,
+                                        seed=2, candidates=4000, out=out))  # fmt: skip
+    lines = out.read_text().splitlines()
+    header = lines[0].split(",")
+    assert all(len(line.split(",")) == len(header) for line in lines[1:]) and len(lines) == 6
+    assert header[header.index("shear_modulus_oracle") - 3 :][:3] == ["p_goals", "density", "vec"]
+    import pandas as pd
+
+    table = pd.read_csv(out)
+    assert np.allclose(table["shear_modulus_oracle"], result.rows["shear_modulus_oracle"], atol=1e-4)
+    assert np.all(np.diff(table["vec"]) >= 0)  # minimize: best first
+    # the count of dropped candidates is of the exact goals alone (no duplicates in it)
+    request = DesignRequest(goals=["shear_modulus>=60", "density<=9"], objectives=[("vec", "min")], n=5, seed=2,
+                            candidates=4000)  # fmt: skip
+    from hea_zoo.artifact import noise
+    from hea_zoo.serving.constraints import _repair
+
+    plan = designer.plan(request)
+    raw = designer._decode_rows(noise(2, 4000, designer.latent_dim, 0), plan.conditions(0, 4000))
+    k, ok = _repair(raw, request.constraints.resolve(designer.elements, designer.threshold))
+    d = DescriptorTable(designer.elements).compute(k[ok], ["density", "vec"])
+    failed = int((~(d["density"] <= 9) | np.isnan(d["vec"])).sum())
+    note = next(n for n in result.notes if "missed the exact goals" in n)
+    assert note.startswith(f"{failed:,} of the {int(ok.sum()):,} candidates")
+    assert result.n_valid == int(ok.sum()) - failed
+
+
+def test_design_takes_goals_as_keywords(designer):
+    a = designer.design(goals=["shear_modulus>=60", "vec<=5"], n=3, seed=4, candidates=3000)
+    b = designer.run(DesignRequest(goals=["shear_modulus>=60", "vec<=5"], n=3, seed=4, candidates=3000))
+    assert a.rows["formula"] == b.rows["formula"] and a.goals == ["shear_modulus>=60", "vec<=5"]
+    with pytest.raises(TargetError) as err:
+        designer.design(n=3)  # neither a target nor goals: today's error
+    assert err.value.field == "target"
