@@ -17,7 +17,6 @@ from hea_zoo.serving.design import Designer
 from hea_zoo.serving.design import goals as g
 from hea_zoo.serving.design.request import DesignRequest
 
-ROOT = Path(__file__).resolve().parents[2]
 PROPS = ["shear_modulus", "fracture_toughness"]
 
 

@@ -21,10 +21,9 @@ from hea_zoo.errors import HeaZooError
 from hea_zoo.serving.design import Designer
 from hea_zoo.serving.design import goals as g
 from hea_zoo.serving.design.request import DesignRequest
-from tests import parity
-from tests.node_examples import NODE, NPM, onnx_node_example, probe, require
+from tests.support import ROOT, parity
+from tests.support.node_examples import NODE, NPM, onnx_node_example, probe, require
 
-ROOT = Path(__file__).resolve().parents[2]
 EXPORTED = ROOT / "exported"
 
 

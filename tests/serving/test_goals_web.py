@@ -24,13 +24,12 @@ import pytest
 from hea_zoo.errors import HeaZooError
 from hea_zoo.serving.design import Designer
 from hea_zoo.serving.design.request import DesignRequest
-from tests import parity
-from tests.node_examples import NODE, NPM, WEB, require, web_example
+from tests.support import ROOT, parity
+from tests.support.node_examples import NODE, NPM, WEB, require, web_example
 
-ROOT = Path(__file__).resolve().parents[2]
 EXPORTED = ROOT / "exported"
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
-DRIVER = ROOT / "tests" / "web_drive.mjs"
+DRIVER = ROOT / "tests" / "support" / "web_drive.mjs"
 
 
 @pytest.fixture(autouse=True, scope="module")
