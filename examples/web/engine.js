@@ -2176,8 +2176,8 @@ export async function design(options) {
     const where = options.generatorPath;
     const folder = where ? where.replace(/[\\/][^\\/]*$/, "") || "." : null;
     notes.push(where
-      ? `no surrogate found (no surrogate.onnx beside ${where}): designs are not judged or ranked. Export one with ` +
-        `\`hea-zoo export --model surrogate.keras --out ${folder} --name surrogate\`.`
+      ? `no surrogate found (no surrogate.onnx beside ${where}): designs are not judged or ranked. Export one into ` +
+        `${folder} under the name surrogate (hea_zoo.serving.export.export_surrogate, or the export command).`
       : "no surrogate found: designs are not judged or ranked (export one as surrogate.onnx beside the generator).");
   } else if (calibrated === false) {
     notes.push(`intervals are the ensemble mean ± ${INTERVAL_Z.toFixed(3)} std (nominal 90 %, not calibrated): ` +

@@ -560,7 +560,7 @@ def test_no_surrogate_designs_in_candidate_order(tmp_path):
     result = designer.design(TARGET, n=10, seed=0, select="closest")
     assert list(result.rows["candidate"]) == sorted(result.rows["candidate"])
     assert "shear_modulus_surrogate" not in result.rows
-    assert any("no surrogate found" in note and "hea-zoo export" in note for note in result.notes)
+    assert any("no surrogate found" in note and "export command" in note for note in result.notes)
     assert "best by surrogate" not in design.format_table(result, designer)
 
 

@@ -83,8 +83,8 @@ def _typicality_model(folder: Path) -> Path:
     flow = folder / f"{TYPICALITY_MODEL}.onnx"
     if not flow.is_file():
         raise ModelFileError(
-            f"typicality needs the flow's log-density: no {flow.name} in {folder}. Export the flow "
-            "(`hea-zoo export --all`, or `hea-zoo export --model flow.keras`)."
+            f"typicality needs the flow's log-density: no {flow.name} in {folder}. Export the flow into "
+            "that folder (hea_zoo.serving.export.export_model, or the export command)."
         )
     name = _metadata(_session(flow, "generator"), flow, ("log_prob_model",))["log_prob_model"]
     return folder / str(name)
@@ -402,8 +402,8 @@ class Designer:
         if self._surrogate is None:
             notes.append(
                 f"no surrogate found (no surrogate.onnx beside {self.generator_path}): designs are not judged "
-                "or ranked. Export one with `hea-zoo export --model surrogate.keras --out "
-                f"{self.generator_path.parent} --name surrogate`."
+                f"or ranked. Export one into {self.generator_path.parent} under the name surrogate "
+                "(hea_zoo.serving.export.export_surrogate, or the export command)."
             )
         elif not self.calibrated:
             notes.append(
