@@ -424,6 +424,12 @@ def cmd_train(args) -> int:
     if out.suffix != ".keras":
         raise CLIError(f"usage error: --out must end in .keras. Received: {out}", EXIT_USAGE)
     data = _load_data(args)
+    from hea_zoo.errors import HeaZooError
+
+    try:
+        data.check_learnable()  # before TensorFlow starts: a table no model can learn fails at once
+    except HeaZooError as err:
+        raise _library_error("train", err) from None
     _quiet_tensorflow()
     print(f"data: {data.name}: {len(data)} rows, {data.alloys_in(data.train_index)} distinct alloys "
           f"in train, {data.alloys_in(data.test_index)} in test, {len(data.elements)} elements, "

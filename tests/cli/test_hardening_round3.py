@@ -100,12 +100,39 @@ def test_a_property_without_spread_and_a_small_table_cannot_train(tmp_path):
 
 
 def test_epochs_are_reported_in_the_unit_of_the_flag(tmp_path):
+    """A small table runs several passes per Keras epoch (whole compiled executions): the
+    progress counts passes, the unit of --epochs."""
     ok = table(tmp_path, "ok.csv", "composition,hardness,modulus", ROWS)
     proc = run("train", "--model", "cae", "--data", str(ok), "--epochs", "5", "--out", str(tmp_path / "c.keras"))
     assert proc.returncode == 0, proc.stderr
     assert "cae: trained 5 epochs in" in proc.stderr, proc.stderr
-    proc = run("train", "--model", "cae", "--data", str(ok), "--epochs", "1", "--out", str(tmp_path / "c.keras"))
-    assert "cae: trained 1 epoch in" in proc.stderr, proc.stderr
+    import io
+
+    from hea_zoo.progress import TrainingProgress
+
+    class Model:  # what fit_with_budget records: 1 Keras epoch of 8 passes planned
+        training_plan = {"max_epochs": 1, "epochs": 1, "passes_per_epoch": 8.0}
+        stop_training = False
+
+    out = io.StringIO()
+    progress = TrainingProgress("toy", stream=out)
+    progress.set_model(Model())
+    progress.set_params({"epochs": 1})
+    progress.on_train_begin()
+    progress.on_epoch_end(0, {"loss": 1.0})
+    progress.on_train_end()
+    assert "toy: trained 1 epoch in" in out.getvalue()
+    Model.training_plan = {"max_epochs": 10, "epochs": 80, "passes_per_epoch": 8.0}
+    Model.stop_training = True
+    out = io.StringIO()
+    progress = TrainingProgress("toy", stream=out)
+    progress.set_model(Model())
+    progress.set_params({"epochs": 10})
+    progress.on_train_begin()
+    for epoch in range(3):
+        progress.on_epoch_end(epoch, {"loss": 1.0})
+    progress.on_train_end()
+    assert "toy: trained 24 of 80 epochs (the validation loss stopped improving) in" in out.getvalue(), out.getvalue()
 
 
 # ----------------------------------------------------------------------------- design
