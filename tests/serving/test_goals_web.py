@@ -12,11 +12,7 @@ import csv
 import io
 import json
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,6 +21,7 @@ from hea_zoo.errors import HeaZooError
 from hea_zoo.serving.design import Designer
 from hea_zoo.serving.design.request import DesignRequest
 from tests.support import ROOT, parity
+from tests.support.web import served_page
 from tests.support.node_examples import NODE, NPM, WEB, require, web_example
 
 EXPORTED = ROOT / "exported"
@@ -40,27 +37,8 @@ def _browser_and_node():
 @pytest.fixture(scope="module")
 def server():
     """`python -m http.server` in the repository root on a free localhost port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}/examples/web/"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    assert response.status == 200
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
+    with served_page() as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 #: (name, request as DesignRequest takes it, n, candidates)
