@@ -49,3 +49,21 @@ def test_example_takes_the_cli_list_convention_on_a_user_csv(tmp_path):
 def test_example_reports_usage_errors_with_exit_code_2(capsys):
     assert run_example("wcgan", ["--epochs", "many"]) == 2
     assert "--epochs" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_mpea_goals_example_designs_obey_the_density_goal(tmp_path):
+    """examples/mpea_goals.py: yield strength >= 1 GPa and density <= 8 on the MPEA table."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "mpea_goals.py"), str(tmp_path / "models")],
+                          capture_output=True, text=True, env=env, timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "8 designs for yield_strength>=1000, density<=8" in done.stdout
+    assert done.stdout.count("nearest measured alloy:") == 8
+    assert (tmp_path / "models" / "cae.onnx").is_file()
