@@ -21,7 +21,6 @@ from hea_zoo.errors import HeaZooError
 from hea_zoo.serving.design import Designer
 from hea_zoo.serving.design.request import DesignRequest
 from tests.support import ROOT, parity
-from tests.support.web import served_page
 from tests.support.node_examples import NODE, NPM, WEB, require, web_example
 
 EXPORTED = ROOT / "exported"
@@ -32,13 +31,6 @@ DRIVER = ROOT / "tests" / "support" / "web_drive.mjs"
 @pytest.fixture(autouse=True, scope="module")
 def _browser_and_node():
     require(chromium=CHROMIUM, node=NODE, npm=NPM)
-
-
-@pytest.fixture(scope="module")
-def server():
-    """`python -m http.server` in the repository root on a free localhost port."""
-    with served_page() as url:
-        yield url
 
 
 #: (name, request as DesignRequest takes it, n, candidates)

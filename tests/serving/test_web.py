@@ -25,7 +25,6 @@ import pytest
 
 import hea_zoo
 from tests.support import ROOT, parity
-from tests.support.web import served_page
 from tests.support.node_examples import (
     NODE,
     NPM,
@@ -48,13 +47,6 @@ ELEMENTS = list(hea_zoo.ELEMENTS)
 def _browser_and_node():
     """Chromium, Node and npm drive the page: missing, a failure in CI, a skip elsewhere."""
     require(chromium=CHROMIUM, node=NODE, npm=NPM)
-
-
-@pytest.fixture(scope="module")
-def server():
-    """`python -m http.server` in the repository root on a free localhost port."""
-    with served_page() as url:
-        yield url
 
 
 def _metadata(model: str) -> dict:

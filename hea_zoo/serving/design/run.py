@@ -80,6 +80,26 @@ def selection_notes(taken: selection.Selected, pool: int, n: int, tolerance: flo
     return notes
 
 
+def _first_in_chunk(designer: Designer, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the first occurrence of each printed row of a chunk (in order), and their hashes."""
+    hashes = designer._hasher(k)
+    first = np.sort(np.unique(hashes, return_index=True)[1])
+    return first, hashes[first]
+
+
+def _offer(records: np.ndarray, keep: np.ndarray, best, pool, fill, pool_parts: list | None = None) -> None:
+    """Section 5's stores: every record to `best` (closest), else the kept ones to the pool
+    (a store, or `pool_parts` when the pool is held whole) and the others to the fill."""
+    if best is not None:
+        best.offer(records)
+        return
+    if pool is not None:
+        pool.offer(records[keep])
+    else:
+        pool_parts.append(records[keep])
+    fill.offer(records[~keep])
+
+
 def search(designer: Designer, t, n, seed, candidates, select, tolerance, rules, chunk_size, progress) -> Run:
     """Sections 1-5 over the candidates, chunk by chunk, with `designer`'s models: the selection."""
     size, n_props = len(designer.elements), len(designer.condition_names)
@@ -108,9 +128,8 @@ def search(designer: Designer, t, n, seed, candidates, select, tolerance, rules,
         k, ok = _repair(raw, rules)
         index = np.flatnonzero(ok)
         k = k[index]
-        hashes = designer._hasher(k)
-        first = np.sort(np.unique(hashes, return_index=True)[1])  # first occurrences in the chunk
-        index, k, hashes = index[first], k[first], hashes[first]
+        first, hashes = _first_in_chunk(designer, k)
+        index, k = index[first], k[first]
         return rows, int(ok.sum()), index + start, k, hashes, designer.judge(k.astype(np.float32) / np.float32(_UNIT))
 
     try:
@@ -136,11 +155,7 @@ def search(designer: Designer, t, n, seed, candidates, select, tolerance, rules,
                     in_tol = np.all(errors <= tolerance, axis=1)
                 records["score"] = np.where(np.isnan(score), np.inf, score)
             n_in_tol += int(in_tol.sum())
-            if best is not None:
-                best.offer(records)
-            else:
-                pool.offer(records[in_tol])
-                fill.offer(records[~in_tol])
+            _offer(records, in_tol, best, pool, fill)
             done += rows
             bar(done)
     finally:
@@ -292,9 +307,8 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
         elif table is not None:
             descriptors = {name: np.zeros(0) for name in plan.descriptor_columns}
         valid = int(index.size)  # met the constraints and the exact goals (before duplicates go)
-        hashes = designer._hasher(k)
-        first = np.sort(np.unique(hashes, return_index=True)[1])
-        index, k, hashes = index[first], k[first], hashes[first]
+        first, hashes = _first_in_chunk(designer, k)
+        index, k = index[first], k[first]
         descriptors = {name: v[first] for name, v in descriptors.items()}
         judged = designer.judge(k.astype(np.float32) / np.float32(_UNIT))
         return rows, repaired, valid, index + start, k, hashes, descriptors, judged
@@ -327,14 +341,7 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
                 records["obj"][:, : len(plan.objectives)] = np.where(np.isnan(values), -np.inf, values)
             in_pool = p >= p_min  # NaN: not in the pool
             n_pool += int(in_pool.sum())
-            if best is not None:
-                best.offer(records)
-            else:
-                if pool is not None:
-                    pool.offer(records[in_pool])
-                else:
-                    pool_parts.append(records[in_pool])
-                fill.offer(records[~in_pool])
+            _offer(records, in_pool, best, pool, fill, pool_parts)
             done += rows
             bar(done)
     finally:
