@@ -37,7 +37,9 @@ request), `designer` (`Designer`: the models), `run` (a run over them: sections 
 `hashing` (duplicates),
 `store` (the best records, spilled to a file when large), `selection` (section 5),
 `pipeline` (threads, pieces, progress), `sinks` (CSV and Parquet output, path checks),
-`table` (rows, `DesignResult`, `format_table`) and `text` (text of whole blocks).
+`table` (rows, `DesignResult`, `format_table`), `text` (text of whole blocks), `many`
+(a table of targets into one table: `design_many`, `read_targets`, `target_seed`) and
+`cluster` (`many` on Dask distributed, imported only when used).
 
 Example:
     >>> from hea_zoo.serving.design import Designer
@@ -57,9 +59,10 @@ from hea_zoo.serving.constraints import (
     apply_constraints,
     parse_bound,
 )
-from hea_zoo.serving.design import hashing, pipeline, run, selection, sinks, store, table, text
+from hea_zoo.serving.design import hashing, many, pipeline, run, selection, sinks, store, table, text
 from hea_zoo.serving.design.designer import DEFAULT_MODEL, INTERVAL_Z, TYPICALITY_MODEL, Designer
 from hea_zoo.serving.design.hashing import _RowHasher, _SeenHashes
+from hea_zoo.serving.design.many import ClusterError, ManyResult, design_many, read_targets, target_seed
 from hea_zoo.serving.design.pipeline import _ordered_map, _pieces, reuse_freed_memory
 from hea_zoo.serving.design.request import (
     DEFAULT_CHUNK_SIZE,
@@ -106,4 +109,9 @@ __all__ = [
     "format_table",
     "check_output_path",
     "reuse_freed_memory",
+    "design_many",
+    "read_targets",
+    "target_seed",
+    "ManyResult",
+    "ClusterError",
 ]

@@ -482,15 +482,19 @@ class Designer:
         request: DesignRequest,
         progress: bool | Callable[[int, int], Any] | None = None,
         table_rows: int | None = None,
+        stream: Any = None,
     ) -> DesignResult:
-        """Runs a validated `DesignRequest` (see `design` for `progress` and `table_rows`)."""
+        """Runs a validated `DesignRequest` (see `design` for `progress` and `table_rows`).
+
+        `stream`: a binary file that gets the designs as CSV (header first, the bytes a
+        ``.csv`` `out` would hold) instead of `request.out` (many targets use it)."""
         started = time.perf_counter()
         if request.goal_mode:
             classic = request.classic_target(self.condition_names)
             if classic is not None:  # point goals on every property: the classic request (section 7)
                 request = request.replace(target=classic, goals=(), objectives=())
             else:
-                return self._run_goals(request, progress, table_rows, started)
+                return self._run_goals(request, progress, table_rows, started, stream)
         n, candidates, select, tolerance = request.n, request.candidates, request.select, request.tolerance
         seed = int.from_bytes(os.urandom(4), "little") if request.seed is None else request.seed
         t = request.target_values(self.condition_names, self.training_range())
@@ -515,7 +519,7 @@ class Designer:
                     + ("" if rules.given else ", or aim nearer the training data: the generator collapses far from it")
                     + ")."
                 )
-            kept, systems, n_written = emit(self, run, t, tolerance, out_path, keep_rows)
+            kept, systems, n_written = emit(self, run, t, tolerance, out_path, keep_rows, stream=stream)
         finally:
             run.close()
         return DesignResult(
@@ -534,6 +538,27 @@ class Designer:
             seconds=time.perf_counter() - started,
             _arrays=_concat_arrays(kept),
         )
+
+    def design_many(
+        self,
+        targets: Any,
+        out: str | os.PathLike,
+        seed: int | None = None,
+        cluster: Any = None,
+        workers: int | None = None,
+        progress: bool | Callable[[int, int], Any] | None = None,
+        **options: Any,
+    ):
+        """Designs every target of a table into one table (docs/DESIGN_ENGINE.md, section 8):
+        `hea_zoo.serving.design.many.design_many` with these models.
+
+        Example:
+            >>> designer.design_many("targets.csv", "designs.csv", seed=0, n=20)  # doctest: +SKIP
+        """
+        from hea_zoo.serving.design.many import design_many
+
+        return design_many(self, targets, out, seed=seed, cluster=cluster, workers=workers, progress=progress,
+                           **options)  # fmt: skip
 
     def plan(self, request: DesignRequest, rules: _Rules | None = None) -> GoalPlan:
         """The goals of `request` resolved against this generator (section 7.1-7.2).
@@ -588,7 +613,7 @@ class Designer:
                     raise TargetError(f"{name} is judged by the surrogate, and there is none.", field=f"objectives[{i}]")
         return plan
 
-    def _run_goals(self, request: DesignRequest, progress, table_rows, started) -> DesignResult:
+    def _run_goals(self, request: DesignRequest, progress, table_rows, started, stream=None) -> DesignResult:
         """Section 7: a run for goals."""
         n, candidates, select = request.n, request.candidates, request.select
         rules = request.constraints.resolve(self.elements, self.threshold)
@@ -614,7 +639,7 @@ class Designer:
                     f"constraints and exact goals among {candidates:,} tried: {run.n_designs:,} designs instead of "
                     f"{n:,} (draw more candidates)."
                 )
-            kept, systems, n_written = emit(self, run, None, request.tolerance, out_path, keep_rows, plan)
+            kept, systems, n_written = emit(self, run, None, request.tolerance, out_path, keep_rows, plan, stream)
         finally:
             run.close()
         return DesignResult(

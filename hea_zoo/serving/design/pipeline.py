@@ -29,6 +29,16 @@ def _worker_count() -> int:
 _WORKERS = _worker_count()
 
 
+def set_threads(threads: int | None) -> int:
+    """Sets the worker threads of this process's design pipeline (None: one per core, at
+    most 4); returns the number before. A Dask worker of `design_many` runs its designs
+    on one thread (a worker is one core; the cluster spreads the targets)."""
+    global _WORKERS
+    before = _WORKERS
+    _WORKERS = _worker_count() if threads is None else max(1, int(threads))
+    return before
+
+
 def reuse_freed_memory() -> bool:
     """Lets the C allocator keep freed blocks of up to 32 MiB for reuse (glibc only).
 
@@ -87,8 +97,9 @@ def _ordered_map(func: Callable[[Any], Any], items: Iterator[Any] | Sequence[Any
 
 # ----------------------------------------------------------------------------- progress
 class _Progress:
-    def __init__(self, total: int, progress: bool | Callable[[int, int], Any] | None):
+    def __init__(self, total: int, progress: bool | Callable[[int, int], Any] | None, unit: str = "candidates"):
         self.total = total
+        self.unit = unit
         self.callback = progress if callable(progress) else None
         self.bar = progress is True
         self.start = time.perf_counter()
@@ -109,8 +120,8 @@ class _Progress:
         width = 30
         filled = int(width * done / max(self.total, 1))
         sys.stderr.write(
-            f"\rdesign [{'#' * filled}{'.' * (width - filled)}] {done:,}/{self.total:,} candidates "
-            f"{rate:,.0f}/s ETA {eta:.0f} s "
+            f"\rdesign [{'#' * filled}{'.' * (width - filled)}] {done:,}/{self.total:,} {self.unit} "
+            f"{rate:,.{0 if rate >= 100 else 1}f}/s ETA {eta:.0f} s "
         )
         sys.stderr.flush()
 

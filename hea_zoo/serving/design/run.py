@@ -185,9 +185,10 @@ def header(designer: Designer, dtype: np.dtype, plan=None) -> list[str]:
 
 
 def emit(designer: Designer, run: Run, t: np.ndarray | None, tolerance: float, out_path: Path | None,
-         keep_rows: int, plan=None):
+         keep_rows: int, plan=None, stream=None):
     """Section 6: the selected designs in blocks (worker threads), written to `out_path`
-    (CSV or Parquet, atomically) and the first `keep_rows` kept: ``(kept columns, systems, count)``."""
+    (CSV or Parquet, atomically) or as CSV to the binary file `stream`, and the first
+    `keep_rows` kept: ``(kept columns, systems, count)``."""
     kept, systems = [], set()
     n_written = 0
 
@@ -211,7 +212,9 @@ def emit(designer: Designer, run: Run, t: np.ndarray | None, tolerance: float, o
 
     from hea_zoo.files import atomic_write, table_format
 
-    if out_path is None:
+    if stream is not None:
+        consume(CsvSink(stream, header(designer, run.dtype, plan)))
+    elif out_path is None:
         consume(None)
     elif table_format(out_path, field="out") == "parquet":
 
