@@ -83,6 +83,9 @@ _FLAGS = {
     "goals": "--goal",
     "objectives": "--maximize/--minimize",
     "min_probability": "--min-probability",
+    "targets": "--targets",
+    "cluster": "--cluster",
+    "workers": "--workers",
     # every command
     "seed": "--seed",
     "out": "--out",
@@ -752,8 +755,8 @@ def _design_request(args):
         raise _library_error(None, err) from None
 
 
-def cmd_design(args) -> int:
-    request = _design_request(args)
+def _open_designer(args):
+    """The `Designer` of --model and --models-dir (usage and model errors as one line)."""
     from hea_zoo.errors import HeaZooError
     from hea_zoo.serving import design
 
@@ -773,11 +776,25 @@ def cmd_design(args) -> int:
                 EXIT_USAGE,
             )
     try:
-        designer = design.Designer.from_exported(args.model, models_dir, typicality=args.typicality)
+        return design.Designer.from_exported(args.model, models_dir, typicality=args.typicality)
     except FileNotFoundError as err:
         raise CLIError(f"model error: {err}", EXIT_MODEL) from None
     except HeaZooError as err:
         raise _library_error(None, err) from None
+
+
+def cmd_design(args) -> int:
+    if args.targets is not None:
+        return _design_targets(args)
+    for flag, value in (("--cluster", args.cluster), ("--workers", args.workers)):
+        if value is not None:
+            raise CLIError(f"usage error: {flag}: spreads the targets of --targets FILE; a single design runs "
+                           "in this process.", EXIT_USAGE)  # fmt: skip
+    request = _design_request(args)
+    from hea_zoo.errors import HeaZooError
+    from hea_zoo.serving import design
+
+    designer = _open_designer(args)
     design.reuse_freed_memory()
     progress = False
     if request.candidates >= 100_000:  # a long run shows progress: a bar on a terminal, a few lines elsewhere
@@ -797,6 +814,73 @@ def cmd_design(args) -> int:
     if args.out:
         print(f"wrote {result.n_designs:,} designs to {args.out}")
     return EXIT_OK
+
+
+_SHOWN_NOTES = 10
+
+
+def _design_targets(args) -> int:
+    """`design --targets FILE`: every row of FILE designed into one table at --out
+    (`hea_zoo.serving.design.many`; on Dask unless --workers 0)."""
+    from hea_zoo.errors import HeaZooError
+    from hea_zoo.serving import design
+
+    if args.shear_modulus is not None or args.toughness is not None or args.target:
+        raise CLIError("usage error: --targets: the table gives the targets; leave out -G, -K and --target "
+                       "(--goal, --maximize and --minimize add to every row's).", EXIT_USAGE)  # fmt: skip
+    if not args.out:
+        raise CLIError("usage error: --targets: writes one table of every target's designs; give --out FILE "
+                       "(.csv, or .parquet with pyarrow).", EXIT_USAGE)  # fmt: skip
+    if args.workers is not None and args.workers < 0:
+        raise CLIError(f"usage error: --workers: must be a nonnegative integer (0: in this process). "
+                       f"Received: {args.workers}", EXIT_USAGE)  # fmt: skip
+    if args.cluster is not None and args.workers is not None:
+        raise CLIError("usage error: --workers: sizes the local cluster; --cluster names a running one "
+                       "(its workers are its own).", EXIT_USAGE)  # fmt: skip
+    try:
+        from hea_zoo.serving.design import Constraints, DesignRequest
+
+        constraints = Constraints(
+            elements=_split_list(args.elements), exclude=_split_list(args.exclude) or (),
+            max_elements=args.max_elements, bounds=list(args.bound or []), min_fraction=args.min_fraction,
+        )  # fmt: skip
+        options = dict(
+            n=args.n, candidates=args.candidates, select=args.select, tolerance=args.tolerance,
+            constraints=constraints, chunk_size=args.chunk_size, goals=list(args.goal or []),
+            objectives=list(args.objectives or []), min_probability=args.min_probability,
+        )  # fmt: skip
+        DesignRequest({}, **options)  # the options alone, before the table is read
+        if args.seed is not None:
+            DesignRequest({}, seed=args.seed)
+        design.check_output_path(args.out)
+    except HeaZooError as err:
+        raise _library_error(None, err) from None
+    designer = _open_designer(args)
+    design.reuse_freed_memory()
+    progress = True if sys.stderr.isatty() else design.pipeline.CountLines("design", "targets")
+    try:
+        result = designer.design_many(args.targets, args.out, seed=args.seed, cluster=args.cluster,
+                                      workers=args.workers, progress=progress, **options)  # fmt: skip
+    except HeaZooError as err:
+        raise _library_error(None, err) from None
+    for target_id, note in result.notes[:_SHOWN_NOTES]:
+        print(f"note: {'' if target_id is None else f'target {target_id}: '}{note}", file=sys.stderr)
+    if result.n_notes > _SHOWN_NOTES:
+        print(f"note: ... {result.n_notes - _SHOWN_NOTES:,} more notes.", file=sys.stderr)
+    code = EXIT_OK
+    for target_id, where, err in result.failed:
+        line = _library_error(None, err)
+        print(f"target {target_id} ({where}) failed: {line}", file=sys.stderr)
+        code = code or line.code
+    ran = result.workers
+    if result.out is None:
+        print(f"no target was designed ({len(result.failed):,} failed, above); nothing written to {args.out}.",
+              file=sys.stderr)  # fmt: skip
+        return code or EXIT_TARGET
+    failed = f"; {len(result.failed):,} failed (above), their designs are missing" if result.failed else ""
+    print(f"designed {result.n_designed:,} of {result.n_targets:,} targets: {result.n_designs:,} designs written to "
+          f"{args.out} (seed {result.seed}; {ran}; {result.seconds:.1f} s){failed}.")  # fmt: skip
+    return code
 
 
 # ----------------------------------------------------------------------------- parser
@@ -854,6 +938,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score each design by the flow's log-density (log_prob column, nats; higher = more "
                    "alloy-like), also for cae, cvae, wcgan; needs flow.onnx in the models folder. "
                    "The flow's own designs are always scored.")  # fmt: skip
+    p.add_argument("--targets", default=None, metavar="FILE",
+                   help="design every row of this CSV (or Parquet) table of targets into one table at --out, with "
+                   "a target_id column: columns id (optional), property values, goal/goals, maximize, minimize "
+                   "(docs/DESIGN_ENGINE.md section 8). Runs on a local Dask cluster when dask is installed.")  # fmt: skip
+    p.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="with --targets: run on this Dask scheduler (tcp://host:8786) instead of a local cluster.")
+    p.add_argument("--workers", type=int, default=None,
+                   help="with --targets: worker processes of the local cluster (default one per core; 0: in this "
+                   "process, without Dask).")  # fmt: skip
     p.set_defaults(func=cmd_design)
 
     p = sub.add_parser("train", help="train a generator or the surrogate.", epilog=_EPILOG)
