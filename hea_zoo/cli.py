@@ -877,7 +877,10 @@ def _design_targets(args) -> int:
         print(f"no target was designed ({len(result.failed):,} failed, above); nothing written to {args.out}.",
               file=sys.stderr)  # fmt: skip
         return code or EXIT_TARGET
-    failed = f"; {len(result.failed):,} failed (above), their designs are missing" if result.failed else ""
+    failed = ""
+    if result.failed:
+        failed = f"; {len(result.failed):,} failed (above), " + ("its designs are" if len(result.failed) == 1 else
+                                                                 "their designs are") + " missing"  # fmt: skip
     print(f"designed {result.n_designed:,} of {result.n_targets:,} targets: {result.n_designs:,} designs written to "
           f"{args.out} (seed {result.seed}; {ran}; {result.seconds:.1f} s){failed}.")  # fmt: skip
     return code

@@ -547,6 +547,7 @@ class Designer:
         cluster: Any = None,
         workers: int | None = None,
         progress: bool | Callable[[int, int], Any] | None = None,
+        block: int | None = None,
         **options: Any,
     ):
         """Designs every target of a table into one table (docs/DESIGN_ENGINE.md, section 8):
@@ -558,7 +559,7 @@ class Designer:
         from hea_zoo.serving.design.many import design_many
 
         return design_many(self, targets, out, seed=seed, cluster=cluster, workers=workers, progress=progress,
-                           **options)  # fmt: skip
+                           block=block, **options)  # fmt: skip
 
     def plan(self, request: DesignRequest, rules: _Rules | None = None) -> GoalPlan:
         """The goals of `request` resolved against this generator (section 7.1-7.2).

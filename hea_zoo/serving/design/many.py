@@ -441,6 +441,7 @@ def design_many(
     cluster: Any = None,
     workers: int | None = None,
     progress: bool | Callable[[int, int], Any] | None = None,
+    block: int | None = None,
     **options: Any,
 ) -> ManyResult:
     """Designs every target of a table into one output table (docs/DESIGN_ENGINE.md, section 8).
@@ -460,6 +461,7 @@ def design_many(
             this process without Dask (also what happens when Dask is not installed).
         progress: True for one progress bar over the targets on stderr, or a callable
             ``(done, total)``.
+        block: targets per Dask task (None: `targets_per_task`); changes no design.
         **options: the options of every design (`DesignRequest` fields: n, candidates,
             select, tolerance, constraints, chunk_size, goals, objectives, min_probability).
 
@@ -538,7 +540,9 @@ def design_many(
             if handle is not None:
                 handle.close()
 
-    per_task = targets_per_task(base.candidates)
+    if block is not None and (isinstance(block, bool) or not isinstance(block, int) or block < 1):
+        raise UsageError(f"must be a positive integer. Received: {block!r}", field="block")
+    per_task = targets_per_task(base.candidates) if block is None else block
     try:
         try:
             atomic_write(out_path, fill, field="out")
