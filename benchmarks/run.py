@@ -155,6 +155,14 @@ class Settings:
     goals_candidates: int = 32000
     goals_random: int = 1_000_000
     goals_oracle_calls: int = 1_000_000
+    # ---- many_targets
+    many_model: str = "cae"
+    many_targets: int = 1000
+    many_candidates: int = 32000
+    many_n: int = 20
+    many_workers: tuple[int, ...] = (1, 2)
+    many_memory_targets: int = 10_000
+    many_memory_candidates: int = 200
     quick: bool = False
     tiny: bool = False
 
@@ -198,6 +206,7 @@ class Settings:
             goals_candidates=8000,
             goals_random=100_000,
             goals_oracle_calls=100_000,
+            many_targets=200,
             quick=True,
         )
 
@@ -254,6 +263,11 @@ class Settings:
             goals_candidates=500,
             goals_random=2000,
             goals_oracle_calls=2000,
+            many_targets=6,
+            many_candidates=500,
+            many_n=5,
+            many_memory_targets=40,
+            many_memory_candidates=100,
             quick=True,
             tiny=True,
         )
@@ -307,6 +321,9 @@ STUDIES: dict[str, Study] = {s.name: s for s in (
           "log-density", ("typicality_",)),
     Study("goals", "threshold goal sets of graded rarity, maximize, Pareto: oracle success, systems, "
           "reliability of the printed P(goals), random screening at equal calls", ("goals_",)),
+    Study("many_targets", "`design_many` over a table of targets on local Dask clusters of 1 and 2 workers: "
+          "targets/s, candidates/s, scaling, client peak memory; the cost of 10^4 x 10^6", ("many_",),
+          ("distributed",)),
 )}  # fmt: skip
 
 

@@ -63,7 +63,7 @@ SMOKE_TESTED = {
     "design_throughput": "test_design_throughput", "flow_nll": "test_flow_nll",
     "surrogate_descriptors": "test_surrogate_descriptors", "training_scale": "test_training_scale",
     "tune_generators": "test_tune_generators", "tune_flow": "test_tune_flow", "typicality": "test_typicality",
-    "goals": "test_goals",
+    "goals": "test_goals", "many_targets": "test_many_targets",
 }  # fmt: skip
 HELPERS = {"__init__", "run", "baselines", "design_quality", "peers", "quality", "speed", "scale", "mpea"}
 """Modules of benchmarks/ that are not studies of their own (the results parts' code)."""
@@ -544,3 +544,20 @@ def test_goals(tmp_path):
     assert (tmp_path / record["figure"]).is_file()
     assert record["maximize"]["training_best_k"] < 45 and record["pareto"]["design_hypervolume"] > 0
     assert "| shear_modulus>=40, fracture_toughness>=20 |" in markdown
+
+
+@pytest.mark.slow  # three local Dask clusters started in fresh processes: 15-25 s on 2 cores
+def test_many_targets(tmp_path):
+    """Local Dask clusters of 1 and 2 workers over 6 targets, and the memory row: every
+    target designed, the two tables identical, the numbers finite."""
+    pytest.importorskip("distributed")
+    tiny(tmp_path, "many_targets")
+    record, markdown = written(tmp_path, "many_targets")
+    one, two = record["rows"]
+    assert (one["workers"], two["workers"]) == (1, 2) and record["identical_tables"] is True
+    for r in (one, two, record["memory"]):
+        assert r["designed"] == r["targets"] and r["failed"] == 0 and r["rows"] == r["targets"] * r["n"]
+        assert finite(r["targets_per_s"], r["candidates_per_s"], r["client_peak_rss_mib"]) and r["seconds"] > 0
+    assert record["memory"]["targets"] == 40 and record["memory"]["n"] == 20
+    assert finite(record["scaling"]["speedup"], record["estimate_1e4_x_1e6"]["hours"])
+    assert len(table_rows(markdown, "2")) == 2 and not list(tmp_path.glob("*.csv"))

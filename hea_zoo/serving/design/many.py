@@ -416,6 +416,12 @@ def cached_designer(spec: tuple[str, str | None, str | None]) -> Designer:
         return designer
 
 
+def open_models(spec: tuple[str, str | None, str | None]) -> str:
+    """Opens the models of `spec` in this process now (``client.run(open_models, spec)``
+    has every worker load them before the first task); returns the generator's file."""
+    return str(cached_designer(spec).generator_path)
+
+
 def design_targets(spec: tuple, fmt: str, block: list[tuple[Any, DesignRequest]]) -> list[_Outcome]:
     """A Dask task: the targets of `block` designed with the worker's cached `Designer`,
     each on one thread (the cluster spreads the targets over the cores)."""
