@@ -10,7 +10,11 @@ starts a ``LocalCluster`` of W workers (processes, one thread each, loopback), h
 worker open the models (`many.cached_designer`, timed apart as start-up), then times
 `design_many` over the targets to a CSV file (the workers' designs streamed to it in
 table order). Throughput is targets/s and candidates/s over that time; the scaling
-efficiency is the 2-worker throughput over twice the 1-worker one. The memory row designs
+efficiency is the 2-worker throughput over twice the 1-worker one. The workers' CPU time
+(``getrusage`` in each worker, before and after) gives the CPU seconds a target costs and
+the cores the workers actually got (CPU time over wall time): on a machine shared with
+other work, wall-time scaling shows the other load, CPU per target shows the overhead of
+spreading the work. The memory row designs
 `many_memory_targets` targets x 20 designs (few candidates each, so it is quick: the
 client's memory depends on the number of targets and designs, not on the candidates).
 
@@ -62,10 +66,12 @@ def _child(job: dict) -> dict:
     client.run(many.open_models, many._designer_spec(designer))  # every worker opens the models once
     startup = time.perf_counter() - t0
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu_before = sum(client.run(_cpu_seconds).values())
     t1 = time.perf_counter()
     result = design_many(designer, job["targets"], job["out"], seed=job["seed"], cluster=client, n=job["n"],
                          candidates=job["candidates"])  # fmt: skip
     seconds = time.perf_counter() - t1
+    worker_cpu = sum(client.run(_cpu_seconds).values()) - cpu_before
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     client.close()
     cluster.close()
@@ -76,7 +82,15 @@ def _child(job: dict) -> dict:
             "bytes": os.path.getsize(job["out"]), "startup_seconds": startup, "seconds": seconds,
             "targets_per_s": result.n_targets / seconds,
             "candidates_per_s": result.n_targets * job["candidates"] / seconds,
-            "client_rss_before_mib": rss_before, "client_peak_rss_mib": peak}  # fmt: skip
+            "client_rss_before_mib": rss_before, "client_peak_rss_mib": peak,
+            "worker_cpu_seconds": worker_cpu, "worker_cpu_per_target": worker_cpu / max(result.n_targets, 1),
+            "cores_used": worker_cpu / seconds}  # fmt: skip
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this (worker) process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _run_child(job: dict) -> dict:
@@ -121,12 +135,15 @@ def run(settings, context) -> dict:
     if 1 in by_workers and len(by_workers) > 1:
         most = max(by_workers)
         speedup = by_workers[most]["targets_per_s"] / by_workers[1]["targets_per_s"]
-        scaling = {"workers": most, "speedup": speedup, "efficiency": speedup / most}
+        scaling = {"workers": most, "speedup": speedup, "efficiency": speedup / most,
+                   "cpu_per_target_ratio": by_workers[most]["worker_cpu_per_target"]
+                   / by_workers[1]["worker_cpu_per_target"]}  # fmt: skip
     best = by_workers[max(by_workers)]
     candidates = BIG_TARGETS * BIG_CANDIDATES
     estimate = {"targets": BIG_TARGETS, "candidates_per_target": BIG_CANDIDATES, "workers": best["workers"],
                 "hours": candidates / best["candidates_per_s"] / 3600,
-                "core_hours": candidates / best["candidates_per_s"] * best["workers"] / 3600}  # fmt: skip
+                "core_hours": candidates / best["candidates_per_s"] * best["workers"] / 3600,
+                "cpu_core_hours": best["worker_cpu_per_target"] / best["candidates"] * candidates / 3600}  # fmt: skip
     return {"model": settings.many_model, "rows": rows, "memory": memory, "scaling": scaling,
             "estimate_1e4_x_1e6": estimate, "identical_tables": identical, "load_average": load}  # fmt: skip
 
@@ -146,20 +163,23 @@ def markdown(record: dict) -> str:
         f"model {record['model']}). Each worker is one process with one thread.",
         "",
         "| workers | targets | candidates per target | designs per target | start-up (s) | run (s) | targets/s | "
-        "candidates/s | client peak RSS (MiB) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "candidates/s | worker CPU s per target | cores used | client peak RSS (MiB) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in record["rows"] + ([record["memory"]] if record.get("memory") else []):
         lines.append(
             f"| {r['workers']} | {r['targets']:,} | {r['candidates']:,} | {r['n']} | {r['startup_seconds']:.1f} | "
             f"{r['seconds']:.1f} | {r['targets_per_s']:.2f} | {r['candidates_per_s']:,.0f} | "
-            f"{r['client_peak_rss_mib']:.0f} |"
+            f"{r['worker_cpu_per_target']:.3f} | {r['cores_used']:.2f} | {r['client_peak_rss_mib']:.0f} |"
         )
     lines.append("")
     s = record.get("scaling")
     if s:
         lines.append(f"Scaling: {s['workers']} workers give {s['speedup']:.2f}x one worker's throughput "
-                     f"(efficiency {100 * s['efficiency']:.0f} %; target >= 1.7x).")  # fmt: skip
+                     f"(efficiency {100 * s['efficiency']:.0f} %; target >= 1.7x). CPU per target: "
+                     f"{s['cpu_per_target_ratio']:.2f}x one worker's (the work a target costs on a worker; "
+                     "\"cores used\" is the workers' CPU time over the run's wall time: what the machine gave "
+                     "them).")  # fmt: skip
     lines.append(f"The tables of every worker count are byte-identical: {record['identical_tables']}.")
     m = record.get("memory")
     if m:
@@ -175,6 +195,7 @@ def markdown(record: dict) -> str:
         f"Estimated cost of {e['targets']:,} targets x {e['candidates_per_target']:,} candidates at the "
         f"{e['workers']}-worker rate: {e['hours']:.1f} h on this machine, {e['core_hours']:.1f} core-hours "
         "(divide by the cores of a cluster; linear in candidates, so it errs long).",
+        f"From the CPU time instead (wall time moves with other load): {e['cpu_core_hours']:.1f} core-hours.",
     ]
     if record.get("tiny") or record["settings"].get("many_targets", 0) < 1000:
         lines += ["", "Smaller settings than the study's (1,000 targets): a look, not the result."]
