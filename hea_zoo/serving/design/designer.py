@@ -372,7 +372,14 @@ class Designer:
         return DesignRequest(target).target_values(self.condition_names, self.training_range())
 
     def _training_rows(self) -> np.ndarray | None:
-        """The training alloys recorded in the export (thousandths), or None."""
+        """The training alloys recorded in the export (thousandths), or None (parsed once:
+        a design would otherwise spend about as long parsing them as designing from 200
+        candidates)."""
+        if not hasattr(self, "_training_parsed"):
+            self._training_parsed = self._parse_training_rows()
+        return self._training_parsed
+
+    def _parse_training_rows(self) -> np.ndarray | None:
         value = self.metadata.get("training_compositions")
         if not isinstance(value, list) or not value:
             return None
