@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from hea_zoo.serving.design import Designer, design_many, target_seed  # noqa: E402
+from hea_zoo.serving.design import Designer, design_many, many, target_seed  # noqa: E402
 from tests.support.cli import env  # noqa: E402
 from tests.support.dask_cluster import dask_processes  # noqa: E402
 
@@ -58,6 +58,11 @@ def test_cluster_table_equals_one_process(processes, designer, table, tmp_path, 
     frame = pd.read_csv(here)
     assert list(dict.fromkeys(frame["target_id"])) == list(range(2, TARGETS + 2))
     assert len(frame) == 10 * TARGETS
+    # Each worker opened the models once for its share of the 2 + 50 tasks.
+    from distributed import Client
+
+    with Client(processes.address) as client:
+        assert sorted(client.run(many.models_opened).values()) == [1, 1]
 
 
 def test_a_worker_killed_mid_run_loses_no_target(processes, designer, table, tmp_path):

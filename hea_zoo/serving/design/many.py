@@ -402,18 +402,28 @@ def _designer_spec(designer: Designer) -> tuple[str, str | None, str | None]:
 
 _CACHE: dict[tuple, Designer] = {}
 _CACHE_LOCK = threading.Lock()
+OPENED = 0
+"""How many times this process opened a set of models for `design_targets` (a Dask
+worker: once per set, whatever the number of targets it designs)."""
 
 
 def cached_designer(spec: tuple[str, str | None, str | None]) -> Designer:
     """The `Designer` of `spec` in this process, opened once (a Dask worker keeps it for
     every target it designs)."""
+    global OPENED
     with _CACHE_LOCK:
         designer = _CACHE.get(spec)
         if designer is None:
             from hea_zoo.serving.design.designer import Designer
 
             designer = _CACHE[spec] = Designer(*spec)
+            OPENED += 1
         return designer
+
+
+def models_opened() -> int:
+    """`OPENED` of this process (``client.run(models_opened)`` asks every worker)."""
+    return OPENED
 
 
 def open_models(spec: tuple[str, str | None, str | None]) -> str:
