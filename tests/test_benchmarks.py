@@ -558,6 +558,7 @@ def test_many_targets(tmp_path):
     for r in (one, two, record["memory"]):
         assert r["designed"] == r["targets"] and r["failed"] == 0 and r["rows"] == r["targets"] * r["n"]
         assert finite(r["targets_per_s"], r["candidates_per_s"], r["client_peak_rss_mib"]) and r["seconds"] > 0
+        assert r["worker_cpu_per_target"] > 0 and 0 < r["cores_used"] <= r["workers"] + 0.2
     assert record["memory"]["targets"] == 40 and record["memory"]["n"] == 20
     assert finite(record["scaling"]["speedup"], record["estimate_1e4_x_1e6"]["hours"])
     assert len(table_rows(markdown, "2")) == 2 and not list(tmp_path.glob("*.csv"))
