@@ -86,16 +86,16 @@ def test_design_same_seed_same_designs_and_out_of_range_warning():
 
 
 def test_design_without_seed_reports_the_drawn_one():
-    proc = run("design", "-G", "60", "-K", "30", "-n", "3")
+    proc = call("design", "-G", "60", "-K", "30", "-n", "3")
     assert proc.returncode == 0, proc.stderr
     seed = proc.stdout.split("seed ")[1].split(",")[0]
-    again = run("design", "-G", "60", "-K", "30", "-n", "3", "--seed", seed)
+    again = call("design", "-G", "60", "-K", "30", "-n", "3", "--seed", seed)
     assert again.stdout == proc.stdout
 
 
 def test_design_constraints_hold_in_every_row(tmp_path):
     out = tmp_path / "constrained.csv"
-    proc = run("design", "-G", "70", "-K", "25", "-n", "15", "--seed", "2", "--elements", "Mo,Nb,Ta,Ti,V,W,Zr,Hf",
+    proc = call("design", "-G", "70", "-K", "25", "-n", "15", "--seed", "2", "--elements", "Mo,Nb,Ta,Ti,V,W,Zr,Hf",
                "--exclude", "Hf", "--max-elements", "4", "--bound", "Ti=0.1:0.3", "--bound", "W=:0.2",
                "--min-fraction", "0.05", "--select", "closest", "--out", str(out))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -115,7 +115,7 @@ def test_design_without_surrogate_says_so(tmp_path):
     from tests.support.design_exports import models_dir
 
     folder = models_dir(tmp_path / "only_cvae", surrogate=False)
-    proc = run("design", "--models-dir", str(folder), "--model", "cvae", "-G", "60", "-K", "30", "-n", "3", "--seed", "0")
+    proc = call("design", "--models-dir", str(folder), "--model", "cvae", "-G", "60", "-K", "30", "-n", "3", "--seed", "0")
     assert proc.returncode == 0, proc.stderr
     assert "no surrogate found" in proc.stderr and "export command" in proc.stderr
     assert "best by surrogate" not in proc.stdout and "not judged" in proc.stdout
