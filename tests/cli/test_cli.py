@@ -15,7 +15,7 @@ from hea_zoo import load_dataset, parse_formulas
 from hea_zoo.constants import ELEMENTS, GENERATOR_NAMES
 from hea_zoo.data import oracle
 from hea_zoo.cli import EXIT_DATA, EXIT_MODEL, EXIT_TARGET, EXIT_USAGE
-from tests.support.cli import one_line_error, run
+from tests.support.cli import call, one_line_error, run
 
 
 @pytest.fixture(scope="module")
@@ -86,16 +86,16 @@ def test_design_same_seed_same_designs_and_out_of_range_warning():
 
 
 def test_design_without_seed_reports_the_drawn_one():
-    proc = run("design", "-G", "60", "-K", "30", "-n", "3")
+    proc = call("design", "-G", "60", "-K", "30", "-n", "3")
     assert proc.returncode == 0, proc.stderr
     seed = proc.stdout.split("seed ")[1].split(",")[0]
-    again = run("design", "-G", "60", "-K", "30", "-n", "3", "--seed", seed)
+    again = call("design", "-G", "60", "-K", "30", "-n", "3", "--seed", seed)
     assert again.stdout == proc.stdout
 
 
 def test_design_constraints_hold_in_every_row(tmp_path):
     out = tmp_path / "constrained.csv"
-    proc = run("design", "-G", "70", "-K", "25", "-n", "15", "--seed", "2", "--elements", "Mo,Nb,Ta,Ti,V,W,Zr,Hf",
+    proc = call("design", "-G", "70", "-K", "25", "-n", "15", "--seed", "2", "--elements", "Mo,Nb,Ta,Ti,V,W,Zr,Hf",
                "--exclude", "Hf", "--max-elements", "4", "--bound", "Ti=0.1:0.3", "--bound", "W=:0.2",
                "--min-fraction", "0.05", "--select", "closest", "--out", str(out))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -115,7 +115,7 @@ def test_design_without_surrogate_says_so(tmp_path):
     from tests.support.design_exports import models_dir
 
     folder = models_dir(tmp_path / "only_cvae", surrogate=False)
-    proc = run("design", "--models-dir", str(folder), "--model", "cvae", "-G", "60", "-K", "30", "-n", "3", "--seed", "0")
+    proc = call("design", "--models-dir", str(folder), "--model", "cvae", "-G", "60", "-K", "30", "-n", "3", "--seed", "0")
     assert proc.returncode == 0, proc.stderr
     assert "no surrogate found" in proc.stderr and "export command" in proc.stderr
     assert "best by surrogate" not in proc.stdout and "not judged" in proc.stdout
@@ -153,7 +153,7 @@ def test_design_target_zero_uses_the_floor_without_warnings():
 )
 def test_design_bad_requests(args, code, fragments):
     base = ["design", "--model", "cvae", "-G", "60", "-K", "30"]
-    proc = run(*base, *args)
+    proc = call(*base, *args)
     one_line_error(proc, code, *fragments)
     assert proc.stdout == "", "fails before printing any design"
 
@@ -162,17 +162,17 @@ def test_design_broken_model_files(tmp_path):
     from tests.support.design_exports import EXPORTED, copy_export, foreign_onnx, models_dir, truncated_copy
 
     cut = truncated_copy(EXPORTED / "cvae.onnx", tmp_path / "cut.onnx")
-    one_line_error(run("design", "--model", str(cut), "-G", "60", "-K", "30"), EXIT_MODEL, "cut.onnx", "not a readable ONNX")
+    one_line_error(call("design", "--model", str(cut), "-G", "60", "-K", "30"), EXIT_MODEL, "cut.onnx", "not a readable ONNX")
     foreign = foreign_onnx(tmp_path / "foreign.onnx")
-    one_line_error(run("design", "--model", str(foreign), "-G", "60", "-K", "30"), EXIT_MODEL, "foreign.onnx", "missing key")
+    one_line_error(call("design", "--model", str(foreign), "-G", "60", "-K", "30"), EXIT_MODEL, "foreign.onnx", "missing key")
     nolatent = copy_export("cvae", tmp_path, remove=("latent_dim",), as_name="nolatent")
-    one_line_error(run("design", "--model", str(nolatent), "-G", "60", "-K", "30"), EXIT_MODEL, "nolatent.onnx", "'latent_dim'")
+    one_line_error(call("design", "--model", str(nolatent), "-G", "60", "-K", "30"), EXIT_MODEL, "nolatent.onnx", "'latent_dim'")
     badjson = copy_export("cvae", tmp_path, raw={"condition_names": '["shear_modulus"'}, as_name="badjson")
-    one_line_error(run("design", "--model", str(badjson), "-G", "60", "-K", "30"), EXIT_MODEL, "badjson.onnx",
+    one_line_error(call("design", "--model", str(badjson), "-G", "60", "-K", "30"), EXIT_MODEL, "badjson.onnx",
                    "'condition_names' does not parse")  # fmt: skip
     folder = models_dir(tmp_path / "cut_surrogate", surrogate=False)
     truncated_copy(EXPORTED / "surrogate.onnx", folder / "surrogate.onnx")
-    one_line_error(run("design", "--models-dir", str(folder), "--model", "cvae", "-G", "60", "-K", "30"), EXIT_MODEL,
+    one_line_error(call("design", "--models-dir", str(folder), "--model", "cvae", "-G", "60", "-K", "30"), EXIT_MODEL,
                    "surrogate.onnx", "not a readable ONNX surrogate")  # fmt: skip
 
 
@@ -186,30 +186,30 @@ def test_design_broken_model_files(tmp_path):
     ],
 )
 def test_design_bad_targets(args, fragments):
-    one_line_error(run("design", "--model", "cvae", *args), EXIT_TARGET, *fragments)
+    one_line_error(call("design", "--model", "cvae", *args), EXIT_TARGET, *fragments)
 
 
 def test_unknown_model_and_command():
-    one_line_error(run("design", "--model", "gan", "-G", "50", "-K", "30"), EXIT_USAGE, "unknown model 'gan'", "cvae")
-    one_line_error(run("train", "--model", "vae"), EXIT_USAGE, "unknown model 'vae'", "surrogate")
-    proc = run("fly")
+    one_line_error(call("design", "--model", "gan", "-G", "50", "-K", "30"), EXIT_USAGE, "unknown model 'gan'", "cvae")
+    one_line_error(call("train", "--model", "vae"), EXIT_USAGE, "unknown model 'vae'", "surrogate")
+    proc = call("fly")
     assert proc.returncode == EXIT_USAGE and "invalid choice" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_data_errors(tmp_path, user_csv):
-    one_line_error(run("dataset", "--data", str(tmp_path / "none.csv")), EXIT_DATA, "not found", "none.csv")
+    one_line_error(call("dataset", "--data", str(tmp_path / "none.csv")), EXIT_DATA, "not found", "none.csv")
     one_line_error(
-        run("dataset", "--data", str(user_csv), "--composition-column", "formula"),
+        call("dataset", "--data", str(user_csv), "--composition-column", "formula"),
         EXIT_DATA, "Composition column 'formula' not found", "Nominal composition",
     )  # fmt: skip
     one_line_error(
-        run("dataset", "--data", str(user_csv), "--composition-column", "Nominal composition",
+        call("dataset", "--data", str(user_csv), "--composition-column", "Nominal composition",
             "--properties", "Hardness"),
         EXIT_DATA, "['Hardness'] not found",
     )  # fmt: skip
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"c": ["NbTaTiV", "MoNbTaW", "NbTa-0.3Ti", "Unobtainium"], "h": [1, 2, 3, 4]}).to_csv(bad, index=False)
-    one_line_error(run("dataset", "--data", str(bad), "--composition-column", "c"), EXIT_DATA,
+    one_line_error(call("dataset", "--data", str(bad), "--composition-column", "c"), EXIT_DATA,
                    "row 2", "'NbTa-0.3Ti'", "negative")  # fmt: skip
 
 
@@ -242,7 +242,7 @@ def test_model_file_errors(tmp_path):
     not_model = tmp_path / "notes.keras"
     not_model.write_text("these are my notes, not a model")
     one_line_error(run("evaluate", "--model", str(not_model)), EXIT_MODEL, "not a hea_zoo model", "notes.keras")
-    one_line_error(run("export", "--model", str(tmp_path / "missing.keras")), EXIT_MODEL, "file not found")
+    one_line_error(call("export", "--model", str(tmp_path / "missing.keras")), EXIT_MODEL, "file not found")
 
 
 def test_dataset_show_and_write(tmp_path):

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.support import ROOT
+from tests.support.cli import call
 
 ROWS = [f"Nb{1 + i % 5}Ta{1 + i // 5}Ti{2 + i % 3}V1,{300 + 7 * i},{100 + i}" for i in range(40)]
 
 
-def run(*args: str, cwd=None, timeout=600) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "hea_zoo.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=timeout)  # fmt: skip
+def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """`hea-zoo ARGS` in this process (`tests.support.cli.call`): these cases check the
+    command's parsing and messages; tests/cli/test_cli.py runs each command as a process."""
+    return call(*args, cwd=cwd)
 
 
 def one_line(proc: subprocess.CompletedProcess, code: int, *fragments: str) -> str:

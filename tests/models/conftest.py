@@ -5,12 +5,14 @@ The shared checks are in tests/support/model_checks.py (also meant for the expor
 
 import pytest
 
-from hea_zoo.data.datasets import load_dataset
-from tests.support.model_checks import fit_default
+# (hea_zoo and the checks are imported in the fixtures: pytest's main process loads this
+# file too, and never runs a test, so it need not start TensorFlow)
 
 
 @pytest.fixture(scope="session")
 def dataset():
+    from hea_zoo.data.datasets import load_dataset
+
     return load_dataset()
 
 
@@ -18,5 +20,7 @@ def dataset():
 def trained(request, dataset):
     """`(model, history)`: the module's `MODEL` default generator trained for its `EPOCHS`
     at its `BATCH_SIZE` (32 if unset), seed 0."""
+    from tests.support.model_checks import fit_default
+
     module = request.module
     return fit_default(module.MODEL, dataset, module.EPOCHS, getattr(module, "BATCH_SIZE", 32))

@@ -1,7 +1,16 @@
-"""`hea-zoo` as a user runs it: a subprocess, and the one-line error a mistake must give."""
+"""`hea-zoo` as a user runs it: a subprocess, and the one-line error a mistake must give.
+
+`run` starts a real process (the entry point, its imports and exit code). `call` runs the
+same `hea_zoo.cli.main` inside the test process and returns what a process would have
+(exit code, stdout, stderr): for tests of the command's parsing and messages, it saves the
+start-up of a Python process (and of TensorFlow for the commands that train or load
+models). Every command keeps at least one test through `run`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -21,6 +30,20 @@ def run(*args: str, cwd=None, timeout=900) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "hea_zoo.cli", *args],
         capture_output=True, text=True, cwd=cwd, env=env(), timeout=timeout,
     )  # fmt: skip
+
+
+def call(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """`hea_zoo.cli.main(ARGS)` in this process, with what a subprocess would give."""
+    from hea_zoo.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.ExitStack() as stack:
+        if cwd is not None:
+            stack.enter_context(contextlib.chdir(cwd))
+        stack.enter_context(contextlib.redirect_stdout(out))
+        stack.enter_context(contextlib.redirect_stderr(err))
+        code = main([str(a) for a in args])
+    return subprocess.CompletedProcess(["hea-zoo", *args], code, out.getvalue(), err.getvalue())
 
 
 def start(*args: str, cwd=None) -> subprocess.Popen:
