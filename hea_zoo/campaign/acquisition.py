@@ -113,6 +113,7 @@ def greedy_spread(score: np.ndarray, fractions: np.ndarray, n: int, min_distance
         i = int(np.flatnonzero(alive)[np.argmax(score[alive])])
         taken.append(i)
         alive &= np.abs(x - x[i]).sum(axis=1) / 2.0 >= min_distance
+        alive[i] = False
         if update is not None and len(taken) < n:
             score = np.asarray(update(taken, score), np.float64)
     return np.asarray(taken, dtype=np.int64)

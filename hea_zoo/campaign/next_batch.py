@@ -64,6 +64,13 @@ class Proposal:
     elements: tuple[str, ...]
     summary: dict
     model: Any = dataclasses.field(default=None, repr=False)
+    _state: Any = dataclasses.field(default=None, repr=False)
+
+    def plot(self, path: str | os.PathLike) -> str:
+        """A PNG of the campaign's progress (`hea_zoo.campaign.progress.plot_progress`)."""
+        from hea_zoo.campaign.progress import plot_progress
+
+        return plot_progress(self, path)
 
     def write(self, out: str | os.PathLike) -> str:
         """Writes `table` to a .csv or .parquet file atomically (`hea_zoo.files`)."""
@@ -106,6 +113,27 @@ def _read_table(data, composition_column: str):
             raise DataError(f"{path}: no such file (expected a CSV of measured alloys).", field="data")
         try:
             return pd.read_csv(path), path.name
+        except Exception as err:
+            raise DataError(f"cannot read {str(path)!r} as CSV: {err}", field="data") from None
+    raise UsageError(f"must be a CSV path, a DataFrame or a Dataset. Received: {type(data).__name__}", field="data")
+
+
+def _columns(data, composition_column: str) -> list[str]:
+    """The column names of the measured table (a Dataset's property names)."""
+    from hea_zoo.data.datasets import Dataset
+
+    if isinstance(data, Dataset):
+        return list(data.property_names)
+    if isinstance(data, pd.DataFrame):
+        return [str(c) for c in data.columns]
+    if isinstance(data, (str, os.PathLike)):
+        from pathlib import Path
+
+        path = Path(data)
+        if not path.is_file():
+            raise DataError(f"{path}: no such file (expected a CSV of measured alloys).", field="data")
+        try:
+            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
         except Exception as err:
             raise DataError(f"cannot read {str(path)!r} as CSV: {err}", field="data") from None
     raise UsageError(f"must be a CSV path, a DataFrame or a Dataset. Received: {type(data).__name__}", field="data")
@@ -318,6 +346,12 @@ def propose(
     if not 0.0 <= min_distance < 1.0:
         raise UsageError(f"must be in [0, 1). Received: min_distance={min_distance}", field="min_distance")
     named = [g.name for g in goal_list] + [n for n, _ in objectives]
+    columns = _columns(data, composition_column)
+    valid = [c for c in columns if c != composition_column] + list(DESCRIPTOR_GOALS)
+    for what, names in (("goals", [g.name for g in goal_list]), ("objectives", [n for n, _ in objectives])):
+        for i, name in enumerate(names):
+            if name not in valid:
+                raise TargetError(f"unknown name {name!r}; valid names: {', '.join(valid)}.", field=f"{what}[{i}]")
     if properties is None:
         properties = [n for n in dict.fromkeys(named) if n not in DESCRIPTOR_GOALS]
     else:
@@ -428,7 +462,7 @@ def propose(
             "prior": None if prior is None else str(prior),
         }
     )
-    return Proposal(frame, fractions[picked], tuple(elements), summary, model)
+    return Proposal(frame, fractions[picked], tuple(elements), summary, model, state)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -599,7 +633,7 @@ class _State:
         self.plan, self.properties, self.objectives = plan, list(properties), list(objectives)
         self.y, self.descriptors, self.meets, self.model = y, descriptors, meets, model
         # σ of each measured row's out-of-fold prediction (how far from a goal counts as near)
-        self.scale = np.array([np.nanmedian(np.abs(model.oof_mean[:, j] - y[:, j])) + 1e-9 for j in range(y.shape[1])])
+        self.scale = np.array([np.nanmedian(np.abs(model.oof_mean[: len(y), j] - y[:, j])) + 1e-9 for j in range(y.shape[1])])
         self.sigma_of = sigma_of
         self.reference = None
         if len(objectives) == 2:
