@@ -848,9 +848,7 @@ def cmd_propose(args) -> int:
         raise _library_error(None, err) from None
     import pandas as pd
 
-    shown = [c for c in proposal.table.columns if c not in proposal.elements]
-    with pd.option_context("display.width", 200, "display.max_columns", 40, "display.precision", 3):
-        print(proposal.table[shown].to_string(index=False))
+    print(_proposal_text(proposal))
     for line in progress_lines(proposal):
         print(line)
     if args.out:
@@ -860,6 +858,25 @@ def cmd_propose(args) -> int:
         proposal.plot(args.plot)
         print(f"wrote the progress figure to {args.plot}")
     return EXIT_OK
+
+
+def _proposal_text(proposal) -> str:
+    """The proposals as a text table: each property as ``mean [lower, upper]``."""
+    import pandas as pd
+
+    t = proposal.table
+    names = [c[: -len("_mean")] for c in t.columns if c.endswith("_mean")]
+    shown = pd.DataFrame({"rank": t["rank"], "formula": t["formula"]})
+    for name in names:
+        shown[name] = [f"{m:.1f} [{lo:.1f}, {hi:.1f}]" for m, lo, hi in zip(t[f"{name}_mean"], t[f"{name}_lower"], t[f"{name}_upper"])]
+    skip = {"rank", "formula", "source", "nearest_measured", "nearest_distance", *proposal.elements}
+    skip |= {f"{n}_{s}" for n in names for s in ("mean", "lower", "upper")}
+    for c in t.columns:
+        if c not in skip:
+            shown[c] = [f"{v:.3g}" for v in t[c]]
+    shown["source"] = t["source"]
+    shown["nearest measured (at.%)"] = [f"{f} ({d:.1f})" for f, d in zip(t["nearest_measured"], t["nearest_distance"])]
+    return shown.to_string(index=False)
 
 
 def cmd_oracle(args) -> int:

@@ -434,10 +434,11 @@ def propose(
     if pool is None:
         for _ in range(REFINE_ROUNDS):
             top = np.argsort(-scored, kind="stable")[:_REFINE_PARENTS]
-            mutants, _ = source_module.mutate(cand.fractions[top], n_candidates // (2 * REFINE_ROUNDS), rules.allowed,
-                                              rng, scale=0.2)  # fmt: skip
-            extra = _repaired(mutants, ["refine"] * len(mutants), rules, apply_constraints, plan, table,
-                              descriptor_names, measured_keys, seen)  # fmt: skip
+            mutants, parent = source_module.mutate(cand.fractions[top], n_candidates // (2 * REFINE_ROUNDS),
+                                                   rules.allowed, rng, scale=0.2)  # fmt: skip
+            labels = [_refined(cand.source[top[i]]) for i in parent]
+            extra = _repaired(mutants, labels, rules, apply_constraints, plan, table, descriptor_names, measured_keys,
+                              seen)  # fmt: skip
             if len(extra):
                 cand = cand.join(extra)
                 scored = np.concatenate([scored, state.score(extra.fractions)])
@@ -466,6 +467,11 @@ def propose(
 
 
 # ----------------------------------------------------------------------------- helpers
+def _refined(source: str) -> str:
+    """The label of a refinement mutant: its lineage's first source, then ``+refine``."""
+    return source if source.endswith("+refine") else f"{source}+refine"
+
+
 def _reindex(x, found, index, size):
     out = np.zeros((x.shape[0], size))
     for j, e in enumerate(found):
