@@ -149,7 +149,7 @@ def _pool_fractions(pool, composition_column: str, elements: tuple[str, ...] | N
     """(formulas, fractions or None, found elements) of a pool (CSV path, frame, formulas)."""
     from hea_zoo.data.composition import parse_compositions
 
-    if isinstance(pool, (str, os.PathLike)) and not str(pool).strip().startswith(("[",)):
+    if isinstance(pool, (str, os.PathLike)):
         from pathlib import Path
 
         path = Path(pool)
@@ -328,6 +328,9 @@ def propose(
     n_candidates = DEFAULT_CANDIDATES if candidates is None else candidates
     if isinstance(n_candidates, bool) or not isinstance(n_candidates, (int, np.integer)) or n_candidates < 1:
         raise UsageError(f"must be an integer >= 1. Received: candidates={candidates!r}", field="candidates")
+    if min_elements is not None and (isinstance(min_elements, bool) or not isinstance(min_elements, (int, np.integer))
+                                     or min_elements < 1):
+        raise UsageError(f"must be an integer >= 1. Received: min_elements={min_elements!r}", field="min_elements")
     if isinstance(goals, str):
         goals = [goals]
     goal_list = [parse_goal(g, field=f"goals[{i}]") for i, g in enumerate(goals or ())]
@@ -590,8 +593,6 @@ def _draw(sources, n, x, y, state, rules, elements, min_elements, max_elements, 
     hi = 7 if max_elements is None else int(max_elements)
     hi = max(min(hi, n_allowed, rules.max_elements), 1)
     lo = max(min(lo, hi), int(required.sum()), 1)
-    if min_elements is not None and (isinstance(min_elements, bool) or int(min_elements) < 1):
-        raise UsageError(f"must be an integer >= 1. Received: min_elements={min_elements!r}", field="min_elements")
     shares = {"random": 0.5, "mutation": 0.3, "prior": 0.1, "generator": 0.1}
     total = sum(shares[s] for s in sources)
     raws, labels = [], []

@@ -160,7 +160,7 @@ def test_prior_only_when_asked(measured, tmp_path, monkeypatch):
 
     ds = load_dataset()
     prior = tmp_path / "prior.csv"
-    ds.to_frame().iloc[100:130][["composition", "shear_modulus", "fracture_toughness"]].to_csv(prior, index=False)
+    ds.to_frame().iloc[100:108][["composition", "shear_modulus", "fracture_toughness"]].to_csv(prior, index=False)
     q = module.propose(measured, goals=GOALS, batch=2, seed=0, prior=str(prior), **FAST)
     assert q.model.calibration_size > 24 and q.summary["prior"] == str(prior)
     assert q.summary["measured_alloys"] == 24  # the prior is no measurement
@@ -186,6 +186,7 @@ def test_the_learner_is_a_real_calibrated_surrogate(proposal):
         ({"goals": ["shear_modulus>=x"]}, TargetError, "goals[0]", "NAME>=V"),
         ({}, TargetError, "goals", "at least one goal"),
         ({"goals": GOALS, "exclude": ["Xx"]}, TargetError, "exclude", "Xx"),
+        ({"goals": GOALS, "min_elements": 0}, UsageError, "min_elements", "min_elements=0"),
     ],
 )
 def test_bad_input_errors_name_the_field(measured, kwargs, error, field, fragment):
