@@ -381,6 +381,7 @@ def propose(
                 f"unknown name {goal.name!r}; valid names: {', '.join(list(properties) + list(DESCRIPTOR_GOALS))}.",
                 field=f"goals[{i}]",
             )
+    n_rows = len(y)
     x, y, groups = _merge(x, y, groups)
     if not properties:
         raise TargetError("no property to learn: name one in goals, an objective, or properties.", field="properties")
@@ -403,7 +404,10 @@ def propose(
         **dict(learner or {}),
     )  # fmt: skip
     rng = np.random.default_rng([int(seed), 28])
-    measured_keys = {row.tobytes() for row in np.round(x * 1000).astype(np.int64)}
+    from hea_zoo.data.datasets import GROUP_DECIMALS
+
+    unit = 10**GROUP_DECIMALS  # the thousandths candidates are printed in
+    measured_keys = {row.tobytes() for row in np.round(x * unit).astype(np.int64)}
     # --- the best measured so far (for EI, the front and the mutation parents)
     measured_desc = table.compute_fractions(x, descriptor_names) if descriptor_names else {}
     meets = _meets(plan, y, measured_desc)
@@ -419,7 +423,8 @@ def propose(
         ok &= pool_rules.satisfied(pool_k)
         cand = _Candidates(pool_x[ok], pool_k[ok], ["pool"] * int(ok.sum()),
                            [pool_formulas[i] for i in np.flatnonzero(ok)])  # fmt: skip
-        cand = cand.filter(_fresh(cand.k, measured_keys, seen))
+        # compared as the measured table is (fractions rounded to GROUP_DECIMALS), not as printed
+        cand = cand.filter(_fresh(np.round(cand.fractions * unit).astype(np.int64), measured_keys, seen))
         if descriptor_names:
             cand = cand.filter(_descriptor_ok(plan, table, cand.k))
     else:
@@ -456,6 +461,7 @@ def propose(
     acq = state.score(final.fractions, picked_scores=scored[picked])
     frame = _frame(final, elements, properties, mean, lower, upper, p_goals, acq, table, descriptor_names, x, pool)
     summary = state.summary(x, elements, len(y))
+    summary["measured_rows"] = int(n_rows)
     summary.update(
         {
             "seconds": round(time.perf_counter() - start, 3),

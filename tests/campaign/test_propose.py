@@ -124,11 +124,16 @@ def test_constraints_and_descriptor_goals_hold_exactly(measured):
 def test_pool_based_campaign_proposes_from_the_pool_only(measured, tmp_path):
     from hea_zoo.campaign import propose
 
+    from hea_zoo.data.composition import parse_formula
+
+    # NbTaTi (thirds: printed 0.334/0.333/0.333) is measured too: compared as measured, not as printed.
+    row = _table(parse_formula("NbTaTi", ELEMENTS)[None].astype(np.float64)).assign(composition="NbTaTi")
+    grown = pd.concat([measured, row], ignore_index=True)
     pool = ["Mo0.25Nb0.25Ta0.25W0.25", "HfNbTaTiZr", "NbTaTiV", "MoNbTaVW", "CrMoNbTaVW", "AlMoNbTaTi",
-            measured["composition"][0]]  # fmt: skip
-    p = propose(measured, goals=GOALS, batch=3, seed=0, pool=pool, **FAST)
-    assert set(p.table["source"]) == {"pool"} and len(p.table) == 3
-    assert set(p.table["formula"]) <= set(pool[:-1])  # never the measured one
+            measured["composition"][0], "NbTaTi"]  # fmt: skip
+    p = propose(grown, goals=GOALS, batch=8, seed=0, pool=pool, min_distance=0.0, **FAST)
+    assert set(p.table["source"]) == {"pool"} and len(p.table) == 6
+    assert set(p.table["formula"]) == set(pool[:-2])  # never a measured one
     path = tmp_path / "pool.csv"
     pd.DataFrame({"composition": ["NbTaTiV", "Nb0.5Xx0.5", "MoW"]}).to_csv(path, index=False)
     with pytest.raises(DataError) as err:
