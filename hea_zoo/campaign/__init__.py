@@ -6,7 +6,9 @@ table alone (docs/CAMPAIGNS.md).
   trained in one compiled step, its trace reused across calls);
 - `hea_zoo.campaign.acquisition`: probability of the goals, expected improvement,
   2-D hypervolume improvement, the spread batch selection;
-- `hea_zoo.campaign.sources`: random, mutation, prior and generator candidates;
+- `hea_zoo.campaign.sources`, `hea_zoo.campaign.generator`: random, mutation, prior and
+  generator candidates;
+- `hea_zoo.campaign.progress`: the summary lines and the progress figure;
 - `hea_zoo.campaign.lab`: the bundled oracle as a simulated lab (`measure`).
 """
 

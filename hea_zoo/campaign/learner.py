@@ -242,7 +242,7 @@ def train_campaign_model(
 
     Raises:
         DataError: a property measured on fewer alloys than a calibrated interval needs
-            (9 at 90 %), or not positive... where it must be.
+            (9 at 90 %, and at least one per fold), field ``data``.
     """
     import keras
 
