@@ -264,3 +264,20 @@ def test_cli_propose_and_oracle_end_to_end(measured, tmp_path, capsys):
     assert err.startswith("target error: --goal: unknown name 'hardness'")
     assert main(["propose", "--data", str(data), "--goal", "shear_modulus>=70", "--out", str(tmp_path)]) == EXIT_USAGE
     assert "--out" in capsys.readouterr().err
+
+
+def test_propose_fields_map_to_flags():
+    """Every field `propose` names in an error has a flag of `hea-zoo propose`."""
+    from hea_zoo.cli import build_parser
+    from hea_zoo.cli import _flag
+
+    fields = ("data", "batch", "pool", "prior", "sources", "min_elements", "goals[1]", "objectives[0]", "properties",
+              "elements", "exclude", "bounds['W']", "max_elements", "min_fraction", "candidates", "seed", "out", "plot")
+    flags = [_flag(f) for f in fields]
+    assert None not in flags
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices["propose"]
+    known = {s for a in sub._actions for s in a.option_strings}
+    for flag in flags:
+        for part in flag.split("/"):
+            assert part.split()[0] in known, flag
