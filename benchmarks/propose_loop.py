@@ -4,6 +4,7 @@ benchmark against peers is `python benchmarks/run.py --only campaign`).
 
     python benchmarks/propose_loop.py --task a --seeds 0-5            # first success per seed
     python benchmarks/propose_loop.py --task a --seeds 0-5 --sources random
+    python benchmarks/propose_loop.py --task a --seeds 0-7 --rounds 3 --learner steps=450
     python benchmarks/propose_loop.py --speed                         # seconds per call
 
 Lab: start from 24 random bundled alloys without oxygen (seeded by 1000 + seed) none of
@@ -144,6 +145,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--sources", default=None, help="comma-separated candidate sources")
     parser.add_argument("--min-distance", type=float, default=None)
+    parser.add_argument("--learner", default=None, metavar="KEY=INT,...",
+                        help="learner overrides, e.g. steps=450 or members=6")  # fmt: skip
     parser.add_argument("--speed", action="store_true")
     args = parser.parse_args(argv)
     import warnings
@@ -155,6 +158,8 @@ def main(argv=None) -> int:
     kwargs = {}
     if args.sources:
         kwargs["sources"] = tuple(args.sources.split(","))
+    if args.learner:
+        kwargs["learner"] = {k: int(v) for k, v in (item.split("=") for item in args.learner.split(","))}
     if args.min_distance is not None:
         kwargs["min_distance"] = args.min_distance
     rows = []
