@@ -6,6 +6,7 @@ benchmark against peers is `python benchmarks/run.py --only campaign`).
     python benchmarks/propose_loop.py --task a --seeds 0-5 --sources random
     python benchmarks/propose_loop.py --task a --seeds 0-7 --rounds 3 --learner steps=450
     python benchmarks/propose_loop.py --speed                         # seconds per call
+    python benchmarks/propose_loop.py --learner-accuracy valence_electrons,atomic_radius
 
 Lab: start from 24 random bundled alloys without oxygen (seeded by 1000 + seed) none of
 which meets the task; each round `propose` 8 alloys over the 21 bundled elements other than
@@ -138,6 +139,37 @@ def speed() -> None:
         print(json.dumps({"cli_rows": 500, "seconds": round(time.perf_counter() - t, 2)}))
 
 
+def learner_accuracy(descriptors: tuple[str, ...] | None) -> None:
+    """Held-out MAPE, 90 % interval coverage and width of the campaign learner on random
+    tables of the bundled alloys without oxygen (3 tables of 24, 2 of 48, 1 of 120; every
+    other alloy judges), one descriptor set."""
+    from hea_zoo.campaign.learner import train_campaign_model
+    from hea_zoo.data.datasets import load_dataset
+
+    ds = load_dataset()
+    o = ds.elements.index("O")
+    rows = np.flatnonzero(ds.compositions[:, o] == 0)
+    cols = [j for j in range(len(ds.elements)) if j != o]
+    x, y = ds.compositions[rows][:, cols], ds.properties[rows]
+    elements = [ds.elements[j] for j in cols]
+    settings = {} if descriptors is None else {"descriptors": descriptors}
+    rng = np.random.default_rng(0)
+    results = []
+    for n in (24, 24, 24, 48, 48, 120):
+        idx = rng.choice(len(x), n, replace=False)
+        model = train_campaign_model(x[idx], y[idx], elements, ds.property_names, seed=0, **settings)
+        rest = np.setdiff1d(np.arange(len(x)), idx)
+        mean, lower, upper = model.predict_interval(x[rest])
+        truth = y[rest]
+        results.append([n, *(np.mean(np.abs(mean - truth) / truth, axis=0) * 100),
+                        *np.mean((truth >= lower) & (truth <= upper), axis=0)])  # fmt: skip
+    r = np.array(results)
+    for n in (24, 48, 120):
+        g_mape, k_mape, g_cov, k_cov = r[r[:, 0] == n, 1:].mean(axis=0)
+        print(json.dumps({"descriptors": descriptors or "default", "rows": n, "G_mape": round(g_mape, 2),
+                          "K_mape": round(k_mape, 2), "G_coverage": round(g_cov, 2), "K_coverage": round(k_cov, 2)}))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="a", choices=sorted(TASKS))
@@ -148,12 +180,19 @@ def main(argv=None) -> int:
     parser.add_argument("--learner", default=None, metavar="KEY=INT,...",
                         help="learner overrides, e.g. steps=450 or members=6")  # fmt: skip
     parser.add_argument("--speed", action="store_true")
+    parser.add_argument("--learner-accuracy", default=None, metavar="DESCRIPTORS",
+                        help="held-out accuracy of the learner with these comma-separated element descriptors "
+                        "('default' for the default)")  # fmt: skip
     args = parser.parse_args(argv)
     import warnings
 
     warnings.filterwarnings("ignore")
     if args.speed:
         speed()
+        return 0
+    if args.learner_accuracy:
+        names = None if args.learner_accuracy == "default" else tuple(args.learner_accuracy.split(","))
+        learner_accuracy(names)
         return 0
     kwargs = {}
     if args.sources:
