@@ -1,24 +1,26 @@
-"""Small campaigns of `hea_zoo.campaign.propose` on the bundled oracle as the lab, and the
-speed of a call: the measurements behind docs/CAMPAIGNS.md (a development loop; the full
-benchmark against peers is `python benchmarks/run.py --only campaign`).
+"""Small campaigns of `hea_zoo.campaign.propose` on the bundled oracle as the lab, the
+speed of a call, and the learner's held-out accuracy: the measurements behind
+docs/CAMPAIGNS.md (a development loop; the benchmark against peers is
+`python benchmarks/run.py --only campaign`).
 
-    python benchmarks/propose_loop.py --task a --seeds 0-5            # first success per seed
-    python benchmarks/propose_loop.py --task a --seeds 0-5 --sources random
-    python benchmarks/propose_loop.py --task a --seeds 0-7 --rounds 3 --learner steps=450
-    python benchmarks/propose_loop.py --speed                         # seconds per call
-    python benchmarks/propose_loop.py --learner-accuracy valence_electrons,atomic_radius
+    python examples/campaign/propose_loop.py campaign task=a seeds=0-7        # first success per seed
+    python examples/campaign/propose_loop.py campaign task=a seeds=0-5 rounds=3 sources=random,mutation
+    python examples/campaign/propose_loop.py campaign task=a seeds=0-7 rounds=3 learner=steps:450
+    python examples/campaign/propose_loop.py speed                           # seconds per call
+    python examples/campaign/propose_loop.py accuracy descriptors=valence_electrons,atomic_radius
 
 Lab: start from 24 random bundled alloys without oxygen (seeded by 1000 + seed) none of
 which meets the task; each round `propose` 8 alloys over the 21 bundled elements other than
 oxygen, "measure" them with the oracle, append them, repeat. Reports the measurements to
 the first success (24 + the position of the first alloy that meets every goal), the
 successes and their distinct systems (elements >= 5 at.%), the best value (task b), and the
-seconds per call in this process (the first call builds the learner's trace).
+seconds per call in this process (the first call builds the learner's trace). Tasks: a
+(G >= 70, K >= 50), a2 (G >= 80, K >= 50), b (maximize K with G >= 60), c (G >= 60,
+K >= 45, density <= 9).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -26,7 +28,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -171,44 +173,35 @@ def learner_accuracy(descriptors: tuple[str, ...] | None) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--task", default="a", choices=sorted(TASKS))
-    parser.add_argument("--seeds", default="0-5")
-    parser.add_argument("--rounds", type=int, default=12)
-    parser.add_argument("--sources", default=None, help="comma-separated candidate sources")
-    parser.add_argument("--min-distance", type=float, default=None)
-    parser.add_argument("--learner", default=None, metavar="KEY=INT,...",
-                        help="learner overrides, e.g. steps=450 or members=6")  # fmt: skip
-    parser.add_argument("--speed", action="store_true")
-    parser.add_argument("--learner-accuracy", default=None, metavar="DESCRIPTORS",
-                        help="held-out accuracy of the learner with these comma-separated element descriptors "
-                        "('default' for the default)")  # fmt: skip
-    args = parser.parse_args(argv)
+    """``MODE KEY=VALUE ...`` (module text); MODE is campaign, speed or accuracy."""
     import warnings
 
     warnings.filterwarnings("ignore")
-    if args.speed:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    mode = argv[0] if argv else "campaign"
+    options = dict(item.split("=", 1) for item in argv[1:])
+    if mode == "speed":
         speed()
         return 0
-    if args.learner_accuracy:
-        names = None if args.learner_accuracy == "default" else tuple(args.learner_accuracy.split(","))
-        learner_accuracy(names)
+    if mode == "accuracy":
+        names = options.get("descriptors", "default")
+        learner_accuracy(None if names == "default" else tuple(names.split(",")))
         return 0
+    task, rounds = options.get("task", "a"), int(options.get("rounds", 12))
     kwargs = {}
-    if args.sources:
-        kwargs["sources"] = tuple(args.sources.split(","))
-    if args.learner:
-        kwargs["learner"] = {k: int(v) for k, v in (item.split("=") for item in args.learner.split(","))}
-    if args.min_distance is not None:
-        kwargs["min_distance"] = args.min_distance
+    if "sources" in options:
+        kwargs["sources"] = tuple(options["sources"].split(","))
+    if "learner" in options:
+        kwargs["learner"] = {k: int(v) for k, v in (item.split(":") for item in options["learner"].split(","))}
+    if "min_distance" in options:
+        kwargs["min_distance"] = float(options["min_distance"])
     rows = []
-    for seed in _seeds(args.seeds):
-        rows.append(campaign(seed, args.task, args.rounds, **kwargs))
+    for seed in _seeds(options.get("seeds", "0-5")):
+        rows.append(campaign(seed, task, rounds, **kwargs))
         print(json.dumps(rows[-1]), flush=True)
     firsts = [r["first_success"] for r in rows]
     found = sorted(f for f in firsts if f is not None)
-    print(json.dumps({"task": args.task, "sources": args.sources, "first_success": firsts,
-                      "found": f"{len(found)}/{len(rows)}",
+    print(json.dumps({"task": task, "options": options, "first_success": firsts, "found": f"{len(found)}/{len(rows)}",
                       "median_first_success": float(np.median([f if f is not None else np.inf for f in firsts])),
                       "median_systems": float(np.median([r["systems"] for r in rows]))}))  # fmt: skip
     return 0
