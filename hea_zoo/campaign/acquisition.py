@@ -68,7 +68,6 @@ def hypervolume_improvement(candidates, front, reference) -> np.ndarray:
     f = np.asarray(front, np.float64).reshape(-1, 2)
     r = np.asarray(reference, np.float64)
     f = f[np.all(f > r, axis=1)]
-    base = hypervolume_2d(f, r)
     if not len(c):
         return np.zeros(0)
     # The candidate's box [r, c] minus the part of it the front dominates already: the
@@ -92,7 +91,6 @@ def hypervolume_improvement(candidates, front, reference) -> np.ndarray:
         clipped = np.minimum(f, [a, b])
         covered = hypervolume_2d(clipped, r)
         out[i] = (a - r[0]) * (b - r[1]) - covered
-    del base
     return np.maximum(out, 0.0)
 
 
