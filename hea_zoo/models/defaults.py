@@ -162,8 +162,8 @@ def build_default_generator(
     if dataset is not None:
         kwargs.update(
             elements=tuple(dataset.elements),
-            condition_names=tuple(dataset.property_names),
-            condition_units=tuple(dataset.property_units),
+            condition_names=tuple(getattr(dataset, "condition_names", dataset.property_names)),
+            condition_units=tuple(getattr(dataset, "condition_units", dataset.property_units)),
             data_fingerprint=getattr(dataset, "source_fingerprint", None),
         )
     kwargs.update(overrides)
@@ -185,6 +185,10 @@ def train_default_generator(
     budget: TrainingBudget | None = None,
 ) -> ConditionalGenerator:
     """Trains a generator with the measured defaults on `dataset.train`.
+
+    The generator is conditioned on the dataset's properties then its settings
+    (`Dataset.conditions`: e.g. yield strength and the test temperature), and trains on the
+    rows that have every property (in a sparse table, the complete rows).
 
     Builds the default model, adapts it on the training split, then fits within the
     model's step budget (`DEFAULT_HYPERPARAMETERS[name]["budget"]`, see
@@ -221,7 +225,12 @@ def train_default_generator(
         name, dataset, seed=seed, steps_per_execution=STEPS_PER_EXECUTION
     )
     train = dataset.train
-    x, c = model.check_pair(train.compositions, train.properties, "training data")
+    # Generators are conditioned on the properties and the settings (`Dataset.conditions`),
+    # and learn from the rows that have every property (a condition cannot be missing).
+    conditions = train.conditions if getattr(train, "setting_names", ()) else train.properties
+    complete = np.all(np.isfinite(conditions), axis=1)
+    x, c = model.check_pair(train.compositions[complete], conditions[complete], "training data")
+    model.training_rows = int(complete.sum())
     start = time.perf_counter()
     model.adapt(x, c)
     fit_with_budget(
@@ -295,6 +304,13 @@ def train_default_surrogate(
             valence-electron count and atomic radius when the element table covers the
             dataset's elements, fractions only otherwise).
 
+    Sparse tables (NaN where a row lacks a property) train on every row with the masked
+    loss (`Surrogate.compute_losses`), and each property is calibrated on the rows that
+    have it; `model.property_counts` records, per property, the training alloys that
+    taught it. The dataset's settings (`Dataset.setting_names`) are inputs of the model.
+    Properties that cannot be negative (`calibration.nonnegative_properties`) have their
+    predictions and interval ends clipped at 0.
+
     Returns:
         The trained surrogate; `model.training_seconds` holds the training time
         (calibration included).
@@ -318,13 +334,20 @@ def train_default_surrogate(
     budget = SURROGATE_DEFAULTS["budget"] if budget is None else budget
     dataset.check_learnable()
     train = dataset.train
+    finite = dataset.properties[np.isfinite(dataset.properties)]
+    setting_names = tuple(getattr(dataset, "setting_names", ()) or ())
     settings = {
         "n_members": SURROGATE_DEFAULTS["n_members"],
         "hidden_units": SURROGATE_DEFAULTS["hidden_units"],
         "activation": SURROGATE_DEFAULTS[
             "large_table_activation" if len(train) > budget.early_stopping_rows else "activation"
         ],
-        "log_targets": bool(np.all(dataset.properties > 0)),
+        "log_targets": bool(np.all(finite > 0)),
+        "nonnegative": calibration.nonnegative_properties(
+            dataset.property_names, dataset.property_units, train.properties
+        ),
+        "settings": setting_names,
+        "setting_units": tuple(getattr(dataset, "setting_units", ()) or ()),
         "elements": dataset.elements,
         "property_names": dataset.property_names,
         "property_units": dataset.property_units,
@@ -336,10 +359,13 @@ def train_default_surrogate(
     fit = {"epochs": epochs, "budget": budget, "seed": seed}
     keras.utils.set_random_seed(seed)
     model = Surrogate(**settings)
-    x, y = model.check_data(train.compositions, train.properties)
+    x, y = model.check_data(train.compositions, train.properties,
+                            settings=train.settings if setting_names else None)  # fmt: skip
     groups = getattr(train, "groups", None)
     groups = np.arange(len(x)) if groups is None else np.asarray(groups)
-    n_groups = len(np.unique(groups))
+    # In a sparse table each property is calibrated on the alloys that have it: the
+    # scarcest property decides whether there are enough.
+    n_groups = min(len(np.unique(groups[np.isfinite(y[:, j])])) for j in range(y.shape[1]))
     needed = calibration.min_calibration_size(coverage)
     folds = 0
     if calibration_fraction > 0:
@@ -383,16 +409,22 @@ def train_default_surrogate(
             fit_index, cal_index = group_split(groups, calibration_fraction, seed + 1)
         _fit_surrogate(model, x[fit_index], y[fit_index], verbose, "surrogate", **fit)
         if len(cal_index):
-            model.calibrate(x[cal_index], y[cal_index])
+            n_el = len(model.elements)
+            model.calibrate(x[cal_index, :n_el], y[cal_index],
+                            settings=x[cal_index, n_el:] if setting_names else None)  # fmt: skip
     model.training_seconds = time.perf_counter() - start
+    model.property_counts = {
+        name: int(len(np.unique(groups[np.isfinite(y[:, j])]))) for j, name in enumerate(model.property_names)
+    }
     return model
 
 
 def _members_moments(model: Surrogate, x) -> tuple[np.ndarray, np.ndarray]:
-    """Ensemble mean and spread, computed eagerly (a compiled function per fold model would
-    be retraced, and warned about, each time)."""
+    """Ensemble mean (bounded as the model's predictions are) and spread, computed eagerly
+    (a compiled function per fold model would be retraced, and warned about, each time)."""
     members = keras.ops.convert_to_numpy(model.member_outputs(x)).astype(np.float64)
-    return members.mean(axis=0), members.std(axis=0)
+    mean = keras.ops.convert_to_numpy(model._bound(members.mean(axis=0))).astype(np.float64)
+    return mean, members.std(axis=0)
 
 
 def _spread_unit(model: Surrogate, x) -> np.ndarray:
