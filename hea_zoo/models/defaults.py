@@ -166,6 +166,8 @@ def build_default_generator(
             condition_units=tuple(getattr(dataset, "condition_units", dataset.property_units)),
             data_fingerprint=getattr(dataset, "source_fingerprint", None),
         )
+        if getattr(dataset, "setting_names", ()):
+            kwargs["setting_names"] = tuple(dataset.setting_names)
     kwargs.update(overrides)
     model = cls(seed=seed, **kwargs)
     lr = spec["learning_rate"]
