@@ -121,6 +121,9 @@ SURROGATE_DEFAULTS: dict[str, Any] = {
     # members resolve the oracle's sharp ductility thresholds (docs/HYPERPARAMETERS.md).
     "activation": "silu",
     "large_table_activation": "relu",
+    # Small tables (fewer training alloys than "max_alloys"): these replace the values above
+    # (docs/MPEA.md, "Small tables": measured against a random forest on MPEA).
+    "small_table": {"max_alloys": 250, "output_margin": 0.0, "hidden_units": (64, 64), "weight_decay": 0.1},
 }
 """The surrogate's: ensemble size and member widths, the Adam learning rate, epochs and
 batch on a small table, the step budget, and the members' activation on small and large
@@ -317,6 +320,7 @@ def train_default_surrogate(
         The trained surrogate; `model.training_seconds` holds the training time
         (calibration included).
     """
+    user_epochs = epochs
     epochs = SURROGATE_DEFAULTS["epochs"] if epochs is None else validation.check_epochs(epochs)
     coverage = calibration._check_coverage(coverage)
     calibration_fraction = validation.nonnegative_number(calibration_fraction, "calibration_fraction")
@@ -338,9 +342,16 @@ def train_default_surrogate(
     train = dataset.train
     finite = dataset.properties[np.isfinite(dataset.properties)]
     setting_names = tuple(getattr(dataset, "setting_names", ()) or ())
+    small = dict(SURROGATE_DEFAULTS.get("small_table") or {})
+    n_train_alloys = len(np.unique(train.groups)) if getattr(train, "groups", None) is not None else len(train)
+    if n_train_alloys >= small.pop("max_alloys", 0):
+        small = {}
+    recipe = {**SURROGATE_DEFAULTS, **small}
+    if user_epochs is None:
+        epochs = recipe["epochs"]
     settings = {
-        "n_members": SURROGATE_DEFAULTS["n_members"],
-        "hidden_units": SURROGATE_DEFAULTS["hidden_units"],
+        "n_members": recipe["n_members"],
+        "hidden_units": recipe["hidden_units"],
         "activation": SURROGATE_DEFAULTS[
             "large_table_activation" if len(train) > budget.early_stopping_rows else "activation"
         ],
@@ -350,6 +361,7 @@ def train_default_surrogate(
         ),
         "settings": setting_names,
         "setting_units": tuple(getattr(dataset, "setting_units", ()) or ()),
+        "output_margin": recipe.get("output_margin"),
         "elements": dataset.elements,
         "property_names": dataset.property_names,
         "property_units": dataset.property_units,
@@ -358,7 +370,8 @@ def train_default_surrogate(
         "coverage": coverage,
         "descriptors": resolve_descriptors(descriptors, dataset.elements),
     }
-    fit = {"epochs": epochs, "budget": budget, "seed": seed}
+    fit = {"epochs": epochs, "budget": budget, "seed": seed, "learning_rate": recipe["learning_rate"],
+           "weight_decay": recipe.get("weight_decay")}  # fmt: skip
     keras.utils.set_random_seed(seed)
     model = Surrogate(**settings)
     x, y = model.check_data(train.compositions, train.properties,
@@ -435,15 +448,15 @@ def _spread_unit(model: Surrogate, x) -> np.ndarray:
     return np.maximum(np.median(_members_moments(model, x)[1], axis=0), 1e-12)
 
 
-def _fit_surrogate(model: Surrogate, x, y, verbose, label: str, epochs: int, budget: TrainingBudget, seed: int) -> None:
+def _fit_surrogate(model: Surrogate, x, y, verbose, label: str, epochs: int, budget: TrainingBudget, seed: int,
+                   learning_rate: float = SURROGATE_DEFAULTS["learning_rate"], weight_decay: float | None = None) -> None:  # fmt: skip
     """Adapts, compiles and fits `model` on (x, y) with the default batch within `budget`."""
     from hea_zoo.progress import fit_arguments
 
     model.adapt(x, y)
-    model.compile(
-        optimizer=keras.optimizers.Adam(SURROGATE_DEFAULTS["learning_rate"]),
-        steps_per_execution=STEPS_PER_EXECUTION,
-    )
+    optimizer = (keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay) if weight_decay
+                 else keras.optimizers.Adam(learning_rate))  # fmt: skip
+    model.compile(optimizer=optimizer, steps_per_execution=STEPS_PER_EXECUTION)
     fit_with_budget(
         model,
         x,

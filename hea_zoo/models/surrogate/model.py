@@ -60,6 +60,11 @@ class Surrogate(ZooModel):
             (``settings=``: an (N, S) array or a mapping name -> value for every row); a
             model without settings is called with compositions only, as before.
         setting_units: their units.
+        output_margin: None (default), or a margin m >= 0: each member's standardized
+            output is clipped to the training targets' range widened by m standard
+            deviations on each side (`adapt` records the range), so that a member cannot
+            extrapolate to absurd values where a small table has no alloy (an unseen
+            element); the small-table recipe (`hea_zoo.models.SURROGATE_DEFAULTS`) sets it.
         nonnegative: per property, True when it cannot be negative (strength, hardness,
             modulus, density, elongation...): its prediction and interval ends are clipped
             at 0 (`hea_zoo.models.calibration.nonnegative_properties` is the rule the
@@ -108,6 +113,7 @@ class Surrogate(ZooModel):
         settings: Sequence[str] = (),
         setting_units: Sequence[str] | None = None,
         nonnegative: Sequence[bool] | None = None,
+        output_margin: float | None = None,
         **kwargs,
     ):
         super().__init__(loss_names=("loss", "mae"), **kwargs)
@@ -151,6 +157,7 @@ class Surrogate(ZooModel):
         self.nonnegative = tuple(bool(v) for v in nonnegative)
         if len(self.nonnegative) != len(self.property_names):
             raise UsageError("Expected one nonnegative flag per property.", field="nonnegative")
+        self.output_margin = None if output_margin is None else validation.nonnegative_number(output_margin, "output_margin")
         n_props = len(self.property_names)
         # === Layers: all members in one stack of EnsembleDense layers ===
         self.ensemble_layers = [
@@ -188,6 +195,10 @@ class Surrogate(ZooModel):
         if self.settings:
             self.setting_mean = state((len(self.settings),), "zeros", "setting_mean")
             self.setting_std = state((len(self.settings),), "ones", "setting_std")
+        # The standardized training targets' range (set by adapt), when outputs are clipped to it
+        if self.output_margin is not None:
+            self.output_low = state((n_props,), keras.initializers.Constant(-1e6), "output_low")
+            self.output_high = state((n_props,), keras.initializers.Constant(1e6), "output_high")
         self.built = True
 
     def default_optimizer(self) -> keras.optimizers.Optimizer:
@@ -308,6 +319,8 @@ class Surrogate(ZooModel):
         h = self._inputs(x)
         for layer in self.ensemble_layers:
             h = layer(h, training=training)
+        if self.output_margin is not None:
+            h = tf.minimum(tf.maximum(h, self.output_low), self.output_high)
         return h  # (members, batch, P), standardized
 
     def member_outputs(self, compositions) -> tf.Tensor:
@@ -386,6 +399,10 @@ class Surrogate(ZooModel):
             raise DataError(f"no training row has a value for {missing}: nothing to learn.", field="properties")
         self.target_mean.assign(np.nanmean(t, axis=0).astype("float32"))
         self.target_std.assign(np.maximum(np.nanstd(t, axis=0), 1e-6).astype("float32"))
+        if self.output_margin is not None:
+            z = (t - np.nanmean(t, axis=0)) / np.maximum(np.nanstd(t, axis=0), 1e-6)
+            self.output_low.assign((np.nanmin(z, axis=0) - self.output_margin).astype("float32"))
+            self.output_high.assign((np.nanmax(z, axis=0) + self.output_margin).astype("float32"))
         if self.settings:
             v = x[:, len(self.elements) :].astype(np.float64)
             self.setting_mean.assign(v.mean(axis=0).astype("float32"))
@@ -604,6 +621,8 @@ class Surrogate(ZooModel):
             config.update({"settings": list(self.settings), "setting_units": list(self.setting_units)})
         if self.nonnegative != (self.log_targets,) * len(self.property_names):
             config["nonnegative"] = list(self.nonnegative)
+        if self.output_margin is not None:
+            config["output_margin"] = self.output_margin
         return config
 
     @classmethod
