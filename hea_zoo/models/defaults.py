@@ -123,7 +123,8 @@ SURROGATE_DEFAULTS: dict[str, Any] = {
     "large_table_activation": "relu",
     # Small tables (fewer training alloys than "max_alloys"): these replace the values above
     # (docs/MPEA.md, "Small tables": measured against a random forest on MPEA).
-    "small_table": {"max_alloys": 250, "output_margin": 0.0, "hidden_units": (64, 64), "weight_decay": 0.1},
+    "small_table": {"max_alloys": 250, "output_margin": 0.0, "hidden_units": (64, 64), "weight_decay": 0.1,
+                    "kernel_weight": 1.0},
 }
 """The surrogate's: ensemble size and member widths, the Adam learning rate, epochs and
 batch on a small table, the step budget, and the members' activation on small and large
@@ -362,6 +363,8 @@ def train_default_surrogate(
         "settings": setting_names,
         "setting_units": tuple(getattr(dataset, "setting_units", ()) or ()),
         "output_margin": recipe.get("output_margin"),
+        "kernel_rows": len(train) if recipe.get("kernel_weight") else 0,
+        "kernel_weight": recipe.get("kernel_weight") or 0.5,
         "elements": dataset.elements,
         "property_names": dataset.property_names,
         "property_units": dataset.property_units,
@@ -454,6 +457,7 @@ def _fit_surrogate(model: Surrogate, x, y, verbose, label: str, epochs: int, bud
     from hea_zoo.progress import fit_arguments
 
     model.adapt(x, y)
+    model.kernel_choice = None
     optimizer = (keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay) if weight_decay
                  else keras.optimizers.Adam(learning_rate))  # fmt: skip
     model.compile(optimizer=optimizer, steps_per_execution=STEPS_PER_EXECUTION)
@@ -468,3 +472,5 @@ def _fit_surrogate(model: Surrogate, x, y, verbose, label: str, epochs: int, bud
         seed=seed,
         **fit_arguments(verbose, label),
     )
+    if model.kernel_rows:  # the small-table recipe: a kernel ridge regression joins the members
+        model.kernel_choice = model.fit_kernel(x, y)

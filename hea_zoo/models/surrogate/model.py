@@ -16,6 +16,15 @@ from hea_zoo.models.base import ZooModel
 from hea_zoo.models.surrogate.descriptors import descriptor_features, descriptor_table, resolve_descriptors
 from hea_zoo.models.surrogate.layers import EnsembleDense
 
+KERNEL_LENGTHS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5, 0.8)
+"""Length scales (in atomic fraction, L2) the kernel ridge regression chooses among."""
+
+KERNEL_RIDGES: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0)
+"""Ridges (on standardized targets) the kernel ridge regression chooses among."""
+
+KERNEL_SETTING_SCALE = 0.25
+"""A setting's standard deviation counts as this much composition distance in the kernel."""
+
 SURROGATE_MODEL_VERSION = "3"
 """Layout of saved surrogates. "1" (hea_zoo 0.1.0): one network per member; "2": one
 vectorized ensemble (`EnsembleDense` layers), with the interval weights
@@ -65,6 +74,17 @@ class Surrogate(ZooModel):
             deviations on each side (`adapt` records the range), so that a member cannot
             extrapolate to absurd values where a small table has no alloy (an unseen
             element); the small-table recipe (`hea_zoo.models.SURROGATE_DEFAULTS`) sets it.
+        kernel_rows: 0 (default), or the capacity of a kernel ridge regression that joins
+            the members (the small-table recipe): a Gaussian-kernel ridge regression on
+            the fractions (and the standardized settings, scaled by `KERNEL_SETTING_SCALE`)
+            fitted in closed form by `fit_kernel` after the members train (length scale and
+            ridge per property by leave-one-out error); it reverts to the training mean far
+            from every training alloy, as a random forest does, where the networks would
+            extrapolate. Each member's standardized output becomes ``member +
+            kernel_weight * (kernel - mean of the members)``: the ensemble mean moves to
+            ``(1 - kernel_weight) * members' mean + kernel_weight * kernel`` and the
+            members' spread (the uncertainty the intervals scale) is kept.
+        kernel_weight: the kernel's share of the ensemble mean (0.5; the small-table recipe: 1).
         nonnegative: per property, True when it cannot be negative (strength, hardness,
             modulus, density, elongation...): its prediction and interval ends are clipped
             at 0 (`hea_zoo.models.calibration.nonnegative_properties` is the rule the
@@ -114,6 +134,8 @@ class Surrogate(ZooModel):
         setting_units: Sequence[str] | None = None,
         nonnegative: Sequence[bool] | None = None,
         output_margin: float | None = None,
+        kernel_rows: int = 0,
+        kernel_weight: float = 0.5,
         **kwargs,
     ):
         super().__init__(loss_names=("loss", "mae"), **kwargs)
@@ -158,6 +180,10 @@ class Surrogate(ZooModel):
         if len(self.nonnegative) != len(self.property_names):
             raise UsageError("Expected one nonnegative flag per property.", field="nonnegative")
         self.output_margin = None if output_margin is None else validation.nonnegative_number(output_margin, "output_margin")
+        self.kernel_rows = validation.nonnegative_int(kernel_rows, "kernel_rows")
+        self.kernel_weight = float(kernel_weight)
+        if not 0.0 <= self.kernel_weight <= 1.0:
+            raise UsageError(f"must be in [0, 1]. Received: kernel_weight={kernel_weight}", field="kernel_weight")
         n_props = len(self.property_names)
         # === Layers: all members in one stack of EnsembleDense layers ===
         self.ensemble_layers = [
@@ -199,6 +225,12 @@ class Surrogate(ZooModel):
         if self.output_margin is not None:
             self.output_low = state((n_props,), keras.initializers.Constant(-1e6), "output_low")
             self.output_high = state((n_props,), keras.initializers.Constant(1e6), "output_high")
+        # The kernel ridge regression that joins the members (set by fit_kernel; 0 until then)
+        if self.kernel_rows:
+            width_k = len(self.elements) + len(self.settings)
+            self.kernel_x = state((self.kernel_rows, width_k), "zeros", "kernel_x")
+            self.kernel_alpha = state((self.kernel_rows, n_props), "zeros", "kernel_alpha")
+            self.kernel_gamma = state((n_props,), "ones", "kernel_gamma")
         self.built = True
 
     def default_optimizer(self) -> keras.optimizers.Optimizer:
@@ -300,6 +332,64 @@ class Surrogate(ZooModel):
             parts.append((x[:, n_el:] - self.setting_mean) / self.setting_std)
         return tf.concat(parts, axis=-1)
 
+    def _kernel_features(self, x) -> tf.Tensor:
+        """The kernel's inputs: the fractions, then the standardized settings scaled by
+        `KERNEL_SETTING_SCALE`."""
+        x = tf.cast(x, tf.float32)
+        if not self.settings:
+            return x
+        n_el = len(self.elements)
+        settings = (x[:, n_el:] - self.setting_mean) / self.setting_std * KERNEL_SETTING_SCALE
+        return tf.concat([x[:, :n_el], settings], axis=-1)
+
+    def _kernel(self, x) -> tf.Tensor:
+        """(batch, P) the kernel ridge regression's standardized prediction."""
+        f = self._kernel_features(x)
+        d2 = (tf.reduce_sum(tf.square(f), -1, keepdims=True) - 2.0 * tf.matmul(f, self.kernel_x, transpose_b=True)
+              + tf.reduce_sum(tf.square(self.kernel_x), -1)[None])  # (batch, rows)  # fmt: skip
+        k = tf.exp(-tf.maximum(d2, 0.0)[None] * self.kernel_gamma[:, None, None])  # (P, batch, rows)
+        return tf.transpose(tf.reduce_sum(k * tf.transpose(self.kernel_alpha)[:, None, :], axis=-1))
+
+    def fit_kernel(self, compositions, properties, settings=None) -> dict[str, tuple[float, float]]:
+        """Fits the kernel ridge regression (`kernel_rows` > 0) on training rows, in closed
+        form: per property, on the rows that have it, the length scale and ridge of least
+        leave-one-out error on the standardized targets (grids `KERNEL_LENGTHS`,
+        `KERNEL_RIDGES`). Returns ``{property: (length, ridge)}``."""
+        if not self.kernel_rows:
+            raise UsageError("this Surrogate has no kernel (kernel_rows=0).", field="kernel_rows")
+        x = self.join_inputs(compositions, settings)
+        y = validation.check_properties(properties, x.shape[0], self.property_names, allow_missing=True)
+        if x.shape[0] > self.kernel_rows:
+            raise UsageError(f"{x.shape[0]} rows exceed the kernel's {self.kernel_rows}.", field="kernel_rows")
+        f = keras.ops.convert_to_numpy(self._kernel_features(x)).astype(np.float64)
+        t = np.log(np.where(np.isfinite(y), y, 1.0)) if self.log_targets else y.astype(np.float64)
+        z = (t - self.target_mean.numpy()) / self.target_std.numpy()
+        d2 = np.maximum(((f[:, None, :] - f[None, :, :]) ** 2).sum(-1), 0.0)
+        alpha = np.zeros((self.kernel_rows, len(self.property_names)))
+        gamma = np.ones(len(self.property_names))
+        chosen = {}
+        for j, name in enumerate(self.property_names):
+            has = np.flatnonzero(np.isfinite(y[:, j]))
+            best = None
+            for length in KERNEL_LENGTHS:
+                k = np.exp(-d2[np.ix_(has, has)] / (2.0 * length**2))
+                for ridge in KERNEL_RIDGES:
+                    inverse = np.linalg.inv(k + ridge * np.eye(len(has)))
+                    a = inverse @ z[has, j]
+                    loo = float(np.mean((a / np.diag(inverse)) ** 2))
+                    if best is None or loo < best[0]:
+                        best = (loo, length, ridge, a)
+            _, length, ridge, a = best
+            alpha[has, j] = a
+            gamma[j] = 1.0 / (2.0 * length**2)
+            chosen[name] = (length, ridge)
+        features = np.zeros((self.kernel_rows, f.shape[1]))
+        features[: len(f)] = f
+        self.kernel_x.assign(features.astype("float32"))
+        self.kernel_alpha.assign(alpha.astype("float32"))
+        self.kernel_gamma.assign(gamma.astype("float32"))
+        return chosen
+
     def _bound(self, values):
         """Values of properties that cannot be negative, clipped at 0 (`nonnegative`)."""
         if not any(self.nonnegative) or self.log_targets:  # log targets: positive already
@@ -319,6 +409,9 @@ class Surrogate(ZooModel):
         h = self._inputs(x)
         for layer in self.ensemble_layers:
             h = layer(h, training=training)
+        if self.kernel_rows and not training:
+            # The ensemble mean moves towards the kernel's; the members' spread is kept.
+            h = h + self.kernel_weight * (self._kernel(x)[None] - tf.reduce_mean(h, axis=0, keepdims=True))
         if self.output_margin is not None:
             h = tf.minimum(tf.maximum(h, self.output_low), self.output_high)
         return h  # (members, batch, P), standardized
@@ -623,6 +716,8 @@ class Surrogate(ZooModel):
             config["nonnegative"] = list(self.nonnegative)
         if self.output_margin is not None:
             config["output_margin"] = self.output_margin
+        if self.kernel_rows:
+            config.update({"kernel_rows": self.kernel_rows, "kernel_weight": self.kernel_weight})
         return config
 
     @classmethod
