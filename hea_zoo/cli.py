@@ -479,7 +479,8 @@ def cmd_train(args) -> int:
                 if "interval_coverage" in s
                 else ", no calibrated interval"
             )
-            print(f"held-out {name} ({s['n']} alloys): R2 {s['r2']:.4f}, MAPE {s['mape']:.2f} %, MAE {s['mae']:.4g}{interval}")
+            print(f"held-out {name}: R2 {s['r2']:.4f}, MAPE {s['mape']:.2f} %, MAE {s['mae']:.4g}{interval}; "
+                  f"{s['n']} rows")  # fmt: skip
         print(_surrogate_inputs(model, data.elements))
         if model.is_calibrated:
             from hea_zoo.models.calibration import calibration_method
