@@ -1,19 +1,20 @@
 """Small measured tables: the default surrogate against a random forest, on group splits.
 
-    python benchmarks/small_tables.py [--properties youngs_modulus_exp,elongation] [--splits 5]
-    python benchmarks/small_tables.py --properties yield_strength --settings test_temperature --test-type compression
+    python benchmarks/run.py --only small_tables [--small_splits 5] [--small_properties youngs_modulus_exp,elongation]
+
+`compare(properties, splits, settings=("test_temperature",), test_type="compression")` runs
+the same comparison with settings as inputs of both models.
 
 For each MPEA property (room temperature, both test types, repeats merged by median), the
 table is split by composition group (`load_dataset(..., seed=s)`, a fifth held out) for
 seeds 0 .. splits-1; on each split the default surrogate (`train_default_surrogate`) and a
 scikit-learn ``RandomForestRegressor(n_estimators=500)`` on the atomic fractions are trained
 on the training alloys and scored (R²) on the held-out ones. scikit-learn is a bench-only
-dependency (`pip install -e .[bench]`). Prints one Markdown row per property.
+dependency (`pip install -e .[bench]`).
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
 
@@ -25,7 +26,7 @@ def r2(y, p):
     return 1.0 - float(np.sum((y - p) ** 2)) / float(np.sum((y - y.mean()) ** 2))
 
 
-def run(properties, splits, epochs=None, settings=(), test_type=None):
+def compare(properties, splits, epochs=None, settings=(), test_type=None):
     import hea_zoo
     from hea_zoo.models import train_default_surrogate
     from sklearn.ensemble import RandomForestRegressor
@@ -59,28 +60,24 @@ def run(properties, splits, epochs=None, settings=(), test_type=None):
     return rows
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--properties", default="youngs_modulus_exp,elongation")
-    parser.add_argument("--splits", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--settings", default="", help="comma-separated settings (test_temperature): inputs of both models")
-    parser.add_argument("--test-type", default=None, choices=("compression", "tension"))
-    parser.add_argument("--small", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a value of the small-table recipe (SURROGATE_DEFAULTS['small_table'])")
-    args = parser.parse_args()
-    if args.small:
-        import ast
-
-        from hea_zoo.models.defaults import SURROGATE_DEFAULTS
-
-        for item in args.small:
-            key, _, value = item.partition("=")
-            SURROGATE_DEFAULTS["small_table"][key] = ast.literal_eval(value)
-        print("small-table recipe:", SURROGATE_DEFAULTS["small_table"])
-    run([p.strip() for p in args.properties.split(",") if p.strip()], args.splits, args.epochs,
-        [s.strip() for s in args.settings.split(",") if s.strip()], args.test_type)
+def run(settings, context) -> dict:
+    """`python benchmarks/run.py --only small_tables`."""
+    rows = compare(list(settings.small_properties), int(settings.small_splits), settings.small_epochs)
+    keys = ("property", "alloys", "surrogate_r2_mean", "surrogate_r2_sd", "forest_r2_mean", "forest_r2_sd", "seconds")
+    return {"rows": [dict(zip(keys, [r[0], int(r[1]), *(round(float(v), 4) for v in r[2:])])) for r in rows]}
 
 
-if __name__ == "__main__":
-    main()
+def markdown(record: dict) -> str:
+    lines = [
+        "# Small tables: the default surrogate against a random forest",
+        "",
+        f"Command: `{record['command']}` ({record['date']}, {record['seconds']:.0f} s). MPEA, room temperature, "
+        f"group splits seeded 0..{record['settings']['small_splits'] - 1}, mean R² ± sd on the held-out alloys.",
+        "",
+        "| property | alloys | hea_zoo surrogate R² | RandomForest(500), fractions R² | surrogate training s |",
+        "|---|---|---|---|---|",
+    ]
+    for r in record["rows"]:
+        lines.append(f"| {r['property']} | {r['alloys']} | {r['surrogate_r2_mean']:.2f} ± {r['surrogate_r2_sd']:.2f} | "
+                     f"{r['forest_r2_mean']:.2f} ± {r['forest_r2_sd']:.2f} | {r['seconds']:.1f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
