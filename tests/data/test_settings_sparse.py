@@ -88,3 +88,12 @@ def test_a_row_without_any_property_or_setting_is_still_an_error_in_a_users_tabl
     frame.loc[0, "T"] = np.nan
     with pytest.raises(DataError, match="missing setting value for T"):
         load_dataset(frame, "alloy", properties=["ys", "hv"], settings=["T"], verbose=False)
+
+
+def test_cli_design_setting_for_models_without_settings_names_the_flag(capsys):
+    assert main(["design", "-G", "40", "-K", "40", "-n", "2", "--candidates", "100", "--seed", "0",
+                 "--setting", "test_temperature=1000"]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert err == "usage error: --setting: the model takes no measurement settings; unknown ['test_temperature']."
+    assert main(["design", "-G", "40", "-K", "40", "--setting", "test_temperature"]) == 2
+    assert "--setting: expects NAME=VALUE" in capsys.readouterr().err
