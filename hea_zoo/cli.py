@@ -424,13 +424,16 @@ def cmd_dataset(args) -> int:
           f"({' '.join(data.elements)}), train {len(data.train_index)} / test {len(data.test_index)} "
           f"(split by composition)")  # fmt: skip
     counts = data.property_counts()
-    columns = [(n, u, data.properties[:, j], "") for j, (n, u) in enumerate(zip(data.property_names, data.property_units))]
-    columns += [(n, u, data.settings[:, j], " (setting)") for j, (n, u) in enumerate(zip(data.setting_names, data.setting_units))]
+    columns = [(n, u, data.properties[:, j], "")
+               for j, (n, u) in enumerate(zip(data.property_names, data.property_units))]
+    columns += [(n, u, data.settings[:, j], " (setting)")
+                for j, (n, u) in enumerate(zip(data.setting_names, data.setting_units))]
     for name, unit, v, what in columns:
         v = v[np.isfinite(v)]
         unit = f" [{unit}]" if unit else ""
         sparse = f" ({counts[name][0]} alloys have it)" if name in counts and counts[name][1] < len(data) else ""
-        print(f"  {name}{unit}{what}: min {v.min():.4g}, median {float(sorted(v)[len(v) // 2]):.4g}, max {v.max():.4g}{sparse}")
+        median = float(sorted(v)[len(v) // 2])
+        print(f"  {name}{unit}{what}: min {v.min():.4g}, median {median:.4g}, max {v.max():.4g}{sparse}")
     import pandas as pd
 
     with pd.option_context("display.width", 120, "display.max_columns", 10):
@@ -575,7 +578,9 @@ def cmd_evaluate(args) -> int:
     except HeaZooError as err:
         raise _library_error("evaluate", err) from None
     steps("writing the report and figures")
-    scores = surrogate.score(data.test.compositions, data.test.properties, settings=data.test.settings if data.setting_names else None) if len(data.test_index) else None
+    test_settings = data.test.settings if data.setting_names else None
+    scores = (surrogate.score(data.test.compositions, data.test.properties, settings=test_settings)
+              if len(data.test_index) else None)  # fmt: skip
     path = report.write_report({name: evaluation}, args.out, dataset=data, surrogate_scores=scores)
     summary = evaluation.summary()
     print(f"evaluated {name} in {time.perf_counter() - start:.1f} s; report: {path}")

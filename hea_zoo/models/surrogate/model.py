@@ -179,7 +179,9 @@ class Surrogate(ZooModel):
         self.nonnegative = tuple(bool(v) for v in nonnegative)
         if len(self.nonnegative) != len(self.property_names):
             raise UsageError("Expected one nonnegative flag per property.", field="nonnegative")
-        self.output_margin = None if output_margin is None else validation.nonnegative_number(output_margin, "output_margin")
+        self.output_margin = (
+            None if output_margin is None else validation.nonnegative_number(output_margin, "output_margin")
+        )
         self.kernel_rows = validation.nonnegative_int(kernel_rows, "kernel_rows")
         self.kernel_weight = float(kernel_weight)
         if not 0.0 <= self.kernel_weight <= 1.0:
@@ -507,7 +509,9 @@ class Surrogate(ZooModel):
             self.feature_std.assign(np.maximum(f.std(axis=0), 1e-6).astype("float32"))
         self._adapted = True
 
-    def predict_with_uncertainty(self, compositions, batch_size: int = 65536, settings=None) -> tuple[np.ndarray, np.ndarray]:
+    def predict_with_uncertainty(
+        self, compositions, batch_size: int = 65536, settings=None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Ensemble mean and standard deviation, each (N, P) in physical units (the mean
         clipped at 0 for a property that cannot be negative, `nonnegative`).
 

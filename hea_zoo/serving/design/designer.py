@@ -135,7 +135,8 @@ class Designer:
         if not isinstance(self.metadata["latent_dim"], int) or self.metadata["latent_dim"] < 1:
             raise MetadataError(f"{self.generator_path}: metadata key 'latent_dim' is not a positive integer.")
         settings = self.metadata.get("setting_names") or []
-        if not isinstance(settings, list) or self.metadata["condition_names"][len(self.metadata["condition_names"]) - len(settings):] != settings:
+        names = self.metadata["condition_names"]
+        if not isinstance(settings, list) or names[len(names) - len(settings) :] != settings:
             raise MetadataError(f"{self.generator_path}: metadata key 'setting_names' is not the last condition names.")
         self.generator_settings: list[str] = list(settings)
         self.surrogate_settings: list[str] = []
@@ -387,7 +388,8 @@ class Designer:
         feeds = {}
         if self.surrogate_settings:  # the surrogate's settings input: the request's fixed values
             fixed = np.asarray([[self._setting_values[k] for k in self.surrogate_settings]], dtype=np.float32)
-            feeds = {"settings": np.ascontiguousarray(np.broadcast_to(fixed, (min(x.shape[0], _JUDGE_BATCH), fixed.shape[1])))}
+            rows = min(x.shape[0], _JUDGE_BATCH)
+            feeds = {"settings": np.ascontiguousarray(np.broadcast_to(fixed, (rows, fixed.shape[1])))}
         parts = [self._surrogate.run(self._judge_outputs, {"composition": x[a : a + _JUDGE_BATCH],
                                                            **{k: v[: len(x[a : a + _JUDGE_BATCH])] for k, v in feeds.items()}})
                  for a in range(0, x.shape[0], _JUDGE_BATCH)]  # fmt: skip
