@@ -133,6 +133,10 @@ class Settings:
     )
     descriptor_seeds: tuple[int, ...] = (0, 1, 2)
     descriptor_epochs: int | None = None
+    # ---- small_tables
+    small_properties: tuple[str, ...] = ("youngs_modulus_exp", "elongation")
+    small_splits: int = 5
+    small_epochs: int | None = None
     # ---- training_scale
     training_sizes: tuple[str, ...] = ("bundled", "10000", "100000")
     training_models: tuple[str, ...] = ("mlp", "surrogate", *GENERATORS)
@@ -251,6 +255,9 @@ class Settings:
             descriptor_sets=("valence_electrons",),
             descriptor_seeds=(0,),
             descriptor_epochs=1,
+            small_properties=("youngs_modulus_exp",),
+            small_splits=1,
+            small_epochs=1,
             training_sizes=("300",),
             training_models=("mlp", "cae"),
             training_epochs=1,
@@ -311,6 +318,8 @@ STUDIES: dict[str, Study] = {s.name: s for s in (
           "element counts and oracle accuracy", ("flow_",)),
     Study("surrogate_descriptors", "surrogate held-out R², MAPE, interval coverage per set of "
           "element descriptors", ("descriptor_",)),
+    Study("small_tables", "the default surrogate against RandomForest(500) on small MPEA tables "
+          "(group splits; needs scikit-learn)", ("small_",), ("sklearn",)),
     Study("training_scale", "training cost and held-out quality of the default models on tables "
           "of growing size, beside scikit-learn's MLP", ("training_",)),
     Study("tune_generators", "one generator configuration: training time and loss, oracle MAPE, "

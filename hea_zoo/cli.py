@@ -58,6 +58,7 @@ _FLAGS = {
     "temperature": "--temperature",
     "processing": "--processing",
     "duplicates": "--duplicates",
+    "settings": "--settings",
     "source": "--data",
     # train, export, reproduce
     "overwrite": "--overwrite",
@@ -117,12 +118,14 @@ def _flag(field: str | None) -> str | None:
         return flag
     if base == "target":
         return _TARGET_FLAGS.get(key, f"--target {key}") if not key.isdigit() else "--target"
+    if base == "settings":  # a design's setting value: --setting NAME=VALUE
+        return f"--setting {key}"
     if key.isdigit():  # goals[0], objectives[1]: the flag (its value is in the message)
         return flag
     return f"{flag} {key}"
 
 
-def _library_error(kind: str | None, err: Exception, code: int | None = None) -> CLIError:
+def _library_error(kind: str | None, err: Exception, code: int | None = None, design: bool = False) -> CLIError:
     """A library error as one line in the command line's words: ``<kind> error: <flag>: <message>``.
 
     A `hea_zoo.errors.HeaZooError` names its field, which becomes its flag; its class gives
@@ -133,6 +136,8 @@ def _library_error(kind: str | None, err: Exception, code: int | None = None) ->
         code = err.exit_code if code is None else code
         kind = kind or _KINDS.get(code, "usage")
         flag = _flag(err.field)
+        if design and flag == "--settings":  # a design fixes settings with --setting NAME=VALUE
+            flag = "--setting"
         if flag is None and err.field and kind in ("train", "evaluate", "export", "reproduce"):
             flag = err.field
         return CLIError(f"{kind} error: {flag + ': ' if flag else ''}{err.message}", code)
@@ -200,6 +205,10 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--processing", action=_CommaList, default=None,
                    help="--data mpea: comma-separated processing routes to keep (CAST, WROUGHT, "
                    "ANNEAL, POWDER, OTHER; default all).")  # fmt: skip
+    p.add_argument("--settings", action=_CommaList, default=None,
+                   help="comma-separated numeric columns that say how a value was measured (test_temperature "
+                   "for --data mpea, in degrees C): inputs of the surrogate and conditions of the "
+                   "generators, fixed when designing (design --setting NAME=VALUE), never properties.")  # fmt: skip
 
 
 class _CommaList(argparse.Action):
@@ -299,11 +308,15 @@ def _load_data(args):
             dropna=args.dropna,
             duplicates=getattr(args, "duplicates", "median"),
             verbose=False,
+            settings=_split_list(getattr(args, "settings", None)),
             **filters,
         )
     except HeaZooError as err:
         code = err.exit_code if err.exit_code in _KINDS else EXIT_DATA
-        raise CLIError(f"{_KINDS[code]} error: {where}{_user_rows(err, path)}", code) from None
+        hint = ""
+        if err.field in ("properties", "temperature") and "settings" in err.message:
+            hint = " On the command line: --settings test_temperature."
+        raise CLIError(f"{_KINDS[code]} error: {where}{_user_rows(err, path)}{hint}", code) from None
     except (ValueError, OSError) as err:
         raise CLIError(f"data error: {where}{err}", EXIT_DATA) from None
     for note in data.notes:  # what loading did to the table: rows dropped, duplicates merged
@@ -413,6 +426,8 @@ def cmd_dataset(args) -> int:
                 EXIT_USAGE,
             )
     data = _load_data(args)  # no TensorFlow needed
+    import numpy as np
+
     frame = data.to_frame()
     if args.out:
         _write_table(frame, args.out, kind)
@@ -422,10 +437,17 @@ def cmd_dataset(args) -> int:
     print(f"{data.name}: {rows}, {len(data.elements)} elements "
           f"({' '.join(data.elements)}), train {len(data.train_index)} / test {len(data.test_index)} "
           f"(split by composition)")  # fmt: skip
-    for j, (name, unit) in enumerate(zip(data.property_names, data.property_units)):
-        v = data.properties[:, j]
+    counts = data.property_counts()
+    columns = [(n, u, data.properties[:, j], "")
+               for j, (n, u) in enumerate(zip(data.property_names, data.property_units))]
+    columns += [(n, u, data.settings[:, j], " (setting)")
+                for j, (n, u) in enumerate(zip(data.setting_names, data.setting_units))]
+    for name, unit, v, what in columns:
+        v = v[np.isfinite(v)]
         unit = f" [{unit}]" if unit else ""
-        print(f"  {name}{unit}: min {v.min():.4g}, median {float(sorted(v)[len(v) // 2]):.4g}, max {v.max():.4g}")
+        sparse = f" ({counts[name][0]} alloys have it)" if name in counts and counts[name][1] < len(data) else ""
+        median = float(sorted(v)[len(v) // 2])
+        print(f"  {name}{unit}{what}: min {v.min():.4g}, median {median:.4g}, max {v.max():.4g}{sparse}")
     import pandas as pd
 
     with pd.option_context("display.width", 120, "display.max_columns", 10):
@@ -447,7 +469,11 @@ def cmd_train(args) -> int:
     _quiet_tensorflow()
     print(f"data: {data.name}: {len(data)} rows, {data.alloys_in(data.train_index)} distinct alloys "
           f"in train, {data.alloys_in(data.test_index)} in test, {len(data.elements)} elements, "
-          f"properties {', '.join(data.property_names)}")  # fmt: skip
+          f"properties {', '.join(data.property_names)}"
+          + (f", settings {', '.join(data.setting_names)}" if data.setting_names else ""))  # fmt: skip
+    counts = data.property_counts(data.train_index)
+    print("taught by (training alloys with a value): "
+          + ", ".join(f"{name} {alloys}" for name, (alloys, _rows) in counts.items()))  # fmt: skip
     verbose = 1 if args.verbose else "auto"
     from hea_zoo.models import train_default_generator, train_default_surrogate  # TensorFlow
 
@@ -460,7 +486,9 @@ def cmd_train(args) -> int:
         except HeaZooError as err:
             raise _library_error("train", err) from None
         seconds = time.perf_counter() - start
-        scores = model.score(data.test.compositions, data.test.properties) if len(data.test_index) else {}
+        test = data.test
+        scores = model.score(test.compositions, test.properties,
+                             settings=test.settings if data.setting_names else None) if len(data.test_index) else {}  # fmt: skip
         for name, s in scores.items():
             interval = (
                 f", {100 * s['coverage']:.0f} % interval holds {100 * s['interval_coverage']:.0f} % "
@@ -468,7 +496,8 @@ def cmd_train(args) -> int:
                 if "interval_coverage" in s
                 else ", no calibrated interval"
             )
-            print(f"held-out {name}: R2 {s['r2']:.4f}, MAPE {s['mape']:.2f} %, MAE {s['mae']:.4g}{interval}")
+            print(f"held-out {name}: R2 {s['r2']:.4f}, MAPE {s['mape']:.2f} %, MAE {s['mae']:.4g}{interval}; "
+                  f"{s['n']} rows")  # fmt: skip
         print(_surrogate_inputs(model, data.elements))
         if model.is_calibrated:
             from hea_zoo.models.calibration import calibration_method
@@ -489,8 +518,11 @@ def cmd_train(args) -> int:
 
 def _surrogate_inputs(model, elements) -> str:
     """One line: what the surrogate reads besides the fractions, or why it reads them only."""
+    settings = f"; settings {', '.join(model.settings)} (standardized)" if getattr(model, "settings", ()) else ""
     if model.descriptors:
-        return f"inputs: fractions and element descriptors ({', '.join(model.descriptors)}: mean and spread)"
+        return f"inputs: fractions and element descriptors ({', '.join(model.descriptors)}: mean and spread){settings}"
+    if settings:
+        return f"inputs: fractions{settings}"
     from hea_zoo.data.elements import ELEMENTS as TABLED
 
     untabled = [e for e in elements if e not in TABLED]
@@ -560,7 +592,9 @@ def cmd_evaluate(args) -> int:
     except HeaZooError as err:
         raise _library_error("evaluate", err) from None
     steps("writing the report and figures")
-    scores = surrogate.score(data.test.compositions, data.test.properties) if len(data.test_index) else None
+    test_settings = data.test.settings if data.setting_names else None
+    scores = (surrogate.score(data.test.compositions, data.test.properties, settings=test_settings)
+              if len(data.test_index) else None)  # fmt: skip
     path = report.write_report({name: evaluation}, args.out, dataset=data, surrogate_scores=scores)
     summary = evaluation.summary()
     print(f"evaluated {name} in {time.perf_counter() - start:.1f} s; report: {path}")
@@ -734,6 +768,23 @@ def _parse_targets(args) -> dict[str, float]:
     return given
 
 
+def _parse_settings(args) -> dict[str, float]:
+    """--setting NAME=VALUE (repeatable): fixed measurement settings of a design."""
+    given: dict[str, float] = {}
+    for item in getattr(args, "setting", None) or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise CLIError(f"usage error: --setting: expects NAME=VALUE. Received: {item!r}", EXIT_USAGE)
+        if key in given:
+            raise CLIError(f"usage error: --setting {key}: given twice; give each setting once.", EXIT_USAGE)
+        try:
+            given[key] = float(value)
+        except ValueError:
+            raise CLIError(f"usage error: --setting {key}: not a number: {value!r}", EXIT_USAGE) from None
+    return given
+
+
 class _Objective(argparse.Action):
     """--maximize NAME / --minimize NAME: (NAME, "max"|"min") in the order given."""
 
@@ -760,10 +811,10 @@ def _design_request(args):
             _parse_targets(args), n=args.n, candidates=args.candidates, select=args.select, tolerance=args.tolerance,
             constraints=constraints, seed=args.seed, chunk_size=args.chunk_size, out=args.out,
             goals=list(args.goal or []), objectives=list(args.objectives or []),
-            min_probability=args.min_probability,
+            min_probability=args.min_probability, settings=_parse_settings(args),
         )  # fmt: skip
     except HeaZooError as err:
-        raise _library_error(None, err) from None
+        raise _library_error(None, err, design=True) from None
 
 
 def _open_designer(args):
@@ -791,7 +842,7 @@ def _open_designer(args):
     except FileNotFoundError as err:
         raise CLIError(f"model error: {err}", EXIT_MODEL) from None
     except HeaZooError as err:
-        raise _library_error(None, err) from None
+        raise _library_error(None, err, design=True) from None
 
 
 def cmd_design(args) -> int:
@@ -816,7 +867,7 @@ def cmd_design(args) -> int:
             table_rows=None if request.out is None else min(request.n, 20),
         )  # fmt: skip
     except HeaZooError as err:
-        raise _library_error(None, err) from None
+        raise _library_error(None, err, design=True) from None
     except ValueError as err:
         raise CLIError(f"usage error: {err}", EXIT_USAGE) from None
     for note in result.notes:
@@ -859,6 +910,7 @@ def _design_targets(args) -> int:
             n=args.n, candidates=args.candidates, select=args.select, tolerance=args.tolerance,
             constraints=constraints, chunk_size=args.chunk_size, goals=list(args.goal or []),
             objectives=list(args.objectives or []), min_probability=args.min_probability,
+            settings=_parse_settings(args),
         )  # fmt: skip
         DesignRequest({}, **options)  # the options alone, before the table is read
         if args.seed is not None:
@@ -1024,6 +1076,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "give a Pareto front.")  # fmt: skip
     p.add_argument("--minimize", action=_Objective, dest="objectives", metavar="NAME",
                    help="minimize a property (by its interval's upper end) or a descriptor.")
+    p.add_argument("--setting", action="append", metavar="NAME=VALUE",
+                   help="a fixed measurement setting for models trained with --settings, e.g. "
+                   "test_temperature=1000 (repeatable); never a target.")  # fmt: skip
     p.add_argument("--min-probability", type=float, default=0.5,
                    help="with goals: the probability of meeting every goal a design needs (default 0.5).")
     p.add_argument("-n", type=int, default=20, help="designs to return (default 20).")

@@ -363,7 +363,9 @@ def export_all(
         from_dir=from_dir, verbose=verbose, progress=progress,
     )  # fmt: skip
     dataset, surrogate = trained.dataset, trained.surrogate
-    scores = surrogate.score(dataset.test.compositions, dataset.test.properties) if len(dataset.test_index) else {}
+    test_settings = dataset.test.settings if dataset.setting_names else None
+    scores = (surrogate.score(dataset.test.compositions, dataset.test.properties, settings=test_settings)
+              if len(dataset.test_index) else {})  # fmt: skip
     metrics: dict[str, Any] = {SURROGATE_NAME: {"held_out": scores, "n_test": int(len(dataset.test_index))}}
     for name, model in trained.generators.items():
         say(f"{name}: metrics on the line conditions ({n_per_condition} designs each)")
@@ -518,7 +520,8 @@ def reproduce(
         dataset, [], surrogate_epochs=surrogate_epochs, seed=seed, verbose=verbose, progress=progress
     )
     surrogate = trained.surrogate
-    scores = surrogate.score(dataset.test.compositions, dataset.test.properties)
+    test_settings = dataset.test.settings if dataset.setting_names else None
+    scores = surrogate.score(dataset.test.compositions, dataset.test.properties, settings=test_settings)
     lines.append(
         f"surrogate trained in {trained.training[SURROGATE_NAME]['seconds']:.0f} s; held-out "
         + "; ".join(f"{short_label(k)}: R2 {v['r2']:.4f}, MAPE {v['mape']:.2f} %" for k, v in scores.items())

@@ -63,7 +63,7 @@ SMOKE_TESTED = {
     "design_throughput": "test_design_throughput", "flow_nll": "test_flow_nll",
     "surrogate_descriptors": "test_surrogate_descriptors", "training_scale": "test_training_scale",
     "tune_generators": "test_tune_generators", "tune_flow": "test_tune_flow", "typicality": "test_typicality",
-    "goals": "test_goals", "many_targets": "test_many_targets",
+    "goals": "test_goals", "many_targets": "test_many_targets", "small_tables": "test_small_tables",
 }  # fmt: skip
 HELPERS = {"__init__", "run", "baselines", "design_quality", "peers", "quality", "speed", "scale", "mpea"}
 """Modules of benchmarks/ that are not studies of their own (the results parts' code)."""
@@ -458,6 +458,16 @@ def test_flow_nll(tmp_path):
     assert finite(designs["oracle_mape_percent"]) and 0 <= designs["hit_rate_10"] <= 1
     assert record["data_element_counts"]["mean"] == pytest.approx(5.66, abs=0.01)
     assert len(table_rows(markdown, "flow")) == 2
+
+
+def test_small_tables(tmp_path):
+    pytest.importorskip("sklearn")
+    tiny(tmp_path, "small_tables")
+    record, markdown = written(tmp_path, "small_tables")
+    (row,) = record["rows"]
+    assert row["property"] == "youngs_modulus_exp" and row["alloys"] == 60
+    assert math.isfinite(row["surrogate_r2_mean"]) and math.isfinite(row["forest_r2_mean"])
+    assert "| youngs_modulus_exp | 60 |" in markdown
 
 
 def test_surrogate_descriptors(tmp_path):

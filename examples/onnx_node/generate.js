@@ -68,6 +68,8 @@ const USAGE = `usage: node generate.js --model FILE.onnx --target V1,V2 [--n N] 
   --maximize      with --design: the property or descriptor to maximize (--minimize: minimize);
                   at most two objectives (a Pareto front)
   --min-probability  designs meeting the goals with at least this probability come first (0.5)
+  --setting       with --design: a fixed measurement setting NAME=VALUE for a surrogate exported
+                  with settings (test_temperature=1000; repeatable)
   --json          print one JSON object instead of text`;
 
 function fail(message, code = 2) {
@@ -76,7 +78,7 @@ function fail(message, code = 2) {
 }
 
 function parseArgs(argv) {
-  const args = { json: false, design: false, constraints: {}, goals: [], objectives: [] };
+  const args = { json: false, design: false, constraints: {}, goals: [], objectives: [], settings: {} };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -95,6 +97,12 @@ function parseArgs(argv) {
       case "--maximize": args.objectives.push([value(), "max"]); break;
       case "--minimize": args.objectives.push([value(), "min"]); break;
       case "--min-probability": args.minProbability = Number(value()); break;
+      case "--setting": {
+        const [name, text] = value().split("=");
+        if (!name || text === undefined) fail("--setting expects NAME=VALUE");
+        args.settings[name.trim()] = Number(text);
+        break;
+      }
       case "--design": args.design = true; break;
       case "--candidates": args.candidates = Number(value()); break;
       case "--select": args.select = value(); break;
@@ -171,8 +179,11 @@ export function runners(generator, surrogate, nElements, nConditions, latentDim,
     // A calibrated interval where the export has one, else the ensemble spread.
     const calibrated = ["properties_lower", "properties_upper"].every((name) => surrogate.outputNames.includes(name));
     const wanted = calibrated ? ["properties", "properties_lower", "properties_upper"] : ["properties", "properties_std"];
-    judgeFn = async (fractions, rows) => {
-      const out = await surrogate.run({ composition: new ort.Tensor("float32", fractions, [rows, nElements]) }, wanted);
+    judgeFn = async (fractions, rows, settings) => {
+      const feeds = { composition: new ort.Tensor("float32", fractions, [rows, nElements]) };
+      // A surrogate exported with measurement settings takes them as a `settings` input.
+      if (settings) feeds.settings = new ort.Tensor("float32", settings, [rows, settings.length / rows]);
+      const out = await surrogate.run(feeds, wanted);
       return {
         mean: out.properties.data,
         std: out.properties_std && out.properties_std.data,
@@ -231,7 +242,7 @@ async function runDesign(args, meta, target) {
       goals: args.goals, objectives: args.objectives, minProbability: args.minProbability, descriptors,
       candidates: args.candidates, select: args.select, tolerance: args.tolerance,
       constraints: args.constraints, chunkSize: args.chunkSize, surrogateName: surrogatePath,
-      generatorPath: args.model,
+      generatorPath: args.model, surrogateMetadata: smeta, settings: args.settings,
     });
   } catch (error) {
     fail(error.message, error instanceof engine.TargetError ? error.exitCode : 2);

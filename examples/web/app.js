@@ -380,8 +380,11 @@ function runners(model) {
     // A calibrated interval where the export has one, else the ensemble spread.
     const calibrated = ["properties_lower", "properties_upper"].every((name) => s.session.outputNames.includes(name));
     const outputs = calibrated ? ["properties", "properties_lower", "properties_upper"] : ["properties", "properties_std"];
-    out.judgeFn = async (fractions, rows) => {
-      const result = await s.session.run({ composition: new ort.Tensor("float32", fractions, [rows, E]) }, outputs);
+    out.judgeFn = async (fractions, rows, settings) => {
+      const feeds = { composition: new ort.Tensor("float32", fractions, [rows, E]) };
+      // A surrogate exported with measurement settings takes them as a `settings` input.
+      if (settings) feeds.settings = new ort.Tensor("float32", settings, [rows, settings.length / rows]);
+      const result = await s.session.run(feeds, outputs);
       return {
         mean: result.properties.data,
         std: result.properties_std && result.properties_std.data,
@@ -418,6 +421,7 @@ async function onDesign(event) {
     const descriptors = await descriptorTable();
     const result = await engine.design({
       ...runners(model), metadata: model.generator.metadata, ...request, descriptors,
+      surrogateMetadata: model.surrogate ? model.surrogate.metadata : null,
       surrogateName: `exported/${model.surrogate ? model.surrogate.file : "surrogate.onnx"}`,
       generatorPath: `exported/${model.generator.file}`, candidatesName: "the Candidates field",
       onProgress: (done, total) => { $("progress").textContent = `${done.toLocaleString()} / ${total.toLocaleString()} candidates`; },

@@ -1854,11 +1854,51 @@ function drawSeed() {
  * (n 20, a drawn seed, max(100 n, 32000) candidates, diverse selection, tolerance 0.05,
  * minimum fraction 0.03). Throws one-line Errors.
  */
+/**
+ * Section 0.1: the fixed measurement settings of a request, as rows for a surrogate's
+ * `settings` input (a surrogate exported with `setting_names`: the test temperature).
+ *
+ * @param {string[]} names the surrogate metadata's setting_names ([] or undefined: none)
+ * @param {Object<string, number>} [settings] the request's settings, name -> value
+ * @param {number} rows rows of the batch
+ * @returns {Float32Array|null} rows x names.length values, or null for a surrogate without settings
+ * @throws UsageError (field "settings") for a missing, unknown or non-finite setting
+ */
+export function settingsRows(names, settings, rows) {
+  names = Array.isArray(names) ? names : [];
+  const given = settings || {};
+  const unknown = Object.keys(given).filter((k) => !names.includes(k));
+  if (unknown.length) {
+    const what = names.length ? `takes the settings ${JSON.stringify(names)}` : "takes no measurement settings";
+    throw new UsageError(`the model ${what}; unknown ${JSON.stringify(unknown)}.`, "settings");
+  }
+  if (!names.length) return null;
+  const missing = names.filter((k) => !(k in given));
+  if (missing.length) {
+    throw new UsageError(`the models were trained with measurement settings ${JSON.stringify(names)}: give a value for ${JSON.stringify(missing)}.`, "settings");
+  }
+  const out = new Float32Array(rows * names.length);
+  names.forEach((k, j) => {
+    const v = given[k];
+    if (typeof v !== "number" || !Number.isFinite(v)) throw new UsageError(`must be a finite number. Received: ${String(v)}`, `settings['${k}']`);
+    for (let r = 0; r < rows; r++) out[r * names.length + j] = v;
+  });
+  return out;
+}
+
 export function checkOptions(options) {
   const { metadata } = options;
   if (!metadata || !Array.isArray(metadata.elements) || !Array.isArray(metadata.condition_names)) {
     throw new Error("the generator's metadata lacks elements or condition_names (not a hea_zoo generator export)");
   }
+  if (Array.isArray(metadata.setting_names) && metadata.setting_names.length) {
+    // The Python engine (hea_zoo.serving.design) designs with such generators.
+    throw new UsageError(`this generator is conditioned on measurement settings (${metadata.setting_names.join(", ")}); `
+      + "this engine designs with generators without settings only (a surrogate's settings input it feeds).", "settings");
+  }
+  const surrogateSettings = options.surrogateMetadata && Array.isArray(options.surrogateMetadata.setting_names)
+    ? options.surrogateMetadata.setting_names : [];
+  settingsRows(surrogateSettings, options.settings, 0);  // checked before anything runs
   const names = metadata.condition_names;
   const units = Array.isArray(metadata.condition_units) ? metadata.condition_units : names.map(() => "");
   const latentDim = Number(metadata.latent_dim);
@@ -2031,8 +2071,12 @@ function notesBefore(metadata, o) {
  *
  * @param {object} options
  * @param {(z: Float32Array, condition: Float32Array, rows: number) => Promise<Float32Array>} options.generateFn
- * @param {(fractions: Float32Array, rows: number) => Promise<{mean: Float32Array, std?: Float32Array, lower?: Float32Array, upper?: Float32Array}>} [options.judgeFn]
- *   the surrogate; without it designs are not judged (every score 0, all in tolerance)
+ * @param {(fractions: Float32Array, rows: number, settings?: Float32Array) => Promise<{mean: Float32Array, std?: Float32Array, lower?: Float32Array, upper?: Float32Array}>} [options.judgeFn]
+ *   the surrogate; without it designs are not judged (every score 0, all in tolerance). For a
+ *   surrogate exported with settings (`options.surrogateMetadata.setting_names`) it gets a third
+ *   argument, the request's settings as rows x settings (feed it as the `settings` input)
+ * @param {object} [options.surrogateMetadata] the surrogate's metadata (its setting_names)
+ * @param {Object<string, number>} [options.settings] fixed measurement settings, name -> value
  * @param {(fractions: Float32Array, condition: Float32Array, rows: number) => Promise<ArrayLike<number>>} [options.logProbFn]
  *   the generator's log-density (nats), where its metadata names a `log_prob_model`
  * @param {object} options.metadata the generator's metadata (elements, latent_dim, condition_names, ...)
@@ -2059,6 +2103,8 @@ export async function design(options) {
   const hasSurrogate = typeof judgeFn === "function";
   const hasLogProb = typeof logProbFn === "function";
   const metadata = options.metadata;
+  const surrogateSettings = options.surrogateMetadata && Array.isArray(options.surrogateMetadata.setting_names)
+    ? options.surrogateMetadata.setting_names : [];
   const elements = metadata.elements;
   const E = elements.length;
   const P = o.names.length;
@@ -2117,7 +2163,10 @@ export async function design(options) {
       fresh.forEach((d, i) => {
         for (let e = 0; e < E; e++) fractions[i * E + e] = d.k[e] / UNIT;
       });
-      const out = await judgeFn(fractions, fresh.length);
+      // A surrogate with a settings input gets the request's fixed settings as a third argument.
+      const out = surrogateSettings.length
+        ? await judgeFn(fractions, fresh.length, settingsRows(surrogateSettings, o.settings, fresh.length))
+        : await judgeFn(fractions, fresh.length);
       if (!out || !out.mean || out.mean.length !== fresh.length * P) {
         throw new Error(`the surrogate returned no properties for ${fresh.length} rows of ${P} properties`);
       }

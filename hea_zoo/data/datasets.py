@@ -88,6 +88,10 @@ class Dataset:
         notes: one line per thing loading did to the table (rows dropped for missing
             properties, duplicates merged), for a program to show; empty when it took the
             table as it was.
+        settings: (N, S) float32 measurement settings (how each value was measured, e.g.
+            the test temperature in °C): inputs of the surrogate and conditions of the
+            generators, never targets. (N, 0) when the table has none.
+        setting_names, setting_units: the S settings' names and units.
     """
 
     compositions: np.ndarray
@@ -103,11 +107,47 @@ class Dataset:
     groups: np.ndarray | None = None
     duplicates: str = ""
     notes: tuple[str, ...] = ()
+    settings: np.ndarray | None = None
+    setting_names: tuple[str, ...] = ()
+    setting_units: tuple[str, ...] = ()
     _subsets: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
         if self.groups is None:
             object.__setattr__(self, "groups", np.arange(len(self.compositions), dtype=np.int64))
+        if self.settings is None:
+            object.__setattr__(self, "settings", np.zeros((len(self.compositions), 0), dtype=np.float32))
+        object.__setattr__(self, "setting_names", tuple(self.setting_names))
+        object.__setattr__(self, "setting_units", tuple(self.setting_units) or ("",) * len(self.setting_names))
+
+    @property
+    def n_settings(self) -> int:
+        """Number of measurement settings (inputs of the surrogate, conditions of generators)."""
+        return len(self.setting_names)
+
+    @property
+    def conditions(self) -> np.ndarray:
+        """(N, P + S): the properties then the settings: what a generator is conditioned on."""
+        return np.concatenate([self.properties, self.settings], axis=1).astype(np.float32)
+
+    @property
+    def condition_names(self) -> tuple[str, ...]:
+        """The property names then the setting names (the columns of `conditions`)."""
+        return self.property_names + self.setting_names
+
+    @property
+    def condition_units(self) -> tuple[str, ...]:
+        return self.property_units + self.setting_units
+
+    def property_counts(self, index: np.ndarray | None = None) -> dict[str, tuple[int, int]]:
+        """Per property, ``(alloys, rows)`` that have a value (among `index`, default all rows):
+        in a sparse table each property is taught by its own rows."""
+        index = np.arange(len(self)) if index is None else np.asarray(index, dtype=np.int64)
+        out = {}
+        for j, name in enumerate(self.property_names):
+            has = index[np.isfinite(self.properties[index, j])]
+            out[name] = (int(len(np.unique(self.groups[has]))), int(len(has)))
+        return out
 
     def __len__(self) -> int:
         return int(self.compositions.shape[0])
@@ -174,6 +214,9 @@ class Dataset:
             groups=self.groups[index],
             duplicates=self.duplicates,
             notes=self.notes,
+            settings=self.settings[index],
+            setting_names=self.setting_names,
+            setting_units=self.setting_units,
         )
 
     @property
@@ -197,13 +240,15 @@ class Dataset:
 
     def percentile(self, q: float | Sequence[float]) -> np.ndarray:
         """Percentile(s) of each property over the training split: shape (P,) or (len(q), P)."""
-        return np.percentile(self.properties[self.train_index], q, axis=0).astype(np.float32)
+        return np.nanpercentile(self.properties[self.train_index], q, axis=0).astype(np.float32)
 
     def to_frame(self) -> pd.DataFrame:
         """The table: a composition column, one column per property, group and split."""
         frame = pd.DataFrame({"composition": list(self.formulas)})
         for j, name in enumerate(self.property_names):
             frame[name] = self.properties[:, j]
+        for j, name in enumerate(self.setting_names):
+            frame[name] = self.settings[:, j]
         frame["group"] = self.groups
         frame["split"] = "train"
         frame.loc[self.test_index, "split"] = "test"
@@ -216,6 +261,9 @@ class Dataset:
         h.update(",".join(self.property_names).encode())
         h.update(np.ascontiguousarray(self.compositions, dtype=np.float32).tobytes())
         h.update(np.ascontiguousarray(self.properties, dtype=np.float32).tobytes())
+        if self.setting_names:  # tables without settings keep their fingerprints
+            h.update(("settings:" + ",".join(self.setting_names)).encode())
+            h.update(np.ascontiguousarray(self.settings, dtype=np.float32).tobytes())
         return h.hexdigest()
 
 
@@ -308,6 +356,7 @@ def load_dataset(
     temperature: tuple[float, float] | str | None = "room",
     processing: Sequence[str] | None = None,
     verbose: bool = True,
+    settings: Sequence[str] | None = None,
 ) -> Dataset:
     """Load the bundled RHEA dataset, the bundled MPEA table, or a user's table of alloys.
 
@@ -327,7 +376,10 @@ def load_dataset(
             ``test_temperature``, ...) or the source's column names; required.
         elements: element order of the composition vectors. Default: the study's 22 for
             the bundled data; the elements the table contains, sorted, otherwise.
-        dropna: drop rows with a missing property (a note says how many) instead of raising.
+        dropna: drop rows with a missing property (a note says how many). Without it the
+            table may be sparse: a row with some of the properties is kept (NaN for the
+            others; it teaches the ones it has), a row with none of them is an error (for
+            MPEA, a selection, it is left out and a note says how many).
         test_fraction: share of distinct alloys (groups) held out, by a permutation seeded
             with `seed` (`group_split`).
         seed: split seed.
@@ -344,6 +396,15 @@ def load_dataset(
         test_type, temperature, processing: filters of the MPEA table, passed to
             `hea_zoo.data.mpea.mpea_frame` (``source="mpea"`` only).
         verbose: also log the notes (logger ``hea_zoo.data.datasets``, level INFO).
+        settings: numeric columns that say how a value was measured (``test_temperature``
+            for MPEA, in °C): `Dataset.settings`, inputs of the surrogate and conditions of
+            the generators, never properties (a name in both is refused). Rows are merged
+            as duplicates only when their settings agree too. A row without a setting value
+            is an error (dropped with `dropna`); MPEA rows without a recorded test
+            temperature count as 25 °C. MPEA: with ``test_temperature`` as a setting the
+            default temperature filter keeps every temperature; ``temperature=None`` (all)
+            without it is refused (it would merge measurements from -269 to 1,600 °C
+            into one value per alloy).
 
     Returns:
         A `Dataset`; ``notes`` lists what loading did to the table.
@@ -381,9 +442,11 @@ def load_dataset(
         )
     if elements is not None:
         elements = _element_list(tuple(elements))  # usage errors before the table's own
-    table = _open(source, composition_column, properties, setting_columns, test_type, temperature, processing)
+    settings = _setting_list(settings, properties, source)
+    table = _open(source, composition_column, properties, setting_columns, test_type, temperature, processing, settings)
     frame, columns, composition_column = table.frame, table.property_columns, table.composition_column
     notes: list[str] = []
+    setting_values, setting_units = _read_settings(table, settings)
 
     values = frame[columns].apply(pd.to_numeric, errors="coerce")
     for c in columns:
@@ -398,9 +461,19 @@ def load_dataset(
         r, c = map(int, np.argwhere(~finite | too_big)[0])
         problem = "is not finite" if not finite[r, c] else f"overflows float32 (largest {_FLOAT32_MAX:.3g})"
         raise table.row_error(f"property {columns[c]!r} = {array[r, c]!r} {problem}.", columns[c], r)
-    missing_rows = np.isnan(array).any(axis=1)
+    missing_rows = np.isnan(array).any(axis=1) if dropna else np.isnan(array).all(axis=1)
+    if settings:
+        missing_settings = np.isnan(setting_values).any(axis=1)
+        if missing_settings.any() and not dropna:
+            r = int(np.flatnonzero(missing_settings)[0])
+            cols = [c for j, c in enumerate(settings) if np.isnan(setting_values[r, j])]
+            raise table.row_error(
+                f"missing setting value for {', '.join(cols)} ({int(missing_settings.sum())} rows lack a setting; "
+                "set it to drop them).", "dropna", r,
+            )  # fmt: skip
+        missing_rows = missing_rows | missing_settings
     if missing_rows.any():
-        if not dropna:
+        if not dropna and table.min_alloys is None:
             r = int(np.flatnonzero(missing_rows)[0])
             cols = [c for j, c in enumerate(columns) if np.isnan(array[r, j])]
             raise table.row_error(
@@ -409,10 +482,14 @@ def load_dataset(
                 "dropna",
                 r,
             )
-        notes.append(f"dropped {int(missing_rows.sum())} rows with missing properties.")
+        if dropna:
+            notes.append(f"dropped {int(missing_rows.sum())} rows with missing properties.")
+        else:
+            notes.append(f"left out {int(missing_rows.sum())} rows with none of the properties.")
         keep = ~missing_rows
         frame = frame.loc[keep].reset_index(drop=True)
         array = array[keep]
+        setting_values = setting_values[keep]
         table.source_rows = table.source_rows[keep]
     if len(frame) == 0:
         raise table.too_few(0) if table.min_alloys is not None else DataError(
@@ -437,10 +514,12 @@ def load_dataset(
         )
     formulas = frame[composition_column].tolist() if table.bundled else to_formulas(compositions, elements, threshold=0.0)
 
-    settings = [columns.index(c) for c in table.setting_columns]
-    compositions, array, formulas, groups, note = _merge_duplicates(
-        compositions, array, formulas, columns, settings, duplicates
+    keys = [columns.index(c) for c in table.setting_columns] + [len(columns) + j for j in range(len(settings))]
+    compositions, merged, formulas, groups, note = _merge_duplicates(
+        compositions, np.concatenate([array, setting_values], axis=1), formulas, columns + list(settings), keys,
+        duplicates,
     )
+    array, setting_values = merged[:, : len(columns)], merged[:, len(columns) :]
     if note:
         notes.append(note)
     n_alloys = int(groups.max()) + 1
@@ -466,8 +545,84 @@ def load_dataset(
         groups=groups,
         duplicates=note,
         notes=tuple(notes),
+        settings=setting_values.astype(np.float32),
+        setting_names=tuple(settings),
+        setting_units=tuple(setting_units),
     )
+    if np.isnan(dataset.properties).any():
+        counts = dataset.property_counts()
+        dataset = dataclasses.replace(dataset, notes=dataset.notes + (
+            "sparse table: " + ", ".join(f"{name} {a} alloys ({r} rows)" for name, (a, r) in counts.items())
+            + "; each row teaches the properties it has.",))  # fmt: skip
     return dataclasses.replace(dataset, source_fingerprint=dataset.fingerprint())
+
+
+def _setting_list(settings, properties, source) -> list[str]:
+    """The setting names, checked: a list of distinct names, none of them a property."""
+    if settings is None:
+        return []
+    if isinstance(settings, str):
+        settings = [settings]
+    settings = [str(s).strip() for s in settings]
+    if not all(settings):
+        raise UsageError(f"an empty setting name in {settings}.", field="settings")
+    if len(set(settings)) != len(settings):
+        raise UsageError(f"a setting is named twice: {settings}.", field="settings")
+    is_mpea = isinstance(source, str) and source.strip().lower() == MPEA_NAME
+    if is_mpea:
+        from hea_zoo.data import mpea
+
+        settings = [mpea.mpea_column(s) if s not in mpea.MPEA_CATEGORICAL else s for s in settings]
+        categorical = [s for s in settings if s in mpea.MPEA_CATEGORICAL]
+        if categorical:
+            raise UsageError(
+                f"{categorical} are categories, not numbers; settings are numeric in this release "
+                f"(test_temperature). Keep one category with the filters instead (test_type, processing).",
+                field="settings",
+            )
+    if properties is not None:
+        props = [properties] if isinstance(properties, str) else list(properties)
+        if is_mpea:
+            from hea_zoo.data import mpea
+
+            props = [mpea.mpea_column(p) for p in props]
+        both = [s for s in settings if s in props]
+        if both:
+            raise UsageError(
+                f"{', '.join(both)} is how a value was measured, not a property to predict: name it among the "
+                "settings only (an input of the surrogate and a condition of the generators, fixed when "
+                "designing).",
+                field="properties",
+            )
+    return settings
+
+
+def _read_settings(table, settings) -> tuple[np.ndarray, list[str]]:
+    """(N, S) float64 setting values of the table's rows (NaN where missing) and their units."""
+    frame = table.frame
+    if not settings:
+        return np.zeros((len(frame), 0)), []
+    missing = [c for c in settings if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"Setting column(s) {missing} not found. Columns: {', '.join(map(str, frame.columns))}.", field="settings"
+        )
+    values = frame[settings].apply(pd.to_numeric, errors="coerce")
+    for c in settings:
+        bad = values[c].isna() & frame[c].notna()
+        if bad.any():
+            r = int(np.flatnonzero(bad.to_numpy())[0])
+            raise table.row_error(
+                f"setting {c!r} is not a number ({frame[c].iloc[r]!r}); settings are numeric.", "settings", r
+            )
+    array = values.to_numpy(dtype=np.float64, copy=True)
+    if np.isinf(array).any():
+        r, c = map(int, np.argwhere(np.isinf(array))[0])
+        raise table.row_error(f"setting {settings[c]!r} is not finite.", "settings", r)
+    if table.name == MPEA_NAME and "test_temperature" in settings:
+        j = settings.index("test_temperature")
+        array[:, j] = np.where(np.isnan(array[:, j]), 25.0, array[:, j])  # as the temperature filter counts them
+    return array, [table.units.get(c, "") for c in settings]
 
 
 @dataclass
@@ -523,14 +678,17 @@ class _Table:
         )
 
 
-def _open(source, composition_column, properties, setting_columns, test_type, temperature, processing) -> _Table:
+def _open(source, composition_column, properties, setting_columns, test_type, temperature, processing,
+          settings=()) -> _Table:  # fmt: skip
     """Reads `source` into a `_Table` and checks its columns against the parameters."""
     if isinstance(properties, str):
         properties = [properties]
     if isinstance(source, str) and source.strip().lower() == MPEA_NAME:
         from hea_zoo.data import mpea
 
-        selection = mpea.mpea_selection(properties, test_type=test_type, temperature=temperature, processing=processing)
+        selection = mpea.mpea_selection(
+            properties, test_type=test_type, temperature=temperature, processing=processing, settings=settings
+        )
         frame = selection.frame
         table = _Table(
             frame=frame, name=mpea.MPEA_NAME, composition_column="composition", property_columns=list(selection.properties),
@@ -661,7 +819,8 @@ def csv_line(path: str | os.PathLike, row: int) -> int | None:
 
 
 def _merge_duplicates(compositions, values, formulas, names, settings, policy):
-    """Groups rows by rounded composition (and setting columns); applies the policy.
+    """Groups rows by rounded composition (and setting columns); applies the policy
+    (median and mean over the rows that have each property: sparse rows merge).
 
     Returns ``(compositions, values, formulas, groups, note)``; `groups` are composition
     groups (settings ignored), numbered by first appearance.
@@ -683,6 +842,9 @@ def _merge_duplicates(compositions, values, formulas, names, settings, policy):
         rows = np.flatnonzero(units == u)
         for j in measured:
             v = values[rows, j]
+            v = v[np.isfinite(v)]
+            if len(v) < 2:
+                continue
             spread = (v.max() - v.min()) / max(abs(float(np.median(v))), 1e-12)
             if best is None or spread > best[0]:
                 best = (spread, j, v.min(), v.max(), formulas[rows[0]])
@@ -702,8 +864,10 @@ def _merge_duplicates(compositions, values, formulas, names, settings, policy):
     first = np.array([np.flatnonzero(units == u)[0] for u in range(n_units)])
     merged = values[first].copy()
     if policy != "first":
-        reduce = np.median if policy == "median" else np.mean
-        for u in repeated:
-            merged[u] = reduce(values[units == u], axis=0)
+        reduce = np.nanmedian if policy == "median" else np.nanmean
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a property no repeat has stays NaN
+            for u in repeated:
+                merged[u] = reduce(values[units == u], axis=0)
     note = f"duplicates: {what}, merged to one row each by {policy}; {spread_text}"
     return compositions[first], merged, [formulas[i] for i in first], groups[first], note

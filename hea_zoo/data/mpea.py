@@ -38,6 +38,8 @@ __all__ = [
     "MPEA_COLUMNS",
     "MPEA_PROPERTIES",
     "MPEA_UNITS",
+    "MPEA_SETTINGS",
+    "MPEA_CATEGORICAL",
     "ROOM_TEMPERATURE",
     "TEST_TYPES",
     "PROCESSING_METHODS",
@@ -109,6 +111,13 @@ MPEA_UNITS: dict[str, str] = {
 
 #: Short names that can be properties or conditions (numeric columns).
 MPEA_PROPERTIES: tuple[str, ...] = tuple(MPEA_UNITS)
+
+#: Columns that say how a value was measured: settings (inputs of the surrogate,
+#: conditions of the generators), never properties to predict.
+MPEA_SETTINGS: tuple[str, ...] = ("test_temperature",)
+
+#: Descriptive (categorical) columns: filters (`test_type`, `processing`), not yet settings.
+MPEA_CATEGORICAL: tuple[str, ...] = ("test_type", "processing")
 
 #: The default test-temperature filter, °C (inclusive). The file's room-temperature rows
 #: say 20, 23, 24 or 25 °C.
@@ -255,6 +264,7 @@ class MPEASelection:
     properties: tuple[str, ...]
     setting_columns: tuple[str, ...]
     description: str
+    settings: tuple[str, ...] = ()
 
 
 def mpea_selection(
@@ -262,13 +272,21 @@ def mpea_selection(
     test_type: str | None = None,
     temperature: tuple[float, float] | str | None = "room",
     processing: Sequence[str] | None = None,
+    settings: Sequence[str] = (),
 ) -> MPEASelection:
     """The MPEA rows for `properties` under the filters (`mpea_frame`), with the setting
     columns and a description of the selection.
 
+    Args:
+        settings: numeric setting columns read with the properties (``test_temperature``):
+            with it, the default ``temperature="room"`` keeps every temperature.
+
     Raises:
-        UsageError: no properties named (the message lists the available ones), or a bad
-            filter (`mpea_frame`).
+        UsageError: no properties named (the message lists the available ones), a bad
+            filter (`mpea_frame`), a setting (``test_temperature``) named as a property,
+            or every temperature (``temperature=None``) without ``test_temperature`` as
+            a setting (it would merge measurements from -269 to 1,600 °C into one value
+            per alloy).
         DataError: an unknown property name.
     """
     if properties is None:
@@ -277,10 +295,31 @@ def mpea_selection(
         )
     if isinstance(properties, str):
         properties = [properties]
-    frame = mpea_frame(properties, test_type=test_type, temperature=temperature, processing=processing)
     names = tuple(mpea_column(p) for p in properties)
-    settings = tuple(c for c in ("test_temperature",) if c in names)
-    return MPEASelection(frame, names, settings, _describe(names, test_type, temperature, processing))
+    settings = tuple(settings or ())
+    as_property = [n for n in names if n in MPEA_SETTINGS and n not in settings]
+    if as_property:
+        raise UsageError(
+            f"{', '.join(as_property)} is how a value was measured, not a property to predict (a surrogate "
+            "would learn to guess the temperature from the composition): name it among the settings "
+            f"(settings=[{', '.join(repr(n) for n in as_property)}]), an input of the surrogate fixed when designing.",
+            field="properties",
+        )
+    if temperature == "room" and "test_temperature" in settings:
+        temperature = None
+    elif temperature is None and "test_temperature" not in settings:
+        raise UsageError(
+            "every test temperature (-269 to 1,600 °C) without test_temperature as a setting would merge "
+            "measurements at different temperatures into one value per alloy; add test_temperature to the "
+            "settings, or give a (min, max) range.",
+            field="temperature",
+        )
+    extra = [c for c in settings if c not in names]
+    frame = mpea_frame(list(names) + extra, test_type=test_type, temperature=temperature, processing=processing)
+    description = _describe(names, test_type, temperature, processing)
+    if settings:
+        description += "; settings " + ", ".join(settings)
+    return MPEASelection(frame, names, (), description, settings)
 
 
 def _describe(names, test_type, temperature, processing) -> str:

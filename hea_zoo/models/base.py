@@ -363,6 +363,8 @@ class ConditionalGenerator(ZooModel):
         seed: seed of the model's `keras.random.SeedGenerator` (training noise
             and `generate(..., seed=None)`).
         model_version: version string of the saved model.
+        setting_names: the last condition names that are measurement settings (the test
+            temperature): fixed values when designing, never targets (default none).
         data_fingerprint: `Dataset.source_fingerprint` of the training data (set by
             `train_default_generator`; exports record it, and the physics oracle judges
             designs only for models trained on the bundled oracle data).
@@ -393,6 +395,7 @@ class ConditionalGenerator(ZooModel):
         model_version: str = MODEL_VERSION,
         data_fingerprint: str | None = None,
         loss_names: Sequence[str] = ("loss",),
+        setting_names: Sequence[str] = (),
         **kwargs,
     ):
         super().__init__(loss_names=loss_names, **kwargs)
@@ -429,6 +432,13 @@ class ConditionalGenerator(ZooModel):
         self.seed = None if seed is None else int(seed)
         self.model_version = str(model_version)
         self.data_fingerprint = None if data_fingerprint is None else str(data_fingerprint)
+        self.setting_names = tuple(str(n) for n in setting_names)
+        if self.setting_names and tuple(self.condition_names[-len(self.setting_names):]) != self.setting_names:
+            raise UsageError(
+                f"must be the last condition names. Received: setting_names={list(self.setting_names)}, "
+                f"condition_names={list(self.condition_names)}",
+                field="setting_names",
+            )
 
         # === State ===
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="seed_generator")
@@ -669,6 +679,8 @@ class ConditionalGenerator(ZooModel):
                 "hea_zoo_version": __version__,
             }
         )
+        if self.setting_names:  # generators without settings keep their config
+            config["setting_names"] = list(self.setting_names)
         return config
 
     @classmethod

@@ -92,6 +92,7 @@ __all__ = [
     "fit_intervals",
     "interval_bounds",
     "interval_report",
+    "nonnegative_properties",
 ]
 
 DEFAULT_COVERAGE = 0.9
@@ -214,7 +215,8 @@ def fit_intervals(
     """The interval parameters per property from a calibration set (module text).
 
     Args:
-        y: (N, P) true values of calibration alloys the model did not train on.
+        y: (N, P) true values of calibration alloys the model did not train on (NaN: a
+            value the alloy lacks; each property is calibrated on the rows that have it).
         mean, std: (N, P) ensemble mean and standard deviation on them.
         coverage: nominal coverage in (0, 1).
 
@@ -229,6 +231,10 @@ def fit_intervals(
         y, mean, std = y[:, None], mean[:, None], std[:, None]
     if not (y.shape == mean.shape == std.shape):
         raise DataError(f"y, mean and std must have one shape. Received: {y.shape}, {mean.shape}, {std.shape}")
+    if np.isnan(y).any():  # a sparse table: each property on the rows that have it
+        parts = [fit_intervals(y[has, j], mean[has, j], std[has, j], coverage)
+                 for j, has in enumerate(np.isfinite(y).T)]  # fmt: skip
+        return IntervalParameters(*(np.concatenate([p[i] for p in parts]) for i in range(3)))
     floor = 1e-6 * np.maximum(np.median(np.abs(y), axis=0), 1e-12)
     offset = np.maximum(EPS_FRACTION * np.median(std, axis=0), floor)
     error = np.abs(y - mean)
@@ -248,6 +254,37 @@ def in_units_of(parameters: IntervalParameters, unit) -> IntervalParameters:
     scale, offset, power = (np.asarray(a, dtype=np.float64) for a in parameters)
     unit = np.asarray(unit, dtype=np.float64)
     return IntervalParameters(scale * unit ** (-power), offset * unit, power)
+
+
+NONNEGATIVE_NAMES = ("strength", "hardness", "modulus", "density", "elongation", "toughness", "ductility",
+                     "strain", "stress", "grain_size")  # fmt: skip
+"""Words of a property name that mark a quantity that cannot be negative."""
+
+NONNEGATIVE_UNITS = ("mpa", "gpa", "pa", "hv", "%", "g/cm^3", "g/cm3", "kg/m^3", "mpa*m^0.5", "mpa m^0.5", "um")
+"""Units (lower case) of quantities that cannot be negative here (stress, hardness, percent strain, density)."""
+
+
+def nonnegative_properties(names, units, values) -> tuple[bool, ...]:
+    """Which properties cannot be negative: the rule of the default surrogate's bounds.
+
+    A property is nonnegative when its name contains one of `NONNEGATIVE_NAMES`
+    (``yield_strength``, ``hardness``, ``youngs_modulus_exp``, ``density_calc``,
+    ``elongation``...), when its unit is one of `NONNEGATIVE_UNITS` (MPa, GPa, HV, %,
+    g/cm^3...), or when every training value it has is >= 0. Its predictions and interval
+    ends are clipped at 0.
+
+    Args:
+        names, units: the P property names and units.
+        values: (N, P) training values (NaN: missing).
+    """
+    values = np.asarray(values, dtype=np.float64).reshape(-1, len(names))
+    out = []
+    for j, (name, unit) in enumerate(zip(names, units)):
+        column = values[:, j][np.isfinite(values[:, j])]
+        by_name = any(word in str(name).lower() for word in NONNEGATIVE_NAMES)
+        by_unit = str(unit).strip().lower() in NONNEGATIVE_UNITS
+        out.append(bool(by_name or by_unit or (len(column) and column.min() >= 0)))
+    return tuple(out)
 
 
 def interval_bounds(mean, std, parameters: IntervalParameters, lower_bound: float | None = None):
@@ -285,16 +322,18 @@ def interval_report(
     y, lower, upper, std = (np.asarray(a, dtype=np.float64) for a in (y, lower, upper, std))
     inside = (y >= lower) & (y <= upper)
     out = {}
+    nan = float("nan")
     for j, name in enumerate(names):
-        order = np.argsort(std[:, j], kind="stable")
-        terciles = [inside[part, j].mean() if len(part) else float("nan") for part in np.array_split(order, 3)]
-        width = upper[:, j] - lower[:, j]
+        has = np.flatnonzero(np.isfinite(y[:, j]))  # a sparse table: the rows with the property
+        order = has[np.argsort(std[has, j], kind="stable")]
+        terciles = [inside[part, j].mean() if len(part) else nan for part in np.array_split(order, 3)]
+        width = upper[has, j] - lower[has, j]
         out[str(name)] = {
             "nominal": float(coverage),
-            "coverage": float(inside[:, j].mean()),
-            "width": float(width.mean()),
-            "relative_width": float(np.mean(width / np.maximum(np.abs(y[:, j]), 1e-12))),
-            "n": int(len(y)),
+            "coverage": float(inside[has, j].mean()) if len(has) else nan,
+            "width": float(width.mean()) if len(has) else nan,
+            "relative_width": float(np.mean(width / np.maximum(np.abs(y[has, j]), 1e-12))) if len(has) else nan,
+            "n": int(len(has)),
             "coverage_by_spread": [float(t) for t in terciles],
         }
     return out

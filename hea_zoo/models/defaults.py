@@ -121,6 +121,10 @@ SURROGATE_DEFAULTS: dict[str, Any] = {
     # members resolve the oracle's sharp ductility thresholds (docs/HYPERPARAMETERS.md).
     "activation": "silu",
     "large_table_activation": "relu",
+    # Small tables (fewer training alloys than "max_alloys"): these replace the values above
+    # (docs/MPEA.md, "Small tables": measured against a random forest on MPEA).
+    "small_table": {"max_alloys": 250, "output_margin": 0.0, "hidden_units": (64, 64), "weight_decay": 0.1,
+                    "kernel_weight": 1.0},
 }
 """The surrogate's: ensemble size and member widths, the Adam learning rate, epochs and
 batch on a small table, the step budget, and the members' activation on small and large
@@ -162,10 +166,12 @@ def build_default_generator(
     if dataset is not None:
         kwargs.update(
             elements=tuple(dataset.elements),
-            condition_names=tuple(dataset.property_names),
-            condition_units=tuple(dataset.property_units),
+            condition_names=tuple(getattr(dataset, "condition_names", dataset.property_names)),
+            condition_units=tuple(getattr(dataset, "condition_units", dataset.property_units)),
             data_fingerprint=getattr(dataset, "source_fingerprint", None),
         )
+        if getattr(dataset, "setting_names", ()):
+            kwargs["setting_names"] = tuple(dataset.setting_names)
     kwargs.update(overrides)
     model = cls(seed=seed, **kwargs)
     lr = spec["learning_rate"]
@@ -185,6 +191,10 @@ def train_default_generator(
     budget: TrainingBudget | None = None,
 ) -> ConditionalGenerator:
     """Trains a generator with the measured defaults on `dataset.train`.
+
+    The generator is conditioned on the dataset's properties then its settings
+    (`Dataset.conditions`: e.g. yield strength and the test temperature), and trains on the
+    rows that have every property (in a sparse table, the complete rows).
 
     Builds the default model, adapts it on the training split, then fits within the
     model's step budget (`DEFAULT_HYPERPARAMETERS[name]["budget"]`, see
@@ -221,7 +231,12 @@ def train_default_generator(
         name, dataset, seed=seed, steps_per_execution=STEPS_PER_EXECUTION
     )
     train = dataset.train
-    x, c = model.check_pair(train.compositions, train.properties, "training data")
+    # Generators are conditioned on the properties and the settings (`Dataset.conditions`),
+    # and learn from the rows that have every property (a condition cannot be missing).
+    conditions = train.conditions if getattr(train, "setting_names", ()) else train.properties
+    complete = np.all(np.isfinite(conditions), axis=1)
+    x, c = model.check_pair(train.compositions[complete], conditions[complete], "training data")
+    model.training_rows = int(complete.sum())
     start = time.perf_counter()
     model.adapt(x, c)
     fit_with_budget(
@@ -295,10 +310,18 @@ def train_default_surrogate(
             valence-electron count and atomic radius when the element table covers the
             dataset's elements, fractions only otherwise).
 
+    Sparse tables (NaN where a row lacks a property) train on every row with the masked
+    loss (`Surrogate.compute_losses`), and each property is calibrated on the rows that
+    have it; `model.property_counts` records, per property, the training alloys that
+    taught it. The dataset's settings (`Dataset.setting_names`) are inputs of the model.
+    Properties that cannot be negative (`calibration.nonnegative_properties`) have their
+    predictions and interval ends clipped at 0.
+
     Returns:
         The trained surrogate; `model.training_seconds` holds the training time
         (calibration included).
     """
+    user_epochs = epochs
     epochs = SURROGATE_DEFAULTS["epochs"] if epochs is None else validation.check_epochs(epochs)
     coverage = calibration._check_coverage(coverage)
     calibration_fraction = validation.nonnegative_number(calibration_fraction, "calibration_fraction")
@@ -318,13 +341,30 @@ def train_default_surrogate(
     budget = SURROGATE_DEFAULTS["budget"] if budget is None else budget
     dataset.check_learnable()
     train = dataset.train
+    finite = dataset.properties[np.isfinite(dataset.properties)]
+    setting_names = tuple(getattr(dataset, "setting_names", ()) or ())
+    small = dict(SURROGATE_DEFAULTS.get("small_table") or {})
+    n_train_alloys = len(np.unique(train.groups)) if getattr(train, "groups", None) is not None else len(train)
+    if n_train_alloys >= small.pop("max_alloys", 0):
+        small = {}
+    recipe = {**SURROGATE_DEFAULTS, **small}
+    if user_epochs is None:
+        epochs = recipe["epochs"]
     settings = {
-        "n_members": SURROGATE_DEFAULTS["n_members"],
-        "hidden_units": SURROGATE_DEFAULTS["hidden_units"],
+        "n_members": recipe["n_members"],
+        "hidden_units": recipe["hidden_units"],
         "activation": SURROGATE_DEFAULTS[
             "large_table_activation" if len(train) > budget.early_stopping_rows else "activation"
         ],
-        "log_targets": bool(np.all(dataset.properties > 0)),
+        "log_targets": bool(np.all(finite > 0)),
+        "nonnegative": calibration.nonnegative_properties(
+            dataset.property_names, dataset.property_units, train.properties
+        ),
+        "settings": setting_names,
+        "setting_units": tuple(getattr(dataset, "setting_units", ()) or ()),
+        "output_margin": recipe.get("output_margin"),
+        "kernel_rows": len(train) if recipe.get("kernel_weight") else 0,
+        "kernel_weight": recipe.get("kernel_weight") or 0.5,
         "elements": dataset.elements,
         "property_names": dataset.property_names,
         "property_units": dataset.property_units,
@@ -333,13 +373,17 @@ def train_default_surrogate(
         "coverage": coverage,
         "descriptors": resolve_descriptors(descriptors, dataset.elements),
     }
-    fit = {"epochs": epochs, "budget": budget, "seed": seed}
+    fit = {"epochs": epochs, "budget": budget, "seed": seed, "learning_rate": recipe["learning_rate"],
+           "weight_decay": recipe.get("weight_decay")}  # fmt: skip
     keras.utils.set_random_seed(seed)
     model = Surrogate(**settings)
-    x, y = model.check_data(train.compositions, train.properties)
+    x, y = model.check_data(train.compositions, train.properties,
+                            settings=train.settings if setting_names else None)  # fmt: skip
     groups = getattr(train, "groups", None)
     groups = np.arange(len(x)) if groups is None else np.asarray(groups)
-    n_groups = len(np.unique(groups))
+    # In a sparse table each property is calibrated on the alloys that have it: the
+    # scarcest property decides whether there are enough.
+    n_groups = min(len(np.unique(groups[np.isfinite(y[:, j])])) for j in range(y.shape[1]))
     needed = calibration.min_calibration_size(coverage)
     folds = 0
     if calibration_fraction > 0:
@@ -383,16 +427,22 @@ def train_default_surrogate(
             fit_index, cal_index = group_split(groups, calibration_fraction, seed + 1)
         _fit_surrogate(model, x[fit_index], y[fit_index], verbose, "surrogate", **fit)
         if len(cal_index):
-            model.calibrate(x[cal_index], y[cal_index])
+            n_el = len(model.elements)
+            model.calibrate(x[cal_index, :n_el], y[cal_index],
+                            settings=x[cal_index, n_el:] if setting_names else None)  # fmt: skip
     model.training_seconds = time.perf_counter() - start
+    model.property_counts = {
+        name: int(len(np.unique(groups[np.isfinite(y[:, j])]))) for j, name in enumerate(model.property_names)
+    }
     return model
 
 
 def _members_moments(model: Surrogate, x) -> tuple[np.ndarray, np.ndarray]:
-    """Ensemble mean and spread, computed eagerly (a compiled function per fold model would
-    be retraced, and warned about, each time)."""
+    """Ensemble mean (bounded as the model's predictions are) and spread, computed eagerly
+    (a compiled function per fold model would be retraced, and warned about, each time)."""
     members = keras.ops.convert_to_numpy(model.member_outputs(x)).astype(np.float64)
-    return members.mean(axis=0), members.std(axis=0)
+    mean = keras.ops.convert_to_numpy(model._bound(members.mean(axis=0))).astype(np.float64)
+    return mean, members.std(axis=0)
 
 
 def _spread_unit(model: Surrogate, x) -> np.ndarray:
@@ -401,15 +451,16 @@ def _spread_unit(model: Surrogate, x) -> np.ndarray:
     return np.maximum(np.median(_members_moments(model, x)[1], axis=0), 1e-12)
 
 
-def _fit_surrogate(model: Surrogate, x, y, verbose, label: str, epochs: int, budget: TrainingBudget, seed: int) -> None:
+def _fit_surrogate(model: Surrogate, x, y, verbose, label: str, epochs: int, budget: TrainingBudget, seed: int,
+                   learning_rate: float = SURROGATE_DEFAULTS["learning_rate"], weight_decay: float | None = None) -> None:  # fmt: skip
     """Adapts, compiles and fits `model` on (x, y) with the default batch within `budget`."""
     from hea_zoo.progress import fit_arguments
 
     model.adapt(x, y)
-    model.compile(
-        optimizer=keras.optimizers.Adam(SURROGATE_DEFAULTS["learning_rate"]),
-        steps_per_execution=STEPS_PER_EXECUTION,
-    )
+    model.kernel_choice = None
+    optimizer = (keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay) if weight_decay
+                 else keras.optimizers.Adam(learning_rate))  # fmt: skip
+    model.compile(optimizer=optimizer, steps_per_execution=STEPS_PER_EXECUTION)
     fit_with_budget(
         model,
         x,
@@ -421,3 +472,5 @@ def _fit_surrogate(model: Surrogate, x, y, verbose, label: str, epochs: int, bud
         seed=seed,
         **fit_arguments(verbose, label),
     )
+    if model.kernel_rows:  # the small-table recipe: a kernel ridge regression joins the members
+        model.kernel_choice = model.fit_kernel(x, y)

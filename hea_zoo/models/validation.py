@@ -244,9 +244,12 @@ def check_pair(
 
 
 def check_properties(
-    properties: Any, n_rows: int, names: Sequence[str], name: str = "properties"
+    properties: Any, n_rows: int, names: Sequence[str], name: str = "properties", allow_missing: bool = False
 ) -> np.ndarray:
-    """Validates a property table `(n_rows, len(names))`; returns float32."""
+    """Validates a property table `(n_rows, len(names))`; returns float32.
+
+    With `allow_missing`, NaN marks a value a row does not have (a sparse table); infinite
+    values are still refused."""
     n = len(names)
     try:
         y = np.asarray(properties, dtype=np.float64)
@@ -259,7 +262,7 @@ def check_properties(
             f"Expected {name} of shape ({n_rows}, {n}) (one row per composition, one "
             f"column per property: {', '.join(names)}). Received shape {y.shape}."
         )
-    bad = ~np.all(np.isfinite(y), axis=1)
+    bad = ~np.all(np.isfinite(y) | (allow_missing & np.isnan(y)), axis=1)
     if bad.any():
         r = int(np.argmax(bad))
         raise DataError(f"{name} row {r} is not finite: {y[r].tolist()}.")

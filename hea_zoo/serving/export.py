@@ -9,7 +9,11 @@ For a model exported under the name ``name`` into ``export_dir``:
   ``composition`` and returns ``properties`` (ensemble mean, physical units),
   ``properties_std`` (ensemble standard deviation) and ``properties_lower`` /
   ``properties_upper``, the calibrated interval at the nominal ``coverage`` recorded in
-  the metadata (with ``calibration_size``; NaN for a surrogate never calibrated). ``assets.extra/hea_zoo.json`` holds
+  the metadata (with ``calibration_size``; NaN for a surrogate never calibrated); a
+  surrogate trained with measurement settings (the test temperature) also takes
+  ``settings`` (float32 ``[batch, n_settings]``, physical units, named in the metadata's
+  ``setting_names``). Properties that cannot be negative (metadata ``nonnegative``) have
+  their outputs clipped at 0 in the graph. ``assets.extra/hea_zoo.json`` holds
   the same metadata as the ONNX file (TensorFlow Serving ignores that folder).
 - ``export_dir/<name>.onnx`` is the same graph with the same input and output names,
   checked with ``onnx.checker``; its ``metadata_props`` give the element order, the
@@ -267,7 +271,12 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
         `hea-zoo design` checks constraints against); a generator with a density (the
         flow) adds ``log_prob_model`` (the ONNX file name), ``log_prob_signature``,
         ``log_prob_inputs``, ``log_prob_outputs`` and ``log_prob_units``; for the surrogate, ``property_names``, ``property_units``,
-        ``n_members``, ``descriptors`` (the element properties it reads, `Surrogate`), ``coverage`` (nominal coverage of ``properties_lower`` /
+        ``n_members``, ``descriptors`` (the element properties it reads, `Surrogate`),
+        ``nonnegative`` (per property: predictions and interval ends clipped at 0),
+        ``setting_names`` and ``setting_units`` with a ``settings`` input (float32
+        [batch, n_settings], physical units) for a surrogate with measurement settings
+        (a generator with settings lists them in ``setting_names``: its last
+        conditions), ``coverage`` (nominal coverage of ``properties_lower`` /
         ``properties_upper``), ``calibration_size`` (alloys it was calibrated on; 0:
         not calibrated, the interval outputs are NaN), ``interval_method`` (how the
         graph computes the interval) and ``calibration_method`` (a held-out split or
@@ -299,6 +308,9 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
                 "noise": f"standard normal N(0, I), shape [batch, latent_dim]; seeded draw {NOISE_SPEC} (hea_zoo.artifact.noise)",
             }
         )
+        if getattr(model, "setting_names", ()):
+            # The last conditions are measurement settings: fixed values when designing.
+            meta["setting_names"] = list(model.setting_names)
         if _has_log_prob(model):
             meta.update(
                 {
@@ -324,10 +336,14 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
                 "calibration_size": int(model.calibration_size if model.is_calibrated else 0),
                 "interval_method": calibration.INTERVAL_METHOD,
                 "calibration_method": calibration.calibration_method(model.calibration_folds),
-                "inputs": ["composition"],
+                "inputs": ["composition", "settings"] if getattr(model, "settings", ()) else ["composition"],
                 "outputs": ["properties", "properties_std", "properties_lower", "properties_upper"],
+                "nonnegative": [bool(v) for v in getattr(model, "nonnegative", ())],
             }
         )
+        if getattr(model, "settings", ()):
+            meta["setting_names"] = list(model.settings)
+            meta["setting_units"] = list(model.setting_units)
     return meta
 
 
@@ -364,14 +380,30 @@ def serving_function(model) -> tuple[tf.types.experimental.GenericFunction, list
         def serve(z, condition):
             return {"composition": tf.identity(model.decode(z, condition), name="composition")}
 
+    elif _is_surrogate(model) and getattr(model, "settings", ()):
+        # A surrogate with measurement settings takes them as a second named input.
+        signature = [
+            tf.TensorSpec([None, len(model.elements)], tf.float32, name="composition"),
+            tf.TensorSpec([None, len(model.settings)], tf.float32, name="settings"),
+        ]
+
+        @tf.function(input_signature=signature)
+        def serve(composition, settings):
+            mean, std = model.moments(tf.concat([composition, settings], axis=-1))
+            lower, upper = model.interval_bounds(mean, std)
+            return {
+                "properties": tf.identity(mean, name="properties"),
+                "properties_std": tf.identity(std, name="properties_std"),
+                "properties_lower": tf.identity(lower, name="properties_lower"),
+                "properties_upper": tf.identity(upper, name="properties_upper"),
+            }
+
     elif _is_surrogate(model):
         signature = [tf.TensorSpec([None, len(model.elements)], tf.float32, name="composition")]
 
         @tf.function(input_signature=signature)
         def serve(composition):
-            members = model.member_outputs(composition)
-            mean = tf.reduce_mean(members, axis=0)
-            std = tf.math.reduce_std(members, axis=0)
+            mean, std = model.moments(composition)
             lower, upper = model.interval_bounds(mean, std)
             return {
                 "properties": tf.identity(mean, name="properties"),

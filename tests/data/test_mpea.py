@@ -82,12 +82,12 @@ def test_test_type_and_room_temperature_filters():
         mpea.mpea_frame(["hardness"], temperature=(100, 20))
 
 
-def test_test_temperature_as_a_condition_keeps_every_temperature():
-    ds = load_dataset("mpea", properties=["yield_strength", "test_temperature"], test_type="compression",
+def test_test_temperature_as_a_setting_keeps_every_temperature():
+    ds = load_dataset("mpea", properties=["yield_strength"], settings=["test_temperature"], test_type="compression",
                       dropna=True, verbose=False)  # fmt: skip
-    temperature = ds.properties[:, 1]
+    temperature = ds.settings[:, 0]
     assert temperature.max() >= 1000 and temperature.min() < 0  # cryogenic tests too
-    assert ds.property_units == ("MPa", "degC")
+    assert ds.property_units == ("MPa",) and ds.setting_units == ("degC",)
     # Rows of one alloy at different temperatures are not averaged together, but they
     # stay on one side of the split.
     assert len(ds) > ds.n_alloys

@@ -142,9 +142,13 @@ def test_bad_input(dataset):
     with pytest.raises(ValueError, match=r"shape \(423, 2\)"):
         model.adapt(dataset.train.compositions, dataset.train.properties[:, :1])
     y = dataset.train.properties.copy()
-    y[5, 1] = np.nan
-    with pytest.raises(ValueError, match="properties row 5"):
+    y[5, :] = np.nan  # one missing value is a sparse row (it teaches the other); none at all is refused
+    with pytest.raises(ValueError, match="properties row 5 has no value"):
         model.adapt(dataset.train.compositions, y)
+    y[5, :] = [np.inf, 1.0]
+    with pytest.raises(ValueError, match="properties row 5 is not finite"):
+        model.adapt(dataset.train.compositions, y)
+    y[5, :] = dataset.train.properties[5]
     y[5, 1] = -1.0
     with pytest.raises(ValueError, match="properties row 5 is not positive"):
         model.adapt(dataset.train.compositions, y)

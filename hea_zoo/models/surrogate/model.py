@@ -16,6 +16,15 @@ from hea_zoo.models.base import ZooModel
 from hea_zoo.models.surrogate.descriptors import descriptor_features, descriptor_table, resolve_descriptors
 from hea_zoo.models.surrogate.layers import EnsembleDense
 
+KERNEL_LENGTHS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5, 0.8)
+"""Length scales (in atomic fraction, L2) the kernel ridge regression chooses among."""
+
+KERNEL_RIDGES: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0)
+"""Ridges (on standardized targets) the kernel ridge regression chooses among."""
+
+KERNEL_SETTING_SCALE = 0.25
+"""A setting's standard deviation counts as this much composition distance in the kernel."""
+
 SURROGATE_MODEL_VERSION = "3"
 """Layout of saved surrogates. "1" (hea_zoo 0.1.0): one network per member; "2": one
 vectorized ensemble (`EnsembleDense` layers), with the interval weights
@@ -54,9 +63,38 @@ class Surrogate(ZooModel):
             deviation are extra inputs (`resolve_descriptors`): ``"auto"`` (default:
             `DEFAULT_DESCRIPTORS` when every element is in the element table, else none),
             a list of names, or ``()`` for fractions only. Standardized by `adapt`.
+        settings: names of measurement settings (e.g. ``("test_temperature",)``, °C):
+            numeric inputs besides the composition (standardized by `adapt`), fixed when
+            designing, never predicted. A model with settings takes them in every method
+            (``settings=``: an (N, S) array or a mapping name -> value for every row); a
+            model without settings is called with compositions only, as before.
+        setting_units: their units.
+        output_margin: None (default), or a margin m >= 0: each member's standardized
+            output is clipped to the training targets' range widened by m standard
+            deviations on each side (`adapt` records the range), so that a member cannot
+            extrapolate to absurd values where a small table has no alloy (an unseen
+            element); the small-table recipe (`hea_zoo.models.SURROGATE_DEFAULTS`) sets it.
+        kernel_rows: 0 (default), or the capacity of a kernel ridge regression that joins
+            the members (the small-table recipe): a Gaussian-kernel ridge regression on
+            the fractions (and the standardized settings, scaled by `KERNEL_SETTING_SCALE`)
+            fitted in closed form by `fit_kernel` after the members train (length scale and
+            ridge per property by leave-one-out error); it reverts to the training mean far
+            from every training alloy, as a random forest does, where the networks would
+            extrapolate. Each member's standardized output becomes ``member +
+            kernel_weight * (kernel - mean of the members)``: the ensemble mean moves to
+            ``(1 - kernel_weight) * members' mean + kernel_weight * kernel`` and the
+            members' spread (the uncertainty the intervals scale) is kept.
+        kernel_weight: the kernel's share of the ensemble mean (0.5; the small-table recipe: 1).
+        nonnegative: per property, True when it cannot be negative (strength, hardness,
+            modulus, density, elongation...): its prediction and interval ends are clipped
+            at 0 (`hea_zoo.models.calibration.nonnegative_properties` is the rule the
+            default recipe applies). None: every property when `log_targets` (positive
+            by construction), none otherwise.
 
     Call:
-        `model(compositions)` -> (batch, P) ensemble mean in physical units.
+        `model(x)` -> (batch, P) ensemble mean in physical units; `x` is the
+        compositions, or, for a model with settings, `join_inputs(compositions,
+        settings)` (the fractions then the settings, one row each).
 
     Example:
         >>> ds = hea_zoo.load_dataset()
@@ -92,6 +130,12 @@ class Surrogate(ZooModel):
         calibration_size: int = 0,
         calibration_folds: int = 0,
         descriptors: Sequence[str] | str = "auto",
+        settings: Sequence[str] = (),
+        setting_units: Sequence[str] | None = None,
+        nonnegative: Sequence[bool] | None = None,
+        output_margin: float | None = None,
+        kernel_rows: int = 0,
+        kernel_weight: float = 0.5,
         **kwargs,
     ):
         super().__init__(loss_names=("loss", "mae"), **kwargs)
@@ -120,6 +164,28 @@ class Surrogate(ZooModel):
         self.calibration_size = int(calibration_size)
         self.calibration_folds = validation.nonnegative_int(calibration_folds, "calibration_folds")
         self.descriptors = resolve_descriptors(descriptors, self.elements)
+        self.settings = validation.as_str_tuple(tuple(settings), "settings", allow_empty=True) if settings else ()
+        if len(set(self.settings)) != len(self.settings) or set(self.settings) & set(self.property_names):
+            raise UsageError(
+                f"settings must be distinct and not properties. Received: settings={list(self.settings)}, "
+                f"property_names={list(self.property_names)}",
+                field="settings",
+            )
+        self.setting_units = tuple(setting_units) if setting_units is not None else ("",) * len(self.settings)
+        if len(self.setting_units) != len(self.settings):
+            raise UsageError("Expected one unit per setting.", field="setting_units")
+        if nonnegative is None:
+            nonnegative = (self.log_targets,) * len(self.property_names)
+        self.nonnegative = tuple(bool(v) for v in nonnegative)
+        if len(self.nonnegative) != len(self.property_names):
+            raise UsageError("Expected one nonnegative flag per property.", field="nonnegative")
+        self.output_margin = (
+            None if output_margin is None else validation.nonnegative_number(output_margin, "output_margin")
+        )
+        self.kernel_rows = validation.nonnegative_int(kernel_rows, "kernel_rows")
+        self.kernel_weight = float(kernel_weight)
+        if not 0.0 <= self.kernel_weight <= 1.0:
+            raise UsageError(f"must be in [0, 1]. Received: kernel_weight={kernel_weight}", field="kernel_weight")
         n_props = len(self.property_names)
         # === Layers: all members in one stack of EnsembleDense layers ===
         self.ensemble_layers = [
@@ -132,7 +198,7 @@ class Surrogate(ZooModel):
         self.ensemble_layers.append(
             EnsembleDense(self.n_members, n_props, seed=self.seed * 1000 + 999, name="ensemble_output")
         )
-        width = len(self.elements) + 2 * len(self.descriptors)
+        width = len(self.elements) + 2 * len(self.descriptors) + len(self.settings)
         for layer in self.ensemble_layers:
             layer.build((None, width))
             width = layer.units
@@ -153,6 +219,20 @@ class Surrogate(ZooModel):
             self.descriptor_table = state(table.shape, keras.initializers.Constant(table), "descriptor_table")
             self.feature_mean = state((2 * len(self.descriptors),), "zeros", "feature_mean")
             self.feature_std = state((2 * len(self.descriptors),), "ones", "feature_std")
+        # Measurement settings' standardization (set by adapt)
+        if self.settings:
+            self.setting_mean = state((len(self.settings),), "zeros", "setting_mean")
+            self.setting_std = state((len(self.settings),), "ones", "setting_std")
+        # The standardized training targets' range (set by adapt), when outputs are clipped to it
+        if self.output_margin is not None:
+            self.output_low = state((n_props,), keras.initializers.Constant(-1e6), "output_low")
+            self.output_high = state((n_props,), keras.initializers.Constant(1e6), "output_high")
+        # The kernel ridge regression that joins the members (set by fit_kernel; 0 until then)
+        if self.kernel_rows:
+            width_k = len(self.elements) + len(self.settings)
+            self.kernel_x = state((self.kernel_rows, width_k), "zeros", "kernel_x")
+            self.kernel_alpha = state((self.kernel_rows, n_props), "zeros", "kernel_alpha")
+            self.kernel_gamma = state((n_props,), "ones", "kernel_gamma")
         self.built = True
 
     def default_optimizer(self) -> keras.optimizers.Optimizer:
@@ -162,18 +242,180 @@ class Surrogate(ZooModel):
         return keras.optimizers.Adam(self.default_learning_rate)
 
     # === Forward ===
-    def _inputs(self, x) -> tf.Tensor:
-        """The fractions, then the standardized descriptor features (when the model has any)."""
-        x = tf.cast(x, tf.float32)
-        if not self.descriptors:
+    @property
+    def n_inputs(self) -> int:
+        """Width of the model's input rows: the elements, then the settings."""
+        return len(self.elements) + len(self.settings)
+
+    def join_inputs(self, compositions, settings=None, name: str = "") -> np.ndarray:
+        """The model's input rows (N, E + S): validated compositions, then the settings.
+
+        Args:
+            compositions: (N, E) atomic fractions.
+            settings: for a model with settings, an (N, S) array or a mapping name -> value
+                (one value for every row, or N values); must be None for a model without.
+
+        Raises:
+            UsageError: settings missing, unknown or given to a model without settings.
+        """
+        prefix = f"{name} " if name else ""
+        compositions, settings = self._split_joined(compositions, settings)
+        x = validation.check_compositions(compositions, self.elements, name=f"{prefix}compositions", atol=1e-3)
+        if not self.settings:
+            if settings is not None and len(settings):
+                raise UsageError(
+                    f"this Surrogate takes no settings (it was trained without any). Received: {settings!r}",
+                    field="settings",
+                )
             return x
-        features = descriptor_features(x, self.descriptor_table)
-        return tf.concat([x, (features - self.feature_mean) / self.feature_std], axis=-1)
+        return np.concatenate([x, self.setting_values(settings, x.shape[0])], axis=1)
+
+    def _split_joined(self, compositions, settings):
+        """Rows already joined (fractions then settings, width E + S) given without
+        `settings`: split them back."""
+        if self.settings and settings is None:
+            array = np.asarray(compositions)
+            if array.ndim == 2 and array.shape[1] == self.n_inputs:
+                return array[:, : len(self.elements)], array[:, len(self.elements) :]
+        return compositions, settings
+
+    def setting_values(self, settings, n_rows: int) -> np.ndarray:
+        """(n_rows, S) float32 setting values from an array or a mapping name -> value(s)."""
+        names = list(self.settings)
+        if settings is None:
+            raise UsageError(
+                f"this Surrogate takes measurement settings as inputs ({', '.join(names)}); pass settings "
+                f"(e.g. settings={{{names[0]!r}: 25.0}}).",
+                field="settings",
+            )
+        if isinstance(settings, dict):
+            unknown = [k for k in settings if k not in names]
+            missing = [k for k in names if k not in settings]
+            if unknown or missing:
+                raise UsageError(
+                    f"expected a value for each of {names}"
+                    + (f"; unknown {unknown}" if unknown else "")
+                    + (f"; missing {missing}" if missing else "")
+                    + ".",
+                    field="settings",
+                )
+            columns = [np.broadcast_to(np.asarray(settings[k], dtype=np.float64).reshape(-1), (n_rows,)) for k in names]
+            values = np.stack(columns, axis=1)
+        else:
+            values = np.asarray(settings, dtype=np.float64)
+            if values.ndim == 1 and len(names) == 1 and values.shape[0] == n_rows:
+                values = values[:, None]
+            if values.ndim == 1 and values.shape[0] == len(names):
+                values = np.broadcast_to(values[None], (n_rows, len(names)))
+            if values.shape != (n_rows, len(names)):
+                raise UsageError(
+                    f"expected settings of shape ({n_rows}, {len(names)}) ({', '.join(names)}). "
+                    f"Received shape {values.shape}.",
+                    field="settings",
+                )
+        if not np.all(np.isfinite(values)):
+            raise UsageError(f"settings must be finite numbers. Received: {values[~np.isfinite(values)][:3].tolist()}",
+                             field="settings")  # fmt: skip
+        return values.astype(np.float32)
+
+    def _inputs(self, x) -> tf.Tensor:
+        """The fractions, the standardized descriptor features (when the model has any), then
+        the standardized settings (when it has any)."""
+        x = tf.cast(x, tf.float32)
+        if not self.descriptors and not self.settings:
+            return x
+        n_el = len(self.elements)
+        composition = x[:, :n_el] if self.settings else x
+        parts = [composition]
+        if self.descriptors:
+            features = descriptor_features(composition, self.descriptor_table)
+            parts.append((features - self.feature_mean) / self.feature_std)
+        if self.settings:
+            parts.append((x[:, n_el:] - self.setting_mean) / self.setting_std)
+        return tf.concat(parts, axis=-1)
+
+    def _kernel_features(self, x) -> tf.Tensor:
+        """The kernel's inputs: the fractions, then the standardized settings scaled by
+        `KERNEL_SETTING_SCALE`."""
+        x = tf.cast(x, tf.float32)
+        if not self.settings:
+            return x
+        n_el = len(self.elements)
+        settings = (x[:, n_el:] - self.setting_mean) / self.setting_std * KERNEL_SETTING_SCALE
+        return tf.concat([x[:, :n_el], settings], axis=-1)
+
+    def _kernel(self, x) -> tf.Tensor:
+        """(batch, P) the kernel ridge regression's standardized prediction."""
+        f = self._kernel_features(x)
+        d2 = (tf.reduce_sum(tf.square(f), -1, keepdims=True) - 2.0 * tf.matmul(f, self.kernel_x, transpose_b=True)
+              + tf.reduce_sum(tf.square(self.kernel_x), -1)[None])  # (batch, rows)  # fmt: skip
+        k = tf.exp(-tf.maximum(d2, 0.0)[None] * self.kernel_gamma[:, None, None])  # (P, batch, rows)
+        return tf.transpose(tf.reduce_sum(k * tf.transpose(self.kernel_alpha)[:, None, :], axis=-1))
+
+    def fit_kernel(self, compositions, properties, settings=None) -> dict[str, tuple[float, float]]:
+        """Fits the kernel ridge regression (`kernel_rows` > 0) on training rows, in closed
+        form: per property, on the rows that have it, the length scale and ridge of least
+        leave-one-out error on the standardized targets (grids `KERNEL_LENGTHS`,
+        `KERNEL_RIDGES`). Returns ``{property: (length, ridge)}``."""
+        if not self.kernel_rows:
+            raise UsageError("this Surrogate has no kernel (kernel_rows=0).", field="kernel_rows")
+        x = self.join_inputs(compositions, settings)
+        y = validation.check_properties(properties, x.shape[0], self.property_names, allow_missing=True)
+        if x.shape[0] > self.kernel_rows:
+            raise UsageError(f"{x.shape[0]} rows exceed the kernel's {self.kernel_rows}.", field="kernel_rows")
+        f = keras.ops.convert_to_numpy(self._kernel_features(x)).astype(np.float64)
+        t = np.log(np.where(np.isfinite(y), y, 1.0)) if self.log_targets else y.astype(np.float64)
+        z = (t - self.target_mean.numpy()) / self.target_std.numpy()
+        d2 = np.maximum(((f[:, None, :] - f[None, :, :]) ** 2).sum(-1), 0.0)
+        alpha = np.zeros((self.kernel_rows, len(self.property_names)))
+        gamma = np.ones(len(self.property_names))
+        chosen = {}
+        for j, name in enumerate(self.property_names):
+            has = np.flatnonzero(np.isfinite(y[:, j]))
+            best = None
+            for length in KERNEL_LENGTHS:
+                k = np.exp(-d2[np.ix_(has, has)] / (2.0 * length**2))
+                for ridge in KERNEL_RIDGES:
+                    inverse = np.linalg.inv(k + ridge * np.eye(len(has)))
+                    a = inverse @ z[has, j]
+                    loo = float(np.mean((a / np.diag(inverse)) ** 2))
+                    if best is None or loo < best[0]:
+                        best = (loo, length, ridge, a)
+            _, length, ridge, a = best
+            alpha[has, j] = a
+            gamma[j] = 1.0 / (2.0 * length**2)
+            chosen[name] = (length, ridge)
+        features = np.zeros((self.kernel_rows, f.shape[1]))
+        features[: len(f)] = f
+        self.kernel_x.assign(features.astype("float32"))
+        self.kernel_alpha.assign(alpha.astype("float32"))
+        self.kernel_gamma.assign(gamma.astype("float32"))
+        return chosen
+
+    def _bound(self, values):
+        """Values of properties that cannot be negative, clipped at 0 (`nonnegative`)."""
+        if not any(self.nonnegative) or self.log_targets:  # log targets: positive already
+            return values
+        mask = tf.constant(self.nonnegative, dtype=tf.bool)
+        values = tf.cast(values, tf.float32)
+        return tf.where(mask, tf.maximum(values, 0.0), values)
+
+    def moments(self, x):
+        """Ensemble mean (clipped where a property cannot be negative) and spread, tensors
+        (batch, P), of input rows `x` (`join_inputs`): what `predict_with_uncertainty` and
+        the exported graph compute."""
+        members = self.member_outputs(x)
+        return self._bound(tf.reduce_mean(members, axis=0)), tf.math.reduce_std(members, axis=0)
 
     def _standard_members(self, x, training=False) -> tf.Tensor:
         h = self._inputs(x)
         for layer in self.ensemble_layers:
             h = layer(h, training=training)
+        if self.kernel_rows and not training:
+            # The ensemble mean moves towards the kernel's; the members' spread is kept.
+            h = h + self.kernel_weight * (self._kernel(x)[None] - tf.reduce_mean(h, axis=0, keepdims=True))
+        if self.output_margin is not None:
+            h = tf.minimum(tf.maximum(h, self.output_low), self.output_high)
         return h  # (members, batch, P), standardized
 
     def member_outputs(self, compositions) -> tf.Tensor:
@@ -191,26 +433,42 @@ class Surrogate(ZooModel):
         return tf.exp(y) if self.log_targets else y
 
     def call(self, compositions, training=False):
-        return tf.reduce_mean(self.member_outputs(compositions), axis=0)
+        return self._bound(tf.reduce_mean(self.member_outputs(compositions), axis=0))
 
     # === Training ===
     def compute_losses(self, x, y, sample_weight, training):
-        """Mean over members of the standardized squared error; MAE of the ensemble mean."""
+        """Masked multi-task loss: the mean over members and over the (row, property) values a
+        row has of the standardized squared error; a missing value (NaN: a sparse table)
+        contributes nothing, to the loss or its gradient. MAE of the ensemble mean, over the
+        values present."""
         preds = self._standard_members(x, training=training)
-        err = tf.reduce_mean(tf.square(preds - self._to_standard(y)[None]), axis=-1)  # (members, batch)
-        if sample_weight is not None:
-            w = tf.cast(tf.reshape(sample_weight, (1, -1)), tf.float32)
-            loss = tf.reduce_sum(err * w) / (tf.maximum(tf.reduce_sum(w), 1e-12) * self.n_members)
-        else:
-            loss = tf.reduce_mean(err)
-        mae = tf.reduce_mean(tf.abs(self._from_standard(tf.reduce_mean(preds, 0)) - y))
+        y = tf.cast(y, tf.float32)
+        present = tf.math.is_finite(y)  # (batch, P)
+        mask = tf.cast(present, tf.float32)
+        safe_y = tf.where(present, y, tf.ones_like(y))  # finite (and positive for log targets) where masked
+        err = tf.where(present[None], tf.square(preds - self._to_standard(safe_y)[None]), 0.0)  # (members, batch, P)
+        w = tf.ones_like(mask[:, 0]) if sample_weight is None else tf.cast(tf.reshape(sample_weight, (-1,)), tf.float32)
+        weighted = mask * w[:, None]  # (batch, P)
+        loss = tf.reduce_sum(err * weighted[None]) / (tf.maximum(tf.reduce_sum(weighted), 1e-12) * self.n_members)
+        diff = tf.where(present, tf.abs(self._from_standard(tf.reduce_mean(preds, 0)) - safe_y), 0.0)
+        mae = tf.reduce_sum(diff) / tf.maximum(tf.reduce_sum(mask), 1.0)
         return {"loss": loss, "mae": mae}
 
-    def check_data(self, compositions, properties, name: str = "") -> tuple[np.ndarray, np.ndarray]:
-        """Validates compositions and their properties; float32 arrays."""
+    def check_data(self, compositions, properties, name: str = "", settings=None) -> tuple[np.ndarray, np.ndarray]:
+        """Validates compositions (and settings) and their properties; float32 arrays: the
+        input rows (`join_inputs`) and the properties (NaN where a row lacks a value)."""
         prefix = f"{name} " if name else ""
+        compositions, settings = self._split_joined(compositions, settings)
         x = validation.check_compositions(compositions, self.elements, name=f"{prefix}compositions")
-        y = validation.check_properties(properties, x.shape[0], self.property_names, f"{prefix}properties")
+        if self.settings or settings is not None:
+            x = self.join_inputs(x, settings, name)
+        y = validation.check_properties(
+            properties, x.shape[0], self.property_names, f"{prefix}properties", allow_missing=True
+        )
+        empty = ~np.isfinite(y).any(axis=1)
+        if empty.any():
+            raise DataError(f"{prefix}properties row {int(np.argmax(empty))} has no value: nothing to learn from it.",
+                            field="properties")  # fmt: skip
         if self.log_targets and np.any(y <= 0):
             r = int(np.argmax(np.any(y <= 0, axis=1)))
             raise DataError(
@@ -221,31 +479,53 @@ class Surrogate(ZooModel):
             )
         return x, y
 
-    def adapt(self, compositions, properties) -> None:
+    def adapt(self, compositions, properties, settings=None) -> None:
         """Validates the training data and sets the target standardization (call before `fit`).
 
         Args:
             compositions: (N, E) atomic fractions.
-            properties: (N, P) properties in physical units.
+            properties: (N, P) properties in physical units (NaN: a value the row lacks).
+            settings: (N, S) settings, for a model with settings (`join_inputs`).
         """
-        x, y = self.check_data(compositions, properties)
+        x, y = self.check_data(compositions, properties, settings=settings)
         t = np.log(y.astype(np.float64)) if self.log_targets else y.astype(np.float64)
-        self.target_mean.assign(t.mean(axis=0).astype("float32"))
-        self.target_std.assign(np.maximum(t.std(axis=0), 1e-6).astype("float32"))
+        if not np.isfinite(t).any(axis=0).all():
+            missing = [n for n, ok in zip(self.property_names, np.isfinite(t).any(axis=0)) if not ok]
+            raise DataError(f"no training row has a value for {missing}: nothing to learn.", field="properties")
+        self.target_mean.assign(np.nanmean(t, axis=0).astype("float32"))
+        self.target_std.assign(np.maximum(np.nanstd(t, axis=0), 1e-6).astype("float32"))
+        if self.output_margin is not None:
+            z = (t - np.nanmean(t, axis=0)) / np.maximum(np.nanstd(t, axis=0), 1e-6)
+            self.output_low.assign((np.nanmin(z, axis=0) - self.output_margin).astype("float32"))
+            self.output_high.assign((np.nanmax(z, axis=0) + self.output_margin).astype("float32"))
+        if self.settings:
+            v = x[:, len(self.elements) :].astype(np.float64)
+            self.setting_mean.assign(v.mean(axis=0).astype("float32"))
+            self.setting_std.assign(np.maximum(v.std(axis=0), 1e-6).astype("float32"))
+            x = x[:, : len(self.elements)]
         if self.descriptors:
             f = keras.ops.convert_to_numpy(descriptor_features(x, self.descriptor_table)).astype(np.float64)
             self.feature_mean.assign(f.mean(axis=0).astype("float32"))
             self.feature_std.assign(np.maximum(f.std(axis=0), 1e-6).astype("float32"))
         self._adapted = True
 
-    def predict_with_uncertainty(self, compositions, batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
-        """Ensemble mean and standard deviation, each (N, P) in physical units."""
-        x = validation.check_compositions(compositions, self.elements, atol=1e-3)
+    def predict_with_uncertainty(
+        self, compositions, batch_size: int = 65536, settings=None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Ensemble mean and standard deviation, each (N, P) in physical units (the mean
+        clipped at 0 for a property that cannot be negative, `nonnegative`).
+
+        `settings`: for a model with settings, (N, S) values or a mapping name -> value
+        (`join_inputs`)."""
+        x = self.join_inputs(compositions, settings)
         outs = []
         for start in range(0, x.shape[0], batch_size):
             outs.append(self._members_fn(x[start : start + batch_size]).numpy())
-        members = np.concatenate(outs, axis=1)
-        return members.mean(axis=0), members.std(axis=0)
+        members = np.concatenate(outs, axis=1) if outs else np.zeros((self.n_members, 0, len(self.property_names)))
+        mean = members.mean(axis=0)
+        if any(self.nonnegative) and not self.log_targets:
+            mean = np.where(np.asarray(self.nonnegative), np.maximum(mean, 0.0), mean)
+        return mean, members.std(axis=0)
 
     @tf.function(reduce_retracing=True)
     def _members_fn(self, x):
@@ -262,17 +542,19 @@ class Surrogate(ZooModel):
     def interval_bounds(self, mean, std):
         """Interval ends ``mean ± scale * (std + offset) ** power`` from ensemble mean and spread.
 
-        Tensor ops (the exported graph uses them too); the lower end is clipped at 0 when
-        the model learns log targets (its properties are positive). NaN until calibrated.
+        Tensor ops (the exported graph uses them too); both ends are clipped at 0 for a
+        property that cannot be negative (`nonnegative`; every property when the model
+        learns log targets). NaN until calibrated.
         """
         spread = tf.cast(std, tf.float32) + self.interval_offset  # > 0 once calibrated
         half = self.interval_scale * tf.pow(spread, self.interval_power)
         lower = tf.cast(mean, tf.float32) - half
-        if self.log_targets:
-            lower = tf.maximum(lower, 0.0)
-        return lower, tf.cast(mean, tf.float32) + half
+        if self.log_targets and all(self.nonnegative):
+            lower = tf.maximum(lower, 0.0)  # the graph of models without per-property bounds
+            return lower, tf.cast(mean, tf.float32) + half
+        return self._bound(lower), self._bound(tf.cast(mean, tf.float32) + half)
 
-    def calibrate(self, compositions, properties, coverage: float | None = None) -> dict[str, dict]:
+    def calibrate(self, compositions, properties, coverage: float | None = None, settings=None) -> dict[str, dict]:
         """Calibrates the prediction intervals on alloys the model did not train on.
 
         Normalized split conformal (`hea_zoo.models.calibration`): per property, the
@@ -300,9 +582,10 @@ class Surrogate(ZooModel):
                 "`compile`), or use `train_default_surrogate`, which calibrates."
             )
         coverage = self.coverage if coverage is None else calibration._check_coverage(coverage)
-        x = validation.check_compositions(compositions, self.elements, name="calibration compositions", atol=1e-3)
-        y = validation.check_properties(properties, x.shape[0], self.property_names, "calibration properties")
-        mean, std = self.predict_with_uncertainty(x)
+        x = self.join_inputs(compositions, settings, "calibration")
+        y = validation.check_properties(properties, x.shape[0], self.property_names, "calibration properties",
+                                        allow_missing=True)  # fmt: skip
+        mean, std = self._predict_rows(x)
         self.set_intervals(calibration.fit_intervals(y, mean, std, coverage), coverage, int(x.shape[0]))
         lower, upper = (keras.ops.convert_to_numpy(t) for t in self.interval_bounds(mean, std))
         return calibration.interval_report(y, lower, upper, std, self.property_names, coverage)
@@ -338,7 +621,15 @@ class Surrogate(ZooModel):
         self.calibration_size = validation.positive_int(calibration_size, "calibration_size")
         self.calibration_folds = validation.nonnegative_int(calibration_folds, "calibration_folds")
 
-    def predict_interval(self, compositions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _predict_rows(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """`predict_with_uncertainty` of input rows already joined (`join_inputs`)."""
+        members = self._members_fn(x).numpy()
+        mean = members.mean(axis=0)
+        if any(self.nonnegative) and not self.log_targets:
+            mean = np.where(np.asarray(self.nonnegative), np.maximum(mean, 0.0), mean)
+        return mean, members.std(axis=0)
+
+    def predict_interval(self, compositions, settings=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Prediction and its calibrated interval: ``(mean, lower, upper)``, each (N, P).
 
         About `coverage` of new alloys' true values fall in ``[lower, upper]``.
@@ -351,11 +642,11 @@ class Surrogate(ZooModel):
                 "This Surrogate has no calibrated intervals: call `calibrate(compositions, "
                 "properties)` on held-out alloys (train_default_surrogate does)."
             )
-        mean, std = self.predict_with_uncertainty(compositions)
+        mean, std = self.predict_with_uncertainty(compositions, settings=settings)
         lower, upper = self.interval_bounds(mean, std)
         return mean, keras.ops.convert_to_numpy(lower), keras.ops.convert_to_numpy(upper)
 
-    def score(self, compositions, properties) -> dict[str, dict[str, float]]:
+    def score(self, compositions, properties, settings=None) -> dict[str, dict[str, float]]:
         """Held-out scores per property: R², MAPE (%), MAE, mean ensemble std, and
         ``coverage_2std``: the share of rows whose error is within two ensemble standard
         deviations (about 0.95 for a calibrated Gaussian uncertainty; lower means the
@@ -363,22 +654,26 @@ class Surrogate(ZooModel):
         ``interval_coverage`` (nominal ``coverage``), ``interval_coverage_by_spread``
         (terciles of ensemble spread, low to high), ``interval_width`` (mean, in the
         property's units), ``calibration_size`` and ``calibration_folds`` (how the
-        intervals were calibrated); every row adds ``n`` (rows scored)."""
+        intervals were calibrated); every row adds ``n`` (rows scored). In a sparse
+        table each property is scored on the rows that have it."""
         y = validation.check_properties(
-            properties, np.asarray(compositions).shape[0], self.property_names
+            properties, np.asarray(compositions).shape[0], self.property_names, allow_missing=True
         )
-        mean, std = self.predict_with_uncertainty(compositions)
+        mean, std = self.predict_with_uncertainty(compositions, settings=settings)
         scores = {}
         for j, name in enumerate(self.property_names):
-            resid = y[:, j] - mean[:, j]
-            ss_tot = float(np.sum((y[:, j] - y[:, j].mean()) ** 2))
+            has = np.isfinite(y[:, j])
+            yj, mj, sj = y[has, j], mean[has, j], std[has, j]
+            resid = yj - mj
+            ss_tot = float(np.sum((yj - yj.mean()) ** 2)) if len(yj) else 0.0
+            nan = float("nan")
             scores[name] = {
-                "r2": 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else float("nan"),
-                "mape": float(np.mean(np.abs(resid) / np.abs(y[:, j])) * 100.0),
-                "mae": float(np.mean(np.abs(resid))),
-                "mean_std": float(np.mean(std[:, j])),
-                "coverage_2std": float(np.mean(np.abs(resid) <= 2.0 * std[:, j])),
-                "n": int(len(y)),
+                "r2": 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else nan,
+                "mape": float(np.mean(np.abs(resid) / np.abs(yj)) * 100.0) if len(yj) else nan,
+                "mae": float(np.mean(np.abs(resid))) if len(yj) else nan,
+                "mean_std": float(np.mean(sj)) if len(yj) else nan,
+                "coverage_2std": float(np.mean(np.abs(resid) <= 2.0 * sj)) if len(yj) else nan,
+                "n": int(len(yj)),
             }
         if self.is_calibrated:
             lower, upper = (keras.ops.convert_to_numpy(t) for t in self.interval_bounds(mean, std))
@@ -419,6 +714,14 @@ class Surrogate(ZooModel):
                 "descriptors": list(self.descriptors),
             }
         )
+        if self.settings:  # files of models without settings keep their config
+            config.update({"settings": list(self.settings), "setting_units": list(self.setting_units)})
+        if self.nonnegative != (self.log_targets,) * len(self.property_names):
+            config["nonnegative"] = list(self.nonnegative)
+        if self.output_margin is not None:
+            config["output_margin"] = self.output_margin
+        if self.kernel_rows:
+            config.update({"kernel_rows": self.kernel_rows, "kernel_weight": self.kernel_weight})
         return config
 
     @classmethod

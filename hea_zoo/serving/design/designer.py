@@ -14,7 +14,7 @@ import numpy as np
 
 from hea_zoo.artifact import DROP_THRESHOLD, MetadataError, decode_metadata, noise, relative_errors
 from hea_zoo.constants import DEFAULT_DESIGN_MODEL, oracle_applies
-from hea_zoo.errors import InfeasibleError, ModelFileError, TargetError
+from hea_zoo.errors import InfeasibleError, ModelFileError, TargetError, UsageError
 from hea_zoo.serving.constraints import _UNIT, Constraints, _Rules
 from hea_zoo.serving.design import text as text
 from hea_zoo.serving.design.hashing import RowHasher
@@ -134,6 +134,13 @@ class Designer:
                 raise MetadataError(f"{self.generator_path}: metadata key {key!r} is not a list of names.")
         if not isinstance(self.metadata["latent_dim"], int) or self.metadata["latent_dim"] < 1:
             raise MetadataError(f"{self.generator_path}: metadata key 'latent_dim' is not a positive integer.")
+        settings = self.metadata.get("setting_names") or []
+        names = self.metadata["condition_names"]
+        if not isinstance(settings, list) or names[len(names) - len(settings) :] != settings:
+            raise MetadataError(f"{self.generator_path}: metadata key 'setting_names' is not the last condition names.")
+        self.generator_settings: list[str] = list(settings)
+        self.surrogate_settings: list[str] = []
+        self._setting_values: dict[str, float] = {}
         self._surrogate = None
         self.surrogate_metadata = None
         self._judge_outputs: list[str] = []
@@ -180,15 +187,18 @@ class Designer:
             raise ModelFileError(f"{path} is a hea_zoo {meta['kind']} export, not a surrogate.")
         outputs = _names(session.get_outputs())
         _check_io(session, path, ("composition",), ("properties",), "surrogate")
+        self.surrogate_settings = list(meta.get("setting_names") or [])
+        if self.surrogate_settings and "settings" not in _names(session.get_inputs()):
+            raise ModelFileError(f"{path} names settings {self.surrogate_settings} but has no 'settings' input.")
         if meta["elements"] != self.metadata["elements"]:
             raise ModelFileError(
                 f"{path} judges compositions over {meta['elements']}, but {self.generator_path} "
                 f"generates over {self.metadata['elements']}."
             )
-        if meta["property_names"] != self.metadata["condition_names"]:
+        if meta["property_names"] != self.condition_names:
             raise ModelFileError(
                 f"{path} predicts {meta['property_names']}, but {self.generator_path} is conditioned on "
-                f"{self.metadata['condition_names']}."
+                f"{self.condition_names}."
             )
         # A surrogate exported uncalibrated (metadata calibration_size 0) has NaN interval
         # outputs: its ensemble spread stands in, as for an export without them.
@@ -247,12 +257,52 @@ class Designer:
 
     @property
     def condition_names(self) -> list[str]:
-        return list(self.metadata["condition_names"])
+        """The properties a design targets (the generator's conditions without its settings)."""
+        names = list(self.metadata["condition_names"])
+        return names[: len(names) - len(self.generator_settings)]
 
     @property
     def condition_units(self) -> list[str]:
         units = self.metadata.get("condition_units")
-        return list(units) if isinstance(units, list) else [""] * len(self.condition_names)
+        n_all = len(self.metadata["condition_names"])
+        units = list(units) if isinstance(units, list) and len(units) == n_all else [""] * n_all
+        return units[: len(self.condition_names)]
+
+    @property
+    def setting_names(self) -> list[str]:
+        """The measurement settings a design fixes (the generator's and the surrogate's)."""
+        return self.generator_settings + [n for n in self.surrogate_settings if n not in self.generator_settings]
+
+    def use_settings(self, settings: Mapping[str, float] | None) -> None:
+        """Fixes the measurement settings of the designs that follow (a request's `settings`).
+
+        Raises:
+            UsageError: a setting the models do not take, or one they need that is missing.
+        """
+        settings = dict(settings or {})
+        names = self.setting_names
+        unknown = [k for k in settings if k not in names]
+        if unknown:
+            what = f"takes the settings {names}" if names else "takes no measurement settings"
+            raise UsageError(f"the model {what}; unknown {unknown}.", field="settings")
+        missing = [k for k in names if k not in settings]
+        if missing:
+            raise UsageError(
+                f"the models were trained with measurement settings {names}: give a value for {missing} "
+                f"(e.g. settings={{{missing[0]!r}: 25.0}}).",
+                field="settings",
+            )
+        self._setting_values = {k: float(settings[k]) for k in names}
+
+    def _with_settings(self, conditions: np.ndarray) -> np.ndarray:
+        """Property conditions (rows) followed by the generator's fixed settings."""
+        conditions = np.asarray(conditions, dtype=np.float32)
+        if not self.generator_settings:
+            return conditions
+        fixed = np.asarray([self._setting_values[k] for k in self.generator_settings], dtype=np.float32)
+        if conditions.ndim == 1:
+            return np.concatenate([conditions, fixed])
+        return np.concatenate([conditions, np.broadcast_to(fixed, (conditions.shape[0], fixed.size))], axis=1)
 
     @property
     def latent_dim(self) -> int:
@@ -275,11 +325,14 @@ class Designer:
     def training_range(self) -> np.ndarray | None:
         """(2, P) min/max of the training conditions, where the export records them."""
         value = self.metadata.get("condition_range")
+        n_all = len(self.metadata["condition_names"])
         try:
             out = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
             return None
-        return out if out.shape == (2, len(self.condition_names)) and np.all(np.isfinite(out)) else None
+        if out.shape != (2, n_all) or not np.all(np.isfinite(out)):
+            return None
+        return out[:, : len(self.condition_names)]
 
     def scale_floors(self) -> np.ndarray:
         """Per property, 1 % of the training-condition range (1e-9 where unknown)."""
@@ -295,14 +348,14 @@ class Designer:
 
     def _decode(self, z: np.ndarray, target: np.ndarray) -> np.ndarray:
         """The generator's compositions for noise rows `z` at one float32 `target`."""
-        condition = np.repeat(target.reshape(1, -1), min(z.shape[0], _GENERATE_BATCH), axis=0)
+        condition = np.repeat(self._with_settings(target.reshape(1, -1)), min(z.shape[0], _GENERATE_BATCH), axis=0)
         parts = [self._generator.run(["composition"], {"z": z[a : a + _GENERATE_BATCH], "condition": condition[: z.shape[0] - a]})[0]
                  for a in range(0, z.shape[0], _GENERATE_BATCH)]  # fmt: skip
         return np.concatenate(parts) if parts else np.zeros((0, len(self.elements)), np.float32)
 
     def _decode_rows(self, z: np.ndarray, conditions: np.ndarray) -> np.ndarray:
         """The generator's compositions for noise rows `z`, each at its own float32 condition."""
-        conditions = np.ascontiguousarray(conditions, dtype=np.float32)
+        conditions = np.ascontiguousarray(self._with_settings(conditions), dtype=np.float32)
         parts = [self._generator.run(["composition"], {"z": z[a : a + _GENERATE_BATCH], "condition": conditions[a : a + _GENERATE_BATCH]})[0]
                  for a in range(0, z.shape[0], _GENERATE_BATCH)]  # fmt: skip
         return np.concatenate(parts) if parts else np.zeros((0, len(self.elements)), np.float32)
@@ -332,7 +385,13 @@ class Designer:
         if self._surrogate is None:
             return None
         x = np.ascontiguousarray(fractions, dtype=np.float32)
-        parts = [self._surrogate.run(self._judge_outputs, {"composition": x[a : a + _JUDGE_BATCH]})
+        feeds = {}
+        if self.surrogate_settings:  # the surrogate's settings input: the request's fixed values
+            fixed = np.asarray([[self._setting_values[k] for k in self.surrogate_settings]], dtype=np.float32)
+            rows = min(x.shape[0], _JUDGE_BATCH)
+            feeds = {"settings": np.ascontiguousarray(np.broadcast_to(fixed, (rows, fixed.shape[1])))}
+        parts = [self._surrogate.run(self._judge_outputs, {"composition": x[a : a + _JUDGE_BATCH],
+                                                           **{k: v[: len(x[a : a + _JUDGE_BATCH])] for k, v in feeds.items()}})
                  for a in range(0, x.shape[0], _JUDGE_BATCH)]  # fmt: skip
         outs = [np.concatenate([p[i] for p in parts]) if parts else np.zeros((0, len(self.condition_names)), np.float32)
                 for i in range(len(self._judge_outputs))]  # fmt: skip
@@ -349,7 +408,7 @@ class Designer:
         if self._log_prob is None:
             return None
         x = np.ascontiguousarray(fractions, dtype=np.float32)
-        condition = np.tile(np.asarray(target, dtype=np.float32)[None, :], (x.shape[0], 1))
+        condition = np.tile(self._with_settings(np.asarray(target, dtype=np.float32)[None, :]), (x.shape[0], 1))
         name = self._log_prob.get_outputs()[0].name
         (out,) = self._log_prob.run([name], {"composition": x, "condition": condition})
         return np.asarray(out, dtype=np.float64).reshape(-1)
@@ -358,7 +417,8 @@ class Designer:
         """Log-density (nats) of printed fractions, each at its own condition."""
         x = np.ascontiguousarray(fractions, dtype=np.float32)
         name = self._log_prob.get_outputs()[0].name
-        (out,) = self._log_prob.run([name], {"composition": x, "condition": np.ascontiguousarray(conditions, np.float32)})
+        conditions = np.ascontiguousarray(self._with_settings(conditions), np.float32)
+        (out,) = self._log_prob.run([name], {"composition": x, "condition": conditions})
         return np.asarray(out, dtype=np.float64).reshape(-1)
 
     # --------------------------------------------------------------------- checks
@@ -436,6 +496,7 @@ class Designer:
         goals: Sequence[Any] = (),
         objectives: Sequence[Any] = (),
         min_probability: float = 0.5,
+        settings: Mapping[str, float] | None = None,
     ) -> DesignResult:
         """Designs `n` different alloys for `target` or for `goals` (docs/DESIGN_ENGINE.md).
 
@@ -464,6 +525,9 @@ class Designer:
             objectives: at most two ``(NAME, "max"|"min")`` pairs.
             min_probability: the probability of meeting every goal a design needs to be
                 in the pool (section 7.4).
+            settings: fixed measurement settings (``{"test_temperature": 1000}``) for models
+                trained with them (`setting_names`): a condition of the generator and an
+                input of the surrogate, never a target.
 
         Returns:
             A `DesignResult`.
@@ -480,7 +544,7 @@ class Designer:
             request = DesignRequest(
                 target, n=n, candidates=candidates, select=select, tolerance=tolerance,
                 constraints=constraints, seed=seed, chunk_size=chunk_size, out=out, goals=goals,
-                objectives=objectives, min_probability=min_probability,
+                objectives=objectives, min_probability=min_probability, settings=settings,
             )  # fmt: skip
         return self.run(request, progress=progress, table_rows=table_rows)
 
@@ -496,6 +560,7 @@ class Designer:
         `stream`: a binary file that gets the designs as CSV (header first, the bytes a
         ``.csv`` `out` would hold) instead of `request.out` (many targets use it)."""
         started = time.perf_counter()
+        self.use_settings(request.settings)
         if request.goal_mode:
             classic = request.classic_target(self.condition_names)
             if classic is not None:  # point goals on every property: the classic request (section 7)

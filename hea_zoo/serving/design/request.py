@@ -118,6 +118,10 @@ class DesignRequest:
         objectives: at most two ``(NAME, "max"|"min")`` pairs.
         min_probability: the probability of meeting every goal a candidate needs to be in
             the pool (in (0, 1), default 0.5).
+        settings: fixed measurement settings, a mapping name -> value in the models'
+            units (``{"test_temperature": 1000}``, °C): conditions of a generator trained
+            with settings and inputs of its surrogate; never targets (a name both a
+            setting and a target or goal is refused). Default none.
 
     Raises:
         UsageError: n, candidates, select, seed, chunk_size or out out of their domain
@@ -138,9 +142,19 @@ class DesignRequest:
     goals: Any = ()
     objectives: Any = ()
     min_probability: float = DEFAULT_MIN_PROBABILITY
+    settings: Any = None
 
     def __post_init__(self):
         put = object.__setattr__
+        settings = {} if self.settings is None else self.settings
+        if not isinstance(settings, Mapping):
+            raise UsageError(f"must be a mapping name -> value. Received: {settings!r}", field="settings")
+        checked = {}
+        for name, value in settings.items():
+            if not isinstance(name, str) or not name.strip():
+                raise UsageError(f"setting names must be strings. Received: {name!r}", field="settings")
+            checked[name.strip()] = _target_value(value, f"settings[{name.strip()!r}]")
+        put(self, "settings", checked)
         p_min = self.min_probability
         if (isinstance(p_min, bool) or not isinstance(p_min, numbers.Real) or not math.isfinite(p_min)
                 or not 0 < p_min < 1):  # fmt: skip
@@ -174,6 +188,15 @@ class DesignRequest:
         if target is None and (goals or objectives):
             target = {}
         put(self, "target", self._check_target(target))
+        # A setting is how a value is measured: fixed, never a target or a goal.
+        for name in checked:
+            if isinstance(self.target, dict) and name in self.target:
+                raise TargetError(f"{name} is a measurement setting: give its value among the settings only, "
+                                  "never as a target.", field=f"target[{name!r}]")  # fmt: skip
+            for i, goal in enumerate(goals):
+                if goal.name == name:
+                    raise TargetError(f"{name} is a measurement setting: a fixed value, never a goal.",
+                                      field=f"goals[{i}]")  # fmt: skip
         if isinstance(self.target, dict):
             for i, goal in enumerate(goals):
                 if goal.name in self.target:
