@@ -155,6 +155,24 @@ class Settings:
     goals_candidates: int = 32000
     goals_random: int = 1_000_000
     goals_oracle_calls: int = 1_000_000
+    # ---- campaign (closed loops in simulated labs; benchmarks/campaign.py)
+    campaign_tasks: tuple[str, ...] = ("a", "a_prime", "b", "c", "mpea_hardness", "mpea_yield")
+    campaign_methods: tuple[str, ...] = ("random", "rf", "botorch", "ga", "hea_zoo", "hea_zoo_random")
+    campaign_seeds: tuple[int, ...] = tuple(range(30))
+    campaign_start: int = 24
+    campaign_batch: int = 8
+    campaign_rounds: int = 12
+    campaign_pool_start: float = 0.1
+    campaign_pool_batch: int = 4
+    campaign_pool_rounds: int | None = None
+    campaign_pool_enhancement_at: int = 20
+    campaign_candidates: int = 4000
+    campaign_trees: int = 300
+    campaign_botorch_restarts: int = 4
+    campaign_botorch_raw: int = 1000
+    campaign_botorch_iterations: int = 100
+    campaign_ga_evaluations: int = 2000
+    campaign_facts: int = 1_000_000
     quick: bool = False
     tiny: bool = False
 
@@ -198,6 +216,8 @@ class Settings:
             goals_candidates=8000,
             goals_random=100_000,
             goals_oracle_calls=100_000,
+            campaign_seeds=tuple(range(5)),
+            campaign_facts=100_000,
             quick=True,
         )
 
@@ -254,6 +274,17 @@ class Settings:
             goals_candidates=500,
             goals_random=2000,
             goals_oracle_calls=2000,
+            campaign_tasks=("c", "mpea_hardness"),
+            campaign_seeds=(0,),
+            campaign_rounds=2,
+            campaign_pool_rounds=2,
+            campaign_candidates=200,
+            campaign_trees=10,
+            campaign_botorch_restarts=1,
+            campaign_botorch_raw=64,
+            campaign_botorch_iterations=5,
+            campaign_ga_evaluations=60,
+            campaign_facts=2000,
             quick=True,
             tiny=True,
         )
@@ -307,6 +338,9 @@ STUDIES: dict[str, Study] = {s.name: s for s in (
           "log-density", ("typicality_",)),
     Study("goals", "threshold goal sets of graded rarity, maximize, Pareto: oracle success, systems, "
           "reliability of the printed P(goals), random screening at equal calls", ("goals_",)),
+    Study("campaign", "closed-loop campaigns in simulated labs (bundled oracle, MPEA pool): measurements to "
+          "the first success for hea_zoo's propose, random, a random forest, BoTorch and a GA; resumable",
+          ("campaign_",)),
 )}  # fmt: skip
 
 
