@@ -1,4 +1,4 @@
-"""The `hea-zoo` command: design, train, evaluate, export, reproduce, dataset.
+"""The `hea-zoo` command: design, train, evaluate, export, reproduce, dataset, propose, oracle.
 
 Exit codes (also in `hea-zoo --help`):
 
@@ -83,6 +83,17 @@ _FLAGS = {
     "goals": "--goal",
     "objectives": "--maximize/--minimize",
     "min_probability": "--min-probability",
+    # propose (hea_zoo.campaign.propose)
+    "data": "--data",
+    "batch": "--batch",
+    "pool": "--pool",
+    "prior": "--prior",
+    "sources": "--sources",
+    "min_elements": "--min-elements",
+    "maximize": "--maximize",
+    "minimize": "--minimize",
+    "min_distance": "--min-distance",
+    "plot": "--plot",
     # every command
     "seed": "--seed",
     "out": "--out",
@@ -799,6 +810,86 @@ def cmd_design(args) -> int:
     return EXIT_OK
 
 
+def cmd_propose(args) -> int:
+    from hea_zoo.errors import HeaZooError
+    from hea_zoo.files import resolve_output, table_format
+
+    try:
+        if args.out:
+            resolve_output(args.out, field="out")
+            table_format(args.out, field="out")
+        if args.plot:
+            resolve_output(args.plot, field="plot")
+            if Path(args.plot).suffix.lower() != ".png":
+                raise CLIError(f"usage error: --plot must end in .png. Received: {args.plot}", EXIT_USAGE)
+    except HeaZooError as err:
+        raise _library_error(None, err) from None
+    data = Path(args.data)
+    if data.is_dir() or not data.exists():
+        raise CLIError(f"data error: --data {data}: {'a folder' if data.is_dir() else 'file not found'}; "
+                       "expected a CSV of measured alloys.", EXIT_DATA)  # fmt: skip
+    objectives = list(args.objectives or [])
+    _quiet_tensorflow()
+    from hea_zoo.campaign import propose
+    from hea_zoo.campaign.progress import progress_lines
+
+    try:
+        proposal = propose(
+            str(data), goals=list(args.goal or []),
+            maximize=[n for n, d in objectives if d == "max"] or None,
+            minimize=[n for n, d in objectives if d == "min"] or None,
+            properties=_split_list(args.properties), batch=args.batch, seed=args.seed,
+            composition_column=args.composition_column, elements=_split_list(args.elements),
+            exclude=_split_list(args.exclude), max_elements=args.max_elements, min_elements=args.min_elements,
+            bounds=list(args.bound or []), min_fraction=args.min_fraction, pool=args.pool, prior=args.prior,
+            sources=_split_list(args.sources), candidates=args.candidates,
+        )  # fmt: skip
+    except HeaZooError as err:
+        raise _library_error(None, err) from None
+    import pandas as pd
+
+    shown = [c for c in proposal.table.columns if c not in proposal.elements]
+    with pd.option_context("display.width", 200, "display.max_columns", 40, "display.precision", 3):
+        print(proposal.table[shown].to_string(index=False))
+    for line in progress_lines(proposal):
+        print(line)
+    if args.out:
+        proposal.write(args.out)
+        print(f"wrote {len(proposal.table)} proposals to {args.out}")
+    if args.plot:
+        proposal.plot(args.plot)
+        print(f"wrote the progress figure to {args.plot}")
+    return EXIT_OK
+
+
+def cmd_oracle(args) -> int:
+    from hea_zoo.errors import HeaZooError
+    from hea_zoo.files import resolve_output, table_format
+
+    data = Path(args.data)
+    if data.is_dir() or not data.exists():
+        raise CLIError(f"data error: --data {data}: {'a folder' if data.is_dir() else 'file not found'}.", EXIT_DATA)
+    import pandas as pd
+
+    from hea_zoo.campaign.lab import measure
+
+    try:
+        resolve_output(args.out, field="out")
+        kind = table_format(args.out, field="out")
+        frame = pd.read_csv(data)
+        measured = measure(frame, composition_column=args.composition_column)
+    except HeaZooError as err:
+        raise _library_error(None, err) from None
+    if args.append:
+        old = Path(args.append)
+        if not old.is_file():
+            raise CLIError(f"data error: --append {old}: file not found.", EXIT_DATA)
+        measured = pd.concat([pd.read_csv(old), measured], ignore_index=True)
+    _write_table(measured, args.out, kind)
+    print(f"measured {len(frame)} alloys with the bundled oracle; wrote {len(measured)} rows to {args.out}")
+    return EXIT_OK
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from hea_zoo._version import __version__
@@ -916,6 +1007,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default=None, help=argparse.SUPPRESS)  # deprecated alias of --out
     p.add_argument("--seed", type=_nonnegative_int, default=0)
     p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("propose", help="the next batch of a campaign, from the measured table alone.",
+                       epilog=_EPILOG)  # fmt: skip
+    p.add_argument("--data", required=True, help="CSV of the measured alloys (composition column and property columns).")
+    p.add_argument("--composition-column", default="composition", help="column of formula strings (default: composition).")
+    p.add_argument("--properties", action=_CommaList, default=None,
+                   help="comma-separated property columns to learn (default: those the goals and objectives name).")  # fmt: skip
+    p.add_argument("--goal", action="append", metavar="GOAL",
+                   help="a goal (repeatable, quoted): NAME>=V, NAME<=V, NAME=LO:HI or NAME=V, on a property or an "
+                   "exact descriptor (density, vec, delta, dhmix, omega, tm).")  # fmt: skip
+    p.add_argument("--maximize", action=_Objective, dest="objectives", metavar="NAME",
+                   help="maximize a property (expected improvement); two objectives: hypervolume improvement.")  # fmt: skip
+    p.add_argument("--minimize", action=_Objective, dest="objectives", metavar="NAME", help="minimize a property.")
+    p.add_argument("--batch", type=_positive_int, default=8, help="alloys to propose (default 8).")
+    p.add_argument("--pool", default=None, help="CSV of the alloys the lab can make (a composition column): propose only these.")
+    p.add_argument("--prior", default=None,
+                   help="'mpea' or a CSV of labelled alloys that join the training rows (default: the measured table alone).")  # fmt: skip
+    p.add_argument("--sources", action=_CommaList, default=None,
+                   help="comma-separated candidate sources: random, mutation, prior, generator (default random,mutation,prior).")  # fmt: skip
+    p.add_argument("--candidates", type=_positive_int, default=None, help="candidates drawn per call (default 6000).")
+    p.add_argument("--elements", action=_CommaList, default=None,
+                   help="comma-separated design space (default: the elements of the data and the pool).")  # fmt: skip
+    p.add_argument("--exclude", action=_CommaList, default=None, help="comma-separated elements that must not appear.")
+    p.add_argument("--max-elements", type=int, default=None, help="at most this many elements per alloy.")
+    p.add_argument("--min-elements", type=int, default=None, help="fewest elements of a random candidate (default 3).")
+    p.add_argument("--bound", action="append", metavar="EL=LO:HI", help="bounds of an element's fraction (repeatable).")
+    p.add_argument("--min-fraction", type=float, default=None, help="smallest fraction of any present element (default 0.03).")
+    p.add_argument("--seed", type=_nonnegative_int, default=0)
+    p.add_argument("--out", default=None, help="write the proposals to this file (.csv or .parquet).")
+    p.add_argument("--plot", default=None, help="write a progress figure (.png): best so far and successes vs measurements.")
+    p.set_defaults(func=cmd_propose)
+
+    p = sub.add_parser("oracle", help="measure alloys with the bundled oracle (a simulated lab for campaigns).",
+                       epilog=_EPILOG)  # fmt: skip
+    p.add_argument("--data", required=True, help="CSV with a composition (or formula) column, e.g. propose's output.")
+    p.add_argument("--composition-column", default="composition", help="column of formula strings (default: composition; else formula).")
+    p.add_argument("--append", default=None, metavar="MEASURED.csv", help="prepend this measured table to the output.")
+    p.add_argument("--out", required=True, help="output table: composition, shear_modulus, fracture_toughness.")
+    p.set_defaults(func=cmd_oracle)
 
     p = sub.add_parser("dataset", help="show or write the bundled dataset (or a CSV, checked).", epilog=_EPILOG)
     _add_data_arguments(p)
