@@ -66,9 +66,13 @@ of hardness]; ``mpea_yield`` [top 2 % of yield strength].
   each GA design is replaced by its nearest unmeasured pool alloy (L1).
 - ``hea_zoo``: `hea_zoo.campaign.propose(measured, goals=..., maximize=..., batch=...,
   seed=..., elements=..., exclude=("O",), min_elements=3, max_elements=7)` with its default
-  candidate sources (in a pool: ``pool=`` the unmeasured alloys); ``hea_zoo_random``: the
-  same with ``sources=("random",)`` (no generator; oracle tasks only: in a pool the pool is
-  the source).
+  candidate sources (`hea_zoo.campaign.next_batch.DEFAULT_SOURCES`; in a pool: ``pool=``
+  the unmeasured alloys); ``hea_zoo_random``: the same with ``sources=("random",)``
+  (random candidates, same acquisition: no generator, no mutations, no prior);
+  ``hea_zoo_generator``: every source (`hea_zoo.campaign.sources.SOURCES`, the generator
+  trained on the measured table included). The last two: oracle tasks only (in a pool the
+  pool is the source). Its proposals are measured as they are (`min_elements` bounds its
+  random candidates; a mutation may have 2 elements).
 
 No method sees a label other than the lab's measurements of its own campaign.
 
@@ -92,10 +96,11 @@ from pathlib import Path
 import numpy as np
 
 PROPERTIES = ("shear_modulus", "fracture_toughness")
-METHODS = ("random", "rf", "botorch", "ga", "hea_zoo", "hea_zoo_random")
+METHODS = ("random", "rf", "botorch", "ga", "hea_zoo", "hea_zoo_random", "hea_zoo_generator")
 METHOD_LABELS = {
     "random": "random", "rf": "random forest (FUELS-style)", "botorch": "BoTorch qLogNEI",
-    "ga": "pymoo GA on a surrogate", "hea_zoo": "hea_zoo propose", "hea_zoo_random": "hea_zoo, no generator",
+    "ga": "pymoo GA on a surrogate", "hea_zoo": "hea_zoo propose", "hea_zoo_random": "hea_zoo, random candidates",
+    "hea_zoo_generator": "hea_zoo, with its generator",
 }  # fmt: skip
 SCALES = {"shear_modulus": 10.0, "fracture_toughness": 10.0, "density": 1.0}
 MIN_ELEMENTS, MAX_ELEMENTS = 3, 7
@@ -735,15 +740,22 @@ def method_hea_zoo_random(state: State) -> np.ndarray:
     return _hea_zoo(state, ("random",))
 
 
+def method_hea_zoo_generator(state: State) -> np.ndarray:
+    from hea_zoo.campaign.sources import SOURCES
+
+    return _hea_zoo(state, tuple(SOURCES))
+
+
 PROPOSERS = {"random": method_random, "rf": method_rf, "botorch": method_botorch, "ga": method_ga,
-             "hea_zoo": method_hea_zoo, "hea_zoo_random": method_hea_zoo_random}  # fmt: skip
+             "hea_zoo": method_hea_zoo, "hea_zoo_random": method_hea_zoo_random,
+             "hea_zoo_generator": method_hea_zoo_generator}  # fmt: skip
 
 
 def available(method: str, task: Task) -> str | None:
     """None when the method can run on the task, else the reason it is skipped."""
     import importlib.util
 
-    if method == "hea_zoo_random" and task.lab == "mpea":
+    if method in ("hea_zoo_random", "hea_zoo_generator") and task.lab == "mpea":
         return "not applicable: in a pool, the pool is the candidate source"
     needs = {"rf": ("sklearn",), "ga": ("sklearn", "pymoo"), "botorch": ("botorch", "torch")}.get(method, ())
     missing = [m for m in needs if importlib.util.find_spec(m) is None]
@@ -891,7 +903,8 @@ def _summary(xs: list, budget: int) -> dict:
     if not n:
         return {"seeds": 0}
     filled = np.array([x if x is not None else np.inf for x in xs], np.float64)
-    q25, median, q75 = (float(v) for v in np.percentile(filled, [25, 50, 75], method="lower"))
+    with np.errstate(invalid="ignore"):  # inf - inf where both middle values are censored
+        q25, median, q75 = (float(v) for v in np.percentile(filled, [25, 50, 75], method="midpoint"))
     censored = np.where(np.isfinite(filled), filled, budget)
     return {"seeds": n, "reached": len(reached), "share": len(reached) / n,
             "median": median if math.isfinite(median) else None, "q25": q25 if math.isfinite(q25) else None,
@@ -1149,7 +1162,7 @@ def markdown(record: dict) -> str:
     lines = ["# Closed-loop campaigns in simulated labs", "",
              f"Command: `{record['command']}` ({record['date']}, {record.get('seconds', 0):.0f} s this run; "
              f"load {record['machine']['load_average']}).", ""]  # fmt: skip
-    if record.get("tiny"):
+    if record.get("tiny") is True:
         lines += ["*Tiny settings: a smoke run, the numbers mean nothing.*", ""]
     f = record["facts"]
     lines += ["## The tasks, measured", "",

@@ -157,7 +157,8 @@ class Settings:
     goals_oracle_calls: int = 1_000_000
     # ---- campaign (closed loops in simulated labs; benchmarks/campaign.py)
     campaign_tasks: tuple[str, ...] = ("a", "a_prime", "b", "c", "mpea_hardness", "mpea_yield")
-    campaign_methods: tuple[str, ...] = ("random", "rf", "botorch", "ga", "hea_zoo", "hea_zoo_random")
+    campaign_methods: tuple[str, ...] = ("random", "rf", "botorch", "ga", "hea_zoo", "hea_zoo_random",
+                                         "hea_zoo_generator")
     campaign_seeds: tuple[int, ...] = tuple(range(30))
     campaign_start: int = 24
     campaign_batch: int = 8
@@ -942,7 +943,9 @@ def run_study(study: Study, settings: Settings, context: Context) -> dict[str, A
                     "load_average": round(os.getloadavg()[0], 2)},
         "versions": _versions(),
         "settings": study_settings(settings, study),
-        "tiny": settings.tiny,
+        # `Settings.tiny` the classmethod is also the default of the field `tiny` (the
+        # dataclass reads the class attribute): only True means a tiny run.
+        "tiny": settings.tiny is True,
     }
     start = time.perf_counter()
     print(f"[{study.name}] running", flush=True)

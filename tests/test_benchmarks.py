@@ -661,3 +661,22 @@ def test_campaign_botorch(tmp_path):
         assert r is not None and r["repeats"] == 0
     k = np.asarray(campaign.cached(tmp_path, campaign.TASKS["c"], "botorch", 0, run.Settings.tiny())["k"])
     assert k.shape == (16, 22) and ((k > 0).sum(axis=1) <= 7).all()
+
+
+@pytest.mark.slow
+def test_campaign_hea_zoo(tmp_path):
+    """The real `hea_zoo.campaign.propose` in the campaign study: tiny settings, every hea_zoo
+    method, batches of new alloys without oxygen, the pool campaign inside the pool."""
+    import numpy as np
+
+    from benchmarks import campaign
+
+    tiny(tmp_path, "campaign", extra=["--campaign-methods", "hea_zoo,hea_zoo_random,hea_zoo_generator"])
+    record, _ = written(tmp_path, "campaign")
+    assert set(record["tasks"]["c"]["methods"]) == {"hea_zoo", "hea_zoo_random", "hea_zoo_generator"}
+    assert set(record["tasks"]["mpea_hardness"]["methods"]) == {"hea_zoo"}
+    for method in ("hea_zoo", "hea_zoo_random", "hea_zoo_generator"):
+        r = campaign.cached(tmp_path, campaign.TASKS["c"], method, 0, run.Settings.tiny())
+        k = np.asarray(r["k"])
+        assert k.shape == (16, 22) and r["repeats"] == 0 and k[:, 12].sum() == 0  # O
+        assert ((k > 0).sum(axis=1) <= 7).all()
