@@ -179,6 +179,14 @@ class OracleLab:
             out[:, 2] = compute_descriptors(x, self.elements, ["density"])["density"]
         return out
 
+    def descriptors(self, k: np.ndarray) -> np.ndarray:
+        """(n, 1): the exact density of printed thousandths (what a method may compute
+        itself: no oracle label)."""
+        from hea_zoo.data.descriptors import compute_descriptors
+
+        x = np.asarray(k, np.float64) / 1000.0
+        return compute_descriptors(x, self.elements, ["density"])["density"][:, None]
+
     def success(self, values: np.ndarray) -> np.ndarray:
         v = np.asarray(values, np.float64)
         ok = np.ones(v.shape[0], bool)
@@ -463,7 +471,7 @@ def method_rf(state: State) -> np.ndarray:
         order = np.lexsort((np.arange(score.size), -score))[: state.batch]
         return state.pool_index[order]
     k = _candidates(state, s.campaign_candidates, rng)
-    descriptors = state.lab.measure(k)[:, 2:] if any(g[0] == "density" for g in state.lab.goals) else np.zeros((len(k), 1))
+    descriptors = state.lab.descriptors(k)
     mean, std = _forest_predict(models, k.astype(np.float64) / 1000.0)
     score = _oracle_acquisition(state, mean, std, descriptors)
     return k[_select(k, score, state.batch, state.measured_keys)]
@@ -473,7 +481,7 @@ def _predicted_attainment(state: State, mean: np.ndarray, k: np.ndarray) -> np.n
     """The lab's value (goal attainment, or the objective with a penalty) of predicted
     properties, exact descriptors computed (the GA's fitness)."""
     lab: OracleLab = state.lab
-    values = np.concatenate([mean, lab.measure(k)[:, 2:]], axis=1) if k is not None else mean
+    values = np.concatenate([mean, lab.descriptors(k)], axis=1)
     if state.task.maximize is None:
         return np.nan_to_num(lab.value(values), nan=-1.0)
     j = PROPERTIES.index(state.task.maximize)
