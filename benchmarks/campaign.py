@@ -423,7 +423,8 @@ def _candidates(state: State, n: int, rng: np.random.Generator) -> np.ndarray:
     """Half random alloys, half mutations of the 8 best measured (by the lab's value)."""
     value = np.nan_to_num(state.lab.value(state.values), nan=-np.inf)
     parents = state.k[np.argsort(-value, kind="stable")[:8]]
-    k = np.concatenate([_random_alloys(state.allowed, n - n // 2, rng), _mutations(parents, n // 2, state.allowed, rng)])
+    k = np.concatenate([_random_alloys(state.allowed, n - n // 2, rng),
+                        _mutations(parents, n // 2, state.allowed, rng)])
     return np.unique(k, axis=0)
 
 
@@ -505,7 +506,8 @@ def method_ga(state: State) -> np.ndarray:
     def evaluate(k, ok):
         f = np.full((k.shape[0], 1), 1e6)
         count = (k > 0).sum(axis=1)
-        rows = np.flatnonzero(ok & (count >= MIN_ELEMENTS) & (count <= MAX_ELEMENTS) & (k[:, ~state.allowed].sum(axis=1) == 0))
+        inside = (count >= MIN_ELEMENTS) & (count <= MAX_ELEMENTS) & (k[:, ~state.allowed].sum(axis=1) == 0)
+        rows = np.flatnonzero(ok & inside)
         if rows.size:
             mean, _ = _forest_predict(models, k[rows].astype(np.float64) / 1000.0)
             fit = mean[:, 0] if pool else _predicted_attainment(state, mean, k[rows])
@@ -1134,8 +1136,9 @@ def _figure(results: dict, out: Path, settings) -> str | None:
             lo = np.array([np.nan if v is None else v for v in entry["curve"]["q25"]], np.float64)
             hi = np.array([np.nan if v is None else v for v in entry["curve"]["q75"]], np.float64)
             x = np.arange(1, len(med) + 1)
-            line, = ax.plot(x, med, label=f"{METHOD_LABELS[method]} ({len(entry['seeds'])})")
-            ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
+            label = f"{METHOD_LABELS[method]} ({len(entry['seeds'])} seeds)"
+            line, = ax.plot(x, med, drawstyle="steps-post", label=label)
+            ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0, step="post")
         if task.lab == "oracle" and task.maximize is None:
             ax.axhline(1.0, color="k", ls="--", lw=0.8)
             ax.set_ylabel("best goal attainment (>= 1: success)")
