@@ -1035,7 +1035,14 @@ def run(settings, context) -> dict:
                 if cached(out, task, method, seed, settings) is not None:
                     continue
                 t0 = time.perf_counter()
-                record = run_campaign(task, method, seed, settings, lab)
+                try:
+                    record = run_campaign(task, method, seed, settings, lab)
+                except ImportError as error:  # e.g. a candidate source this hea_zoo does not have
+                    if not method.startswith("hea_zoo"):
+                        raise
+                    skipped[f"{task.name}/{method}"] = f"{type(error).__name__}: {error}"
+                    print(f"[campaign] {task.name} {method}: skipped ({error})", flush=True)
+                    break
                 store(out, record, task, settings)
                 m = campaign_metrics(record, lab)
                 ran.append({"task": task.name, "method": method, "seed": seed, "seconds": time.perf_counter() - t0})
