@@ -913,10 +913,11 @@ def _summary(xs: list, budget: int) -> dict:
     reached = [x for x in xs if x is not None]
     if not n:
         return {"seeds": 0}
-    filled = np.array([x if x is not None else np.inf for x in xs], np.float64)
-    with np.errstate(invalid="ignore"):  # inf - inf where both middle values are censored
-        q25, median, q75 = (float(v) for v in np.percentile(filled, [25, 50, 75], method="midpoint"))
-    censored = np.where(np.isfinite(filled), filled, budget)
+    # a seed that did not succeed counts as "more than the budget" (a huge sentinel): a
+    # quantile that reaches it is not known, None
+    filled = np.array([x if x is not None else 1e12 for x in xs], np.float64)
+    q25, median, q75 = (float(v) if v <= budget else math.inf for v in np.percentile(filled, [25, 50, 75]))
+    censored = np.where(filled <= budget, filled, budget)
     return {"seeds": n, "reached": len(reached), "share": len(reached) / n,
             "median": median if math.isfinite(median) else None, "q25": q25 if math.isfinite(q25) else None,
             "q75": q75 if math.isfinite(q75) else None, "mean_reached": float(np.mean(reached)) if reached else None,
@@ -1227,12 +1228,13 @@ def markdown(record: dict) -> str:
             budget = budget or max((m for m in fs.get("values", []) if m is not None), default=None)
             med = _n(fs.get("median")) if fs.get("median") is not None else f"> {budget or '–'}"
             tmed = _n(ts.get("median")) if ts.get("median") is not None else f"> {budget or '–'}"
+            t_reached = f"{ts['reached']}/{ts['seeds']}"
             if r["lab"] == "mpea":  # a pool campaign stops at its first success
-                tmed = "–"
+                tmed = t_reached = "–"
             mean = ("≥ " if fs.get("mean_is_lower_bound") else "") + _n(fs.get("mean"), 1)
             lines.append(
                 f"| {METHOD_LABELS[method]} | {fs['seeds']} | {med} [{_n(fs.get('q25'))}, {_n(fs.get('q75'))}] | "
-                f"{mean} | {fs['reached']}/{fs['seeds']} | {tmed} | {ts['reached']}/{ts['seeds']} | "
+                f"{mean} | {fs['reached']}/{fs['seeds']} | {tmed} | {t_reached} | "
                 f"{_n(e.get('acceleration_median'), 1)} | {_n(e.get('acceleration_mean'), 1)} | "
                 f"{_n(e.get('enhancement'), 1)} ({e.get('enhancement_at', '–')}) | "
                 f"{_n(b['median'], 2)} [{_n(b['q25'], 2)}, {_n(b['q75'], 2)}] | {_n(e['round_seconds'], 2)} |")
