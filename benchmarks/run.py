@@ -39,6 +39,7 @@ import importlib.util
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -975,8 +976,8 @@ def main(argv=None) -> dict:
         parser.error(f"--tiny numbers mean nothing: give --out (tiny runs never write into {_rel(RESULTS)})")
     out = Path(args.out) if args.out else RESULTS
     exported = exported if args.exported else bundled_models_dir()
-    command = "python benchmarks/run.py" + ("" if argv is None and len(sys.argv) < 2 else " " + " ".join(
-        sys.argv[1:] if argv is None else argv))
+    command = "python benchmarks/run.py" + ("" if argv is None and len(sys.argv) < 2 else " " + shlex.join(
+        sys.argv[1:] if argv is None else argv))  # quoted: an empty value reads back as ""
     parts = tuple(n for n in names if n in PARTS)
     results = _run_results(parts, settings, args, out, exported, command) if parts else {}
     context = Context(out=out, exported=exported, command=command)
