@@ -39,6 +39,7 @@ import importlib.util
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -167,6 +168,25 @@ class Settings:
     many_workers: tuple[int, ...] = (1, 2)
     many_memory_targets: int = 10_000
     many_memory_candidates: int = 200
+    # ---- campaign (closed loops in simulated labs; benchmarks/campaign.py)
+    campaign_tasks: tuple[str, ...] = ("a", "a_prime", "b", "c", "mpea_hardness", "mpea_yield")
+    campaign_methods: tuple[str, ...] = ("random", "rf", "botorch", "ga", "hea_zoo", "hea_zoo_random",
+                                         "hea_zoo_generator")
+    campaign_seeds: tuple[int, ...] = tuple(range(30))
+    campaign_start: int = 24
+    campaign_batch: int = 8
+    campaign_rounds: int = 12
+    campaign_pool_start: float = 0.1
+    campaign_pool_batch: int = 4
+    campaign_pool_rounds: int | None = None
+    campaign_pool_enhancement_at: int = 20
+    campaign_candidates: int = 4000
+    campaign_trees: int = 300
+    campaign_botorch_restarts: int = 4
+    campaign_botorch_raw: int = 1000
+    campaign_botorch_iterations: int = 100
+    campaign_ga_evaluations: int = 2000
+    campaign_facts: int = 1_000_000
     quick: bool = False
     tiny: bool = False
 
@@ -211,6 +231,8 @@ class Settings:
             goals_random=100_000,
             goals_oracle_calls=100_000,
             many_targets=200,
+            campaign_seeds=tuple(range(5)),
+            campaign_facts=100_000,
             quick=True,
         )
 
@@ -275,6 +297,17 @@ class Settings:
             many_n=5,
             many_memory_targets=40,
             many_memory_candidates=100,
+            campaign_tasks=("c", "mpea_hardness"),
+            campaign_seeds=(0,),
+            campaign_rounds=2,
+            campaign_pool_rounds=2,
+            campaign_candidates=200,
+            campaign_trees=10,
+            campaign_botorch_restarts=1,
+            campaign_botorch_raw=64,
+            campaign_botorch_iterations=5,
+            campaign_ga_evaluations=60,
+            campaign_facts=2000,
             quick=True,
             tiny=True,
         )
@@ -333,6 +366,9 @@ STUDIES: dict[str, Study] = {s.name: s for s in (
     Study("many_targets", "`design_many` over a table of targets on local Dask clusters of 1 and 2 workers: "
           "targets/s, candidates/s, scaling, client peak memory; the cost of 10^4 x 10^6", ("many_",),
           ("distributed",)),
+    Study("campaign", "closed-loop campaigns in simulated labs (bundled oracle, MPEA pool): measurements to "
+          "the first success for hea_zoo's propose, random, a random forest, BoTorch and a GA; resumable",
+          ("campaign_",)),
 )}  # fmt: skip
 
 
@@ -934,7 +970,9 @@ def run_study(study: Study, settings: Settings, context: Context) -> dict[str, A
                     "load_average": round(os.getloadavg()[0], 2)},
         "versions": _versions(),
         "settings": study_settings(settings, study),
-        "tiny": settings.tiny,
+        # `Settings.tiny` the classmethod is also the default of the field `tiny` (the
+        # dataclass reads the class attribute): only True means a tiny run.
+        "tiny": settings.tiny is True,
     }
     start = time.perf_counter()
     print(f"[{study.name}] running", flush=True)
@@ -964,8 +1002,8 @@ def main(argv=None) -> dict:
         parser.error(f"--tiny numbers mean nothing: give --out (tiny runs never write into {_rel(RESULTS)})")
     out = Path(args.out) if args.out else RESULTS
     exported = exported if args.exported else bundled_models_dir()
-    command = "python benchmarks/run.py" + ("" if argv is None and len(sys.argv) < 2 else " " + " ".join(
-        sys.argv[1:] if argv is None else argv))
+    command = "python benchmarks/run.py" + ("" if argv is None and len(sys.argv) < 2 else " " + shlex.join(
+        sys.argv[1:] if argv is None else argv))  # quoted: an empty value reads back as ""
     parts = tuple(n for n in names if n in PARTS)
     results = _run_results(parts, settings, args, out, exported, command) if parts else {}
     context = Context(out=out, exported=exported, command=command)

@@ -64,6 +64,7 @@ SMOKE_TESTED = {
     "surrogate_descriptors": "test_surrogate_descriptors", "training_scale": "test_training_scale",
     "tune_generators": "test_tune_generators", "tune_flow": "test_tune_flow", "typicality": "test_typicality",
     "goals": "test_goals", "many_targets": "test_many_targets", "small_tables": "test_small_tables",
+    "campaign": "test_campaign",
 }  # fmt: skip
 HELPERS = {"__init__", "run", "baselines", "design_quality", "peers", "quality", "speed", "scale", "mpea"}
 """Modules of benchmarks/ that are not studies of their own (the results parts' code)."""
@@ -572,3 +573,142 @@ def test_many_targets(tmp_path):
     assert record["memory"]["targets"] == 40 and record["memory"]["n"] == 20
     assert finite(record["scaling"]["speedup"], record["estimate_1e4_x_1e6"]["hours"])
     assert len(table_rows(markdown, "2")) == 2 and not list(tmp_path.glob("*.csv"))
+
+
+class _StandInProposal:
+    def __init__(self, compositions, elements):
+        import pandas as pd
+
+        from hea_zoo.data.composition import to_formulas
+
+        self.compositions, self.elements = compositions, tuple(elements)
+        self.table = pd.DataFrame({"formula": to_formulas(compositions, self.elements)})
+
+
+def _stand_in_module(calls: list):
+    """A tiny stand-in of `hea_zoo.campaign` (random alloys or random pool rows) that keeps
+    what each call received: the campaign study's wiring is tested without the real one."""
+    import types
+
+    import numpy as np
+
+    from hea_zoo.data.composition import parse_compositions
+
+    def propose(data, goals=(), maximize=None, properties=None, batch=8, seed=0, composition_column="composition",
+                elements=None, exclude=None, max_elements=None, min_elements=None, bounds=None, pool=None,
+                prior=None, sources=None, candidates=None):  # fmt: skip
+        calls.append({"rows": len(data), "columns": list(data.columns), "goals": tuple(goals), "maximize": maximize,
+                      "pool": None if pool is None else len(pool), "sources": sources, "batch": batch})  # fmt: skip
+        rng = np.random.default_rng(seed)
+        if pool is not None:
+            x = parse_compositions(list(pool[composition_column]), elements)[0]
+            return _StandInProposal(x[rng.choice(len(x), batch, replace=False)], elements)
+        allowed = np.array([e not in (exclude or ()) for e in elements])
+        x = np.zeros((batch, len(elements)))
+        for row in x:
+            row[rng.choice(np.flatnonzero(allowed), rng.integers(min_elements, max_elements + 1), replace=False)] = 1
+        return _StandInProposal(x / x.sum(axis=1, keepdims=True), elements)
+
+    return types.SimpleNamespace(propose=propose)
+
+
+def test_campaign(tmp_path, monkeypatch):
+    """Oracle lab (task c) and MPEA pool: every method gets the same start, proposes batches
+    of distinct, never-measured alloys in the space (3-7 elements, no oxygen); `propose`
+    sees only the measured rows; the cache makes a second run read instead of run."""
+    import numpy as np
+
+    from benchmarks import campaign
+
+    calls: list = []
+    monkeypatch.setitem(sys.modules, "hea_zoo.campaign", _stand_in_module(calls))
+    methods = "random,rf,ga,hea_zoo,hea_zoo_random" if HAS_SKLEARN else "random,hea_zoo,hea_zoo_random"
+    tiny(tmp_path, "campaign", extra=["--campaign-methods", methods])
+    record, markdown = written(tmp_path, "campaign")
+    facts = record["facts"]["tasks"]
+    assert facts["a"]["bundled_meeting"] == 0 and facts["mpea_hardness"]["targets"] == 4
+    assert facts["mpea_yield"]["pool"] == 394 and facts["b"]["bundled_best"] < 45
+    c = record["tasks"]["c"]
+    assert set(c["methods"]) == set(methods.split(",")) and c["budget"] == 16
+    lab = campaign.OracleLab(campaign.TASKS["c"])
+    start = {r.tobytes() for r in lab.bundled_k[lab.start(0, 24)]}
+    assert not lab.success(lab.bundled_values[lab.start(0, 24)]).any()
+    for method in methods.split(","):
+        run_ = campaign.cached(tmp_path, campaign.TASKS["c"], method, 0, run.Settings.tiny())
+        k = np.asarray(run_["k"])
+        assert k.shape == (16, 22) and (k.sum(axis=1) == 1000).all()
+        assert len({r.tobytes() for r in k} | start) == 16 + 24, method  # never a repeat
+        counts = (k > 0).sum(axis=1)
+        assert counts.min() >= 3 and counts.max() <= 7 and k[:, lab.elements.index("O")].sum() == 0, method
+        assert np.allclose(run_["values"], lab.measure(k), equal_nan=True)
+        assert len(c["methods"][method]["curve"]["median"]) == 16
+    oracle_calls = [x for x in calls if x["pool"] is None]
+    assert [x["rows"] for x in oracle_calls] == [24, 32, 24, 32]  # the start, then the start and one batch
+    assert oracle_calls[0]["columns"] == ["composition", "shear_modulus", "fracture_toughness"]
+    assert oracle_calls[0]["goals"] == campaign.TASKS["c"].goals and oracle_calls[2]["sources"] == ("random",)
+    pool_calls = [x for x in calls if x["pool"] is not None]
+    assert pool_calls[0]["rows"] == 38 and pool_calls[0]["pool"] == 376 - 38 and pool_calls[0]["maximize"] == "hardness"
+    assert record["skipped"]["mpea_hardness/hea_zoo_random"].startswith("not applicable")
+    assert (tmp_path / record["figure"]).is_file()
+    assert table_rows(markdown, "random") and "acceleration factor" in markdown
+    # Resumable: the same settings read every campaign from the cache.
+    again = tiny(tmp_path, "campaign", extra=["--campaign-methods", methods])["campaign"]
+    assert again["ran"] == [] and again["tasks"]["c"]["methods"].keys() == c["methods"].keys()
+
+
+def test_campaign_metrics():
+    """Measurements to the first success and to 3 distinct systems, counted beyond the start."""
+    from benchmarks import campaign
+
+    lab = campaign.OracleLab(campaign.TASKS["a"])
+    k, values = [], []
+    for i, (g, kk) in enumerate([(60, 40), (75, 55), (75, 55), (90, 51), (71, 50), (10, 10)]):
+        row = [0] * 22
+        row[[9, 10, 16, 19, 17, 21][i]] = 500
+        row[[10, 16, 19, 17, 21, 9][i]] = 500
+        k.append(row)
+        values.append([g, kk, 9.0])
+    m = campaign.campaign_metrics({"k": k, "values": values, "start_best": 0.9}, lab)
+    assert m["first"] == 2 and m["three_systems"] == 4 and m["successes"] == 4
+    assert m["best"][0] == 0.9 and abs(m["best"][1] - 1.07142857) < 1e-6
+    s = campaign._summary([2, None, 10, 50], 96)
+    assert s["share"] == 0.75 and s["mean_is_lower_bound"] and s["mean"] == (2 + 96 + 10 + 50) / 4
+    ref = campaign.random_reference(campaign.TASKS["a"], lab, 1e-4, 24)
+    assert ref["mean"] == 1e4 and ref["median"] == 6932
+
+
+@pytest.mark.slow
+def test_campaign_botorch(tmp_path):
+    """BoTorch's campaign on the tiny settings: batches in the space, never a repeat."""
+    import numpy as np
+
+    from benchmarks import campaign
+
+    tiny(tmp_path, "campaign", extra=["--campaign-methods", "botorch"])
+    for task in ("c", "mpea_hardness"):
+        r = campaign.cached(tmp_path, campaign.TASKS[task], "botorch", 0, run.Settings.tiny())
+        assert r is not None and r["repeats"] == 0
+    k = np.asarray(campaign.cached(tmp_path, campaign.TASKS["c"], "botorch", 0, run.Settings.tiny())["k"])
+    assert k.shape == (16, 22) and ((k > 0).sum(axis=1) <= 7).all()
+
+
+@pytest.mark.slow
+def test_campaign_hea_zoo(tmp_path):
+    """The real `hea_zoo.campaign.propose` in the campaign study: tiny settings, every hea_zoo
+    method, batches of new alloys without oxygen, the pool campaign inside the pool."""
+    import numpy as np
+
+    from benchmarks import campaign
+
+    tiny(tmp_path, "campaign", extra=["--campaign-methods", "hea_zoo,hea_zoo_random,hea_zoo_generator"])
+    record, _ = written(tmp_path, "campaign")
+    ran = set(record["tasks"]["c"]["methods"])
+    # every candidate source: run, or skipped with the reason (a source this hea_zoo lacks)
+    assert ran == {"hea_zoo", "hea_zoo_random", "hea_zoo_generator"} or (
+        ran == {"hea_zoo", "hea_zoo_random"} and "Error" in record["skipped"]["c/hea_zoo_generator"])
+    assert set(record["tasks"]["mpea_hardness"]["methods"]) == {"hea_zoo"}
+    for method in sorted(ran):
+        r = campaign.cached(tmp_path, campaign.TASKS["c"], method, 0, run.Settings.tiny())
+        k = np.asarray(r["k"])
+        assert k.shape == (16, 22) and r["repeats"] == 0 and k[:, 12].sum() == 0  # O
+        assert ((k > 0).sum(axis=1) <= 7).all()
