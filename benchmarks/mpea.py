@@ -133,6 +133,7 @@ def run_mpea(
     seed: int = 0,
     peer_budget: int | None = None,
     export_dir: str | Path | None = None,
+    candidates: int | None = None,
 ) -> dict[str, Any]:
     """Trains, exports and benchmarks `design` and the peers on an MPEA property pair.
 
@@ -147,6 +148,8 @@ def run_mpea(
         seed: seed of the split, the training, the targets and the judges.
         peer_budget: surrogate calls per target for the peers (default: `design`'s).
         export_dir: where the models are exported (default: a temporary folder, removed).
+        candidates: `design`'s candidates (None: its default); the peers' default budget
+            follows the calls `design` made.
 
     Returns:
         JSON-ready: the selection, training and export times, the judges' own accuracy,
@@ -206,7 +209,7 @@ def run_mpea(
         )  # fmt: skip
         result = design_quality.run_design(
             dataset, export_dir, n_targets=n_targets, n=n, seed=seed, generators=generators,
-            peer_budget=peer_budget, judges_extra={"gbr": judge}, reference="gbr", label="mpea",
+            peer_budget=peer_budget, candidates=candidates, judges_extra={"gbr": judge}, reference="gbr", label="mpea",
         )  # fmt: skip
     finally:
         if temporary is not None:

@@ -518,7 +518,7 @@ def _design_parts(results: dict, parts, dataset, settings: Settings, exported: P
                 properties=settings.mpea_properties, filters={"test_type": settings.mpea_test_type or None},
                 generators=settings.mpea_generators, epochs=settings.train_epochs,
                 surrogate_epochs=settings.train_epochs, n_targets=settings.mpea_targets, n=settings.design_n,
-                seed=settings.seed, peer_budget=settings.peer_budget,
+                seed=settings.seed, peer_budget=settings.peer_budget, candidates=settings.design_candidates,
             )  # fmt: skip
         except ImportError as error:  # scikit-learn missing: the part is skipped with the reason
             results["mpea"] = {"skipped": True, "reason": f"{mpea.SKLEARN_INSTALL_HINT} ({error})"}
