@@ -133,6 +133,8 @@ def run_mpea(
     seed: int = 0,
     peer_budget: int | None = None,
     export_dir: str | Path | None = None,
+    candidates: int | None = None,
+    calibration_folds: int | None = None,
 ) -> dict[str, Any]:
     """Trains, exports and benchmarks `design` and the peers on an MPEA property pair.
 
@@ -147,6 +149,10 @@ def run_mpea(
         seed: seed of the split, the training, the targets and the judges.
         peer_budget: surrogate calls per target for the peers (default: `design`'s).
         export_dir: where the models are exported (default: a temporary folder, removed).
+        candidates: `design`'s candidates (None: its default); the peers' default budget
+            follows the calls `design` made.
+        calibration_folds: the surrogate's calibration scheme (`train_default_surrogate`; None:
+            its default, cross-conformal with 5 folds on a table of MPEA's size).
 
     Returns:
         JSON-ready: the selection, training and export times, the judges' own accuracy,
@@ -192,8 +198,9 @@ def run_mpea(
             info["training_seconds"][name] = time.perf_counter() - t0
             export_model(model, export_dir, name, overwrite=True)
         t0 = time.perf_counter()
-        surrogate = train_default_surrogate(dataset, epochs=surrogate_epochs, seed=seed)
+        surrogate = train_default_surrogate(dataset, epochs=surrogate_epochs, seed=seed, calibration_folds=calibration_folds)
         info["training_seconds"]["surrogate"] = time.perf_counter() - t0
+        info["surrogate_calibration_folds"] = int(surrogate.calibration_folds)
         export_model(surrogate, export_dir, "surrogate", overwrite=True)
         errors = _surrogate_test_errors(export_dir / "surrogate.onnx", dataset)
         info["surrogate_test_mape_per_property"] = errors["mape"]
@@ -206,7 +213,7 @@ def run_mpea(
         )  # fmt: skip
         result = design_quality.run_design(
             dataset, export_dir, n_targets=n_targets, n=n, seed=seed, generators=generators,
-            peer_budget=peer_budget, judges_extra={"gbr": judge}, reference="gbr", label="mpea",
+            peer_budget=peer_budget, candidates=candidates, judges_extra={"gbr": judge}, reference="gbr", label="mpea",
         )  # fmt: skip
     finally:
         if temporary is not None:

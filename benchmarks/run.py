@@ -100,6 +100,7 @@ class Settings:
     mpea_test_type: str = "tension"
     mpea_generators: tuple[str, ...] = ("cvae",)
     mpea_targets: int = 100
+    mpea_calibration_folds: int | None = None  # the surrogate's (None: its default scheme for the table's size)
     # ---- calibration
     calibration_splits: int = 40
     calibration_bundled_splits: int = 5
@@ -259,6 +260,7 @@ class Settings:
             peer_budgets=(100, 300),
             sweep_targets=2,
             mpea_targets=3,
+            mpea_calibration_folds=2,
             calibration_splits=1,
             calibration_bundled_splits=1,
             calibration_epochs=1,
@@ -563,7 +565,8 @@ def _design_parts(results: dict, parts, dataset, settings: Settings, exported: P
                 properties=settings.mpea_properties, filters={"test_type": settings.mpea_test_type or None},
                 generators=settings.mpea_generators, epochs=settings.train_epochs,
                 surrogate_epochs=settings.train_epochs, n_targets=settings.mpea_targets, n=settings.design_n,
-                seed=settings.seed, peer_budget=settings.peer_budget,
+                seed=settings.seed, peer_budget=settings.peer_budget, candidates=settings.design_candidates,
+                calibration_folds=settings.mpea_calibration_folds,
             )  # fmt: skip
         except ImportError as error:  # scikit-learn missing: the part is skipped with the reason
             results["mpea"] = {"skipped": True, "reason": f"{mpea.SKLEARN_INSTALL_HINT} ({error})"}

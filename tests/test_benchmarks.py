@@ -388,6 +388,8 @@ def test_mpea_part(tmp_path):
     result = tiny(tmp_path, "mpea")["mpea"]
     assert not result.get("skipped"), result.get("reason")
     assert result["protocol"]["judges"] == ["gbr", "surrogate"] and result["dataset"]["alloys"] >= 20
+    assert result["protocol"]["peer_budget"] == 200  # the tiny preset's design candidates reach the study
+    assert result["surrogate_calibration_folds"] == 2  # and its calibration folds (3 trainings, not 6)
     for name in ("design_cvae", "random_screening"):
         row = result["methods"][name]
         assert np.isfinite(row["mape"]["gbr"]) and np.isfinite(row["gap"])

@@ -22,6 +22,7 @@ import pytest
 from hea_zoo import files
 from hea_zoo.errors import UsageError
 from tests.support import ROOT
+from tests.support.cli import call  # in this process; `cli` below runs `hea-zoo` as a user does
 
 
 def _env():
@@ -192,13 +193,13 @@ def test_dataset_refuses_unknown_formats_and_writing_over_its_input(tmp_path):
     table = tmp_path / "mine.csv"
     table.write_text("composition,hardness\n" + "".join(f"Nb{1 + i % 7}Ta{1 + i // 7}Ti1,{300 + i}\n" for i in range(30)))
     before = table.read_bytes()
-    proc = cli("dataset", "--data", str(table), "--out", str(table))
+    proc = call("dataset", "--data", str(table), "--out", str(table))
     assert proc.returncode == 2 and "is the input table" in proc.stderr, proc.stderr
     os.symlink("mine.csv", tmp_path / "alias.csv")
-    proc = cli("dataset", "--data", str(table), "--out", str(tmp_path / "alias.csv"))
+    proc = call("dataset", "--data", str(table), "--out", str(tmp_path / "alias.csv"))
     assert proc.returncode == 2 and "is the input table" in proc.stderr, proc.stderr
     assert table.read_bytes() == before
-    proc = cli("dataset", "--data", str(table), "--out", str(tmp_path / "d.xlsx"))
+    proc = call("dataset", "--data", str(table), "--out", str(tmp_path / "d.xlsx"))
     assert proc.returncode == 2 and proc.stderr.strip() == (
         f"usage error: --out: {tmp_path / 'd.xlsx'}: unknown table format '.xlsx'; write a .csv or a .parquet file."
     ), proc.stderr
@@ -209,7 +210,7 @@ def test_dataset_writes_parquet_when_asked(tmp_path):
     pytest.importorskip("pyarrow")
     import pandas as pd
 
-    proc = cli("dataset", "--out", str(tmp_path / "d.parquet"))
+    proc = call("dataset", "--out", str(tmp_path / "d.parquet"))
     assert proc.returncode == 0, proc.stderr
     frame = pd.read_parquet(tmp_path / "d.parquet")
     assert len(frame) == 529 and "shear_modulus" in frame.columns
@@ -256,5 +257,5 @@ def test_design_streams_into_a_fifo_and_reports_a_full_device(tmp_path):
     assert proc.returncode == 2 and "wrote" not in proc.stdout, (proc.stdout, proc.stderr)
     assert "No space left on device" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert stat.S_ISCHR(os.lstat(full).st_mode)
-    proc = cli("design", "-G", "60", "-K", "35", "-n", "4", "--out", str(tmp_path / "d.xlsx"))
+    proc = call("design", "-G", "60", "-K", "35", "-n", "4", "--out", str(tmp_path / "d.xlsx"))
     assert proc.returncode == 2 and "unknown table format '.xlsx'" in proc.stderr, proc.stderr

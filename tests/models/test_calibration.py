@@ -252,11 +252,11 @@ def test_the_calibration_scheme_can_be_chosen(small_table, tmp_path):
     split = train_default_surrogate(small_table, epochs=2, seed=0, verbose=0, calibration_folds=0)
     assert split.calibration_folds == 0
     assert split.calibration_size == round(len(small_table.train) * calibration.CALIBRATION_FRACTION)
-    folds = train_default_surrogate(small_table, epochs=2, seed=0, verbose=0, calibration_folds=3)
-    assert folds.calibration_folds == 3 and folds.calibration_size == len(small_table.train)
+    folds = train_default_surrogate(small_table, epochs=2, seed=0, verbose=0, calibration_folds=2)  # not the default 5
+    assert folds.calibration_folds == 2 and folds.calibration_size == len(small_table.train)
     folds.save(tmp_path / "folds.keras")
     loaded = keras.saving.load_model(tmp_path / "folds.keras")
-    assert loaded.calibration_folds == 3 and loaded.calibration_size == folds.calibration_size
+    assert loaded.calibration_folds == 2 and loaded.calibration_size == folds.calibration_size
     with pytest.raises(ValueError, match="^calibration_folds: must be 0 \\(a calibration split\\) or >= 2"):
         train_default_surrogate(small_table, epochs=1, calibration_folds=1)
     with pytest.raises(ValueError, match="^calibration_folds: must be a nonnegative integer"):
@@ -285,7 +285,7 @@ def test_negative_properties_train_and_only_the_log_transform_refuses_them():
     ds = load_dataset(pd.DataFrame({"composition": formulas, "dH": dh}), verbose=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # no "not calibrated" warning
-        model = train_default_surrogate(ds, epochs=3)
+        model = train_default_surrogate(ds, epochs=3, calibration_folds=2)  # 3 trainings, not the default 6
     assert not model.log_targets and model.is_calibrated
     mean, lower, upper = model.predict_interval(ds.test.compositions)
     assert np.any(lower < 0)  # no clipping at zero without the log transform

@@ -25,7 +25,7 @@ import pytest
 
 from tests.support import ROOT
 
-EPOCHS = {"cae": 3, "cvae": 3, "wcgan": 1, "surrogate": 3}
+EPOCHS = {"cae": 2, "cvae": 2, "wcgan": 1, "surrogate": 2}
 NAMES = tuple(EPOCHS)
 
 SCRIPT = textwrap.dedent(

@@ -292,11 +292,19 @@ def test_constructor_errors():
 # --------------------------------------------------------------------------- export
 @pytest.fixture(scope="module")
 def exported(trained, tmp_path_factory):
-    """The trained flow exported (SavedModel, flow.onnx, flow_log_prob.onnx) once for the module."""
+    """The trained flow saved to a .keras file, loaded back and that copy exported (SavedModel,
+    flow.onnx, flow_log_prob.onnx) once for the module: the parity below is also the check
+    that a loaded flow (a checkpoint, tests/models/test_keras_contract.py) exports."""
+    import keras
+
     from hea_zoo.serving import export
 
     root = tmp_path_factory.mktemp("exported")
-    return root, export.export_model(trained[0], root, "flow")
+    path = root / "flow.keras"
+    trained[0].save(path)
+    loaded = keras.saving.load_model(path)
+    path.unlink()
+    return root, export.export_model(loaded, root, "flow")
 
 
 def test_export_parity(trained, exported, dataset):

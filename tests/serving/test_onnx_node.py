@@ -710,8 +710,9 @@ def test_node_design_matches_the_python_reading_of_the_spec(example_dir, model, 
     target = _random_target(rng, meta)
     seed = int(rng.integers(0, 2**32))
     n = int(rng.integers(5, 30))
-    # Constrained: a few thousand; plain: 8,000 (the default count is checked by the tests against `hea-zoo design`).
-    candidates = int(rng.integers(300, 3000)) if constrained else 8000
+    # Constrained: a few thousand; plain: 5,000, two chunks of 4,096 (the default count is checked by the
+    # tests against `hea-zoo design`).
+    candidates = int(rng.integers(300, 3000)) if constrained else 5000
     c = _random_valid_constraints(rng) if constrained else {}
     context = f"model={model} target={target} seed={seed} n={n} candidates={candidates} select={how} constraints={c}"
     try:
