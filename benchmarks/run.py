@@ -1004,7 +1004,7 @@ def main(argv=None) -> dict:
     if args.tiny and args.out is None:
         parser.error(f"--tiny numbers mean nothing: give --out (tiny runs never write into {_rel(RESULTS)})")
     out = Path(args.out) if args.out else RESULTS
-    exported = exported if args.exported else bundled_models_dir()
+    exported = Path(args.exported) if args.exported else bundled_models_dir()
     command = "python benchmarks/run.py" + ("" if argv is None and len(sys.argv) < 2 else " " + shlex.join(
         sys.argv[1:] if argv is None else argv))  # quoted: an empty value reads back as ""
     parts = tuple(n for n in names if n in PARTS)
