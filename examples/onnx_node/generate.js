@@ -262,8 +262,8 @@ async function runDesign(args, meta, target) {
   if (args.out) process.stdout.write(`wrote ${result.designs.length.toLocaleString("en-US")} designs to ${args.out}\n`);
 }
 
-async function main() {
-  const args = parseArgs(process.argv.slice(2));
+export async function main(argv = process.argv.slice(2)) {
+  const args = parseArgs(argv);
   if (!fs.existsSync(args.model)) fail(`no such model file: ${args.model}`);
   const meta = engine.onnxMetadata(fs.readFileSync(args.model));
   if (meta.kind !== "generator") {

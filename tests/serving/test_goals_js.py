@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from hea_zoo.serving.design import Designer
 from hea_zoo.serving.design import goals as g
 from hea_zoo.serving.design.request import DesignRequest
 from tests.support import ROOT, parity
-from tests.support.node_examples import NODE, NPM, onnx_node_example, probe, require
+from tests.support.node_examples import NODE, NPM, onnx_node_example, probe, require, run_generate
 
 EXPORTED = ROOT / "exported"
 
@@ -258,8 +257,7 @@ def test_node_goal_designs_equal_the_python_ones(tmp_path, example_dir, designer
     seed = int(parity.rng("goal design", json.dumps(request_, sort_keys=True)).integers(0, 2**32))
     py_out, js_out = tmp_path / "py.csv", tmp_path / "js.csv"
     result = designer.run(DesignRequest(n=n, candidates=candidates, seed=seed, out=py_out, **request_))
-    done = subprocess.run([NODE, str(example_dir / "generate.js"), *_node_args(request_, n, candidates, seed, js_out)],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = run_generate(example_dir, *_node_args(request_, n, candidates, seed, js_out))
     assert done.returncode == 0, done.stderr
     context = f"seed={seed} request={request_}"
     py_lines, js_lines = py_out.read_text().splitlines(), js_out.read_text().splitlines()
@@ -280,9 +278,8 @@ def test_point_goals_on_every_property_are_the_classic_request_in_node(tmp_path,
     outs = []
     for flags in (["--goal", "shear_modulus=60", "--goal", "fracture_toughness=35"], ["--target", "60,35"]):
         out = tmp_path / f"{len(outs)}.csv"
-        done = subprocess.run([NODE, str(example_dir / "generate.js"), "--design", "--model", str(EXPORTED / "cae.onnx"),
-                               *flags, "--n", "5", "--candidates", "2000", "--seed", "7", "--out", str(out)],
-                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        done = run_generate(example_dir, "--design", "--model", str(EXPORTED / "cae.onnx"),
+                            *flags, "--n", "5", "--candidates", "2000", "--seed", "7", "--out", str(out))  # fmt: skip
         assert done.returncode == 0, done.stderr
         outs.append(out.read_bytes())
     assert outs[0] == outs[1] and b"relative_error_surrogate" in outs[0]

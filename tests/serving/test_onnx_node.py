@@ -37,6 +37,7 @@ from tests.support.node_examples import (
     interval_surrogate,
     plain_surrogate,
     node_design,
+    run_generate,
     onnx_node_example,
     probe,
     require,
@@ -73,9 +74,14 @@ def example_dir(tmp_path_factory):
     return onnx_node_example(tmp_path_factory)
 
 
-def run_node(example_dir, *args: str, json_output: bool = True):
+def run_node(example_dir, *args: str, json_output: bool = True, cli: bool = False):
+    """`node generate.js ARGS [--json]`: in the session's Node server, or with `cli` as its
+    own command line."""
     command = [NODE, str(example_dir / "generate.js"), *args] + (["--json"] if json_output else [])
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if cli:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    else:
+        done = run_generate(example_dir, *command[2:], timeout=120)
     assert done.returncode == 0, f"{command} failed:\n{done.stderr}"
     return json.loads(done.stdout) if json_output else done.stdout
 
@@ -167,7 +173,7 @@ def test_node_seeded_noise_is_the_hzn1_draw(exported, example_dir):
 def test_node_text_output_on_the_committed_model(example_dir):
     text = run_node(
         example_dir, "--model", str(EXPORTED / "cvae.onnx"), "--target", "80,40", "--n", "3",
-        json_output=False,
+        json_output=False, cli=True,
     )  # fmt: skip
     lines = text.strip().splitlines()
     assert lines[0].startswith("CVAE 'cvae' v1")
@@ -199,10 +205,8 @@ def test_node_rejects_a_wrong_target(example_dir):
     ],
 )
 def test_node_design_rejects_a_bad_request_in_one_line(example_dir, args, says, code):
-    done = subprocess.run(
-        [NODE, str(example_dir / "generate.js"), "--design", "--model", str(EXPORTED / "cvae.onnx"),
-         "--target", "60,35", *args], capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    done = run_generate(example_dir, "--design", "--model", str(EXPORTED / "cvae.onnx"), "--target", "60,35", *args,
+                        timeout=60)  # fmt: skip
     assert done.returncode == code
     first = done.stderr.splitlines()[0]
     assert first.startswith("error: ") and says in first, done.stderr
@@ -978,7 +982,9 @@ def test_node_design_edge_requests_match_hea_zoo_design(example_dir, tmp_path):
     # Ta exactly 0.3337: no printed composition (integers in thousandths) can meet it.
     with pytest.raises(InfeasibleError) as info:
         _python_engine("cvae", EXPORTED, [60.0, 35.0], 10, seed, constraints={"bounds": {"Ta": (0.3337, 0.3337)}})
-    error = node_design(example_dir, path, [60.0, 35.0], 10, seed, bounds="Ta=0.3337:0.3337", expect_error=True)
+    # The example's own command line, exit code 5 (the other cases run in the Node server).
+    error = node_design(example_dir, path, [60.0, 35.0], 10, seed, bounds="Ta=0.3337:0.3337", expect_error=True,
+                        cli=True)  # fmt: skip
     assert error == f"error: {info.value}"
     assert error.startswith("error: no candidate satisfies the constraints (Ta 0.3337-0.3337; min fraction 0.03) among 32,000 ")
     # Mo and Nb fixed at 0.5: every candidate prints Mo0.5Nb0.5, one distinct design.

@@ -1,4 +1,5 @@
-// Runs pieces of examples/web/engine.js for the Python tests (tests/serving/test_onnx_node.py).
+// Runs pieces of examples/web/engine.js for the Python tests (tests/serving/test_onnx_node.py):
+// its `ops` run in tests/support/node_server.mjs, or one request from the command line:
 //
 //   node tests/support/engine_probe.mjs REQUEST.json
 //
@@ -7,9 +8,9 @@
 // The answer is one JSON object on stdout.
 
 import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import * as engine from "../../examples/web/engine.js";
-
-const request = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 
 function readFloat64(file) {
   const buf = fs.readFileSync(file);
@@ -29,7 +30,7 @@ function errorOf(fn) {
   }
 }
 
-const ops = {
+export const ops = {
   // Section 1: {seed, start, rows, dim, out} -> out (float32), out.words (uint32 a, b pairs)
   noise({ seed, start, rows, dim, out }) {
     write(out, engine.noise(seed, start, rows, dim));
@@ -133,5 +134,7 @@ const ops = {
 // Several operations in one Node process: {requests: [request, ...]} -> {answers: [...]}
 ops.batch = ({ requests }) => ({ answers: requests.map((r) => ops[r.op](r)) });
 
-const answer = ops[request.op](request);
-process.stdout.write(JSON.stringify(answer) + "\n");
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const request = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+  process.stdout.write(JSON.stringify(ops[request.op](request)) + "\n");
+}

@@ -9,10 +9,13 @@ with the reason when a tool is missing.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import select
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ from tests.support import ROOT
 WEB = ROOT / "examples" / "web"
 ONNX_NODE = ROOT / "examples" / "onnx_node"
 PROBE = Path(__file__).resolve().parent / "engine_probe.mjs"
+SERVER = Path(__file__).resolve().parent / "node_server.mjs"
 NODE = shutil.which("node")
 NPM = shutil.which("npm")
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
@@ -90,21 +94,83 @@ def web_example() -> Path:
     return WEB
 
 
+class NodeServer:
+    """One `node tests/support/node_server.mjs` process answering requests one at a time
+    (a JSON line each way), started on first use and kept for the test session: the engine
+    probes and the Node example's `main(argv)` run in it without a Node start and an
+    onnxruntime-node load per case."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.log = None
+
+    def _start(self) -> None:
+        require(node=NODE)
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(
+            [NODE, str(SERVER)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
+        )  # fmt: skip
+
+    def _stderr(self) -> str:
+        self.log.seek(0)
+        return self.log.read()[-4000:]
+
+    def ask(self, request: dict, timeout: float) -> dict:
+        if self.process is None or self.process.poll() is not None:
+            self._start()
+        process = self.process
+        process.stdin.write(json.dumps(request) + "\n")
+        process.stdin.flush()
+        ready, _, _ = select.select([process.stdout], [], [], timeout)
+        line = process.stdout.readline() if ready else ""
+        if not line:
+            # Timed out or died: a fresh process for the next request, this one fails.
+            process.kill()
+            process.wait()
+            self.process = None
+            why = f"no answer within {timeout} s" if not ready else f"exit {process.returncode}"
+            raise AssertionError(f"node_server.mjs: {why} to {json.dumps(request)[:300]}:\n{self._stderr()}")
+        answer = json.loads(line)
+        assert "error" not in answer, f"node_server.mjs failed on {json.dumps(request)[:300]}:\n{answer['error']}"
+        return answer
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+_SERVER = NodeServer()
+atexit.register(_SERVER.close)
+
+
 def probe(tmp_path: Path, **request) -> dict:
-    """Runs one operation of tests/support/engine_probe.mjs (examples/web/engine.js) in Node."""
-    file = tmp_path / "request.json"
-    file.write_text(json.dumps(request))
-    done = subprocess.run([NODE, str(PROBE), str(file)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, f"engine probe {request['op']} failed:\n{done.stderr}"
-    return json.loads(done.stdout)
+    """Runs one operation of tests/support/engine_probe.mjs (examples/web/engine.js) in Node
+    (in the session's Node server: `node tests/support/engine_probe.mjs REQUEST.json` runs
+    the same operation from the command line)."""
+    return _SERVER.ask({"probe": request}, timeout=120)["answer"]
+
+
+def run_generate(example_dir: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`node generate.js ARGS` of the Node example, run as `main(ARGS)` in the session's
+    Node server: its exit code, stdout and stderr as `subprocess.run` gives them. The
+    tests that run the example's real command line call `subprocess.run` themselves."""
+    command = [NODE, str(example_dir / "generate.js"), *args]
+    answer = _SERVER.ask({"generate": str(example_dir / "generate.js"), "argv": list(args)}, timeout=timeout)
+    return subprocess.CompletedProcess(command, answer["code"], answer["stdout"], answer["stderr"])
 
 
 def node_design(example_dir: Path, model: Path, target, n, seed, *, candidates=None, select=None,
                 tolerance=None, excluded=None, allowed=None, max_elements=None, bounds=None,
-                min_fraction=None, surrogate=None, out=None, expect_error=False):  # fmt: skip
+                min_fraction=None, surrogate=None, out=None, expect_error=False, cli=False):  # fmt: skip
     """`node generate.js --design --json` with the given options (None: the default); with
     `expect_error`, the first line of stderr of a run that must fail with exit code 5 (a
-    request that cannot be met, as `hea-zoo design`)."""
+    request that cannot be met, as `hea-zoo design`). Run in the session's Node server
+    (`run_generate`), or with `cli` as its own `node` command line."""
     args = ["--design", "--model", str(model), "--target", ",".join(repr(float(t)) for t in target), "--json"]
     for flag, value in (("--n", n), ("--seed", seed), ("--candidates", candidates), ("--select", select),
                         ("--tolerance", tolerance), ("--exclude", excluded), ("--allow", allowed),
@@ -112,7 +178,10 @@ def node_design(example_dir: Path, model: Path, target, n, seed, *, candidates=N
                         ("--surrogate", str(surrogate) if surrogate else None), ("--out", str(out) if out else None)):  # fmt: skip
         if value is not None:
             args += [flag, value if isinstance(value, str) else repr(value)]
-    done = subprocess.run([NODE, str(example_dir / "generate.js"), *args], capture_output=True, text=True, timeout=300)
+    if cli:
+        done = subprocess.run([NODE, str(example_dir / "generate.js"), *args], capture_output=True, text=True, timeout=300)
+    else:
+        done = run_generate(example_dir, *args)
     if expect_error:
         assert done.returncode == 5, f"generate.js {' '.join(args)}: exit {done.returncode}, not 5:\n{done.stderr[:500]}"
         return done.stderr.splitlines()[0]
