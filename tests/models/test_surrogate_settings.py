@@ -190,3 +190,28 @@ def test_the_python_design_engine_fixes_the_settings(model, data, tmp_path):
     assert err.value.field == "settings"
     with pytest.raises(TargetError, match="T is a measurement setting"):
         designer.design({**target, "T": 25.0}, n=3, candidates=300, seed=0, settings={"T": 25.0})
+
+
+def test_a_targets_table_fixes_each_rows_settings(model, data, tmp_path):
+    """design_many: a setting column gives each target its own fixed value, and each
+    target's rows equal the single design with its seed and that setting."""
+    pytest.importorskip("onnxruntime")
+    from hea_zoo.models import train_default_generator
+    from hea_zoo.serving import export
+    from hea_zoo.serving.design import Designer, target_seed
+
+    generator = train_default_generator("cae", data, epochs=2, verbose=0)
+    export.export_model(generator, tmp_path, "cae")
+    export.export_model(model, tmp_path, "surrogate")
+    designer = Designer.from_exported("cae", tmp_path)
+    table = pd.DataFrame({"id": ["cold", "hot"], "ys": [800.0, 800.0], "hv": [300.0, 300.0], "T": [25.0, 1200.0]})
+    out = tmp_path / "many.csv"
+    designer.design_many(table, out, seed=3, workers=0, n=3, candidates=300)
+    rows = pd.read_csv(out)
+    for target_id, t in (("cold", 25.0), ("hot", 1200.0)):
+        single = designer.design({"ys": 800.0, "hv": 300.0}, n=3, candidates=300, seed=target_seed(3, target_id),
+                                 settings={"T": t}).table  # fmt: skip
+        mine = rows[rows["target_id"] == target_id]
+        np.testing.assert_allclose(mine["ys_surrogate"].to_numpy(), single["ys_surrogate"].to_numpy(), rtol=1e-5)
+        assert list(mine["formula"]) == list(single["formula"])
+    assert rows[rows.target_id == "cold"]["ys_surrogate"].mean() - rows[rows.target_id == "hot"]["ys_surrogate"].mean() > 100

@@ -214,7 +214,9 @@ def read_targets(
       ``fracture_toughness``): a point target value; an empty cell gives none;
     - goal columns ``goal``, ``goals``, ``goal_2``, ``goal3`` ...: goals in the goal language
       (section 7.1), several in one cell separated by ``;``;
-    - ``maximize``, ``minimize``: objective names (``;`` between several).
+    - ``maximize``, ``minimize``: objective names (``;`` between several);
+    - one column per measurement setting the models take (``test_temperature``): the row's
+      fixed value, over `base`'s settings (an empty cell keeps `base`'s).
 
     `base` holds the options of every design (n, candidates, select, tolerance, constraints,
     chunk size, min_probability) and goals and objectives added to every row's (after them).
@@ -238,8 +240,9 @@ def read_targets(
     if len(ids) > 1:
         raise DataError(f"{shown}: give one id column (id or target_id), not both.", field="targets")
     goal_columns = [c for c in header if _GOAL_COLUMN.match(c)]
+    setting_columns = [c for c in header if c in designer.setting_names]
     unknown = [c for c in header if c not in names and c not in ID_COLUMNS and c not in OBJECTIVE_COLUMNS
-               and c not in goal_columns]  # fmt: skip
+               and c not in goal_columns and c not in setting_columns]  # fmt: skip
     if unknown:
         raise DataError(
             f"{shown}: unknown column(s) {unknown}; a targets table has an optional id (or target_id) column, "
@@ -268,11 +271,14 @@ def read_targets(
         target: dict[str, str] = {}
         goals: list[str] = []
         objectives: list[tuple[str, str]] = []
+        settings: dict[str, str] = {}
         for column, value in zip(header, cells):
             text = _cell(value)
             if not text:
                 continue
-            if column in names:
+            if column in setting_columns:
+                settings[column] = text
+            elif column in names:
                 target[column] = text
             elif column in goal_columns:
                 goals += [g.strip() for g in text.split(";") if g.strip()]
@@ -281,7 +287,7 @@ def read_targets(
         try:
             request = base.replace(
                 target=target, goals=goals + list(base.goals), objectives=objectives + list(base.objectives),
-                seed=target_seed(seed, target_id), out=None,
+                seed=target_seed(seed, target_id), out=None, settings={**dict(base.settings or {}), **settings},
             )  # fmt: skip
             classic = request.classic_target(names) if request.goal_mode else None
             if request.goal_mode and classic is None:
