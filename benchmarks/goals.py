@@ -126,17 +126,11 @@ def _systems(k: np.ndarray) -> int:
 
 
 def _hypervolume(points: np.ndarray, ref=REFERENCE) -> float:
-    """2-D hypervolume (both maximized) above `ref`."""
-    p = points[np.all(np.isfinite(points), axis=1) & (points[:, 0] > ref[0]) & (points[:, 1] > ref[1])]
-    if not p.size:
-        return 0.0
-    p = p[np.argsort(-p[:, 0])]
-    area, best_k = 0.0, ref[1]
-    for g, kk in p:
-        if kk > best_k:
-            area += (g - ref[0]) * (kk - best_k)
-            best_k = kk
-    return float(area)
+    """2-D hypervolume (both maximized) above `ref`, over the finite points."""
+    from hea_zoo.campaign.acquisition import hypervolume_2d
+
+    points = np.asarray(points, np.float64).reshape(-1, 2)
+    return hypervolume_2d(points[np.all(np.isfinite(points), axis=1)], ref)
 
 
 def _screen(designer, plan, k: np.ndarray, n: int):
