@@ -16,7 +16,7 @@ from tests.support.model_checks import (
 )
 
 MODEL = "cae"
-EPOCHS = 60
+EPOCHS = 30
 
 
 def test_loss_falls(trained, dataset):

@@ -19,7 +19,7 @@ from tests.support.model_checks import (
 
 tfd = tfp.distributions
 MODEL = "cvae"
-EPOCHS = 60
+EPOCHS = 30
 
 
 def test_loss_falls(trained, dataset):

@@ -18,12 +18,12 @@ from hea_zoo.models import SURROGATE_DEFAULTS, train_default_surrogate
 
 @pytest.fixture(scope="module")
 def surrogate(dataset):
-    return train_default_surrogate(dataset, epochs=150, seed=0)
+    return train_default_surrogate(dataset, epochs=60, seed=0)
 
 
 def test_held_out_r2_above_0_9(surrogate, dataset):
     scores = surrogate.score(dataset.test.compositions, dataset.test.properties)
-    print("\nsurrogate held-out scores (150 epochs):", scores)
+    print("\nsurrogate held-out scores (60 epochs):", scores)
     for name in dataset.property_names:
         assert scores[name]["r2"] >= 0.9, (name, scores[name])
         assert 0.0 < scores[name]["coverage_2std"] <= 1.0

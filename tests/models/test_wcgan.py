@@ -17,7 +17,7 @@ from tests.support.model_checks import (
 )
 
 MODEL = "wcgan"
-EPOCHS = 80
+EPOCHS = 40
 BATCH_SIZE = 64
 
 
