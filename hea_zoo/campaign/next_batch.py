@@ -52,7 +52,8 @@ class Proposal:
     """The next batch of a campaign.
 
     Attributes:
-        table: one row per proposal in rank order: ``rank``, ``formula``, per property
+        table: one row per proposal in rank order: ``rank``, ``formula``, each setting
+            (with `settings`: the value the batch is measured at), per property
             ``<name>_mean``, ``<name>_lower``, ``<name>_upper`` (the calibrated interval),
             the exact descriptors the goals name, ``p_goals``, ``acquisition``, ``source``,
             ``nearest_measured``, ``nearest_distance`` (at.%), then one column per element.
