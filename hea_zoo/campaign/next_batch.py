@@ -555,6 +555,7 @@ def propose(
     if at:
         summary["settings"] = dict(at)
         summary["measured_at_settings"] = int(here.sum())
+        summary["measured_compositions"] = int(len(np.unique(group_ids(x))))
     summary.update(
         {
             "seconds": round(time.perf_counter() - start, 3),

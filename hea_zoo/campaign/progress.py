@@ -34,7 +34,9 @@ def progress_curves(proposal) -> dict:
 def progress_lines(proposal) -> list[str]:
     """The summary as lines: measured alloys, best so far per goal and objective, successes."""
     s = proposal.summary
-    lines = [f"measured: {s['measured_alloys']} alloys; goals: {', '.join(s['goals']) or 'none'}"
+    measured = (f"{s['measured_alloys']} (alloy, setting) pairs of {s['measured_compositions']} alloys"
+                if s.get("settings") else f"{s['measured_alloys']} alloys")  # fmt: skip
+    lines = [f"measured: {measured}; goals: {', '.join(s['goals']) or 'none'}"
              + (f"; objectives: {', '.join(s['objectives'])}" if s["objectives"] else "")]  # fmt: skip
     if s.get("settings"):
         at = ", ".join(f"{k}={v:g}" for k, v in s["settings"].items())

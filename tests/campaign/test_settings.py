@@ -77,6 +77,7 @@ def test_predictions_move_with_the_requested_setting(measured, hot, room):
     assert hot.summary["measured_at_settings"] == _rows_at(measured, 1000) == 7
     assert room.summary["measured_at_settings"] == _rows_at(measured, 25)
     assert hot.summary["measured_rows"] == 26 and hot.summary["measured_alloys"] == 25  # (alloy, setting) pairs
+    assert hot.summary["measured_compositions"] == 20
     assert hot.summary["best_objective_meeting_goals"]["max:strength"] < room.summary["best_objective_meeting_goals"]["max:strength"] - 300
 
 
@@ -188,6 +189,7 @@ def test_cli_propose_with_setting_end_to_end(measured, tmp_path, capsys):
     code = main([*base, "--setting", "test_temperature=1000", "--out", str(tmp_path / "next.csv")])
     out = capsys.readouterr().out
     assert code == 0, out
+    assert "measured: 25 (alloy, setting) pairs of 20 alloys; goals: none" in out
     assert f"at test_temperature=1000: {_rows_at(measured, 1000)} of 25 measured rows" in out
     header = out.splitlines()[0].split()
     assert header[:3] == ["rank", "formula", "test_temperature"]
