@@ -98,6 +98,8 @@ _FLAGS = {
     "minimize": "--minimize",
     "min_distance": "--min-distance",
     "plot": "--plot",
+    # "settings" above: a fixed setting value, settings['NAME'] (propose, design), is --setting NAME
+    # (`_flag`); a whole-mapping error of propose or design is --setting (`_library_error(design=True)`)
     # every command
     "seed": "--seed",
     "out": "--out",
@@ -981,10 +983,10 @@ def cmd_propose(args) -> int:
             composition_column=args.composition_column, elements=_split_list(args.elements),
             exclude=_split_list(args.exclude), max_elements=args.max_elements, min_elements=args.min_elements,
             bounds=list(args.bound or []), min_fraction=args.min_fraction, pool=args.pool, prior=args.prior,
-            sources=_split_list(args.sources), candidates=args.candidates,
+            sources=_split_list(args.sources), candidates=args.candidates, settings=_parse_settings(args) or None,
         )  # fmt: skip
     except HeaZooError as err:
-        raise _library_error(None, err) from None
+        raise _library_error(None, err, design=True) from None
     import pandas as pd
 
     print(_proposal_text(proposal))
@@ -1006,9 +1008,11 @@ def _proposal_text(proposal) -> str:
     t = proposal.table
     names = [c[: -len("_mean")] for c in t.columns if c.endswith("_mean")]
     shown = pd.DataFrame({"rank": t["rank"], "formula": t["formula"]})
+    for name in proposal.settings:  # the condition the batch is measured at, as given
+        shown[name] = [f"{v:g}" for v in t[name]]
     for name in names:
         shown[name] = [f"{m:.1f} [{lo:.1f}, {hi:.1f}]" for m, lo, hi in zip(t[f"{name}_mean"], t[f"{name}_lower"], t[f"{name}_upper"])]
-    skip = {"rank", "formula", "source", "nearest_measured", "nearest_distance", *proposal.elements}
+    skip = {"rank", "formula", "source", "nearest_measured", "nearest_distance", *proposal.elements, *proposal.settings}
     skip |= {f"{n}_{s}" for n in names for s in ("mean", "lower", "upper")}
     for c in t.columns:
         if c not in skip:
@@ -1202,6 +1206,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-elements", type=int, default=None, help="fewest elements of a random candidate (default 3).")
     p.add_argument("--bound", action="append", metavar="EL=LO:HI", help="bounds of an element's fraction (repeatable).")
     p.add_argument("--min-fraction", type=float, default=None, help="smallest fraction of any present element (default 0.03).")
+    p.add_argument("--setting", action="append", metavar="NAME=VALUE",
+                   help="a measurement setting the batch will be measured at (repeatable), e.g. test_temperature=1000: "
+                   "a numeric column of --data, learned as an input; proposals are scored at this value and an alloy "
+                   "measured only at other values may be proposed.")  # fmt: skip
     p.add_argument("--seed", type=_nonnegative_int, default=0)
     p.add_argument("--out", default=None, help="write the proposals to this file (.csv or .parquet).")
     p.add_argument("--plot", default=None, help="write a progress figure (.png): best so far and successes vs measurements.")

@@ -1,7 +1,12 @@
 """The bundled oracle as a simulated lab: `measure` labels a table of formulas with the
 oracle's shear modulus and fracture toughness (`hea_zoo.data.oracle`), as a lab would
 measure a batch of proposals. For worked campaigns and benchmarks only: a real campaign
-measures its proposals in a real lab."""
+measures its proposals in a real lab.
+
+The oracle knows no measurement settings (its values are the same at every temperature):
+it refuses a proposal table made at settings (``propose(..., settings=...)``: a
+``test_temperature`` column after ``formula``) rather than label it as if it had
+measured at them."""
 
 from __future__ import annotations
 
@@ -20,12 +25,23 @@ def measure(frame: pd.DataFrame, composition_column: str = "composition") -> pd.
 
     Raises:
         DataError: no formula column, a formula that does not parse (naming its line), an
-            element the oracle does not know, or a row it cannot judge (oxygen alone).
+            element the oracle does not know, a row it cannot judge (oxygen alone), or a
+            proposal table made at measurement settings (the oracle knows none).
     """
     from hea_zoo.data import oracle
     from hea_zoo.data.composition import parse_compositions
     from hea_zoo.data.elements import ELEMENTS
 
+    from hea_zoo.campaign.next_batch import proposal_settings
+
+    settings = proposal_settings(frame)
+    if settings:
+        raise DataError(
+            f"the proposals are to be measured at the setting(s) {settings}; the bundled oracle knows no measurement "
+            "settings (its values do not depend on them), so it cannot measure them. Measure them in the lab, or "
+            "propose without settings for the simulated lab.",
+            field="data",
+        )
     column = composition_column if composition_column in frame.columns else "formula"
     if column not in frame.columns:
         raise DataError(

@@ -24,6 +24,11 @@ copied), which can be saved, exported and used by `design`.
 
 Sparse tables: a property missing on a row (NaN) is masked out of that row's loss; each
 property is calibrated on the rows that have it.
+
+Measurement settings (``setting_names``, e.g. ``test_temperature``): each row's setting
+values are inputs beside its fractions and descriptors, standardized by their mean and
+spread over the training rows (the `Surrogate`'s ``settings``); predictions then take the
+settings they are made at. Without settings the learner is the one above, unchanged.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hea_zoo.errors import DataError
+from hea_zoo.errors import DataError, UsageError
 
 __all__ = ["LEARNER_DEFAULTS", "CampaignModel", "train_campaign_model"]
 
@@ -67,7 +72,8 @@ class _Trainer:
     """One vectorized ensemble, its optimizer and its compiled training function, for one
     shape (elements, properties, descriptors, members, padded rows)."""
 
-    def __init__(self, elements, n_props, descriptors, total_members, hidden, activation, log_targets, lr):
+    def __init__(self, elements, n_props, descriptors, total_members, hidden, activation, log_targets, lr,
+                 settings=()):
         import keras
         import tensorflow as tf
 
@@ -76,7 +82,7 @@ class _Trainer:
         self.model = Surrogate(
             elements=elements, property_names=[f"p{j}" for j in range(n_props)], property_units=[""] * n_props,
             n_members=total_members, hidden_units=hidden, activation=activation, log_targets=log_targets,
-            descriptors=descriptors,
+            descriptors=descriptors, settings=settings,
         )  # fmt: skip
         self.variables = list(self.model.trainable_variables)
         self.optimizer = keras.optimizers.Adam(lr)
@@ -136,6 +142,8 @@ class CampaignModel:
         folds: cross-conformal folds.
         seconds: training time (calibration included).
         oof_mean, oof_std: (N, P) out-of-fold predictions of the training rows.
+        settings: the measurement settings among the inputs (empty: fractions only);
+            predictions then take ``settings=`` (a mapping name -> value, or (N, S)).
     """
 
     elements: tuple[str, ...]
@@ -151,10 +159,31 @@ class CampaignModel:
     _trainer: _Trainer
     _interval: tuple  # IntervalParameters of the kept group, in raw spreads
     _state: dict
+    settings: tuple[str, ...] = ()
+    setting_units: tuple[str, ...] = ()
 
-    def _kept(self, compositions) -> np.ndarray:
-        """(members, N, P) the kept group's member outputs, float64."""
+    def _rows(self, compositions, settings=None) -> np.ndarray:
+        """The input rows: the fractions, then (a model with settings) the setting values."""
         x = np.asarray(compositions, dtype=np.float32)
+        if not self.settings:
+            if settings:
+                raise UsageError(f"this learner takes no measurement settings. Received: {settings!r}", field="settings")
+            return x
+        if settings is None:
+            raise UsageError(f"this learner takes the settings {list(self.settings)}; pass settings=.", field="settings")
+        if isinstance(settings, dict):
+            missing = [k for k in self.settings if k not in settings]
+            if missing:
+                raise UsageError(f"no value for the setting(s) {missing}.", field="settings")
+            values = np.array([[float(settings[k]) for k in self.settings]], np.float32)
+        else:
+            values = np.asarray(settings, np.float32).reshape(-1, len(self.settings))
+        values = np.broadcast_to(values, (x.shape[0], len(self.settings)))
+        return np.concatenate([x, values], axis=1)
+
+    def _kept(self, compositions, settings=None) -> np.ndarray:
+        """(members, N, P) the kept group's member outputs, float64."""
+        x = self._rows(compositions, settings)
         out = []
         for start in range(0, max(len(x), 1), 8192):
             chunk = x[start : start + 8192]
@@ -169,16 +198,18 @@ class CampaignModel:
             return np.zeros((self.members, 0, len(self.property_names)))
         return np.concatenate(out, axis=1).astype(np.float64)
 
-    def predict_with_uncertainty(self, compositions) -> tuple[np.ndarray, np.ndarray]:
-        members = self._kept(compositions)
+    def predict_with_uncertainty(self, compositions, settings=None) -> tuple[np.ndarray, np.ndarray]:
+        members = self._kept(compositions, settings)
         return members.mean(axis=0), members.std(axis=0)
 
-    def predict_interval(self, compositions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def predict_interval(self, compositions, settings=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(mean, lower, upper)``, each (N, P): the kept ensemble and its calibrated interval
-        (the same numbers as `surrogate().predict_interval`, computed without a new trace)."""
+        (the same numbers as `surrogate().predict_interval`, computed without a new trace).
+        A learner with settings takes them (``{"test_temperature": 1000}`` for every row, or
+        (N, S) values)."""
         from hea_zoo.models import calibration
 
-        mean, std = self.predict_with_uncertainty(compositions)
+        mean, std = self.predict_with_uncertainty(compositions, settings)
         lower, upper = calibration.interval_bounds(mean, std, self._interval)
         if self._state["log_targets"]:
             lower = np.maximum(lower, 0.0)
@@ -193,7 +224,8 @@ class CampaignModel:
             elements=self.elements, property_names=self.property_names, property_units=self.property_units,
             n_members=self.members, hidden_units=big.hidden_units, activation=big.activation,
             log_targets=big.log_targets, descriptors=big.descriptors, coverage=self.coverage,
-            calibration_folds=self.folds,
+            calibration_folds=self.folds, settings=self.settings,
+            setting_units=self.setting_units or None,
         )  # fmt: skip
         for small, large in zip(s.ensemble_layers, big.ensemble_layers):
             small.kernel.assign(large.kernel.numpy()[-self.members :])
@@ -203,6 +235,9 @@ class CampaignModel:
         if big.descriptors:
             s.feature_mean.assign(big.feature_mean.numpy())
             s.feature_std.assign(big.feature_std.numpy())
+        if self.settings:
+            s.setting_mean.assign(big.setting_mean.numpy())
+            s.setting_std.assign(big.setting_std.numpy())
         s._adapted = True
         s.set_intervals(self._interval, self.coverage, self.calibration_size, self.folds)
         return s
@@ -226,6 +261,9 @@ def train_campaign_model(
     groups: np.ndarray | None = None,
     seed: int = 0,
     coverage: float = 0.9,
+    setting_values: np.ndarray | None = None,
+    setting_names: Sequence[str] = (),
+    setting_units: Sequence[str] | None = None,
     **settings,
 ) -> CampaignModel:
     """Trains the campaign learner (module text) on a measured table.
@@ -238,6 +276,9 @@ def train_campaign_model(
             groups whole.
         seed: initialization and fold seed.
         coverage: nominal coverage of the intervals.
+        setting_values: (N, S) measurement settings of the rows (e.g. test temperature),
+            inputs beside the fractions (module text); None: none.
+        setting_names, setting_units: their names and units.
         **settings: overrides of `LEARNER_DEFAULTS`.
 
     Raises:
@@ -257,6 +298,13 @@ def train_campaign_model(
     x = np.asarray(compositions, dtype=np.float32)
     y = np.asarray(properties, dtype=np.float64)
     n, n_props = y.shape
+    setting_names = tuple(setting_names or ())
+    n_elements = x.shape[1]
+    if setting_names:
+        s = np.asarray(setting_values, dtype=np.float64).reshape(n, len(setting_names))
+        if not np.all(np.isfinite(s)):
+            raise DataError("a setting value is missing or not finite.", field="settings")
+        x = np.concatenate([x, s.astype(np.float32)], axis=1)
     measured = np.isfinite(y)
     needed = calibration.min_calibration_size(coverage)
     for j, name in enumerate(property_names):
@@ -275,6 +323,8 @@ def train_campaign_model(
     size = _bucket(n)
     key = (tuple(elements), n_props, descriptors, total, tuple(cfg["hidden_units"]), cfg["activation"],
            log_targets, float(cfg["learning_rate"]))  # fmt: skip
+    if setting_names:  # (a key without settings is the one it always was)
+        key = (*key, setting_names)
     trainer = _trainer(key)
     model = trainer.model
     keras.utils.set_random_seed(seed)
@@ -289,9 +339,13 @@ def train_campaign_model(
     if descriptors:
         from hea_zoo.models.surrogate import descriptor_features
 
-        f = keras.ops.convert_to_numpy(descriptor_features(x, model.descriptor_table)).astype(np.float64)
+        f = keras.ops.convert_to_numpy(descriptor_features(x[:, :n_elements], model.descriptor_table)).astype(np.float64)
         model.feature_mean.assign(f.mean(axis=0).astype(np.float32))
         model.feature_std.assign(np.maximum(f.std(axis=0), 1e-6).astype(np.float32))
+    if setting_names:
+        v = x[:, n_elements:].astype(np.float64)
+        model.setting_mean.assign(v.mean(axis=0).astype(np.float32))
+        model.setting_std.assign(np.maximum(v.std(axis=0), 1e-6).astype(np.float32))
     # Padded rows, per-member masks.
     xp = np.zeros((size, x.shape[1]), np.float32)
     xp[:n] = x
@@ -329,5 +383,6 @@ def train_campaign_model(
         property_units=tuple(property_units or [""] * n_props), members=members, folds=folds,
         coverage=coverage, calibration_size=int(len(np.unique(groups))), seconds=time.perf_counter() - start,
         oof_mean=oof_mean, oof_std=oof_std, _trainer=trainer, _interval=interval,
-        _state={"log_targets": log_targets, "descriptors": descriptors},
+        _state={"log_targets": log_targets, "descriptors": descriptors}, settings=setting_names,
+        setting_units=tuple(setting_units or [""] * len(setting_names)) if setting_names else (),
     )  # fmt: skip

@@ -8,6 +8,11 @@ constraints and keep those that meet every exact-descriptor goal and are not mea
 score them by the acquisition (`hea_zoo.campaign.acquisition`); refine the best by
 mutation; pick a spread batch. Nothing is kept between calls: the measured table is the
 whole state, and the same table with the same seed gives the same batch.
+
+Measurement settings (``settings={"test_temperature": 1000}``): the named columns of the
+measured table are inputs of the learner beside the compositions; one alloy measured at
+two settings is two rows; candidates are scored, and proposed, at the requested values;
+"measured" (never proposed again, successes, best so far) means measured at them.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import pandas as pd
 
 from hea_zoo.errors import DataError, TargetError, UsageError
 
-__all__ = ["Proposal", "propose", "DEFAULT_SOURCES", "DEFAULT_CANDIDATES", "MIN_DISTANCE"]
+__all__ = ["Proposal", "propose", "proposal_settings", "DEFAULT_SOURCES", "DEFAULT_CANDIDATES", "MIN_DISTANCE"]
 
 DEFAULT_SOURCES = ("random", "mutation", "prior")
 """Candidate sources without a pool (docs/CAMPAIGNS.md: measured on the oracle lab)."""
@@ -47,7 +52,8 @@ class Proposal:
     """The next batch of a campaign.
 
     Attributes:
-        table: one row per proposal in rank order: ``rank``, ``formula``, per property
+        table: one row per proposal in rank order: ``rank``, ``formula``, each setting
+            (with `settings`: the value the batch is measured at), per property
             ``<name>_mean``, ``<name>_lower``, ``<name>_upper`` (the calibrated interval),
             the exact descriptors the goals name, ``p_goals``, ``acquisition``, ``source``,
             ``nearest_measured``, ``nearest_distance`` (at.%), then one column per element.
@@ -57,6 +63,8 @@ class Proposal:
             so far, seconds, candidates scored, the learner's time.
         model: the trained campaign learner (`hea_zoo.campaign.learner.CampaignModel`;
             ``model.surrogate()`` is a plain calibrated `Surrogate`).
+        settings: the measurement settings the batch is proposed at (name -> value; empty
+            without settings); `table` has a column for each, after ``formula``.
     """
 
     table: pd.DataFrame
@@ -65,6 +73,7 @@ class Proposal:
     summary: dict
     model: Any = dataclasses.field(default=None, repr=False)
     _state: Any = dataclasses.field(default=None, repr=False)
+    settings: dict = dataclasses.field(default_factory=dict)
 
     def plot(self, path: str | os.PathLike) -> str:
         """A PNG of the campaign's progress (`hea_zoo.campaign.progress.plot_progress`)."""
@@ -123,7 +132,7 @@ def _columns(data, composition_column: str) -> list[str]:
     from hea_zoo.data.datasets import Dataset
 
     if isinstance(data, Dataset):
-        return list(data.property_names)
+        return list(data.property_names) + list(data.setting_names)
     if isinstance(data, pd.DataFrame):
         return [str(c) for c in data.columns]
     if isinstance(data, (str, os.PathLike)):
@@ -175,10 +184,52 @@ def _pool_fractions(pool, composition_column: str, elements: tuple[str, ...] | N
     return [str(f) for f in formulas], x, found
 
 
-def _measured(data, composition_column, properties, elements):
-    """(fractions float64, values (N, P) with NaN, elements, groups)."""
-    from hea_zoo.data.composition import parse_compositions
+def _setting_rows(values: np.ndarray, names: Sequence[str], what: str, field: str, offset: int = 2) -> None:
+    """A DataError naming the setting column and its rows without a value (NaN)."""
+    for j, name in enumerate(names):
+        bad = np.flatnonzero(np.isnan(values[:, j]))
+        if len(bad):
+            shown = ", ".join(str(int(r) + offset) for r in bad[:10]) + (", ..." if len(bad) > 10 else "")
+            rows = ", ".join(str(int(r)) for r in bad[:10]) + (", ..." if len(bad) > 10 else "")
+            raise DataError(
+                f"setting {name!r} has no value on {len(bad)} row(s) of the {what}: line(s) {shown} (rows {rows}, "
+                "0-based). Every row needs the value it was measured at (or leave the setting out of settings).",
+                field=field,
+            )
+        if np.isinf(values[:, j]).any():
+            r = int(np.flatnonzero(np.isinf(values[:, j]))[0])
+            raise DataError(f"line {r + offset}: setting {name!r} is not finite.", field=field)
+
+
+def _measured(data, composition_column, properties, elements, setting_names=()):
+    """(fractions float64, values (N, P) with NaN, elements, groups, settings (N, S)).
+
+    Groups are compositions (rounded to `GROUP_DECIMALS`) measured at the same settings."""
     from hea_zoo.data.datasets import Dataset, group_ids
+
+    x, y, found = _measured_values(data, composition_column, properties, elements)
+    if not setting_names:
+        return x, y, found, group_ids(x), np.zeros((len(x), 0))
+    if isinstance(data, Dataset):
+        s = np.stack([data.settings[:, list(data.setting_names).index(n)] for n in setting_names], axis=1)
+        s = s.astype(np.float64)  # finite: load_dataset refuses a row without a setting
+    else:
+        frame, _label = _read_table(data, composition_column)
+        values = frame[list(setting_names)].apply(pd.to_numeric, errors="coerce")
+        for c in setting_names:
+            bad = values[c].isna() & frame[c].notna()
+            if bad.any():
+                r = int(np.flatnonzero(bad.to_numpy())[0])
+                raise DataError(f"line {r + 2}: setting {c!r} is not a number ({frame[c].iloc[r]!r}).", field="data")
+        s = values.to_numpy(np.float64)
+        _setting_rows(s, setting_names, "measured table", "data")
+    return x, y, found, group_ids(np.concatenate([x, s], axis=1)), s
+
+
+def _measured_values(data, composition_column, properties, elements):
+    """(fractions float64, values (N, P) with NaN, elements)."""
+    from hea_zoo.data.composition import parse_compositions
+    from hea_zoo.data.datasets import Dataset
 
     if isinstance(data, Dataset):
         missing = [p for p in properties if p not in data.property_names]
@@ -197,7 +248,7 @@ def _measured(data, composition_column, properties, elements):
             x = np.stack([x[:, idx[e]] if e in idx else np.zeros(len(x)) for e in elements], axis=1)
             found = tuple(elements)
         y = data.properties[:, cols].astype(np.float64)
-        return x, y, found, group_ids(x)
+        return x, y, found
     frame, _label = _read_table(data, composition_column)
     if composition_column not in frame.columns:
         raise DataError(
@@ -225,7 +276,7 @@ def _measured(data, composition_column, properties, elements):
     y = values.to_numpy(np.float64)
     if not np.all(np.isfinite(y) | np.isnan(y)):
         raise DataError("a property value is infinite.", field="data")
-    return x.astype(np.float64), y, tuple(found), group_ids(x)
+    return x.astype(np.float64), y, tuple(found)
 
 
 def _merge(x, y, groups):
@@ -268,6 +319,7 @@ def propose(
     min_distance: float = MIN_DISTANCE,
     coverage: float = 0.9,
     learner: Mapping[str, Any] | None = None,
+    settings: Mapping[str, float] | None = None,
 ) -> Proposal:
     """The next `batch` alloys to measure, from the measured table alone (module text).
 
@@ -302,6 +354,14 @@ def propose(
         min_distance: smallest L1/2 distance between two proposals of the batch.
         coverage: nominal coverage of the intervals.
         learner: overrides of `hea_zoo.campaign.learner.LEARNER_DEFAULTS`.
+        settings: the measurement settings the batch will be measured at, a mapping
+            name -> value (``{"test_temperature": 1000}``; the rule of design's
+            ``settings``). Each names a numeric column of `data` (every row needs a value):
+            the learner takes it as an input beside the composition, candidates are scored
+            at the given values, and an alloy counts as measured (never proposed again, a
+            success, the best so far) only on rows measured at them. Columns not named
+            here are not inputs. The pool's alloys are scored at these values; a prior
+            table needs the setting columns too. None or empty: no settings.
 
     Returns:
         A `Proposal`.
@@ -316,6 +376,7 @@ def propose(
     from hea_zoo.data.descriptors import DescriptorTable
     from hea_zoo.serving.constraints import Constraints, apply_constraints
     from hea_zoo.serving.design.goals import DESCRIPTOR_GOALS, parse_goal, plan_goals
+    from hea_zoo.serving.design.request import check_settings
 
     from hea_zoo.campaign import acquisition, learner as learner_module, sources as source_module
 
@@ -348,9 +409,22 @@ def propose(
     min_distance = float(min_distance)
     if not 0.0 <= min_distance < 1.0:
         raise UsageError(f"must be in [0, 1). Received: min_distance={min_distance}", field="min_distance")
+    at = check_settings(settings)
+    setting_names = tuple(at)
     named = [g.name for g in goal_list] + [n for n, _ in objectives]
     columns = _columns(data, composition_column)
-    valid = [c for c in columns if c != composition_column] + list(DESCRIPTOR_GOALS)
+    for name in setting_names:
+        if name not in columns or name == composition_column:
+            raise DataError(
+                f"{name!r} is not a column of the measured table. Columns: {', '.join(columns)}.",
+                field=f"settings[{name!r}]",
+            )
+        if name in named or (properties is not None and name in _names(properties, "properties")):
+            raise UsageError(
+                f"{name!r} is a measurement setting (an input of the learner), not a property to learn or a goal.",
+                field=f"settings[{name!r}]",
+            )
+    valid = [c for c in columns if c != composition_column and c not in setting_names] + list(DESCRIPTOR_GOALS)
     for what, names in (("goals", [g.name for g in goal_list]), ("objectives", [n for n, _ in objectives])):
         for i, name in enumerate(names):
             if name not in valid:
@@ -362,7 +436,7 @@ def propose(
     if elements is not None:
         elements = tuple(_names(elements, "elements"))
     # --- the measured table
-    x, y, found, groups = _measured(data, composition_column, properties, elements)
+    x, y, found, groups, measured_settings = _measured(data, composition_column, properties, elements, setting_names)
     pool_formulas = pool_x = None
     if pool is not None:
         pool_formulas, pool_x, pool_found = _pool_fractions(pool, composition_column, elements)
@@ -382,7 +456,12 @@ def propose(
                 field=f"goals[{i}]",
             )
     n_rows = len(y)
-    x, y, groups = _merge(x, y, groups)
+    if setting_names:  # one alloy at two settings is two rows
+        xs, y, groups = _merge(np.concatenate([x, measured_settings], axis=1), y, groups)
+        x, measured_settings = xs[:, : x.shape[1]], xs[:, x.shape[1] :]
+    else:
+        x, y, groups = _merge(x, y, groups)
+        measured_settings = np.zeros((len(x), 0))
     if not properties:
         raise TargetError("no property to learn: name one in goals, an objective, or properties.", field="properties")
     # --- constraints and goals
@@ -393,25 +472,35 @@ def propose(
     table = DescriptorTable(elements)
     descriptor_names = list(plan.descriptor_columns)
     # --- the learner (property knowledge from the data, and the prior when asked)
-    train_x, train_y = x, y
+    train_x, train_y, train_s = x, y, measured_settings
     if prior is not None:
-        px, py = _prior_rows(prior, composition_column, properties, elements)
+        px, py, ps = _prior_rows(prior, composition_column, properties, elements, setting_names)
         train_x, train_y = np.concatenate([x, px]), np.concatenate([y, py])
+        train_s = np.concatenate([measured_settings, ps])
     from hea_zoo.data.datasets import group_ids
 
-    model = learner_module.train_campaign_model(
-        train_x, train_y, elements, properties, groups=group_ids(train_x), seed=int(seed), coverage=coverage,
-        **dict(learner or {}),
-    )  # fmt: skip
+    if setting_names:
+        model = learner_module.train_campaign_model(
+            train_x, train_y, elements, properties, groups=group_ids(train_x), seed=int(seed), coverage=coverage,
+            setting_values=train_s, setting_names=setting_names, **dict(learner or {}),
+        )  # fmt: skip
+    else:
+        model = learner_module.train_campaign_model(
+            train_x, train_y, elements, properties, groups=group_ids(train_x), seed=int(seed), coverage=coverage,
+            **dict(learner or {}),
+        )  # fmt: skip
     rng = np.random.default_rng([int(seed), 28])
     from hea_zoo.data.datasets import GROUP_DECIMALS
 
     unit = 10**GROUP_DECIMALS  # the thousandths candidates are printed in
-    measured_keys = {row.tobytes() for row in np.round(x * unit).astype(np.int64)}
-    # --- the best measured so far (for EI, the front and the mutation parents)
+    # Rows measured at the requested settings (compared as groups are: in thousandths).
+    here = _at_settings(measured_settings, at, unit)
+    measured_keys = {row.tobytes() for row in np.round(x[here] * unit).astype(np.int64)}
+    # --- the best measured so far (for EI, the front and the mutation parents): at the settings
     measured_desc = table.compute_fractions(x, descriptor_names) if descriptor_names else {}
-    meets = _meets(plan, y, measured_desc)
-    state = _State(plan, properties, objectives, y, measured_desc, meets, model)
+    y_here = y if here.all() else np.where(here[:, None], y, np.nan)
+    meets = _meets(plan, y_here, measured_desc) & here
+    state = _State(plan, properties, objectives, y_here, measured_desc, meets, model, at=at or None, y_all=y)
     # --- candidates
     seen: set[bytes] = set()
     pool_k = None
@@ -456,12 +545,17 @@ def propose(
     update = state.believer(cand.fractions) if len(objectives) == 2 else None
     picked = acquisition.greedy_spread(scored, fractions, int(batch), min_distance, update)
     final = cand.take(picked)
-    mean, lower, upper = model.predict_interval(final.fractions)
+    mean, lower, upper = model.predict_interval(final.fractions, settings=at or None)
     p_goals = plan.p_goals(mean, lower, upper)
     acq = state.score(final.fractions, picked_scores=scored[picked])
-    frame = _frame(final, elements, properties, mean, lower, upper, p_goals, acq, table, descriptor_names, x, pool)
+    frame = _frame(final, elements, properties, mean, lower, upper, p_goals, acq, table, descriptor_names, x, pool,
+                   at)  # fmt: skip
     summary = state.summary(x, elements, len(y))
     summary["measured_rows"] = int(n_rows)
+    if at:
+        summary["settings"] = dict(at)
+        summary["measured_at_settings"] = int(here.sum())
+        summary["measured_compositions"] = int(len(np.unique(group_ids(x))))
     summary.update(
         {
             "seconds": round(time.perf_counter() - start, 3),
@@ -472,13 +566,37 @@ def propose(
             "prior": None if prior is None else str(prior),
         }
     )
-    return Proposal(frame, fractions[picked], tuple(elements), summary, model, state)
+    return Proposal(frame, fractions[picked], tuple(elements), summary, model, state, dict(at))
 
 
 # ----------------------------------------------------------------------------- helpers
+def proposal_settings(table: pd.DataFrame) -> list[str]:
+    """The measurement-setting columns of a proposal table (`Proposal.table`, or its CSV):
+    the columns between ``formula`` and the first ``<property>_mean``; [] for a table that
+    is not a proposal (no ``formula``, ``p_goals`` and ``acquisition`` columns)."""
+    columns = [str(c) for c in table.columns]
+    if not {"formula", "p_goals", "acquisition"} <= set(columns):
+        return []
+    out = []
+    for c in columns[columns.index("formula") + 1 :]:
+        if c.endswith("_mean") or c in ("p_goals", "acquisition"):
+            break
+        out.append(c)
+    return out
+
+
 def _refined(source: str) -> str:
     """The label of a refinement mutant: its lineage's first source, then ``+refine``."""
     return source if source.endswith("+refine") else f"{source}+refine"
+
+
+def _at_settings(values: np.ndarray, at: Mapping[str, float], unit: int) -> np.ndarray:
+    """(N,) rows whose settings equal the requested values (in thousandths; all rows without
+    settings)."""
+    if not at:
+        return np.ones(len(values), bool)
+    want = np.round(np.array([float(v) for v in at.values()]) * unit).astype(np.int64)
+    return np.all(np.round(values * unit).astype(np.int64) == want[None], axis=1)
 
 
 def _reindex(x, found, index, size):
@@ -488,18 +606,21 @@ def _reindex(x, found, index, size):
     return out
 
 
-def _prior_rows(prior, composition_column, properties, elements):
-    """Labelled rows of a prior table over `elements` (rows with another element dropped)."""
+def _prior_rows(prior, composition_column, properties, elements, setting_names=()):
+    """Labelled rows of a prior table over `elements` (rows with another element dropped),
+    and their setting values (N, S)."""
     from hea_zoo.data.composition import parse_compositions
 
     if isinstance(prior, str) and prior.strip().lower() == "mpea":
         from hea_zoo.data.datasets import load_dataset
 
         try:
-            ds = load_dataset("mpea", properties=list(properties), dropna=True, verbose=False)
+            ds = load_dataset("mpea", properties=list(properties), dropna=True, verbose=False,
+                              settings=list(setting_names) or None)  # fmt: skip
         except DataError as err:
             raise DataError(err.message, field="prior") from None
         fx, fy, found = ds.compositions.astype(np.float64), ds.properties.astype(np.float64), ds.elements
+        fs = ds.settings.astype(np.float64)
     else:
         from pathlib import Path
 
@@ -507,7 +628,7 @@ def _prior_rows(prior, composition_column, properties, elements):
         if not path.is_file():
             raise DataError(f"{path}: no such file; prior is None, 'mpea' or a CSV path.", field="prior")
         frame = pd.read_csv(path)
-        missing = [p for p in [composition_column, *properties] if p not in frame.columns]
+        missing = [p for p in [composition_column, *properties, *setting_names] if p not in frame.columns]
         if missing:
             raise DataError(f"the prior table has no column(s) {missing}.", field="prior")
         try:
@@ -516,6 +637,9 @@ def _prior_rows(prior, composition_column, properties, elements):
             raise _line_error(err, "prior") from None
         fx = fx.astype(np.float64)
         fy = frame[list(properties)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+        fs = frame[list(setting_names)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+        if setting_names:
+            _setting_rows(fs, setting_names, "prior table", "prior")
     inside = np.ones(len(fx), bool)
     for j, e in enumerate(found):
         if e not in elements:
@@ -525,7 +649,7 @@ def _prior_rows(prior, composition_column, properties, elements):
     for j, e in enumerate(found):
         if e in idx:
             out[:, idx[e]] = fx[inside, j]
-    return out, fy[inside]
+    return out, fy[inside], fs[inside].reshape(int(inside.sum()), len(setting_names))
 
 
 @dataclasses.dataclass
@@ -640,13 +764,16 @@ def _meets(plan, y, descriptors) -> np.ndarray:
 class _State:
     """What the acquisition needs of the measured table and the learner."""
 
-    def __init__(self, plan, properties, objectives, y, descriptors, meets, model):
+    def __init__(self, plan, properties, objectives, y, descriptors, meets, model, at=None, y_all=None):
         from hea_zoo.campaign.acquisition import sigma_of
 
         self.plan, self.properties, self.objectives = plan, list(properties), list(objectives)
         self.y, self.descriptors, self.meets, self.model = y, descriptors, meets, model
-        # σ of each measured row's out-of-fold prediction (how far from a goal counts as near)
-        self.scale = np.array([np.nanmedian(np.abs(model.oof_mean[: len(y), j] - y[:, j])) + 1e-9 for j in range(y.shape[1])])
+        self.at = at  # the settings candidates are scored at (None: a learner without settings)
+        # σ of each measured row's out-of-fold prediction (how far from a goal counts as near),
+        # over every measured row (`y_all`; `y` holds only the rows measured at the settings)
+        ya = y if y_all is None else y_all
+        self.scale = np.array([np.nanmedian(np.abs(model.oof_mean[: len(ya), j] - ya[:, j])) + 1e-9 for j in range(ya.shape[1])])
         self.sigma_of = sigma_of
         self.reference = None
         if len(objectives) == 2:
@@ -690,7 +817,7 @@ class _State:
 
         if picked_scores is not None:
             return np.asarray(picked_scores, np.float64)
-        mean, lower, upper = self.model.predict_interval(fractions)
+        mean, lower, upper = self.model.predict_interval(fractions, settings=self.at)
         p = self.plan.p_goals(mean, lower, upper)
         if not self.objectives:
             return p
@@ -729,7 +856,7 @@ class _State:
         """The two-objective update: a pick's predicted mean joins the front."""
         from hea_zoo.campaign.acquisition import hypervolume_improvement
 
-        mean, lower, upper = self.model.predict_interval(fractions)
+        mean, lower, upper = self.model.predict_interval(fractions, settings=self.at)
         p = self.plan.p_goals(mean, lower, upper)
         mu, sd = self._objective_moments(fractions, mean, self.sigma_of(lower, upper))
         optimistic = mu + sd
@@ -780,13 +907,15 @@ class _State:
         }
 
 
-def _frame(final, elements, properties, mean, lower, upper, p_goals, acq, table, descriptor_names, x, pool):
+def _frame(final, elements, properties, mean, lower, upper, p_goals, acq, table, descriptor_names, x, pool, at=None):
     from hea_zoo.artifact import formula_strings
 
     n = len(final)
     formulas = formula_strings(final.k, elements) if final.formulas is None else [
         f if f is not None else g for f, g in zip(final.formulas, formula_strings(final.k, elements))]  # fmt: skip
     cols: dict[str, Any] = {"rank": np.arange(1, n + 1), "formula": formulas}
+    for name, value in (at or {}).items():  # the condition the lab measures the batch at
+        cols[name] = np.full(n, value)
     for j, name in enumerate(properties):
         cols[f"{name}_mean"] = mean[:, j]
         cols[f"{name}_lower"] = lower[:, j]

@@ -34,8 +34,14 @@ def progress_curves(proposal) -> dict:
 def progress_lines(proposal) -> list[str]:
     """The summary as lines: measured alloys, best so far per goal and objective, successes."""
     s = proposal.summary
-    lines = [f"measured: {s['measured_alloys']} alloys; goals: {', '.join(s['goals']) or 'none'}"
+    measured = (f"{s['measured_alloys']} (alloy, setting) pairs of {s['measured_compositions']} alloys"
+                if s.get("settings") else f"{s['measured_alloys']} alloys")  # fmt: skip
+    lines = [f"measured: {measured}; goals: {', '.join(s['goals']) or 'none'}"
              + (f"; objectives: {', '.join(s['objectives'])}" if s["objectives"] else "")]  # fmt: skip
+    if s.get("settings"):
+        at = ", ".join(f"{k}={v:g}" for k, v in s["settings"].items())
+        lines.append(f"at {at}: {s['measured_at_settings']} of {s['measured_alloys']} measured rows (best so far and "
+                     "successes count these)")  # fmt: skip
     for name, value in s["best_so_far"].items():
         lines.append(f"best so far: {name} {value:.4g}" if value is not None else f"best so far: {name}: none measured")
     for name, value in s["best_objective_meeting_goals"].items():

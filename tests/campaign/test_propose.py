@@ -272,7 +272,8 @@ def test_propose_fields_map_to_flags():
     from hea_zoo.cli import _flag
 
     fields = ("data", "batch", "pool", "prior", "sources", "min_elements", "goals[1]", "objectives[0]", "properties",
-              "elements", "exclude", "bounds['W']", "max_elements", "min_fraction", "candidates", "seed", "out", "plot")
+              "elements", "exclude", "bounds['W']", "max_elements", "min_fraction", "candidates", "seed", "out", "plot",
+              "settings['test_temperature']")
     flags = [_flag(f) for f in fields]
     assert None not in flags
     parser = build_parser()

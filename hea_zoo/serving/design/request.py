@@ -35,6 +35,7 @@ __all__ = [
     "MAX_SEED",
     "SELECTIONS",
     "DesignRequest",
+    "check_settings",
     "default_candidates",
 ]
 
@@ -96,6 +97,28 @@ def _target_value(value: Any, field: str) -> float:
     return number
 
 
+def check_settings(settings: Any) -> dict[str, float]:
+    """Fixed measurement settings, checked: a mapping name -> finite number (None: none).
+
+    The one rule of ``settings`` for a design request and a campaign's `propose`
+    (``--setting NAME=VALUE`` on the command line). Names are stripped.
+
+    Raises:
+        UsageError: not a mapping, or a name that is not a non-empty string (field
+            ``settings``).
+        TargetError: a value that is not a finite float32 number (field ``settings['NAME']``).
+    """
+    settings = {} if settings is None else settings
+    if not isinstance(settings, Mapping):
+        raise UsageError(f"must be a mapping name -> value. Received: {settings!r}", field="settings")
+    checked = {}
+    for name, value in settings.items():
+        if not isinstance(name, str) or not name.strip():
+            raise UsageError(f"setting names must be strings. Received: {name!r}", field="settings")
+        checked[name.strip()] = _target_value(value, f"settings[{name.strip()!r}]")
+    return checked
+
+
 @dataclasses.dataclass(frozen=True)
 class DesignRequest:
     """A design request, validated when built (docs/DESIGN_ENGINE.md, section 0).
@@ -146,15 +169,7 @@ class DesignRequest:
 
     def __post_init__(self):
         put = object.__setattr__
-        settings = {} if self.settings is None else self.settings
-        if not isinstance(settings, Mapping):
-            raise UsageError(f"must be a mapping name -> value. Received: {settings!r}", field="settings")
-        checked = {}
-        for name, value in settings.items():
-            if not isinstance(name, str) or not name.strip():
-                raise UsageError(f"setting names must be strings. Received: {name!r}", field="settings")
-            checked[name.strip()] = _target_value(value, f"settings[{name.strip()!r}]")
-        put(self, "settings", checked)
+        put(self, "settings", check_settings(self.settings))
         p_min = self.min_probability
         if (isinstance(p_min, bool) or not isinstance(p_min, numbers.Real) or not math.isfinite(p_min)
                 or not 0 < p_min < 1):  # fmt: skip
@@ -189,7 +204,7 @@ class DesignRequest:
             target = {}
         put(self, "target", self._check_target(target))
         # A setting is how a value is measured: fixed, never a target or a goal.
-        for name in checked:
+        for name in self.settings:
             if isinstance(self.target, dict) and name in self.target:
                 raise TargetError(f"{name} is a measurement setting: give its value among the settings only, "
                                   "never as a target.", field=f"target[{name!r}]")  # fmt: skip
