@@ -106,7 +106,8 @@ def line_conditions(dataset, n: int = 20, low: float = 5.0, high: float = 95.0) 
     """Conditions evenly spaced on the segment from ``q_low`` to ``q_high`` of every property.
 
     Point ``k`` (``k = 0..n−1``) is ``c_k = q_low + k/(n−1) · (q_high − q_low)``, with the
-    percentiles taken per property over the training split, so the line runs from
+    percentiles taken per property over the training split (over the rows that have it, in a
+    sparse table), so the line runs from
     (q5 G, q5 K) to (q95 G, q95 K) for the study's two properties.
 
     Args:
@@ -124,7 +125,7 @@ def line_conditions(dataset, n: int = 20, low: float = 5.0, high: float = 95.0) 
         (20, 2)
     """
     n = _check_count("n", n, 2)
-    q = np.percentile(_train_properties(dataset), [low, high], axis=0)  # (2, P)
+    q = np.nanpercentile(_train_properties(dataset), [low, high], axis=0)  # (2, P)
     t = np.linspace(0.0, 1.0, n)[:, None]
     return (q[0] + t * (q[1] - q[0])).astype(np.float32)
 
@@ -146,7 +147,7 @@ def grid_conditions(dataset, n: int = 5, low: float = 10.0, high: float = 90.0) 
         ``(n**P, P)`` float32 conditions in physical units.
     """
     n = _check_count("n", n, 2)
-    q = np.percentile(_train_properties(dataset), [low, high], axis=0)  # (2, P)
+    q = np.nanpercentile(_train_properties(dataset), [low, high], axis=0)  # (2, P)
     axes = [np.linspace(q[0, p], q[1, p], n) for p in range(q.shape[1])]
     mesh = np.meshgrid(*axes, indexing="ij")
     return np.stack([m.ravel() for m in mesh], axis=-1).astype(np.float32)
@@ -185,7 +186,7 @@ def sample_conditions(dataset, low: float = 10.0, high: float = 90.0) -> np.ndar
     Returns:
         ``(2, P)`` float32 conditions: row 0 low, row 1 high.
     """
-    return np.percentile(_train_properties(dataset), [low, high], axis=0).astype(np.float32)
+    return np.nanpercentile(_train_properties(dataset), [low, high], axis=0).astype(np.float32)
 
 
 def oracle_for(dataset, oracle: Oracle | str | None = "auto") -> Oracle | None:
@@ -286,13 +287,15 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def _judge(designs: np.ndarray, surrogate, oracle: Oracle | None, n_properties: int):
-    """Surrogate mean/std and oracle properties for ``(..., E)`` designs, shaped ``(..., P)``."""
+def _judge(designs: np.ndarray, surrogate, oracle: Oracle | None, n_properties: int, settings=None):
+    """Surrogate mean/std and oracle properties for ``(..., E)`` designs, shaped ``(..., P)``
+    (a surrogate with measurement settings judges at ``settings``, a mapping name -> value)."""
     lead = designs.shape[:-1]
     flat = designs.reshape(-1, designs.shape[-1]).astype(np.float32)
+    extra = {"settings": dict(settings)} if settings else {}
 
     def surrogate_fn(x):
-        mean, std = surrogate.predict_with_uncertainty(x)
+        mean, std = surrogate.predict_with_uncertainty(x, **extra)
         mean = _to_numpy(mean).astype(np.float64)
         std = np.full_like(mean, np.nan) if std is None else _to_numpy(std).astype(np.float64)
         return np.concatenate([mean, std], axis=-1)
@@ -359,6 +362,7 @@ def run_conditions(
     n_per_condition: int = 2000,
     seed: int | None = 0,
     name: str = "custom",
+    settings=None,
 ) -> ConditionRun:
     """Generates ``n_per_condition`` designs per condition and judges them.
 
@@ -370,24 +374,33 @@ def run_conditions(
         n_per_condition: Samples per condition.
         seed: Seed passed to ``model.generate``.
         name: Name of the run.
+        settings: for models trained with measurement settings (``Dataset.setting_names``),
+            the mapping name -> value every condition is designed and judged at, in the
+            models' order of the settings: the generator is conditioned on the properties
+            followed by these values, the surrogate predicts at them.
 
     Returns:
-        A `ConditionRun`.
+        A `ConditionRun` (its ``conditions`` are the properties only).
     """
     conditions = np.atleast_2d(np.asarray(conditions, dtype=np.float32))
     n_per_condition = _check_count("n_per_condition", n_per_condition, 1)
-    designs = _generate(model, conditions, n_per_condition, seed)
-    mean, std, truth = _judge(designs, surrogate, oracle, conditions.shape[1])
+    asked = conditions
+    if settings:
+        held = np.asarray([float(v) for v in dict(settings).values()], np.float32)
+        asked = np.concatenate([conditions, np.broadcast_to(held, (len(conditions), held.size))], axis=1)
+    designs = _generate(model, asked, n_per_condition, seed)
+    mean, std, truth = _judge(designs, surrogate, oracle, conditions.shape[1], settings)
     return ConditionRun(name, conditions, designs, mean, std, truth)
 
 
 def run_line(
-    model, dataset, surrogate, oracle="auto", n_per_condition: int = 2000, n: int = 20, seed=0
+    model, dataset, surrogate, oracle="auto", n_per_condition: int = 2000, n: int = 20, seed=0, settings=None
 ) -> ConditionRun:
-    """The study's line experiment (see `line_conditions`); returns a `ConditionRun`."""
+    """The study's line experiment (see `line_conditions`) at `settings` (`run_conditions`);
+    returns a `ConditionRun`."""
     return run_conditions(
         model, line_conditions(dataset, n), surrogate, oracle_for(dataset, oracle),
-        n_per_condition, seed, name="line",
+        n_per_condition, seed, name="line", settings=settings,
     )  # fmt: skip
 
 
@@ -463,7 +476,7 @@ def run_interpolation(
     n_steps = _check_count("n_steps", n_steps, 2)
     latent_dim = _check_count("model.latent_dim", int(model.latent_dim), 1)
     if condition is None:
-        condition = np.percentile(_train_properties(dataset), 50.0, axis=0)
+        condition = np.nanpercentile(_train_properties(dataset), 50.0, axis=0)
     condition = np.asarray(condition, dtype=np.float32).reshape(-1)
     rng = np.random.default_rng(seed)
     z0, z1 = rng.standard_normal((2, latent_dim)).astype(np.float32)

@@ -182,9 +182,21 @@ def test_the_python_design_engine_fixes_the_settings(model, data, tmp_path):
     assert designer.condition_names == ["ys", "hv"] and designer.setting_names == ["T"]
     target = {"ys": 800.0, "hv": 300.0}
     cold = designer.design(target, n=3, candidates=300, seed=0, settings={"T": 25.0}).table
-    hot = designer.design(target, n=3, candidates=300, seed=0, settings={"T": 1200.0}).table
+    result = designer.design(target, n=3, candidates=300, seed=0, settings={"T": 1200.0})
+    hot = result.table
     # The designs are judged at the fixed temperature: strength is lower when hot.
     assert cold["ys_surrogate"].mean() - hot["ys_surrogate"].mean() > 100
+    from hea_zoo.serving.design import format_table
+
+    header = format_table(result, designer).splitlines()[0]
+    assert header.startswith("target: ys = 800 MPa, hv = 300 HV at T = 1200"), header  # the table says at what
+    # export --all's generator metrics: the line of properties at the training median of T.
+    from hea_zoo.workflows import generator_metrics
+
+    metrics = generator_metrics(generator, data, model, n_per_condition=5, seed=0)
+    median = float(np.median(data.train.settings[:, 0]))
+    assert f"at T {median:g}" in metrics["protocol"] and "(the training median)" in metrics["protocol"]
+    assert np.isfinite(metrics["mape_surrogate_percent"]["ys"]) and metrics["mape_oracle_percent"] is None
     with pytest.raises(UsageError, match="give a value for") as err:
         designer.design(target, n=3, candidates=300, seed=0)
     assert err.value.field == "settings"

@@ -273,6 +273,15 @@ class Designer:
         """The measurement settings a design fixes (the generator's and the surrogate's)."""
         return self.generator_settings + [n for n in self.surrogate_settings if n not in self.generator_settings]
 
+    def settings_text(self) -> str:
+        """The fixed measurement settings in words (``"test_temperature = 1000 degC"``), or ""."""
+        values = getattr(self, "_setting_values", None) or {}
+        names = list(self.metadata.get("condition_names") or [])
+        units = self.metadata.get("condition_units")
+        units = list(units) if isinstance(units, list) and len(units) == len(names) else [""] * len(names)
+        unit = dict(zip(names, units))
+        return ", ".join(f"{k} = {v:g} {unit.get(k, '')}".rstrip() for k, v in values.items())
+
     def use_settings(self, settings: Mapping[str, float] | None) -> None:
         """Fixes the measurement settings of the designs that follow (a request's `settings`).
 

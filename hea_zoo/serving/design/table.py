@@ -247,15 +247,17 @@ def format_table(result: DesignResult, designer: Designer, max_rows: int | None 
     shown = len(rows.get("rank", []))
     if max_rows is not None:
         shown = min(shown, max_rows)
+    fixed = designer.settings_text() if hasattr(designer, "settings_text") else ""
+    at = f" at {fixed}" if fixed else ""  # the measurement settings every design is judged at
     if goal:
-        head = "; ".join(([", ".join(result.goals)] if result.goals else []) + result.objectives)
+        head = "; ".join(([", ".join(result.goals)] if result.goals else []) + result.objectives) + at
         order = "best by objective first" if result.objectives else "most probable first"
         lines = [
             f"goals: {head}  (model: {designer.generator_path.stem}, seed {result.seed}, {result.n_designs:,} designs, "
             f"{result.select} selection, {order})"
         ]
     else:
-        head = ", ".join(f"{name} = {v:g} {u}".rstrip() for name, v, u in zip(names, result.target, units))
+        head = ", ".join(f"{name} = {v:g} {u}".rstrip() for name, v, u in zip(names, result.target, units)) + at
         order = "best by surrogate first" if designer.has_surrogate else "not judged: no surrogate"
         lines = [
             f"target: {head}  (model: {designer.generator_path.stem}, seed {result.seed}, {result.n_designs:,} designs, "
