@@ -6,6 +6,7 @@ docs/CAMPAIGNS.md (a development loop; the benchmark against peers is
     python examples/campaign/propose_loop.py campaign task=a seeds=0-7        # first success per seed
     python examples/campaign/propose_loop.py campaign task=a seeds=0-5 rounds=3 sources=random,mutation
     python examples/campaign/propose_loop.py campaign task=a seeds=0-7 rounds=3 learner=steps:450
+    python examples/campaign/propose_loop.py sources task=a sizes=24,100,500 seeds=0-5  # one batch per source mix
     python examples/campaign/propose_loop.py speed                           # seconds per call
     python examples/campaign/propose_loop.py accuracy descriptors=valence_electrons,atomic_radius
 
@@ -112,6 +113,48 @@ def campaign(seed: int, task: str, rounds: int, batch: int = 8, **kwargs) -> dic
     return out
 
 
+SOURCE_MIXES = ("random", "random,mutation", "random,mutation,prior", "random,mutation,prior,generator")
+
+
+def sources(task: str, sizes, seeds) -> None:
+    """One `propose` batch (8) per source mix from tables of each size (random bundled alloys
+    without oxygen, none meeting the task, seeded as in `campaign`), judged by the oracle:
+    the batch's successes and its best goal attainment min_i(y_i / t_i) (>= 1 meets every
+    goal), with the seconds of the call. Prints a JSON line per (size, seed, mix) and a
+    summary per (size, mix)."""
+    from hea_zoo.campaign import propose
+    from hea_zoo.data.elements import ELEMENTS
+    from hea_zoo.serving.design.goals import parse_goal
+
+    goals, maximize = TASKS[task]
+    parsed = [parse_goal(g) for g in goals]
+    summary = {}
+    for n in sizes:
+        for seed in seeds:
+            frame, _ = start_table(seed, goals, n)
+            for mix in SOURCE_MIXES:
+                t = time.perf_counter()
+                p = propose(frame, goals=goals, maximize=maximize, batch=8, seed=seed, elements=ELEMENTS,
+                            exclude=["O"], sources=tuple(mix.split(",")))  # fmt: skip
+                seconds = time.perf_counter() - t
+                new_x = np.zeros((len(p.compositions), len(ELEMENTS)))
+                for j, e in enumerate(p.elements):
+                    new_x[:, ELEMENTS.index(e)] = p.compositions[:, j]
+                new = _frame(new_x, ELEMENTS)
+                met = _meets(new, new_x, goals, ELEMENTS)
+                attain = np.min([new[g.name].to_numpy() / g.lo for g in parsed if g.name in new], axis=0)
+                row = {"size": n, "seed": seed, "sources": mix, "successes": int(met.sum()),
+                       "best_attainment": round(float(attain.max()), 4), "seconds": round(seconds, 2)}  # fmt: skip
+                print(json.dumps(row), flush=True)
+                summary.setdefault((n, mix), []).append(row)
+    print("| measured alloys | sources | successes in the batch of 8, mean | seeds with a success | best attainment, median | s per call, median |")
+    print("|---|---|---|---|---|---|")
+    for (n, mix), rows in summary.items():
+        print(f"| {n} | `{mix}` | {np.mean([r['successes'] for r in rows]):.2f} | "
+              f"{sum(r['successes'] > 0 for r in rows)}/{len(rows)} | "
+              f"{np.median([r['best_attainment'] for r in rows]):.3f} | {np.median([r['seconds'] for r in rows]):.1f} |")  # fmt: skip
+
+
 def speed() -> None:
     """Seconds per warm call at 24 and 120 measured rows, and a CLI call on 500 rows."""
     import subprocess
@@ -182,6 +225,10 @@ def main(argv=None) -> int:
     options = dict(item.split("=", 1) for item in argv[1:])
     if mode == "speed":
         speed()
+        return 0
+    if mode == "sources":
+        sources(options.get("task", "a"), [int(v) for v in options.get("sizes", "24,100,500").split(",")],
+                _seeds(options.get("seeds", "0-5")))  # fmt: skip
         return 0
     if mode == "accuracy":
         names = options.get("descriptors", "default")
