@@ -1,7 +1,5 @@
-"""Training under tf.distribute.MirroredStrategy over 2 logical CPU devices: every training
-step hea_zoo has takes the same steps as one device on the same global batch: the
-generators' shared `train_step` (hea_zoo/models/base.py: the cAE here; the cVAE and the
-flow differ from it only in `compute_losses`), the WcGAN's own step, and the surrogate's.
+"""Training under tf.distribute.MirroredStrategy over 2 logical CPU devices: every model,
+the surrogate included, takes the same steps as one device on the same global batch.
 
 Logical devices must be configured before TensorFlow initializes its devices, so the
 trainings run in a fresh Python process. Shuffling is off; the 423 training rows at a
@@ -14,6 +12,9 @@ small, so a gradient element near zero that float32 summation order (one device 
 all-reduce of two halves) tips across zero moves a weight by a full step; after three
 epochs the generator loss differs by about 1e-3 relative although the noise, scaling and
 clipping are the same (its first epoch agrees to 1e-4).
+
+Slow (like tests/models/test_multiworker.py): eight trainings in a fresh process, about
+20 s of the default run's 3 minutes; run with `python -m pytest -m slow`.
 """
 
 import json
@@ -27,7 +28,9 @@ import pytest
 
 from tests.support import ROOT
 
-EPOCHS = {"cae": 2, "wcgan": 1, "surrogate": 2}
+pytestmark = pytest.mark.slow
+
+EPOCHS = {"cae": 2, "cvae": 1, "wcgan": 1, "surrogate": 2}  # two where the loss must fall
 NAMES = tuple(EPOCHS)
 
 SCRIPT = textwrap.dedent(
