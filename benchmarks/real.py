@@ -478,7 +478,8 @@ def markdown(record: dict) -> str:
         for e in entries:
             k = e["kinds"][kind]
             n = len(k["splits"])
-            what = str(n) if kind == "group" else f"{n}: " + ", ".join(x.replace("without_", "") for x in k["splits"])
+            held = ", ".join(x.replace("without_", "") for x in k["splits"])
+            what = str(n) if kind == "group" or not n else f"{n}: {held}"
             cells = [_cell(k["models"][m], m in INTERVAL_MODELS) for m in models]
             sec = k["hea_zoo_train_seconds_median"]
             lines.append(f"| {e['property']} | {what} | " + " | ".join(cells)
