@@ -62,6 +62,9 @@ PROPERTIES: dict[str, dict[str, Any]] = {
     "density_exp": {},
 }
 
+#: The most common elements of the table, in the order that seeds their leave-one-system-out splits.
+LOSO_ELEMENTS: tuple[str, ...] = ("Al", "Ti", "Cr", "Mo", "Nb", "Ta", "V", "W", "Zr", "Hf")
+
 MODELS = ("hea_zoo", "rf", "rf_descriptors", "gp")
 INTERVAL_MODELS = ("hea_zoo", "gp")
 
@@ -108,7 +111,7 @@ def splits(data, kind: str, settings) -> tuple[list[dict], list[dict]]:
             out.append({"name": f"seed{seed:03d}", "seed": seed, "train": d.train_index, "test": d.test_index})
         return out, skipped
     comps = np.asarray(data.compositions)
-    for i, element in enumerate(settings.real_loso_elements):
+    for element in settings.real_loso_elements:
         if element not in data.elements:
             skipped.append({"element": element, "test_alloys": 0, "train_alloys": data.n_alloys, "reason": "absent"})
             continue
@@ -119,8 +122,18 @@ def splits(data, kind: str, settings) -> tuple[list[dict], list[dict]]:
             skipped.append({"element": element, "test_alloys": n_test, "train_alloys": n_train,
                             "reason": f"needs >= {MIN_TEST} test and >= {MIN_TRAIN} training alloys"})  # fmt: skip
             continue
-        out.append({"name": f"without_{element}", "seed": int(settings.seed) + i, "train": train, "test": test})
+        out.append({"name": f"without_{element}", "seed": loso_seed(element, settings.seed), "train": train, "test": test})
     return out, skipped
+
+
+def loso_seed(element: str, seed: int = 0) -> int:
+    """The models' seed when `element`'s alloys are held out: ``seed`` + its place in
+    `LOSO_ELEMENTS` (then in `KNOWN_ELEMENTS`), the same whatever list is selected (so a
+    cached fit is found again when the study runs in pieces)."""
+    from hea_zoo.data.elements import KNOWN_ELEMENTS
+
+    order = LOSO_ELEMENTS + tuple(e for e in KNOWN_ELEMENTS if e not in LOSO_ELEMENTS)
+    return int(seed) + (order.index(element) if element in order else len(order))
 
 
 def with_split(data, split: dict):
