@@ -139,6 +139,15 @@ class Settings:
     small_properties: tuple[str, ...] = ("youngs_modulus_exp", "elongation")
     small_splits: int = 5
     small_epochs: int | None = None
+    # ---- real (every MPEA property: group and leave-one-system-out splits; resumable)
+    real_properties: tuple[str, ...] = ("hardness", "yield_strength", "ultimate_strength", "elongation",
+                                        "youngs_modulus_exp", "density_exp")
+    real_splits: int = 20
+    real_kinds: tuple[str, ...] = ("group", "loso")
+    real_loso_elements: tuple[str, ...] = ("Al", "Ti", "Cr", "Mo", "Nb", "Ta", "V", "W", "Zr", "Hf")
+    real_models: tuple[str, ...] = ("hea_zoo", "rf", "rf_descriptors", "gp")
+    real_trees: int = 500
+    real_epochs: int | None = None
     # ---- training_scale
     training_sizes: tuple[str, ...] = ("bundled", "10000", "100000")
     training_models: tuple[str, ...] = ("mlp", "surrogate", *GENERATORS)
@@ -232,6 +241,8 @@ class Settings:
             goals_random=100_000,
             goals_oracle_calls=100_000,
             many_targets=200,
+            real_splits=3,
+            real_loso_elements=("Al", "Nb", "Ti"),
             campaign_seeds=tuple(range(5)),
             campaign_facts=100_000,
             quick=True,
@@ -282,6 +293,11 @@ class Settings:
             small_properties=("youngs_modulus_exp",),
             small_splits=1,
             small_epochs=1,
+            real_properties=("youngs_modulus_exp",),
+            real_splits=1,
+            real_loso_elements=("Zr", "W"),
+            real_trees=10,
+            real_epochs=1,
             training_sizes=("300",),
             training_models=("mlp", "cae"),
             training_epochs=1,
@@ -355,6 +371,9 @@ STUDIES: dict[str, Study] = {s.name: s for s in (
           "element descriptors", ("descriptor_",)),
     Study("small_tables", "the default surrogate against RandomForest(500) on small MPEA tables "
           "(group splits; needs scikit-learn)", ("small_",), ("sklearn",)),
+    Study("real", "the default surrogate against random forests and a GP on every measured MPEA property: "
+          "group and leave-one-system-out splits, R², MAPE, 90 % intervals; resumable (needs scikit-learn)",
+          ("real_",), ("sklearn",)),
     Study("training_scale", "training cost and held-out quality of the default models on tables "
           "of growing size, beside scikit-learn's MLP", ("training_",)),
     Study("tune_generators", "one generator configuration: training time and loss, oracle MAPE, "

@@ -64,7 +64,7 @@ SMOKE_TESTED = {
     "surrogate_descriptors": "test_surrogate_descriptors", "training_scale": "test_training_scale",
     "tune_generators": "test_tune_generators", "tune_flow": "test_tune_flow", "typicality": "test_typicality",
     "goals": "test_goals", "many_targets": "test_many_targets", "small_tables": "test_small_tables",
-    "campaign": "test_campaign",
+    "campaign": "test_campaign", "real": "test_real",
 }  # fmt: skip
 HELPERS = {"__init__", "run", "baselines", "design_quality", "peers", "quality", "speed", "scale", "mpea"}
 """Modules of benchmarks/ that are not studies of their own (the results parts' code)."""
@@ -471,6 +471,52 @@ def test_small_tables(tmp_path):
     assert row["property"] == "youngs_modulus_exp" and row["alloys"] == 60
     assert math.isfinite(row["surrogate_r2_mean"]) and math.isfinite(row["forest_r2_mean"])
     assert "| youngs_modulus_exp | 60 |" in markdown
+
+
+def test_real(tmp_path):
+    """Every model on one group split and one leave-one-system-out split of the 60 measured
+    Young's moduli (tiny settings); an element the table lacks is listed, not run; a second
+    run reads every fit from the cache."""
+    pytest.importorskip("sklearn")
+    import numpy as np
+
+    from benchmarks import real
+
+    first = tiny(tmp_path, "real")["real"]
+    record, markdown = written(tmp_path, "real")
+    (entry,) = record["properties"]
+    assert (entry["property"], entry["alloys"], entry["rows"]) == ("youngs_modulus_exp", 60, 60)
+    group, loso = entry["kinds"]["group"], entry["kinds"]["loso"]
+    assert group["splits"] == ["seed000"] and group["test_alloys"] == [12]
+    data = real.load("youngs_modulus_exp")
+    holds_zr = int((data.compositions[:, data.elements.index("Zr")] > 0).sum())
+    assert loso["splits"] == ["without_Zr"] and loso["test_alloys"] == [holds_zr] and holds_zr >= real.MIN_TEST
+    assert [s["element"] for s in loso["skipped"]] == ["W"] and loso["skipped"][0]["reason"] == "absent"
+    for kind in (group, loso):
+        assert set(kind["models"]) == set(real.MODELS)
+        for name, m in kind["models"].items():
+            assert finite(m["r2"]["mean"], m["mape"]["mean"]) and m["r2"]["n"] == 1
+            if name in real.INTERVAL_MODELS:
+                assert 0 <= m["coverage"]["mean"] <= 1 and m["width"]["mean"] > 0
+        assert kind["hea_zoo_train_seconds_median"] > 0
+    # The held-out rows of the leave-one-system-out split are exactly the alloys holding Zr.
+    cached = json.loads((tmp_path / "real_cache/youngs_modulus_exp/loso/without_Zr/rf.json").read_text())
+    zr = data.compositions[:, data.elements.index("Zr")] > 0
+    assert sorted(cached["y"]) == sorted(data.properties[zr, 0].astype(float).tolist())
+    assert record["fits"] == {"run": 8, "from_cache": 0}
+    assert "fractions + hea_zoo descriptors" in record["labels"]["rf_descriptors"] or real._matminer()
+    assert len(table_rows(markdown, "youngs_modulus_exp")) == 3 and "not held out: W (0 test" in markdown
+    targets = {t["target"]: t for t in record["targets"]}
+    assert len(targets) == 5 and all(isinstance(t["met"], bool) for t in targets.values())
+    # Resumable: the same settings read every fit from the cache, with the same numbers.
+    again = tiny(tmp_path, "real")["real"]
+    assert again["fits"] == {"run": 0, "from_cache": 8}
+    assert again["properties"][0]["kinds"]["loso"]["models"] == first["properties"][0]["kinds"]["loso"]["models"]
+    # hea_zoo's own descriptors: VEC and the weighted mean of the valence electrons agree on MoNbTaW.
+    features, names = real.descriptor_features(np.full((1, 4), 0.25), ["Mo", "Nb", "Ta", "W"])
+    assert features[0, names.index("vec")] == pytest.approx(5.5)
+    assert features[0, names.index("mean_valence_electrons")] == pytest.approx(5.5)
+    assert features[0, names.index("dev_valence_electrons")] == pytest.approx(0.5)
 
 
 def test_surrogate_descriptors(tmp_path):
