@@ -217,7 +217,8 @@ def fit_predict(model: str, data, split: dict, settings) -> dict:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            sur = train_default_surrogate(data, seed=split["seed"], verbose=0, epochs=settings.real_epochs)
+            sur = train_default_surrogate(data, seed=split["seed"], verbose=0, epochs=settings.real_epochs,
+                                          calibration_folds=settings.real_calibration_folds)  # fmt: skip
         out["train_seconds"] = time.perf_counter() - start
         s = test.settings if data.n_settings else None
         if sur.is_calibrated:
@@ -281,6 +282,8 @@ def _config(prop: str, model: str, split: dict, settings) -> str:
          "test": [int(i) for i in split["test"]], "rows": len(split["train"]) + len(split["test"])}  # fmt: skip
     if model == "hea_zoo":
         c["epochs"] = settings.real_epochs
+        if settings.real_calibration_folds is not None:  # (the default leaves the cached keys as they were)
+            c["calibration_folds"] = settings.real_calibration_folds
     elif model.startswith("rf"):
         c["trees"] = int(settings.real_trees)
         c["matminer"] = model == "rf_descriptors" and _matminer()

@@ -148,6 +148,7 @@ class Settings:
     real_models: tuple[str, ...] = ("hea_zoo", "rf", "rf_descriptors", "gp")
     real_trees: int = 500
     real_epochs: int | None = None
+    real_calibration_folds: int | None = None  # None: the surrogate's default (tiny: 2 folds, 3 trainings)
     # ---- training_scale
     training_sizes: tuple[str, ...] = ("bundled", "10000", "100000")
     training_models: tuple[str, ...] = ("mlp", "surrogate", *GENERATORS)
@@ -298,6 +299,7 @@ class Settings:
             real_loso_elements=("Zr", "W"),
             real_trees=10,
             real_epochs=1,
+            real_calibration_folds=2,
             training_sizes=("300",),
             training_models=("mlp", "cae"),
             training_epochs=1,
