@@ -201,6 +201,18 @@ def _setting_rows(values: np.ndarray, names: Sequence[str], what: str, field: st
             raise DataError(f"line {r + offset}: setting {name!r} is not finite.", field=field)
 
 
+def _numbers(frame: pd.DataFrame, columns: Sequence[str], what) -> np.ndarray:
+    """(N, C) float64 values of `columns` (empty cells are NaN); a cell that is not a number
+    is a DataError naming its line and ``what(column)``."""
+    values = frame[list(columns)].apply(pd.to_numeric, errors="coerce")
+    for c in columns:
+        bad = values[c].isna() & frame[c].notna()
+        if bad.any():
+            r = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"line {r + 2}: {what(c)} is not a number ({frame[c].iloc[r]!r}).", field="data")
+    return values.to_numpy(np.float64)
+
+
 def _measured(data, composition_column, properties, elements, setting_names=()):
     """(fractions float64, values (N, P) with NaN, elements, groups, settings (N, S)).
 
@@ -215,13 +227,7 @@ def _measured(data, composition_column, properties, elements, setting_names=()):
         s = s.astype(np.float64)  # finite: load_dataset refuses a row without a setting
     else:
         frame, _label = _read_table(data, composition_column)
-        values = frame[list(setting_names)].apply(pd.to_numeric, errors="coerce")
-        for c in setting_names:
-            bad = values[c].isna() & frame[c].notna()
-            if bad.any():
-                r = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DataError(f"line {r + 2}: setting {c!r} is not a number ({frame[c].iloc[r]!r}).", field="data")
-        s = values.to_numpy(np.float64)
+        s = _numbers(frame, setting_names, lambda c: f"setting {c!r}")
         _setting_rows(s, setting_names, "measured table", "data")
     return x, y, found, group_ids(np.concatenate([x, s], axis=1)), s
 
@@ -267,13 +273,7 @@ def _measured_values(data, composition_column, properties, elements):
         x, found = parse_compositions(frame[composition_column].tolist(), elements, field="data")
     except DataError as err:
         raise _line_error(err, "data") from None
-    values = frame[properties].apply(pd.to_numeric, errors="coerce")
-    for c in properties:
-        bad = values[c].isna() & frame[c].notna()
-        if bad.any():
-            r = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"line {r + 2}: {c} is not a number ({frame[c].iloc[r]!r}).", field="data")
-    y = values.to_numpy(np.float64)
+    y = _numbers(frame, properties, str)
     if not np.all(np.isfinite(y) | np.isnan(y)):
         raise DataError("a property value is infinite.", field="data")
     return x.astype(np.float64), y, tuple(found)
