@@ -78,7 +78,9 @@ def dask_processes(folder: Path, workers: int = 2) -> Iterator[LocalProcesses]:
                 proc.terminate()
         for proc in [*procs.workers, scheduler]:
             try:
-                proc.wait(10)
+                # A worker that has lost its peer can spend 10 s in a graceful close; a test
+                # cluster has nothing to save, so it gets 2 s before SIGKILL.
+                proc.wait(2)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
