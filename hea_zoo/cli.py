@@ -528,7 +528,8 @@ def _surrogate_inputs(model, elements) -> str:
     from hea_zoo.data.elements import ELEMENTS as TABLED
 
     untabled = [e for e in elements if e not in TABLED]
-    why = f" (no tabulated element data for {', '.join(untabled)})" if untabled else ""
+    why = (f" (the default descriptors are read only when every element is one of the bundled table's "
+           f"{len(TABLED)}; not {', '.join(untabled)})" if untabled else "")  # fmt: skip
     return f"inputs: fractions only{why}"
 
 

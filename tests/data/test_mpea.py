@@ -166,5 +166,6 @@ def test_cli_train_says_how_the_intervals_were_calibrated(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "intervals: 5-fold cross-conformal (out-of-fold scores of every training alloy), 65 alloys" in text
     assert "% interval holds" in text
-    # carbon has no row in the element table: the members read the fractions only, and say why
-    assert "inputs: fractions only (no tabulated element data for C)" in text
+    # carbon is not one of the bundled 22: the members read the fractions only, and say why
+    assert "inputs: fractions only (the default descriptors are read only when every element is one of the " \
+           "bundled table's 22; not C)" in text
