@@ -353,6 +353,18 @@ def _drop_threshold() -> float:
     return float(DROP_THRESHOLD)
 
 
+def _surrogate_outputs(model, inputs) -> dict:
+    """The surrogate's serving outputs (mean, spread, calibrated interval ends), named."""
+    mean, std = model.moments(inputs)
+    lower, upper = model.interval_bounds(mean, std)
+    return {
+        "properties": tf.identity(mean, name="properties"),
+        "properties_std": tf.identity(std, name="properties_std"),
+        "properties_lower": tf.identity(lower, name="properties_lower"),
+        "properties_upper": tf.identity(upper, name="properties_upper"),
+    }
+
+
 def serving_function(model) -> tuple[tf.types.experimental.GenericFunction, list[tf.TensorSpec]]:
     """The `tf.function` that both exports wrap, and its input signature.
 
@@ -389,28 +401,14 @@ def serving_function(model) -> tuple[tf.types.experimental.GenericFunction, list
 
         @tf.function(input_signature=signature)
         def serve(composition, settings):
-            mean, std = model.moments(tf.concat([composition, settings], axis=-1))
-            lower, upper = model.interval_bounds(mean, std)
-            return {
-                "properties": tf.identity(mean, name="properties"),
-                "properties_std": tf.identity(std, name="properties_std"),
-                "properties_lower": tf.identity(lower, name="properties_lower"),
-                "properties_upper": tf.identity(upper, name="properties_upper"),
-            }
+            return _surrogate_outputs(model, tf.concat([composition, settings], axis=-1))
 
     elif _is_surrogate(model):
         signature = [tf.TensorSpec([None, len(model.elements)], tf.float32, name="composition")]
 
         @tf.function(input_signature=signature)
         def serve(composition):
-            mean, std = model.moments(composition)
-            lower, upper = model.interval_bounds(mean, std)
-            return {
-                "properties": tf.identity(mean, name="properties"),
-                "properties_std": tf.identity(std, name="properties_std"),
-                "properties_lower": tf.identity(lower, name="properties_lower"),
-                "properties_upper": tf.identity(upper, name="properties_upper"),
-            }
+            return _surrogate_outputs(model, composition)
 
     else:
         raise TypeError(

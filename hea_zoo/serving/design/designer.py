@@ -261,12 +261,17 @@ class Designer:
         names = list(self.metadata["condition_names"])
         return names[: len(names) - len(self.generator_settings)]
 
+    def _all_units(self) -> dict[str, str]:
+        """Unit of every generator condition (properties, then settings); "" when unrecorded."""
+        names = list(self.metadata["condition_names"])
+        units = self.metadata.get("condition_units")
+        units = list(units) if isinstance(units, list) and len(units) == len(names) else [""] * len(names)
+        return dict(zip(names, units))
+
     @property
     def condition_units(self) -> list[str]:
-        units = self.metadata.get("condition_units")
-        n_all = len(self.metadata["condition_names"])
-        units = list(units) if isinstance(units, list) and len(units) == n_all else [""] * n_all
-        return units[: len(self.condition_names)]
+        units = self._all_units()
+        return [units[name] for name in self.condition_names]
 
     @property
     def setting_names(self) -> list[str]:
@@ -276,10 +281,7 @@ class Designer:
     def settings_text(self) -> str:
         """The fixed measurement settings in words (``"test_temperature = 1000 degC"``), or ""."""
         values = getattr(self, "_setting_values", None) or {}
-        names = list(self.metadata.get("condition_names") or [])
-        units = self.metadata.get("condition_units")
-        units = list(units) if isinstance(units, list) and len(units) == len(names) else [""] * len(names)
-        unit = dict(zip(names, units))
+        unit = self._all_units()
         return ", ".join(f"{k} = {v:g} {unit.get(k, '')}".rstrip() for k, v in values.items())
 
     def use_settings(self, settings: Mapping[str, float] | None) -> None:
