@@ -525,11 +525,11 @@ def _surrogate_inputs(model, elements) -> str:
         return f"inputs: fractions and element descriptors ({', '.join(model.descriptors)}: mean and spread){settings}"
     if settings:
         return f"inputs: fractions{settings}"
-    from hea_zoo.data.elements import ELEMENTS as TABLED
+    from hea_zoo.data.elements import KNOWN_ELEMENTS as TABLED
 
     untabled = [e for e in elements if e not in TABLED]
-    why = (f" (the default descriptors are read only when every element is one of the bundled table's "
-           f"{len(TABLED)}; not {', '.join(untabled)})" if untabled else "")  # fmt: skip
+    why = (f" (the element table, hea_zoo.data.elements, has no data for {', '.join(untabled)})"
+           if untabled else "")  # fmt: skip
     return f"inputs: fractions only{why}"
 
 

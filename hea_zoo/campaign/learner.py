@@ -245,7 +245,7 @@ class CampaignModel:
 
 def _descriptors(names, elements) -> tuple[str, ...]:
     """The descriptor names the element table gives for every one of `elements`."""
-    from hea_zoo.data.elements import ELEMENTS as TABLED, element_property
+    from hea_zoo.data.elements import KNOWN_ELEMENTS as TABLED, element_property
 
     if not all(e in TABLED for e in elements):
         return ()

@@ -406,17 +406,17 @@ def train_default_surrogate(
 
         fold = group_folds(groups, folds, seed + 1)
         mean, spread = np.zeros_like(y, dtype=np.float64), np.zeros_like(y, dtype=np.float64)
+        # The K + 1 trainings start from the same initial weights; one model object runs
+        # them all, so its training step is traced once (tracing is most of a small
+        # table's training time), and each training starts over from `initial`.
+        initial = model.get_weights()
         for k in range(folds):
             held = fold == k
-            keras.utils.set_random_seed(seed)
-            part = Surrogate(**settings)
-            _fit_surrogate(part, x[~held], y[~held], verbose, f"surrogate, calibration fold {k + 1}/{folds}", **fit)
-            mean[held], std = _members_moments(part, x[held])
-            spread[held] = std / _spread_unit(part, x[~held])
-            del part
-        keras.utils.set_random_seed(seed)
-        model = Surrogate(**settings)
-        _fit_surrogate(model, x, y, verbose, "surrogate", **fit)
+            _fit_surrogate(model, x[~held], y[~held], verbose, f"surrogate, calibration fold {k + 1}/{folds}",
+                           initial=initial if k else None, **fit)  # fmt: skip
+            mean[held], std = _members_moments(model, x[held])
+            spread[held] = std / _spread_unit(model, x[~held])
+        _fit_surrogate(model, x, y, verbose, "surrogate", initial=initial, **fit)
         relative = calibration.fit_intervals(y, mean, spread, coverage)
         model.set_intervals(calibration.in_units_of(relative, _spread_unit(model, x)), coverage, len(x), folds)
     else:
@@ -452,15 +452,28 @@ def _spread_unit(model: Surrogate, x) -> np.ndarray:
 
 
 def _fit_surrogate(model: Surrogate, x, y, verbose, label: str, epochs: int, budget: TrainingBudget, seed: int,
-                   learning_rate: float = SURROGATE_DEFAULTS["learning_rate"], weight_decay: float | None = None) -> None:  # fmt: skip
-    """Adapts, compiles and fits `model` on (x, y) with the default batch within `budget`."""
+                   learning_rate: float = SURROGATE_DEFAULTS["learning_rate"], weight_decay: float | None = None,
+                   initial: list | None = None) -> None:  # fmt: skip
+    """Adapts, compiles and fits `model` on (x, y) with the default batch within `budget`.
+
+    `initial`: the weights of a model that was already fitted once; it starts over from
+    them with its optimizer's state zeroed, keeping its compiled (traced) training step.
+    """
     from hea_zoo.progress import fit_arguments
 
-    model.adapt(x, y)
-    model.kernel_choice = None
-    optimizer = (keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay) if weight_decay
-                 else keras.optimizers.Adam(learning_rate))  # fmt: skip
-    model.compile(optimizer=optimizer, steps_per_execution=STEPS_PER_EXECUTION)
+    if initial is not None and model.optimizer is not None:
+        model.set_weights(initial)
+        for variable in model.optimizer.variables:
+            variable.assign(keras.ops.zeros_like(variable))
+        model.optimizer.learning_rate = learning_rate
+        model.adapt(x, y)
+        model.kernel_choice = None
+    else:
+        model.adapt(x, y)
+        model.kernel_choice = None
+        optimizer = (keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay) if weight_decay
+                     else keras.optimizers.Adam(learning_rate))  # fmt: skip
+        model.compile(optimizer=optimizer, steps_per_execution=STEPS_PER_EXECUTION)
     fit_with_budget(
         model,
         x,

@@ -166,6 +166,11 @@ def test_cli_train_says_how_the_intervals_were_calibrated(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "intervals: 5-fold cross-conformal (out-of-fold scores of every training alloy), 65 alloys" in text
     assert "% interval holds" in text
-    # carbon is not one of the bundled 22: the members read the fractions only, and say why
-    assert "inputs: fractions only (the default descriptors are read only when every element is one of the " \
-           "bundled table's 22; not C)" in text
+    # carbon is not one of the bundled 22, but the element table has it: descriptors are read
+    assert "inputs: fractions and element descriptors (valence_electrons, atomic_radius: mean and spread)" in text
+    from hea_zoo.cli import _surrogate_inputs
+    from hea_zoo.models import Surrogate
+
+    fractions_only = Surrogate(elements=["Nb", "Pt"], property_names=["G"], property_units=["GPa"])
+    assert _surrogate_inputs(fractions_only, ["Nb", "Pt"]) == (
+        "inputs: fractions only (the element table, hea_zoo.data.elements, has no data for Pt)")

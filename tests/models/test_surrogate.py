@@ -99,6 +99,9 @@ def test_descriptors_are_the_alloys_vec_and_size_mismatch():
 def test_descriptors_resolve_or_say_what_is_wrong():
     assert resolve_descriptors("auto", ["Nb", "Ta"]) == DEFAULT_DESCRIPTORS
     assert resolve_descriptors("auto", ["Nb", "Unobtainium"]) == ()  # no table: fractions only
+    # the MPEA elements beyond the bundled 22 are in the element table too
+    assert resolve_descriptors("auto", ["Nb", "C", "Pd", "Sn", "Zn", "B", "Mg"]) == DEFAULT_DESCRIPTORS
+    assert resolve_descriptors("auto", ["Nb", "Pt"]) == ()  # platinum is not tabulated
     assert resolve_descriptors([], ["Nb", "Xx"]) == ()
     assert resolve_descriptors(["melting_point"], ["Nb", "O"]) == ("melting_point",)
     with pytest.raises(ValueError, match=r"Unknown element descriptor\(s\) \['vec'\]"):

@@ -23,16 +23,17 @@ def resolve_descriptors(descriptors, elements: Sequence[str]) -> tuple[str, ...]
     """The descriptor names a surrogate over `elements` reads.
 
     Args:
-        descriptors: ``"auto"`` (`DEFAULT_DESCRIPTORS` when every element is in the element
-            table, none otherwise), or a sequence of `hea_zoo.data.elements.PROPERTY_COLUMNS`
-            names (empty: fractions only).
+        descriptors: ``"auto"`` (`DEFAULT_DESCRIPTORS` when the element table,
+            `hea_zoo.data.elements.KNOWN_ELEMENTS`, gives them for every element; none
+            otherwise), or a sequence of `hea_zoo.data.elements.PROPERTY_COLUMNS` names
+            (empty: fractions only).
         elements: the model's elements.
 
     Raises:
         ValueError: an unknown property, an element without tabulated data, or a property
             the table does not give for one of the elements (oxygen's moduli).
     """
-    from hea_zoo.data.elements import ELEMENTS as TABLED, PROPERTY_COLUMNS, element_property
+    from hea_zoo.data.elements import KNOWN_ELEMENTS as TABLED, PROPERTY_COLUMNS, element_property
 
     if isinstance(descriptors, str):
         if descriptors != "auto":
@@ -41,7 +42,9 @@ def resolve_descriptors(descriptors, elements: Sequence[str]) -> tuple[str, ...]
                 f"Received: descriptors={descriptors!r}",
                 field="descriptors",
             )
-        return DEFAULT_DESCRIPTORS if all(e in TABLED for e in elements) else ()
+        if not all(e in TABLED for e in elements):
+            return ()
+        return DEFAULT_DESCRIPTORS if all(np.isfinite(element_property(n, elements)).all() for n in DEFAULT_DESCRIPTORS) else ()
     names = tuple(descriptors)
     if not all(isinstance(name, str) for name in names):
         raise UsageError(f"must be element property names. Received: descriptors={descriptors!r}", field="descriptors")
