@@ -24,7 +24,11 @@ import numpy as np
 import pytest
 
 import hea_zoo
+from hea_zoo.errors import HeaZooError
+from hea_zoo.serving.design import Designer
+from hea_zoo.serving.design.request import DesignRequest
 from tests.support import ROOT, parity
+from tests.support.goal_page import BAD, CASES, goal_steps
 from tests.support.node_examples import (
     NODE,
     NPM,
@@ -82,7 +86,8 @@ def scenario():
 
 @pytest.fixture(scope="module")
 def page_run(server, scenario, tmp_path_factory):
-    """One browser session: two designs, bad inputs, a corrupt model file, a screenshot."""
+    """One browser session: designs, bad inputs, a corrupt model file, a screenshot, and the
+goal requests (`tests.support.goal_page`) in a fresh page."""
     web_example()
     s = scenario
     c = s["constraints"]
@@ -120,9 +125,10 @@ def page_run(server, scenario, tmp_path_factory):
         "screenshot": {"path": str(shot), "model": "cvae", "fields": _fields([60, 35], 20, 0)},
         "noSurrogate": {"model": "cvae", "fields": _fields(s["target_cvae"], 10, s["seed2"])},
     }
+    request["goals"] = goal_steps()
     file = tmp_path_factory.mktemp("drive") / "request.json"
     file.write_text(json.dumps(request))
-    done = subprocess.run([NODE, str(DRIVER), str(file)], capture_output=True, text=True, timeout=180)
+    done = subprocess.run([NODE, str(DRIVER), str(file)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"driving the page failed:\n{done.stderr}"
     out = json.loads(done.stdout)
     out["screenshot_path"] = shot
@@ -405,3 +411,58 @@ def test_page_defaults_are_those_of_hea_zoo_design(page_run):
     assert float(form["min-fraction"]["placeholder"]) == design.DEFAULT_MIN_FRACTION
     assert form["max-elements"]["value"] == "" and args.max_elements is None and design.DEFAULT_MAX_ELEMENTS is None
     assert form["allowed"]["value"] == form["excluded"]["value"] == form["bounds"]["value"] == ""
+
+
+# --------------------------------------------------------------------------- goals
+# The page's goal fields give the designs, CSV and errors of the Python engine
+# (`Designer.run` with the same goals and seeds). onnxruntime-web rounds float32 differently
+# from the native runtime, so surrogate numbers are compared to float32 tolerance;
+# candidates, formulas and descriptors exactly.
+@pytest.fixture(scope="module")
+def page_goals(page_run):
+    steps = {step["name"]: step for step in goal_steps()}
+    return {step["name"]: step for step in page_run["goals"]}, steps
+
+
+@pytest.fixture(scope="module")
+def designer() -> Designer:
+    return Designer.from_exported("cae")
+
+
+EXACT = ("rank", "candidate", "formula", "system", "nearest_training", "nearest_distance", "density", "vec")
+
+
+@pytest.mark.parametrize("name, request_, n, candidates", CASES, ids=[c[0] for c in CASES])
+def test_page_goal_designs_are_the_python_engine_s(page_goals, designer, tmp_path, name, request_, n, candidates):
+    shown, steps = page_goals
+    page = shown[name]
+    assert page["state"] == "done", page.get("message")
+    seed = steps[name]["fields"]["seed"]
+    out = tmp_path / "py.csv"
+    result = designer.run(DesignRequest(n=n, candidates=candidates, seed=seed, out=out, **request_))
+    py = list(csv.DictReader(io.StringIO(out.read_text())))
+    js = list(csv.DictReader(io.StringIO(page["csv"])))
+    assert page["csv"].splitlines()[0] == out.read_text().splitlines()[0]
+    assert len(js) == len(py) == n == len(page["rows"])
+    assert "P(goals)" in page["header"] and page["header"][-1].startswith("nearest training alloy")
+    for i, (a, b) in enumerate(zip(js, py)):
+        for column, value in b.items():
+            if column in EXACT or column in designer.elements:
+                assert a[column] == value, (name, i, column)
+            elif column == "p_goals":
+                assert float(a[column]) == pytest.approx(float(value), abs=1e-4), (name, i, column)
+            else:
+                assert float(a[column]) == pytest.approx(float(value), rel=1e-5, abs=1.5e-4), (name, i, column)
+    assert [r["cells"][1] for r in page["rows"]] == [row["formula"] for row in py]
+    assert page["warnings"] == result.notes
+    goals_text = "; ".join(([", ".join(result.goals)] if result.goals else []) + result.objectives)
+    assert page["summary"].startswith(f"Goals: {goals_text}. ")
+
+
+@pytest.mark.parametrize("name, request_", BAD, ids=[b[0] for b in BAD])
+def test_page_refuses_a_bad_goal_request_as_the_python_engine(page_goals, designer, name, request_):
+    shown, _ = page_goals
+    page = shown[name]
+    with pytest.raises(HeaZooError) as info:
+        designer.plan(DesignRequest(n=5, candidates=500, seed=0, **request_))
+    assert page["state"] == "error" and page["message"] == str(info.value)
