@@ -277,18 +277,19 @@ def metrics(r: dict) -> dict:
 # --------------------------------------------------------------------------- cache
 
 
-def _config(prop: str, model: str, split: dict, settings, elements=()) -> str:
+def _config(prop: str, model: str, split: dict, settings, data=None) -> str:
     c = {"property": prop, "selection": PROPERTIES[prop], "model": model, "seed": split["seed"],
          "test": [int(i) for i in split["test"]], "rows": len(split["train"]) + len(split["test"])}  # fmt: skip
     if model == "hea_zoo":
         c["epochs"] = settings.real_epochs
         if settings.real_calibration_folds is not None:  # (the default leaves the cached keys as they were)
             c["calibration_folds"] = settings.real_calibration_folds
-        from hea_zoo.models.surrogate import resolve_descriptors
+        if data is not None:  # what the default recipe is on this split's table
+            from hea_zoo.models.defaults import surrogate_recipe
+            from hea_zoo.models.surrogate import resolve_descriptors
 
-        descriptors = resolve_descriptors("auto", tuple(elements))
-        if descriptors:  # (fits that read fractions only keep their keys)
-            c["descriptors"] = list(descriptors)
+            c["descriptors"] = list(resolve_descriptors("auto", tuple(data.elements)))
+            c["small_table_recipe"] = bool(surrogate_recipe(with_split(data, split))["small_table"])
     elif model.startswith("rf"):
         c["trees"] = int(settings.real_trees)
         c["matminer"] = model == "rf_descriptors" and _matminer()
@@ -303,7 +304,7 @@ def cached_or_run(out: Path, prop: str, kind: str, data, split: dict, model: str
     """The cached result when its configuration matches, else a new fit (stored)."""
     from hea_zoo.files import write_text
 
-    path, key = _cache_path(out, prop, kind, split["name"], model), _config(prop, model, split, settings, data.elements)
+    path, key = _cache_path(out, prop, kind, split["name"], model), _config(prop, model, split, settings, data)
     if path.exists():
         try:
             record = json.loads(path.read_text())

@@ -158,3 +158,20 @@ def test_bad_input(dataset):
     with pytest.raises(ValueError, match="^n_members: must be a positive integer"):
         Surrogate(n_members=0)
     assert not model.is_adapted
+
+
+def test_the_small_table_recipe_takes_tables_below_its_alloy_count(dataset):
+    """The bundled table (423 training alloys) trains with the large recipe; the same table
+    cut to 300 alloys (MPEA's hardness table is about that size) with the small one."""
+    from hea_zoo import load_dataset
+    from hea_zoo.models.defaults import surrogate_recipe
+
+    limit = SURROGATE_DEFAULTS["small_table"]["max_alloys"]
+    large = surrogate_recipe(dataset)
+    assert len(np.unique(dataset.train.groups)) >= limit and large["small_table"] is False
+    assert large["hidden_units"] == SURROGATE_DEFAULTS["hidden_units"] and large.get("output_margin") is None
+    frame = dataset.to_frame().iloc[:375][["composition", *dataset.property_names]]
+    cut = load_dataset(frame.reset_index(drop=True), verbose=False)
+    assert len(np.unique(cut.train.groups)) < limit
+    small = surrogate_recipe(cut)
+    assert small["small_table"] is True and small["output_margin"] == 0.0 and small["hidden_units"] == (64, 64)
