@@ -277,6 +277,12 @@ def metrics(r: dict) -> dict:
 # --------------------------------------------------------------------------- cache
 
 
+def _small_table_recipe() -> dict:
+    from hea_zoo.models import SURROGATE_DEFAULTS
+
+    return dict(SURROGATE_DEFAULTS["small_table"])
+
+
 def _config(prop: str, model: str, split: dict, settings, data=None) -> str:
     c = {"property": prop, "selection": PROPERTIES[prop], "model": model, "seed": split["seed"],
          "test": [int(i) for i in split["test"]], "rows": len(split["train"]) + len(split["test"])}  # fmt: skip
@@ -289,7 +295,8 @@ def _config(prop: str, model: str, split: dict, settings, data=None) -> str:
             from hea_zoo.models.surrogate import resolve_descriptors
 
             c["descriptors"] = list(resolve_descriptors("auto", tuple(data.elements)))
-            c["small_table_recipe"] = bool(surrogate_recipe(with_split(data, split))["small_table"])
+            small = surrogate_recipe(with_split(data, split))["small_table"]
+            c["small_table_recipe"] = {k: v for k, v in _small_table_recipe().items() if k != "max_alloys"} if small else False
     elif model.startswith("rf"):
         c["trees"] = int(settings.real_trees)
         c["matminer"] = model == "rf_descriptors" and _matminer()

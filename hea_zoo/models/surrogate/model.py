@@ -23,7 +23,14 @@ KERNEL_RIDGES: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0)
 """Ridges (on standardized targets) the kernel ridge regression chooses among."""
 
 KERNEL_SETTING_SCALE = 0.25
-"""A setting's standard deviation counts as this much composition distance in the kernel."""
+"""A setting's standard deviation counts as this much composition distance in the kernel
+(a kernel without `kernel_descriptors`)."""
+
+KERNEL_SETTING_SCALES: tuple[float, ...] = (0.25, 0.5, 1.0)
+KERNEL_DESCRIPTOR_SCALES: tuple[float, ...] = (0.0, 0.3, 0.6, 1.0)
+"""With `kernel_descriptors`: the weights of a setting's and of a descriptor feature's
+standard deviation, in composition distance, that `fit_kernel` chooses among (one pair per
+model, by the leave-one-out error summed over the properties)."""
 
 SURROGATE_MODEL_VERSION = "3"
 """Layout of saved surrogates. "1" (hea_zoo 0.1.0): one network per member; "2": one
@@ -85,6 +92,11 @@ class Surrogate(ZooModel):
             ``(1 - kernel_weight) * members' mean + kernel_weight * kernel`` and the
             members' spread (the uncertainty the intervals scale) is kept.
         kernel_weight: the kernel's share of the ensemble mean (0.5; the small-table recipe: 1).
+        kernel_descriptors: False (default): the kernel reads the fractions and the
+            settings (scaled by `KERNEL_SETTING_SCALE`); True (the small-table recipe): also
+            the standardized element-descriptor features (`descriptors`), the weights of
+            settings and descriptors chosen by `fit_kernel` (`KERNEL_SETTING_SCALES`,
+            `KERNEL_DESCRIPTOR_SCALES`) and kept in the ``kernel_scales`` state.
         nonnegative: per property, True when it cannot be negative (strength, hardness,
             modulus, density, elongation...): its prediction and interval ends are clipped
             at 0 (`hea_zoo.models.calibration.nonnegative_properties` is the rule the
@@ -136,6 +148,7 @@ class Surrogate(ZooModel):
         output_margin: float | None = None,
         kernel_rows: int = 0,
         kernel_weight: float = 0.5,
+        kernel_descriptors: bool = False,
         **kwargs,
     ):
         super().__init__(loss_names=("loss", "mae"), **kwargs)
@@ -184,6 +197,10 @@ class Surrogate(ZooModel):
         )
         self.kernel_rows = validation.nonnegative_int(kernel_rows, "kernel_rows")
         self.kernel_weight = float(kernel_weight)
+        if not isinstance(kernel_descriptors, (bool, np.bool_)):
+            raise UsageError(f"must be True or False. Received: kernel_descriptors={kernel_descriptors!r}",
+                             field="kernel_descriptors")  # fmt: skip
+        self.kernel_descriptors = bool(kernel_descriptors)
         if not 0.0 <= self.kernel_weight <= 1.0:
             raise UsageError(f"must be in [0, 1]. Received: kernel_weight={kernel_weight}", field="kernel_weight")
         n_props = len(self.property_names)
@@ -229,7 +246,10 @@ class Surrogate(ZooModel):
             self.output_high = state((n_props,), keras.initializers.Constant(1e6), "output_high")
         # The kernel ridge regression that joins the members (set by fit_kernel; 0 until then)
         if self.kernel_rows:
-            width_k = len(self.elements) + len(self.settings)
+            width_k = len(self.elements) + len(self.settings) + (2 * len(self.descriptors) if self._kernel_descriptors else 0)
+            if self._kernel_descriptors:  # (setting weight, descriptor weight), set by fit_kernel
+                self.kernel_scales = state((2,), keras.initializers.Constant([KERNEL_SETTING_SCALE, 0.0]),
+                                           "kernel_scales")  # fmt: skip
             self.kernel_x = state((self.kernel_rows, width_k), "zeros", "kernel_x")
             self.kernel_alpha = state((self.kernel_rows, n_props), "zeros", "kernel_alpha")
             self.kernel_gamma = state((n_props,), "ones", "kernel_gamma")
@@ -334,15 +354,36 @@ class Surrogate(ZooModel):
             parts.append((x[:, n_el:] - self.setting_mean) / self.setting_std)
         return tf.concat(parts, axis=-1)
 
-    def _kernel_features(self, x) -> tf.Tensor:
-        """The kernel's inputs: the fractions, then the standardized settings scaled by
-        `KERNEL_SETTING_SCALE`."""
+    @property
+    def _kernel_descriptors(self) -> bool:
+        return bool(self.kernel_descriptors and self.descriptors)
+
+    def _kernel_parts(self, x) -> list[tf.Tensor]:
+        """The kernel's unscaled inputs: the fractions, the standardized settings (if any)
+        and, with `kernel_descriptors`, the standardized descriptor features."""
         x = tf.cast(x, tf.float32)
-        if not self.settings:
-            return x
         n_el = len(self.elements)
-        settings = (x[:, n_el:] - self.setting_mean) / self.setting_std * KERNEL_SETTING_SCALE
-        return tf.concat([x[:, :n_el], settings], axis=-1)
+        parts = [x[:, :n_el]]
+        if self.settings:
+            parts.append((x[:, n_el:] - self.setting_mean) / self.setting_std)
+        if self._kernel_descriptors:
+            parts.append((descriptor_features(x[:, :n_el], self.descriptor_table) - self.feature_mean) / self.feature_std)
+        return parts
+
+    def _kernel_features(self, x) -> tf.Tensor:
+        """The kernel's inputs: the fractions, then the standardized settings and descriptor
+        features, each scaled by its weight (`KERNEL_SETTING_SCALE` and no descriptors
+        without `kernel_descriptors`; the chosen ``kernel_scales`` with it)."""
+        if not self.settings and not self._kernel_descriptors:
+            return tf.cast(x, tf.float32)
+        parts = self._kernel_parts(x)
+        if not self._kernel_descriptors:
+            return tf.concat([parts[0], parts[1] * KERNEL_SETTING_SCALE], axis=-1)
+        scaled = [parts[0]]
+        if self.settings:
+            scaled.append(parts[1] * self.kernel_scales[0])
+        scaled.append(parts[-1] * self.kernel_scales[1])
+        return tf.concat(scaled, axis=-1)
 
     def _kernel(self, x) -> tf.Tensor:
         """(batch, P) the kernel ridge regression's standardized prediction."""
@@ -356,32 +397,38 @@ class Surrogate(ZooModel):
         """Fits the kernel ridge regression (`kernel_rows` > 0) on training rows, in closed
         form: per property, on the rows that have it, the length scale and ridge of least
         leave-one-out error on the standardized targets (grids `KERNEL_LENGTHS`,
-        `KERNEL_RIDGES`). Returns ``{property: (length, ridge)}``."""
+        `KERNEL_RIDGES`). With `kernel_descriptors`, the weights of the settings and of the
+        descriptor features (`KERNEL_SETTING_SCALES`, `KERNEL_DESCRIPTOR_SCALES`) are chosen
+        first, one pair for the model, by the properties' summed leave-one-out error.
+        Returns ``{property: (length, ridge)}``."""
         if not self.kernel_rows:
             raise UsageError("this Surrogate has no kernel (kernel_rows=0).", field="kernel_rows")
         x = self.join_inputs(compositions, settings)
         y = validation.check_properties(properties, x.shape[0], self.property_names, allow_missing=True)
         if x.shape[0] > self.kernel_rows:
             raise UsageError(f"{x.shape[0]} rows exceed the kernel's {self.kernel_rows}.", field="kernel_rows")
-        f = keras.ops.convert_to_numpy(self._kernel_features(x)).astype(np.float64)
         t = np.log(np.where(np.isfinite(y), y, 1.0)) if self.log_targets else y.astype(np.float64)
         z = (t - self.target_mean.numpy()) / self.target_std.numpy()
-        d2 = np.maximum(((f[:, None, :] - f[None, :, :]) ** 2).sum(-1), 0.0)
+        if self._kernel_descriptors:
+            parts = [keras.ops.convert_to_numpy(p).astype(np.float64) for p in self._kernel_parts(x)]
+            grid = [(a, b) for a in (KERNEL_SETTING_SCALES if self.settings else (KERNEL_SETTING_SCALE,))
+                    for b in KERNEL_DESCRIPTOR_SCALES]  # fmt: skip
+            best = None
+            for a, b in grid:
+                f = np.concatenate([parts[0], *([parts[1] * a] if self.settings else []), parts[-1] * b], axis=1)
+                fits = self._kernel_fits(f, y, z)
+                error = sum(fit[0] for fit in fits)
+                if best is None or error < best[0]:
+                    best = (error, (a, b), f, fits)
+            _, scales, f, fits = best
+            self.kernel_scales.assign(np.asarray(scales, np.float32))
+        else:
+            f = keras.ops.convert_to_numpy(self._kernel_features(x)).astype(np.float64)
+            fits = self._kernel_fits(f, y, z)
         alpha = np.zeros((self.kernel_rows, len(self.property_names)))
         gamma = np.ones(len(self.property_names))
         chosen = {}
-        for j, name in enumerate(self.property_names):
-            has = np.flatnonzero(np.isfinite(y[:, j]))
-            best = None
-            for length in KERNEL_LENGTHS:
-                k = np.exp(-d2[np.ix_(has, has)] / (2.0 * length**2))
-                for ridge in KERNEL_RIDGES:
-                    inverse = np.linalg.inv(k + ridge * np.eye(len(has)))
-                    a = inverse @ z[has, j]
-                    loo = float(np.mean((a / np.diag(inverse)) ** 2))
-                    if best is None or loo < best[0]:
-                        best = (loo, length, ridge, a)
-            _, length, ridge, a = best
+        for j, (name, (_, length, ridge, a, has)) in enumerate(zip(self.property_names, fits)):
             alpha[has, j] = a
             gamma[j] = 1.0 / (2.0 * length**2)
             chosen[name] = (length, ridge)
@@ -391,6 +438,29 @@ class Surrogate(ZooModel):
         self.kernel_alpha.assign(alpha.astype("float32"))
         self.kernel_gamma.assign(gamma.astype("float32"))
         return chosen
+
+    def _kernel_fits(self, f: np.ndarray, y: np.ndarray, z: np.ndarray) -> list[tuple]:
+        """Per property: ``(leave-one-out error, length, ridge, alpha, rows)`` of the best
+        kernel ridge regression on features `f` (an eigendecomposition per length serves
+        every ridge)."""
+        d2 = np.maximum(((f[:, None, :] - f[None, :, :]) ** 2).sum(-1), 0.0)
+        out = []
+        for j in range(len(self.property_names)):
+            has = np.flatnonzero(np.isfinite(y[:, j]))
+            target = z[has, j]
+            best = None
+            for length in KERNEL_LENGTHS:
+                values, vectors = np.linalg.eigh(np.exp(-d2[np.ix_(has, has)] / (2.0 * length**2)))
+                projected = vectors.T @ target
+                for ridge in KERNEL_RIDGES:
+                    inverse_values = 1.0 / (np.maximum(values, 0.0) + ridge)
+                    a = vectors @ (inverse_values * projected)
+                    diagonal = np.einsum("ij,j,ij->i", vectors, inverse_values, vectors)
+                    loo = float(np.mean((a / diagonal) ** 2))
+                    if best is None or loo < best[0]:
+                        best = (loo, length, ridge, a, has)
+            out.append(best)
+        return out
 
     def _bound(self, values):
         """Values of properties that cannot be negative, clipped at 0 (`nonnegative`)."""
@@ -722,6 +792,8 @@ class Surrogate(ZooModel):
             config["output_margin"] = self.output_margin
         if self.kernel_rows:
             config.update({"kernel_rows": self.kernel_rows, "kernel_weight": self.kernel_weight})
+            if self.kernel_descriptors:  # (files without it keep their config)
+                config["kernel_descriptors"] = True
         return config
 
     @classmethod

@@ -1,0 +1,101 @@
+"""The small-table recipe's kernel ridge regression: its inputs (fractions, settings and,
+with `kernel_descriptors`, the element descriptors at weights it chooses), its file and its
+export."""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from hea_zoo.data.datasets import load_dataset
+from hea_zoo.data.elements import element_property
+from hea_zoo.models import SURROGATE_DEFAULTS, Surrogate, train_default_surrogate
+from hea_zoo.models.surrogate.model import KERNEL_DESCRIPTOR_SCALES
+
+
+@pytest.fixture(scope="module")
+def small():
+    """100 alloys of 3-5 of 8 refractory elements whose hardness rises with the atomic-size
+    mismatch δ (a descriptor, not a linear function of the fractions): the small-table
+    recipe, with its kernel."""
+    elements = ["Al", "Mo", "Nb", "Ta", "Ti", "V", "W", "Zr"]
+    rng = np.random.default_rng(0)
+    x = np.zeros((100, len(elements)))
+    for row in x:
+        k = rng.integers(3, 6)
+        row[rng.choice(len(elements), k, replace=False)] = rng.dirichlet(np.ones(k))
+    radius = element_property("atomic_radius", elements)
+    delta = np.sqrt(np.maximum(x @ radius**2 - (x @ radius) ** 2, 0.0)) / (x @ radius) * 100
+    hardness = 300 + 60 * delta + rng.normal(0, 10, len(x))
+    formulas = ["".join(f"{e}{v:.3f}" for e, v in zip(elements, row) if v > 0) for row in x]
+    table = load_dataset(pd.DataFrame({"composition": formulas, "hv": hardness}), properties=["hv"],
+                         property_units=["HV"], verbose=False)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = train_default_surrogate(table, epochs=2, seed=0, verbose=0)
+    return table, model
+
+
+def test_the_kernel_reads_the_descriptors_with_weights_it_chooses(small):
+    table, model = small
+    assert SURROGATE_DEFAULTS["small_table"]["kernel_descriptors"] is True
+    assert model.kernel_descriptors and model.descriptors
+    n_el, n_desc = len(model.elements), 2 * len(model.descriptors)
+    assert tuple(model.kernel_x.shape) == (len(table.train), n_el + n_desc)
+    setting_weight, stored_weight = (float(v) for v in model.kernel_scales.numpy())
+    weight = min(KERNEL_DESCRIPTOR_SCALES, key=lambda b: abs(b - stored_weight))
+    assert abs(weight - stored_weight) < 1e-6  # one of the grid's (as float32)
+    stored = model.kernel_x.numpy()[: len(table.train)]
+    np.testing.assert_allclose(stored[:, :n_el], table.train.compositions, atol=1e-6)
+    # the stored descriptor columns are the standardized features times the chosen weight
+    features = model._kernel_parts(table.train.compositions)[-1].numpy()
+    np.testing.assert_allclose(stored[:, n_el:], features * weight, atol=1e-5)
+    # the chosen weights have the least summed leave-one-out error of the grid
+    x, y = table.train.compositions, table.train.properties
+    z = (np.log(y) - model.target_mean.numpy()) / model.target_std.numpy()
+    parts = [p.numpy().astype(np.float64) for p in model._kernel_parts(x)]
+    errors = {b: sum(fit[0] for fit in model._kernel_fits(np.hstack([parts[0], parts[-1] * b]), y, z))
+              for b in KERNEL_DESCRIPTOR_SCALES}  # fmt: skip
+    assert errors[weight] == min(errors.values())
+    assert weight > 0 and errors[weight] < errors[0.0]  # here the descriptors lower the error
+    # the choice moves the prediction: the same model with the kernel on fractions only
+    before = model.predict(table.test.compositions, verbose=0)
+    model.kernel_scales.assign([setting_weight, 0.0])
+    try:
+        assert not np.allclose(model.predict(table.test.compositions, verbose=0), before, rtol=1e-3)
+    finally:
+        model.kernel_scales.assign([setting_weight, stored_weight])
+
+
+def test_the_kernel_s_weights_round_trip_through_a_file_and_old_files_have_none(small, tmp_path):
+    _, model = small
+    path = tmp_path / "small.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.kernel_descriptors
+    np.testing.assert_array_equal(loaded.kernel_scales.numpy(), model.kernel_scales.numpy())
+    x = np.eye(len(model.elements), dtype=np.float32)[:5] * 0.5 + 0.5 / len(model.elements)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    config = model.get_config()
+    config.pop("kernel_descriptors")
+    old = Surrogate.from_config(config)  # a file written before: the kernel on fractions only
+    assert not old.kernel_descriptors and tuple(old.kernel_x.shape)[1] == len(model.elements)
+    with pytest.raises(ValueError, match="kernel_descriptors"):
+        Surrogate.from_config({**config, "kernel_descriptors": "yes"})
+
+
+def test_the_exported_graph_computes_the_same_kernel(small, tmp_path):
+    import onnxruntime as ort
+
+    from hea_zoo.serving import export
+
+    table, model = small
+    result = export.export_model(model, tmp_path, "surrogate")
+    session = ort.InferenceSession(str(result.onnx), providers=["CPUExecutionProvider"])
+    x = table.test.compositions.astype(np.float32)
+    onnx = session.run(["properties"], {"composition": x})[0]
+    np.testing.assert_allclose(onnx, model.predict(x, verbose=0), rtol=1e-4, atol=1e-4)
