@@ -277,26 +277,24 @@ def metrics(r: dict) -> dict:
 # --------------------------------------------------------------------------- cache
 
 
-def _small_table_recipe() -> dict:
-    from hea_zoo.models import SURROGATE_DEFAULTS
-
-    return dict(SURROGATE_DEFAULTS["small_table"])
-
-
-def _config(prop: str, model: str, split: dict, settings, data=None) -> str:
+def _config(prop: str, model: str, split: dict, settings, split_data=None) -> str:
+    """The cache key of one fit; `split_data`: the table with this split (for hea_zoo: the
+    recipe and descriptors the default surrogate uses on it)."""
     c = {"property": prop, "selection": PROPERTIES[prop], "model": model, "seed": split["seed"],
          "test": [int(i) for i in split["test"]], "rows": len(split["train"]) + len(split["test"])}  # fmt: skip
     if model == "hea_zoo":
         c["epochs"] = settings.real_epochs
         if settings.real_calibration_folds is not None:  # (the default leaves the cached keys as they were)
             c["calibration_folds"] = settings.real_calibration_folds
-        if data is not None:  # what the default recipe is on this split's table
+        if split_data is not None:  # what the default recipe is on this split's table
+            from hea_zoo.models import SURROGATE_DEFAULTS
             from hea_zoo.models.defaults import surrogate_recipe
             from hea_zoo.models.surrogate import resolve_descriptors
 
-            c["descriptors"] = list(resolve_descriptors("auto", tuple(data.elements)))
-            small = surrogate_recipe(with_split(data, split))["small_table"]
-            c["small_table_recipe"] = {k: v for k, v in _small_table_recipe().items() if k != "max_alloys"} if small else False
+            c["descriptors"] = list(resolve_descriptors("auto", tuple(split_data.elements)))
+            small = surrogate_recipe(split_data)["small_table"]
+            c["small_table_recipe"] = ({k: v for k, v in SURROGATE_DEFAULTS["small_table"].items() if k != "max_alloys"}
+                                       if small else False)  # fmt: skip
     elif model.startswith("rf"):
         c["trees"] = int(settings.real_trees)
         c["matminer"] = model == "rf_descriptors" and _matminer()
@@ -311,7 +309,8 @@ def cached_or_run(out: Path, prop: str, kind: str, data, split: dict, model: str
     """The cached result when its configuration matches, else a new fit (stored)."""
     from hea_zoo.files import write_text
 
-    path, key = _cache_path(out, prop, kind, split["name"], model), _config(prop, model, split, settings, data)
+    split_data = with_split(data, split)
+    path, key = _cache_path(out, prop, kind, split["name"], model), _config(prop, model, split, settings, split_data)
     if path.exists():
         try:
             record = json.loads(path.read_text())
@@ -319,7 +318,7 @@ def cached_or_run(out: Path, prop: str, kind: str, data, split: dict, model: str
                 return record, True
         except (OSError, ValueError):
             pass
-    record = dict(fit_predict(model, with_split(data, split), split, settings), config=key)
+    record = dict(fit_predict(model, split_data, split, settings), config=key)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, json.dumps(record) + "\n")
     return record, False

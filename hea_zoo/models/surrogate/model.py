@@ -370,20 +370,23 @@ class Surrogate(ZooModel):
             parts.append((descriptor_features(x[:, :n_el], self.descriptor_table) - self.feature_mean) / self.feature_std)
         return parts
 
-    def _kernel_features(self, x) -> tf.Tensor:
-        """The kernel's inputs: the fractions, then the standardized settings and descriptor
-        features, each scaled by its weight (`KERNEL_SETTING_SCALE` and no descriptors
-        without `kernel_descriptors`; the chosen ``kernel_scales`` with it)."""
-        if not self.settings and not self._kernel_descriptors:
-            return tf.cast(x, tf.float32)
-        parts = self._kernel_parts(x)
-        if not self._kernel_descriptors:
-            return tf.concat([parts[0], parts[1] * KERNEL_SETTING_SCALE], axis=-1)
-        scaled = [parts[0]]
+    def _kernel_weights(self) -> tuple:
+        """(setting weight, descriptor weight): the chosen ``kernel_scales`` with
+        `kernel_descriptors`, else (`KERNEL_SETTING_SCALE`, 0)."""
+        return (self.kernel_scales[0], self.kernel_scales[1]) if self._kernel_descriptors else (KERNEL_SETTING_SCALE, 0.0)
+
+    def _weighted(self, parts: list, setting_weight, descriptor_weight) -> list:
+        """`_kernel_parts` (tensors or arrays) with the settings and descriptors scaled."""
+        out = [parts[0]]
         if self.settings:
-            scaled.append(parts[1] * self.kernel_scales[0])
-        scaled.append(parts[-1] * self.kernel_scales[1])
-        return tf.concat(scaled, axis=-1)
+            out.append(parts[1] * setting_weight)
+        if self._kernel_descriptors:
+            out.append(parts[-1] * descriptor_weight)
+        return out
+
+    def _kernel_features(self, x) -> tf.Tensor:
+        """The kernel's inputs: `_kernel_parts` scaled by `_kernel_weights`."""
+        return tf.concat(self._weighted(self._kernel_parts(x), *self._kernel_weights()), axis=-1)
 
     def _kernel(self, x) -> tf.Tensor:
         """(batch, P) the kernel ridge regression's standardized prediction."""
@@ -409,22 +412,21 @@ class Surrogate(ZooModel):
             raise UsageError(f"{x.shape[0]} rows exceed the kernel's {self.kernel_rows}.", field="kernel_rows")
         t = np.log(np.where(np.isfinite(y), y, 1.0)) if self.log_targets else y.astype(np.float64)
         z = (t - self.target_mean.numpy()) / self.target_std.numpy()
+        parts = [keras.ops.convert_to_numpy(p).astype(np.float64) for p in self._kernel_parts(x)]
+        grid = [(KERNEL_SETTING_SCALE, 0.0)]
         if self._kernel_descriptors:
-            parts = [keras.ops.convert_to_numpy(p).astype(np.float64) for p in self._kernel_parts(x)]
             grid = [(a, b) for a in (KERNEL_SETTING_SCALES if self.settings else (KERNEL_SETTING_SCALE,))
                     for b in KERNEL_DESCRIPTOR_SCALES]  # fmt: skip
-            best = None
-            for a, b in grid:
-                f = np.concatenate([parts[0], *([parts[1] * a] if self.settings else []), parts[-1] * b], axis=1)
-                fits = self._kernel_fits(f, y, z)
-                error = sum(fit[0] for fit in fits)
-                if best is None or error < best[0]:
-                    best = (error, (a, b), f, fits)
-            _, scales, f, fits = best
-            self.kernel_scales.assign(np.asarray(scales, np.float32))
-        else:
-            f = keras.ops.convert_to_numpy(self._kernel_features(x)).astype(np.float64)
+        best = None
+        for weights in grid:
+            f = np.concatenate(self._weighted(parts, *weights), axis=1)
             fits = self._kernel_fits(f, y, z)
+            error = sum(fit[0] for fit in fits)
+            if best is None or error < best[0]:
+                best = (error, weights, f, fits)
+        _, weights, f, fits = best
+        if self._kernel_descriptors:
+            self.kernel_scales.assign(np.asarray(weights, np.float32))
         alpha = np.zeros((self.kernel_rows, len(self.property_names)))
         gamma = np.ones(len(self.property_names))
         chosen = {}
