@@ -42,6 +42,7 @@ __all__ = [
     "group_ids",
     "group_split",
     "group_folds",
+    "composition_clusters",
     "csv_line",
     "DUPLICATE_POLICIES",
     "GROUP_DECIMALS",
@@ -338,6 +339,49 @@ def group_folds(groups: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
     fold_of_group = np.empty(n_groups, dtype=np.int64)
     fold_of_group[np.random.default_rng(seed).permutation(n_groups)] = np.arange(n_groups) % int(n_folds)
     return fold_of_group[ids]
+
+
+def composition_clusters(compositions: np.ndarray, n_clusters: int, seed: int, iterations: int = 20) -> np.ndarray:
+    """Seeded k-means clusters of compositions (Euclidean, atomic fractions): folds whose
+    alloys are far from the rest, for measuring how a model's errors grow with the distance
+    to its training alloys (`hea_zoo.models.calibration`).
+
+    k-means++ seeding (``numpy.random.default_rng(seed)``), then Lloyd iterations; equal
+    compositions always share a cluster. A cluster that empties keeps its last centre.
+
+    Returns:
+        (N,) int cluster of each row (0 .. n_clusters - 1).
+
+    Raises:
+        DataError: fewer distinct compositions than clusters.
+        UsageError: `n_clusters` < 2.
+    """
+    if isinstance(n_clusters, bool) or int(n_clusters) != n_clusters or n_clusters < 2:
+        raise UsageError(f"must be an integer >= 2. Received: n_clusters={n_clusters!r}", field="n_clusters")
+    x = np.asarray(compositions, dtype=np.float64)
+    distinct = np.unique(x, axis=0)
+    if len(distinct) < n_clusters:
+        raise DataError(f"Too few distinct alloys ({len(distinct)}) for {n_clusters} clusters.")
+    rng = np.random.default_rng(seed)
+
+    def squared(a, b):
+        return np.maximum((a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
+
+    centres = [distinct[rng.integers(len(distinct))]]
+    for _ in range(1, int(n_clusters)):
+        d2 = squared(distinct, np.asarray(centres)).min(axis=1)
+        centres.append(distinct[rng.choice(len(distinct), p=d2 / d2.sum())])
+    centres = np.asarray(centres)
+    label = np.argmin(squared(distinct, centres), axis=1)
+    for _ in range(int(iterations)):
+        for c in range(len(centres)):
+            if np.any(label == c):
+                centres[c] = distinct[label == c].mean(axis=0)
+        new = np.argmin(squared(distinct, centres), axis=1)
+        if np.array_equal(new, label):
+            break
+        label = new
+    return np.argmin(squared(x, centres), axis=1).astype(np.int64)
 
 
 def load_dataset(

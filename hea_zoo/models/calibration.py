@@ -80,6 +80,9 @@ __all__ = [
     "EPS_FRACTION",
     "POWER_PRIOR_SD",
     "POWER_RANGE",
+    "DISTANCE_PRIOR_SD",
+    "DISTANCE_POWER_RANGE",
+    "DISTANCE_FOLDS",
     "INTERVAL_METHOD",
     "CROSS_CONFORMAL_FOLDS",
     "CROSS_CONFORMAL_MAX_ALLOYS",
@@ -89,6 +92,8 @@ __all__ = [
     "min_calibration_size",
     "conformal_quantile",
     "spread_power",
+    "distance_power",
+    "distance_factor",
     "fit_intervals",
     "interval_bounds",
     "interval_report",
@@ -110,7 +115,23 @@ POWER_PRIOR_SD = 0.5
 POWER_RANGE: tuple[float, float] = (0.0, 3.0)
 """The spread exponent b is clipped to this range (0: constant width)."""
 
-INTERVAL_METHOD = "conformal: mean ± scale * (std + offset) ** power"
+DISTANCE_PRIOR_SD = 0.5
+"""Standard deviation of the normal prior (mean 0) that shrinks the fitted distance exponent."""
+
+DISTANCE_FOLDS = 4
+"""`train_default_surrogate` with a calibration split also trains this many ensembles, each
+without one k-means cluster of the training compositions, to fit how fast the error grows
+with distance (module text); 0: the calibration split alone."""
+
+DISTANCE_SCALE_FLOOR = 0.01
+"""The distance scale (the median calibration distance) is at least this (atomic fraction)."""
+
+DISTANCE_POWER_RANGE: tuple[float, float] = (0.0, 2.0)
+"""The distance exponent g is clipped to this range: intervals widen away from the
+training alloys or keep their width, never narrow."""
+
+INTERVAL_METHOD = ("conformal: mean ± scale * (std + offset) ** power * (1 + distance / distance_scale) ** "
+                   "distance_power; distance: Euclidean, in atomic fractions, to the nearest training alloy")  # fmt: skip
 """How an exported surrogate computes `properties_lower`/`properties_upper` (its metadata)."""
 
 CROSS_CONFORMAL_FOLDS = 5
@@ -177,12 +198,50 @@ def conformal_quantile(scores: np.ndarray, coverage: float) -> np.ndarray:
 class IntervalParameters(NamedTuple):
     """What an interval needs besides the ensemble mean and spread, each (P,) float64.
 
-    The interval is ``mean ± scale * (std + offset) ** power``.
+    The interval is ``mean ± scale * (std + offset) ** power * (1 + d / distance_scale) **
+    distance_power``, d the distance of the alloy to the nearest training alloy (Euclidean,
+    in atomic fractions). Without distances (`distance_power` None or 0) it is
+    ``mean ± scale * (std + offset) ** power``.
     """
 
     scale: np.ndarray
     offset: np.ndarray
     power: np.ndarray
+    distance_scale: np.ndarray | None = None
+    distance_power: np.ndarray | None = None
+
+    def with_distance(self) -> IntervalParameters:
+        """The same parameters with explicit distance fields (scale 1, power 0 when absent)."""
+        if self.distance_power is not None:
+            return self
+        ones = np.ones_like(np.asarray(self.scale, dtype=np.float64))
+        return self._replace(distance_scale=ones, distance_power=np.zeros_like(ones))
+
+
+def distance_factor(distance, parameters: IntervalParameters) -> np.ndarray | float:
+    """``(1 + d / distance_scale) ** distance_power``, (N, P), for distances `d` (N,); 1
+    when the parameters carry no distance terms."""
+    if parameters.distance_power is None or distance is None:
+        return 1.0
+    d = np.asarray(distance, dtype=np.float64).reshape(-1, 1)
+    return (1.0 + d / np.asarray(parameters.distance_scale)) ** np.asarray(parameters.distance_power)
+
+
+def _shrunk_slope(response: np.ndarray, regressor: np.ndarray, prior_mean: float, prior_sd: float) -> float | None:
+    """The least-squares slope of `response` on `regressor` (intercept free), shrunk towards
+    `prior_mean` by its own standard error ``se`` (a normal prior with sd ``s``):
+    ``prior_mean + (slope - prior_mean) s² / (s² + se²)``; None when the regressor does not
+    vary or there are fewer than 3 rows."""
+    u = regressor - regressor.mean()
+    sxx = float(np.sum(u**2))
+    n = len(u)
+    if n < 3 or sxx <= 1e-12:
+        return None
+    fitted = float(np.sum(u * (response - response.mean())) / sxx)
+    residual = response - response.mean() - fitted * u
+    se2 = float(np.sum(residual**2)) / (n - 2) / sxx
+    prior = prior_sd**2
+    return prior_mean + (fitted - prior_mean) * prior / (prior + se2)
 
 
 def spread_power(abs_error: np.ndarray, spread: np.ndarray) -> float:
@@ -195,22 +254,32 @@ def spread_power(abs_error: np.ndarray, spread: np.ndarray) -> float:
     Returns:
         b in `POWER_RANGE` (1 when the spread does not vary or N < 3).
     """
-    u = np.log(np.asarray(spread, dtype=np.float64))
-    r = np.log(np.asarray(abs_error, dtype=np.float64))
-    u = u - u.mean()
-    sxx = float(np.sum(u**2))
-    n = len(u)
-    if n < 3 or sxx <= 1e-12:
-        return 1.0
-    fitted = float(np.sum(u * (r - r.mean())) / sxx)
-    residual = r - r.mean() - fitted * u
-    se2 = float(np.sum(residual**2)) / (n - 2) / sxx
-    prior = POWER_PRIOR_SD**2
-    return float(np.clip(1.0 + (fitted - 1.0) * prior / (prior + se2), *POWER_RANGE))
+    b = _shrunk_slope(np.log(np.asarray(abs_error, dtype=np.float64)), np.log(np.asarray(spread, dtype=np.float64)),
+                      1.0, POWER_PRIOR_SD)  # fmt: skip
+    return 1.0 if b is None else float(np.clip(b, *POWER_RANGE))
+
+
+def distance_power(scores: np.ndarray, growth: np.ndarray) -> float:
+    """The exponent g of the distance model, shrunk towards 0 (module text): the slope of
+    ``log score = a + g log(growth)``, ``score = |y - mean| / (std + eps) ** b`` (the error
+    left once the spread has spoken), ``growth = 1 + d / distance_scale``.
+
+    Args:
+        scores: (N,) positive normalized errors.
+        growth: (N,) ``1 + d / distance_scale`` (>= 1).
+
+    Returns:
+        g in `DISTANCE_POWER_RANGE` (0 when the distance does not vary, N < 3, or the
+        errors do not grow with it).
+    """
+    g = _shrunk_slope(np.log(np.asarray(scores, dtype=np.float64)), np.log(np.asarray(growth, dtype=np.float64)),
+                      0.0, DISTANCE_PRIOR_SD)  # fmt: skip
+    return 0.0 if g is None else float(np.clip(g, *DISTANCE_POWER_RANGE))
 
 
 def fit_intervals(
-    y: np.ndarray, mean: np.ndarray, std: np.ndarray, coverage: float = DEFAULT_COVERAGE
+    y: np.ndarray, mean: np.ndarray, std: np.ndarray, coverage: float = DEFAULT_COVERAGE, distance=None,
+    far: tuple | None = None,
 ) -> IntervalParameters:
     """The interval parameters per property from a calibration set (module text).
 
@@ -219,9 +288,19 @@ def fit_intervals(
             value the alloy lacks; each property is calibrated on the rows that have it).
         mean, std: (N, P) ensemble mean and standard deviation on them.
         coverage: nominal coverage in (0, 1).
+        distance: None, or (N,) each calibration alloy's distance to the nearest alloy the
+            ensemble trained on (Euclidean, atomic fractions): the interval then also
+            grows as ``(1 + d / distance_scale) ** distance_power``, distance_scale the
+            median calibration distance, the power fitted (`interval_powers`).
+        far: None, or ``(y, mean, std, distance)`` of more alloys, held out farther from
+            the training alloys (clusters of compositions, `train_default_surrogate`),
+            their `std` on the same scale: they join the fit of the exponents (how fast
+            the error grows with spread and distance) but not the conformal quantile,
+            which the calibration rows alone set. Needs `distance`.
 
     Returns:
-        `IntervalParameters`: interval ``mean ± scale * (std + offset) ** power``.
+        `IntervalParameters`: interval ``mean ± scale * (std + offset) ** power`` (times the
+        distance factor when `distance` is given).
 
     Raises:
         ValueError: shapes that differ, or fewer than `min_calibration_size(coverage)` rows.
@@ -231,18 +310,51 @@ def fit_intervals(
         y, mean, std = y[:, None], mean[:, None], std[:, None]
     if not (y.shape == mean.shape == std.shape):
         raise DataError(f"y, mean and std must have one shape. Received: {y.shape}, {mean.shape}, {std.shape}")
-    if np.isnan(y).any():  # a sparse table: each property on the rows that have it
-        parts = [fit_intervals(y[has, j], mean[has, j], std[has, j], coverage)
-                 for j, has in enumerate(np.isfinite(y).T)]  # fmt: skip
-        return IntervalParameters(*(np.concatenate([p[i] for p in parts]) for i in range(3)))
+    if distance is not None:
+        distance = np.asarray(distance, dtype=np.float64).reshape(-1)
+        if distance.shape != (y.shape[0],) or not np.all(np.isfinite(distance)) or np.any(distance < 0):
+            raise DataError(f"distance must hold one finite distance >= 0 per calibration row ({y.shape[0]}). "
+                            f"Received shape {distance.shape}.", field="distance")  # fmt: skip
+    if far is not None:
+        if distance is None:
+            raise UsageError("`far` rows need the calibration rows' `distance`.", field="far")
+        far = tuple(np.asarray(a, dtype=np.float64) for a in far)
+        far = tuple(a[:, None] if a.ndim == 1 and i < 3 else a for i, a in enumerate(far))
+        if far[0].shape[1:] != y.shape[1:] or not (far[0].shape == far[1].shape == far[2].shape) or far[3].shape != far[0].shape[:1]:
+            raise DataError(f"far rows must be (M, {y.shape[1]}) y, mean, std and (M,) distance. "
+                            f"Received: {[a.shape for a in far]}", field="far")  # fmt: skip
+    if np.isnan(y).any() or (far is not None and np.isnan(far[0]).any()):
+        # a sparse table: each property on the rows that have it
+        parts = [fit_intervals(y[has, j], mean[has, j], std[has, j], coverage,
+                               None if distance is None else distance[has],
+                               None if far is None else (far[0][h2, j], far[1][h2, j], far[2][h2, j], far[3][h2]))
+                 for j, (has, h2) in enumerate(zip(np.isfinite(y).T,
+                                                   np.isfinite(far[0]).T if far is not None else np.isfinite(y).T))]  # fmt: skip
+        fields = range(5 if distance is not None else 3)
+        return IntervalParameters(*(np.concatenate([p[i] for p in parts]) for i in fields))
     floor = 1e-6 * np.maximum(np.median(np.abs(y), axis=0), 1e-12)
     offset = np.maximum(EPS_FRACTION * np.median(std, axis=0), floor)
     error = np.abs(y - mean)
+    if distance is None:
+        power = np.array(
+            [spread_power(np.maximum(error[:, j], floor[j]), std[:, j] + offset[j]) for j in range(y.shape[1])]
+        )
+        scale = conformal_quantile(error / (std + offset) ** power, coverage)
+        return IntervalParameters(scale, offset, power)
+    d_scale = np.full(y.shape[1], max(float(np.median(distance)), DISTANCE_SCALE_FLOOR))
+    growth = 1.0 + distance[:, None] / d_scale
+    fit_error, fit_spread, fit_growth = error, std + offset, growth
+    if far is not None and len(far[0]):
+        fit_error = np.concatenate([error, np.abs(far[0] - far[1])])
+        fit_spread = np.concatenate([fit_spread, far[2] + offset])
+        fit_growth = np.concatenate([growth, 1.0 + far[3][:, None] / d_scale])
     power = np.array(
         [spread_power(np.maximum(error[:, j], floor[j]), std[:, j] + offset[j]) for j in range(y.shape[1])]
     )
-    scale = conformal_quantile(error / (std + offset) ** power, coverage)
-    return IntervalParameters(scale, offset, power)
+    d_power = np.array([distance_power(np.maximum(fit_error[:, j], floor[j]) / fit_spread[:, j] ** power[j],
+                                       fit_growth[:, j]) for j in range(y.shape[1])])  # fmt: skip
+    scale = conformal_quantile(error / ((std + offset) ** power * growth**d_power), coverage)
+    return IntervalParameters(scale, offset, power, d_scale, d_power)
 
 
 def in_units_of(parameters: IntervalParameters, unit) -> IntervalParameters:
@@ -251,9 +363,9 @@ def in_units_of(parameters: IntervalParameters, unit) -> IntervalParameters:
     ``scale * (std / unit + offset) ** power == scale * unit ** -power * (std + offset * unit) ** power``:
     the same interval, in the form `interval_bounds` (and the exported graph) computes.
     """
-    scale, offset, power = (np.asarray(a, dtype=np.float64) for a in parameters)
+    scale, offset, power = (np.asarray(a, dtype=np.float64) for a in parameters[:3])
     unit = np.asarray(unit, dtype=np.float64)
-    return IntervalParameters(scale * unit ** (-power), offset * unit, power)
+    return parameters._replace(scale=scale * unit ** (-power), offset=offset * unit)
 
 
 NONNEGATIVE_NAMES = ("strength", "hardness", "modulus", "density", "elongation", "toughness", "ductility",
@@ -287,10 +399,15 @@ def nonnegative_properties(names, units, values) -> tuple[bool, ...]:
     return tuple(out)
 
 
-def interval_bounds(mean, std, parameters: IntervalParameters, lower_bound: float | None = None):
-    """``mean ± scale * (std + offset) ** power`` (NumPy), lower end clipped at `lower_bound`."""
-    scale, offset, power = (np.asarray(a) for a in parameters)
-    half = scale * (np.asarray(std) + offset) ** power
+def interval_bounds(mean, std, parameters: IntervalParameters, lower_bound: float | None = None, distance=None):
+    """``mean ± scale * (std + offset) ** power`` (NumPy) times `distance_factor` when the
+    parameters have distance terms (then `distance`, (N,), is required), lower end clipped
+    at `lower_bound`."""
+    scale, offset, power = (np.asarray(a) for a in parameters[:3])
+    if parameters.distance_power is not None and np.any(np.asarray(parameters.distance_power) != 0) and distance is None:
+        raise UsageError("These intervals widen with the distance to the training alloys: pass `distance`.",
+                         field="distance")  # fmt: skip
+    half = scale * (np.asarray(std) + offset) ** power * distance_factor(distance, parameters)
     lower = np.asarray(mean) - half
     if lower_bound is not None:
         lower = np.maximum(lower, lower_bound)

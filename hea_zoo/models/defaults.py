@@ -281,6 +281,7 @@ def train_default_surrogate(
     calibration_fraction: float = calibration.CALIBRATION_FRACTION,
     calibration_folds: int | None = None,
     descriptors: Sequence[str] | str = "auto",
+    distance_intervals: bool = True,
 ) -> Surrogate:
     """Train the default ensemble on `dataset.train` and calibrate its intervals.
 
@@ -297,6 +298,16 @@ def train_default_surrogate(
       training alloy, with each ensemble's spread measured in units of its median spread
       on its own training alloys; the returned ensemble trains on all of them, and its
       interval uses its own spread in the same units (K + 1 trainings).
+
+    With `distance_intervals` (default) the model keeps the compositions its ensemble
+    trained on (`Surrogate.distance_rows`) and its intervals also widen with an alloy's
+    distance to the nearest of them, as fast as the calibration alloys' errors say
+    (`calibration.fit_intervals`). A random calibration split holds few alloys far from
+    the training alloys, so a split-calibrated model also trains
+    `calibration.DISTANCE_FOLDS` (4) ensembles, each without one k-means cluster of the
+    training compositions, whose errors on their cluster inform the exponents (not the
+    scale: the calibration split alone sets it). Cross-conformal folds already give every
+    training alloy an out-of-fold distance.
 
     When there are too few alloys for either (a calibration set smaller than
     ``min_calibration_size(coverage)``), the model trains on all of them and stays
@@ -326,6 +337,8 @@ def train_default_surrogate(
         descriptors: the members' element descriptors (`Surrogate`; ``"auto"``: the
             valence-electron count and atomic radius when the element table covers the
             dataset's elements, fractions only otherwise).
+        distance_intervals: intervals that widen with the distance to the training alloys
+            (above); False: the intervals of hea_zoo 0.2 (spread only).
 
     Sparse tables (NaN where a row lacks a property) train on every row with the masked
     loss (`Surrogate.compute_losses`), and each property is calibrated on the rows that
@@ -414,12 +427,25 @@ def train_default_surrogate(
                 stacklevel=2,
             )
             calibration_fraction, folds = 0.0, 0
+    if calibration_fraction > 0 and not folds:
+        from hea_zoo.data.datasets import group_split
+
+        fit_index, cal_index = group_split(groups, calibration_fraction, seed + 1)
+    if calibration_fraction > 0 and distance_intervals:
+        # The kept ensemble's training compositions (distinct), from which its intervals
+        # widen with distance (`Surrogate.distance_rows`, `hea_zoo.models.calibration`).
+        kept = x[np.arange(len(x)) if folds else fit_index, : len(model.elements)]
+        kept = np.unique(kept, axis=0)
+        keras.utils.set_random_seed(seed)
+        model = Surrogate(**settings, distance_rows=len(kept))
+        model.set_distance_rows(kept)
     start = time.perf_counter()
     if calibration_fraction > 0 and folds:
         from hea_zoo.data.datasets import group_folds
 
         fold = group_folds(groups, folds, seed + 1)
         mean, spread = np.zeros_like(y, dtype=np.float64), np.zeros_like(y, dtype=np.float64)
+        distance, n_el = np.zeros(len(x)), len(model.elements)
         # The K + 1 trainings start from the same initial weights; one model object runs
         # them all, so its training step is traced once (tracing is most of a small
         # table's training time), and each training starts over from `initial`.
@@ -430,20 +456,24 @@ def train_default_surrogate(
                            initial=initial if k else None, **fit)  # fmt: skip
             mean[held], std = _members_moments(model, x[held])
             spread[held] = std / _spread_unit(model, x[~held])
+            distance[held] = _nearest(x[held, :n_el], x[~held, :n_el])
         _fit_surrogate(model, x, y, verbose, "surrogate", initial=initial, **fit)
-        relative = calibration.fit_intervals(y, mean, spread, coverage)
+        relative = calibration.fit_intervals(y, mean, spread, coverage, distance if model.distance_rows else None)
         model.set_intervals(calibration.in_units_of(relative, _spread_unit(model, x)), coverage, len(x), folds)
     else:
-        fit_index, cal_index = np.arange(len(x)), np.arange(0)
-        if calibration_fraction > 0:
-            from hea_zoo.data.datasets import group_split
-
-            fit_index, cal_index = group_split(groups, calibration_fraction, seed + 1)
-        _fit_surrogate(model, x[fit_index], y[fit_index], verbose, "surrogate", **fit)
+        if calibration_fraction <= 0:
+            fit_index, cal_index = np.arange(len(x)), np.arange(0)
+        far = None
+        if len(cal_index) and model.distance_rows and calibration.DISTANCE_FOLDS:
+            far = _far_rows(model, x[fit_index], y[fit_index], verbose, seed, fit)
+        _fit_surrogate(model, x[fit_index], y[fit_index], verbose, "surrogate",
+                       initial=model.get_weights() if far is not None else None, **fit)  # fmt: skip
         if len(cal_index):
             n_el = len(model.elements)
+            if far is not None:  # the fold ensembles' spreads, on the kept ensemble's scale
+                far = (far[0], far[1], far[2] * _spread_unit(model, x[fit_index]), far[3])
             model.calibrate(x[cal_index, :n_el], y[cal_index],
-                            settings=x[cal_index, n_el:] if setting_names else None)  # fmt: skip
+                            settings=x[cal_index, n_el:] if setting_names else None, far=far)  # fmt: skip
     model.training_seconds = time.perf_counter() - start
     model.property_counts = {
         name: int(len(np.unique(groups[np.isfinite(y[:, j])]))) for j, name in enumerate(model.property_names)
@@ -457,6 +487,44 @@ def _members_moments(model: Surrogate, x) -> tuple[np.ndarray, np.ndarray]:
     members = keras.ops.convert_to_numpy(model.member_outputs(x)).astype(np.float64)
     mean = keras.ops.convert_to_numpy(model._bound(members.mean(axis=0))).astype(np.float64)
     return mean, members.std(axis=0)
+
+
+def _far_rows(model: Surrogate, x, y, verbose, seed: int, fit: dict) -> tuple:
+    """``(y, mean, relative spread, distance)`` of every row of (x, y), predicted by an
+    ensemble trained without its cluster of compositions (`calibration.DISTANCE_FOLDS`
+    k-means clusters, `composition_clusters`): alloys farther from the training alloys than
+    a random calibration split holds, which show how fast the error grows with distance.
+    Spreads are in units of each fold ensemble's median spread on its own training rows.
+    The K trainings share `model` (one traced step); `model` is left trained on the last
+    fold: the caller starts it over from the weights it had."""
+    from hea_zoo.data.datasets import composition_clusters
+
+    n_el = len(model.elements)
+    cluster = composition_clusters(x[:, :n_el], calibration.DISTANCE_FOLDS, seed + 2)
+    mean, spread = np.full(y.shape, np.nan), np.full(y.shape, np.nan)
+    distance = np.zeros(len(x))
+    initial = model.get_weights()
+    for k in range(calibration.DISTANCE_FOLDS):
+        held = cluster == k
+        _fit_surrogate(model, x[~held], y[~held], verbose, f"surrogate, distance fold {k + 1}/{calibration.DISTANCE_FOLDS}",
+                       initial=initial if k else None, **fit)  # fmt: skip
+        mean[held], std = _members_moments(model, x[held])
+        spread[held] = std / _spread_unit(model, x[~held])
+        distance[held] = _nearest(x[held, :n_el], x[~held, :n_el])
+    model.set_weights(initial)
+    return y, mean, spread, distance
+
+
+def _nearest(compositions: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(N,) Euclidean distance of each composition to the nearest of `rows` (atomic
+    fractions; the measure of `Surrogate.nearest_distance`)."""
+    c, r = np.asarray(compositions, np.float64), np.asarray(rows, np.float64)
+    out = np.empty(len(c))
+    for a in range(0, len(c), 1024):
+        block = c[a : a + 1024]
+        squared = (block**2).sum(1)[:, None] + (r**2).sum(1)[None, :] - 2.0 * block @ r.T
+        out[a : a + 1024] = np.sqrt(np.maximum(squared.min(axis=1), 0.0))
+    return out
 
 
 def _spread_unit(model: Surrogate, x) -> np.ndarray:

@@ -356,7 +356,7 @@ def _drop_threshold() -> float:
 def _surrogate_outputs(model, inputs) -> dict:
     """The surrogate's serving outputs (mean, spread, calibrated interval ends), named."""
     mean, std = model.moments(inputs)
-    lower, upper = model.interval_bounds(mean, std)
+    lower, upper = model.interval_bounds(mean, std, inputs)
     return {
         "properties": tf.identity(mean, name="properties"),
         "properties_std": tf.identity(std, name="properties_std"),

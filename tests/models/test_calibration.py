@@ -102,6 +102,98 @@ def test_the_spread_exponent_is_shrunk_towards_one_on_few_rows():
     assert calibration.spread_power(np.exp(np.arange(10.0) * 5), np.exp(np.arange(10.0))) == 3.0  # clipped
 
 
+def _far_errors(n, rng, growth_power=1.0, far_share=0.0):
+    """Calibration-like rows whose error grows with the distance d to the training alloys as
+    (1 + d / 0.1) ** growth_power at one spread; `far_share` of them far away (d 0.2-0.6)."""
+    std = rng.uniform(0.5, 1.5, (n, 1))
+    d = np.where(rng.random(n) < far_share, rng.uniform(0.2, 0.6, n), rng.uniform(0.0, 0.15, n))
+    mean = rng.uniform(50, 150, (n, 1))
+    sigma = 2.0 * std * (1.0 + d[:, None] / 0.1) ** growth_power
+    return mean + sigma * rng.standard_normal((n, 1)), mean, std, d
+
+
+def test_distance_power_recovers_how_fast_errors_grow_and_never_narrows():
+    rng = np.random.default_rng(3)
+    d = rng.uniform(0.0, 0.5, 4000)
+    growth = 1.0 + d / 0.1
+    noise = np.abs(rng.standard_normal(4000))
+    assert abs(calibration.distance_power(noise * growth, growth) - 1.0) < 0.1
+    assert calibration.distance_power(noise, growth) < 0.1  # errors that do not grow
+    assert calibration.distance_power(noise / growth, growth) == 0.0  # that shrink: 0, not negative
+    assert calibration.distance_power(noise * growth**5, growth) == calibration.DISTANCE_POWER_RANGE[1]
+    assert calibration.distance_power(noise[:2] + 1, growth[:2]) == 0.0  # too few rows say nothing
+    # few rows: shrunk towards 0
+    few = [calibration.distance_power(np.abs(rng.standard_normal(12)) * g, g)
+           for g in (1.0 + rng.uniform(0, 0.5, (40, 12)) / 0.1)]  # fmt: skip
+    assert np.mean(few) < 0.9
+
+
+def test_intervals_that_widen_with_distance_cover_far_alloys_too():
+    """Fitted with distances, the interval holds near and far; without, far alloys fall out."""
+    rng = np.random.default_rng(4)
+    y, mean, std, d = _far_errors(600, rng, far_share=0.3)
+    plain = calibration.fit_intervals(y, mean, std, 0.9)
+    widening = calibration.fit_intervals(y, mean, std, 0.9, distance=d)
+    assert plain.distance_power is None and 0.5 < widening.distance_power[0] <= 1.5
+    np.testing.assert_allclose(widening.distance_scale, np.median(d))
+    yt, mt, st, dt = _far_errors(20000, rng, far_share=0.5)
+    near, far = dt < 0.15, dt >= 0.2
+    inside_plain = np.ravel((yt >= calibration.interval_bounds(mt, st, plain)[0]) & (yt <= calibration.interval_bounds(mt, st, plain)[1]))
+    lower, upper = calibration.interval_bounds(mt, st, widening, distance=dt)
+    inside = np.ravel((yt >= lower) & (yt <= upper))
+    assert inside_plain[far].mean() < 0.8  # one width for all: too narrow far away
+    assert 0.85 <= inside[near].mean() <= 0.97 and 0.85 <= inside[far].mean() <= 0.97
+    with pytest.raises(ValueError, match="pass `distance`"):
+        calibration.interval_bounds(mt, st, widening)
+    with pytest.raises(ValueError, match="one finite distance >= 0 per calibration row"):
+        calibration.fit_intervals(y, mean, std, 0.9, distance=d[:-1])
+
+
+def test_far_rows_set_how_fast_intervals_widen_not_their_scale():
+    """A calibration split near the training alloys says little about growth; far rows (held
+    out by cluster) fix the exponent, and the split alone sets the conformal scale."""
+    rng = np.random.default_rng(5)
+    y, mean, std, d = _far_errors(80, rng, far_share=0.0)  # near rows only
+    far = _far_errors(400, rng, far_share=1.0)
+    alone = calibration.fit_intervals(y, mean, std, 0.9, distance=d)
+    helped = calibration.fit_intervals(y, mean, std, 0.9, distance=d, far=far)
+    assert helped.distance_power[0] > alone.distance_power[0] + 0.2
+    assert abs(helped.distance_power[0] - 1.0) < 0.3
+    np.testing.assert_array_equal(helped.power, alone.power)  # the spread exponent: the split's
+    growth = (1.0 + d[:, None] / helped.distance_scale) ** helped.distance_power
+    scores = np.abs(y - mean) / ((std + helped.offset) ** helped.power * growth)
+    np.testing.assert_allclose(helped.scale, calibration.conformal_quantile(scores, 0.9))  # split rows only
+    with pytest.raises(ValueError, match="`far` rows need"):
+        calibration.fit_intervals(y, mean, std, 0.9, far=far)
+
+
+def test_composition_clusters_are_seeded_and_keep_equal_alloys_together():
+    from hea_zoo.data.datasets import composition_clusters
+
+    rng = np.random.default_rng(0)
+    x = rng.dirichlet(np.ones(5), 200)
+    x = np.concatenate([x, x[:10]])  # ten alloys twice
+    c = composition_clusters(x, 4, seed=1)
+    np.testing.assert_array_equal(c, composition_clusters(x, 4, seed=1))
+    assert set(c.tolist()) == {0, 1, 2, 3}
+    np.testing.assert_array_equal(c[:10], c[200:])
+    # each alloy is nearer its own cluster's centre than any other's (a k-means fixed point)
+    centres = np.stack([x[c == k].mean(0) for k in range(4)])
+    assert np.mean(np.argmin(((x[:, None] - centres[None]) ** 2).sum(-1), axis=1) == c) > 0.97
+    with pytest.raises(ValueError, match="Too few distinct alloys \\(2\\) for 3 clusters"):
+        composition_clusters(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]), 3, seed=0)
+
+
+def test_the_surrogate_measures_distance_as_numpy_does(surrogate, dataset):
+    x = np.asarray(dataset.test.compositions, np.float64)
+    rows = surrogate.distance_x.numpy().astype(np.float64)
+    expected = np.sqrt(((x[:, None, :] - rows[None]) ** 2).sum(-1)).min(axis=1)
+    np.testing.assert_allclose(surrogate.training_distance(x), expected, atol=2e-4)
+    train = np.asarray(dataset.train.compositions, np.float64)
+    assert surrogate.distance_rows == len(rows) < len(train)  # the fit split's alloys, not the calibration's
+    assert np.all(surrogate.interval_distance_power.numpy() >= 0)
+
+
 # ------------------------------------------------------------------- the surrogate
 
 
@@ -131,8 +223,11 @@ def test_intervals_are_wider_where_the_ensemble_disagrees(surrogate, dataset):
     mean, std = surrogate.predict_with_uncertainty(x)
     _, lower, upper = surrogate.predict_interval(x)
     half = upper - mean
+    distance = surrogate.training_distance(x)[:, None]
+    growth = (1.0 + distance / surrogate.interval_distance_scale.numpy()) ** surrogate.interval_distance_power.numpy()
+    spread_part = half / growth  # the width at the distance of the training alloys
     for j in range(2):
-        assert np.all(np.diff(half[np.argsort(std[:, j]), j]) >= -1e-4)  # grows with the spread
+        assert np.all(np.diff(spread_part[np.argsort(std[:, j]), j]) >= -1e-4)  # grows with the spread
         assert half[:, j].max() > 1.2 * half[:, j].min()  # and is not one constant width
     unclipped = lower > 0
     np.testing.assert_allclose((mean - lower)[unclipped], half[unclipped], rtol=1e-4)
@@ -202,8 +297,8 @@ def test_small_tables_calibrate_on_out_of_fold_predictions_of_every_alloy(small_
     seen = {}
     fit_intervals = calibration.fit_intervals
 
-    def spy(y, mean, std, coverage):
-        seen.update(y=y, mean=mean, std=std, parameters=fit_intervals(y, mean, std, coverage))
+    def spy(y, mean, std, coverage, distance=None, far=None):
+        seen.update(y=y, mean=mean, std=std, distance=distance, parameters=fit_intervals(y, mean, std, coverage, distance))
         return seen["parameters"]
 
     monkeypatch.setattr(calibration, "fit_intervals", spy)
@@ -230,11 +325,23 @@ def test_small_tables_calibrate_on_out_of_fold_predictions_of_every_alloy(small_
     x = small_table.test.compositions
     mean, std = model.predict_with_uncertainty(x)
     _, lower, upper = model.predict_interval(x)
-    scale, offset, power = seen["parameters"]
-    np.testing.assert_allclose(upper - mean, scale * (std / unit + offset) ** power, rtol=2e-3)
-    # The interval is wider where the members disagree.
+    scale, offset, power, d_scale, d_power = seen["parameters"]
+    # Each alloy's distance is to the alloys of the other folds (the fold ensemble's
+    # training alloys); the kept model measures from every training alloy.
+    from hea_zoo.data.datasets import group_folds
+
+    groups = np.arange(n) if train.groups is None else np.asarray(train.groups)
+    fold = group_folds(groups, calibration.CROSS_CONFORMAL_FOLDS, 1)
+    c = np.asarray(train.compositions, np.float64)
+    for i in (0, n // 2, n - 1):
+        others = c[fold != fold[i]]
+        np.testing.assert_allclose(seen["distance"][i], np.sqrt(((others - c[i]) ** 2).sum(1)).min(), rtol=1e-6, atol=1e-7)
+    assert model.distance_rows == len(np.unique(c, axis=0))
+    growth = (1.0 + model.training_distance(x)[:, None] / d_scale) ** d_power
+    np.testing.assert_allclose(upper - mean, scale * (std / unit + offset) ** power * growth, rtol=2e-3)
+    # The interval is wider where the members disagree (at one distance).
     order = np.argsort(std[:, 0])
-    assert np.all(np.diff((upper - mean)[order, 0]) >= -1e-4)
+    assert np.all(np.diff(((upper - mean) / growth)[order, 0]) >= -1e-4)
 
 
 def test_parameters_in_units_give_the_same_interval():
@@ -364,7 +471,7 @@ def test_a_surrogate_file_saved_before_the_intervals_loads_uncalibrated(dataset,
 def test_a_surrogate_file_saved_before_the_spread_exponent_keeps_its_intervals(dataset, tmp_path):
     """A calibrated file without `interval_power` (hea_zoo before the fitted exponent) loads
     with power 1: its intervals are the ``mean ± scale * (std + offset)`` it was saved with."""
-    surrogate = train_default_surrogate(dataset, epochs=10, seed=0, verbose=0, descriptors=())
+    surrogate = train_default_surrogate(dataset, epochs=10, seed=0, verbose=0, descriptors=(), distance_intervals=False)
     loaded = _older_file(surrogate, tmp_path / "old.keras", ["4"])
     assert loaded.descriptors == () and loaded.model_version == "3"
     assert loaded.is_calibrated and loaded.calibration_size == surrogate.calibration_size

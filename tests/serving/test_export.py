@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 import hea_zoo
+from hea_zoo.models import calibration
 from hea_zoo.errors import UsageError
 from hea_zoo.models.calibration import calibration_method
 from hea_zoo.serving import export
@@ -174,7 +175,8 @@ def test_metadata_read_back(name, models, exports):
         assert meta["outputs"] == ["properties", "properties_std", "properties_lower", "properties_upper"]
         assert meta["coverage"] == 0.9 and raw["coverage"] == "0.9"
         assert meta["calibration_size"] == model.calibration_size > 0
-        assert meta["interval_method"] == "conformal: mean ± scale * (std + offset) ** power"
+        assert meta["interval_method"] == calibration.INTERVAL_METHOD
+        assert "(1 + distance / distance_scale) ** distance_power" in meta["interval_method"]
         assert meta["calibration_method"] == calibration_method(model.calibration_folds)
     else:
         assert meta["latent_dim"] == model.latent_dim and raw["latent_dim"] == str(model.latent_dim)

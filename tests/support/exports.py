@@ -58,7 +58,7 @@ def keras_outputs(model, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]
         return {"composition": model.decode(inputs["z"], inputs["condition"]).numpy()}
     members = model.member_outputs(inputs["composition"]).numpy()
     mean, std = model(inputs["composition"]).numpy(), members.std(axis=0)
-    lower, upper = (t.numpy() for t in model.interval_bounds(mean, std))
+    lower, upper = (t.numpy() for t in model.interval_bounds(mean, std, inputs["composition"]))
     return {"properties": mean, "properties_std": std, "properties_lower": lower, "properties_upper": upper}
 
 

@@ -97,6 +97,13 @@ class Surrogate(ZooModel):
             the standardized element-descriptor features (`descriptors`), the weights of
             settings and descriptors chosen by `fit_kernel` (`KERNEL_SETTING_SCALES`,
             `KERNEL_DESCRIPTOR_SCALES`) and kept in the ``kernel_scales`` state.
+        distance_rows: 0 (default), or the number of training compositions the model
+            keeps (``distance_x``, set by `set_distance_rows`) so that its intervals widen
+            with the distance of an alloy to the nearest of them (`nearest_distance`,
+            Euclidean in atomic fractions; `hea_zoo.models.calibration`):
+            ``half-width * (1 + d / distance_scale) ** distance_power``, both fitted per
+            property when the intervals are calibrated. `train_default_surrogate` keeps
+            the compositions its ensemble trained on.
         nonnegative: per property, True when it cannot be negative (strength, hardness,
             modulus, density, elongation...): its prediction and interval ends are clipped
             at 0 (`hea_zoo.models.calibration.nonnegative_properties` is the rule the
@@ -149,6 +156,7 @@ class Surrogate(ZooModel):
         kernel_rows: int = 0,
         kernel_weight: float = 0.5,
         kernel_descriptors: bool = False,
+        distance_rows: int = 0,
         **kwargs,
     ):
         super().__init__(loss_names=("loss", "mae"), **kwargs)
@@ -201,6 +209,7 @@ class Surrogate(ZooModel):
             raise UsageError(f"must be True or False. Received: kernel_descriptors={kernel_descriptors!r}",
                              field="kernel_descriptors")  # fmt: skip
         self.kernel_descriptors = bool(kernel_descriptors)
+        self.distance_rows = validation.nonnegative_int(distance_rows, "distance_rows")
         if not 0.0 <= self.kernel_weight <= 1.0:
             raise UsageError(f"must be in [0, 1]. Received: kernel_weight={kernel_weight}", field="kernel_weight")
         n_props = len(self.property_names)
@@ -230,6 +239,12 @@ class Surrogate(ZooModel):
         self.interval_scale = state((n_props,), keras.initializers.Constant(float("nan")), "interval_scale")
         self.interval_offset = state((n_props,), "zeros", "interval_offset")
         self.interval_power = state((n_props,), "ones", "interval_power")
+        # The training compositions and the intervals' distance terms (set by
+        # `set_distance_rows` and `set_intervals`; power 0, no widening, until then)
+        if self.distance_rows:
+            self.distance_x = state((self.distance_rows, len(self.elements)), "zeros", "distance_x")
+            self.interval_distance_scale = state((n_props,), "ones", "interval_distance_scale")
+            self.interval_distance_power = state((n_props,), "zeros", "interval_distance_power")
         # Element descriptors (the table is fixed; the features' statistics are set by adapt)
         if self.descriptors:
             table = descriptor_table(self.descriptors, self.elements)
@@ -611,8 +626,22 @@ class Surrogate(ZooModel):
             np.all(np.isfinite(keras.ops.convert_to_numpy(self.interval_scale)))
         )
 
-    def interval_bounds(self, mean, std):
-        """Interval ends ``mean ± scale * (std + offset) ** power`` from ensemble mean and spread.
+    def nearest_distance(self, x):
+        """(batch,) tensor: the Euclidean distance, in atomic fractions, of each row of `x`
+        (compositions, or joined input rows: the settings are ignored) to the nearest
+        training composition the model keeps (``distance_x``; `distance_rows`). One
+        matrix product (``|x|² + |t|² - 2 x·t``), so it runs in the exported graph."""
+        c = tf.cast(x, tf.float32)[:, : len(self.elements)]
+        rows = tf.cast(self.distance_x, tf.float32)
+        squared = (tf.reduce_sum(c * c, axis=1, keepdims=True) + tf.reduce_sum(rows * rows, axis=1)[None, :]
+                   - 2.0 * tf.matmul(c, rows, transpose_b=True))  # fmt: skip
+        return tf.sqrt(tf.maximum(tf.reduce_min(squared, axis=1), 0.0))
+
+    def interval_bounds(self, mean, std, x=None):
+        """Interval ends ``mean ± scale * (std + offset) ** power`` from ensemble mean and
+        spread, times ``(1 + d / distance_scale) ** distance_power`` for a model that keeps
+        its training compositions (`distance_rows`; d = `nearest_distance` of the input rows
+        `x`, which such a model requires).
 
         Tensor ops (the exported graph uses them too); both ends are clipped at 0 for a
         property that cannot be negative (`nonnegative`; every property when the model
@@ -620,13 +649,38 @@ class Surrogate(ZooModel):
         """
         spread = tf.cast(std, tf.float32) + self.interval_offset  # > 0 once calibrated
         half = self.interval_scale * tf.pow(spread, self.interval_power)
+        if self.distance_rows:
+            if x is None:
+                raise UsageError("This Surrogate's intervals widen with the distance to its training alloys: "
+                                 "pass the input rows `x` to interval_bounds.", field="x")  # fmt: skip
+            d = self.nearest_distance(x)[:, None]
+            half = half * tf.pow(1.0 + d / self.interval_distance_scale, self.interval_distance_power)
         lower = tf.cast(mean, tf.float32) - half
         if self.log_targets and all(self.nonnegative):
             lower = tf.maximum(lower, 0.0)  # the graph of models without per-property bounds
             return lower, tf.cast(mean, tf.float32) + half
         return self._bound(lower), self._bound(tf.cast(mean, tf.float32) + half)
 
-    def calibrate(self, compositions, properties, coverage: float | None = None, settings=None) -> dict[str, dict]:
+    def set_distance_rows(self, compositions) -> None:
+        """Keeps `compositions` ((distance_rows, E) fractions, or joined input rows) as the
+        training alloys that `nearest_distance` measures from."""
+        if not self.distance_rows:
+            raise UsageError("This Surrogate keeps no training compositions (distance_rows=0).", field="distance_rows")
+        c = np.asarray(compositions, dtype=np.float32)[:, : len(self.elements)]
+        if c.shape != (self.distance_rows, len(self.elements)):
+            raise UsageError(f"Expected {self.distance_rows} rows of {len(self.elements)} fractions "
+                             f"(distance_rows). Received shape {c.shape}.", field="compositions")  # fmt: skip
+        self.distance_x.assign(c)
+
+    def training_distance(self, x) -> np.ndarray | None:
+        """`nearest_distance` of rows `x` as a float64 array, or None for a model that keeps
+        no training compositions."""
+        if not self.distance_rows:
+            return None
+        return keras.ops.convert_to_numpy(self.nearest_distance(np.asarray(x, np.float32))).astype(np.float64)
+
+    def calibrate(self, compositions, properties, coverage: float | None = None, settings=None,
+                  far: tuple | None = None) -> dict[str, dict]:  # fmt: skip
         """Calibrates the prediction intervals on alloys the model did not train on.
 
         Normalized split conformal (`hea_zoo.models.calibration`): per property, the
@@ -639,6 +693,11 @@ class Surrogate(ZooModel):
             compositions: (N, E) calibration compositions.
             properties: (N, P) their measured properties.
             coverage: nominal coverage (default: the model's `coverage`, 0.9).
+            settings: their settings, for a model with settings.
+            far: for a model that keeps its training compositions (`distance_rows`):
+                ``(y, mean, std, distance)`` of alloys held out farther away, predicted by
+                ensembles trained without them (`calibration.fit_intervals`); they inform
+                how fast the interval grows with distance, not its scale.
 
         Returns:
             The intervals' coverage on the calibration rows (`calibration.interval_report`;
@@ -658,8 +717,10 @@ class Surrogate(ZooModel):
         y = validation.check_properties(properties, x.shape[0], self.property_names, "calibration properties",
                                         allow_missing=True)  # fmt: skip
         mean, std = self._predict_rows(x)
-        self.set_intervals(calibration.fit_intervals(y, mean, std, coverage), coverage, int(x.shape[0]))
-        lower, upper = (keras.ops.convert_to_numpy(t) for t in self.interval_bounds(mean, std))
+        distance = self.training_distance(x)
+        parameters = calibration.fit_intervals(y, mean, std, coverage, distance, far=far if distance is not None else None)
+        self.set_intervals(parameters, coverage, int(x.shape[0]))
+        lower, upper = (keras.ops.convert_to_numpy(t) for t in self.interval_bounds(mean, std, x))
         return calibration.interval_report(y, lower, upper, std, self.property_names, coverage)
 
     def set_intervals(
@@ -681,13 +742,22 @@ class Surrogate(ZooModel):
             calibration_folds: K for K-fold cross-conformal scores, 0 for a split.
         """
         n_props = len(self.property_names)
-        values = [np.asarray(v, dtype=np.float32).reshape(-1) for v in parameters]
+        parameters = calibration.IntervalParameters(*parameters)
+        if self.distance_rows:
+            parameters = parameters.with_distance()
+        elif parameters.distance_power is not None and np.any(np.asarray(parameters.distance_power) != 0):
+            raise UsageError("These intervals widen with the distance to the training alloys; this Surrogate "
+                             "keeps no training compositions (distance_rows=0).", field="parameters")  # fmt: skip
+        variables = [self.interval_scale, self.interval_offset, self.interval_power]
+        if self.distance_rows:
+            variables += [self.interval_distance_scale, self.interval_distance_power]
+        values = [np.asarray(v, dtype=np.float32).reshape(-1) for v in parameters[: len(variables)]]
         if any(v.shape != (n_props,) for v in values):
             raise UsageError(
                 f"Interval parameters need one value per property ({n_props}). "
                 f"Received shapes: {[v.shape for v in values]}"
             )
-        for variable, value in zip((self.interval_scale, self.interval_offset, self.interval_power), values):
+        for variable, value in zip(variables, values):
             variable.assign(value)
         self.coverage = calibration._check_coverage(coverage)
         self.calibration_size = validation.positive_int(calibration_size, "calibration_size")
@@ -714,8 +784,9 @@ class Surrogate(ZooModel):
                 "This Surrogate has no calibrated intervals: call `calibrate(compositions, "
                 "properties)` on held-out alloys (train_default_surrogate does)."
             )
-        mean, std = self.predict_with_uncertainty(compositions, settings=settings)
-        lower, upper = self.interval_bounds(mean, std)
+        x = self.join_inputs(compositions, settings)
+        mean, std = self.predict_with_uncertainty(x)
+        lower, upper = self.interval_bounds(mean, std, x)
         return mean, keras.ops.convert_to_numpy(lower), keras.ops.convert_to_numpy(upper)
 
     def score(self, compositions, properties, settings=None) -> dict[str, dict[str, float]]:
@@ -731,7 +802,8 @@ class Surrogate(ZooModel):
         y = validation.check_properties(
             properties, np.asarray(compositions).shape[0], self.property_names, allow_missing=True
         )
-        mean, std = self.predict_with_uncertainty(compositions, settings=settings)
+        x = self.join_inputs(compositions, settings)
+        mean, std = self.predict_with_uncertainty(x)
         scores = {}
         for j, name in enumerate(self.property_names):
             has = np.isfinite(y[:, j])
@@ -748,7 +820,7 @@ class Surrogate(ZooModel):
                 "n": int(len(yj)),
             }
         if self.is_calibrated:
-            lower, upper = (keras.ops.convert_to_numpy(t) for t in self.interval_bounds(mean, std))
+            lower, upper = (keras.ops.convert_to_numpy(t) for t in self.interval_bounds(mean, std, x))
             report = calibration.interval_report(y, lower, upper, std, self.property_names, self.coverage)
             for name, r in report.items():
                 scores[name].update(
@@ -796,6 +868,8 @@ class Surrogate(ZooModel):
             config.update({"kernel_rows": self.kernel_rows, "kernel_weight": self.kernel_weight})
             if self.kernel_descriptors:  # (files without it keep their config)
                 config["kernel_descriptors"] = True
+        if self.distance_rows:  # (files without it keep their config)
+            config["distance_rows"] = self.distance_rows
         return config
 
     @classmethod
