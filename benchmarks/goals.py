@@ -279,11 +279,15 @@ def run(settings, context) -> dict:
     random_k = random_alloys(elements, settings.goals_random, rng)
     random_props, train_props_k = _oracle(random_k, elements), _oracle(train_k, elements)
     n, candidates = 20, settings.goals_candidates
+    # the engine's default p_min unless the run names one (--goals-min-probability)
+    from hea_zoo.serving.design.goals import DEFAULT_MIN_PROBABILITY
+
+    p_min = {} if settings.goals_min_probability is None else {"min_probability": settings.goals_min_probability}
     sets = GOAL_SETS[: settings.goals_sets]
     rows, reliability = [], []
     started = time.perf_counter()
     for i, goals in enumerate(sets):
-        request = DesignRequest(goals=list(goals), n=n, seed=settings.seed + i, candidates=candidates)
+        request = DesignRequest(goals=list(goals), n=n, seed=settings.seed + i, candidates=candidates, **p_min)
         result = designer.run(request)
         r = result.rows
         k = np.rint(np.stack([r[e] for e in elements], axis=1) * 1000).astype(np.int64)
@@ -323,14 +327,14 @@ def run(settings, context) -> dict:
     # maximize K subject to G >= 60
     goals = ["shear_modulus>=60"]
     request = DesignRequest(goals=goals, objectives=[("fracture_toughness", "max")], n=n, seed=settings.seed,
-                            candidates=candidates)  # fmt: skip
+                            candidates=candidates, **p_min)  # fmt: skip
     r = designer.run(request).rows
     k = np.rint(np.stack([r[e] for e in elements], axis=1) * 1000).astype(np.int64)
     met = _met(k, elements, goals)
     oracle_k = np.asarray(r["fracture_toughness_oracle"], np.float64)
     plan = designer.plan(request)
     sk, sp, slo, _shi = _screen(designer, plan, random_alloys(elements, candidates, np.random.default_rng(settings.seed + 7)), n)
-    pool = np.flatnonzero(sp >= 0.5)
+    pool = np.flatnonzero(sp >= plan.min_probability)
     chosen = pool[goal_module.select_objective(sk[pool], slo[pool][:, 1:2], sp[pool], pool, n, MIN_DISTANCE_THOUSANDTHS)]
     from hea_zoo.data import oracle
 
@@ -348,7 +352,7 @@ def run(settings, context) -> dict:
 
     # two objectives
     request = DesignRequest(objectives=[("shear_modulus", "max"), ("fracture_toughness", "max")], n=n,
-                            seed=settings.seed, candidates=candidates)  # fmt: skip
+                            seed=settings.seed, candidates=candidates, **p_min)  # fmt: skip
     r = designer.run(request).rows
     design_points = np.stack([r["shear_modulus_oracle"], r["fracture_toughness_oracle"]], axis=1).astype(np.float64)
     plan = designer.plan(request)
@@ -372,6 +376,7 @@ def run(settings, context) -> dict:
     return {
         "model": settings.goals_model,
         "candidates": candidates,
+        "min_probability": p_min.get("min_probability", DEFAULT_MIN_PROBABILITY),
         "random_alloys": int(random_k.shape[0]),
         "rows": rows,
         "reliability": bins,
@@ -429,7 +434,8 @@ def markdown(record: dict) -> str:
         "",
         f"Command: `{record['command']}` ({record.get('date', '')}).",
         "",
-        f"Model `{record['model']}`, {record['candidates']:,} candidates per request, 20 designs per goal set; "
+        f"Model `{record['model']}`, {record['candidates']:,} candidates per request, 20 designs per goal set, "
+        f"min_probability {record.get('min_probability', 0.5):g}; "
         f"rarity over {record['random_alloys']:,} random 3-7-element alloys.",
         "",
         "| goals | training alloys meeting | random alloys meeting | design success (oracle) | mean printed P | systems | cosine | elements | random screening success | its systems |",

@@ -291,7 +291,13 @@ def _config(prop: str, model: str, split: dict, settings, split_data=None) -> st
             from hea_zoo.models.defaults import surrogate_recipe
             from hea_zoo.models.surrogate import resolve_descriptors
 
+            from hea_zoo.models import calibration
+
             c["descriptors"] = list(resolve_descriptors("auto", tuple(split_data.elements)))
+            # intervals that widen with distance (keys of fits before them lack this)
+            c["intervals"] = [calibration.INTERVAL_METHOD, calibration.DISTANCE_PRIOR_SD,
+                              list(calibration.DISTANCE_POWER_RANGE), calibration.DISTANCE_FOLDS,
+                              calibration.DISTANCE_FOLD_EPOCHS]  # fmt: skip
             small = surrogate_recipe(split_data)["small_table"]
             c["small_table_recipe"] = ({k: v for k, v in SURROGATE_DEFAULTS["small_table"].items() if k != "max_alloys"}
                                        if small else False)  # fmt: skip

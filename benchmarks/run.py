@@ -165,12 +165,16 @@ class Settings:
     # ---- typicality
     typicality_generators: tuple[str, ...] = GENERATORS
     typicality_targets: int = 100
+    # ---- interval_distance
+    distance_random: int = 20_000
+    distance_epochs: int | None = None
     # ---- goals
     goals_model: str = "cae"
     goals_sets: int = 24
     goals_candidates: int = 32000
     goals_random: int = 1_000_000
     goals_oracle_calls: int = 1_000_000
+    goals_min_probability: float | None = None  # None: the design engine's default (DEFAULT_MIN_PROBABILITY)
     # ---- many_targets
     many_model: str = "cae"
     many_targets: int = 1000
@@ -308,6 +312,8 @@ class Settings:
             tune_n_per_condition=5,
             typicality_generators=("cae",),
             typicality_targets=2,
+            distance_random=500,
+            distance_epochs=3,
             goals_sets=3,
             goals_candidates=500,
             goals_random=2000,
@@ -384,6 +390,9 @@ STUDIES: dict[str, Study] = {s.name: s for s in (
           "oracle MAPE, cosine", ("tune_",)),
     Study("typicality", "oracle MAPE and hit rate of `design`'s designs grouped by the flow's "
           "log-density", ("typicality_",)),
+    Study("interval_distance", "coverage of the surrogate's 90 % intervals by distance to the training "
+          "alloys, spread-only against distance-widened, on test alloys and oracle-judged random alloys",
+          ("distance_",)),
     Study("goals", "threshold goal sets of graded rarity, maximize, Pareto: oracle success, systems, "
           "reliability of the printed P(goals), random screening at equal calls", ("goals_",)),
     Study("many_targets", "`design_many` over a table of targets on local Dask clusters of 1 and 2 workers: "

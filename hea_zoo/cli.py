@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from hea_zoo.constants import DEFAULT_DESIGN_MODEL, GENERATOR_NAMES, MODEL_NAMES
+from hea_zoo.constants import DEFAULT_DESIGN_MODEL, DEFAULT_MIN_PROBABILITY, GENERATOR_NAMES, MODEL_NAMES
 from hea_zoo.errors import HeaZooError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_MODEL, EXIT_TARGET = 0, 1, 2, 3, 4, 5
@@ -1084,8 +1084,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--setting", action="append", metavar="NAME=VALUE",
                    help="a fixed measurement setting for models trained with --settings, e.g. "
                    "test_temperature=1000 (repeatable); never a target.")  # fmt: skip
-    p.add_argument("--min-probability", type=float, default=0.5,
-                   help="with goals: the probability of meeting every goal a design needs (default 0.5).")
+    p.add_argument("--min-probability", type=float, default=DEFAULT_MIN_PROBABILITY,
+                   help=f"with goals: the probability of meeting every goal a design needs (default {DEFAULT_MIN_PROBABILITY:g}).")
     p.add_argument("-n", type=int, default=20, help="designs to return (default 20).")
     p.add_argument("--candidates", type=int, default=None,
                    help="candidates drawn before selection (default max(100 n, 32000)).")  # fmt: skip

@@ -64,7 +64,7 @@ SMOKE_TESTED = {
     "surrogate_descriptors": "test_surrogate_descriptors", "training_scale": "test_training_scale",
     "tune_generators": "test_tune_generators", "tune_flow": "test_tune_flow", "typicality": "test_typicality",
     "goals": "test_goals", "many_targets": "test_many_targets", "small_tables": "test_small_tables",
-    "campaign": "test_campaign", "real": "test_real",
+    "campaign": "test_campaign", "real": "test_real", "interval_distance": "test_interval_distance",
 }  # fmt: skip
 HELPERS = {"__init__", "run", "baselines", "design_quality", "peers", "quality", "speed", "scale", "mpea"}
 """Modules of benchmarks/ that are not studies of their own (the results parts' code)."""
@@ -603,6 +603,23 @@ def test_goals(tmp_path):
     assert (tmp_path / record["figure"]).is_file()
     assert record["maximize"]["training_best_k"] < 45 and record["pareto"]["design_hypervolume"] > 0
     assert "| shear_modulus>=40, fracture_toughness>=20 |" in markdown
+
+
+def test_interval_distance(tmp_path):
+    """Two 3-epoch surrogates, spread-only and distance-widened: coverage per distance bin
+    sums to the alloys judged, and only the default one has distance exponents."""
+    tiny(tmp_path, "interval_distance")
+    record, markdown = written(tmp_path, "interval_distance")
+    plain, widened = record["models"]["spread only (0.2)"], record["models"]["spread and distance (default)"]
+    assert plain["distance_power"] is None and set(widened["distance_power"]) == {"shear_modulus", "fracture_toughness"}
+    for m in (plain, widened):
+        assert sum(b["n"] for b in m["random"]["bins"]) == record["random_alloys"] > 0
+        assert sum(b["n"] for b in m["test"]["bins"]) == record["test_alloys"] == 106
+        assert all(0 <= v <= 1 for v in m["random"]["coverage"].values())
+    # the widened intervals are never narrower than the distance factor 1 allows: far bins wider
+    far = [b for b in widened["random"]["bins"] if b["lo"] >= 40]
+    assert far and all(b["half_width"]["fracture_toughness"] > 0 for b in far)
+    assert "## spread and distance (default)" in markdown and "| random | all |" in markdown
 
 
 @pytest.mark.slow  # three local Dask clusters started in fresh processes: 15-25 s on 2 cores

@@ -7,7 +7,7 @@
 //                    [--allow Mo,Nb,...] [--exclude Al,V] [--max-elements 5]
 //                    [--bounds Al=0:0.1,W=0.2:0.5] [--min-fraction 0.03] [--out designs.csv] [--json]
 //   node generate.js --design --model ../../exported/cae.onnx --goal "shear_modulus>=60" --goal "density<=9"
-//                    [--maximize fracture_toughness] [--minimize NAME] [--min-probability 0.5] [--target NAME=V]
+//                    [--maximize fracture_toughness] [--minimize NAME] [--min-probability 0.8] [--target NAME=V]
 //
 // The generator's inputs are `z` (standard-normal noise, [batch, latent_dim]) and
 // `condition` (the target properties in physical units, [batch, n_conditions]); its output
@@ -67,7 +67,7 @@ const USAGE = `usage: node generate.js --model FILE.onnx --target V1,V2 [--n N] 
                   is optional and may name some properties only (NAME=V,NAME=V)
   --maximize      with --design: the property or descriptor to maximize (--minimize: minimize);
                   at most two objectives (a Pareto front)
-  --min-probability  designs meeting the goals with at least this probability come first (0.5)
+  --min-probability  designs meeting the goals with at least this probability come first (0.8)
   --setting       with --design: a fixed measurement setting NAME=VALUE for a surrogate exported
                   with settings (test_temperature=1000; repeatable)
   --json          print one JSON object instead of text`;

@@ -1195,7 +1195,7 @@ export const DESCRIPTOR_NAMES = ["density", "vec", "delta", "dhmix", "omega", "t
 /** Molar gas constant, J/(mol K) (the descriptor table carries it too). */
 export const GAS_CONSTANT = 8.314462618;
 /** Candidates with P(goals) at least this are the pool of a goal request unless it says. */
-export const DEFAULT_MIN_PROBABILITY = 0.5;
+export const DEFAULT_MIN_PROBABILITY = 0.8;
 
 /**
  * The descriptor table over the generator's `elements`, read from the JSON that

@@ -304,9 +304,9 @@ def train_default_surrogate(
     distance to the nearest of them, as fast as the calibration alloys' errors say
     (`calibration.fit_intervals`). A random calibration split holds few alloys far from
     the training alloys, so a split-calibrated model also trains
-    `calibration.DISTANCE_FOLDS` (4) ensembles, each without one k-means cluster of the
-    training compositions, whose errors on their cluster inform the exponents (not the
-    scale: the calibration split alone sets it). Cross-conformal folds already give every
+    `calibration.DISTANCE_FOLDS` (3) ensembles, each without one k-means cluster of the
+    training compositions and for a quarter of the epochs, whose errors on their cluster
+    inform the exponents (not the scale: the calibration split alone sets it). Cross-conformal folds already give every
     training alloy an out-of-fold distance.
 
     When there are too few alloys for either (a calibration set smaller than
@@ -504,6 +504,7 @@ def _far_rows(model: Surrogate, x, y, verbose, seed: int, fit: dict) -> tuple:
     mean, spread = np.full(y.shape, np.nan), np.full(y.shape, np.nan)
     distance = np.zeros(len(x))
     initial = model.get_weights()
+    fit = dict(fit, epochs=max(1, int(round(fit["epochs"] * calibration.DISTANCE_FOLD_EPOCHS))))
     for k in range(calibration.DISTANCE_FOLDS):
         held = cluster == k
         _fit_surrogate(model, x[~held], y[~held], verbose, f"surrogate, distance fold {k + 1}/{calibration.DISTANCE_FOLDS}",

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from hea_zoo.cli import main
+from hea_zoo.constants import DEFAULT_MIN_PROBABILITY
 from hea_zoo.data.descriptors import DescriptorTable
 from hea_zoo.errors import TargetError
 from hea_zoo.serving.design import Designer
@@ -264,7 +265,7 @@ def test_cli_goal_table(capsys):
     assert code == 0
     assert out.startswith("goals: shear_modulus>=60, vec<=5  (model: cae, seed 0, 3 designs")
     assert "P(goals)" in out.splitlines()[1] and " vec " in out.splitlines()[1]
-    assert "with P(goals) >= 0.5." in out
+    assert f"with P(goals) >= {DEFAULT_MIN_PROBABILITY:g}." in out and DEFAULT_MIN_PROBABILITY == 0.8
 
 
 def test_goal_csv_rows_match_the_header(designer, tmp_path):

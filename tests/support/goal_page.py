@@ -28,7 +28,7 @@ def goal_fields(request: dict, n: int, seed: int, candidates: int) -> dict:
     goals = list(request.get("goals", ()))
     fields = {"aim": "goals", "n": n, "seed": seed, "candidates": candidates, "select": request.get("select", "diverse"),
               "tolerance": 0.05, "allowed": "", "excluded": "", "max-elements": "", "bounds": "", "min-fraction": "",
-              "min-probability": request.get("min_probability", 0.5)}  # fmt: skip
+              "min-probability": request.get("min_probability", 0.8)}  # fmt: skip
     for i in range(max(3, len(goals))):
         fields[f"goal-{i}"] = goals[i] if i < len(goals) else ""
     objectives = list(request.get("objectives", ()))

@@ -39,7 +39,11 @@ vectorized ensemble (`EnsembleDense` layers), with the interval weights
 layout-2 file saved before the intervals existed has no interval weights and loads
 uncalibrated, one saved before `interval_power` loads with power 1 (the same intervals).
 "3": element descriptors as extra inputs (`descriptors`; the descriptor table and the
-features' statistics after the interval weights); a layout-2 file loads without them."""
+features' statistics after the interval weights); a layout-2 file loads without them.
+A layout-3 model with ``distance_rows`` in its config also holds its training compositions
+and the intervals' distance terms (``distance_x``, ``interval_distance_scale``,
+``interval_distance_power``); files without that key load as before (intervals from the
+spread only)."""
 
 
 @keras.saving.register_keras_serializable(package="hea_zoo")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from hea_zoo.artifact import DROP_THRESHOLD, MetadataError, decode_metadata, noise, relative_errors
-from hea_zoo.constants import DEFAULT_DESIGN_MODEL, oracle_applies
+from hea_zoo.constants import DEFAULT_DESIGN_MODEL, DEFAULT_MIN_PROBABILITY, oracle_applies
 from hea_zoo.errors import InfeasibleError, ModelFileError, TargetError, UsageError
 from hea_zoo.serving.constraints import _UNIT, Constraints, _Rules
 from hea_zoo.serving.design import text as text
@@ -506,7 +506,7 @@ class Designer:
         table_rows: int | None = None,
         goals: Sequence[Any] = (),
         objectives: Sequence[Any] = (),
-        min_probability: float = 0.5,
+        min_probability: float = DEFAULT_MIN_PROBABILITY,
         settings: Mapping[str, float] | None = None,
     ) -> DesignResult:
         """Designs `n` different alloys for `target` or for `goals` (docs/DESIGN_ENGINE.md).

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hea_zoo.constants import DEFAULT_MIN_PROBABILITY
 from hea_zoo.errors import TargetError
 
 __all__ = [
@@ -35,8 +36,6 @@ __all__ = [
     "condition_sequence",
 ]
 
-DEFAULT_MIN_PROBABILITY = 0.5
-"""Candidates whose probability of meeting every goal is at least this form the pool."""
 
 DESCRIPTOR_GOALS = ("density", "vec", "delta", "dhmix", "omega", "tm")
 """The exact descriptors a goal may name (`hea_zoo.data.descriptors`)."""
