@@ -444,19 +444,7 @@ def train_default_surrogate(
         from hea_zoo.data.datasets import group_folds
 
         fold = group_folds(groups, folds, seed + 1)
-        mean, spread = np.zeros_like(y, dtype=np.float64), np.zeros_like(y, dtype=np.float64)
-        distance, n_el = np.zeros(len(x)), len(model.elements)
-        # The K + 1 trainings start from the same initial weights; one model object runs
-        # them all, so its training step is traced once (tracing is most of a small
-        # table's training time), and each training starts over from `initial`.
-        initial = model.get_weights()
-        for k in range(folds):
-            held = fold == k
-            _fit_surrogate(model, x[~held], y[~held], verbose, f"surrogate, calibration fold {k + 1}/{folds}",
-                           initial=initial if k else None, **fit)  # fmt: skip
-            mean[held], std = _members_moments(model, x[held])
-            spread[held] = std / _spread_unit(model, x[~held])
-            distance[held] = _nearest(x[held, :n_el], x[~held, :n_el])
+        mean, spread, distance, initial = _out_of_fold(model, x, y, fold, folds, verbose, "surrogate, calibration fold", fit)
         _fit_surrogate(model, x, y, verbose, "surrogate", initial=initial, **fit)
         relative = calibration.fit_intervals(y, mean, spread, coverage, distance if model.distance_rows else None)
         model.set_intervals(calibration.in_units_of(relative, _spread_unit(model, x)), coverage, len(x), folds)
@@ -499,21 +487,35 @@ def _far_rows(model: Surrogate, x, y, verbose, seed: int, fit: dict) -> tuple:
     fold: the caller starts it over from the weights it had."""
     from hea_zoo.data.datasets import composition_clusters
 
+    cluster = composition_clusters(x[:, : len(model.elements)], calibration.DISTANCE_FOLDS, seed + 2)
+    fit = dict(fit, epochs=max(1, int(round(fit["epochs"] * calibration.DISTANCE_FOLD_EPOCHS))))
+    mean, spread, distance, initial = _out_of_fold(model, x, y, cluster, calibration.DISTANCE_FOLDS, verbose,
+                                                   "surrogate, distance fold", fit)  # fmt: skip
+    model.set_weights(initial)
+    return y, mean, spread, distance
+
+
+def _out_of_fold(model: Surrogate, x, y, fold: np.ndarray, n_folds: int, verbose, label: str, fit: dict) -> tuple:
+    """``(mean, relative spread, distance, initial weights)``: each row predicted by an
+    ensemble trained on the other folds, its spread in units of that ensemble's median
+    spread on its own training rows, its distance to the nearest of them (`_nearest`).
+
+    The K trainings start from the same initial weights (returned); one model object runs
+    them all, so its training step is traced once (tracing is most of a small table's
+    training time), and each starts over from them. `model` is left trained on the last fold.
+    """
     n_el = len(model.elements)
-    cluster = composition_clusters(x[:, :n_el], calibration.DISTANCE_FOLDS, seed + 2)
     mean, spread = np.full(y.shape, np.nan), np.full(y.shape, np.nan)
     distance = np.zeros(len(x))
     initial = model.get_weights()
-    fit = dict(fit, epochs=max(1, int(round(fit["epochs"] * calibration.DISTANCE_FOLD_EPOCHS))))
-    for k in range(calibration.DISTANCE_FOLDS):
-        held = cluster == k
-        _fit_surrogate(model, x[~held], y[~held], verbose, f"surrogate, distance fold {k + 1}/{calibration.DISTANCE_FOLDS}",
+    for k in range(n_folds):
+        held = fold == k
+        _fit_surrogate(model, x[~held], y[~held], verbose, f"{label} {k + 1}/{n_folds}",
                        initial=initial if k else None, **fit)  # fmt: skip
         mean[held], std = _members_moments(model, x[held])
         spread[held] = std / _spread_unit(model, x[~held])
         distance[held] = _nearest(x[held, :n_el], x[~held, :n_el])
-    model.set_weights(initial)
-    return y, mean, spread, distance
+    return mean, spread, distance, initial
 
 
 def _nearest(compositions: np.ndarray, rows: np.ndarray) -> np.ndarray:
