@@ -605,6 +605,7 @@ def test_goals(tmp_path):
     assert "| shear_modulus>=40, fracture_toughness>=20 |" in markdown
 
 
+@pytest.mark.slow  # two surrogate trainings and 500 oracle-judged alloys: about 3 s
 def test_interval_distance(tmp_path):
     """Two 3-epoch surrogates, spread-only and distance-widened: coverage per distance bin
     sums to the alloys judged, and only the default one has distance exponents."""

@@ -34,6 +34,7 @@ def test_reproduce_paper_quick_all_models(tmp_path):
     assert all((tmp_path / rel).is_file() for rel in data["figures"].values())
 
 
+@pytest.mark.slow  # a reproduction (one model, 2 epochs, the whole protocol): about 7.5 s
 def test_reproduce_paper_one_model_and_deprecated_output_flag(tmp_path, capsys):
     code = run_example(["--quick", "--models", "cvae", "--n-per-condition", "10",
                         "--epochs", "2", "--output", str(tmp_path)])  # fmt: skip
