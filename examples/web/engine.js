@@ -2240,8 +2240,10 @@ export async function design(options) {
   const { chosen, pool, fromPool, filled, relaxed, twinPairs: pairs } = selection.finish();
   if (plan && pool !== null && filled) {
     const m = counts.inTolerance;
-    notes.push(`only ${thousands(m)} distinct candidate${m === 1 ? " meets" : "s meet"} the goals with probability >= ` +
-      `${gText(plan.minProbability)}: the rest are the most probable others.`);
+    notes.push(m === 0
+      ? `no distinct candidate meets the goals with probability >= ${gText(plan.minProbability)}: the designs are the most probable.`
+      : `only ${thousands(m)} distinct candidate${m === 1 ? " meets" : "s meet"} the goals with probability >= ` +
+        `${gText(plan.minProbability)}: the rest are the most probable others.`);
   } else if (!plan && hasSurrogate && pool !== null && filled) {
     if (pool < o.n) {
       const count = `${thousands(pool)} distinct candidate${pool === 1 ? " is" : "s are"}`;

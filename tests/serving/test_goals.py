@@ -258,6 +258,17 @@ def test_cli_one_line_errors(args, message, capsys):
     assert captured.out == ""
 
 
+def test_a_request_no_candidate_meets_says_so(designer):
+    """G >= 80 and K >= 50 (0.0007 % of random alloys): no candidate reaches p_min, and the
+    note says the designs are the most probable rather than "only 0 ... meet"."""
+    result = designer.run(DesignRequest(goals=["shear_modulus>=80", "fracture_toughness>=50"], n=4, candidates=1000,
+                                        seed=0))  # fmt: skip
+    assert max(result.rows["p_goals"]) < DEFAULT_MIN_PROBABILITY and len(result.rows["p_goals"]) == 4
+    assert result.notes == [f"no distinct candidate meets the goals with probability >= {DEFAULT_MIN_PROBABILITY:g}: "
+                            "the designs are the most probable."]  # fmt: skip
+    assert list(result.rows["p_goals"]) == sorted(result.rows["p_goals"], reverse=True)  # the most probable first
+
+
 def test_cli_goal_table(capsys):
     code = main(["design", "--goal", "shear_modulus>=60", "--goal", "vec<=5", "-n", "3", "--seed", "0",
                  "--candidates", "4000"])  # fmt: skip

@@ -249,8 +249,12 @@ def goal_notes(taken: selection.Selected, pool: int, n: int, p_min: float) -> li
     candidates with p_goals >= p_min."""
     notes = []
     if taken.filled:
-        count = f"{pool:,} distinct candidate" + (" meets" if pool == 1 else "s meet")
-        notes.append(f"only {count} the goals with probability >= {p_min:g}: the rest are the most probable others.")
+        if pool == 0:
+            notes.append(f"no distinct candidate meets the goals with probability >= {p_min:g}: "
+                         "the designs are the most probable.")  # fmt: skip
+        else:
+            count = f"{pool:,} distinct candidate" + (" meets" if pool == 1 else "s meet")
+            notes.append(f"only {count} the goals with probability >= {p_min:g}: the rest are the most probable others.")
     if taken.relaxed:
         pairs = f"{taken.twin_pairs:,} pair" + (" is" if taken.twin_pairs == 1 else "s are")
         notes.append(
