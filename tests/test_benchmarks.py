@@ -447,6 +447,7 @@ def test_design_throughput(tmp_path):
     assert len(table_rows(markdown, "closest")) == 1 and not list(tmp_path.glob("*.csv"))
 
 
+@pytest.mark.slow  # a flow training and its peers' fits: about 3.5 s
 def test_flow_nll(tmp_path):
     tiny(tmp_path, "flow_nll")
     record, markdown = written(tmp_path, "flow_nll")
@@ -566,6 +567,7 @@ def test_tune_overrides_parse():
         parse_overrides("beta")
 
 
+@pytest.mark.slow  # a flow tuning run: about 2 s
 def test_tune_flow(tmp_path):
     tiny(tmp_path, "tune_flow", extra=["--tune-overrides", "n_couplings=2;hidden_units=(16,16)"])
     record, markdown = written(tmp_path, "tune_flow")
