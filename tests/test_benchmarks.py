@@ -382,6 +382,7 @@ def test_independent_judge_fits_its_table(bundled):
     assert all(v > 100 * f for v, f in zip(judge.info["cv_mape_per_property"], fitted))  # held out is harder
 
 
+@pytest.mark.slow  # trains MPEA models and an independent judge: about 5.5 s
 def test_mpea_part(tmp_path):
     if not HAS_SKLEARN:
         pytest.skip('mpea needs scikit-learn for its independent judge (pip install -e ".[bench]")')
