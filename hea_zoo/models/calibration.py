@@ -108,6 +108,7 @@ __all__ = [
     "DISTANCE_FOLDS",
     "DISTANCE_FOLD_EPOCHS",
     "INTERVAL_METHOD",
+    "SPREAD_INTERVAL_METHOD",
     "CROSS_CONFORMAL_FOLDS",
     "CROSS_CONFORMAL_MAX_ALLOYS",
     "calibration_method",
@@ -157,9 +158,14 @@ DISTANCE_POWER_RANGE: tuple[float, float] = (0.0, 2.0)
 """The distance exponent g is clipped to this range: intervals widen away from the
 training alloys or keep their width, never narrow."""
 
-INTERVAL_METHOD = ("conformal: mean ± scale * (std + offset) ** power * (1 + distance / distance_scale) ** "
-                   "distance_power; distance: Euclidean, in atomic fractions, to the nearest training alloy")  # fmt: skip
-"""How an exported surrogate computes `properties_lower`/`properties_upper` (its metadata)."""
+SPREAD_INTERVAL_METHOD = "conformal: mean ± scale * (std + offset) ** power"
+"""The metadata's `interval_method` of a surrogate whose intervals do not widen with distance
+(``distance_rows=0``: `distance_intervals=False`, files of hea_zoo 0.2)."""
+
+INTERVAL_METHOD = SPREAD_INTERVAL_METHOD + (" * (1 + distance / distance_scale) ** distance_power; distance: "
+                                            "Euclidean, in atomic fractions, to the nearest training alloy")  # fmt: skip
+"""How an exported surrogate that keeps its training compositions computes
+`properties_lower`/`properties_upper` (its metadata)."""
 
 CROSS_CONFORMAL_FOLDS = 5
 """Folds of the cross-conformal calibration of small tables (module text)."""
@@ -318,7 +324,7 @@ def fit_intervals(
         distance: None, or (N,) each calibration alloy's distance to the nearest alloy the
             ensemble trained on (Euclidean, atomic fractions): the interval then also
             grows as ``(1 + d / distance_scale) ** distance_power``, distance_scale the
-            median calibration distance, the power fitted (`interval_powers`).
+            median calibration distance, the power fitted (`distance_power`).
         far: None, or ``(y, mean, std, distance)`` of more alloys, held out farther from
             the training alloys (clusters of compositions, `train_default_surrogate`),
             their `std` on the same scale: they join the fit of the exponents (how fast

@@ -334,7 +334,8 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
                 "descriptors": list(getattr(model, "descriptors", ())),
                 "coverage": float(model.coverage),
                 "calibration_size": int(model.calibration_size if model.is_calibrated else 0),
-                "interval_method": calibration.INTERVAL_METHOD,
+                "interval_method": (calibration.INTERVAL_METHOD if getattr(model, "distance_rows", 0)
+                                    else calibration.SPREAD_INTERVAL_METHOD),  # fmt: skip
                 "calibration_method": calibration.calibration_method(model.calibration_folds),
                 "inputs": ["composition", "settings"] if getattr(model, "settings", ()) else ["composition"],
                 "outputs": ["properties", "properties_std", "properties_lower", "properties_upper"],

@@ -472,6 +472,11 @@ def test_a_surrogate_file_saved_before_the_spread_exponent_keeps_its_intervals(d
     """A calibrated file without `interval_power` (hea_zoo before the fitted exponent) loads
     with power 1: its intervals are the ``mean ± scale * (std + offset)`` it was saved with."""
     surrogate = train_default_surrogate(dataset, epochs=10, seed=0, verbose=0, descriptors=(), distance_intervals=False)
+    from hea_zoo.serving.export import model_metadata
+
+    # its export says the intervals do not widen with distance (the graph has no distance term)
+    assert model_metadata(surrogate, "s", 1)["interval_method"] == calibration.SPREAD_INTERVAL_METHOD
+    assert surrogate.distance_rows == 0
     loaded = _older_file(surrogate, tmp_path / "old.keras", ["4"])
     assert loaded.descriptors == () and loaded.model_version == "3"
     assert loaded.is_calibrated and loaded.calibration_size == surrogate.calibration_size
