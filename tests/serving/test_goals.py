@@ -176,6 +176,33 @@ def test_nearest_training_by_hand(designer):
         assert rows["nearest_training"][i] == formula_strings(training[j : j + 1], designer.elements)[0]
 
 
+
+@pytest.mark.parametrize("total", [1000, 100_000])  # int16 overlaps, and the int64 path past them
+def test_nearest_rows_equals_the_dense_l1_rule(total):
+    from hea_zoo.serving.design.designer import nearest_rows
+
+    rng = np.random.default_rng(3)
+
+    def alloys(n, e=12):
+        k = np.zeros((n, e), np.int64)
+        for r in range(n):
+            held = rng.choice(e, rng.integers(1, 6), replace=False)
+            parts = np.floor(rng.dirichlet(np.ones(held.size)) * total).astype(np.int64)
+            parts[0] += total - parts.sum()
+            k[r, held] = parts
+        return k
+
+    rows = alloys(40)
+    rows[7] = rows[3]  # equal rows: the first wins
+    k = np.concatenate([alloys(5000), rows[[3, 10]], np.zeros((1, 12), np.int64)])
+    best, distance = nearest_rows(k, rows, chunk=777)
+    dense = np.abs(k[:, None, :] - rows[None]).sum(axis=2)
+    assert np.array_equal(best, np.argmin(dense, axis=1))
+    assert np.array_equal(distance, dense.min(axis=1))
+    assert best[-3] == 3 and distance[-3] == 0 and distance[-2] == 0
+    empty = nearest_rows(np.zeros((0, 12), np.int64), rows)
+    assert empty[0].shape == (0,) and empty[1].shape == (0,)
+
 # ----------------------------------------------------------------------------- point goals = targets
 def test_point_goals_are_the_classic_request(designer, tmp_path):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"

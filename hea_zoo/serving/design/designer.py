@@ -90,6 +90,42 @@ def _typicality_model(folder: Path) -> Path:
     return folder / str(name)
 
 
+
+def nearest_rows(k: np.ndarray, rows: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the nearest of `rows` to each row of `k` by L1 distance, and that distance
+    (both non-negative integer compositions, here printed thousandths); ties: the first row.
+
+    ``|a - b|_1 = sum a + sum b - 2 sum min(a, b)``, and ``min(a_e, b_e)`` is 0 unless both
+    hold element e: the overlap is summed element by element over the pairs that hold it,
+    which for alloys of 3-7 of 20-odd elements is a tenth of the pairs a dense difference
+    visits (a million designs against 423 training alloys: about 5 s of CPU instead of 45).
+    """
+    k = np.asarray(k)
+    rows = np.asarray(rows)
+    n, n_elements = k.shape
+    best = np.zeros(n, np.int64)
+    distance = np.zeros(n, np.int64)
+    if not n:
+        return best, distance
+    largest = max(int(k.sum(axis=1).max(initial=0)), int(rows.sum(axis=1).max(initial=0)))
+    kind = np.int16 if largest <= np.iinfo(np.int16).max else np.int64  # the overlap is at most either total
+    block_k = k.astype(kind)
+    table = rows.astype(kind)
+    row_sum = rows.sum(axis=1, dtype=np.int64)
+    holders = [np.flatnonzero(rows[:, e]) for e in range(n_elements)]
+    for a in range(0, n, chunk):
+        block = block_k[a : a + chunk]
+        overlap = np.zeros((block.shape[0], rows.shape[0]), kind)
+        for e in range(n_elements):
+            held = np.flatnonzero(block[:, e])
+            if held.size and holders[e].size:
+                overlap[np.ix_(held, holders[e])] += np.minimum(block[held, e][:, None], table[holders[e], e][None, :])
+        d = block.sum(axis=1, dtype=np.int64)[:, None] + row_sum[None, :] - 2 * overlap.astype(np.int64)
+        i = np.argmin(d, axis=1)  # the first of equal distances
+        best[a : a + chunk] = i
+        distance[a : a + chunk] = d[np.arange(d.shape[0]), i]
+    return best, distance
+
 class Designer:
     """An exported generator and surrogate, ready to design alloys.
 
@@ -382,13 +418,7 @@ class Designer:
         rows = self._nearest_rows
         if rows is None:
             return None
-        k = np.asarray(k, dtype=np.int32)
-        best = np.zeros(k.shape[0], np.int64)
-        distance = np.zeros(k.shape[0], np.int64)
-        for a in range(0, k.shape[0], 256):
-            block = np.abs(k[a : a + 256, None, :] - rows[None, :, :]).sum(axis=2)
-            best[a : a + 256] = np.argmin(block, axis=1)  # the first of equal distances
-            distance[a : a + 256] = block[np.arange(block.shape[0]), best[a : a + 256]]
+        best, distance = nearest_rows(k, rows)
         return rows[best].astype(np.int64), distance.astype(np.float64) / 20.0
 
     def judge(self, fractions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
