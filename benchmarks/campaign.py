@@ -783,8 +783,9 @@ def available(method: str, task: Task) -> str | None:
 # --------------------------------------------------------------------------- one campaign
 
 
-def config(task: Task, settings) -> dict:
-    """What a campaign depends on besides method and seed (the cache key)."""
+def config(task: Task, settings, method: str | None = None) -> dict:
+    """What a campaign depends on besides method and seed (the cache key); hea_zoo's
+    methods also on the campaign learner's settings (`LEARNER_DEFAULTS`)."""
     if task.lab == "oracle":
         c = {"start": settings.campaign_start, "batch": settings.campaign_batch, "rounds": settings.campaign_rounds}
     else:
@@ -794,6 +795,10 @@ def config(task: Task, settings) -> dict:
              botorch=[settings.campaign_botorch_restarts, settings.campaign_botorch_raw,
                       settings.campaign_botorch_iterations],
              ga=settings.campaign_ga_evaluations, task=dataclasses.asdict(task))  # fmt: skip
+    if method is not None and method.startswith("hea_zoo"):
+        from hea_zoo.campaign.learner import LEARNER_DEFAULTS
+
+        c["learner"] = dict(LEARNER_DEFAULTS)
     return c
 
 
@@ -860,13 +865,13 @@ def cached(out: Path, task: Task, method: str, seed: int, settings) -> dict | No
         record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return record if record.get("config") == _config_hash(config(task, settings)) else None
+    return record if record.get("config") == _config_hash(config(task, settings, method)) else None
 
 
 def store(out: Path, record: dict, task: Task, settings) -> None:
     from hea_zoo.files import write_text
 
-    record = dict(record, config=_config_hash(config(task, settings)))
+    record = dict(record, config=_config_hash(config(task, settings, record["method"])))
     path = _cache_path(out, task.name, record["method"], record["seed"])
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, json.dumps(record) + "\n")

@@ -52,11 +52,16 @@ LEARNER_DEFAULTS = {
     "learning_rate": 5e-3,
     "steps": 300,
     "descriptors": ("valence_electrons", "atomic_radius", "melting_point"),
+    "kernel_weight": 0.5,
+    "output_margin": 1.0,
 }
 """The campaign learner's settings (docs/CAMPAIGNS.md: chosen by out-of-fold error and
-time on 24-120 oracle-labelled alloys): members per group, cross-conformal folds, member
-widths, activation, Adam learning rate, full-batch steps, and the element descriptors
-read besides the fractions (each dropped when the element table lacks it for an element)."""
+time on 24-120 oracle-labelled alloys, the kernel and the margin by campaigns): members
+per group, cross-conformal folds, member widths, activation, Adam learning rate,
+full-batch steps, the element descriptors read besides the fractions (each dropped when
+the element table lacks it for an element), the kernel ridge regression's share of the
+mean (0: none) and the members' output margin (standard deviations beyond the measured
+range; None: unclipped)."""
 
 _MIN_BUCKET = 32
 
@@ -105,11 +110,11 @@ class _Trainer:
             return loss
 
         @tf.function(reduce_retracing=True)
-        def members(x):
-            return model.member_outputs(x)
+        def standard(x):
+            return model._standard_members(x)
 
         self.train = train
-        self.members = members
+        self.standard = standard
 
     def reset(self, seed: int) -> None:
         """Fresh Glorot-uniform kernels (per member), zero biases and optimizer state."""
@@ -130,6 +135,54 @@ def _trainer(key) -> _Trainer:
     if key not in _TRAINERS:
         _TRAINERS[key] = _Trainer(*key)
     return _TRAINERS[key]
+
+
+_KERNELS: dict[tuple, object] = {}
+
+
+def _kernel_carrier(elements, n_props, descriptors, log_targets, rows, settings=()):
+    """A member-less `Surrogate` that holds a kernel ridge regression of `rows` capacity
+    (cached per shape): `fit_kernel` and `_kernel` of the library's small-table recipe,
+    fitted once per cross-conformal group; its values are set on every use."""
+    from hea_zoo.models.surrogate import Surrogate
+
+    key = (tuple(elements), n_props, tuple(descriptors), bool(log_targets), int(rows), tuple(settings))
+    if key not in _KERNELS:
+        _KERNELS[key] = Surrogate(
+            elements=elements, property_names=[f"p{j}" for j in range(n_props)], property_units=[""] * n_props,
+            n_members=1, hidden_units=(1,), log_targets=log_targets, descriptors=descriptors, settings=settings,
+            kernel_rows=rows, kernel_weight=1.0, kernel_descriptors=bool(descriptors),
+        )  # fmt: skip
+    return _KERNELS[key]
+
+
+_KERNEL_STATE = ("kernel_x", "kernel_alpha", "kernel_gamma", "kernel_scales")
+_STATISTICS = ("target_mean", "target_std", "feature_mean", "feature_std", "setting_mean", "setting_std")
+
+
+def _load_carrier(kernel: dict):
+    """The cached carrier of `kernel`'s shape, holding its statistics and fitted states."""
+    carrier = _kernel_carrier(*kernel["key"])
+    for name, value in {**kernel["statistics"], **{k: kernel[k] for k in _KERNEL_STATE if k in kernel}}.items():
+        getattr(carrier, name).assign(value)
+    return carrier
+
+
+def _joined(h: np.ndarray, kernel_z: np.ndarray | None, weight: float, clip: tuple | None) -> np.ndarray:
+    """Standardized members (M, N, P) joined with the kernel's standardized mean (N, P) and
+    clipped, as `Surrogate._standard_members` does: ``member + weight * (kernel - mean of
+    the members)``, then the range."""
+    if kernel_z is not None and weight:
+        h = h + weight * (kernel_z[None] - h.mean(axis=0, keepdims=True))
+    if clip is not None:
+        h = np.minimum(np.maximum(h, clip[0]), clip[1])
+    return h
+
+
+def _physical(h: np.ndarray, state: dict) -> np.ndarray:
+    stats = state["statistics"]
+    y = h * stats["target_std"].astype(np.float64) + stats["target_mean"].astype(np.float64)
+    return np.exp(y) if state["log_targets"] else y
 
 
 @dataclasses.dataclass
@@ -161,6 +214,19 @@ class CampaignModel:
     _state: dict
     settings: tuple[str, ...] = ()
     setting_units: tuple[str, ...] = ()
+    _kernel: dict | None = None  # the kept group's kernel (carrier states and statistics), or None
+    _clip: tuple | None = None  # (low, high) standardized member range, or None
+    _weights: tuple = ()  # the trained networks' (kernel, bias) per layer: the cached trainer is shared
+
+    def _restore(self) -> None:
+        """Puts this learner's weights and statistics back into the shared, cached trainer
+        (a later call of the same shape trains the same variables)."""
+        model = self._trainer.model
+        for layer, (kernel, bias) in zip(model.ensemble_layers, self._weights):
+            layer.kernel.assign(kernel)
+            layer.bias.assign(bias)
+        for name, value in self._state["statistics"].items():
+            getattr(model, name).assign(value)
 
     def _rows(self, compositions, settings=None) -> np.ndarray:
         """The input rows: the fractions, then (a model with settings) the setting values."""
@@ -182,8 +248,10 @@ class CampaignModel:
         return np.concatenate([x, values], axis=1)
 
     def _kept(self, compositions, settings=None) -> np.ndarray:
-        """(members, N, P) the kept group's member outputs, float64."""
+        """(members, N, P) the kept group's member outputs in physical units, float64: the
+        networks joined with the kernel and clipped, as `surrogate()` computes them."""
         x = self._rows(compositions, settings)
+        self._restore()
         out = []
         for start in range(0, max(len(x), 1), 8192):
             chunk = x[start : start + 8192]
@@ -193,10 +261,15 @@ class CampaignModel:
             padded = np.zeros((_bucket(n), x.shape[1]), np.float32)
             padded[:n] = chunk
             padded[n:, 0] = 1.0
-            out.append(self._trainer.members(padded).numpy()[-self.members :, :n])
+            out.append(self._trainer.standard(padded).numpy()[-self.members :, :n])
         if not out:
             return np.zeros((self.members, 0, len(self.property_names)))
-        return np.concatenate(out, axis=1).astype(np.float64)
+        h = np.concatenate(out, axis=1).astype(np.float64)
+        z = None
+        if self._kernel is not None:
+            carrier = _load_carrier(self._kernel)
+            z = np.concatenate([carrier._kernel(x[a : a + 8192]).numpy() for a in range(0, len(x), 8192)]).astype(np.float64)
+        return _physical(_joined(h, z, self._kernel["weight"] if self._kernel else 0.0, self._clip), self._state)
 
     def predict_with_uncertainty(self, compositions, settings=None) -> tuple[np.ndarray, np.ndarray]:
         members = self._kept(compositions, settings)
@@ -220,24 +293,28 @@ class CampaignModel:
         from hea_zoo.models.surrogate import Surrogate
 
         big = self._trainer.model
+        kernel = self._kernel or {}
         s = Surrogate(
             elements=self.elements, property_names=self.property_names, property_units=self.property_units,
             n_members=self.members, hidden_units=big.hidden_units, activation=big.activation,
             log_targets=big.log_targets, descriptors=big.descriptors, coverage=self.coverage,
             calibration_folds=self.folds, settings=self.settings,
             setting_units=self.setting_units or None,
+            output_margin=None if self._clip is None else self._state["output_margin"],
+            kernel_rows=kernel.get("rows", 0), kernel_weight=kernel.get("weight", 0.5),
+            kernel_descriptors=bool(kernel) and bool(big.descriptors),
         )  # fmt: skip
-        for small, large in zip(s.ensemble_layers, big.ensemble_layers):
-            small.kernel.assign(large.kernel.numpy()[-self.members :])
-            small.bias.assign(large.bias.numpy()[-self.members :])
-        s.target_mean.assign(big.target_mean.numpy())
-        s.target_std.assign(big.target_std.numpy())
-        if big.descriptors:
-            s.feature_mean.assign(big.feature_mean.numpy())
-            s.feature_std.assign(big.feature_std.numpy())
-        if self.settings:
-            s.setting_mean.assign(big.setting_mean.numpy())
-            s.setting_std.assign(big.setting_std.numpy())
+        for small, (kernel_, bias) in zip(s.ensemble_layers, self._weights):
+            small.kernel.assign(kernel_[-self.members :])
+            small.bias.assign(bias[-self.members :])
+        for name, value in self._state["statistics"].items():
+            getattr(s, name).assign(value)
+        for name in _KERNEL_STATE:
+            if name in kernel:
+                getattr(s, name).assign(kernel[name])
+        if self._clip is not None:
+            s.output_low.assign(self._clip[0].astype(np.float32))
+            s.output_high.assign(self._clip[1].astype(np.float32))
         s._adapted = True
         s.set_intervals(self._interval, self.coverage, self.calibration_size, self.folds)
         return s
@@ -357,18 +434,46 @@ def train_campaign_model(
     rows[:, :n] = (fold[None, :] != group_of[:, None]) | (group_of[:, None] == folds)
     w = rows[:, :, None] * np.pad(measured, ((0, size - n), (0, 0))).astype(np.float32)[None]
     trainer.train(xp, yp, w, np.int32(cfg["steps"]))
+    statistics = {name: getattr(model, name).numpy().copy() for name in _STATISTICS if hasattr(model, name)}
+    state = {"log_targets": log_targets, "descriptors": descriptors, "statistics": statistics,
+             "output_margin": cfg["output_margin"]}  # fmt: skip
+    clip = None
+    if cfg["output_margin"] is not None:
+        z = (t - mean) / std
+        margin = float(cfg["output_margin"])
+        clip = (np.array([z[measured[:, j], j].min() for j in range(n_props)]) - margin,
+                np.array([z[measured[:, j], j].max() for j in range(n_props)]) + margin)  # fmt: skip
+    weight = float(cfg["kernel_weight"])
+    carrier = None
+    if weight:
+        carrier = _kernel_carrier(tuple(elements), n_props, descriptors, log_targets, size, setting_names)
+        kernel = {"key": (tuple(elements), n_props, descriptors, log_targets, size, setting_names),
+                  "weight": weight, "rows": size, "statistics": statistics}  # fmt: skip
+        _load_carrier(kernel)
+    comps, sets = x[:, :n_elements], (x[:, n_elements:] if setting_names else None)
+
+    def kernel_mean(rows: np.ndarray) -> np.ndarray | None:
+        """The kernel fitted on `rows` (its own length, ridge and weights by leave-one-out
+        error), predicted at every row; None without a kernel."""
+        if carrier is None:
+            return None
+        carrier.fit_kernel(comps[rows], y[rows], settings=None if sets is None else sets[rows])
+        return carrier._kernel(x).numpy().astype(np.float64)
+
     # Out-of-fold moments, spreads in units of each group's median spread on its own rows.
-    out = trainer.members(xp).numpy()[:, :n].astype(np.float64)  # (total, n, P)
+    hz = trainer.standard(xp).numpy()[:, :n].astype(np.float64)  # (total, n, P) standardized
     oof_mean, oof_std = np.full((n, n_props), np.nan), np.full((n, n_props), np.nan)
     relative = np.full((n, n_props), np.nan)
     for g in range(folds):
-        part = out[g * members : (g + 1) * members]
         held = fold == g
+        part = _physical(_joined(hz[g * members : (g + 1) * members], kernel_mean(~held), weight, clip), state)
         m, s = part.mean(axis=0), part.std(axis=0)
         unit = np.array([np.median(s[~held & measured[:, j], j]) for j in range(n_props)])
         oof_mean[held], oof_std[held] = m[held], s[held]
         relative[held] = s[held] / np.maximum(unit, 1e-12)
-    kept = out[folds * members :]
+    kept = _physical(_joined(hz[folds * members :], kernel_mean(np.ones(n, bool)), weight, clip), state)
+    if carrier is not None:
+        kernel.update({name: getattr(carrier, name).numpy().copy() for name in _KERNEL_STATE if hasattr(carrier, name)})
     kept_std = kept.std(axis=0)
     unit = np.array([max(np.median(kept_std[measured[:, j], j]), 1e-12) for j in range(n_props)])
     scale, offset, power = (np.zeros(n_props) for _ in range(3))
@@ -383,6 +488,8 @@ def train_campaign_model(
         property_units=tuple(property_units or [""] * n_props), members=members, folds=folds,
         coverage=coverage, calibration_size=int(len(np.unique(groups))), seconds=time.perf_counter() - start,
         oof_mean=oof_mean, oof_std=oof_std, _trainer=trainer, _interval=interval,
-        _state={"log_targets": log_targets, "descriptors": descriptors}, settings=setting_names,
+        _state=state, settings=setting_names,
         setting_units=tuple(setting_units or [""] * len(setting_names)) if setting_names else (),
+        _kernel=kernel if carrier is not None else None, _clip=clip,
+        _weights=tuple((layer.kernel.numpy().copy(), layer.bias.numpy().copy()) for layer in model.ensemble_layers),
     )  # fmt: skip
