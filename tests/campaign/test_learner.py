@@ -28,7 +28,7 @@ def test_the_kernel_interpolates_where_the_networks_do_not(table):
     # On the training rows the kernel ridge mean (small ridge chosen by leave-one-out) sits
     # closer to the measured values than the networks alone.
     x, y = table
-    with_kernel = train_campaign_model(x, y, ELEMENTS, ["G", "K"], seed=1, **FAST)
+    with_kernel = train_campaign_model(x, y, ELEMENTS, ["G", "K"], seed=1, kernel_weight=1.0, **FAST)
     without = train_campaign_model(x, y, ELEMENTS, ["G", "K"], seed=1, kernel_weight=0.0, **FAST)
     err_k = np.abs(with_kernel.predict_with_uncertainty(x)[0] - y).mean(axis=0)
     err_n = np.abs(without.predict_with_uncertainty(x)[0] - y).mean(axis=0)
@@ -62,10 +62,10 @@ def test_members_stay_within_the_margin_of_the_measured_range():
 
 def test_a_learner_survives_a_later_call_of_the_same_shape(table):
     x, y = table
-    first = train_campaign_model(x, y, ELEMENTS, ["G", "K"], seed=1, **FAST)
+    first = train_campaign_model(x, y, ELEMENTS, ["G", "K"], seed=1, kernel_weight=0.5, **FAST)
     before = first.predict_interval(x)
     other_x, other_y = _table(9)
-    train_campaign_model(other_x, other_y, ELEMENTS, ["G", "K"], seed=5, **FAST)  # the same cached trainer
+    train_campaign_model(other_x, other_y, ELEMENTS, ["G", "K"], seed=5, kernel_weight=0.5, **FAST)  # the same cache
     after = first.predict_interval(x)
     for a, b in zip(before, after):
         np.testing.assert_array_equal(a, b)
