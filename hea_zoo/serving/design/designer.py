@@ -91,14 +91,14 @@ def _typicality_model(folder: Path) -> Path:
 
 
 
-def nearest_rows(k: np.ndarray, rows: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+def nearest_rows(k: np.ndarray, rows: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Index of the nearest of `rows` to each row of `k` by L1 distance, and that distance
     (both non-negative integer compositions, here printed thousandths); ties: the first row.
 
-    ``|a - b|_1 = sum a + sum b - 2 sum min(a, b)``, and ``min(a_e, b_e)`` is 0 unless both
-    hold element e: the overlap is summed element by element over the pairs that hold it,
-    which for alloys of 3-7 of 20-odd elements is a tenth of the pairs a dense difference
-    visits (a million designs against 423 training alloys: about 5 s of CPU instead of 45).
+    ``|a - b|_1 = sum a + sum b - 2 sum min(a, b)``: the overlap ``sum min(a, b)`` is
+    summed one element at a time over a block of rows, in 16-bit integers while the totals
+    allow (skipping elements no row of either side holds). A million designs against 423
+    training alloys: about 3 s of CPU, against 45 s for the difference of every pair.
     """
     k = np.asarray(k)
     rows = np.asarray(rows)
@@ -111,20 +111,24 @@ def nearest_rows(k: np.ndarray, rows: np.ndarray, chunk: int = 2048) -> tuple[np
     kind = np.int16 if largest <= np.iinfo(np.int16).max else np.int64  # the overlap is at most either total
     block_k = k.astype(kind)
     table = rows.astype(kind)
-    row_sum = rows.sum(axis=1, dtype=np.int64)
-    holders = [np.flatnonzero(rows[:, e]) for e in range(n_elements)]
+    wide = np.int32 if kind is np.int16 else np.int64  # the distances: at most twice the largest total
+    row_sum = rows.sum(axis=1, dtype=wide)
+    held = [e for e in range(n_elements) if table[:, e].any()]
+    scratch = np.empty((min(chunk, n), rows.shape[0]), kind)
     for a in range(0, n, chunk):
         block = block_k[a : a + chunk]
-        overlap = np.zeros((block.shape[0], rows.shape[0]), kind)
-        for e in range(n_elements):
-            held = np.flatnonzero(block[:, e])
-            if held.size and holders[e].size:
-                overlap[np.ix_(held, holders[e])] += np.minimum(block[held, e][:, None], table[holders[e], e][None, :])
-        d = block.sum(axis=1, dtype=np.int64)[:, None] + row_sum[None, :] - 2 * overlap.astype(np.int64)
+        m = block.shape[0]
+        overlap = np.zeros((m, rows.shape[0]), kind)
+        for e in held:
+            if block[:, e].any():
+                np.minimum(block[:, e : e + 1], table[None, :, e], out=scratch[:m])
+                overlap += scratch[:m]
+        d = block.sum(axis=1, dtype=wide)[:, None] + row_sum[None, :] - 2 * overlap.astype(wide)
         i = np.argmin(d, axis=1)  # the first of equal distances
         best[a : a + chunk] = i
-        distance[a : a + chunk] = d[np.arange(d.shape[0]), i]
+        distance[a : a + chunk] = d[np.arange(m), i]
     return best, distance
+
 
 class Designer:
     """An exported generator and surrogate, ready to design alloys.
