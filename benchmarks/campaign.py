@@ -798,8 +798,19 @@ def config(task: Task, settings, method: str | None = None) -> dict:
     if method is not None and method.startswith("hea_zoo"):
         from hea_zoo.campaign.learner import LEARNER_DEFAULTS
 
-        c["learner"] = dict(LEARNER_DEFAULTS)
+        changed = {k: v for k, v in LEARNER_DEFAULTS.items() if _CACHED_LEARNER.get(k, _UNSET) != v}
+        if changed:  # a learner unlike the one the stored campaigns ran with: a new key
+            c["learner"] = changed
     return c
+
+
+_UNSET = object()
+_CACHED_LEARNER = {
+    "members": 4, "folds": 5, "hidden_units": (64, 64), "activation": "silu", "learning_rate": 5e-3, "steps": 300,
+    "descriptors": ("valence_electrons", "atomic_radius", "melting_point"), "kernel_weight": 0.0, "output_margin": None,
+}  # fmt: skip
+"""The campaign learner's settings the stored hea_zoo campaigns ran with (their cache key
+names only the settings that differ from these)."""
 
 
 def run_campaign(task: Task, method: str, seed: int, settings, lab=None) -> dict:

@@ -9,6 +9,14 @@ docs/CAMPAIGNS.md (a development loop; the benchmark against peers is
     python examples/campaign/propose_loop.py sources task=a sizes=24,100,500 seeds=0-5  # one batch per source mix
     python examples/campaign/propose_loop.py speed                           # seconds per call
     python examples/campaign/propose_loop.py accuracy descriptors=valence_electrons,atomic_radius
+    python examples/campaign/propose_loop.py accuracy learner=kernel_weight:0.5,output_margin:1.0
+    python examples/campaign/propose_loop.py benchmark task=mpea_yield seeds=0-29 learner=kernel_weight:0.5
+
+`benchmark` replays `benchmarks/campaign.py`'s hea_zoo campaigns (its tasks a, a_prime, b,
+c, mpea_hardness, mpea_yield; its starts, batches and budget; measurements counted beyond
+the start) with learner settings changed, without touching the benchmark's cache, and
+prints the first success per seed with their median and mean (a seed without one counts
+as 999).
 
 Lab: start from 24 random bundled alloys without oxygen (seeded by 1000 + seed) none of
 which meets the task; each round `propose` 8 alloys over the 21 bundled elements other than
@@ -184,7 +192,41 @@ def speed() -> None:
         print(json.dumps({"cli_rows": 500, "seconds": round(time.perf_counter() - t, 2)}))
 
 
-def learner_accuracy(descriptors: tuple[str, ...] | None) -> None:
+def _learner(text: str | None) -> dict:
+    """``key:value,...`` learner settings (numbers, or None)."""
+    out = {}
+    for item in (text or "").split(","):
+        if item:
+            key, value = item.split(":", 1)
+            out[key] = None if value == "None" else int(value) if value.isdigit() else float(value)
+    return out
+
+
+def benchmark_replay(task: str, seeds, learner: dict) -> None:
+    """The benchmark's hea_zoo campaigns of `task` with `learner` settings (module text)."""
+    from benchmarks import campaign as bench
+    from benchmarks.run import Settings
+
+    import hea_zoo.campaign as campaign_module
+
+    plain = campaign_module.propose
+    campaign_module.propose = lambda *a, **kw: plain(*a, **kw, learner=learner)  # the benchmark's calls, changed
+    try:
+        t = bench.TASKS[task]
+        lab = bench.OracleLab(t) if t.lab == "oracle" else bench.PoolLab(t)
+        firsts = []
+        for seed in seeds:
+            record = bench.run_campaign(t, "hea_zoo", seed, Settings(), lab=lab)
+            firsts.append(bench.campaign_metrics(record, lab)["first"])
+            print(json.dumps({"task": task, "seed": seed, "first": firsts[-1]}), flush=True)
+    finally:
+        campaign_module.propose = plain
+    f = np.array([x if x is not None else 999 for x in firsts], np.float64)
+    print(json.dumps({"task": task, "learner": learner, "first": firsts, "median": float(np.median(f)),
+                      "mean": round(float(f.mean()), 1)}))  # fmt: skip
+
+
+def learner_accuracy(descriptors: tuple[str, ...] | None, learner: dict | None = None) -> None:
     """Held-out MAPE, 90 % interval coverage and width of the campaign learner on random
     tables of the bundled alloys without oxygen (3 tables of 24, 2 of 48, 1 of 120; every
     other alloy judges), one descriptor set."""
@@ -198,6 +240,7 @@ def learner_accuracy(descriptors: tuple[str, ...] | None) -> None:
     x, y = ds.compositions[rows][:, cols], ds.properties[rows]
     elements = [ds.elements[j] for j in cols]
     settings = {} if descriptors is None else {"descriptors": descriptors}
+    settings.update(learner or {})
     rng = np.random.default_rng(0)
     results = []
     for n in (24, 24, 24, 48, 48, 120):
@@ -232,14 +275,17 @@ def main(argv=None) -> int:
         return 0
     if mode == "accuracy":
         names = options.get("descriptors", "default")
-        learner_accuracy(None if names == "default" else tuple(names.split(",")))
+        learner_accuracy(None if names == "default" else tuple(names.split(",")), _learner(options.get("learner")))
+        return 0
+    if mode == "benchmark":
+        benchmark_replay(options.get("task", "mpea_yield"), _seeds(options.get("seeds", "0-29")), _learner(options.get("learner")))
         return 0
     task, rounds = options.get("task", "a"), int(options.get("rounds", 12))
     kwargs = {}
     if "sources" in options:
         kwargs["sources"] = tuple(options["sources"].split(","))
     if "learner" in options:
-        kwargs["learner"] = {k: int(v) for k, v in (item.split(":") for item in options["learner"].split(","))}
+        kwargs["learner"] = _learner(options["learner"])
     if "min_distance" in options:
         kwargs["min_distance"] = float(options["min_distance"])
     rows = []

@@ -53,7 +53,7 @@ LEARNER_DEFAULTS = {
     "steps": 300,
     "descriptors": ("valence_electrons", "atomic_radius", "melting_point"),
     "kernel_weight": 0.0,
-    "output_margin": 1.0,
+    "output_margin": None,
 }
 """The campaign learner's settings (docs/CAMPAIGNS.md: chosen by held-out error and time
 on 24-120 oracle-labelled alloys): members per group, cross-conformal folds, member
@@ -61,7 +61,9 @@ widths, activation, Adam learning rate, full-batch steps, the element descriptor
 besides the fractions (each dropped when the element table lacks it for an element), the
 kernel ridge regression's share of the mean (0, the default: none; it doubled the
 held-out toughness error on the bundled alloys) and the members' output margin (standard
-deviations of the log values beyond the measured range; None: unclipped)."""
+deviations beyond the measured range; None, the default: unclipped; a clip alone makes
+the members agree at the bound far from the data, a narrow interval where nothing is
+known: docs/CAMPAIGNS.md, "Limits")."""
 
 _MIN_BUCKET = 32
 

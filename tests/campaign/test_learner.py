@@ -62,7 +62,7 @@ def test_members_stay_within_the_margin_of_the_measured_range():
 
 def test_a_learner_survives_a_later_call_of_the_same_shape(table):
     x, y = table
-    first = train_campaign_model(x, y, ELEMENTS, ["G", "K"], seed=1, kernel_weight=0.5, **FAST)
+    first = train_campaign_model(x, y, ELEMENTS, ["G", "K"], seed=1, kernel_weight=0.5, output_margin=1.0, **FAST)
     before = first.predict_interval(x)
     other_x, other_y = _table(9)
     train_campaign_model(other_x, other_y, ELEMENTS, ["G", "K"], seed=5, kernel_weight=0.5, **FAST)  # the same cache
