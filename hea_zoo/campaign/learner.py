@@ -54,6 +54,7 @@ LEARNER_DEFAULTS = {
     "descriptors": ("valence_electrons", "atomic_radius", "melting_point"),
     "kernel_weight": 0.0,
     "output_margin": None,
+    "distance_intervals": False,
 }
 """The campaign learner's settings (docs/CAMPAIGNS.md: chosen by held-out error and time
 on 24-120 oracle-labelled alloys): members per group, cross-conformal folds, member
@@ -63,7 +64,9 @@ kernel ridge regression's share of the mean (0, the default: none; it doubled th
 held-out toughness error on the bundled alloys) and the members' output margin (standard
 deviations beyond the measured range; None, the default: unclipped; a clip alone makes
 the members agree at the bound far from the data, a narrow interval where nothing is
-known: docs/CAMPAIGNS.md, "Limits")."""
+known: docs/CAMPAIGNS.md, "Limits"), and whether the interval widens with the distance
+to the nearest measured alloy as the library's surrogate's does (`distance_intervals`;
+False, the default: the spread alone)."""
 
 _MIN_BUCKET = 32
 
@@ -219,6 +222,7 @@ class CampaignModel:
     _kernel: dict | None = None  # the kept group's kernel (carrier states and statistics), or None
     _clip: tuple | None = None  # (low, high) standardized member range, or None
     _weights: tuple = ()  # the trained networks' (kernel, bias) per layer: the cached trainer is shared
+    _distance_rows: np.ndarray | None = None  # the measured compositions the interval widens away from
 
     def _restore(self) -> None:
         """Puts this learner's weights and statistics back into the shared, cached trainer
@@ -285,7 +289,11 @@ class CampaignModel:
         from hea_zoo.models import calibration
 
         mean, std = self.predict_with_uncertainty(compositions, settings)
-        lower, upper = calibration.interval_bounds(mean, std, self._interval)
+        distance = None
+        if self._distance_rows is not None:
+            fractions = np.asarray(compositions, dtype=np.float64)[:, : len(self.elements)]
+            distance = calibration.nearest_distances(fractions, self._distance_rows)
+        lower, upper = calibration.interval_bounds(mean, std, self._interval, distance=distance)
         if self._state["log_targets"]:
             lower = np.maximum(lower, 0.0)
         return mean, lower, upper
@@ -305,7 +313,10 @@ class CampaignModel:
             output_margin=None if self._clip is None else self._state["output_margin"],
             kernel_rows=kernel.get("rows", 0), kernel_weight=kernel.get("weight", 0.5),
             kernel_descriptors=bool(kernel) and bool(big.descriptors),
+            distance_rows=0 if self._distance_rows is None else len(self._distance_rows),
         )  # fmt: skip
+        if self._distance_rows is not None:
+            s.set_distance_rows(self._distance_rows)
         for small, (kernel_, bias) in zip(s.ensemble_layers, self._weights):
             small.kernel.assign(kernel_[-self.members :])
             small.bias.assign(bias[-self.members :])
@@ -466,8 +477,11 @@ def train_campaign_model(
     hz = trainer.standard(xp).numpy()[:, :n].astype(np.float64)  # (total, n, P) standardized
     oof_mean, oof_std = np.full((n, n_props), np.nan), np.full((n, n_props), np.nan)
     relative = np.full((n, n_props), np.nan)
+    oof_distance = np.full(n, np.nan)
     for g in range(folds):
         held = fold == g
+        if cfg["distance_intervals"]:
+            oof_distance[held] = calibration.nearest_distances(x[held, :n_elements], x[~held, :n_elements])
         part = _physical(_joined(hz[g * members : (g + 1) * members], kernel_mean(~held), weight, clip), state)
         m, s = part.mean(axis=0), part.std(axis=0)
         unit = np.array([np.median(s[~held & measured[:, j], j]) for j in range(n_props)])
@@ -478,13 +492,18 @@ def train_campaign_model(
         kernel.update({name: getattr(carrier, name).numpy().copy() for name in _KERNEL_STATE if hasattr(carrier, name)})
     kept_std = kept.std(axis=0)
     unit = np.array([max(np.median(kept_std[measured[:, j], j]), 1e-12) for j in range(n_props)])
-    scale, offset, power = (np.zeros(n_props) for _ in range(3))
+    scale, offset, power, d_scale, d_power = (np.zeros(n_props) for _ in range(5))
     for j in range(n_props):
         rows_j = measured[:, j]
-        p = calibration.fit_intervals(y[rows_j, j], oof_mean[rows_j, j], relative[rows_j, j], coverage)
+        p = calibration.fit_intervals(y[rows_j, j], oof_mean[rows_j, j], relative[rows_j, j], coverage,
+                                      distance=oof_distance[rows_j] if cfg["distance_intervals"] else None)  # fmt: skip
         p = calibration.in_units_of(p, unit[j : j + 1])
         scale[j], offset[j], power[j] = p.scale[0], p.offset[0], p.power[0]
+        if cfg["distance_intervals"]:
+            d_scale[j], d_power[j] = p.distance_scale[0], p.distance_power[0]
     interval = calibration.IntervalParameters(scale, offset, power)
+    if cfg["distance_intervals"]:
+        interval = calibration.IntervalParameters(scale, offset, power, d_scale, d_power)
     return CampaignModel(
         elements=tuple(elements), property_names=tuple(property_names),
         property_units=tuple(property_units or [""] * n_props), members=members, folds=folds,
@@ -494,4 +513,5 @@ def train_campaign_model(
         setting_units=tuple(setting_units or [""] * len(setting_names)) if setting_names else (),
         _kernel=kernel if carrier is not None else None, _clip=clip,
         _weights=tuple((layer.kernel.numpy().copy(), layer.bias.numpy().copy()) for layer in model.ensemble_layers),
+        _distance_rows=x[:, :n_elements].astype(np.float64) if cfg["distance_intervals"] else None,
     )  # fmt: skip

@@ -292,6 +292,18 @@ def spread_power(abs_error: np.ndarray, spread: np.ndarray) -> float:
     return 1.0 if b is None else float(np.clip(b, *POWER_RANGE))
 
 
+def nearest_distances(compositions: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(N,) Euclidean distance of each composition to the nearest of `rows` (atomic
+    fractions; the measure of `Surrogate.nearest_distance`)."""
+    c, r = np.asarray(compositions, np.float64), np.asarray(rows, np.float64)
+    out = np.empty(len(c))
+    for a in range(0, len(c), 1024):
+        block = c[a : a + 1024]
+        squared = (block**2).sum(1)[:, None] + (r**2).sum(1)[None, :] - 2.0 * block @ r.T
+        out[a : a + 1024] = np.sqrt(np.maximum(squared.min(axis=1), 0.0))
+    return out
+
+
 def distance_power(scores: np.ndarray, growth: np.ndarray) -> float:
     """The exponent g of the distance model, shrunk towards 0 (module text): the slope of
     ``log score = a + g log(growth)``, ``score = |y - mean| / (std + eps) ** b`` (the error

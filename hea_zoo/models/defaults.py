@@ -498,7 +498,8 @@ def _far_rows(model: Surrogate, x, y, verbose, seed: int, fit: dict) -> tuple:
 def _out_of_fold(model: Surrogate, x, y, fold: np.ndarray, n_folds: int, verbose, label: str, fit: dict) -> tuple:
     """``(mean, relative spread, distance, initial weights)``: each row predicted by an
     ensemble trained on the other folds, its spread in units of that ensemble's median
-    spread on its own training rows, its distance to the nearest of them (`_nearest`).
+    spread on its own training rows, its distance to the nearest of them
+    (`calibration.nearest_distances`).
 
     The K trainings start from the same initial weights (returned); one model object runs
     them all, so its training step is traced once (tracing is most of a small table's
@@ -514,20 +515,8 @@ def _out_of_fold(model: Surrogate, x, y, fold: np.ndarray, n_folds: int, verbose
                        initial=initial if k else None, **fit)  # fmt: skip
         mean[held], std = _members_moments(model, x[held])
         spread[held] = std / _spread_unit(model, x[~held])
-        distance[held] = _nearest(x[held, :n_el], x[~held, :n_el])
+        distance[held] = calibration.nearest_distances(x[held, :n_el], x[~held, :n_el])
     return mean, spread, distance, initial
-
-
-def _nearest(compositions: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """(N,) Euclidean distance of each composition to the nearest of `rows` (atomic
-    fractions; the measure of `Surrogate.nearest_distance`)."""
-    c, r = np.asarray(compositions, np.float64), np.asarray(rows, np.float64)
-    out = np.empty(len(c))
-    for a in range(0, len(c), 1024):
-        block = c[a : a + 1024]
-        squared = (block**2).sum(1)[:, None] + (r**2).sum(1)[None, :] - 2.0 * block @ r.T
-        out[a : a + 1024] = np.sqrt(np.maximum(squared.min(axis=1), 0.0))
-    return out
 
 
 def _spread_unit(model: Surrogate, x) -> np.ndarray:

@@ -73,3 +73,28 @@ def test_a_learner_survives_a_later_call_of_the_same_shape(table):
     for a, b in zip(after, s.predict_interval(x.astype(np.float32))):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
     assert s.kernel_rows >= len(x) and s.output_margin == 1.0
+
+
+def test_distance_intervals_widen_from_the_measured_alloys(table):
+    from hea_zoo.models import calibration
+
+    x, y = table
+    m = train_campaign_model(x, y, ELEMENTS, ["G", "K"], seed=2, distance_intervals=True, **FAST)
+    p = m._interval
+    assert p.distance_power is not None and np.all(p.distance_power >= 0) and np.all(p.distance_scale > 0)
+    near = x[:3] * 0.98 + 0.02 / len(ELEMENTS)
+    far = np.zeros((3, len(ELEMENTS)))
+    far[:, [0, 5]] = [[0.5, 0.5], [0.7, 0.3], [0.4, 0.6]]  # Mo-W, far from random 7-element alloys
+    q = np.concatenate([near, far])
+    mean, lower, upper = m.predict_interval(q)
+    _, std = m.predict_with_uncertainty(q)
+    d = calibration.nearest_distances(q, x)
+    assert d[3:].min() > d[:3].max()
+    half = p.scale * (std + p.offset) ** p.power * (1 + d[:, None] / p.distance_scale) ** p.distance_power
+    np.testing.assert_allclose(upper - mean, half, rtol=1e-6)  # (the kept rows are float32)
+    s = m.surrogate()
+    assert s.distance_rows == len(x)
+    for a, b in zip((mean, lower, upper), s.predict_interval(q.astype(np.float32))):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+    plain = train_campaign_model(x, y, ELEMENTS, ["G", "K"], seed=2, **FAST)
+    assert plain._interval.distance_power is None and plain.surrogate().distance_rows == 0
