@@ -746,6 +746,20 @@ def test_campaign_metrics():
     assert ref["mean"] == 1e4 and ref["median"] == 6932
 
 
+
+def test_campaign_cache_key_follows_the_learner(monkeypatch):
+    """hea_zoo's stored campaigns stay valid while the learner is the one they ran with, and
+    stop matching once a learner default changes; the peers' keys never depend on it."""
+    from benchmarks import campaign
+    from hea_zoo.campaign.learner import LEARNER_DEFAULTS
+
+    assert set(campaign._CACHED_LEARNER) == set(LEARNER_DEFAULTS)  # a new setting is named here, on purpose
+    settings, task = run.Settings(), campaign.TASKS["a"]
+    assert campaign.config(task, settings, "hea_zoo") == campaign.config(task, settings, "rf")
+    monkeypatch.setitem(LEARNER_DEFAULTS, "steps", 301)
+    assert campaign.config(task, settings, "hea_zoo")["learner"] == {"steps": 301}
+    assert "learner" not in campaign.config(task, settings, "rf")
+
 @pytest.mark.slow
 def test_campaign_botorch(tmp_path):
     """BoTorch's campaign on the tiny settings: batches in the space, never a repeat."""
