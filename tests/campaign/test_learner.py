@@ -24,6 +24,7 @@ def table():
     return _table(0)
 
 
+@pytest.mark.slow  # an option, off by default: two learners, one of them with the kernel
 def test_the_kernel_interpolates_where_the_networks_do_not(table):
     # On the training rows the kernel ridge mean (small ridge chosen by leave-one-out) sits
     # closer to the measured values than the networks alone.
