@@ -807,8 +807,7 @@ def config(task: Task, settings, method: str | None = None) -> dict:
 _UNSET = object()
 _CACHED_LEARNER = {
     "members": 4, "folds": 5, "hidden_units": (64, 64), "activation": "silu", "learning_rate": 5e-3, "steps": 300,
-    "descriptors": ("valence_electrons", "atomic_radius", "melting_point"), "kernel_weight": 0.0, "output_margin": None,
-    "distance_intervals": False,
+    "descriptors": ("valence_electrons", "atomic_radius", "melting_point"), "distance_intervals": False,
 }  # fmt: skip
 """The campaign learner's settings the stored hea_zoo campaigns ran with (their cache key
 names only the settings that differ from these)."""

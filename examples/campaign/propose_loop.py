@@ -9,8 +9,8 @@ docs/CAMPAIGNS.md (a development loop; the benchmark against peers is
     python examples/campaign/propose_loop.py sources task=a sizes=24,100,500 seeds=0-5  # one batch per source mix
     python examples/campaign/propose_loop.py speed                           # seconds per call
     python examples/campaign/propose_loop.py accuracy descriptors=valence_electrons,atomic_radius
-    python examples/campaign/propose_loop.py accuracy learner=kernel_weight:0.5,output_margin:1.0
-    python examples/campaign/propose_loop.py benchmark task=mpea_yield seeds=0-29 learner=kernel_weight:0.5
+    python examples/campaign/propose_loop.py accuracy learner=distance_intervals:1
+    python examples/campaign/propose_loop.py benchmark task=mpea_yield seeds=0-29 learner=distance_intervals:1
 
 `benchmark` replays `benchmarks/campaign.py`'s hea_zoo campaigns (its tasks a, a_prime, b,
 c, mpea_hardness, mpea_yield; its starts, batches and budget; measurements counted beyond

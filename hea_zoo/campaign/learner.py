@@ -52,21 +52,15 @@ LEARNER_DEFAULTS = {
     "learning_rate": 5e-3,
     "steps": 300,
     "descriptors": ("valence_electrons", "atomic_radius", "melting_point"),
-    "kernel_weight": 0.0,
-    "output_margin": None,
     "distance_intervals": False,
 }
 """The campaign learner's settings (docs/CAMPAIGNS.md: chosen by held-out error and time
 on 24-120 oracle-labelled alloys): members per group, cross-conformal folds, member
 widths, activation, Adam learning rate, full-batch steps, the element descriptors read
-besides the fractions (each dropped when the element table lacks it for an element), the
-kernel ridge regression's share of the mean (0, the default: none; it doubled the
-held-out toughness error on the bundled alloys) and the members' output margin (standard
-deviations beyond the measured range; None, the default: unclipped; a clip alone makes
-the members agree at the bound far from the data, a narrow interval where nothing is
-known: docs/CAMPAIGNS.md, "Limits"), and whether the interval widens with the distance
-to the nearest measured alloy as the library's surrogate's does (`distance_intervals`;
-False, the default: the spread alone)."""
+besides the fractions (each dropped when the element table lacks it for an element), and
+whether the interval widens with the distance to the nearest measured alloy as the
+library's surrogate's does (`distance_intervals`; False, the default: the spread alone;
+docs/CAMPAIGNS.md, "Learner options")."""
 
 _MIN_BUCKET = 32
 
@@ -142,46 +136,7 @@ def _trainer(key) -> _Trainer:
     return _TRAINERS[key]
 
 
-_KERNELS: dict[tuple, object] = {}
-
-
-def _kernel_carrier(elements, n_props, descriptors, log_targets, rows, settings=()):
-    """A member-less `Surrogate` that holds a kernel ridge regression of `rows` capacity
-    (cached per shape): `fit_kernel` and `_kernel` of the library's small-table recipe,
-    fitted once per cross-conformal group; its values are set on every use."""
-    from hea_zoo.models.surrogate import Surrogate
-
-    key = (tuple(elements), n_props, tuple(descriptors), bool(log_targets), int(rows), tuple(settings))
-    if key not in _KERNELS:
-        _KERNELS[key] = Surrogate(
-            elements=elements, property_names=[f"p{j}" for j in range(n_props)], property_units=[""] * n_props,
-            n_members=1, hidden_units=(1,), log_targets=log_targets, descriptors=descriptors, settings=settings,
-            kernel_rows=rows, kernel_weight=1.0, kernel_descriptors=bool(descriptors),
-        )  # fmt: skip
-    return _KERNELS[key]
-
-
-_KERNEL_STATE = ("kernel_x", "kernel_alpha", "kernel_gamma", "kernel_scales")
 _STATISTICS = ("target_mean", "target_std", "feature_mean", "feature_std", "setting_mean", "setting_std")
-
-
-def _load_carrier(kernel: dict):
-    """The cached carrier of `kernel`'s shape, holding its statistics and fitted states."""
-    carrier = _kernel_carrier(*kernel["key"])
-    for name, value in {**kernel["statistics"], **{k: kernel[k] for k in _KERNEL_STATE if k in kernel}}.items():
-        getattr(carrier, name).assign(value)
-    return carrier
-
-
-def _joined(h: np.ndarray, kernel_z: np.ndarray | None, weight: float, clip: tuple | None) -> np.ndarray:
-    """Standardized members (M, N, P) joined with the kernel's standardized mean (N, P) and
-    clipped, as `Surrogate._standard_members` does: ``member + weight * (kernel - mean of
-    the members)``, then the range."""
-    if kernel_z is not None and weight:
-        h = h + weight * (kernel_z[None] - h.mean(axis=0, keepdims=True))
-    if clip is not None:
-        h = np.minimum(np.maximum(h, clip[0]), clip[1])
-    return h
 
 
 def _physical(h: np.ndarray, state: dict) -> np.ndarray:
@@ -219,8 +174,6 @@ class CampaignModel:
     _state: dict
     settings: tuple[str, ...] = ()
     setting_units: tuple[str, ...] = ()
-    _kernel: dict | None = None  # the kept group's kernel (carrier states and statistics), or None
-    _clip: tuple | None = None  # (low, high) standardized member range, or None
     _weights: tuple = ()  # the trained networks' (kernel, bias) per layer: the cached trainer is shared
     _distance_rows: np.ndarray | None = None  # the measured compositions the interval widens away from
 
@@ -254,8 +207,8 @@ class CampaignModel:
         return np.concatenate([x, values], axis=1)
 
     def _kept(self, compositions, settings=None) -> np.ndarray:
-        """(members, N, P) the kept group's member outputs in physical units, float64: the
-        networks joined with the kernel and clipped, as `surrogate()` computes them."""
+        """(members, N, P) the kept group's member outputs in physical units, float64, as
+        `surrogate()` computes them."""
         x = self._rows(compositions, settings)
         self._restore()
         out = []
@@ -270,12 +223,7 @@ class CampaignModel:
             out.append(self._trainer.standard(padded).numpy()[-self.members :, :n])
         if not out:
             return np.zeros((self.members, 0, len(self.property_names)))
-        h = np.concatenate(out, axis=1).astype(np.float64)
-        z = None
-        if self._kernel is not None:
-            carrier = _load_carrier(self._kernel)
-            z = np.concatenate([carrier._kernel(x[a : a + 8192]).numpy() for a in range(0, len(x), 8192)]).astype(np.float64)
-        return _physical(_joined(h, z, self._kernel["weight"] if self._kernel else 0.0, self._clip), self._state)
+        return _physical(np.concatenate(out, axis=1).astype(np.float64), self._state)
 
     def predict_with_uncertainty(self, compositions, settings=None) -> tuple[np.ndarray, np.ndarray]:
         members = self._kept(compositions, settings)
@@ -303,16 +251,12 @@ class CampaignModel:
         from hea_zoo.models.surrogate import Surrogate
 
         big = self._trainer.model
-        kernel = self._kernel or {}
         s = Surrogate(
             elements=self.elements, property_names=self.property_names, property_units=self.property_units,
             n_members=self.members, hidden_units=big.hidden_units, activation=big.activation,
             log_targets=big.log_targets, descriptors=big.descriptors, coverage=self.coverage,
             calibration_folds=self.folds, settings=self.settings,
             setting_units=self.setting_units or None,
-            output_margin=None if self._clip is None else self._state["output_margin"],
-            kernel_rows=kernel.get("rows", 0), kernel_weight=kernel.get("weight", 0.5),
-            kernel_descriptors=bool(kernel) and bool(big.descriptors),
             distance_rows=0 if self._distance_rows is None else len(self._distance_rows),
         )  # fmt: skip
         if self._distance_rows is not None:
@@ -322,12 +266,6 @@ class CampaignModel:
             small.bias.assign(bias[-self.members :])
         for name, value in self._state["statistics"].items():
             getattr(s, name).assign(value)
-        for name in _KERNEL_STATE:
-            if name in kernel:
-                getattr(s, name).assign(kernel[name])
-        if self._clip is not None:
-            s.output_low.assign(self._clip[0].astype(np.float32))
-            s.output_high.assign(self._clip[1].astype(np.float32))
         s._adapted = True
         s.set_intervals(self._interval, self.coverage, self.calibration_size, self.folds)
         return s
@@ -448,31 +386,7 @@ def train_campaign_model(
     w = rows[:, :, None] * np.pad(measured, ((0, size - n), (0, 0))).astype(np.float32)[None]
     trainer.train(xp, yp, w, np.int32(cfg["steps"]))
     statistics = {name: getattr(model, name).numpy().copy() for name in _STATISTICS if hasattr(model, name)}
-    state = {"log_targets": log_targets, "descriptors": descriptors, "statistics": statistics,
-             "output_margin": cfg["output_margin"]}  # fmt: skip
-    clip = None
-    if cfg["output_margin"] is not None:
-        z = (t - mean) / std
-        margin = float(cfg["output_margin"])
-        clip = (np.array([z[measured[:, j], j].min() for j in range(n_props)]) - margin,
-                np.array([z[measured[:, j], j].max() for j in range(n_props)]) + margin)  # fmt: skip
-    weight = float(cfg["kernel_weight"])
-    carrier = None
-    if weight:
-        carrier = _kernel_carrier(tuple(elements), n_props, descriptors, log_targets, size, setting_names)
-        kernel = {"key": (tuple(elements), n_props, descriptors, log_targets, size, setting_names),
-                  "weight": weight, "rows": size, "statistics": statistics}  # fmt: skip
-        _load_carrier(kernel)
-    comps, sets = x[:, :n_elements], (x[:, n_elements:] if setting_names else None)
-
-    def kernel_mean(rows: np.ndarray) -> np.ndarray | None:
-        """The kernel fitted on `rows` (its own length, ridge and weights by leave-one-out
-        error), predicted at every row; None without a kernel."""
-        if carrier is None:
-            return None
-        carrier.fit_kernel(comps[rows], y[rows], settings=None if sets is None else sets[rows])
-        return carrier._kernel(x).numpy().astype(np.float64)
-
+    state = {"log_targets": log_targets, "descriptors": descriptors, "statistics": statistics}
     # Out-of-fold moments, spreads in units of each group's median spread on its own rows.
     hz = trainer.standard(xp).numpy()[:, :n].astype(np.float64)  # (total, n, P) standardized
     oof_mean, oof_std = np.full((n, n_props), np.nan), np.full((n, n_props), np.nan)
@@ -482,14 +396,12 @@ def train_campaign_model(
         held = fold == g
         if cfg["distance_intervals"]:
             oof_distance[held] = calibration.nearest_distances(x[held, :n_elements], x[~held, :n_elements])
-        part = _physical(_joined(hz[g * members : (g + 1) * members], kernel_mean(~held), weight, clip), state)
+        part = _physical(hz[g * members : (g + 1) * members], state)
         m, s = part.mean(axis=0), part.std(axis=0)
         unit = np.array([np.median(s[~held & measured[:, j], j]) for j in range(n_props)])
         oof_mean[held], oof_std[held] = m[held], s[held]
         relative[held] = s[held] / np.maximum(unit, 1e-12)
-    kept = _physical(_joined(hz[folds * members :], kernel_mean(np.ones(n, bool)), weight, clip), state)
-    if carrier is not None:
-        kernel.update({name: getattr(carrier, name).numpy().copy() for name in _KERNEL_STATE if hasattr(carrier, name)})
+    kept = _physical(hz[folds * members :], state)
     kept_std = kept.std(axis=0)
     unit = np.array([max(np.median(kept_std[measured[:, j], j]), 1e-12) for j in range(n_props)])
     scale, offset, power, d_scale, d_power = (np.zeros(n_props) for _ in range(5))
@@ -511,7 +423,6 @@ def train_campaign_model(
         oof_mean=oof_mean, oof_std=oof_std, _trainer=trainer, _interval=interval,
         _state=state, settings=setting_names,
         setting_units=tuple(setting_units or [""] * len(setting_names)) if setting_names else (),
-        _kernel=kernel if carrier is not None else None, _clip=clip,
         _weights=tuple((layer.kernel.numpy().copy(), layer.bias.numpy().copy()) for layer in model.ensemble_layers),
         _distance_rows=x[:, :n_elements].astype(np.float64) if cfg["distance_intervals"] else None,
     )  # fmt: skip

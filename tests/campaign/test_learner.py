@@ -1,5 +1,5 @@
-"""The campaign learner: its kernel ridge mean, its clipped members, and a learner that
-stays itself after later calls share its cached trainer."""
+"""The campaign learner: a learner stays itself after later calls share its cached
+trainer; distance-widened intervals."""
 
 from __future__ import annotations
 
@@ -24,56 +24,19 @@ def table():
     return _table(0)
 
 
-@pytest.mark.slow  # an option, off by default: two learners, one of them with the kernel
-def test_the_kernel_interpolates_where_the_networks_do_not(table):
-    # On the training rows the kernel ridge mean (small ridge chosen by leave-one-out) sits
-    # closer to the measured values than the networks alone.
-    x, y = table
-    with_kernel = train_campaign_model(x, y, ELEMENTS, ["G", "K"], seed=1, kernel_weight=1.0, **FAST)
-    without = train_campaign_model(x, y, ELEMENTS, ["G", "K"], seed=1, kernel_weight=0.0, **FAST)
-    err_k = np.abs(with_kernel.predict_with_uncertainty(x)[0] - y).mean(axis=0)
-    err_n = np.abs(without.predict_with_uncertainty(x)[0] - y).mean(axis=0)
-    assert np.all(err_k < err_n), (err_k, err_n)
-    assert with_kernel._kernel is not None and without._kernel is None
-
-
-def test_members_stay_within_the_margin_of_the_measured_range():
-    # An element measured only at 2 at.% and then asked for at 60 at.%: the networks
-    # extrapolate in log space, the clipped members stay within one standard deviation of
-    # the measured range.
-    elements = (*ELEMENTS, "Al")
-    rng = np.random.default_rng(4)
-    x = np.zeros((30, len(elements)))
-    x[:, :-1] = rng.dirichlet(np.ones(len(ELEMENTS)), size=30) * 0.98
-    x[:, -1] = 0.02
-    y = oracle.properties(x, elements)
-    far = np.zeros((5, len(elements)))
-    far[:, -1] = 0.6
-    far[:, :-1] = rng.dirichlet(np.ones(len(ELEMENTS)), size=5) * 0.4
-    for margin in (1.0, 0.25):
-        m = train_campaign_model(x, y, elements, ["G", "K"], seed=0, output_margin=margin, **FAST)
-        members = m._kept(far)
-        logs = np.log(y)
-        high = np.exp(logs.max(axis=0) + margin * logs.std(axis=0))
-        low = np.exp(logs.min(axis=0) - margin * logs.std(axis=0))
-        assert np.all(members <= high * (1 + 1e-5)) and np.all(members >= low * (1 - 1e-5))
-    loose = train_campaign_model(x, y, elements, ["G", "K"], seed=0, output_margin=None, kernel_weight=0.0, **FAST)
-    assert np.abs(np.log(loose._kept(far)) - logs.mean(axis=0)).max() > np.abs(np.log(members) - logs.mean(axis=0)).max()
-
-
 def test_a_learner_survives_a_later_call_of_the_same_shape(table):
     x, y = table
-    first = train_campaign_model(x, y, ELEMENTS, ["G", "K"], seed=1, kernel_weight=0.5, output_margin=1.0, **FAST)
+    first = train_campaign_model(x, y, ELEMENTS, ["G", "K"], seed=1, distance_intervals=True, **FAST)
     before = first.predict_interval(x)
     other_x, other_y = _table(9)
-    train_campaign_model(other_x, other_y, ELEMENTS, ["G", "K"], seed=5, kernel_weight=0.5, **FAST)  # the same cache
+    train_campaign_model(other_x, other_y, ELEMENTS, ["G", "K"], seed=5, **FAST)  # the same cache
     after = first.predict_interval(x)
     for a, b in zip(before, after):
         np.testing.assert_array_equal(a, b)
     s = first.surrogate()
     for a, b in zip(after, s.predict_interval(x.astype(np.float32))):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
-    assert s.kernel_rows >= len(x) and s.output_margin == 1.0
+    assert s.distance_rows == len(x)
 
 
 def test_distance_intervals_widen_from_the_measured_alloys(table):
