@@ -126,9 +126,10 @@ SURROGATE_DEFAULTS: dict[str, Any] = {
     # every MPEA property (hardness: about 300 training alloys) and leaves the bundled
     # table (423) to the large recipe.
     # The kernel reads the element descriptors too, with weights it chooses by leave-one-out
-    # error (docs/MPEA.md, "Small tables").
+    # error, and per property the Gaussian or the Laplacian kernel, by the same error
+    # (docs/MPEA.md, "Small tables").
     "small_table": {"max_alloys": 400, "output_margin": 0.0, "hidden_units": (64, 64), "weight_decay": 0.1,
-                    "kernel_weight": 1.0, "kernel_descriptors": True},
+                    "kernel_weight": 1.0, "kernel_descriptors": True, "kernel_laplacian": True},
 }
 """The surrogate's: ensemble size and member widths, the Adam learning rate, epochs and
 batch on a small table, the step budget, and the members' activation on small and large
@@ -392,6 +393,7 @@ def train_default_surrogate(
         "kernel_rows": len(train) if recipe.get("kernel_weight") else 0,
         "kernel_weight": recipe.get("kernel_weight") or 0.5,
         "kernel_descriptors": bool(recipe.get("kernel_descriptors")),
+        "kernel_laplacian": bool(recipe.get("kernel_laplacian")),
         "elements": dataset.elements,
         "property_names": dataset.property_names,
         "property_units": dataset.property_units,

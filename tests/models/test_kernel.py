@@ -58,7 +58,9 @@ def test_the_kernel_reads_the_descriptors_with_weights_it_chooses(small):
     x, y = table.train.compositions, table.train.properties
     z = (np.log(y) - model.target_mean.numpy()) / model.target_std.numpy()
     parts = [p.numpy().astype(np.float64) for p in model._kernel_parts(x)]
-    errors = {b: sum(fit[0] for fit in model._kernel_fits(np.hstack([parts[0], parts[-1] * b]), y, z))
+    # (with `kernel_laplacian`, the recipe's, the weights are chosen with the Laplacian kernel)
+    assert model.kernel_laplacian
+    errors = {b: sum(fit[0] for fit in model._kernel_fits(np.hstack([parts[0], parts[-1] * b]), y, z, laplacian=True))
               for b in KERNEL_DESCRIPTOR_SCALES}  # fmt: skip
     assert errors[weight] == min(errors.values())
     assert weight > 0 and errors[weight] < errors[0.0]  # here the descriptors lower the error
@@ -99,3 +101,80 @@ def test_the_exported_graph_computes_the_same_kernel(small, tmp_path):
     x = table.test.compositions.astype(np.float32)
     onnx = session.run(["properties"], {"composition": x})[0]
     np.testing.assert_allclose(onnx, model.predict(x, verbose=0), rtol=1e-4, atol=1e-4)
+
+
+def _stepped(seed: int, n: int = 80):
+    """`n` alloys of 3-5 of 6 elements whose hardness steps at x_Mo = 0.25 and x_Ti = 0.3:
+    rough for a Gaussian kernel, what the Laplacian suits."""
+    elements = ["Mo", "Nb", "Ta", "Ti", "V", "W"]
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, len(elements)))
+    for row in x:
+        k = rng.integers(3, 6)
+        row[rng.choice(len(elements), k, replace=False)] = rng.dirichlet(np.ones(k))
+    y = 300 + 400 * (x[:, 0] > 0.25) + 300 * (x[:, 3] > 0.3)
+    return elements, x, y[:, None]
+
+
+def _kernel_model(elements, laplacian: bool, rows: int) -> Surrogate:
+    model = Surrogate(elements=elements, property_names=["hv"], property_units=["HV"], n_members=2,
+                      hidden_units=(4,), descriptors=(), kernel_rows=rows, kernel_weight=1.0,
+                      kernel_laplacian=laplacian)  # fmt: skip
+    return model
+
+
+def test_the_laplacian_is_kept_only_where_its_leave_one_out_error_is_lower(tmp_path):
+    elements, x, y = _stepped(0)
+    test_elements, test_x, test_y = _stepped(1, 200)
+    errors, models = {}, {}
+    for laplacian in (False, True):
+        model = _kernel_model(elements, laplacian, len(x))
+        model.adapt(x, y)
+        chosen = model.fit_kernel(x, y)
+        kept = model(test_x.astype(np.float32)).numpy()
+        errors[laplacian], models[laplacian] = float(np.abs(kept - test_y).mean()), (model, chosen)
+    gaussian, laplacian = models[False][1]["hv"], models[True][1]["hv"]
+    assert gaussian[2] == "gaussian" and laplacian[2] == "laplacian"
+    assert float(models[True][0].kernel_laplace.numpy()[0]) == 1.0
+    assert errors[True] < 0.95 * errors[False], errors  # the steps: the Laplacian predicts better held out
+    # Its leave-one-out error is the lower one; on a smooth property it is not, and the
+    # Gaussian stays.
+    model = models[True][0]
+    z = (np.log(y) - model.target_mean.numpy()) / model.target_std.numpy()
+    f = x.astype(np.float64)
+    assert model._kernel_fits(f, y, z, laplacian=True)[0][0] < model._kernel_fits(f, y, z)[0][0]
+    smooth = 300 + 200 * x[:, :1] ** 2 + 100 * x[:, 1:2]
+    other = _kernel_model(elements, True, len(x))
+    other.adapt(x, smooth)
+    assert other.fit_kernel(x, smooth)["hv"][2] == "gaussian"
+    assert float(other.kernel_laplace.numpy()[0]) == 0.0
+    # The file keeps the choice; a file written before the option has no such state.
+    path = tmp_path / "laplacian.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.kernel_laplacian and float(loaded.kernel_laplace.numpy()[0]) == 1.0
+    probe = test_x[:20].astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(probe, verbose=0), model.predict(probe, verbose=0))
+    config = model.get_config()
+    config.pop("kernel_laplacian")
+    assert not hasattr(Surrogate.from_config(config), "kernel_laplace")
+    with pytest.raises(ValueError, match="kernel_laplacian"):
+        Surrogate.from_config({**config, "kernel_laplacian": 1})
+
+
+def test_the_exported_graph_computes_the_laplacian_kernel(tmp_path):
+    import onnxruntime as ort
+
+    from hea_zoo.serving import export
+
+    elements, x, y = _stepped(0)
+    model = _kernel_model(elements, True, len(x))
+    model.adapt(x, y)
+    model.compile()
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.fit_kernel(x, y)["hv"][2] == "laplacian"
+    result = export.export_model(model, tmp_path, "surrogate")
+    session = ort.InferenceSession(str(result.onnx), providers=["CPUExecutionProvider"])
+    probe = np.vstack([_stepped(2, 30)[1], x[:5]]).astype(np.float32)  # held-out alloys and training ones (d = 0)
+    onnx = session.run(["properties"], {"composition": probe})[0]
+    np.testing.assert_allclose(onnx, model.predict(probe, verbose=0), rtol=1e-4, atol=1e-3)
