@@ -746,7 +746,6 @@ def test_campaign_metrics():
     assert ref["mean"] == 1e4 and ref["median"] == 6932
 
 
-
 def test_campaign_cache_key_follows_the_learner(monkeypatch):
     """hea_zoo's stored campaigns stay valid while the learner is the one they ran with, and
     stop matching once a learner default changes; the peers' keys never depend on it."""

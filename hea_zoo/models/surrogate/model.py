@@ -496,15 +496,15 @@ class Surrogate(ZooModel):
         kernel ridge regression on features `f`, Gaussian (or Laplacian) kernel (an
         eigendecomposition per length serves every ridge)."""
         d2 = np.maximum(((f[:, None, :] - f[None, :, :]) ** 2).sum(-1), 0.0)
-        d = np.sqrt(d2)
+        dist = np.sqrt(d2) if laplacian else d2  # exp(-d / length), or exp(-d² / (2 length²))
         out = []
         for j in range(len(self.property_names)):
             has = np.flatnonzero(np.isfinite(y[:, j]))
             target = z[has, j]
             best = None
             for length in LAPLACIAN_LENGTHS if laplacian else KERNEL_LENGTHS:
-                k = np.exp(-d[np.ix_(has, has)] / length) if laplacian else np.exp(-d2[np.ix_(has, has)] / (2.0 * length**2))
-                values, vectors = np.linalg.eigh(k)
+                scale = length if laplacian else 2.0 * length**2
+                values, vectors = np.linalg.eigh(np.exp(-dist[np.ix_(has, has)] / scale))
                 projected = vectors.T @ target
                 for ridge in KERNEL_RIDGES:
                     inverse_values = 1.0 / (np.maximum(values, 0.0) + ridge)
