@@ -28,12 +28,23 @@ async function selectModel(page, model) {
 }
 
 async function fill(page, fields) {
-  for (const [id, value] of Object.entries(fields)) {
+  // Goal rows beyond the page's first ones come from its button; then every field is set in
+  // one call, with the input and change events a user's typing or choosing sends.
+  for (const id of Object.keys(fields)) {
     while (/^goal-\d+$/.test(id) && !(await page.$(`#${id}`))) await page.click("#add-goal");
-    const tag = await page.$eval(`#${id}`, (el) => el.tagName);
-    if (tag === "SELECT") await page.selectOption(`#${id}`, String(value));
-    else await page.fill(`#${id}`, String(value));
   }
+  await page.evaluate((entries) => {
+    for (const [id, value] of entries) {
+      const el = document.getElementById(id);
+      if (!el) throw new Error(`no form field #${id}`);
+      if (el.tagName === "SELECT" && !Array.from(el.options).some((o) => o.value === String(value))) {
+        throw new Error(`#${id} has no option ${value}`);
+      }
+      el.value = String(value);
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+      el.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  }, Object.entries(fields));
 }
 
 async function press(page) {
