@@ -174,6 +174,7 @@ class Settings:
     goals_candidates: int = 32000
     goals_random: int = 1_000_000
     goals_oracle_calls: int = 1_000_000
+    goals_objective_seeds: int = 5  # seeds of the maximize and Pareto comparisons
     goals_min_probability: float | None = None  # None: the design engine's default (DEFAULT_MIN_PROBABILITY)
     # ---- many_targets
     many_model: str = "cae"
@@ -245,6 +246,7 @@ class Settings:
             goals_candidates=8000,
             goals_random=100_000,
             goals_oracle_calls=100_000,
+            goals_objective_seeds=3,
             many_targets=200,
             real_splits=3,
             real_loso_elements=("Al", "Nb", "Ti"),
@@ -318,6 +320,7 @@ class Settings:
             goals_candidates=500,
             goals_random=2000,
             goals_oracle_calls=2000,
+            goals_objective_seeds=2,
             many_targets=6,
             many_candidates=500,
             many_n=5,

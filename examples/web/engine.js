@@ -1649,10 +1649,54 @@ export function planGoals(fields, target, metadata, constraints, tolerance, desc
     descriptorColumns,
     boxes,
     alphas: rpAlphas(P),
+    randomEvery: objectives.length ? RANDOM_EVERY_OBJECTIVES : RANDOM_EVERY_GOALS,
     minProbability,
     goals: allGoals,
     texts: allGoals.map(goalText),
   };
+}
+
+// Section 7.2, random candidates: which rows, and their compositions.
+const RANDOM_KEY = 0x52616e64;
+/** Without objectives every candidate is decoded. */
+export const RANDOM_EVERY_GOALS = 0;
+/** With an objective, candidate r is a random composition when r is odd. */
+export const RANDOM_EVERY_OBJECTIVES = 2;
+
+/** Whether candidate `r` of a goal plan is a random composition (section 7.2). */
+export function isRandomRow(plan, r) {
+  return plan.randomEvery > 0 && r % plan.randomEvery === plan.randomEvery - 1;
+}
+
+/**
+ * Section 7.2: the random composition of candidate `r`, written to out[offset .. offset + E)
+ * (float32 values). m = 3 + w0 mod 5 elements (at most the allowed ones and maxElements),
+ * chosen from the allowed elements by a partial Fisher-Yates shuffle, fractions
+ * -ln((w + 1) / 2^32) over their sum.
+ */
+export function randomRow(seed, r, allowed, maxElements, out, offset) {
+  const key = mix32((seed ^ RANDOM_KEY) >>> 0);
+  const h = mix32((key ^ r) >>> 0);
+  const word = (j) => mix32((h + j) >>> 0);
+  const E = allowed.length;
+  out.fill(0, offset, offset + E);
+  const pool = [];
+  for (let e = 0; e < E; e++) if (allowed[e]) pool.push(e);
+  const A = pool.length;
+  if (!A) return;
+  const top = Math.min(7, A, maxElements);
+  const m = Math.min(3 + (word(0) % 5), top);
+  for (let i = 0; i < top; i++) {
+    const j = i + (word(1 + i) % (A - i));
+    const t = pool[i];
+    pool[i] = pool[j];
+    pool[j] = t;
+  }
+  const e = [];
+  for (let i = 0; i < m; i++) e.push(-Math.log((word(8 + i) + 1) / TWO32));
+  let total = e[0];
+  for (let i = 1; i < m; i++) total += e[i];
+  for (let i = 0; i < m; i++) out[offset + pool[i]] = e[i] / total;
 }
 
 /** Section 7.2: the conditions of candidates start .. start + rows - 1 (Float32Array, rows x P). */
@@ -2131,9 +2175,36 @@ export async function design(options) {
       condition = new Float32Array(rows * P);
       for (let i = 0; i < rows; i++) condition.set(condition32, i * P);
     }
-    const raw = await generateFn(z, condition, rows);
-    if (!raw || raw.length !== rows * E) {
-      throw new Error(`the generator returned ${raw ? raw.length : 0} values for ${rows} rows of ${E} elements`);
+    let raw;
+    const drawn = [];
+    if (plan) for (let i = 0; i < rows; i++) if (isRandomRow(plan, start + i)) drawn.push(i);
+    if (drawn.length) {
+      // Section 7.2: the random rows are drawn, the others decoded (only they reach the generator).
+      const decoded = [];
+      const isDrawn = new Uint8Array(rows);
+      for (const i of drawn) isDrawn[i] = 1;
+      for (let i = 0; i < rows; i++) if (!isDrawn[i]) decoded.push(i);
+      raw = new Float32Array(rows * E);
+      if (decoded.length) {
+        const L = o.latentDim;
+        const zs = new Float32Array(decoded.length * L);
+        const cs = new Float32Array(decoded.length * P);
+        decoded.forEach((i, at) => {
+          zs.set(z.subarray(i * L, (i + 1) * L), at * L);
+          cs.set(condition.subarray(i * P, (i + 1) * P), at * P);
+        });
+        const part = await generateFn(zs, cs, decoded.length);
+        if (!part || part.length !== decoded.length * E) {
+          throw new Error(`the generator returned ${part ? part.length : 0} values for ${decoded.length} rows of ${E} elements`);
+        }
+        decoded.forEach((i, at) => raw.set(part.subarray(at * E, (at + 1) * E), i * E));
+      }
+      for (const i of drawn) randomRow(o.seed, start + i, o.constraints.allowed, o.constraints.maxElements, raw, i * E);
+    } else {
+      raw = await generateFn(z, condition, rows);
+      if (!raw || raw.length !== rows * E) {
+        throw new Error(`the generator returned ${raw ? raw.length : 0} values for ${rows} rows of ${E} elements`);
+      }
     }
     const fresh = [];
     for (let i = 0; i < rows; i++) {

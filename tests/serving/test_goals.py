@@ -125,6 +125,75 @@ def test_conditions_by_hand(designer):
     assert plan.box[:, 1].tolist() == pytest.approx([max(m2 - 0.25 * w2, 0), m2 + 0.25 * w2])
 
 
+def _mix32(x: int) -> int:
+    x &= 0xFFFFFFFF
+    x ^= x >> 16
+    x = (x * 0x21F0AAAD) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x735A2D97) & 0xFFFFFFFF
+    return x ^ (x >> 15)
+
+
+def _random_row_by_hand(seed: int, r: int, allowed: list[bool], max_elements: int) -> list[float]:
+    """Section 7.2's random composition of candidate r, read from the text with Python ints."""
+    h = _mix32(_mix32(seed ^ 0x52616E64) ^ r)
+    w = [_mix32(h + j) for j in range(15)]
+    pool = [e for e, a in enumerate(allowed) if a]
+    top = min(7, len(pool), max_elements)
+    m = min(3 + w[0] % 5, top)
+    for i in range(top):
+        j = i + w[1 + i] % (len(pool) - i)
+        pool[i], pool[j] = pool[j], pool[i]
+    e = [-math.log((w[8 + i] + 1) / 2**32) for i in range(m)]
+    total = e[0]
+    for v in e[1:]:
+        total += v
+    out = [0.0] * len(allowed)
+    for i in range(m):
+        out[pool[i]] = float(np.float32(e[i] / total))
+    return out
+
+
+@pytest.mark.parametrize("excluded, max_elements", [((), None), (("Al", "W", "O"), 4), (("Mo",), 2)])
+def test_random_rows_by_hand(designer, excluded, max_elements):
+    from hea_zoo.serving.constraints import Constraints
+
+    rules = Constraints(exclude=excluded, max_elements=max_elements).resolve(designer.elements, designer.threshold)
+    rows = np.array([0, 1, 7, 12345, 2**32 - 1])
+    raw = g.random_rows(99, rows, rules.allowed, rules.max_elements)
+    assert raw.dtype == np.float32 and raw.shape == (5, len(designer.elements))
+    for i, r in enumerate(rows):
+        assert raw[i].tolist() == _random_row_by_hand(99, int(r), rules.allowed.tolist(), rules.max_elements)
+    counts = (raw > 0).sum(axis=1)
+    assert np.all(counts >= min(3, rules.max_elements)) and np.all(counts <= min(7, rules.max_elements))
+    assert not np.any(raw[:, ~rules.allowed])
+    # another seed, other compositions; a row depends on its own index only
+    assert not np.array_equal(g.random_rows(98, rows, rules.allowed, rules.max_elements), raw)
+    assert np.array_equal(g.random_rows(99, rows[2:3], rules.allowed, rules.max_elements), raw[2:3])
+
+
+def test_which_candidates_are_random(designer):
+    from hea_zoo.artifact import noise
+    from hea_zoo.serving.design.run import goal_candidates
+
+    request = DesignRequest(goals=["shear_modulus>=60"], objectives=[("fracture_toughness", "max")], n=2, seed=3)
+    plan = designer.plan(request)
+    assert plan.random_every == 2 and plan.random_mask(5, 4).tolist() == [True, False, True, False]
+    rules = request.constraints.resolve(designer.elements, designer.threshold)
+    raw = goal_candidates(designer, plan, 3, 5, 4, rules)
+    # with an objective the odd rows are random, the even ones the generator's at their own conditions
+    assert np.array_equal(raw[[0, 2]], g.random_rows(3, np.array([5, 7]), rules.allowed, rules.max_elements))
+    decoded = designer._decode_rows(noise(3, 4, designer.latent_dim, 5), plan.conditions(5, 4))
+    assert np.allclose(raw[[1, 3]], decoded[[1, 3]], atol=1e-6)
+    # a random row is not the generator's
+    assert not np.allclose(raw[0], decoded[0], atol=1e-3)
+    # without objectives every candidate is decoded
+    thresholds = designer.plan(DesignRequest(goals=["shear_modulus>=60", "fracture_toughness>=40"]))
+    assert thresholds.random_every == 0 and not thresholds.random_mask(0, 5).any()
+    assert np.array_equal(goal_candidates(designer, thresholds, 3, 5, 4, rules),
+                          designer._decode_rows(noise(3, 4, designer.latent_dim, 5), thresholds.conditions(5, 4)))
+
+
 # ----------------------------------------------------------------------------- 7.3
 def test_erfc_approximation():
     from scipy.special import erfc
@@ -223,19 +292,18 @@ def test_maximize_takes_the_best_lower_bound(designer):
     rows = result.rows
     lower = rows["fracture_toughness_lower"]
     assert np.all(np.diff(lower) <= 0)  # objective order
-    # no candidate with p >= 0.5 has a higher lower bound than the first design: brute force
+    # no candidate with p >= p_min has a higher lower bound than the first design: brute force
     plan = designer.plan(request)
     from hea_zoo.serving.constraints import _repair
-    from hea_zoo.artifact import noise
 
-    z = noise(0, 8000, designer.latent_dim, 0)
-    raw = designer._decode_rows(z, plan.conditions(0, 8000))
     rules = request.constraints.resolve(designer.elements, designer.threshold)
-    k, ok = _repair(raw, rules)
+    from hea_zoo.serving.design.run import goal_candidates
+
+    k, ok = _repair(goal_candidates(designer, plan, 0, 0, 8000, rules), rules)
     mean, lo, hi = designer.judge(k[ok].astype(np.float32) / np.float32(1000))
     p = plan.p_goals(mean, lo, hi)
-    assert lower[0] == np.max(lo[p >= 0.5, 1])
-    assert np.all(rows["p_goals"] >= 0.5)
+    assert lower[0] == np.max(lo[p >= plan.min_probability, 1])
+    assert np.all(rows["p_goals"] >= plan.min_probability)
 
 
 def test_pareto_front_has_no_dominated_design(designer):
@@ -322,12 +390,12 @@ def test_goal_csv_rows_match_the_header(designer, tmp_path):
     # the count of dropped candidates is of the exact goals alone (no duplicates in it)
     request = DesignRequest(goals=["shear_modulus>=60", "density<=9"], objectives=[("vec", "min")], n=5, seed=2,
                             candidates=4000)  # fmt: skip
-    from hea_zoo.artifact import noise
     from hea_zoo.serving.constraints import _repair
+    from hea_zoo.serving.design.run import goal_candidates
 
     plan = designer.plan(request)
-    raw = designer._decode_rows(noise(2, 4000, designer.latent_dim, 0), plan.conditions(0, 4000))
-    k, ok = _repair(raw, request.constraints.resolve(designer.elements, designer.threshold))
+    rules = request.constraints.resolve(designer.elements, designer.threshold)
+    k, ok = _repair(goal_candidates(designer, plan, 2, 0, 4000, rules), rules)
     d = DescriptorTable(designer.elements).compute(k[ok], ["density", "vec"])
     failed = int((~(d["density"] <= 9) | np.isnan(d["vec"])).sum())
     note = next(n for n in result.notes if "missed the exact goals" in n)

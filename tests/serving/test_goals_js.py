@@ -149,6 +149,25 @@ def test_conditions_and_probability_equal_the_python_ones(tmp_path, metadata, ta
     assert js["boxes"] == plan.box.T.tolist()
 
 
+@pytest.mark.parametrize("constraints", [{}, {"excluded": ["Al", "O", "W"], "maxElements": 4}, {"maxElements": 2},
+                                         {"allowed": ["Nb", "Ta", "Ti", "Zr"]}])  # fmt: skip
+def test_random_candidates_equal_the_python_ones(tmp_path, designer, constraints):
+    """Section 7.2's random compositions, row for row, bit for bit (float32)."""
+    from hea_zoo.serving.constraints import Constraints
+
+    rows = [0, 1, 2, 3, 99, 12345, 2**31 + 7, 2**32 - 1] + list(range(1000, 1400))
+    elements = designer.elements
+    out = tmp_path / "random.f32"
+    probe(tmp_path, op="randomRows", seed=4242, rows=rows, constraints=constraints, elements=elements,
+          threshold=designer.threshold, out=str(out))  # fmt: skip
+    js = np.frombuffer(out.read_bytes(), np.float32).reshape(len(rows), len(elements))
+    rules = Constraints(elements=constraints.get("allowed"), exclude=constraints.get("excluded", ()),
+                        max_elements=constraints.get("maxElements")).resolve(elements, designer.threshold)  # fmt: skip
+    py = g.random_rows(4242, np.array(rows), rules.allowed, rules.max_elements)
+    assert np.array_equal(js, py)
+    assert (py > 0).sum(axis=1).min() >= min(3, rules.max_elements, int(rules.allowed.sum()))
+
+
 # ------------------------------------------------------------------------- errors
 BAD_GOAL_REQUESTS = [
     {"goals": ["shear_modulus>>60"]},

@@ -132,6 +132,16 @@ export const ops = {
 };
 
 // Several operations in one Node process: {requests: [request, ...]} -> {answers: [...]}
+// Section 7.2: {seed, rows: [r], constraints, elements, threshold, out} -> out (float32 rows x E)
+ops.randomRows = ({ seed, rows, constraints, elements, threshold, out }) => {
+  const c = engine.checkConstraints(constraints, elements, threshold);
+  const E = elements.length;
+  const raw = new Float32Array(rows.length * E);
+  rows.forEach((r, i) => engine.randomRow(seed, r, c.allowed, c.maxElements, raw, i * E));
+  write(out, raw);
+  return {};
+};
+
 ops.batch = ({ requests }) => ({ answers: requests.map((r) => ops[r.op](r)) });
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

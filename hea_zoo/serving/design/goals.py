@@ -227,6 +227,63 @@ def condition_sequence(start: int, rows: int, p: int) -> np.ndarray:
     return x - np.floor(x)
 
 
+# ----------------------------------------------------------------------------- 7.2 random rows
+RANDOM_KEY = 0x52616E64
+"""Mixed into the seed for the random candidates' words (section 7.2, "Random candidates")."""
+
+_MIN_RANDOM_ELEMENTS, _MAX_RANDOM_ELEMENTS = 3, 7
+
+RANDOM_EVERY_GOALS = 0
+"""Without objectives every candidate is decoded (section 7.2, measured)."""
+
+RANDOM_EVERY_OBJECTIVES = 2
+"""With an objective, candidate r is a random composition when r is odd (section 7.2, measured)."""
+
+
+def random_words(seed: int, rows: np.ndarray, count: int) -> np.ndarray:
+    """``w_j(r) = mix32(h + j)``, ``h = mix32(mix32(seed ^ RANDOM_KEY) ^ r)``: (N, count) uint32."""
+    from hea_zoo.artifact import _mix32
+
+    key = _mix32(np.uint32(seed) ^ np.uint32(RANDOM_KEY))
+    h = _mix32(key ^ np.asarray(rows, dtype=np.uint64).astype(np.uint32))[:, None]
+    with np.errstate(over="ignore"):
+        return _mix32(h + np.arange(count, dtype=np.uint32)[None, :])
+
+
+def random_rows(seed: int, rows: np.ndarray, allowed: np.ndarray, max_elements: int) -> np.ndarray:
+    """Random compositions for candidate rows `rows` (section 7.2): (N, E) float32.
+
+    Row r: ``m = 3 + w_0 mod 5`` elements (at most the allowed ones and `max_elements`),
+    chosen from the allowed elements (index order) by a partial Fisher-Yates shuffle
+    (step i swaps position i with ``i + w_(1+i) mod (A - i)``), fractions
+    ``-ln((w_(8+i) + 1) / 2^32)`` over their sum (float64, added in step order), then float32.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    pool_elements = np.flatnonzero(np.asarray(allowed, bool))
+    a = pool_elements.size
+    out = np.zeros((rows.size, np.asarray(allowed).size), np.float32)
+    if not rows.size or not a:
+        return out
+    w = random_words(seed, rows, 1 + 2 * _MAX_RANDOM_ELEMENTS)
+    top = min(_MAX_RANDOM_ELEMENTS, a, int(max_elements))
+    m = np.minimum(_MIN_RANDOM_ELEMENTS + (w[:, 0] % np.uint32(5)).astype(np.int64), top)
+    pool = np.tile(pool_elements, (rows.size, 1))
+    every = np.arange(rows.size)
+    for i in range(top):
+        j = i + (w[:, 1 + i] % np.uint32(a - i)).astype(np.int64)
+        pool[every, i], pool[every, j] = pool[every, j], pool[every, i].copy()
+    e = -np.log((w[:, 1 + _MAX_RANDOM_ELEMENTS : 1 + _MAX_RANDOM_ELEMENTS + top].astype(np.float64) + 1.0) / 4294967296.0)
+    e[np.arange(top)[None, :] >= m[:, None]] = 0.0
+    total = e[:, 0].copy()
+    for i in range(1, top):
+        total += e[:, i]
+    x = (e / total[:, None]).astype(np.float32)
+    for i in range(top):
+        used = i < m
+        out[every[used], pool[used, i]] = x[used, i]
+    return out
+
+
 # ----------------------------------------------------------------------------- plan
 @dataclasses.dataclass
 class GoalPlan:
@@ -240,6 +297,13 @@ class GoalPlan:
     descriptor_columns: list[str]  # descriptor goals then descriptor objectives, each once
     min_probability: float
     goals: list[Goal]  # as given (intervals resolved)
+    random_every: int = 0  # candidate r is a random composition when r % random_every == random_every - 1 (0: none)
+
+    def random_mask(self, start: int, rows: int) -> np.ndarray:
+        """Which of the rows ``start ..`` are random compositions (7.2)."""
+        if not self.random_every:
+            return np.zeros(rows, bool)
+        return (np.arange(start, start + rows, dtype=np.int64) % self.random_every) == self.random_every - 1
 
     def conditions(self, start: int, rows: int) -> np.ndarray:
         """c(r) for rows ``start ..``: (rows, P) float32 (7.2)."""
@@ -382,8 +446,9 @@ def plan_goals(goals: Sequence[Goal], objectives: Sequence[tuple[str, str]], tar
             box[0, j], box[1, j] = interval
     columns = [name for name, _lo, _hi in descriptor_goals]
     columns += [name for name, _d in objectives if name in DESCRIPTOR_GOALS and name not in columns]
+    every = RANDOM_EVERY_OBJECTIVES if objectives else RANDOM_EVERY_GOALS
     return GoalPlan(names, property_goals, descriptor_goals, list(objectives), box, columns, float(min_probability),
-                    resolved)  # fmt: skip
+                    resolved, every)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- 7.4

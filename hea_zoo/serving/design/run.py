@@ -21,7 +21,7 @@ from hea_zoo.serving.design.table import _Block, _system_codes
 if TYPE_CHECKING:  # pragma: no cover
     from hea_zoo.serving.design.designer import Designer
 
-__all__ = ["Run", "search", "emit", "header", "selection_notes"]
+__all__ = ["Run", "search", "search_goals", "goal_candidates", "emit", "header", "selection_notes"]
 
 
 @dataclasses.dataclass
@@ -264,6 +264,22 @@ def goal_notes(taken: selection.Selected, pool: int, n: int, p_min: float) -> li
     return notes
 
 
+def goal_candidates(designer: Designer, plan, seed: int, start: int, rows: int, rules) -> np.ndarray:
+    """The raw compositions of goal-mode candidates ``start ..`` (section 7.2): the random
+    rows drawn, the others decoded at their own conditions; (rows, E) float32."""
+    from hea_zoo.serving.design import goals as goals_module
+
+    z = noise(seed, rows, designer.latent_dim, start)
+    drawn = plan.random_mask(start, rows)
+    if not drawn.any():
+        return designer._decode_rows(z, plan.conditions(start, rows))
+    raw = np.empty((rows, len(designer.elements)), np.float32)
+    decoded = ~drawn
+    raw[decoded] = designer._decode_rows(z[decoded], plan.conditions(start, rows)[decoded])
+    raw[drawn] = goals_module.random_rows(seed, start + np.flatnonzero(drawn), rules.allowed, rules.max_elements)
+    return raw
+
+
 def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, chunk_size, progress) -> Run:
     """Section 7 over the candidates, chunk by chunk: each candidate at its own condition,
     the exact descriptor goals as hard constraints, p_goals, the selection (7.4)."""
@@ -292,9 +308,7 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
 
     def candidate_chunk(span: tuple[int, int]):
         start, rows = span
-        z = noise(seed, rows, designer.latent_dim, start)
-        raw = designer._decode_rows(z, plan.conditions(start, rows))
-        k, ok = _repair(raw, rules)
+        k, ok = _repair(goal_candidates(designer, plan, seed, start, rows, rules), rules)
         index = np.flatnonzero(ok)
         k = k[index]
         repaired = index.size
