@@ -390,8 +390,8 @@ def run(settings, context) -> dict:
               f"(screening {one['screening_hypervolume']:.0f})", flush=True)  # fmt: skip
 
     def over(key, source=None):
-        return _summary([(x["peers"][source] if source else x).get(key) if (source is None or "peers" in x) else None
-                         for x in per_seed])  # fmt: skip
+        """`_summary` of `key` over the seeds: of the seed's own record, or of its peer `source`."""
+        return _summary([x[key] if source is None else x["peers"][source][key] for x in per_seed])
 
     maximize = {
         "design_best_k": over("design_best_k"), "design_met": over("design_met"),

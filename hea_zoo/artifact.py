@@ -89,6 +89,15 @@ def check_seed(seed: Any, name: str = "seed") -> int:
     return int(seed)
 
 
+def row_words(seed: int, salt: int, rows: np.ndarray, count: int) -> np.ndarray:
+    """``w_j(r) = mix32(h + j)`` for ``j < count``, ``h = mix32(mix32(seed ^ salt) ^ r)``
+    (sums mod 2**32): (len(rows), count) uint32. Row r depends only on ``(seed, salt, r)``."""
+    key = _mix32(np.uint32(seed) ^ np.uint32(salt))
+    h = _mix32(key ^ np.asarray(rows, dtype=np.uint64).astype(np.uint32))[:, None]
+    with np.errstate(over="ignore"):
+        return _mix32(h + np.arange(count, dtype=np.uint32)[None, :])
+
+
 def noise(seed: int, n_rows: int, latent_dim: int, start_row: int = 0) -> np.ndarray:
     """Standard-normal noise ``(n_rows, latent_dim)`` float32, rows ``start_row ...``.
 
@@ -117,13 +126,8 @@ def noise(seed: int, n_rows: int, latent_dim: int, start_row: int = 0) -> np.nda
             "noise rows must lie in [0, 2**32) and latent_dim must be positive. Received: "
             f"start_row={start_row}, n_rows={n_rows}, latent_dim={latent_dim}"
         )
-    key = _mix32(np.uint32(seed) ^ _GOLDEN)
-    rows = np.arange(start_row, start_row + n_rows, dtype=np.uint64).astype(np.uint32)
-    h = _mix32(key ^ rows)[:, None]
-    j2 = (2 * np.arange(latent_dim, dtype=np.uint32))[None, :]
-    with np.errstate(over="ignore"):
-        a = _mix32(h + j2)
-        b = _mix32(h + j2 + np.uint32(1))
+    words = row_words(seed, _GOLDEN, np.arange(start_row, start_row + n_rows, dtype=np.uint64), 2 * latent_dim)
+    a, b = words[:, 0::2], words[:, 1::2]
     u1 = (a.astype(np.float64) + 1.0) / _TWO32
     u2 = b.astype(np.float64) / _TWO32
     return (np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)).astype(np.float32)

@@ -240,16 +240,6 @@ RANDOM_EVERY_OBJECTIVES = 2
 """With an objective, candidate r is a random composition when r is odd (section 7.2, measured)."""
 
 
-def random_words(seed: int, rows: np.ndarray, count: int) -> np.ndarray:
-    """``w_j(r) = mix32(h + j)``, ``h = mix32(mix32(seed ^ RANDOM_KEY) ^ r)``: (N, count) uint32."""
-    from hea_zoo.artifact import _mix32
-
-    key = _mix32(np.uint32(seed) ^ np.uint32(RANDOM_KEY))
-    h = _mix32(key ^ np.asarray(rows, dtype=np.uint64).astype(np.uint32))[:, None]
-    with np.errstate(over="ignore"):
-        return _mix32(h + np.arange(count, dtype=np.uint32)[None, :])
-
-
 def random_rows(seed: int, rows: np.ndarray, allowed: np.ndarray, max_elements: int) -> np.ndarray:
     """Random compositions for candidate rows `rows` (section 7.2): (N, E) float32.
 
@@ -264,7 +254,9 @@ def random_rows(seed: int, rows: np.ndarray, allowed: np.ndarray, max_elements: 
     out = np.zeros((rows.size, np.asarray(allowed).size), np.float32)
     if not rows.size or not a:
         return out
-    w = random_words(seed, rows, 1 + 2 * _MAX_RANDOM_ELEMENTS)
+    from hea_zoo.artifact import row_words
+
+    w = row_words(seed, RANDOM_KEY, rows, 1 + 2 * _MAX_RANDOM_ELEMENTS)
     top = min(_MAX_RANDOM_ELEMENTS, a, int(max_elements))
     m = np.minimum(_MIN_RANDOM_ELEMENTS + (w[:, 0] % np.uint32(5)).astype(np.int64), top)
     pool = np.tile(pool_elements, (rows.size, 1))
