@@ -19,7 +19,8 @@ example:
 3. designs 8 alloys with the design engine for the goals ``yield_strength>=1000`` and
    ``elongation>=20`` (each design prints its probability of meeting both), at most 6
    elements, no interstitials, spread over the candidates at least 30 % likely to meet
-   both (``min_probability=0.3``: on so few alloys none reaches the default 0.8);
+   both (``min_probability=0.3``: on so few alloys none reaches the default 0.8; where
+   none reaches 0.3 either, the engine says so and shows the most probable);
 4. prints each design with its intervals and the nearest measured alloy.
 
     python examples/mpea_strength_ductility.py [OUT_FOLDER]

@@ -127,9 +127,11 @@ SURROGATE_DEFAULTS: dict[str, Any] = {
     # table (423) to the large recipe.
     # The kernel reads the element descriptors too, with weights it chooses by leave-one-out
     # error, and per property the Gaussian or the Laplacian kernel, by the same error
-    # (docs/MPEA.md, "Small tables").
+    # (docs/MPEA.md, "Small tables"). The kernel is the mean of that regression and the one
+    # of greatest marginal likelihood at the same weights (docs/MPEA.md, "Two criteria").
     "small_table": {"max_alloys": 400, "output_margin": 0.0, "hidden_units": (64, 64), "weight_decay": 0.1,
-                    "kernel_weight": 1.0, "kernel_descriptors": True, "kernel_laplacian": True},
+                    "kernel_weight": 1.0, "kernel_descriptors": True, "kernel_laplacian": True,
+                    "kernel_evidence": True},
 }
 """The surrogate's: ensemble size and member widths, the Adam learning rate, epochs and
 batch on a small table, the step budget, and the members' activation on small and large
@@ -394,6 +396,7 @@ def train_default_surrogate(
         "kernel_weight": recipe.get("kernel_weight") or 0.5,
         "kernel_descriptors": bool(recipe.get("kernel_descriptors")),
         "kernel_laplacian": bool(recipe.get("kernel_laplacian")),
+        "kernel_evidence": bool(recipe.get("kernel_evidence")),
         "elements": dataset.elements,
         "property_names": dataset.property_names,
         "property_units": dataset.property_units,

@@ -90,6 +90,70 @@ def test_the_kernel_s_weights_round_trip_through_a_file_and_old_files_have_none(
         Surrogate.from_config({**config, "kernel_descriptors": "yes"})
 
 
+def test_the_kernel_is_the_mean_of_the_leave_one_out_and_the_evidence_regressions(small, tmp_path):
+    """With `kernel_evidence` (the recipe's) each property's kernel is the mean of two
+    regressions at the chosen weights: the one of least leave-one-out error and the one of
+    greatest marginal likelihood, found here by brute force (a solve per left-out row, a
+    log-determinant per grid point; not the eigendecompositions the model uses)."""
+    from hea_zoo.models.surrogate.model import KERNEL_LENGTHS, KERNEL_RIDGES, LAPLACIAN_LENGTHS
+
+    _, recipe_model = small
+    assert SURROGATE_DEFAULTS["small_table"]["kernel_evidence"] is True and recipe_model.kernel_evidence
+    elements, x, y = _stepped(0)  # steps: here the two criteria choose different ridges
+    model = Surrogate(elements=elements, property_names=["hv"], property_units=["HV"], n_members=2,
+                      hidden_units=(4,), descriptors=(), kernel_rows=len(x), kernel_weight=1.0,
+                      kernel_laplacian=True, kernel_evidence=True)  # fmt: skip
+    model.adapt(x, y)
+    by_loo, by_evidence = model.fit_kernel(x, y)["hv"]
+    z = ((np.log(y) - model.target_mean.numpy()) / model.target_std.numpy())[:, 0].astype(np.float64)
+    d = np.sqrt(np.maximum(((x[:, None] - x[None]) ** 2).sum(-1), 0.0))
+    n = len(z)
+
+    def kernel(family, length, distance):
+        return np.exp(-distance / length) if family == "laplacian" else np.exp(-(distance**2) / (2 * length**2))
+
+    def loo(family, length, ridge):
+        c = kernel(family, length, d) + ridge * np.eye(n)
+        errors = []
+        for i in range(n):
+            keep = np.arange(n) != i
+            alpha = np.linalg.solve(c[np.ix_(keep, keep)], z[keep])
+            errors.append(z[i] - c[i, keep] @ alpha)
+        return float(np.mean(np.square(errors)))
+
+    def evidence(family, length, ridge):
+        c = kernel(family, length, d) + ridge * np.eye(n)
+        return 0.5 * n * np.log(z @ np.linalg.solve(c, z) / n) + 0.5 * np.linalg.slogdet(c)[1]
+
+    grid = [("gaussian", length, ridge) for length in KERNEL_LENGTHS for ridge in KERNEL_RIDGES]
+    grid += [("laplacian", length, ridge) for length in LAPLACIAN_LENGTHS for ridge in KERNEL_RIDGES]
+    as_chosen = lambda g: (g[1], g[2], g[0])  # noqa: E731
+    assert by_evidence == as_chosen(min(grid, key=lambda g: evidence(*g)))
+    assert by_loo == as_chosen(min(grid, key=lambda g: loo(*g)))
+    assert by_loo != by_evidence
+    # the kernel's standardized output: the mean of the two regressions, each solved here
+    probe = np.vstack([_stepped(2, 30)[1], x[:5]])
+    dp = np.sqrt(np.maximum(((probe[:, None] - x[None]) ** 2).sum(-1), 0.0))
+    mean = 0.0
+    for length, ridge, family in (by_loo, by_evidence):
+        alpha = np.linalg.solve(kernel(family, length, d) + ridge * np.eye(n), z)
+        mean = mean + 0.5 * kernel(family, length, dp) @ alpha
+    np.testing.assert_allclose(model._kernel(probe).numpy()[:, 0], mean, rtol=1e-3, atol=1e-3)
+    # the file keeps the second regression; a file written before has none; a flag is a bool
+    path = tmp_path / "evidence.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.kernel_evidence
+    np.testing.assert_array_equal(loaded.kernel_alpha_e.numpy(), model.kernel_alpha_e.numpy())
+    probe = probe.astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(probe, verbose=0), model.predict(probe, verbose=0))
+    config = model.get_config()
+    config.pop("kernel_evidence")
+    assert not hasattr(Surrogate.from_config(config), "kernel_alpha_e")
+    with pytest.raises(ValueError, match="kernel_evidence"):
+        Surrogate.from_config({**config, "kernel_evidence": 1})
+
+
 def test_the_exported_graph_computes_the_same_kernel(small, tmp_path):
     import onnxruntime as ort
 

@@ -111,6 +111,14 @@ class Surrogate(ZooModel):
             Gaussian at those weights and keeps, per property, the one of lower
             leave-one-out error (the ``kernel_laplace`` state: 1 where the Laplacian is
             kept). Measured on the MPEA properties in docs/MPEA.md, "Small tables".
+        kernel_evidence: False (default): per property, the kernel ridge regression of least
+            leave-one-out error; True (the small-table recipe): the mean of that one and a
+            second, fitted at the same weights, whose length scale, ridge and kernel family
+            maximize the marginal likelihood (the evidence of the equivalent Gaussian
+            process, its signal variance at its closed-form optimum; `_kernel_fits`). The
+            two criteria err in different places on measured tables (docs/MPEA.md, "Small
+            tables"); the second's state is ``kernel_alpha_e``, ``kernel_gamma_e``,
+            ``kernel_laplace_e``.
         distance_rows: 0 (default), or the number of training compositions the model
             keeps (``distance_x``, set by `set_distance_rows`) so that its intervals widen
             with the distance of an alloy to the nearest of them (`nearest_distance`,
@@ -171,6 +179,7 @@ class Surrogate(ZooModel):
         kernel_weight: float = 0.5,
         kernel_descriptors: bool = False,
         kernel_laplacian: bool = False,
+        kernel_evidence: bool = False,
         distance_rows: int = 0,
         **kwargs,
     ):
@@ -228,6 +237,10 @@ class Surrogate(ZooModel):
             raise UsageError(f"must be True or False. Received: kernel_laplacian={kernel_laplacian!r}",
                              field="kernel_laplacian")  # fmt: skip
         self.kernel_laplacian = bool(kernel_laplacian)
+        if not isinstance(kernel_evidence, (bool, np.bool_)):
+            raise UsageError(f"must be True or False. Received: kernel_evidence={kernel_evidence!r}",
+                             field="kernel_evidence")  # fmt: skip
+        self.kernel_evidence = bool(kernel_evidence)
         self.distance_rows = validation.nonnegative_int(distance_rows, "distance_rows")
         if not 0.0 <= self.kernel_weight <= 1.0:
             raise UsageError(f"must be in [0, 1]. Received: kernel_weight={kernel_weight}", field="kernel_weight")
@@ -289,6 +302,10 @@ class Surrogate(ZooModel):
             self.kernel_gamma = state((n_props,), "ones", "kernel_gamma")
             if self.kernel_laplacian:  # 1 where a property's kernel is the Laplacian (set by fit_kernel)
                 self.kernel_laplace = state((n_props,), "zeros", "kernel_laplace")
+            if self.kernel_evidence:  # the evidence-chosen regression, averaged with the first
+                self.kernel_alpha_e = state((self.kernel_rows, n_props), "zeros", "kernel_alpha_e")
+                self.kernel_gamma_e = state((n_props,), "ones", "kernel_gamma_e")
+                self.kernel_laplace_e = state((n_props,), "zeros", "kernel_laplace_e")
         self.built = True
 
     def default_optimizer(self) -> keras.optimizers.Optimizer:
@@ -430,11 +447,22 @@ class Surrogate(ZooModel):
         d2 = (tf.reduce_sum(tf.square(f), -1, keepdims=True) - 2.0 * tf.matmul(f, self.kernel_x, transpose_b=True)
               + tf.reduce_sum(tf.square(self.kernel_x), -1)[None])  # (batch, rows)  # fmt: skip
         d2 = tf.maximum(d2, 0.0)[None]
-        k = tf.exp(-d2 * self.kernel_gamma[:, None, None])  # (P, batch, rows)
-        if self.kernel_laplacian:
-            lap = self.kernel_laplace[:, None, None]
-            k = (1.0 - lap) * k + lap * tf.exp(-tf.sqrt(d2) * self.kernel_gamma[:, None, None])
-        return tf.transpose(tf.reduce_sum(k * tf.transpose(self.kernel_alpha)[:, None, :], axis=-1))
+        out = self._kernel_sum(d2, self.kernel_gamma, self.kernel_laplace if self.kernel_laplacian else None,
+                               self.kernel_alpha)  # fmt: skip
+        if self.kernel_evidence:
+            out = 0.5 * (out + self._kernel_sum(d2, self.kernel_gamma_e, self.kernel_laplace_e, self.kernel_alpha_e))
+        return out
+
+    @staticmethod
+    def _kernel_sum(d2, gamma, laplace, alpha) -> tf.Tensor:
+        """(batch, P) ``sum_i alpha_i k(x, x_i)`` from squared distances `d2` (1, batch, rows):
+        per property the Gaussian ``exp(-gamma d²)``, or where `laplace` is 1 the Laplacian
+        ``exp(-gamma d)``."""
+        k = tf.exp(-d2 * gamma[:, None, None])  # (P, batch, rows)
+        if laplace is not None:
+            lap = laplace[:, None, None]
+            k = (1.0 - lap) * k + lap * tf.exp(-tf.sqrt(d2) * gamma[:, None, None])
+        return tf.transpose(tf.reduce_sum(k * tf.transpose(alpha)[:, None, :], axis=-1))
 
     def fit_kernel(self, compositions, properties, settings=None) -> dict[str, tuple[float, float, str]]:
         """Fits the kernel ridge regression (`kernel_rows` > 0) on training rows, in closed
@@ -445,8 +473,12 @@ class Surrogate(ZooModel):
         first, one pair for the model, by the properties' summed leave-one-out error. With
         `kernel_laplacian`, the weights are chosen with the Laplacian kernel
         (`LAPLACIAN_LENGTHS`), and each property then keeps the Gaussian at those weights
-        where its leave-one-out error is lower.
-        Returns ``{property: (length, ridge, "gaussian" or "laplacian")}``."""
+        where its leave-one-out error is lower. With `kernel_evidence`, each property also
+        gets the regression of greatest marginal likelihood at those weights (Laplacian or
+        Gaussian, the same grids), and the kernel is the mean of the two.
+        Returns ``{property: (length, ridge, "gaussian" or "laplacian")}`` (with
+        `kernel_evidence`, ``{property: ((length, ridge, family), (length, ridge, family))}``:
+        leave-one-out, then evidence)."""
         if not self.kernel_rows:
             raise UsageError("this Surrogate has no kernel (kernel_rows=0).", field="kernel_rows")
         x = self.join_inputs(compositions, settings)
@@ -471,12 +503,34 @@ class Surrogate(ZooModel):
         if self._kernel_descriptors:
             self.kernel_scales.assign(np.asarray(weights, np.float32))
         laplace = np.zeros(len(self.property_names))
+        gaussian = self._kernel_fits(f, y, z, criterion="both") if self.kernel_evidence else None
         if self.kernel_laplacian:
             laplace[:] = 1.0
-            for j, other in enumerate(self._kernel_fits(f, y, z)):
+            for j, other in enumerate(gaussian[0] if gaussian else self._kernel_fits(f, y, z)):
                 if other[0] < fits[j][0]:
                     fits[j], laplace[j] = other, 0.0
             self.kernel_laplace.assign(laplace.astype("float32"))
+        alpha, gamma, chosen = self._kernel_state(fits, laplace)
+        features = np.zeros((self.kernel_rows, f.shape[1]))
+        features[: len(f)] = f
+        self.kernel_x.assign(features.astype("float32"))
+        self.kernel_alpha.assign(alpha.astype("float32"))
+        self.kernel_gamma.assign(gamma.astype("float32"))
+        if self.kernel_evidence:  # the Laplacian (if the model has it) or the Gaussian, by evidence
+            evidence, laplace_e = list(gaussian[1]), np.zeros(len(self.property_names))
+            if self.kernel_laplacian:
+                for j, other in enumerate(self._kernel_fits(f, y, z, laplacian=True, criterion="evidence")):
+                    if other[0] < evidence[j][0]:
+                        evidence[j], laplace_e[j] = other, 1.0
+            alpha_e, gamma_e, chosen_e = self._kernel_state(evidence, laplace_e)
+            self.kernel_alpha_e.assign(alpha_e.astype("float32"))
+            self.kernel_gamma_e.assign(gamma_e.astype("float32"))
+            self.kernel_laplace_e.assign(laplace_e.astype("float32"))
+            chosen = {name: (chosen[name], chosen_e[name]) for name in self.property_names}
+        return chosen
+
+    def _kernel_state(self, fits: list[tuple], laplace: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+        """(alpha (kernel_rows, P), gamma (P,), {property: (length, ridge, family)}) of `fits`."""
         alpha = np.zeros((self.kernel_rows, len(self.property_names)))
         gamma = np.ones(len(self.property_names))
         chosen = {}
@@ -484,37 +538,46 @@ class Surrogate(ZooModel):
             alpha[has, j] = a
             gamma[j] = 1.0 / length if laplace[j] else 1.0 / (2.0 * length**2)
             chosen[name] = (length, ridge, "laplacian" if laplace[j] else "gaussian")
-        features = np.zeros((self.kernel_rows, f.shape[1]))
-        features[: len(f)] = f
-        self.kernel_x.assign(features.astype("float32"))
-        self.kernel_alpha.assign(alpha.astype("float32"))
-        self.kernel_gamma.assign(gamma.astype("float32"))
-        return chosen
+        return alpha, gamma, chosen
 
-    def _kernel_fits(self, f: np.ndarray, y: np.ndarray, z: np.ndarray, laplacian: bool = False) -> list[tuple]:
-        """Per property: ``(leave-one-out error, length, ridge, alpha, rows)`` of the best
-        kernel ridge regression on features `f`, Gaussian (or Laplacian) kernel (an
-        eigendecomposition per length serves every ridge)."""
+    def _kernel_fits(self, f: np.ndarray, y: np.ndarray, z: np.ndarray, laplacian: bool = False,
+                     criterion: str = "loo"):  # fmt: skip
+        """Per property: ``(score, length, ridge, alpha, rows)`` of the kernel ridge regression
+        on features `f` of least score, Gaussian (or Laplacian) kernel (an eigendecomposition
+        per length serves every ridge). `criterion` "loo": the score is the mean squared
+        leave-one-out error; "evidence": the negative log marginal likelihood of the Gaussian
+        process with covariance ``s² (K + ridge I)``, `s²` at its optimum
+        ``zᵀ(K + ridge I)⁻¹z / n``: ``n/2 log(zᵀ(K + ridge I)⁻¹z / n) + 1/2 log det(K + ridge I)``
+        (constants dropped); "both": the two lists ``(loo, evidence)`` from one pass."""
+        names = ("loo", "evidence") if criterion == "both" else (criterion,)
+        if any(name not in ("loo", "evidence") for name in names):
+            raise UsageError(f"must be loo, evidence or both. Received: criterion={criterion!r}", field="criterion")
         d2 = np.maximum(((f[:, None, :] - f[None, :, :]) ** 2).sum(-1), 0.0)
         dist = np.sqrt(d2) if laplacian else d2  # exp(-d / length), or exp(-d² / (2 length²))
-        out = []
+        out: dict[str, list] = {name: [] for name in names}
         for j in range(len(self.property_names)):
             has = np.flatnonzero(np.isfinite(y[:, j]))
             target = z[has, j]
-            best = None
+            best: dict[str, tuple | None] = {name: None for name in names}
             for length in LAPLACIAN_LENGTHS if laplacian else KERNEL_LENGTHS:
                 scale = length if laplacian else 2.0 * length**2
                 values, vectors = np.linalg.eigh(np.exp(-dist[np.ix_(has, has)] / scale))
                 projected = vectors.T @ target
                 for ridge in KERNEL_RIDGES:
-                    inverse_values = 1.0 / (np.maximum(values, 0.0) + ridge)
-                    a = vectors @ (inverse_values * projected)
-                    diagonal = np.einsum("ij,j,ij->i", vectors, inverse_values, vectors)
-                    loo = float(np.mean((a / diagonal) ** 2))
-                    if best is None or loo < best[0]:
-                        best = (loo, length, ridge, a, has)
-            out.append(best)
-        return out
+                    shifted = np.maximum(values, 0.0) + ridge
+                    a = vectors @ (projected / shifted)
+                    for name in names:
+                        if name == "loo":
+                            diagonal = np.einsum("ij,j,ij->i", vectors, 1.0 / shifted, vectors)
+                            score = float(np.mean((a / diagonal) ** 2))
+                        else:
+                            score = 0.5 * len(target) * float(np.log(projected @ (projected / shifted) / len(target)))
+                            score += 0.5 * float(np.sum(np.log(shifted)))
+                        if best[name] is None or score < best[name][0]:
+                            best[name] = (score, length, ridge, a, has)
+            for name in names:
+                out[name].append(best[name])
+        return (out["loo"], out["evidence"]) if criterion == "both" else out[criterion]
 
     def _bound(self, values):
         """Values of properties that cannot be negative, clipped at 0 (`nonnegative`)."""
@@ -907,6 +970,8 @@ class Surrogate(ZooModel):
                 config["kernel_descriptors"] = True
             if self.kernel_laplacian:  # (files without it keep their config)
                 config["kernel_laplacian"] = True
+            if self.kernel_evidence:  # (files without it keep their config)
+                config["kernel_evidence"] = True
         if self.distance_rows:  # (files without it keep their config)
             config["distance_rows"] = self.distance_rows
         return config
