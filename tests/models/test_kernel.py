@@ -140,18 +140,25 @@ def test_the_kernel_is_the_mean_of_the_leave_one_out_and_the_evidence_regression
         mean = mean + 0.5 * kernel(family, length, dp) @ alpha
     np.testing.assert_allclose(model._kernel(probe).numpy()[:, 0], mean, rtol=1e-3, atol=1e-3)
     # the file keeps the second regression; a file written before has none; a flag is a bool
-    path = tmp_path / "evidence.keras"
+    loaded = _flag_round_trip(model, "kernel_evidence", "kernel_alpha_e", probe, tmp_path)
+    np.testing.assert_array_equal(loaded.kernel_alpha_e.numpy(), model.kernel_alpha_e.numpy())
+
+
+def _flag_round_trip(model: Surrogate, flag: str, state: str, probe, tmp_path) -> Surrogate:
+    """`model` saved and loaded: the flag and the predictions kept; a config written before
+    the flag builds no `state`; a flag that is not a bool is refused. Returns the loaded model."""
+    path = tmp_path / f"{flag}.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    assert loaded.kernel_evidence
-    np.testing.assert_array_equal(loaded.kernel_alpha_e.numpy(), model.kernel_alpha_e.numpy())
-    probe = probe.astype(np.float32)
+    assert getattr(loaded, flag)
+    probe = np.asarray(probe, np.float32)
     np.testing.assert_array_equal(loaded.predict(probe, verbose=0), model.predict(probe, verbose=0))
     config = model.get_config()
-    config.pop("kernel_evidence")
-    assert not hasattr(Surrogate.from_config(config), "kernel_alpha_e")
-    with pytest.raises(ValueError, match="kernel_evidence"):
-        Surrogate.from_config({**config, "kernel_evidence": 1})
+    config.pop(flag)
+    assert not hasattr(Surrogate.from_config(config), state)
+    with pytest.raises(ValueError, match=flag):
+        Surrogate.from_config({**config, flag: 1})
+    return loaded
 
 
 def test_the_exported_graph_computes_the_same_kernel(small, tmp_path):
@@ -213,17 +220,8 @@ def test_the_laplacian_is_kept_only_where_its_leave_one_out_error_is_lower(tmp_p
     assert other.fit_kernel(x, smooth)["hv"][2] == "gaussian"
     assert float(other.kernel_laplace.numpy()[0]) == 0.0
     # The file keeps the choice; a file written before the option has no such state.
-    path = tmp_path / "laplacian.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert loaded.kernel_laplacian and float(loaded.kernel_laplace.numpy()[0]) == 1.0
-    probe = test_x[:20].astype(np.float32)
-    np.testing.assert_array_equal(loaded.predict(probe, verbose=0), model.predict(probe, verbose=0))
-    config = model.get_config()
-    config.pop("kernel_laplacian")
-    assert not hasattr(Surrogate.from_config(config), "kernel_laplace")
-    with pytest.raises(ValueError, match="kernel_laplacian"):
-        Surrogate.from_config({**config, "kernel_laplacian": 1})
+    loaded = _flag_round_trip(model, "kernel_laplacian", "kernel_laplace", test_x[:20], tmp_path)
+    assert float(loaded.kernel_laplace.numpy()[0]) == 1.0
 
 
 def test_the_exported_graph_computes_the_laplacian_kernel(tmp_path):
