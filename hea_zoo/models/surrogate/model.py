@@ -116,8 +116,8 @@ class Surrogate(ZooModel):
             second, fitted at the same weights, whose length scale, ridge and kernel family
             maximize the marginal likelihood (the evidence of the equivalent Gaussian
             process, its signal variance at its closed-form optimum; `_kernel_fits`). The
-            two criteria err in different places on measured tables (docs/MPEA.md, "Small
-            tables"); the second's state is ``kernel_alpha_e``, ``kernel_gamma_e``,
+            two criteria err in different places on measured tables (docs/MPEA.md, "Two
+            criteria"); the second's state is ``kernel_alpha_e``, ``kernel_gamma_e``,
             ``kernel_laplace_e``.
         distance_rows: 0 (default), or the number of training compositions the model
             keeps (``distance_x``, set by `set_distance_rows`) so that its intervals widen
@@ -464,7 +464,7 @@ class Surrogate(ZooModel):
             k = (1.0 - lap) * k + lap * tf.exp(-tf.sqrt(d2) * gamma[:, None, None])
         return tf.transpose(tf.reduce_sum(k * tf.transpose(alpha)[:, None, :], axis=-1))
 
-    def fit_kernel(self, compositions, properties, settings=None) -> dict[str, tuple[float, float, str]]:
+    def fit_kernel(self, compositions, properties, settings=None) -> dict[str, tuple]:
         """Fits the kernel ridge regression (`kernel_rows` > 0) on training rows, in closed
         form: per property, on the rows that have it, the length scale and ridge of least
         leave-one-out error on the standardized targets (grids `KERNEL_LENGTHS`,
@@ -504,11 +504,9 @@ class Surrogate(ZooModel):
             self.kernel_scales.assign(np.asarray(weights, np.float32))
         laplace = np.zeros(len(self.property_names))
         gaussian = self._kernel_fits(f, y, z, criterion="both") if self.kernel_evidence else None
-        if self.kernel_laplacian:
-            laplace[:] = 1.0
-            for j, other in enumerate(gaussian[0] if gaussian else self._kernel_fits(f, y, z)):
-                if other[0] < fits[j][0]:
-                    fits[j], laplace[j] = other, 0.0
+        if self.kernel_laplacian:  # (fits are the Laplacian's: the Gaussian where it is lower)
+            fits, took_gaussian = self._lower_of(fits, gaussian[0] if gaussian else self._kernel_fits(f, y, z))
+            laplace = 1.0 - took_gaussian
             self.kernel_laplace.assign(laplace.astype("float32"))
         alpha, gamma, chosen = self._kernel_state(fits, laplace)
         features = np.zeros((self.kernel_rows, f.shape[1]))
@@ -516,18 +514,24 @@ class Surrogate(ZooModel):
         self.kernel_x.assign(features.astype("float32"))
         self.kernel_alpha.assign(alpha.astype("float32"))
         self.kernel_gamma.assign(gamma.astype("float32"))
-        if self.kernel_evidence:  # the Laplacian (if the model has it) or the Gaussian, by evidence
-            evidence, laplace_e = list(gaussian[1]), np.zeros(len(self.property_names))
+        if self.kernel_evidence:  # the Gaussian, or the Laplacian (if the model has it) where it is lower
+            evidence, laplace_e = gaussian[1], np.zeros(len(self.property_names))
             if self.kernel_laplacian:
-                for j, other in enumerate(self._kernel_fits(f, y, z, laplacian=True, criterion="evidence")):
-                    if other[0] < evidence[j][0]:
-                        evidence[j], laplace_e[j] = other, 1.0
+                evidence, laplace_e = self._lower_of(evidence, self._kernel_fits(f, y, z, laplacian=True,
+                                                                                 criterion="evidence"))  # fmt: skip
             alpha_e, gamma_e, chosen_e = self._kernel_state(evidence, laplace_e)
             self.kernel_alpha_e.assign(alpha_e.astype("float32"))
             self.kernel_gamma_e.assign(gamma_e.astype("float32"))
             self.kernel_laplace_e.assign(laplace_e.astype("float32"))
             chosen = {name: (chosen[name], chosen_e[name]) for name in self.property_names}
         return chosen
+
+    @staticmethod
+    def _lower_of(first: list[tuple], second: list[tuple]) -> tuple[list[tuple], np.ndarray]:
+        """Per property the fit of lower score (`_kernel_fits`) of two lists (`first` on a tie),
+        and 1.0 where it is `second`'s."""
+        took = np.array([b[0] < a[0] for a, b in zip(first, second)], dtype=np.float64)
+        return [b if t else a for a, b, t in zip(first, second, took)], took
 
     def _kernel_state(self, fits: list[tuple], laplace: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
         """(alpha (kernel_rows, P), gamma (P,), {property: (length, ridge, family)}) of `fits`."""
