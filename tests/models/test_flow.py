@@ -27,7 +27,7 @@ from tests.support.model_checks import (
     run_model_saving_test,
 )
 
-EPOCHS = 40
+EPOCHS = 30
 THREE = ("Nb", "Ta", "Ti")
 
 

@@ -85,9 +85,13 @@ async function shown(page) {
 
 const browser = await chromium.launch({ executablePath: request.chromium, headless: true, args: ["--no-sandbox"] });
 const result = { designs: [], bad: [], corrupt: null, screenshot: null };
+// One browser context for every page: the fresh pages below start with no models in their
+// own memory (the page's cache), and share the context's HTTP cache of the page's files
+// and onnxruntime-web (pages with a routed request bypass it).
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 try {
   const open = async (messages = consoleMessages, errors = pageErrors) => {
-    const p = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const p = await context.newPage();
     p.on("console", (m) => messages.push({ type: m.type(), text: m.text() }));
     p.on("pageerror", (e) => errors.push(String(e && e.message ? e.message : e)));
     return p;
