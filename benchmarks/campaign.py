@@ -879,10 +879,30 @@ def cached(out: Path, task: Task, method: str, seed: int, settings) -> dict | No
     return record if record.get("config") == _config_hash(config(task, settings, method)) else None
 
 
+CODE = ("hea_zoo/campaign", "hea_zoo/models/surrogate", "hea_zoo/models/base.py", "hea_zoo/models/calibration.py",
+        "hea_zoo/models/defaults.py", "hea_zoo/data", "hea_zoo/serving/design", "hea_zoo/serving/constraints.py",
+        "hea_zoo/artifact.py", "hea_zoo/constants.py")  # fmt: skip
+"""The hea_zoo code a proposal depends on (relative to the repository): its fingerprint is
+stored with every hea_zoo campaign, and the report says how many seeds ran on other code."""
+
+
+def code_fingerprint(root: Path | None = None) -> str:
+    """16 hex digits of SHA-256 over the paths and bytes of the Python files in `CODE`."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for part in CODE:
+        path = root / part
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def store(out: Path, record: dict, task: Task, settings) -> None:
     from hea_zoo.files import write_text
 
     record = dict(record, config=_config_hash(config(task, settings, record["method"])))
+    if record["method"].startswith("hea_zoo"):
+        record["code"] = code_fingerprint()
     path = _cache_path(out, task.name, record["method"], record["seed"])
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, json.dumps(record) + "\n")
@@ -1072,6 +1092,14 @@ def run(settings, context) -> dict:
             "seconds_this_run": time.perf_counter() - began}  # fmt: skip
 
 
+def _code_counts(records: list[dict]) -> dict:
+    """Seeds run on the current hea_zoo code, on other code, and before fingerprints were kept."""
+    now = code_fingerprint()
+    codes = [r.get("code") for r in records]
+    return {"current": sum(c == now for c in codes), "other": sum(c is not None and c != now for c in codes),
+            "unrecorded": sum(c is None for c in codes)}  # fmt: skip
+
+
 def summarize(task: Task, lab, out: Path, settings, fact: dict) -> dict:
     if task.lab == "oracle":
         budget = settings.campaign_batch * settings.campaign_rounds
@@ -1108,6 +1136,7 @@ def summarize(task: Task, lab, out: Path, settings, fact: dict) -> dict:
             "best_final": _stats([c[-1] if c else None for c in curves]),
             "curve": {"median": _list(median_curve), "q25": _list(q25_curve), "q75": _list(q75_curve)},
             "round_seconds": float(np.mean([s for r in records for s in r["round_seconds"]] or [math.nan])),
+            "code": _code_counts(records) if method.startswith("hea_zoo") else None,
             "repeats": int(sum(r.get("repeats", 0) for r in records)),
         }  # fmt: skip
         # acceleration: random's measurements to the first success over the method's
@@ -1257,6 +1286,12 @@ def markdown(record: dict) -> str:
         if not r["methods"]:
             lines.append("| (nothing run or cached) | | | | | | | | | | | |")
         lines.append("")
+        for method, e in r["methods"].items():
+            c = e.get("code")
+            if c and (c["other"] or c["unrecorded"]):
+                lines += [f"{METHOD_LABELS[method]}: of its {sum(c.values())} seeds, {c['current']} ran on the "
+                          f"current code (`benchmarks.campaign.CODE`), {c['other']} on other code, "
+                          f"{c['unrecorded']} before the code was recorded.", ""]  # fmt: skip
     if record.get("skipped"):
         lines += ["Skipped: " + "; ".join(f"{k}: {v}" for k, v in record["skipped"].items()), ""]
     if record.get("figure"):

@@ -765,6 +765,39 @@ def test_campaign_cache_key_follows_the_learner(monkeypatch):
     assert campaign.config(task, settings, "hea_zoo")["learner"] == {"steps": 301}
     assert "learner" not in campaign.config(task, settings, "rf")
 
+def test_campaign_records_say_which_hea_zoo_code_ran_them(tmp_path):
+    """Each stored hea_zoo campaign keeps the fingerprint of the code it ran on; the
+    fingerprint moves with any byte of that code; the report counts the seeds that ran on
+    other code (or before fingerprints were kept) under the method's table."""
+    import shutil
+
+    from benchmarks import campaign
+
+    root = tmp_path / "repo"
+    for part in campaign.CODE:
+        source = ROOT / part
+        assert source.exists(), part
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / part)
+    now = campaign.code_fingerprint()
+    assert campaign.code_fingerprint(root) == now
+    with open(root / "hea_zoo" / "campaign" / "acquisition.py", "a") as handle:
+        handle.write("\n")
+    assert campaign.code_fingerprint(root) != now
+    task, settings = campaign.TASKS["a"], run.Settings()
+    record = {"task": "a", "method": "hea_zoo", "seed": 0, "k": [], "values": [], "start_best": None,
+              "round_seconds": [1.0], "repeats": 0}  # fmt: skip
+    campaign.store(tmp_path, record, task, settings)
+    assert campaign.cached(tmp_path, task, "hea_zoo", 0, settings)["code"] == now
+    campaign.store(tmp_path, dict(record, method="rf"), task, settings)
+    assert "code" not in campaign.cached(tmp_path, task, "rf", 0, settings)
+    old = dict(campaign.cached(tmp_path, task, "hea_zoo", 0, settings), seed=1)
+    old.pop("code")
+    path = tmp_path / campaign.CACHE / "a" / "hea_zoo" / "seed001.json"
+    path.write_text(json.dumps(old))
+    records = campaign.all_cached(tmp_path, task, "hea_zoo", settings)
+    assert campaign._code_counts(records) == {"current": 1, "other": 0, "unrecorded": 1}
+
+
 @pytest.mark.slow
 def test_campaign_botorch(tmp_path):
     """BoTorch's campaign on the tiny settings: batches in the space, never a repeat."""
