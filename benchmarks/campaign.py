@@ -887,12 +887,14 @@ stored with every hea_zoo campaign, and the report says how many seeds ran on ot
 
 
 def code_fingerprint(root: Path | None = None) -> str:
-    """16 hex digits of SHA-256 over the paths and bytes of the Python files in `CODE`."""
+    """16 hex digits of SHA-256 over the paths and bytes of the files in `CODE` (the element
+    and mixing-enthalpy tables and the bundled data included; `__pycache__` not)."""
     root = Path(root) if root is not None else Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     for part in CODE:
         path = root / part
-        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+        files = [f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts] if path.is_dir() else [path]
+        for file in sorted(files):
             digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 

@@ -780,9 +780,11 @@ def test_campaign_records_say_which_hea_zoo_code_ran_them(tmp_path):
         (shutil.copytree if source.is_dir() else shutil.copy)(source, root / part)
     now = campaign.code_fingerprint()
     assert campaign.code_fingerprint(root) == now
-    with open(root / "hea_zoo" / "campaign" / "acquisition.py", "a") as handle:
-        handle.write("\n")
-    assert campaign.code_fingerprint(root) != now
+    for changed in ("hea_zoo/campaign/acquisition.py", "hea_zoo/data/mixing_enthalpy.csv"):
+        before = campaign.code_fingerprint(root)
+        with open(root / changed, "a") as handle:
+            handle.write("\n")
+        assert campaign.code_fingerprint(root) != before, changed
     task, settings = campaign.TASKS["a"], run.Settings()
     record = {"task": "a", "method": "hea_zoo", "seed": 0, "k": [], "values": [], "start_best": None,
               "round_seconds": [1.0], "repeats": 0}  # fmt: skip
