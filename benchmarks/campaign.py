@@ -887,16 +887,10 @@ stored with every hea_zoo campaign, and the report says how many seeds ran on ot
 
 
 def code_fingerprint(root: Path | None = None) -> str:
-    """16 hex digits of SHA-256 over the paths and bytes of the files in `CODE` (the element
-    and mixing-enthalpy tables and the bundled data included; `__pycache__` not)."""
-    root = Path(root) if root is not None else Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256()
-    for part in CODE:
-        path = root / part
-        files = [f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts] if path.is_dir() else [path]
-        for file in sorted(files):
-            digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    """The fingerprint of `CODE` (`benchmarks.run.code_fingerprint`)."""
+    from benchmarks.run import code_fingerprint as fingerprint
+
+    return fingerprint(CODE, root)
 
 
 def store(out: Path, record: dict, task: Task, settings) -> None:
@@ -1096,10 +1090,9 @@ def run(settings, context) -> dict:
 
 def _code_counts(records: list[dict]) -> dict:
     """Seeds run on the current hea_zoo code, on other code, and before fingerprints were kept."""
-    now = code_fingerprint()
-    codes = [r.get("code") for r in records]
-    return {"current": sum(c == now for c in codes), "other": sum(c is not None and c != now for c in codes),
-            "unrecorded": sum(c is None for c in codes)}  # fmt: skip
+    from benchmarks.run import code_counts
+
+    return code_counts(records, code_fingerprint())
 
 
 def summarize(task: Task, lab, out: Path, settings, fact: dict) -> dict:

@@ -48,6 +48,12 @@ from typing import Any
 import numpy as np
 
 CACHE = "real_cache"
+CODE = ("hea_zoo/models/surrogate", "hea_zoo/models/base.py", "hea_zoo/models/calibration.py",
+        "hea_zoo/models/defaults.py", "hea_zoo/models/training.py", "hea_zoo/data", "hea_zoo/constants.py",
+        "hea_zoo/artifact.py")  # fmt: skip
+"""The hea_zoo code a default-surrogate fit depends on (relative to the repository): its
+fingerprint (`benchmarks.run.code_fingerprint`) is stored with every hea_zoo fit, and the
+report counts the fits that ran on other code or before fingerprints were kept."""
 Z90 = 1.6448536269514722  # the standard normal's 95th percentile: mean ± Z90 sd holds 90 %
 FULL_SPLITS = 20  # `Settings.full().real_splits`
 MIN_TEST, MIN_TRAIN = 10, 30  # alloys a leave-one-system-out split needs on each side
@@ -325,6 +331,10 @@ def cached_or_run(out: Path, prop: str, kind: str, data, split: dict, model: str
         except (OSError, ValueError):
             pass
     record = dict(fit_predict(model, split_data, split, settings), config=key)
+    if model == "hea_zoo":
+        from benchmarks.run import code_fingerprint
+
+        record["code"] = code_fingerprint(CODE)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, json.dumps(record) + "\n")
     return record, False
@@ -355,6 +365,7 @@ def run(settings, context) -> dict:
     record: dict[str, Any] = {"labels": model_labels(int(settings.real_trees)), "matminer": _matminer(),
                               "min_test_alloys": MIN_TEST, "min_train_alloys": MIN_TRAIN, "properties": []}  # fmt: skip
     fitted = reused = 0
+    hea_zoo_fits: list[dict] = []
     for prop in settings.real_properties:
         data = load(prop)
         entry: dict[str, Any] = {"property": prop, "unit": data.property_units[0], "selection": selection_text(prop),
@@ -376,6 +387,7 @@ def run(settings, context) -> dict:
                     per_model[model].append(m)
                     if model == "hea_zoo":
                         seconds.append(float(r["train_seconds"]))
+                        hea_zoo_fits.append(r)
                     print(f"  [real] {prop} {kind} {split['name']} {model}: R2 {m['r2']:.3f}, MAPE {m['mape']:.1f} %"
                           + (f", 90 % interval {100 * m['coverage']:.0f} %" if "coverage" in m else "")
                           + (" (cached)" if hit else f" ({r['seconds']:.1f} s)"), flush=True)  # fmt: skip
@@ -398,8 +410,21 @@ def run(settings, context) -> dict:
             }
         record["properties"].append(entry)
     record["fits"] = {"run": int(fitted), "from_cache": int(reused)}
+    if hea_zoo_fits:
+        from benchmarks.run import code_counts, code_fingerprint
+
+        record["fits"]["hea_zoo_code"] = code_counts(hea_zoo_fits, code_fingerprint(CODE))
     record["targets"] = targets(record)
     return record
+
+
+def _code_line(counts: dict | None) -> list[str]:
+    """The sentence on the code the hea_zoo fits ran on (none when every one ran on today's)."""
+    if not counts or not (counts["other"] or counts["unrecorded"]):
+        return []
+    return [f"Of the {sum(counts.values())} hea_zoo fits, {counts['current']} ran on the current code "
+            f"(`benchmarks.real.CODE`), {counts['other']} on other code, {counts['unrecorded']} before the code "
+            "was recorded.", ""]  # fmt: skip
 
 
 def _best_baseline(models: dict) -> tuple[str | None, float | None]:
@@ -477,6 +502,7 @@ def markdown(record: dict) -> str:
         f"{record['machine']['load_average']} on {record['machine']['cores']} cores; {record['fits']['run']} fits run, "
         f"{record['fits']['from_cache']} read from `real_cache/`).",
         "",
+        *_code_line(record["fits"].get("hea_zoo_code")),
         f"Settings: {', '.join(f'{k}={v}' for k, v in s.items())}."
         + (" **A tiny run: the numbers mean nothing.**" if record.get("tiny") else ""),
         "",

@@ -869,6 +869,30 @@ def _design_markdown(results: dict) -> list[str]:
 # --------------------------------------------------------------------------- main
 
 
+def code_fingerprint(parts, root: Path | str | None = None) -> str:
+    """16 hex digits of SHA-256 over the paths and bytes of the files under `parts` (paths
+    relative to the repository: folders whole, `__pycache__` left out): the code a cached
+    result ran on (the campaign and real studies store it with hea_zoo's results)."""
+    import hashlib
+
+    root = Path(root) if root is not None else ROOT
+    digest = hashlib.sha256()
+    for part in parts:
+        path = root / part
+        files = [f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts] if path.is_dir() else [path]
+        for file in sorted(files):
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def code_counts(records, current: str) -> dict:
+    """How many of `records` ran on the `current` code, on other code, and before the code
+    was recorded (no ``code`` key)."""
+    codes = [r.get("code") for r in records]
+    return {"current": sum(c == current for c in codes), "other": sum(c is not None and c != current for c in codes),
+            "unrecorded": sum(c is None for c in codes)}  # fmt: skip
+
+
 def _versions() -> dict[str, str]:
     from importlib import metadata
 

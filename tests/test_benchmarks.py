@@ -505,20 +505,36 @@ def test_real(tmp_path):
     cached = json.loads((tmp_path / "real_cache/youngs_modulus_exp/loso/without_Zr/rf.json").read_text())
     zr = data.compositions[:, data.elements.index("Zr")] > 0
     assert sorted(cached["y"]) == sorted(data.properties[zr, 0].astype(float).tolist())
-    assert record["fits"] == {"run": 8, "from_cache": 0}
+    assert record["fits"] == {"run": 8, "from_cache": 0, "hea_zoo_code": {"current": 2, "other": 0, "unrecorded": 0}}
+    assert cached_code(tmp_path) == run.code_fingerprint(real.CODE) and "hea_zoo fits" not in markdown
     assert "fractions + hea_zoo descriptors" in record["labels"]["rf_descriptors"] or real._matminer()
     assert len(table_rows(markdown, "youngs_modulus_exp")) == 3 and "not held out: W (0 test" in markdown
     targets = {t["target"]: t for t in record["targets"]}
     assert len(targets) == 5 and all(isinstance(t["met"], bool) for t in targets.values())
     # Resumable: the same settings read every fit from the cache, with the same numbers.
     again = tiny(tmp_path, "real")["real"]
-    assert again["fits"] == {"run": 0, "from_cache": 8}
+    assert again["fits"] == {"run": 0, "from_cache": 8, "hea_zoo_code": {"current": 2, "other": 0, "unrecorded": 0}}
     assert again["properties"][0]["kinds"]["loso"]["models"] == first["properties"][0]["kinds"]["loso"]["models"]
+    # A fit stored before fingerprints were kept is still read, and the report counts it.
+    path = tmp_path / "real_cache/youngs_modulus_exp/group/seed000/hea_zoo.json"
+    old = json.loads(path.read_text())
+    del old["code"]
+    path.write_text(json.dumps(old))
+    tiny(tmp_path, "real")
+    record, markdown = written(tmp_path, "real")
+    assert record["fits"]["hea_zoo_code"] == {"current": 1, "other": 0, "unrecorded": 1}
+    assert "Of the 2 hea_zoo fits, 1 ran on the current code" in markdown and "1 before the code was recorded" in markdown
     # hea_zoo's own descriptors: VEC and the weighted mean of the valence electrons agree on MoNbTaW.
     features, names = real.descriptor_features(np.full((1, 4), 0.25), ["Mo", "Nb", "Ta", "W"])
     assert features[0, names.index("vec")] == pytest.approx(5.5)
     assert features[0, names.index("mean_valence_electrons")] == pytest.approx(5.5)
     assert features[0, names.index("dev_valence_electrons")] == pytest.approx(0.5)
+
+
+def cached_code(out: Path) -> str:
+    """The code fingerprint of the hea_zoo fit of the real study's group split (tiny run)."""
+    path = out / "real_cache/youngs_modulus_exp/group/seed000/hea_zoo.json"
+    return json.loads(path.read_text())["code"]
 
 
 def test_surrogate_descriptors(tmp_path):
