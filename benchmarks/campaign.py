@@ -1219,6 +1219,8 @@ def _n(v, digits=0) -> str:
 
 
 def markdown(record: dict) -> str:
+    from benchmarks.run import code_sentence
+
     lines = ["# Closed-loop campaigns in simulated labs", "",
              f"Command: `{record['command']}` ({record['date']}, {record.get('seconds', 0):.0f} s this run; "
              f"load {record['machine']['load_average']}).", ""]  # fmt: skip
@@ -1282,11 +1284,9 @@ def markdown(record: dict) -> str:
             lines.append("| (nothing run or cached) | | | | | | | | | | | |")
         lines.append("")
         for method, e in r["methods"].items():
-            c = e.get("code")
-            if c and (c["other"] or c["unrecorded"]):
-                lines += [f"{METHOD_LABELS[method]}: of its {sum(c.values())} seeds, {c['current']} ran on the "
-                          f"current code (`benchmarks.campaign.CODE`), {c['other']} on other code, "
-                          f"{c['unrecorded']} before the code was recorded.", ""]  # fmt: skip
+            if e.get("code"):
+                lines += code_sentence(e["code"], f"{METHOD_LABELS[method]}: of its {sum(e['code'].values())} seeds",
+                                       "benchmarks.campaign.CODE")  # fmt: skip
     if record.get("skipped"):
         lines += ["Skipped: " + "; ".join(f"{k}: {v}" for k, v in record["skipped"].items()), ""]
     if record.get("figure"):

@@ -419,12 +419,10 @@ def run(settings, context) -> dict:
 
 
 def _code_line(counts: dict | None) -> list[str]:
-    """The sentence on the code the hea_zoo fits ran on (none when every one ran on today's)."""
-    if not counts or not (counts["other"] or counts["unrecorded"]):
-        return []
-    return [f"Of the {sum(counts.values())} hea_zoo fits, {counts['current']} ran on the current code "
-            f"(`benchmarks.real.CODE`), {counts['other']} on other code, {counts['unrecorded']} before the code "
-            "was recorded.", ""]  # fmt: skip
+    """The sentence on the code the hea_zoo fits ran on (`benchmarks.run.code_sentence`)."""
+    from benchmarks.run import code_sentence
+
+    return code_sentence(counts, f"Of the {sum(counts.values())} hea_zoo fits" if counts else "", "benchmarks.real.CODE")
 
 
 def _best_baseline(models: dict) -> tuple[str | None, float | None]:

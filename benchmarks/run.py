@@ -893,6 +893,15 @@ def code_counts(records, current: str) -> dict:
             "unrecorded": sum(c is None for c in codes)}  # fmt: skip
 
 
+def code_sentence(counts: dict | None, subject: str, code: str) -> list[str]:
+    """The report's lines on the code that `counts` (`code_counts`) ran on, opening with
+    `subject` ("Of the 137 hea_zoo fits"); none when every one ran on the current code."""
+    if not counts or not (counts["other"] or counts["unrecorded"]):
+        return []
+    return [f"{subject}, {counts['current']} ran on the current code (`{code}`), {counts['other']} on other "
+            f"code, {counts['unrecorded']} before the code was recorded.", ""]
+
+
 def _versions() -> dict[str, str]:
     from importlib import metadata
 
