@@ -302,6 +302,7 @@ def sdv_pools(
     batch_size: int = 500,
     synthesizers: tuple[str, ...] = ("tvae", "ctgan"),
     threads: int = 2,
+    train_rows: int | None = None,
 ) -> dict[str, CandidatePool]:
     """Trains SDV synthesizers on the training table and draws scored pools.
 
@@ -318,6 +319,8 @@ def sdv_pools(
         batch_size: SDV batch size (SDV's default 500; must be a multiple of 10 for CTGAN).
         synthesizers: any of ``"tvae"``, ``"ctgan"``.
         threads: torch CPU threads.
+        train_rows: learn from this many training alloys drawn at random (seeded by `seed`)
+            instead of all of them (None): for smoke runs, whose numbers mean nothing.
 
     Returns:
         ``{name: CandidatePool}``.
@@ -335,10 +338,10 @@ def sdv_pools(
     train = dataset.train
     elements = list(dataset.elements)
     properties = list(dataset.property_names)
-    frame = pd.DataFrame(
-        np.hstack([train.compositions, train.properties]).astype(np.float64),
-        columns=elements + properties,
-    )
+    table_rows = np.hstack([train.compositions, train.properties]).astype(np.float64)
+    if train_rows is not None and train_rows < len(table_rows):
+        table_rows = table_rows[np.sort(np.random.default_rng(seed).permutation(len(table_rows))[:train_rows])]
+    frame = pd.DataFrame(table_rows, columns=elements + properties)
     table = "alloys"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -376,6 +379,7 @@ def sdv_pools(
             info={
                 "pool_size": int(compositions.shape[0]),
                 "sampled_rows": int(size),
+                "training_rows": int(len(frame)),
                 "dropped_all_zero_rows": int((~kept).sum()),
                 "raw_fraction_sum_mean": float(raw_sums.mean()),
                 "raw_fraction_sum_std": float(raw_sums.std()),

@@ -80,6 +80,7 @@ class Settings:
     sdv_pool_size: int = 200_000
     sdv_epochs: int = 300
     sdv_batch_size: int = 500
+    sdv_train_rows: int | None = None  # None: SDV learns every training alloy (tiny: a sample)
     train_epochs: int | None = None
     train_models: tuple[str, ...] = GENERATORS
     speed_batches: tuple[int, ...] = (1, 256, 65_536)
@@ -266,6 +267,7 @@ class Settings:
             filter_factor=3,
             sdv_pool_size=300,
             sdv_epochs=1,
+            sdv_train_rows=100,
             train_epochs=1,
             train_models=("cvae",),
             speed_batches=(1, 64, 1024),
@@ -511,6 +513,7 @@ def _quality_methods(dataset, surrogate, models, settings: Settings) -> dict[str
             pools = baselines.sdv_pools(
                 dataset, surrogate, settings.sdv_pool_size, seed=settings.seed,
                 epochs=settings.sdv_epochs, batch_size=settings.sdv_batch_size,
+                train_rows=settings.sdv_train_rows,
             )  # fmt: skip
         except Exception as error:  # an SDV failure must not lose the rest of the benchmark
             available, reason = False, f"SDV failed: {type(error).__name__}: {error}"

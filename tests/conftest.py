@@ -26,3 +26,44 @@ def umask022():
     old = os.umask(0o022)
     yield
     os.umask(old)
+
+
+# The longest files (about 5-40 s each: they train and export models, or drive Node.js and
+# Chromium), longest first. pytest-xdist hands whole files to the workers in collection order
+# (`--no-loadscope-reorder` in setup.cfg), so these start early and the many short files fill
+# in at the end, when one worker would otherwise wait for the other's last long file.
+LONGEST_FIRST = (
+    "tests/test_benchmarks.py",
+    "tests/serving/test_onnx_node.py",
+    "tests/models/test_keras_contract.py",
+    "tests/models/test_flow.py",
+    "tests/models/test_calibration.py",
+    "tests/serving/test_web.py",
+    "tests/test_files.py",
+    "tests/cli/test_cli.py",
+    "tests/models/test_training_budget.py",
+    "tests/models/test_surrogate_settings.py",
+    "tests/serving/test_export.py",
+    "tests/serving/test_design.py",
+    "tests/evaluation/test_plots.py",
+    "tests/models/test_wcgan.py",
+    "tests/models/test_surrogate.py",
+    "tests/models/test_cae.py",
+    "tests/campaign/test_propose.py",
+    "tests/test_files_hardening.py",
+    "tests/models/test_kernel.py",
+    "tests/serving/test_design_cluster.py",
+    "tests/models/test_registry.py",
+    "tests/models/test_cvae.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    root = config.rootpath
+
+    def file_rank(item):
+        path = item.path.relative_to(root).as_posix()
+        return rank.get(path, len(rank))
+
+    items.sort(key=file_rank)  # stable: the other files, and the tests in a file, keep their order

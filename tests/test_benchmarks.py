@@ -174,6 +174,7 @@ def test_quality_methods(results):
         else:
             assert 0.0 <= entry["validity"] <= 1.0
             assert entry["info"]["pool_size"] > 0
+            assert entry["info"]["training_rows"] == 100  # tiny: a sample of the training alloys
 
 
 def test_speed_and_scale(results):

@@ -161,20 +161,19 @@ def select(judged: list[dict], n: int, how: str, tolerance: float = DEFAULT_TOLE
                     for i, row in enumerate(k)]  # fmt: skip
 
         total = distances(0)
-        taken = [False] * len(pool)
-        taken[0] = True
         chosen = [pool[0]]
+        # eligible: not taken and no twin of one taken (L1 >= 30 thousandths to each); kept
+        # up to date with each new design (a candidate's twins among the older ones stay)
+        eligible = [i > 0 and _l1(k[i], k[0]) >= MIN_DISTANCE_THOUSANDTHS for i in range(len(pool))]
         while len(chosen) < n:
-            # eligible: not taken and no twin of one taken (L1 >= 30 thousandths to each)
-            eligible = [not taken[i] and all(_l1(k[i], c["k"]) >= MIN_DISTANCE_THOUSANDTHS for c in chosen)
-                        for i in range(len(pool))]  # fmt: skip
             if not any(eligible):
                 break
             # A_i * w_i in float64; the first of the largest: earlier in pool order
             values = [total[i] * weight[i] if eligible[i] else -math.inf for i in range(len(pool))]
             best = max((i for i in range(len(pool)) if eligible[i]), key=lambda i: (values[i], -i))
-            taken[best] = True
             chosen.append(pool[best])
+            eligible = [eligible[i] and i != best and _l1(k[i], k[best]) >= MIN_DISTANCE_THOUSANDTHS
+                        for i in range(len(pool))]  # fmt: skip
             total = [a + b for a, b in zip(total, distances(best))]
     from_pool = len(chosen)
     for d in fill:  # the closest out of tolerance, no twin of one taken
