@@ -65,7 +65,10 @@ of hardness]; ``mpea_yield`` [top 2 % of yield strength].
   compositions it saw, 3-7 elements, >= 0.1 apart in L1, never a measured alloy. In a pool:
   each GA design is replaced by its nearest unmeasured pool alloy (L1).
 - ``hea_zoo``: `hea_zoo.campaign.propose(measured, goals=..., maximize=..., batch=...,
-  seed=..., elements=..., exclude=("O",), min_elements=3, max_elements=7)` with its default
+  seed=..., elements=..., exclude=("O",), min_elements=3, max_elements=7,
+  min_fraction=0.005)` (`HEA_ZOO_MIN_FRACTION`: the lab's space, every element of a
+  printed composition at >= 0.5 at.%, as for the peers; `propose`'s own default is the
+  design engine's 3 at.%) with its default
   candidate sources (`hea_zoo.campaign.next_batch.DEFAULT_SOURCES`; in a pool: ``pool=``
   the unmeasured alloys); ``hea_zoo_random``: the same with ``sources=("random",)``
   (random candidates, same acquisition: no generator, no mutations, no prior);
@@ -104,6 +107,11 @@ METHOD_LABELS = {
 }  # fmt: skip
 SCALES = {"shear_modulus": 10.0, "fracture_toughness": 10.0, "density": 1.0}
 MIN_ELEMENTS, MAX_ELEMENTS = 3, 7
+HEA_ZOO_MIN_FRACTION = 0.005
+"""The smallest fraction of an element hea_zoo may propose on the oracle lab: the lab's
+space (a printed composition keeps every element at >= 0.5 at.%), the space the peers
+search. `propose`'s default, the design engine's 3 at.%, would keep hea_zoo out of the
+1-3 at.% additions the peers can propose (task b's best alloys hold 1-3 at.% Be)."""
 MIN_L1 = 0.1
 SYSTEM_THOUSANDTHS = 50  # an element belongs to an alloy's system at >= 5 at.%
 CACHE = "campaign_cache"
@@ -735,7 +743,7 @@ def _hea_zoo(state: State, sources) -> np.ndarray:
     props = list(PROPERTIES)
     p = propose(data, goals=tuple(g for g in state.task.goals), maximize=state.task.maximize, properties=props,
                 elements=list(state.elements), exclude=("O",), min_elements=MIN_ELEMENTS,
-                max_elements=MAX_ELEMENTS, **kwargs)  # fmt: skip
+                max_elements=MAX_ELEMENTS, min_fraction=HEA_ZOO_MIN_FRACTION, **kwargs)  # fmt: skip
     got = np.asarray(p.compositions, np.float64)
     x = np.zeros((got.shape[0], len(state.elements)))
     for j, e in enumerate(p.elements):
@@ -801,6 +809,8 @@ def config(task: Task, settings, method: str | None = None) -> dict:
         changed = {k: v for k, v in LEARNER_DEFAULTS.items() if _CACHED_LEARNER.get(k, _UNSET) != v}
         if changed:  # a learner unlike the one the stored campaigns ran with: a new key
             c["learner"] = changed
+        if task.lab == "oracle":
+            c["min_fraction"] = HEA_ZOO_MIN_FRACTION
     return c
 
 

@@ -687,9 +687,10 @@ def _stand_in_module(calls: list):
 
     def propose(data, goals=(), maximize=None, properties=None, batch=8, seed=0, composition_column="composition",
                 elements=None, exclude=None, max_elements=None, min_elements=None, bounds=None, pool=None,
-                prior=None, sources=None, candidates=None):  # fmt: skip
+                prior=None, sources=None, candidates=None, min_fraction=None):  # fmt: skip
         calls.append({"rows": len(data), "columns": list(data.columns), "goals": tuple(goals), "maximize": maximize,
-                      "pool": None if pool is None else len(pool), "sources": sources, "batch": batch})  # fmt: skip
+                      "pool": None if pool is None else len(pool), "sources": sources, "batch": batch,
+                      "min_fraction": min_fraction})  # fmt: skip
         rng = np.random.default_rng(seed)
         if pool is not None:
             x = parse_compositions(list(pool[composition_column]), elements)[0]
@@ -738,8 +739,11 @@ def test_campaign(tmp_path, monkeypatch):
     assert [x["rows"] for x in oracle_calls] == [24, 32, 24, 32]  # the start, then the start and one batch
     assert oracle_calls[0]["columns"] == ["composition", "shear_modulus", "fracture_toughness"]
     assert oracle_calls[0]["goals"] == campaign.TASKS["c"].goals and oracle_calls[2]["sources"] == ("random",)
+    # hea_zoo searches the lab's space (>= 0.5 at.% per element, as the peers), in a pool the pool
+    assert {x["min_fraction"] for x in oracle_calls} == {campaign.HEA_ZOO_MIN_FRACTION} == {0.005}
     pool_calls = [x for x in calls if x["pool"] is not None]
     assert pool_calls[0]["rows"] == 38 and pool_calls[0]["pool"] == 376 - 38 and pool_calls[0]["maximize"] == "hardness"
+    assert {x["min_fraction"] for x in pool_calls} == {None}
     assert record["skipped"]["mpea_hardness/hea_zoo_random"].startswith("not applicable")
     assert (tmp_path / record["figure"]).is_file()
     assert table_rows(markdown, "random") and "acceleration factor" in markdown
@@ -776,8 +780,10 @@ def test_campaign_cache_key_follows_the_learner(monkeypatch):
     from hea_zoo.campaign.learner import LEARNER_DEFAULTS
 
     assert set(campaign._CACHED_LEARNER) == set(LEARNER_DEFAULTS)  # a new setting is named here, on purpose
-    settings, task = run.Settings(), campaign.TASKS["a"]
-    assert campaign.config(task, settings, "hea_zoo") == campaign.config(task, settings, "rf")
+    settings, task, pool = run.Settings(), campaign.TASKS["a"], campaign.TASKS["mpea_yield"]
+    # on the oracle lab, also the space hea_zoo is given (campaign.HEA_ZOO_MIN_FRACTION)
+    assert campaign.config(task, settings, "hea_zoo") == {**campaign.config(task, settings, "rf"), "min_fraction": 0.005}
+    assert campaign.config(pool, settings, "hea_zoo") == campaign.config(pool, settings, "rf")
     monkeypatch.setitem(LEARNER_DEFAULTS, "steps", 301)
     assert campaign.config(task, settings, "hea_zoo")["learner"] == {"steps": 301}
     assert "learner" not in campaign.config(task, settings, "rf")
