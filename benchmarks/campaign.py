@@ -1265,7 +1265,10 @@ def markdown(record: dict) -> str:
               "expected n p (the target set's size cancels); pool tasks, the share of seeds succeeded by n "
               "over random's P(first success <= n). *Best*: the best value after the budget (goal attainment "
               "min_i(y_i / t_i) for threshold goals, >= 1 is a success; K at G >= 60 for b; the property for "
-              "pool tasks). Seconds: mean wall time of one `propose` step (one round).", ""]  # fmt: skip
+              "pool tasks). Seconds: mean wall time of one `propose` step (one round).", "",
+              f"hea_zoo on the oracle lab searches the lab's space as the peers do: `propose(..., "
+              f"min_fraction={HEA_ZOO_MIN_FRACTION:g})`, every element at >= {100 * HEA_ZOO_MIN_FRACTION:g} at.% "
+              "(its default minimum is 3 at.%); in a pool it takes the pool's alloys as they are.", ""]  # fmt: skip
     for name, r in record["tasks"].items():
         ref = r["random_reference"]
         lines += [f"### {name}: {r['summary']}", "",

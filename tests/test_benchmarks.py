@@ -747,6 +747,7 @@ def test_campaign(tmp_path, monkeypatch):
     assert record["skipped"]["mpea_hardness/hea_zoo_random"].startswith("not applicable")
     assert (tmp_path / record["figure"]).is_file()
     assert table_rows(markdown, "random") and "acceleration factor" in markdown
+    assert "`propose(..., min_fraction=0.005)`" in markdown  # the space hea_zoo was given, said
     # Resumable: the same settings read every campaign from the cache.
     again = tiny(tmp_path, "campaign", extra=["--campaign-methods", methods])["campaign"]
     assert again["ran"] == [] and again["tasks"]["c"]["methods"].keys() == c["methods"].keys()
