@@ -70,3 +70,13 @@ def test_the_environment_variable_names_another_models_folder(tmp_path, monkeypa
     assert paths.bundled_models_dir() == tmp_path
     monkeypatch.delenv(paths.ENVIRONMENT_VARIABLE)
     assert paths.bundled_models_dir() == ROOT / "exported"  # the checkout (editable install)
+
+
+def test_the_longest_first_list_names_test_files_that_exist():
+    """tests/conftest.py hands the long files out first; a renamed file would silently drop
+    back into collection order."""
+    from tests.conftest import LONGEST_FIRST
+
+    assert len(set(LONGEST_FIRST)) == len(LONGEST_FIRST)
+    missing = [path for path in LONGEST_FIRST if not (ROOT / path).is_file()]
+    assert not missing, missing
