@@ -33,7 +33,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
 import time
 from pathlib import Path
 
@@ -137,7 +139,7 @@ def _hypervolume(points: np.ndarray, ref=REFERENCE) -> float:
 
 
 def _screen(designer, plan, k: np.ndarray, n: int):
-    """Random screening: exact goals applied, judged, P(goals); returns (k, p, lower, upper)."""
+    """Random screening: exact goals applied, judged, P(goals); returns (k, p, mean, lower, upper)."""
     from hea_zoo.data.descriptors import DescriptorTable
 
     keep = np.ones(k.shape[0], bool)
@@ -148,7 +150,8 @@ def _screen(designer, plan, k: np.ndarray, n: int):
                 keep &= (d[name] >= lo) & (d[name] <= hi)
     k = np.unique(k[keep], axis=0)
     mean, lower, upper = designer.judge(k.astype(np.float32) / np.float32(1000))
-    return k, plan.p_goals(mean, lower, upper), lower.astype(np.float64), upper.astype(np.float64)
+    return (k, plan.p_goals(mean, lower, upper), mean.astype(np.float64), lower.astype(np.float64),
+            upper.astype(np.float64))
 
 
 def _pymoo_search(evaluate, n_elements: int, budget: int, supports: np.ndarray, seed: int, objectives: int,
@@ -202,9 +205,10 @@ def _ga_peers(designer, settings, supports, n: int, seed: int, oracle_search: bo
         if rows.size:
             mean, lower, upper = designer.judge(k[rows].astype(np.float32) / np.float32(1000))
             p = plan.p_goals(mean, lower, upper)
-            value = np.where(p >= 0.5, -lower[:, 1].astype(np.float64), 1e3 - p)
+            v = plan.objective_values(mean, lower, upper, {})[:, 0]  # the engine's value of K (7.4)
+            value = np.where(p >= 0.5, -v, 1e3 - p)
             f[rows, 0] = np.where(np.isnan(value), 1e6, value)
-            seen.append((k[rows], p, lower[:, 1].astype(np.float64)))
+            seen.append((k[rows], p, v))
         return f
 
     pop = max(20, int(round(math.sqrt(budget))))
@@ -250,8 +254,9 @@ def _ga_peers(designer, settings, supports, n: int, seed: int, oracle_search: bo
         rows = np.flatnonzero(ok)
         if rows.size:
             mean, lower, upper = designer.judge(k[rows].astype(np.float32) / np.float32(1000))
-            f[rows] = -lower.astype(np.float64)
-            seen.append((k[rows], plan2.p_goals(mean, lower, upper), lower.astype(np.float64)))
+            v = plan2.objective_values(mean, lower, upper, {})  # the engine's values of G and K (7.4)
+            f[rows] = -v
+            seen.append((k[rows], plan2.p_goals(mean, lower, upper), v))
         return f
 
     started = time.perf_counter()
@@ -264,6 +269,135 @@ def _ga_peers(designer, settings, supports, n: int, seed: int, oracle_search: bo
     points = oracle.properties(k[chosen].astype(np.float64) / 1000, elements) if chosen.size else np.zeros((0, 2))
     nsga = {"hypervolume": _hypervolume(points), "calls": int(budget), "seconds": time.perf_counter() - started}
     return {"ga_surrogate": ga_surrogate, "ga_oracle": ga_oracle, "nsga2_surrogate": nsga}
+
+
+VARIANTS: tuple[tuple[str, dict], ...] = (
+    ("no refinement, lower end (the engine before refinement)", {"REFINE_ROUNDS_OBJECTIVES": 0, "ranking": "lower"}),
+    ("no refinement, mean less a quarter of the width", {"REFINE_ROUNDS_OBJECTIVES": 0}),
+    ("refinement, lower end", {"ranking": "lower"}),
+    ("refinement, mean", {"ranking": "mean"}),
+    ("refinement, expected improvement over the training best", {"ranking": "ei"}),
+)
+"""What the engine's objective rules are measured against (`goals_variants`): module
+constants of `hea_zoo.serving.design.goals` changed for the run, and ``ranking``: the value
+a property objective is ranked by instead of the engine's (``lower``: the interval's lower
+end of a maximum; ``mean``: the surrogate mean; ``ei``: the expected improvement of section
+7.3's normal over the training split's best value among the alloys meeting the goals, one
+objective only)."""
+
+
+SET_VARIANTS: tuple[tuple[str, dict], ...] = (
+    ("2 refinement rounds", {"REFINE_ROUNDS_GOALS": 2}),
+    ("10 refinement rounds", {"REFINE_ROUNDS_GOALS": 10}),
+)
+"""What the engine's goal sets without objectives (no refinement) are measured against."""
+
+@contextlib.contextmanager
+def _engine(changes: dict, incumbent: float):
+    """The design engine with `changes` (see `VARIANTS`), restored afterwards."""
+    from hea_zoo.serving.design import goals as goal_module
+
+    saved = {k: getattr(goal_module, k) for k in changes if k != "ranking"}
+    original = goal_module.GoalPlan.objective_values
+    try:
+        for k, v in changes.items():
+            if k != "ranking":
+                setattr(goal_module, k, v)
+        ranking = changes.get("ranking")
+        if ranking is not None:
+
+            def value(self, mean, lower, upper, descriptors):
+                mu, lo, hi = (np.asarray(a, np.float64) for a in (mean, lower, upper))
+                sigma = np.maximum((hi - lo) / (2 * goal_module.INTERVAL_Z), 1e-12)
+                cols = []
+                for name, direction in self.objectives:
+                    j = self.names.index(name)
+                    if ranking == "lower":
+                        v = lo[:, j] if direction == "max" else -hi[:, j]
+                    elif ranking == "mean":
+                        v = mu[:, j] if direction == "max" else -mu[:, j]
+                    else:
+                        u = (mu[:, j] - incumbent) / sigma[:, j]
+                        pdf = np.exp(-0.5 * u * u) / math.sqrt(2 * math.pi)
+                        v = (mu[:, j] - incumbent) * goal_module.normal_cdf(u) + sigma[:, j] * pdf
+                    cols.append(v)
+                return np.stack(cols, axis=1)
+
+            goal_module.GoalPlan.objective_values = value
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(goal_module, k, v)
+        goal_module.GoalPlan.objective_values = original
+
+
+def _mpea_designs(seed: int, epochs: int | None = None) -> dict:
+    """Measured data: the MPEA compressive yield strengths with the test temperature as a
+    setting (``hea-zoo export --all --data mpea --properties yield_strength --settings
+    test_temperature --test-type compression --models cae``, into a temporary folder), then
+    5 designs at 1000 degC with density <= 9: the maximum of the yield strength with the
+    engine's value and with the alternatives, and the threshold yield_strength >= 1000
+    with the engine (no refinement) and with 2 rounds. Per design: the formula, the
+    surrogate's mean and interval, P(goals) and the distance to the nearest measured alloy."""
+    import tempfile
+
+    from hea_zoo.data.datasets import load_dataset
+    from hea_zoo.serving.design import Designer
+    from hea_zoo.serving.design.request import DesignRequest
+    from hea_zoo.workflows import export_all
+
+    data = load_dataset("mpea", properties=["yield_strength"], settings=["test_temperature"], test_type="compression",
+                        verbose=False)  # fmt: skip
+    out: dict = {"alloys": int(len(data.train.compositions) + len(data.test.compositions)), "runs": []}
+    requests = (
+        ("maximize", "the engine", {}), ("maximize", "lower end", {"ranking": "lower"}),
+        ("maximize", "mean", {"ranking": "mean"}),
+        ("threshold", "the engine (no refinement)", {}), ("threshold", "2 refinement rounds", {"REFINE_ROUNDS_GOALS": 2}),
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        export_all(out=folder, models=["cae"], dataset=data, seed=0, verbose=0, epochs=epochs, surrogate_epochs=epochs)
+        designer = Designer.from_exported("cae", folder)
+        for kind, name, changes in requests:
+            goals = ["density<=9"] + (["yield_strength>=1000"] if kind == "threshold" else [])
+            objectives = [("yield_strength", "max")] if kind == "maximize" else []
+            with _engine(changes, incumbent=math.nan):
+                r = designer.run(DesignRequest(goals=goals, objectives=objectives, n=5, seed=seed,
+                                               settings={"test_temperature": 1000})).rows  # fmt: skip
+            out["runs"].append({
+                "kind": kind, "name": name, "goals": goals, "formula": list(r["formula"]),
+                "mean": [float(v) for v in r["yield_strength_surrogate"]],
+                "lower": [float(v) for v in r["yield_strength_lower"]],
+                "upper": [float(v) for v in r["yield_strength_upper"]],
+                "p_goals": [float(v) for v in r["p_goals"]],
+                "distance": [float(v) for v in r["nearest_distance"]],
+            })  # fmt: skip
+    return out
+
+
+def _design_objectives(designer, n: int, seed: int, candidates: int, p_min: dict, pareto: bool = True) -> dict:
+    """`design` with one objective (maximize K at G >= 60) and, with `pareto`, two (G and
+    K), judged by the oracle: the best K among designs meeting G >= 60, the share meeting
+    it, the systems; the hypervolume of the front's designs and their systems."""
+    from hea_zoo.serving.design.request import DesignRequest
+
+    elements = designer.elements
+    goals = ["shear_modulus>=60"]
+    request = DesignRequest(goals=goals, objectives=[("fracture_toughness", "max")], n=n, seed=seed,
+                            candidates=candidates, **p_min)  # fmt: skip
+    r = designer.run(request).rows
+    k = np.rint(np.stack([r[e] for e in elements], axis=1) * 1000).astype(np.int64)
+    met = _met(k, elements, goals)
+    oracle_k = np.asarray(r["fracture_toughness_oracle"], np.float64)
+    out = {"design_best_k": float(np.max(oracle_k[met])) if met.any() else None, "design_met": float(met.mean()),
+           "design_systems": _systems(k)}  # fmt: skip
+    if pareto:
+        request = DesignRequest(objectives=[("shear_modulus", "max"), ("fracture_toughness", "max")], n=n, seed=seed,
+                                candidates=candidates, **p_min)  # fmt: skip
+        r = designer.run(request).rows
+        points = np.stack([r["shear_modulus_oracle"], r["fracture_toughness_oracle"]], axis=1).astype(np.float64)
+        out["design_hypervolume"] = _hypervolume(points)
+        out["design_front_systems"] = _systems(np.rint(np.stack([r[e] for e in elements], axis=1) * 1000).astype(np.int64))
+    return out
 
 
 def _summary(values) -> dict:
@@ -310,13 +444,14 @@ def run(settings, context) -> dict:
         reliability += list(zip(r["p_goals"].tolist(), met.tolist()))
         plan = designer.plan(request)
         screen_k = random_alloys(elements, candidates, np.random.default_rng(settings.seed + 1000 + i))
-        sk, sp, _lo, _hi = _screen(designer, plan, screen_k, n)
+        sk, sp, _mean, _lo, _hi = _screen(designer, plan, screen_k, n)
         top = np.lexsort((np.arange(sp.size), -sp))[:n]
         screen_met = _met(sk[top], elements, goals) if top.size else np.zeros(0, bool)
         rows.append({
             "goals": list(goals),
             "training_share": float(_met(train_k, elements, goals, train_props_k).mean()),
             "random_share": float(_met(random_k, elements, goals, random_props).mean()),
+            "random_systems": _systems(random_k[_met(random_k, elements, goals, random_props)]),
             "designs": int(k.shape[0]),
             "success": float(met.mean()) if met.size else math.nan,
             "printed_p_mean": float(np.mean(r["p_goals"])) if met.size else math.nan,
@@ -352,42 +487,67 @@ def run(settings, context) -> dict:
         goals = ["shear_modulus>=60"]
         request = DesignRequest(goals=goals, objectives=[("fracture_toughness", "max")], n=n, seed=settings.seed + s,
                                 candidates=candidates, **p_min)  # fmt: skip
-        r = designer.run(request).rows
-        k = np.rint(np.stack([r[e] for e in elements], axis=1) * 1000).astype(np.int64)
-        met = _met(k, elements, goals)
-        oracle_k = np.asarray(r["fracture_toughness_oracle"], np.float64)
         plan = designer.plan(request)
         draw = random_alloys(elements, candidates, np.random.default_rng(settings.seed + 7 + 100 * s))
-        sk, sp, slo, _shi = _screen(designer, plan, draw, n)
+        sk, sp, smean, slo, shi = _screen(designer, plan, draw, n)
         pool = np.flatnonzero(sp >= plan.min_probability)
-        chosen = pool[goal_module.select_objective(sk[pool], slo[pool][:, 1:2], sp[pool], pool, n, MIN_DISTANCE_THOUSANDTHS)]
+        sv = plan.objective_values(smean, slo, shi, {})
+        chosen = pool[goal_module.select_objective(sk[pool], sv[pool], sp[pool], pool, n, MIN_DISTANCE_THOUSANDTHS)]
         s_props = oracle.properties(sk[chosen].astype(np.float64) / 1000, elements) if chosen.size else np.zeros((0, 2))
         s_ok = s_props[:, 0] >= 60
+        one.update(_design_objectives(designer, n, settings.seed + s, candidates, p_min))
         one.update({
-            "design_best_k": float(np.max(oracle_k[met])) if met.any() else None, "design_met": float(met.mean()),
-            "design_systems": _systems(k),
             "screening_best_k": float(s_props[s_ok, 1].max()) if s_ok.any() else None,
             "screening_met": float(s_ok.mean()) if s_ok.size else None,
         })  # fmt: skip
         request = DesignRequest(objectives=[("shear_modulus", "max"), ("fracture_toughness", "max")], n=n,
                                 seed=settings.seed + s, candidates=candidates, **p_min)  # fmt: skip
-        r = designer.run(request).rows
-        design_points = np.stack([r["shear_modulus_oracle"], r["fracture_toughness_oracle"]], axis=1).astype(np.float64)
         plan = designer.plan(request)
         draw = random_alloys(elements, candidates, np.random.default_rng(settings.seed + 8 + 100 * s))
-        sk, sp, slo, _shi = _screen(designer, plan, draw, n)
-        chosen = goal_module.select_front(sk, slo, sp, np.arange(sk.shape[0]), n, MIN_DISTANCE_THOUSANDTHS)
+        sk, sp, smean, slo, shi = _screen(designer, plan, draw, n)
+        sv = plan.objective_values(smean, slo, shi, {})
+        chosen = goal_module.select_front(sk, sv, sp, np.arange(sk.shape[0]), n, MIN_DISTANCE_THOUSANDTHS)
         s_points = oracle.properties(sk[chosen].astype(np.float64) / 1000, elements) if chosen.size else np.zeros((0, 2))
-        one.update({
-            "design_hypervolume": _hypervolume(design_points), "screening_hypervolume": _hypervolume(s_points),
-            "design_front_systems": _systems(np.rint(np.stack([r[e] for e in elements], axis=1) * 1000).astype(np.int64)),
-        })  # fmt: skip
+        one["screening_hypervolume"] = _hypervolume(s_points)
         if available:
             one["peers"] = _ga_peers(designer, settings, train_k > 0, n, settings.seed + s, oracle_search=s == 0)
         per_seed.append(one)
         print(f"[goals] objectives, seed {s + 1}/{settings.goals_objective_seeds}: best K {one['design_best_k']} "
               f"(screening {one['screening_best_k']}), hypervolume {one['design_hypervolume']:.0f} "
               f"(screening {one['screening_hypervolume']:.0f})", flush=True)  # fmt: skip
+
+    # the engine's choices against the alternatives (docs/DESIGN_ENGINE.md 7.2, 7.4), same seeds
+    variants, set_variants = [], []
+    if settings.goals_variants:
+        for name, changes in SET_VARIANTS:
+            successes, systems = [], []
+            with _engine(changes, incumbent=math.nan):
+                for i, goals in enumerate(sets):
+                    request = DesignRequest(goals=list(goals), n=n, seed=settings.seed + i, candidates=candidates, **p_min)
+                    r = designer.run(request).rows
+                    k = np.rint(np.stack([r[e] for e in elements], axis=1) * 1000).astype(np.int64)
+                    met = _met(k, elements, goals)
+                    successes.append(float(met.mean()) if met.size else math.nan)
+                    systems.append(_systems(k))
+            set_variants.append({"name": name, "changes": changes, "success": successes, "systems": systems})
+            print(f"[goals] goal-set variant {name}: systems {sum(systems)}", flush=True)
+        best_train = float(train_props[train_props[:, 0] >= 60, 1].max())
+        for name, changes in VARIANTS:
+            runs = []
+            with _engine(changes, incumbent=best_train):
+                for s in range(settings.goals_objective_seeds):
+                    runs.append(_design_objectives(designer, n, settings.seed + s, candidates, p_min,
+                                                   pareto=changes.get("ranking") != "ei"))  # fmt: skip
+            variants.append({"name": name, "changes": changes,
+                             "best_k": _summary([x["design_best_k"] for x in runs]),
+                             "hypervolume": _summary([x.get("design_hypervolume") for x in runs])})  # fmt: skip
+            print(f"[goals] variant {name}: best K {variants[-1]['best_k']['median']}, "
+                  f"hypervolume {variants[-1]['hypervolume']['median']}", flush=True)  # fmt: skip
+
+    mpea = _mpea_designs(settings.seed, settings.goals_mpea_epochs) if settings.goals_mpea else None
+    if mpea:
+        for run_ in mpea["runs"]:
+            print(f"[goals] MPEA {run_['kind']}, {run_['name']}: {run_['distance']} at.% away", flush=True)
 
     def over(key, source=None):
         """`_summary` of `key` over the seeds: of the seed's own record, or of its peer `source`."""
@@ -426,6 +586,9 @@ def run(settings, context) -> dict:
         "maximize": maximize,
         "pareto": pareto,
         "pymoo": {"available": available, "skipped": None if available else reason, "peers": peers},
+        "variants": variants,
+        "set_variants": set_variants,
+        "mpea": mpea,
         "seconds": time.perf_counter() - started,
     }
 
@@ -492,12 +655,15 @@ def markdown(record: dict) -> str:
         f"min_probability {record.get('min_probability', 0.5):g}; "
         f"rarity over {record['random_alloys']:,} random 3-7-element alloys.",
         "",
-        "| goals | training alloys meeting | random alloys meeting | design success (oracle) | mean printed P | systems | cosine | elements | random screening success | its systems |",
+        "Systems: distinct sets of the elements at 5 at.% or more; *random alloys meeting* counts the systems among",
+        "the random alloys that meet the goals (what the goals allow).",
+        "",
+        "| goals | training alloys meeting | random alloys meeting (systems) | design success (oracle) | mean printed P | systems | cosine | elements | random screening success | its systems |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in record["rows"]:
         lines.append(
-            f"| {', '.join(r['goals'])} | {_share(r['training_share'])} | {_share(r['random_share'])} | "
+            f"| {', '.join(r['goals'])} | {_share(r['training_share'])} | {_share(r['random_share'])} ({r['random_systems']:,}) | "
             f"{_pct(r['success'])} ({r['designs']}) | {r['printed_p_mean']:.3f} | {r['systems']} | {r['cosine']:.3f} | "
             f"{r['elements']:.1f} | {_pct(r['screening_success'])} ({r['screening_designs']}) | {r['screening_systems']} |"
         )
@@ -534,6 +700,50 @@ def markdown(record: dict) -> str:
                   f"{_spread(peers['nsga2_surrogate']['hypervolume'], digits=0)} |"]
     else:
         lines += ["", f"pymoo peers: skipped ({record['pymoo']['skipped']})."]
+    if record.get("set_variants"):
+        rows = record["rows"]
+        common = [j for j, r in enumerate(rows) if r["random_share"] >= 1e-4]
+
+        def summary(success, systems):
+            met = sum(1 for j in common if success[j] >= 0.95)
+            return (f"{sum(1 for x in success if x >= 0.95)} of {len(success)} | {met} of {len(common)} | "
+                    f"{sum(systems)} | {min(systems[j] for j in common) if common else '–'} |")
+
+        lines += ["", "## Refinement rounds for goal sets (no objective)", "",
+                  "The goal sets above with the engine changed (docs/DESIGN_ENGINE.md 7.2); *common*: the sets "
+                  "that at least 0.01 % of the random alloys meet.", "",
+                  "| engine | sets with success >= 95 % | of the common sets | systems, summed over the sets | "
+                  "fewest systems (common sets) |", "|---|---|---|---|---|",
+                  f"| **as landed** (no refinement) | {summary([r['success'] for r in rows], [r['systems'] for r in rows])}"]
+        for v in record["set_variants"]:
+            lines.append(f"| {v['name']} | {summary(v['success'], v['systems'])}")
+    if record.get("variants"):
+        lines += ["", "## The engine's objective rules against the alternatives", "",
+                  "The same requests and seeds with the engine changed (docs/DESIGN_ENGINE.md 7.2, 7.4): refinement "
+                  "rounds or none, and the value a maximum is ranked by (the interval's lower end, the mean, or the "
+                  "expected improvement over the training split's best alloy meeting the goals). Median (min to max).", "",
+                  "| engine | best oracle K (G >= 60) | hypervolume (G, K) |", "|---|---|---|",
+                  f"| **as landed** (10 rounds, the mean less a quarter of the interval's width) | {_spread(m['design_best_k'])} | "
+                  f"{_spread(p['design_hypervolume'], digits=0)} |"]
+        for v in record["variants"]:
+            hv = "–" if v["hypervolume"]["median"] is None else _spread(v["hypervolume"], digits=0)
+            lines.append(f"| {v['name']} | {_spread(v['best_k'])} | {hv} |")
+    if record.get("mpea"):
+        mp = record["mpea"]
+        lines += ["", "## On measured data: MPEA yield strength at 1000 degC, density <= 9", "",
+                  f"A cAE and surrogate exported from the MPEA compressive yield strengths ({mp['alloys']} alloys, "
+                  "the test temperature as a setting), 5 designs at 1000 degC: the maximum of the yield strength, "
+                  "and the threshold yield_strength >= 1000, with the engine and with the alternatives. "
+                  "*distance*: at.% to the nearest measured alloy.", "",
+                  "| request | engine | designs (systems) | yield strength [MPa], mean [lower, upper] | P(goals) | distance |",
+                  "|---|---|---|---|---|---|"]
+        for r in mp["runs"]:
+            systems = sorted({"-".join(sorted(re.findall(r"[A-Z][a-z]?", f))) for f in r["formula"]})
+            lo, hi = min(r["mean"]), max(r["mean"])
+            lines.append(f"| {r['kind']} | {r['name']} | {', '.join(systems)} | {lo:,.0f} to {hi:,.0f} "
+                         f"[{min(r['lower']):,.0f} to {max(r['lower']):,.0f}, {min(r['upper']):,.0f} to "
+                         f"{max(r['upper']):,.0f}] | {min(r['p_goals']):.2f} to {max(r['p_goals']):.2f} | "
+                         f"{min(r['distance']):.1f} to {max(r['distance']):.1f} |")  # fmt: skip
     lines += ["",
               f"Run time: {record['seconds']:.0f} s."]
     return "\n".join(lines) + "\n"

@@ -177,6 +177,9 @@ class Settings:
     goals_oracle_calls: int = 1_000_000
     goals_objective_seeds: int = 5  # seeds of the maximize and Pareto comparisons
     goals_min_probability: float | None = None  # None: the design engine's default (DEFAULT_MIN_PROBABILITY)
+    goals_variants: bool = True  # also the objective rules the engine's are measured against (goals.VARIANTS)
+    goals_mpea: bool = True  # also designs from an MPEA yield-strength export (trains a cAE: about a minute)
+    goals_mpea_epochs: int | None = None  # None: the defaults' epochs for that export
     # ---- many_targets
     many_model: str = "cae"
     many_targets: int = 1000
@@ -323,6 +326,8 @@ class Settings:
             goals_random=2000,
             goals_oracle_calls=2000,
             goals_objective_seeds=2,
+            goals_mpea=False,
+            goals_mpea_epochs=2,
             many_targets=6,
             many_candidates=500,
             many_n=5,

@@ -628,6 +628,30 @@ def test_goals(tmp_path):
     assert record["pareto"]["design_hypervolume"]["min"] <= record["pareto"]["design_hypervolume"]["median"]
     assert "Over 2 seeds" in markdown
     assert "| shear_modulus>=40, fracture_toughness>=20 |" in markdown
+    # the engine's rules against the alternatives, on the same seeds; the goal sets with refinement
+    from benchmarks import goals
+
+    assert [v["name"] for v in record["variants"]] == [name for name, _ in goals.VARIANTS]
+    ei = record["variants"][-1]
+    assert ei["changes"] == {"ranking": "ei"} and ei["hypervolume"]["median"] is None and ei["best_k"]["median"] > 0
+    assert [len(v["systems"]) for v in record["set_variants"]] == [3, 3]
+    assert "## The engine's objective rules against the alternatives" in markdown and record["mpea"] is None
+
+
+@pytest.mark.slow  # a 2-epoch MPEA export and five 500-candidate designs: about 15 s
+def test_goals_on_measured_data(tmp_path):
+    """The MPEA part of the goals study: five requests, each with 5 designs at density <= 9,
+    the engine's and the alternatives', with their distances to the measured alloys."""
+    tiny(tmp_path, "goals", extra=["--goals-mpea", "--goals-sets", "1", "--no-goals-variants"])
+    record, markdown = written(tmp_path, "goals")
+    runs = record["mpea"]["runs"]
+    assert [(r["kind"], r["name"]) for r in runs][:3] == [("maximize", "the engine"), ("maximize", "lower end"),
+                                                         ("maximize", "mean")]  # fmt: skip
+    assert record["mpea"]["alloys"] > 100
+    for r in runs:
+        assert len(r["formula"]) == 5 and all(d >= 0 for d in r["distance"])
+        assert all(lo <= m <= hi for lo, m, hi in zip(r["lower"], r["mean"], r["upper"]))
+    assert "## On measured data: MPEA yield strength at 1000 degC" in markdown
 
 
 @pytest.mark.slow  # two surrogate trainings and 500 oracle-judged alloys: about 3 s

@@ -1650,6 +1650,7 @@ export function planGoals(fields, target, metadata, constraints, tolerance, desc
     boxes,
     alphas: rpAlphas(P),
     randomEvery: objectives.length ? RANDOM_EVERY_OBJECTIVES : RANDOM_EVERY_GOALS,
+    refineRounds: objectives.length ? REFINE_ROUNDS_OBJECTIVES : REFINE_ROUNDS_GOALS,
     minProbability,
     goals: allGoals,
     texts: allGoals.map(goalText),
@@ -1662,6 +1663,76 @@ const RANDOM_KEY = 0x52616e64;
 export const RANDOM_EVERY_GOALS = 0;
 /** With an objective, candidate r is a random composition when r is odd. */
 export const RANDOM_EVERY_OBJECTIVES = 2;
+
+/** A property objective is its mean less (max) or plus (min) this share of its interval's width (section 7.4). */
+export const OBJECTIVE_SPREAD = 0.25;
+const REFINE_KEY = 0x52656669;
+/** With an objective, the candidates end with 10 refinement rounds (section 7.2). */
+export const REFINE_ROUNDS_OBJECTIVES = 10;
+/** Without objectives no refinement (section 7.2). */
+export const REFINE_ROUNDS_GOALS = 0;
+/** A parent's fractions are multiplied by exp(REFINE_SCALE (2u - 1)). */
+export const REFINE_SCALE = 0.5;
+
+/**
+ * Section 7.2: [start, rows] of the exploration and of each refinement round. With R rounds
+ * each has b = floor(candidates / (R + 2)) rows and the exploration the candidates - R b
+ * before them; without rounds (or b = 0) the exploration is every candidate.
+ */
+export function goalPhases(candidates, rounds) {
+  const b = rounds > 0 ? Math.floor(candidates / (rounds + 2)) : 0;
+  if (b <= 0) return [[0, candidates]];
+  const first = candidates - rounds * b;
+  const phases = [[0, first]];
+  for (let t = 0; t < rounds; t++) phases.push([first + t * b, b]);
+  return phases;
+}
+
+/**
+ * Section 7.2, "Refinement": the composition of candidate `r` of a round that starts at row
+ * `first`, refined from parent (r - first) mod P (`parents`: printed rows, thousandths), written
+ * to out[offset .. offset + E) (float32 values). Every present element is multiplied by
+ * exp(REFINE_SCALE (2 u_(3+i) - 1)); with w0 mod 10 < 3 and fewer than min(7, maxElements)
+ * present, absent allowed element number w1 mod c joins at S (0.03 + 0.12 u2); with
+ * (w0 >> 16) mod 10 < 2 and more than 3 present, the smallest (the first of equals) leaves;
+ * the fractions over their sum.
+ */
+export function refineRow(seed, r, first, parents, allowed, maxElements, out, offset) {
+  const key = mix32((seed ^ REFINE_KEY) >>> 0);
+  const h = mix32((key ^ r) >>> 0);
+  const word = (j) => mix32((h + j) >>> 0);
+  const unit = (j) => (word(j) + 0.5) / TWO32;
+  const E = allowed.length;
+  const parent = parents[(r - first) % parents.length];
+  const x = new Float64Array(E);
+  let count = 0;
+  for (let e = 0; e < E; e++) {
+    if (parent[e] > 0) {
+      x[e] = (parent[e] / 1000) * Math.exp(REFINE_SCALE * (2 * unit(3 + e) - 1));
+      count++;
+    }
+  }
+  const w0 = word(0);
+  if (w0 % 10 < 3 && count < Math.min(7, maxElements)) {
+    const absent = [];
+    for (let e = 0; e < E; e++) if (allowed[e] && !(parent[e] > 0)) absent.push(e);
+    if (absent.length) {
+      let total = x[0];
+      for (let e = 1; e < E; e++) total += x[e];
+      x[absent[word(1) % absent.length]] = total * (0.03 + 0.12 * unit(2));
+    }
+  }
+  let held = 0;
+  for (let e = 0; e < E; e++) if (x[e] > 0) held++;
+  if ((w0 >>> 16) % 10 < 2 && held > 3) {
+    let smallest = -1;
+    for (let e = 0; e < E; e++) if (x[e] > 0 && (smallest < 0 || x[e] < x[smallest])) smallest = e;
+    x[smallest] = 0;
+  }
+  let total = x[0];
+  for (let e = 1; e < E; e++) total += x[e];
+  for (let e = 0; e < E; e++) out[offset + e] = x[e] / total;
+}
 
 /** Whether candidate `r` of a goal plan is a random composition (section 7.2). */
 export function isRandomRow(plan, r) {
@@ -1722,7 +1793,8 @@ function objectiveValues(plan, d, names) {
     if (o.descriptor) v = d.descriptors[o.name];
     else {
       const p = names.indexOf(o.name);
-      v = o.sense === "max" ? d.lower[p] : d.upper[p];
+      const width = d.upper[p] - d.lower[p];
+      v = o.sense === "max" ? d.mean[p] - width * OBJECTIVE_SPREAD : d.mean[p] + width * OBJECTIVE_SPREAD;
     }
     v = o.sense === "max" ? v : -v;
     return Number.isNaN(v) ? -Infinity : v;
@@ -2166,8 +2238,23 @@ export async function design(options) {
   const row = new Int32Array(E);
   const condition32 = plan ? null : Float32Array.from(o.target);
   const z32 = Math.fround(INTERVAL_Z);
-  for (let start = 0; start < o.candidates; start += o.chunkSize) {
-    const rows = Math.min(o.chunkSize, o.candidates - start);
+  // Section 7.2: the exploration, then each refinement round from the designs the run would give before it.
+  const phases = plan && !(o.select === "closest" && !plan.objectives.length) ? goalPhases(o.candidates, plan.refineRounds)
+    : [[0, o.candidates]];
+  for (let phase = 0; phase < phases.length; phase++) {
+  const [first, phaseRows] = phases[phase];
+  const parents = phase ? selection.finish().chosen.map((d) => d.k) : null;
+  for (let start = first; start < first + phaseRows; start += o.chunkSize) {
+    const rows = Math.min(o.chunkSize, first + phaseRows - start);
+    let raw;
+    if (parents) {
+      // a refinement round: each row refines a parent (none yet: a random row)
+      raw = new Float32Array(rows * E);
+      for (let i = 0; i < rows; i++) {
+        if (parents.length) refineRow(o.seed, start + i, first, parents, o.constraints.allowed, o.constraints.maxElements, raw, i * E);
+        else randomRow(o.seed, start + i, o.constraints.allowed, o.constraints.maxElements, raw, i * E);
+      }
+    } else {
     const z = noise(o.seed, start, rows, o.latentDim);
     let condition;
     if (plan) condition = goalConditions(plan, start, rows);
@@ -2175,7 +2262,6 @@ export async function design(options) {
       condition = new Float32Array(rows * P);
       for (let i = 0; i < rows; i++) condition.set(condition32, i * P);
     }
-    let raw;
     const drawn = [];
     if (plan) for (let i = 0; i < rows; i++) if (isRandomRow(plan, start + i)) drawn.push(i);
     if (drawn.length) {
@@ -2205,6 +2291,7 @@ export async function design(options) {
       if (!raw || raw.length !== rows * E) {
         throw new Error(`the generator returned ${raw ? raw.length : 0} values for ${rows} rows of ${E} elements`);
       }
+    }
     }
     const fresh = [];
     for (let i = 0; i < rows; i++) {
@@ -2281,6 +2368,7 @@ export async function design(options) {
       if (d.inTolerance) counts.inTolerance++;
     }
     if (options.onProgress) options.onProgress(start + rows, o.candidates);
+  }
   }
   if (counts.valid === 0 && plan) {
     let what = o.constraints.description;

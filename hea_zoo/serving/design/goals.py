@@ -34,6 +34,8 @@ __all__ = [
     "normal_cdf",
     "probability_within",
     "condition_sequence",
+    "goal_phases",
+    "refine_rows",
 ]
 
 
@@ -240,6 +242,84 @@ RANDOM_EVERY_OBJECTIVES = 2
 """With an objective, candidate r is a random composition when r is odd (section 7.2, measured)."""
 
 
+OBJECTIVE_SPREAD = 0.25
+"""A property objective is its mean less (a maximum) or plus (a minimum) this share of its
+90 % interval's width (7.4, measured): z/2 standard deviations of section 7.3's normal."""
+
+REFINE_KEY = 0x52656669
+"""Mixed into the seed for the refinement rows' words (section 7.2, "Refinement")."""
+
+REFINE_ROUNDS_OBJECTIVES = 10
+"""With an objective, the candidates end with 10 refinement rounds (section 7.2, measured)."""
+
+REFINE_ROUNDS_GOALS = 0
+"""Without objectives no refinement (section 7.2, measured)."""
+
+REFINE_SCALE = 0.5
+"""A parent's fractions are multiplied by exp(REFINE_SCALE * (2u - 1)), u uniform in (0, 1)."""
+
+_REFINE_WORDS = 3  # words before the per-element ones: the add/drop draw, the element added, its share
+
+
+def goal_phases(candidates: int, rounds: int) -> list[tuple[int, int]]:
+    """``(start, rows)`` of the exploration and of each refinement round (7.2): with R rounds
+    each has ``b = candidates // (R + 2)`` rows and the exploration the ``candidates - R b``
+    before them; without rounds (or b = 0) the exploration is every candidate."""
+    candidates = int(candidates)
+    b = candidates // (rounds + 2) if rounds > 0 else 0
+    if b <= 0:
+        return [(0, candidates)]
+    first = candidates - rounds * b
+    return [(0, first)] + [(first + t * b, b) for t in range(rounds)]
+
+
+def refine_rows(seed: int, rows: np.ndarray, first: int, parents: np.ndarray, allowed: np.ndarray,
+                max_elements: int) -> np.ndarray:
+    """The refinement compositions of candidate rows `rows` of a round that starts at row
+    `first` (section 7.2): (N, E) float32 from the printed `parents` (P, E thousandths).
+
+    Row r takes parent ``(r - first) mod P``; with ``w_j = mix32(h + j)``,
+    ``h = mix32(mix32(seed ^ REFINE_KEY) ^ r)`` and ``u_j = (w_j + 0.5) / 2^32``:
+    every present element ``i`` is multiplied by ``exp(REFINE_SCALE (2 u_(3+i) - 1))``; when
+    ``w_0 mod 10 < 3`` and fewer than ``min(7, max_elements)`` are present, the absent allowed
+    element number ``w_1 mod c`` (element order, c of them) joins at ``S (0.03 + 0.12 u_2)``
+    (S the sum so far); when ``(w_0 >> 16) mod 10 < 2`` and more than 3 are present, the
+    smallest (the first of equals) leaves; the fractions over their sum, then float32.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    parents = np.asarray(parents, np.int64)
+    size = np.asarray(allowed).size
+    out = np.zeros((rows.size, size), np.float32)
+    if not rows.size or not parents.shape[0]:
+        return out
+    from hea_zoo.artifact import row_words
+
+    w = row_words(seed, REFINE_KEY, rows, _REFINE_WORDS + size)
+    u = (w.astype(np.float64) + 0.5) / 4294967296.0
+    x = parents[(rows - int(first)) % parents.shape[0]].astype(np.float64) / 1000.0
+    present = x > 0
+    x = np.where(present, x * np.exp(REFINE_SCALE * (2.0 * u[:, _REFINE_WORDS:] - 1.0)), 0.0)
+    allowed = np.asarray(allowed, bool)
+    top = min(_MAX_RANDOM_ELEMENTS, int(max_elements))
+    count = present.sum(axis=1)
+    add = ((w[:, 0] % np.uint32(10)) < 3) & (count < top)
+    for i in np.flatnonzero(add):
+        absent = np.flatnonzero(allowed & ~present[i])
+        if absent.size:
+            total = x[i, 0]
+            for e in range(1, size):
+                total += x[i, e]
+            x[i, absent[int(w[i, 1] % np.uint32(absent.size))]] = total * (0.03 + 0.12 * u[i, 2])
+    drop = (((w[:, 0] >> np.uint32(16)) % np.uint32(10)) < 2) & ((x > 0).sum(axis=1) > 3)
+    for i in np.flatnonzero(drop):
+        held = np.flatnonzero(x[i] > 0)
+        x[i, held[int(np.argmin(x[i, held]))]] = 0.0
+    total = x[:, 0].copy()
+    for e in range(1, size):
+        total += x[:, e]
+    return (x / total[:, None]).astype(np.float32)
+
+
 def random_rows(seed: int, rows: np.ndarray, allowed: np.ndarray, max_elements: int) -> np.ndarray:
     """Random compositions for candidate rows `rows` (section 7.2): (N, E) float32.
 
@@ -290,6 +370,7 @@ class GoalPlan:
     min_probability: float
     goals: list[Goal]  # as given (intervals resolved)
     random_every: int = 0  # candidate r is a random composition when r % random_every == random_every - 1 (0: none)
+    refine_rounds: int = 0  # rounds of refinement after the exploration (7.2, "Refinement")
 
     def random_mask(self, start: int, rows: int) -> np.ndarray:
         """Which of the rows ``start ..`` are random compositions (7.2)."""
@@ -318,13 +399,20 @@ class GoalPlan:
             p = p * probability_within(mean[:, j], lower[:, j], upper[:, j], lo, hi)
         return p
 
-    def objective_values(self, lower, upper, descriptors: dict[str, np.ndarray]) -> np.ndarray:
-        """(N, O) objective values turned into "larger is better" (7.4)."""
+    def phases(self, candidates: int) -> list[tuple[int, int]]:
+        """``(start, rows)`` of the exploration and of each refinement round (7.2)."""
+        return goal_phases(candidates, self.refine_rounds)
+
+    def objective_values(self, mean, lower, upper, descriptors: dict[str, np.ndarray]) -> np.ndarray:
+        """(N, O) objective values turned into "larger is better" (7.4): a property's mean
+        less (a maximum) or plus (a minimum) a quarter of its 90 % interval's width."""
         cols = []
         for name, direction in self.objectives:
             if name in self.names:
                 j = self.names.index(name)
-                v = np.asarray(lower if direction == "max" else upper, np.float64)[:, j]
+                mu = np.asarray(mean, np.float64)[:, j]
+                width = np.asarray(upper, np.float64)[:, j] - np.asarray(lower, np.float64)[:, j]
+                v = mu - width * OBJECTIVE_SPREAD if direction == "max" else mu + width * OBJECTIVE_SPREAD
             else:
                 v = descriptors[name]
             cols.append(v if direction == "max" else -v)
@@ -439,8 +527,9 @@ def plan_goals(goals: Sequence[Goal], objectives: Sequence[tuple[str, str]], tar
     columns = [name for name, _lo, _hi in descriptor_goals]
     columns += [name for name, _d in objectives if name in DESCRIPTOR_GOALS and name not in columns]
     every = RANDOM_EVERY_OBJECTIVES if objectives else RANDOM_EVERY_GOALS
+    rounds = REFINE_ROUNDS_OBJECTIVES if objectives else REFINE_ROUNDS_GOALS
     return GoalPlan(names, property_goals, descriptor_goals, list(objectives), box, columns, float(min_probability),
-                    resolved, every)  # fmt: skip
+                    resolved, every, rounds)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- 7.4

@@ -264,11 +264,20 @@ def goal_notes(taken: selection.Selected, pool: int, n: int, p_min: float) -> li
     return notes
 
 
-def goal_candidates(designer: Designer, plan, seed: int, start: int, rows: int, rules) -> np.ndarray:
+def goal_candidates(designer: Designer, plan, seed: int, start: int, rows: int, rules,
+                    refine: tuple[int, np.ndarray] | None = None) -> np.ndarray:
     """The raw compositions of goal-mode candidates ``start ..`` (section 7.2): the random
-    rows drawn, the others decoded at their own conditions; (rows, E) float32."""
+    rows drawn, the others decoded at their own conditions; in a refinement round
+    (``refine = (first row of the round, parents' printed rows)``) each row refines a parent
+    (none: a random row); (rows, E) float32."""
     from hea_zoo.serving.design import goals as goals_module
 
+    if refine is not None:
+        first, parents = refine
+        index = np.arange(start, start + rows, dtype=np.int64)
+        if not parents.shape[0]:
+            return goals_module.random_rows(seed, index, rules.allowed, rules.max_elements)
+        return goals_module.refine_rows(seed, index, first, parents, rules.allowed, rules.max_elements)
     z = noise(seed, rows, designer.latent_dim, start)
     drawn = plan.random_mask(start, rows)
     if not drawn.any():
@@ -306,9 +315,9 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
     n_valid = n_distinct = n_pool = n_failed = done = 0
     bar = pipeline.Progress(candidates, progress)
 
-    def candidate_chunk(span: tuple[int, int]):
+    def candidate_chunk(span: tuple[int, int], refine=None):
         start, rows = span
-        k, ok = _repair(goal_candidates(designer, plan, seed, start, rows, rules), rules)
+        k, ok = _repair(goal_candidates(designer, plan, seed, start, rows, rules, refine), rules)
         index = np.flatnonzero(ok)
         k = k[index]
         repaired = index.size
@@ -334,9 +343,19 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
         judged = designer.judge(k.astype(np.float32) / np.float32(_UNIT))
         return rows, repaired, valid, index + start, k, hashes, descriptors, judged
 
+    def chunks():
+        """Every chunk's results, phase by phase (7.2): the exploration, then each refinement
+        round from the designs the run would give before it (its parents)."""
+        for number, (first, rows) in enumerate(plan.phases(candidates) if best is None else [(0, candidates)]):
+            pieces = [(first + a, b) for a, b in pipeline.pieces(rows, chunk_size, pipeline._PIECE_ROWS)]
+            if number == 0:
+                yield from pipeline._ordered_map(candidate_chunk, pieces)
+                continue
+            parents = _goal_selection(plan, n, capacity, pool, fill, pool_parts)[0]["k"].astype(np.int64)
+            yield from pipeline._ordered_map(lambda span, refine=(first, parents): candidate_chunk(span, refine), pieces)
+
     try:
-        pieces = pipeline.pieces(candidates, chunk_size, pipeline._PIECE_ROWS)
-        for rows, repaired, valid, index, k, hashes, descriptors, judged in pipeline._ordered_map(candidate_chunk, pieces):
+        for rows, repaired, valid, index, k, hashes, descriptors, judged in chunks():
             n_failed += repaired - valid
             n_valid += valid
             fresh = seen.first_seen(hashes)
@@ -358,7 +377,7 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
             records["score"] = np.where(np.isnan(score), np.inf, score)
             if plan.objectives:
                 desc = {name: descriptors[name][fresh] for name in plan.descriptor_columns}
-                values = plan.objective_values(lower, upper, desc)
+                values = plan.objective_values(mean, lower, upper, desc)
                 records["obj"][:, : len(plan.objectives)] = np.where(np.isnan(values), -np.inf, values)
             in_pool = p >= p_min  # NaN: not in the pool
             n_pool += int(in_pool.sum())
@@ -376,30 +395,38 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
         )
     chosen = None
     if best is None:
-        fill_records = np.concatenate(list(fill.sorted_blocks(1 << 30)) or [np.zeros(0, dtype)])
-        if pool is not None:
-            pool_records = np.concatenate(list(pool.sorted_blocks(1 << 30)) or [np.zeros(0, dtype)])
-            taken = selection.select_diverse(pool_records, fill_records, n, 1.0 - p_min)
-            chosen = store.sort_records(taken.records)
-        else:
-            pool_records = np.concatenate(pool_parts) if pool_parts else np.zeros(0, dtype)
-            pool_records = pool_records[np.argsort(pool_records["index"], kind="stable")]
-            o = pool_records["obj"]
-            if len(plan.objectives) == 1:  # the pool: the best max(50 n, 2000) in objective order
-                order = goals_module.objective_order(o, pool_records["p"], pool_records["index"])[:capacity]
-                pool_records = pool_records[order]
-            else:
-                pool_records = pool_records[np.lexsort((pool_records["index"], -o[:, 1], -o[:, 0]))]
-            args = (pool_records["k"], pool_records["obj"][:, : len(plan.objectives)], pool_records["p"],
-                    pool_records["index"], n, selection.MIN_DISTANCE_THOUSANDTHS)  # fmt: skip
-            if len(plan.objectives) == 1:
-                positions = goals_module.select_objective(*args)
-            else:
-                positions = goals_module.select_front(*args)
-            taken = selection.complete(pool_records, positions, fill_records, n)
-            chosen = taken.records
+        chosen, taken = _goal_selection(plan, n, capacity, pool, fill, pool_parts)
         notes.extend(goal_notes(taken, n_pool, n, p_min))
     return Run(
         dtype=dtype, best=best, chosen=chosen, stores=stores, n_valid=n_valid, n_distinct=n_distinct,
         n_in_tolerance=n_pool, n_designs=chosen.size if chosen is not None else best.final_count(), notes=notes,
     )  # fmt: skip
+
+
+def _goal_selection(plan, n: int, capacity: int, pool, fill, pool_parts: list) -> tuple[np.ndarray, selection.Selected]:
+    """Section 7.4 over the records held so far (the stores are left as they are): the
+    designs in the order they are shown, and the selection's account."""
+    from hea_zoo.serving.design import goals as goals_module
+
+    dtype = fill.dtype
+    fill_records = np.concatenate(list(fill.sorted_blocks(1 << 30)) or [np.zeros(0, dtype)])
+    if pool is not None:
+        pool_records = np.concatenate(list(pool.sorted_blocks(1 << 30)) or [np.zeros(0, dtype)])
+        taken = selection.select_diverse(pool_records, fill_records, n, 1.0 - plan.min_probability)
+        return store.sort_records(taken.records), taken
+    pool_records = np.concatenate(pool_parts) if pool_parts else np.zeros(0, dtype)
+    pool_records = pool_records[np.argsort(pool_records["index"], kind="stable")]
+    o = pool_records["obj"]
+    if len(plan.objectives) == 1:  # the pool: the best max(50 n, 2000) in objective order
+        order = goals_module.objective_order(o, pool_records["p"], pool_records["index"])[:capacity]
+        pool_records = pool_records[order]
+    else:
+        pool_records = pool_records[np.lexsort((pool_records["index"], -o[:, 1], -o[:, 0]))]
+    args = (pool_records["k"], pool_records["obj"][:, : len(plan.objectives)], pool_records["p"],
+            pool_records["index"], n, selection.MIN_DISTANCE_THOUSANDTHS)  # fmt: skip
+    if len(plan.objectives) == 1:
+        positions = goals_module.select_objective(*args)
+    else:
+        positions = goals_module.select_front(*args)
+    taken = selection.complete(pool_records, positions, fill_records, n)
+    return taken.records, taken
