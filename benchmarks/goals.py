@@ -277,6 +277,8 @@ VARIANTS: tuple[tuple[str, dict], ...] = (
     ("refinement, lower end", {"ranking": "lower"}),
     ("refinement, mean", {"ranking": "mean"}),
     ("refinement, expected improvement over the training best", {"ranking": "ei"}),
+    ("conditions inside the training range (boxes not beyond it)", {"BOX_BEYOND": 0.0}),
+    ("conditions at their box's middle (a point)", {"BOX_POINT": True}),
 )
 """What the engine's objective rules are measured against (`goals_variants`): module
 constants of `hea_zoo.serving.design.goals` changed for the run, and ``ranking``: the value
@@ -287,10 +289,15 @@ objective only)."""
 
 
 SET_VARIANTS: tuple[tuple[str, dict], ...] = (
-    ("2 refinement rounds", {"REFINE_ROUNDS_GOALS": 2}),
-    ("10 refinement rounds", {"REFINE_ROUNDS_GOALS": 10}),
+    ("no refinement, the diverse rule alone (the engine before)", {"REFINE_ROUNDS_GOALS": 0, "SYSTEMS_FIRST": False}),
+    ("2 refinement rounds, the diverse rule alone", {"SYSTEMS_FIRST": False}),
+    ("no refinement, new systems first", {"REFINE_ROUNDS_GOALS": 0}),
+    ("10 refinement rounds, new systems first", {"REFINE_ROUNDS_GOALS": 10}),
+    ("conditions inside the training range (boxes not beyond it)", {"BOX_BEYOND": 0.0}),
+    ("conditions at their box's middle (a point)", {"BOX_POINT": True}),
 )
-"""What the engine's goal sets without objectives (no refinement) are measured against."""
+"""What the engine's goal sets without objectives (2 refinement rounds, new systems first)
+are measured against."""
 
 @contextlib.contextmanager
 def _engine(changes: dict, incumbent: float):
@@ -335,10 +342,11 @@ def _mpea_designs(seed: int, epochs: int | None = None) -> dict:
     """Measured data: the MPEA compressive yield strengths with the test temperature as a
     setting (``hea-zoo export --all --data mpea --properties yield_strength --settings
     test_temperature --test-type compression --models cae``, into a temporary folder), then
-    5 designs at 1000 degC with density <= 9: the maximum of the yield strength with the
-    engine's value and with the alternatives, and the threshold yield_strength >= 1000
-    with the engine (no refinement) and with 2 rounds. Per design: the formula, the
-    surrogate's mean and interval, P(goals) and the distance to the nearest measured alloy."""
+    designs at 1000 degC with density <= 9: the maximum of the yield strength (5 designs)
+    with the engine's value and with the alternatives, and the thresholds yield_strength >=
+    1000 and >= 500 (10 designs) with the engine and without refinement. Per design: the
+    formula, the surrogate's mean and interval, P(goals) and the distance to the nearest
+    measured alloy; per request the systems."""
     import tempfile
 
     from hea_zoo.data.datasets import load_dataset
@@ -350,21 +358,24 @@ def _mpea_designs(seed: int, epochs: int | None = None) -> dict:
                         verbose=False)  # fmt: skip
     out: dict = {"alloys": int(len(data.train.compositions) + len(data.test.compositions)), "runs": []}
     requests = (
-        ("maximize", "the engine", {}), ("maximize", "lower end", {"ranking": "lower"}),
-        ("maximize", "mean", {"ranking": "mean"}),
-        ("threshold", "the engine (no refinement)", {}), ("threshold", "2 refinement rounds", {"REFINE_ROUNDS_GOALS": 2}),
+        ("maximize", None, "the engine", {}), ("maximize", None, "lower end", {"ranking": "lower"}),
+        ("maximize", None, "mean", {"ranking": "mean"}),
+        ("threshold", 1000, "the engine", {}), ("threshold", 1000, "no refinement", {"REFINE_ROUNDS_GOALS": 0}),
+        ("threshold", 1000, "rounds refine the designs, met or not", {"PARENTS_MEET_GOALS": False}),
+        ("threshold", 500, "the engine", {}), ("threshold", 500, "no refinement", {"REFINE_ROUNDS_GOALS": 0}),
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         export_all(out=folder, models=["cae"], dataset=data, seed=0, verbose=0, epochs=epochs, surrogate_epochs=epochs)
         designer = Designer.from_exported("cae", folder)
-        for kind, name, changes in requests:
-            goals = ["density<=9"] + (["yield_strength>=1000"] if kind == "threshold" else [])
+        for kind, threshold, name, changes in requests:
+            goals = ["density<=9"] + ([f"yield_strength>={threshold}"] if kind == "threshold" else [])
             objectives = [("yield_strength", "max")] if kind == "maximize" else []
             with _engine(changes, incumbent=math.nan):
-                r = designer.run(DesignRequest(goals=goals, objectives=objectives, n=5, seed=seed,
-                                               settings={"test_temperature": 1000})).rows  # fmt: skip
+                r = designer.run(DesignRequest(goals=goals, objectives=objectives, n=5 if objectives else 10,
+                                               seed=seed, settings={"test_temperature": 1000})).rows  # fmt: skip
             out["runs"].append({
-                "kind": kind, "name": name, "goals": goals, "formula": list(r["formula"]),
+                "kind": kind if objectives else f"yield_strength>={threshold}", "name": name, "goals": goals,
+                "formula": list(r["formula"]), "systems": len(set(r["system"])),
                 "mean": [float(v) for v in r["yield_strength_surrogate"]],
                 "lower": [float(v) for v in r["yield_strength_lower"]],
                 "upper": [float(v) for v in r["yield_strength_upper"]],
@@ -709,19 +720,21 @@ def markdown(record: dict) -> str:
             return (f"{sum(1 for x in success if x >= 0.95)} of {len(success)} | {met} of {len(common)} | "
                     f"{sum(systems)} | {min(systems[j] for j in common) if common else '–'} |")
 
-        lines += ["", "## Refinement rounds for goal sets (no objective)", "",
-                  "The goal sets above with the engine changed (docs/DESIGN_ENGINE.md 7.2); *common*: the sets "
-                  "that at least 0.01 % of the random alloys meet.", "",
+        lines += ["", "## Goal sets (no objective): the engine's rules against the alternatives", "",
+                  "The goal sets above with the engine changed (docs/DESIGN_ENGINE.md 7.2, 7.4: refinement rounds, "
+                  "new systems first, the conditions' boxes); *common*: the sets that at least 0.01 % of the random "
+                  "alloys meet.", "",
                   "| engine | sets with success >= 95 % | of the common sets | systems, summed over the sets | "
                   "fewest systems (common sets) |", "|---|---|---|---|---|",
-                  f"| **as landed** (no refinement) | {summary([r['success'] for r in rows], [r['systems'] for r in rows])}"]
+                  f"| **as landed** (2 refinement rounds, new systems first) | {summary([r['success'] for r in rows], [r['systems'] for r in rows])}"]
         for v in record["set_variants"]:
             lines.append(f"| {v['name']} | {summary(v['success'], v['systems'])}")
     if record.get("variants"):
         lines += ["", "## The engine's objective rules against the alternatives", "",
                   "The same requests and seeds with the engine changed (docs/DESIGN_ENGINE.md 7.2, 7.4): refinement "
-                  "rounds or none, and the value a maximum is ranked by (the interval's lower end, the mean, or the "
-                  "expected improvement over the training split's best alloy meeting the goals). Median (min to max).", "",
+                  "rounds or none, the value a maximum is ranked by (the interval's lower end, the mean, or the "
+                  "expected improvement over the training split's best alloy meeting the goals), and the conditions' "
+                  "boxes. Median (min to max).", "",
                   "| engine | best oracle K (G >= 60) | hypervolume (G, K) |", "|---|---|---|",
                   f"| **as landed** (10 rounds, the mean less a quarter of the interval's width) | {_spread(m['design_best_k'])} | "
                   f"{_spread(p['design_hypervolume'], digits=0)} |"]
@@ -732,15 +745,17 @@ def markdown(record: dict) -> str:
         mp = record["mpea"]
         lines += ["", "## On measured data: MPEA yield strength at 1000 degC, density <= 9", "",
                   f"A cAE and surrogate exported from the MPEA compressive yield strengths ({mp['alloys']} alloys, "
-                  "the test temperature as a setting), 5 designs at 1000 degC: the maximum of the yield strength, "
-                  "and the threshold yield_strength >= 1000, with the engine and with the alternatives. "
-                  "*distance*: at.% to the nearest measured alloy.", "",
-                  "| request | engine | designs (systems) | yield strength [MPa], mean [lower, upper] | P(goals) | distance |",
+                  "the test temperature as a setting), designs at 1000 degC: the maximum of the yield strength "
+                  "(5 designs), and thresholds (10 designs), with the engine and with the alternatives. "
+                  "*distance*: at.% to the nearest measured alloy; systems: elements >= 5 at.%.", "",
+                  "| request | engine | systems | yield strength [MPa], mean [lower, upper] | P(goals) | distance |",
                   "|---|---|---|---|---|---|"]
         for r in mp["runs"]:
-            systems = sorted({"-".join(sorted(re.findall(r"[A-Z][a-z]?", f))) for f in r["formula"]})
+            systems = r["systems"]
+            if r["kind"] == "maximize":
+                systems = ", ".join(sorted({"-".join(sorted(re.findall(r"[A-Z][a-z]?", f))) for f in r["formula"]}))
             lo, hi = min(r["mean"]), max(r["mean"])
-            lines.append(f"| {r['kind']} | {r['name']} | {', '.join(systems)} | {lo:,.0f} to {hi:,.0f} "
+            lines.append(f"| {r['kind']} | {r['name']} | {systems} | {lo:,.0f} to {hi:,.0f} "
                          f"[{min(r['lower']):,.0f} to {max(r['lower']):,.0f}, {min(r['upper']):,.0f} to "
                          f"{max(r['upper']):,.0f}] | {min(r['p_goals']):.2f} to {max(r['p_goals']):.2f} | "
                          f"{min(r['distance']):.1f} to {max(r['distance']):.1f} |")  # fmt: skip

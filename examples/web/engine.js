@@ -684,9 +684,12 @@ export function twinPairs(designs) {
  * earlier in the pool), where a candidate within L1 < 30 thousandths of one taken (a twin)
  * is not eligible. Returns the positions taken (at most `n`, fewer when none is eligible).
  */
-function maxSum(pool, n, tolerance) {
+function maxSum(pool, n, tolerance, systemsFirst = false) {
   const P = pool.length;
   const E = pool[0].k.length;
+  // section 7.4: with systemsFirst, candidates of an alloy system not yet taken come first
+  const system = systemsFirst ? pool.map((d) => Array.from(d.k, (v) => (v >= 50 ? 1 : 0)).join("")) : null;
+  const taken = new Set();
   const k = new Int32Array(P * E);
   pool.forEach((d, i) => k.set(d.k, i * E));
   const weight = Float64Array.from(pool, (d) => discount(d.score, tolerance));
@@ -710,14 +713,17 @@ function maxSum(pool, n, tolerance) {
       if (dist < MIN_DISTANCE_THOUSANDTHS) blocked[i] = 1;
     }
     blocked[s] = 1;
+    if (system) taken.add(system[s]);
   };
   const chosen = [0];
   take(0);
   while (chosen.length < n) {
     let best = -1;
     let bestValue = -Infinity;
+    let onlyNew = false;
+    if (system) for (let i = 0; i < P && !onlyNew; i++) if (!blocked[i] && !taken.has(system[i])) onlyNew = true;
     for (let i = 0; i < P; i++) {
-      if (blocked[i]) continue;
+      if (blocked[i] || (onlyNew && taken.has(system[i]))) continue;
       const value = A[i] * weight[i];
       if (best < 0 || value > bestValue) {
         best = i;
@@ -733,13 +739,14 @@ function maxSum(pool, n, tolerance) {
 
 /** Keeps judged candidates for a selection (section 5) with bounded memory. */
 export class Selection {
-  constructor(n, select, tolerance = DEFAULT_TOLERANCE) {
+  constructor(n, select, tolerance = DEFAULT_TOLERANCE, systemsFirst = false) {
     if (select !== "diverse" && select !== "closest") {
       throw new Error(`select must be "diverse" or "closest"; got ${JSON.stringify(select)}`);
     }
     this.n = n;
     this.select = select;
     this.tolerance = tolerance;
+    this.systemsFirst = systemsFirst;
     if (select === "closest") {
       this.best = new BestStore(n);
     } else {
@@ -764,7 +771,7 @@ export class Selection {
     if (this.best) return { chosen: this.best.sorted().slice(), pool: null, fromPool: 0, filled: 0, relaxed: 0, twinPairs: 0 };
     const pool = this.pool.sorted();
     const fill = this.fill.sorted();
-    const taken = pool.length ? maxSum(pool, this.n, this.tolerance) : [];
+    const taken = pool.length ? maxSum(pool, this.n, this.tolerance, this.systemsFirst) : [];
     const chosen = taken.map((i) => pool[i]);
     const used = new Set(chosen);
     for (const d of fill) {
@@ -1669,8 +1676,8 @@ export const OBJECTIVE_SPREAD = 0.25;
 const REFINE_KEY = 0x52656669;
 /** With an objective, the candidates end with 10 refinement rounds (section 7.2). */
 export const REFINE_ROUNDS_OBJECTIVES = 10;
-/** Without objectives no refinement (section 7.2). */
-export const REFINE_ROUNDS_GOALS = 0;
+/** Without objectives, 2 refinement rounds (section 7.2). */
+export const REFINE_ROUNDS_GOALS = 2;
 /** A parent's fractions are multiplied by exp(REFINE_SCALE (2u - 1)). */
 export const REFINE_SCALE = 0.5;
 
@@ -1843,7 +1850,7 @@ export class GoalSelection {
     this.nObjectives = plan.objectives.length;
     if (this.nObjectives === 0) {
       // the diverse rule with score 1 - p_goals and tolerance 1 - p_min; closest: the most probable
-      this.inner = new Selection(n, select, 1 - this.pMin);
+      this.inner = new Selection(n, select, 1 - this.pMin, true);
     } else {
       this.pool = [];
       this.fill = new BestStore(Math.max(50 * n, 2000));
@@ -2243,16 +2250,16 @@ export async function design(options) {
     : [[0, o.candidates]];
   for (let phase = 0; phase < phases.length; phase++) {
   const [first, phaseRows] = phases[phase];
-  const parents = phase ? selection.finish().chosen.map((d) => d.k) : null;
+  // the parents: the designs meeting the goals with P >= p_min, as shown (none: the round explores)
+  const parents = phase ? selection.finish().chosen.filter((d) => d.pGoals >= plan.minProbability).map((d) => d.k) : [];
   for (let start = first; start < first + phaseRows; start += o.chunkSize) {
     const rows = Math.min(o.chunkSize, first + phaseRows - start);
     let raw;
-    if (parents) {
-      // a refinement round: each row refines a parent (none yet: a random row)
+    if (parents.length) {
+      // a refinement round: each row refines a parent
       raw = new Float32Array(rows * E);
       for (let i = 0; i < rows; i++) {
-        if (parents.length) refineRow(o.seed, start + i, first, parents, o.constraints.allowed, o.constraints.maxElements, raw, i * E);
-        else randomRow(o.seed, start + i, o.constraints.allowed, o.constraints.maxElements, raw, i * E);
+        refineRow(o.seed, start + i, first, parents, o.constraints.allowed, o.constraints.maxElements, raw, i * E);
       }
     } else {
     const z = noise(o.seed, start, rows, o.latentDim);

@@ -356,7 +356,7 @@ def test_max_sum_is_more_diverse_than_farthest_point_at_equal_accuracy(cae_by_th
     have a lower within-target cosine similarity at an oracle error no worse
     (docs/DESIGN_ENGINE.md, section 5)."""
 
-    def farthest_point(k, n, weight):
+    def farthest_point(k, n, weight, systems_first=False):
         weight = weight * weight  # (1 - score / tolerance)^4
         points = k.astype(np.int64)
         chosen, taken = [0], np.zeros(len(points), bool)

@@ -477,3 +477,48 @@ def test_design_takes_goals_as_keywords(designer):
     with pytest.raises(TargetError) as err:
         designer.design(n=3)  # neither a target nor goals: today's error
     assert err.value.field == "target"
+
+
+def test_goal_selection_takes_new_alloy_systems_first():
+    """Section 7.4: with systems_first, max-sum takes a candidate of a system not yet taken
+    while one is eligible, even over a farther one of a taken system."""
+    from hea_zoo.serving.design import selection
+
+    k = np.zeros((4, 4), np.int64)
+    k[0] = [500, 500, 0, 0]  # system {0, 1}
+    k[1] = [900, 60, 40, 0]  # system {0, 1}, far from row 0 by cosine
+    k[2] = [450, 450, 100, 0]  # system {0, 1, 2}, near row 0
+    k[3] = [300, 300, 0, 400]  # system {0, 1, 3}
+    plain = selection._max_sum(k, 3)
+    first = selection._max_sum(k, 3, systems_first=True)
+    assert plain.tolist()[:2] == [0, 3] and 1 in plain.tolist()
+    assert first.tolist() == [0, 3, 2]  # the new system {0, 1, 2} before the farther row 1
+    assert selection._max_sum(k, 4, systems_first=True).tolist() == [0, 3, 2, 1]  # then the rest
+
+
+def test_threshold_rounds_refine_only_designs_that_meet_the_goals(designer, monkeypatch):
+    """Without a design at P >= p_min the rounds explore as the exploration does: the same
+    designs as without rounds; with such designs they refine them, and the designs of a
+    rare goal set span more systems."""
+    none = DesignRequest(goals=["shear_modulus>=80", "fracture_toughness>=50"], n=4, seed=3, candidates=1200)
+    rare = DesignRequest(goals=["shear_modulus>=70", "fracture_toughness>=50"], n=10, seed=11, candidates=8000)
+    with_rounds = [designer.run(none).rows, designer.run(rare).rows]
+    assert max(with_rounds[0]["p_goals"]) < DEFAULT_MIN_PROBABILITY
+    monkeypatch.setattr(g, "REFINE_ROUNDS_GOALS", 0)
+    without = [designer.run(none).rows, designer.run(rare).rows]
+    assert with_rounds[0]["formula"] == without[0]["formula"]
+    first = g.goal_phases(8000, 2)[1][0]
+    assert any(c >= first for c in with_rounds[1]["candidate"]) and not any(c >= 8000 for c in with_rounds[1]["candidate"])
+    assert len(set(with_rounds[1]["system"])) > len(set(without[1]["system"]))
+
+
+def test_condition_box_alternatives(monkeypatch):
+    """The measured alternatives of section 7.2's boxes: not beyond the training range, and a point."""
+    rng = np.array([[10.0, 0.0], [110.0, 50.0]])
+    plan = lambda: g.plan_goals([g.parse_goal("a>=60")], [("b", "max")], [], ["a", "b"], rng, ["X"], np.ones(1, bool),
+                                0.05, 0.8)  # fmt: skip
+    assert plan().box.tolist() == [[62.0, 37.5], [135.0, 62.5]]
+    monkeypatch.setattr(g, "BOX_BEYOND", 0.0)
+    assert plan().box.tolist() == [[62.0, 50.0], [110.0, 50.0]]
+    monkeypatch.setattr(g, "BOX_POINT", True)
+    assert plan().box.tolist() == [[86.0, 50.0], [86.0, 50.0]]

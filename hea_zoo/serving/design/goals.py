@@ -252,11 +252,23 @@ REFINE_KEY = 0x52656669
 REFINE_ROUNDS_OBJECTIVES = 10
 """With an objective, the candidates end with 10 refinement rounds (section 7.2, measured)."""
 
-REFINE_ROUNDS_GOALS = 0
-"""Without objectives no refinement (section 7.2, measured)."""
+REFINE_ROUNDS_GOALS = 2
+"""Without objectives, 2 refinement rounds (section 7.2, measured)."""
 
 REFINE_SCALE = 0.5
 """A parent's fractions are multiplied by exp(REFINE_SCALE * (2u - 1)), u uniform in (0, 1)."""
+
+BOX_BEYOND = 0.25
+"""How far beyond the training range a condition box reaches, as a share of the range (7.2)."""
+
+BOX_POINT = False
+"""Measured alternative (7.2): every condition at its box's middle instead of spread over it."""
+
+PARENTS_MEET_GOALS = True
+"""A refinement round's parents are the designs with P(goals) >= p_min (section 7.2, measured)."""
+
+SYSTEMS_FIRST = True
+"""Without objectives the diverse rule takes new alloy systems first (section 7.4, measured)."""
 
 _REFINE_WORDS = 3  # words before the per-element ones: the add/drop draw, the element added, its share
 
@@ -493,7 +505,7 @@ def plan_goals(goals: Sequence[Goal], objectives: Sequence[tuple[str, str]], tar
     directions = {name: d for name, d in objectives}
     for j, name in enumerate(names):
         m, big, w = rng[0, j], rng[1, j], width[j]
-        delta, e = 0.02 * w, 0.25 * w
+        delta, e = 0.02 * w, BOX_BEYOND * w
         interval = None
         if j in by_condition:
             lo, hi, goal = by_condition[j]
@@ -524,6 +536,8 @@ def plan_goals(goals: Sequence[Goal], objectives: Sequence[tuple[str, str]], tar
             interval = (a, b)
         if interval is not None:
             box[0, j], box[1, j] = interval
+    if BOX_POINT:
+        box[0], box[1] = (box[0] + box[1]) / 2, (box[0] + box[1]) / 2
     columns = [name for name, _lo, _hi in descriptor_goals]
     columns += [name for name, _d in objectives if name in DESCRIPTOR_GOALS and name not in columns]
     every = RANDOM_EVERY_OBJECTIVES if objectives else RANDOM_EVERY_GOALS

@@ -268,15 +268,13 @@ def goal_candidates(designer: Designer, plan, seed: int, start: int, rows: int, 
                     refine: tuple[int, np.ndarray] | None = None) -> np.ndarray:
     """The raw compositions of goal-mode candidates ``start ..`` (section 7.2): the random
     rows drawn, the others decoded at their own conditions; in a refinement round
-    (``refine = (first row of the round, parents' printed rows)``) each row refines a parent
-    (none: a random row); (rows, E) float32."""
+    (``refine = (first row of the round, parents' printed rows)``, at least one parent)
+    each row refines a parent; (rows, E) float32."""
     from hea_zoo.serving.design import goals as goals_module
 
     if refine is not None:
         first, parents = refine
         index = np.arange(start, start + rows, dtype=np.int64)
-        if not parents.shape[0]:
-            return goals_module.random_rows(seed, index, rules.allowed, rules.max_elements)
         return goals_module.refine_rows(seed, index, first, parents, rules.allowed, rules.max_elements)
     z = noise(seed, rows, designer.latent_dim, start)
     drawn = plan.random_mask(start, rows)
@@ -351,7 +349,12 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
             if number == 0:
                 yield from pipeline._ordered_map(candidate_chunk, pieces)
                 continue
-            parents = _goal_selection(plan, n, capacity, pool, fill, pool_parts)[0]["k"].astype(np.int64)
+            designs = _goal_selection(plan, n, capacity, pool, fill, pool_parts)[0]
+            meet = designs["p"] >= plan.min_probability if goals_module.PARENTS_MEET_GOALS else np.ones(designs.size, bool)
+            parents = designs["k"][meet].astype(np.int64)
+            if not parents.shape[0]:  # no design meets the goals yet: the round explores
+                yield from pipeline._ordered_map(candidate_chunk, pieces)
+                continue
             yield from pipeline._ordered_map(lambda span, refine=(first, parents): candidate_chunk(span, refine), pieces)
 
     try:
@@ -412,7 +415,8 @@ def _goal_selection(plan, n: int, capacity: int, pool, fill, pool_parts: list) -
     fill_records = np.concatenate(list(fill.sorted_blocks(1 << 30)) or [np.zeros(0, dtype)])
     if pool is not None:
         pool_records = np.concatenate(list(pool.sorted_blocks(1 << 30)) or [np.zeros(0, dtype)])
-        taken = selection.select_diverse(pool_records, fill_records, n, 1.0 - plan.min_probability)
+        taken = selection.select_diverse(pool_records, fill_records, n, 1.0 - plan.min_probability,
+                                         systems_first=goals_module.SYSTEMS_FIRST)  # fmt: skip
         return store.sort_records(taken.records), taken
     pool_records = np.concatenate(pool_parts) if pool_parts else np.zeros(0, dtype)
     pool_records = pool_records[np.argsort(pool_records["index"], kind="stable")]

@@ -35,7 +35,8 @@ def _discount(score: np.ndarray, tolerance: float) -> np.ndarray:
 
 
 def _max_sum(
-    k: np.ndarray, n: int, weight: np.ndarray | None = None, min_distance: int = MIN_DISTANCE_THOUSANDTHS
+    k: np.ndarray, n: int, weight: np.ndarray | None = None, min_distance: int = MIN_DISTANCE_THOUSANDTHS,
+    systems_first: bool = False,
 ) -> np.ndarray:
     """Greedy max-sum diversification by cosine distance, discounted (section 5): positions in `k`.
 
@@ -46,7 +47,10 @@ def _max_sum(
     dot products and squared norms are exact integers; the quotient as float64), and a
     candidate is eligible unless its printed vector lies within L1 distance
     ``min_distance`` thousandths (``sum_e |k_ie - k_se| < min_distance``) of one taken (a
-    twin). `weight` None: all 1. Returns at most `n` positions, in the order taken.
+    twin). `weight` None: all 1. With `systems_first` (goals, section 7.4), while an
+    eligible candidate of an alloy system not yet taken remains (the set of its elements at
+    50 thousandths or more), only those are eligible. Returns at most `n` positions, in the
+    order taken.
     """
     points = k.astype(np.int64)
     if not points.shape[0] or n < 1:
@@ -64,14 +68,22 @@ def _max_sum(
     total = distance(0)
     blocked = twins(0)  # taken, or a twin of one taken
     blocked[0] = True
+    if systems_first:
+        _, system = np.unique(points >= 50, axis=0, return_inverse=True)
+        system = system.reshape(-1)
+        new_system = system != system[0]
     while len(chosen) < n and not blocked.all():
         value = total * weight if weight is not None else total.copy()
         value[blocked] = -np.inf
+        if systems_first and (new_system & ~blocked).any():
+            value[~new_system] = -np.inf
         best = int(np.argmax(value))  # the first of equal values: earlier in the pool
         chosen.append(best)
         blocked |= twins(best)
         blocked[best] = True
         total += distance(best)
+        if systems_first:
+            new_system &= system != system[best]
     return np.asarray(chosen, dtype=np.int64)
 
 
@@ -95,18 +107,20 @@ class Selected:
     twin_pairs: int  # pairs of the designs within `min_distance`
 
 
-def select_diverse(pool: np.ndarray, fill: np.ndarray, n: int, tolerance: float) -> Selected:
+def select_diverse(pool: np.ndarray, fill: np.ndarray, n: int, tolerance: float, systems_first: bool = False) -> Selected:
     """Section 5, ``diverse``: `n` designs from the `pool` (in tolerance, best first) and the
     `fill` (out of tolerance, best first), no two within L1 `MIN_DISTANCE_THOUSANDTHS`
     unless the candidates held too few.
 
-    1. greedy max-sum over the pool (`_max_sum`, twins not eligible);
+    1. greedy max-sum over the pool (`_max_sum`, twins not eligible; `systems_first`: new
+       alloy systems first, section 7.4);
     2. if fewer than `n`: the fill records in order, each taken when it is no twin of one
        taken;
     3. if still fewer: the remaining pool records, then the remaining fill records, in
        order (twins allowed): `relaxed` counts them.
     """
-    taken = _max_sum(pool["k"], n, _discount(pool["score"], tolerance)) if pool.size else np.zeros(0, np.int64)
+    taken = (_max_sum(pool["k"], n, _discount(pool["score"], tolerance), systems_first=systems_first) if pool.size
+             else np.zeros(0, np.int64))  # fmt: skip
     return complete(pool, taken, fill, n)
 
 
