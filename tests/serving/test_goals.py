@@ -522,3 +522,21 @@ def test_condition_box_alternatives(monkeypatch):
     assert plan().box.tolist() == [[62.0, 50.0], [110.0, 50.0]]
     monkeypatch.setattr(g, "BOX_POINT", True)
     assert plan().box.tolist() == [[86.0, 50.0], [86.0, 50.0]]
+
+
+def test_fronts_peeled_one_at_a_time_equal_the_front_ranks():
+    """`select_front` peels fronts lazily: the same fronts as `front_ranks` (ties, -inf)."""
+    rng = np.random.default_rng(5)
+    for trial in range(200):
+        size = int(rng.integers(1, 200))
+        values = rng.integers(0, 6, (size, 2)).astype(np.float64) if trial % 2 else rng.random((size, 2))
+        values[rng.random(size) < 0.05, int(rng.integers(0, 2))] = -np.inf
+        index = rng.permutation(size)
+        order, front = g.front_ranks(values, np.ones(size), index)
+        peeled = np.full(size, -1)
+        for f, members in enumerate(g._fronts(values, np.lexsort((index, -values[:, 1], -values[:, 0])))):
+            position = np.empty(size, np.int64)
+            position[order] = np.arange(size)
+            assert np.all(np.diff(position[members]) > 0)  # in sorted order
+            peeled[members] = f
+        assert np.array_equal(peeled, front)

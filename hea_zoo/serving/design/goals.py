@@ -610,38 +610,58 @@ def _distance(a: np.ndarray, b: np.ndarray) -> float:
     return math.sqrt(x * x + y * y)
 
 
+def _fronts(values: np.ndarray, order: np.ndarray):
+    """The fronts of `front_ranks`, first front first, each as positions in `order`'s order;
+    peeled one at a time (vectorized), so a caller that needs the first few stops early."""
+    remaining = np.asarray(order, dtype=np.int64)
+    while remaining.size:
+        v1, v2 = values[remaining, 0], values[remaining, 1]
+        # dominated by an earlier record (v1 >= on it): a larger v2 before it, or the same v2
+        # with a larger v1 (the first record with that v2 has the largest v1 of them)
+        before = np.maximum.accumulate(np.concatenate([[-np.inf], v2[:-1]]))
+        _, first, inverse = np.unique(v2, return_index=True, return_inverse=True)
+        dominated = (before > v2) | (v1[first[inverse.reshape(-1)]] > v1)
+        yield remaining[~dominated]
+        remaining = remaining[dominated]
+
+
 def select_front(k: np.ndarray, values: np.ndarray, p: np.ndarray, index: np.ndarray, n: int,
                  min_distance: int) -> np.ndarray:
     """Two objectives (7.4): whole fronts in order, the last one spread along it; no twins."""
     if not k.shape[0]:
         return np.zeros(0, np.int64)
     points = k.astype(np.int64)
-    order, front = front_ranks(values, p, index)
-    blocked = np.zeros(points.shape[0], bool)
+    order = np.lexsort((index, -values[:, 1], -values[:, 0]))
     taken: list[int] = []
-
-    def take(s):
-        taken.append(int(s))
-        blocked[:] |= _twin_mask(points, s, min_distance)
-
-    for f in range(int(front.max()) + 1):
+    front_of: list[int] = []
+    for f, front in enumerate(_fronts(values, order)):
         if len(taken) >= n:
             break
-        members = [int(s) for s in order if front[s] == f and not blocked[s]]
+        own = points[front]
+        blocked = np.zeros(front.size, bool)  # a twin of a design taken
+        for t in taken:
+            blocked |= np.abs(own - points[t]).sum(axis=1) < min_distance
+
+        def take(i, front=front, own=own, blocked=blocked, f=f):
+            taken.append(int(front[i]))
+            front_of.append(f)
+            blocked |= np.abs(own - own[i]).sum(axis=1) < min_distance
+
+        members = np.flatnonzero(~blocked)  # positions in `front`, in sorted order
         need = n - len(taken)
-        if len(members) <= need:
-            for s in members:
-                if not blocked[s]:
-                    take(s)
+        if members.size <= need:
+            for i in members:
+                if not blocked[i]:
+                    take(i)
             continue
         # spread: the two ends, then the largest normalized gap to the taken neighbours
-        v = values[members]
+        v = values[front[members]]
         span = v.max(axis=0) - v.min(axis=0)
         span[~(span > 0) | ~np.isfinite(span)] = 1.0
         scaled = v / span  # the gap: the smaller of the distances to the taken neighbours
-        chosen = np.zeros(len(members), bool)
+        chosen = np.zeros(members.size, bool)
         count = 0
-        for end in (0, len(members) - 1):
+        for end in (0, members.size - 1):
             if count < need and not blocked[members[end]]:
                 take(members[end])
                 chosen[end] = True
@@ -649,8 +669,8 @@ def select_front(k: np.ndarray, values: np.ndarray, p: np.ndarray, index: np.nda
         while count < need:
             best, best_gap = -1, -math.inf
             positions = np.flatnonzero(chosen)
-            for i, s in enumerate(members):
-                if chosen[i] or blocked[s]:
+            for i in range(members.size):
+                if chosen[i] or blocked[members[i]]:
                     continue
                 left = positions[positions < i]
                 right = positions[positions > i]
@@ -667,4 +687,4 @@ def select_front(k: np.ndarray, values: np.ndarray, p: np.ndarray, index: np.nda
     # shown by (front, first objective desc, second desc, index)
     rank = np.empty(order.size, np.int64)
     rank[order] = np.arange(order.size)
-    return taken_array[np.lexsort((rank[taken_array], front[taken_array]))]
+    return taken_array[np.lexsort((rank[taken_array], np.asarray(front_of, np.int64)))]
