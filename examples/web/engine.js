@@ -2190,6 +2190,52 @@ function notesBefore(metadata, o) {
 }
 
 /**
+ * The raw compositions of candidates start .. start + rows - 1 that are not refined: decoded
+ * at the target or at their goal conditions, the random rows of section 7.2 drawn.
+ */
+async function unrefinedRows(o, plan, start, rows, generateFn, condition32, E, P) {
+  let raw;
+  const z = noise(o.seed, start, rows, o.latentDim);
+  let condition;
+  if (plan) condition = goalConditions(plan, start, rows);
+  else {
+    condition = new Float32Array(rows * P);
+    for (let i = 0; i < rows; i++) condition.set(condition32, i * P);
+  }
+  const drawn = [];
+  if (plan) for (let i = 0; i < rows; i++) if (isRandomRow(plan, start + i)) drawn.push(i);
+  if (drawn.length) {
+    // Section 7.2: the random rows are drawn, the others decoded (only they reach the generator).
+    const decoded = [];
+    const isDrawn = new Uint8Array(rows);
+    for (const i of drawn) isDrawn[i] = 1;
+    for (let i = 0; i < rows; i++) if (!isDrawn[i]) decoded.push(i);
+    raw = new Float32Array(rows * E);
+    if (decoded.length) {
+      const L = o.latentDim;
+      const zs = new Float32Array(decoded.length * L);
+      const cs = new Float32Array(decoded.length * P);
+      decoded.forEach((i, at) => {
+        zs.set(z.subarray(i * L, (i + 1) * L), at * L);
+        cs.set(condition.subarray(i * P, (i + 1) * P), at * P);
+      });
+      const part = await generateFn(zs, cs, decoded.length);
+      if (!part || part.length !== decoded.length * E) {
+        throw new Error(`the generator returned ${part ? part.length : 0} values for ${decoded.length} rows of ${E} elements`);
+      }
+      decoded.forEach((i, at) => raw.set(part.subarray(at * E, (at + 1) * E), i * E));
+    }
+    for (const i of drawn) randomRow(o.seed, start + i, o.constraints.allowed, o.constraints.maxElements, raw, i * E);
+  } else {
+    raw = await generateFn(z, condition, rows);
+    if (!raw || raw.length !== rows * E) {
+      throw new Error(`the generator returned ${raw ? raw.length : 0} values for ${rows} rows of ${E} elements`);
+    }
+  }
+  return raw;
+}
+
+/**
  * Runs the whole design (sections 1-6) in chunks of candidates.
  *
  * @param {object} options
@@ -2249,133 +2295,97 @@ export async function design(options) {
   const phases = plan && !(o.select === "closest" && !plan.objectives.length) ? goalPhases(o.candidates, plan.refineRounds)
     : [[0, o.candidates]];
   for (let phase = 0; phase < phases.length; phase++) {
-  const [first, phaseRows] = phases[phase];
-  // the parents: the designs meeting the goals with P >= p_min, as shown (none: the round explores)
-  const parents = phase ? selection.finish().chosen.filter((d) => d.pGoals >= plan.minProbability).map((d) => d.k) : [];
-  for (let start = first; start < first + phaseRows; start += o.chunkSize) {
-    const rows = Math.min(o.chunkSize, first + phaseRows - start);
-    let raw;
-    if (parents.length) {
-      // a refinement round: each row refines a parent
-      raw = new Float32Array(rows * E);
+    const [first, phaseRows] = phases[phase];
+    // the parents: the designs meeting the goals with P >= p_min, as shown (none: the round explores)
+    const parents = phase ? selection.finish().chosen.filter((d) => d.pGoals >= plan.minProbability).map((d) => d.k) : [];
+    for (let start = first; start < first + phaseRows; start += o.chunkSize) {
+      const rows = Math.min(o.chunkSize, first + phaseRows - start);
+      let raw;
+      if (parents.length) {
+        // a refinement round: each row refines a parent
+        raw = new Float32Array(rows * E);
+        for (let i = 0; i < rows; i++) {
+          refineRow(o.seed, start + i, first, parents, o.constraints.allowed, o.constraints.maxElements, raw, i * E);
+        }
+      } else {
+        raw = await unrefinedRows(o, plan, start, rows, generateFn, condition32, E, P);
+      }
+      const fresh = [];
       for (let i = 0; i < rows; i++) {
-        refineRow(o.seed, start + i, first, parents, o.constraints.allowed, o.constraints.maxElements, raw, i * E);
+        if (!repairRow(raw, i * E, o.constraints, row)) continue;
+        let values = null;
+        if (descriptorNames.length) {
+          // Section 7.3: exact descriptor goals are constraints on the printed composition.
+          values = descriptorsOf(o.descriptors, row, 0, descriptorNames);
+          // a descriptor objective that is NaN drops the candidate too
+          if (plan.descriptorGoals.some((g) => !(values[g.name] >= g.lo && values[g.name] <= g.hi)) ||
+              plan.objectives.some((ob) => ob.descriptor && Number.isNaN(values[ob.name]))) {
+            counts.missed++;
+            continue;
+          }
+        }
+        counts.valid++;
+        const key = row.join(",");
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const d = { index: start + i, k: Int32Array.from(row) };
+        if (values) d.descriptors = values;
+        fresh.push(d);
       }
-    } else {
-    const z = noise(o.seed, start, rows, o.latentDim);
-    let condition;
-    if (plan) condition = goalConditions(plan, start, rows);
-    else {
-      condition = new Float32Array(rows * P);
-      for (let i = 0; i < rows; i++) condition.set(condition32, i * P);
-    }
-    const drawn = [];
-    if (plan) for (let i = 0; i < rows; i++) if (isRandomRow(plan, start + i)) drawn.push(i);
-    if (drawn.length) {
-      // Section 7.2: the random rows are drawn, the others decoded (only they reach the generator).
-      const decoded = [];
-      const isDrawn = new Uint8Array(rows);
-      for (const i of drawn) isDrawn[i] = 1;
-      for (let i = 0; i < rows; i++) if (!isDrawn[i]) decoded.push(i);
-      raw = new Float32Array(rows * E);
-      if (decoded.length) {
-        const L = o.latentDim;
-        const zs = new Float32Array(decoded.length * L);
-        const cs = new Float32Array(decoded.length * P);
-        decoded.forEach((i, at) => {
-          zs.set(z.subarray(i * L, (i + 1) * L), at * L);
-          cs.set(condition.subarray(i * P, (i + 1) * P), at * P);
+      counts.distinct += fresh.length;
+      if (fresh.length && hasSurrogate) {
+        const fractions = new Float32Array(fresh.length * E);
+        fresh.forEach((d, i) => {
+          for (let e = 0; e < E; e++) fractions[i * E + e] = d.k[e] / UNIT;
         });
-        const part = await generateFn(zs, cs, decoded.length);
-        if (!part || part.length !== decoded.length * E) {
-          throw new Error(`the generator returned ${part ? part.length : 0} values for ${decoded.length} rows of ${E} elements`);
+        // A surrogate with a settings input gets the request's fixed settings as a third argument.
+        const out = surrogateSettings.length
+          ? await judgeFn(fractions, fresh.length, settingsRows(surrogateSettings, o.settings, fresh.length))
+          : await judgeFn(fractions, fresh.length);
+        if (!out || !out.mean || out.mean.length !== fresh.length * P) {
+          throw new Error(`the surrogate returned no properties for ${fresh.length} rows of ${P} properties`);
         }
-        decoded.forEach((i, at) => raw.set(part.subarray(at * E, (at + 1) * E), i * E));
-      }
-      for (const i of drawn) randomRow(o.seed, start + i, o.constraints.allowed, o.constraints.maxElements, raw, i * E);
-    } else {
-      raw = await generateFn(z, condition, rows);
-      if (!raw || raw.length !== rows * E) {
-        throw new Error(`the generator returned ${raw ? raw.length : 0} values for ${rows} rows of ${E} elements`);
-      }
-    }
-    }
-    const fresh = [];
-    for (let i = 0; i < rows; i++) {
-      if (!repairRow(raw, i * E, o.constraints, row)) continue;
-      let values = null;
-      if (descriptorNames.length) {
-        // Section 7.3: exact descriptor goals are constraints on the printed composition.
-        values = descriptorsOf(o.descriptors, row, 0, descriptorNames);
-        // a descriptor objective that is NaN drops the candidate too
-        if (plan.descriptorGoals.some((g) => !(values[g.name] >= g.lo && values[g.name] <= g.hi)) ||
-            plan.objectives.some((ob) => ob.descriptor && Number.isNaN(values[ob.name]))) {
-          counts.missed++;
-          continue;
+        const withInterval = Boolean(out.lower && out.upper);
+        if (!withInterval && !out.std) throw new Error("the surrogate has no interval outputs (properties_lower/properties_upper or properties_std)");
+        if (calibrated === null) calibrated = withInterval;
+        fresh.forEach((d, i) => {
+          const pick = (a) => Array.from(a.subarray(i * P, (i + 1) * P));
+          d.mean = pick(out.mean);
+          if (out.std) d.std = pick(out.std);
+          if (withInterval) {
+            d.lower = pick(out.lower);
+            d.upper = pick(out.upper);
+          } else {
+            // mean ± z std in float32, as the Python engine computes it
+            const half = d.std.map((s) => Math.fround(z32 * s));
+            d.lower = d.mean.map((m, p) => Math.fround(m - half[p]));
+            d.upper = d.mean.map((m, p) => Math.fround(m + half[p]));
+          }
+          if (plan) {
+            let pGoals = 1;
+            for (const g of plan.propertyGoals) pGoals *= goalProbability(d.mean[g.p], d.lower[g.p], d.upper[g.p], g.lo, g.hi);
+            d.pGoals = pGoals;
+            d.score = Number.isNaN(pGoals) ? Infinity : 1 - pGoals;
+          } else {
+            d.errors = relativeErrors(out.mean, i * P, o.target, floors);
+            d.score = scoreOf(d.errors);
+            d.inTolerance = d.errors.every((e) => e <= o.tolerance);
+          }
+        });
+      } else {
+        for (const d of fresh) {
+          d.score = 0;
+          d.inTolerance = true;
+          if (plan) d.pGoals = 1;
         }
       }
-      counts.valid++;
-      const key = row.join(",");
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const d = { index: start + i, k: Int32Array.from(row) };
-      if (values) d.descriptors = values;
-      fresh.push(d);
-    }
-    counts.distinct += fresh.length;
-    if (fresh.length && hasSurrogate) {
-      const fractions = new Float32Array(fresh.length * E);
-      fresh.forEach((d, i) => {
-        for (let e = 0; e < E; e++) fractions[i * E + e] = d.k[e] / UNIT;
-      });
-      // A surrogate with a settings input gets the request's fixed settings as a third argument.
-      const out = surrogateSettings.length
-        ? await judgeFn(fractions, fresh.length, settingsRows(surrogateSettings, o.settings, fresh.length))
-        : await judgeFn(fractions, fresh.length);
-      if (!out || !out.mean || out.mean.length !== fresh.length * P) {
-        throw new Error(`the surrogate returned no properties for ${fresh.length} rows of ${P} properties`);
-      }
-      const withInterval = Boolean(out.lower && out.upper);
-      if (!withInterval && !out.std) throw new Error("the surrogate has no interval outputs (properties_lower/properties_upper or properties_std)");
-      if (calibrated === null) calibrated = withInterval;
-      fresh.forEach((d, i) => {
-        const pick = (a) => Array.from(a.subarray(i * P, (i + 1) * P));
-        d.mean = pick(out.mean);
-        if (out.std) d.std = pick(out.std);
-        if (withInterval) {
-          d.lower = pick(out.lower);
-          d.upper = pick(out.upper);
-        } else {
-          // mean ± z std in float32, as the Python engine computes it
-          const half = d.std.map((s) => Math.fround(z32 * s));
-          d.lower = d.mean.map((m, p) => Math.fround(m - half[p]));
-          d.upper = d.mean.map((m, p) => Math.fround(m + half[p]));
-        }
-        if (plan) {
-          let pGoals = 1;
-          for (const g of plan.propertyGoals) pGoals *= goalProbability(d.mean[g.p], d.lower[g.p], d.upper[g.p], g.lo, g.hi);
-          d.pGoals = pGoals;
-          d.score = Number.isNaN(pGoals) ? Infinity : 1 - pGoals;
-        } else {
-          d.errors = relativeErrors(out.mean, i * P, o.target, floors);
-          d.score = scoreOf(d.errors);
-          d.inTolerance = d.errors.every((e) => e <= o.tolerance);
-        }
-      });
-    } else {
       for (const d of fresh) {
-        d.score = 0;
-        d.inTolerance = true;
-        if (plan) d.pGoals = 1;
+        if (plan && plan.objectives.length) d.values = objectiveValues(plan, d, o.names);
+        selection.offer(d);
+        if (d.inTolerance) counts.inTolerance++;
       }
+      if (options.onProgress) options.onProgress(start + rows, o.candidates);
     }
-    for (const d of fresh) {
-      if (plan && plan.objectives.length) d.values = objectiveValues(plan, d, o.names);
-      selection.offer(d);
-      if (d.inTolerance) counts.inTolerance++;
-    }
-    if (options.onProgress) options.onProgress(start + rows, o.candidates);
-  }
   }
   if (counts.valid === 0 && plan) {
     let what = o.constraints.description;
