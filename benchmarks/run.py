@@ -178,6 +178,7 @@ class Settings:
     goals_objective_seeds: int = 5  # seeds of the maximize and Pareto comparisons
     goals_min_probability: float | None = None  # None: the design engine's default (DEFAULT_MIN_PROBABILITY)
     goals_variants: bool = True  # also the objective rules the engine's are measured against (goals.VARIANTS)
+    goals_set_ga: bool = True  # pymoo's GA on the surrogate for every goal set, at the design's calls
     goals_mpea: bool = True  # also designs from an MPEA yield-strength export (trains a cAE: about a minute)
     goals_mpea_epochs: int | None = None  # None: the defaults' epochs for that export
     # ---- many_targets

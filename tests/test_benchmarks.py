@@ -636,6 +636,10 @@ def test_goals(tmp_path):
     assert ei["changes"] == {"ranking": "ei"} and ei["hypervolume"]["median"] is None and ei["best_k"]["median"] > 0
     assert [len(v["systems"]) for v in record["set_variants"]] == [3] * len(goals.SET_VARIANTS)
     assert "## The engine's objective rules against the alternatives" in markdown and record["mpea"] is None
+    from benchmarks.peers import pymoo_available
+
+    if pymoo_available()[0]:  # the GA peer of every goal set: 20 designs, judged by the oracle
+        assert all(r["ga_designs"] == 20 and 0 <= r["ga_success"] <= 1 and r["ga_systems"] >= 1 for r in rows)
 
 
 @pytest.mark.slow  # a 2-epoch MPEA export and five 500-candidate designs: about 15 s
