@@ -175,7 +175,7 @@ class Settings:
     goals_candidates: int = 32000
     goals_random: int = 1_000_000
     goals_oracle_calls: int = 1_000_000
-    goals_objective_seeds: int = 5  # seeds of the maximize and Pareto comparisons
+    goals_objective_seeds: int = 10  # seeds of the maximize and Pareto comparisons
     goals_min_probability: float | None = None  # None: the design engine's default (DEFAULT_MIN_PROBABILITY)
     goals_variants: bool = True  # also the objective rules the engine's are measured against (goals.VARIANTS)
     goals_set_ga: bool = True  # pymoo's GA on the surrogate for every goal set, at the design's calls

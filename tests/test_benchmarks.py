@@ -632,7 +632,7 @@ def test_goals(tmp_path):
     from benchmarks import goals
 
     assert [v["name"] for v in record["variants"]] == [name for name, _ in goals.VARIANTS]
-    ei = record["variants"][4]
+    ei = record["variants"][5]
     assert ei["changes"] == {"ranking": "ei"} and ei["hypervolume"]["median"] is None and ei["best_k"]["median"] > 0
     assert [len(v["systems"]) for v in record["set_variants"]] == [3] * len(goals.SET_VARIANTS)
     assert "## The engine's objective rules against the alternatives" in markdown and record["mpea"] is None

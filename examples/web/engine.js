@@ -767,15 +767,15 @@ export class Selection {
    * max-sum over the pool (no twins), then the closest out-of-tolerance candidates that are
    * no twin of one taken, then, if still fewer than n, the rest in order (twins allowed).
    */
-  finish() {
+  finish(n = this.n) {
     if (this.best) return { chosen: this.best.sorted().slice(), pool: null, fromPool: 0, filled: 0, relaxed: 0, twinPairs: 0 };
     const pool = this.pool.sorted();
     const fill = this.fill.sorted();
-    const taken = pool.length ? maxSum(pool, this.n, this.tolerance, this.systemsFirst) : [];
+    const taken = pool.length ? maxSum(pool, n, this.tolerance, this.systemsFirst) : [];
     const chosen = taken.map((i) => pool[i]);
     const used = new Set(chosen);
     for (const d of fill) {
-      if (chosen.length >= this.n) break;
+      if (chosen.length >= n) break;
       if (chosen.every((c) => l1(c.k, d.k) >= MIN_DISTANCE_THOUSANDTHS)) {
         chosen.push(d);
         used.add(d);
@@ -784,7 +784,7 @@ export class Selection {
     const filled = chosen.length - taken.length;
     let relaxed = 0;
     for (const d of pool.concat(fill)) {
-      if (chosen.length >= this.n) break;
+      if (chosen.length >= n) break;
       if (used.has(d)) continue;
       chosen.push(d);
       relaxed++;
@@ -1678,6 +1678,8 @@ const REFINE_KEY = 0x52656669;
 export const REFINE_ROUNDS_OBJECTIVES = 10;
 /** Without objectives, 2 refinement rounds (section 7.2). */
 export const REFINE_ROUNDS_GOALS = 2;
+/** A round's parents are the designs the run would give for REFINE_PARENTS * n designs (section 7.2). */
+export const REFINE_PARENTS = 2;
 /** A parent's fractions are multiplied by exp(REFINE_SCALE (2u - 1)). */
 export const REFINE_SCALE = 0.5;
 
@@ -1864,11 +1866,11 @@ export class GoalSelection {
     else this.fill.offer(d);
   }
 
-  finish() {
-    if (this.inner) return this.inner.finish();
-    const n = this.n;
-    // The pool in its order: one objective, the best max(50 n, 2000) by the objective; two, (v1, v2, index).
-    const pool = this.nObjectives === 1 ? this.pool.sort(byObjective).slice(0, Math.max(50 * n, 2000)) : this.pool.sort(byFrontOrder);
+  /** The designs for `n` (default the request's; a refinement round asks for more: its parents). */
+  finish(n = this.n) {
+    if (this.inner) return this.inner.finish(n);
+    // The pool in its order: one objective, the best max(50 n, 2000) by the objective (the request's n); two, (v1, v2, index).
+    const pool = this.nObjectives === 1 ? this.pool.sort(byObjective).slice(0, Math.max(50 * this.n, 2000)) : this.pool.sort(byFrontOrder);
     const taken = [];
     const twinOf = (d, list) => list.some((c) => l1(c.k, d.k) < MIN_DISTANCE_THOUSANDTHS);
     if (this.nObjectives === 1) {
@@ -2297,7 +2299,9 @@ export async function design(options) {
   for (let phase = 0; phase < phases.length; phase++) {
     const [first, phaseRows] = phases[phase];
     // the parents: the designs meeting the goals with P >= p_min, as shown (none: the round explores)
-    const parents = phase ? selection.finish().chosen.filter((d) => d.pGoals >= plan.minProbability).map((d) => d.k) : [];
+    const parents = phase
+      ? selection.finish(REFINE_PARENTS * o.n).chosen.filter((d) => d.pGoals >= plan.minProbability).map((d) => d.k)
+      : [];
     for (let start = first; start < first + phaseRows; start += o.chunkSize) {
       const rows = Math.min(o.chunkSize, first + phaseRows - start);
       let raw;

@@ -264,6 +264,9 @@ BOX_BEYOND = 0.25
 BOX_POINT = False
 """Measured alternative (7.2): every condition at its box's middle instead of spread over it."""
 
+REFINE_PARENTS = 2
+"""A round's parents are the designs the run would give for REFINE_PARENTS * n designs (7.2, measured)."""
+
 PARENTS_MEET_GOALS = True
 """A refinement round's parents are the designs with P(goals) >= p_min (section 7.2, measured)."""
 

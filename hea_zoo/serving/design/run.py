@@ -349,7 +349,7 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
             if number == 0:
                 yield from pipeline._ordered_map(candidate_chunk, pieces)
                 continue
-            designs = _goal_selection(plan, n, capacity, pool, fill, pool_parts)[0]
+            designs = _goal_selection(plan, goals_module.REFINE_PARENTS * n, capacity, pool, fill, pool_parts)[0]
             meet = designs["p"] >= plan.min_probability if goals_module.PARENTS_MEET_GOALS else np.ones(designs.size, bool)
             parents = designs["k"][meet].astype(np.int64)
             if not parents.shape[0]:  # no design meets the goals yet: the round explores
