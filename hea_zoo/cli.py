@@ -16,6 +16,7 @@ Exit codes (also in `hea-zoo --help`):
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -788,6 +789,83 @@ def _parse_settings(args) -> dict[str, float]:
     return given
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _parse_learner(args) -> dict:
+    """--learner KEY=VALUE (repeatable): overrides of the campaign learner's settings
+    (`hea_zoo.campaign.learner.LEARNER_DEFAULTS`), each value read as its default's type: a
+    whole number, a number, true/false, a word, or a comma-separated list (``descriptors=``:
+    an empty list, the fractions alone)."""
+    from hea_zoo.campaign.learner import LEARNER_DEFAULTS
+
+    given: dict = {}
+    for item in getattr(args, "learner", None) or []:
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            raise CLIError(f"usage error: --learner: expects KEY=VALUE. Received: {item!r}", EXIT_USAGE)
+        if key not in LEARNER_DEFAULTS:
+            raise CLIError(f"usage error: --learner {key}: not a learner setting; valid: "
+                           f"{', '.join(LEARNER_DEFAULTS)}.", EXIT_USAGE)  # fmt: skip
+        if key in given:
+            raise CLIError(f"usage error: --learner {key}: given twice; give each setting once.", EXIT_USAGE)
+        given[key] = _learner_value(key, value, LEARNER_DEFAULTS[key])
+    if "descriptors" in given:
+        from hea_zoo.data.elements import PROPERTY_COLUMNS
+
+        unknown = [n for n in given["descriptors"] if n not in PROPERTY_COLUMNS]
+        if unknown:
+            noun = "property" if len(unknown) == 1 else "properties"
+            raise CLIError(f"usage error: --learner descriptors: unknown element {noun} {', '.join(unknown)}; "
+                           f"valid: {', '.join(PROPERTY_COLUMNS)} (empty: the fractions alone).", EXIT_USAGE)  # fmt: skip
+    if "activation" in given:
+        import keras
+
+        try:
+            keras.activations.get(given["activation"])
+        except ValueError:
+            raise CLIError(f"usage error: --learner activation: not a Keras activation: {given['activation']!r} "
+                           "(e.g. silu, relu, tanh).", EXIT_USAGE) from None
+    return given
+
+
+def _learner_value(key: str, value: str, default):
+    """`value` read as the type of the learner setting's `default` (`_parse_learner`)."""
+    if isinstance(default, bool):
+        if value.lower() not in _TRUE + _FALSE:
+            raise CLIError(f"usage error: --learner {key}: expects true or false. Received: {value!r}", EXIT_USAGE)
+        return value.lower() in _TRUE
+    if isinstance(default, tuple):
+        kind = type(default[0]) if default else str
+        try:
+            out = tuple(kind(v.strip()) for v in value.split(",") if v.strip())
+        except ValueError:
+            raise CLIError(f"usage error: --learner {key}: expects a comma-separated list of {kind.__name__}s. "
+                           f"Received: {value!r}", EXIT_USAGE) from None  # fmt: skip
+        if kind is int and (not out or min(out) < 1):
+            raise CLIError(f"usage error: --learner {key}: expects whole numbers >= 1, e.g. 64,64. Received: {value!r}",
+                           EXIT_USAGE)  # fmt: skip
+        return out
+    if isinstance(default, (int, float)):
+        kind = type(default)
+        try:
+            out = kind(value)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise CLIError(f"usage error: --learner {key}: expects {what}. Received: {value!r}", EXIT_USAGE) from None
+        if kind is int:
+            smallest = 2 if key == "folds" else 1
+            if out < smallest:
+                raise CLIError(f"usage error: --learner {key}: must be >= {smallest}. Received: {value!r}", EXIT_USAGE)
+        elif not (math.isfinite(out) and out > 0):
+            raise CLIError(f"usage error: --learner {key}: must be a number > 0. Received: {value!r}", EXIT_USAGE)
+        return out
+    if not value:
+        raise CLIError(f"usage error: --learner {key}: expects a value.", EXIT_USAGE)
+    return value
+
+
 class _Objective(argparse.Action):
     """--maximize NAME / --minimize NAME: (NAME, "max"|"min") in the order given."""
 
@@ -971,6 +1049,7 @@ def cmd_propose(args) -> int:
         raise CLIError(f"data error: --data {data}: {'a folder' if data.is_dir() else 'file not found'}; "
                        "expected a CSV of measured alloys.", EXIT_DATA)  # fmt: skip
     objectives = list(args.objectives or [])
+    learner = _parse_learner(args)
     _quiet_tensorflow()
     from hea_zoo.campaign import propose
     from hea_zoo.campaign.progress import progress_lines
@@ -985,6 +1064,7 @@ def cmd_propose(args) -> int:
             exclude=_split_list(args.exclude), max_elements=args.max_elements, min_elements=args.min_elements,
             bounds=list(args.bound or []), min_fraction=args.min_fraction, pool=args.pool, prior=args.prior,
             sources=_split_list(args.sources), candidates=args.candidates, settings=_parse_settings(args) or None,
+            learner=learner or None, **({} if args.min_distance is None else {"min_distance": args.min_distance}),
         )  # fmt: skip
     except HeaZooError as err:
         raise _library_error(None, err, design=True) from None
@@ -1211,6 +1291,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a measurement setting the batch will be measured at (repeatable), e.g. test_temperature=1000: "
                    "a numeric column of --data, learned as an input; proposals are scored at this value and an alloy "
                    "measured only at other values may be proposed.")  # fmt: skip
+    p.add_argument("--min-distance", type=float, default=None,
+                   help="smallest distance between two proposals of the batch, as a share of atoms to move "
+                   "(L1/2 of the fractions; default 0.1, i.e. 10 at.%%; 0: no spread).")  # fmt: skip
+    p.add_argument("--learner", action="append", metavar="KEY=VALUE",
+                   help="a campaign-learner setting (repeatable): members, folds, hidden_units, activation, "
+                   "learning_rate, steps, descriptors (comma list; 'descriptors=' for the fractions alone), "
+                   "distance_intervals (true/false). Default: the measured defaults (docs/CAMPAIGNS.md).")  # fmt: skip
     p.add_argument("--seed", type=_nonnegative_int, default=0)
     p.add_argument("--out", default=None, help="write the proposals to this file (.csv or .parquet).")
     p.add_argument("--plot", default=None, help="write a progress figure (.png): best so far and successes vs measurements.")

@@ -273,7 +273,7 @@ def test_propose_fields_map_to_flags():
 
     fields = ("data", "batch", "pool", "prior", "sources", "min_elements", "goals[1]", "objectives[0]", "properties",
               "elements", "exclude", "bounds['W']", "max_elements", "min_fraction", "candidates", "seed", "out", "plot",
-              "settings['test_temperature']")
+              "settings['test_temperature']", "min_distance")
     flags = [_flag(f) for f in fields]
     assert None not in flags
     parser = build_parser()
@@ -282,3 +282,66 @@ def test_propose_fields_map_to_flags():
     for flag in flags:
         for part in flag.split("/"):
             assert part.split()[0] in known, flag
+
+
+def test_cli_propose_learner_and_min_distance(measured, tmp_path, capsys, monkeypatch):
+    """--learner KEY=VALUE reaches `propose` typed as the learner's defaults (an empty
+    descriptor list: the fractions alone); --min-distance spreads the batch; a bad key or
+    value is a usage error naming the flag, and nothing is written."""
+    import hea_zoo.campaign as campaign
+    from hea_zoo.cli import EXIT_USAGE, main
+
+    data = tmp_path / "measured.csv"
+    measured.to_csv(data, index=False)
+    seen = []
+    real = campaign.propose
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(campaign, "propose", spy)
+    out = tmp_path / "next.csv"
+    code = main(["propose", "--data", str(data), "--goal", "shear_modulus>=70", "--goal", "fracture_toughness>=50",
+                 "--exclude", "O", "--batch", "4", "--candidates", "400", "--learner", "descriptors=",
+                 "--learner", "steps=80", "--learner", "hidden_units=32,32", "--learner", "distance_intervals=true",
+                 "--min-distance", "0.3", "--out", str(out)])  # fmt: skip
+    assert code == 0, capsys.readouterr()
+    assert seen[-1]["learner"] == {"descriptors": (), "steps": 80, "hidden_units": (32, 32), "distance_intervals": True}
+    assert seen[-1]["min_distance"] == 0.3
+    table = pd.read_csv(out)
+    x = _measured_fractions(table.rename(columns={"formula": "composition"}), SPACE)
+    assert len(x) == 4
+    for i, j in itertools.combinations(range(4), 2):
+        assert np.abs(x[i] - x[j]).sum() / 2 >= 0.3 - 1e-9
+    # without the flags: the learner's defaults and propose's own spread
+    capsys.readouterr()
+    assert main(["propose", "--data", str(data), "--goal", "shear_modulus>=70", "--batch", "2", "--candidates", "200",
+                 "--learner", "steps=40"]) == 0  # fmt: skip
+    assert seen[-1]["learner"] == {"steps": 40} and "min_distance" not in seen[-1]
+    calls = len(seen)
+    bad = {
+        "foo=1": "--learner foo: not a learner setting; valid: members, folds",
+        "steps=abc": "--learner steps: expects a whole number",
+        "folds=1": "--learner folds: must be >= 2",
+        "learning_rate=-1": "--learner learning_rate: must be a number > 0",
+        "distance_intervals=maybe": "--learner distance_intervals: expects true or false",
+        "hidden_units=64,x": "--learner hidden_units: expects a comma-separated list of ints",
+        "steps": "--learner: expects KEY=VALUE",
+        "descriptors=valence_electrons,bogus": "--learner descriptors: unknown element property bogus; valid: ",
+        "activation=foo": "--learner activation: not a Keras activation: 'foo'",
+    }
+    for item, message in bad.items():
+        capsys.readouterr()
+        target = tmp_path / "bad.csv"
+        code = main(["propose", "--data", str(data), "--goal", "shear_modulus>=70", "--learner", item,
+                     "--out", str(target)])  # fmt: skip
+        err = capsys.readouterr().err
+        assert code == EXIT_USAGE and err.startswith("usage error: " + message), (item, err)
+        assert not target.exists()
+    assert len(seen) == calls  # rejected before any training
+    code = main(["propose", "--data", str(data), "--goal", "shear_modulus>=70", "--min-distance", "1.5",
+                 "--candidates", "200", "--learner", "steps=40", "--out", str(tmp_path / "bad.csv")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and "--min-distance" in err and "1.5" in err, err
+    assert not (tmp_path / "bad.csv").exists()
