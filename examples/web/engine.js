@@ -19,6 +19,7 @@
 //   descriptorTable     section 7.3: the exact descriptors' element table, read from descriptors.json
 //   descriptorsOf       section 7.3: density, vec, delta, dhmix, omega, tm of a printed row
 //   goalProbability     section 7.3: P(lo <= property <= hi) from the surrogate's interval
+//   intervalZ           section 7.3: z of an interval's coverage
 //   GoalSelection       section 7.4: selection with goals, one objective or a Pareto front of two
 //   nearestTraining     section 7.5: the nearest training alloy of each design
 //   design              the whole pipeline, in chunks, over caller-supplied models
@@ -1333,9 +1334,32 @@ export function normalCdf(x) {
   return erfc(-x / Math.SQRT2) / 2;
 }
 
-/** P(lo <= value <= hi) for a normal with mean `mu` and the 90 % interval [lower, upper] (section 7.3). */
-export function goalProbability(mu, lower, upper, lo, hi) {
-  const sigma = Math.max((upper - lower) / (2 * INTERVAL_Z), 1e-12);
+/**
+ * z of a two-sided interval of nominal `coverage` (section 7.3): INTERVAL_Z for 0.9 (and for a
+ * surrogate that records no coverage), else the root of normalCdf(z) = 0.5 + coverage / 2 by
+ * bisection on [0, 40] until the midpoint stops moving, the steps of the Python engine.
+ */
+export function intervalZ(coverage) {
+  if (coverage === undefined || coverage === null || Number(coverage) === 0.9) return INTERVAL_Z;
+  const c = Number(coverage);
+  if (!(c > 0 && c < 1)) throw new Error(`an interval's coverage must be in (0, 1). Received: coverage=${coverage}`);
+  const target = 0.5 + c / 2;
+  let lo = 0.0;
+  let hi = 40.0;
+  for (;;) {
+    const mid = (lo + hi) / 2;
+    if (mid === lo || mid === hi) return mid;
+    if (normalCdf(mid) < target) lo = mid;
+    else hi = mid;
+  }
+}
+
+/**
+ * P(lo <= value <= hi) for a normal with mean `mu` and the interval [lower, upper] at the
+ * coverage whose z is `z` (intervalZ; the nominal 90 % by default) (section 7.3).
+ */
+export function goalProbability(mu, lower, upper, lo, hi, z = INTERVAL_Z) {
+  const sigma = Math.max((upper - lower) / (2 * z), 1e-12);
   const phi = (b) => (b === Infinity ? 1 : b === -Infinity ? 0 : normalCdf((b - mu) / sigma));
   return phi(hi) - phi(lo);
 }
@@ -2293,6 +2317,8 @@ export async function design(options) {
   const row = new Int32Array(E);
   const condition32 = plan ? null : Float32Array.from(o.target);
   const z32 = Math.fround(INTERVAL_Z);
+  // z of the surrogate's calibrated intervals: the coverage its metadata records (section 7.3)
+  const zInterval = intervalZ(options.surrogateMetadata ? options.surrogateMetadata.coverage : null);
   // Section 7.2: the exploration, then each refinement round from the designs the run would give before it.
   const phases = plan && !(o.select === "closest" && !plan.objectives.length) ? goalPhases(o.candidates, plan.refineRounds)
     : [[0, o.candidates]];
@@ -2367,7 +2393,9 @@ export async function design(options) {
           }
           if (plan) {
             let pGoals = 1;
-            for (const g of plan.propertyGoals) pGoals *= goalProbability(d.mean[g.p], d.lower[g.p], d.upper[g.p], g.lo, g.hi);
+            for (const g of plan.propertyGoals) {
+              pGoals *= goalProbability(d.mean[g.p], d.lower[g.p], d.upper[g.p], g.lo, g.hi, withInterval ? zInterval : INTERVAL_Z);
+            }
             d.pGoals = pGoals;
             d.score = Number.isNaN(pGoals) ? Infinity : 1 - pGoals;
           } else {

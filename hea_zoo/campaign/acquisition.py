@@ -1,8 +1,9 @@
 """Acquisition rules of a campaign (docs/CAMPAIGNS.md) and the spread batch selection.
 
 Every rule reads the calibrated predictive distribution of the campaign learner: a normal
-per property with the ensemble mean and σ = (upper − lower) / (2 z), z = 1.645 (the 90 %
-interval), as `hea_zoo.serving.design.goals.probability_within` reads it.
+per property with the ensemble mean and σ = (upper − lower) / (2 z), z = 1.645 for the
+90 % interval (`interval_z` of the learner's coverage: 1.282 at ``coverage=0.8``), as
+`hea_zoo.serving.design.goals.probability_within` reads it.
 
 - Threshold goals only: the probability of meeting every goal, ``p_goals``.
 - One objective: expected improvement over the best measured value (among measured alloys
@@ -25,9 +26,10 @@ from hea_zoo.serving.design.goals import INTERVAL_Z, normal_cdf
 __all__ = ["sigma_of", "expected_improvement", "hypervolume_2d", "hypervolume_improvement", "greedy_spread"]
 
 
-def sigma_of(lower, upper) -> np.ndarray:
-    """σ of the predictive normal from its 90 % interval ends (>= 1e-12)."""
-    return np.maximum((np.asarray(upper, np.float64) - np.asarray(lower, np.float64)) / (2.0 * INTERVAL_Z), 1e-12)
+def sigma_of(lower, upper, z: float = INTERVAL_Z) -> np.ndarray:
+    """σ of the predictive normal from its interval ends (>= 1e-12); `z` of the interval's
+    coverage (`hea_zoo.serving.design.goals.interval_z`; the 90 % interval's by default)."""
+    return np.maximum((np.asarray(upper, np.float64) - np.asarray(lower, np.float64)) / (2.0 * z), 1e-12)
 
 
 def expected_improvement(mean, sigma, best: float) -> np.ndarray:

@@ -546,7 +546,7 @@ def propose(
     picked = acquisition.greedy_spread(scored, fractions, int(batch), min_distance, update)
     final = cand.take(picked)
     mean, lower, upper = model.predict_interval(final.fractions, settings=at or None)
-    p_goals = plan.p_goals(mean, lower, upper)
+    p_goals = plan.p_goals(mean, lower, upper, state.z)
     acq = state.score(final.fractions, picked_scores=scored[picked])
     frame = _frame(final, elements, properties, mean, lower, upper, p_goals, acq, table, descriptor_names, x, pool,
                    at)  # fmt: skip
@@ -766,8 +766,10 @@ class _State:
 
     def __init__(self, plan, properties, objectives, y, descriptors, meets, model, at=None, y_all=None):
         from hea_zoo.campaign.acquisition import sigma_of
+        from hea_zoo.serving.design.goals import interval_z
 
         self.plan, self.properties, self.objectives = plan, list(properties), list(objectives)
+        self.z = interval_z(model.coverage)  # the learner's intervals are at its coverage
         self.y, self.descriptors, self.meets, self.model = y, descriptors, meets, model
         self.at = at  # the settings candidates are scored at (None: a learner without settings)
         # σ of each measured row's out-of-fold prediction (how far from a goal counts as near),
@@ -818,10 +820,10 @@ class _State:
         if picked_scores is not None:
             return np.asarray(picked_scores, np.float64)
         mean, lower, upper = self.model.predict_interval(fractions, settings=self.at)
-        p = self.plan.p_goals(mean, lower, upper)
+        p = self.plan.p_goals(mean, lower, upper, self.z)
         if not self.objectives:
             return p
-        sigma = self.sigma_of(lower, upper)
+        sigma = self.sigma_of(lower, upper, self.z)
         mu, sd = self._objective_moments(fractions, mean, sigma)
         if len(self.objectives) == 1:
             v = self._objective_matrix_measured()[:, 0]
@@ -857,8 +859,8 @@ class _State:
         from hea_zoo.campaign.acquisition import hypervolume_improvement
 
         mean, lower, upper = self.model.predict_interval(fractions, settings=self.at)
-        p = self.plan.p_goals(mean, lower, upper)
-        mu, sd = self._objective_moments(fractions, mean, self.sigma_of(lower, upper))
+        p = self.plan.p_goals(mean, lower, upper, self.z)
+        mu, sd = self._objective_moments(fractions, mean, self.sigma_of(lower, upper, self.z))
         optimistic = mu + sd
 
         def update(taken, score):

@@ -345,3 +345,27 @@ def test_cli_propose_learner_and_min_distance(measured, tmp_path, capsys, monkey
     err = capsys.readouterr().err
     assert code == EXIT_USAGE and "--min-distance" in err and "1.5" in err, err
     assert not (tmp_path / "bad.csv").exists()
+
+
+def test_p_goals_read_the_intervals_at_their_coverage(measured, proposal):
+    """σ comes from the interval at the learner's coverage: at 80 % the same interval ends
+    mean a wider normal than at 90 %, so p_goals are the 80 % reading, not the 90 % one."""
+    from hea_zoo.campaign import propose
+    from hea_zoo.serving.design.goals import INTERVAL_Z, interval_z, normal_cdf
+
+    def p_from(table, z):
+        p = np.ones(len(table))
+        for name, lo in (("shear_modulus", 70.0), ("fracture_toughness", 50.0)):
+            sigma = np.maximum((table[f"{name}_upper"] - table[f"{name}_lower"]).to_numpy() / (2 * z), 1e-12)
+            p *= 1.0 - normal_cdf((lo - table[f"{name}_mean"].to_numpy()) / sigma)
+        return p
+
+    # the written table rounds the values: compare to a few parts in a thousand
+    np.testing.assert_allclose(proposal.table["p_goals"], p_from(proposal.table, INTERVAL_Z), atol=2e-3)
+    narrow = propose(measured, goals=GOALS, batch=8, seed=0, coverage=0.8, **FAST)
+    z = interval_z(0.8)
+    assert abs(z - 1.2815516) < 1e-6
+    np.testing.assert_allclose(narrow.table["p_goals"], p_from(narrow.table, z), atol=2e-3)
+    assert np.abs(p_from(narrow.table, INTERVAL_Z) - narrow.table["p_goals"]).max() > 0.01  # the 90 % reading differs
+    with pytest.raises(TargetError, match="coverage"):
+        interval_z(1.0)

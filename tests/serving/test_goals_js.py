@@ -128,15 +128,21 @@ def test_conditions_and_probability_equal_the_python_ones(tmp_path, metadata, ta
         hi = "inf" if rng.random() < 0.3 else hi
         cases.append([mu, float(np.float32(mu - half)), float(np.float32(mu + half)), lo, hi])
     cases.append([60.0, 60.0, 60.0, 59.0, 61.0])  # sigma floored at 1e-12
+    coverages = [0.5, 0.8, 0.9, 0.95, 0.99, 1e-6, 1 - 1e-9]
+    for i, c in enumerate(cases[:60]):  # intervals at other coverages: z of the coverage
+        cases.append([*c, coverages[i % len(coverages)]])
     answer = probe(tmp_path, op="goalMath", P=2, x=[float(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf") for v in x],
-                   cases=cases)  # fmt: skip
+                   cases=cases, coverages=coverages)  # fmt: skip
+    assert answer["z"] == [g.interval_z(c) for c in coverages]  # the same bisection, value for value
+    assert answer["z"][2] == g.INTERVAL_Z and abs(answer["z"][1] - 1.2815516) < 1e-6
     assert answer["alphas"] == g.condition_alphas(2).tolist()
     # erfc: the same formula with the platform's exp (Math.exp vs NumPy's may differ in the last bit)
     np.testing.assert_allclose(answer["erfc"][:-2], g._erfc(x[:-2]), rtol=1e-15, atol=0)
     np.testing.assert_allclose(answer["cdf"], g.normal_cdf(x), rtol=1e-15, atol=0)
     num = {"inf": math.inf, "-inf": -math.inf}
-    py = [float(g.probability_within(np.array([mu]), np.array([lower]), np.array([upper]), num.get(lo, lo), num.get(hi, hi))[0])
-          for mu, lower, upper, lo, hi in cases]  # fmt: skip
+    py = [float(g.probability_within(np.array([mu]), np.array([lower]), np.array([upper]), num.get(lo, lo), num.get(hi, hi),
+                                     g.interval_z(c[0] if c else None))[0])
+          for mu, lower, upper, lo, hi, *c in cases]  # fmt: skip
     np.testing.assert_allclose(answer["p"], py, rtol=1e-13, atol=1e-15)
     # the conditions of a goal request: the same float32 values row for row
     request = DesignRequest(goals=["shear_modulus>=60", "fracture_toughness=30:40"], objectives=[], n=5, seed=0)
@@ -304,3 +310,44 @@ def test_point_goals_on_every_property_are_the_classic_request_in_node(tmp_path,
         assert done.returncode == 0, done.stderr
         outs.append(out.read_bytes())
     assert outs[0] == outs[1] and b"relative_error_surrogate" in outs[0]
+
+
+def test_a_surrogate_at_80_percent_is_read_at_80_percent_in_both_engines(tmp_path, example_dir):
+    """A surrogate whose metadata records coverage 0.8: P(goals) uses z = 1.2816, not the
+    90 % interval's 1.6449, in Python and in Node (the same CSV), so a design printed with
+    mean and interval ends carries the probability of that 80 % normal."""
+    import shutil
+
+    import onnx
+
+    for name in ("cae.onnx", "surrogate.onnx", "descriptors.json"):
+        shutil.copy(EXPORTED / name, tmp_path / name)
+    model = onnx.load(str(tmp_path / "surrogate.onnx"))
+    props = {p.key: p for p in model.metadata_props}
+    assert float(props["coverage"].value) == 0.9
+    props["coverage"].value = "0.8"
+    onnx.save(model, str(tmp_path / "surrogate.onnx"))
+    designer = Designer.from_exported("cae", models_dir=tmp_path)
+    assert designer.interval_z == g.interval_z(0.8) and abs(designer.interval_z - 1.2815516) < 1e-6
+    request = {"goals": ["shear_modulus>=75", "fracture_toughness>=45"], "min_probability": 0.05}
+    seed, n, candidates = 11, 6, 2000
+    py_out, js_out = tmp_path / "py.csv", tmp_path / "js.csv"
+    designer.run(DesignRequest(n=n, candidates=candidates, seed=seed, out=py_out, **request))
+    args = _node_args(request, n, candidates, seed, js_out)
+    args[args.index("--model") + 1] = str(tmp_path / "cae.onnx")
+    done = run_generate(example_dir, *args)
+    assert done.returncode == 0, done.stderr
+    assert js_out.read_text().splitlines() == py_out.read_text().splitlines()
+    import pandas as pd
+
+    t = pd.read_csv(py_out)
+    p = np.ones(len(t))
+    p90 = np.ones(len(t))
+    for name, lo in (("shear_modulus", 75.0), ("fracture_toughness", 45.0)):
+        ends = t[f"{name}_surrogate"].to_numpy(), t[f"{name}_lower"].to_numpy(), t[f"{name}_upper"].to_numpy()
+        p *= g.probability_within(*ends, lo, math.inf, g.interval_z(0.8))
+        p90 *= g.probability_within(*ends, lo, math.inf)
+    np.testing.assert_allclose(t["p_goals"], p, atol=2e-3)  # the CSV's values are rounded
+    assert np.abs(p90 - t["p_goals"]).max() > 0.01, t["p_goals"].tolist()  # the 90 % reading would differ
+    base = Designer.from_exported("cae")
+    assert base.interval_z == g.INTERVAL_Z

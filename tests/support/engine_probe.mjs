@@ -113,15 +113,18 @@ export const ops = {
     write(out, values);
     return { names: engine.DESCRIPTOR_NAMES };
   },
-  // Section 7.2-7.3: {P, x: [...], mu, lower, upper, lo, hi} -> alphas, erfc(x), normalCdf(x), goalProbability
-  goalMath({ P, x, cases }) {
+  // Section 7.2-7.3: {P, x: [...], cases: [[mu, lower, upper, lo, hi, coverage?]], coverages} -> alphas,
+  // erfc(x), normalCdf(x), goalProbability (at the case's coverage when it has one), intervalZ(coverages)
+  goalMath({ P, x, cases, coverages = [] }) {
     const num = (v) => (v === "inf" ? Infinity : v === "-inf" ? -Infinity : v);
     const xs = x.map(num);
     return {
       alphas: engine.rpAlphas(P),
       erfc: xs.map(engine.erfc),
       cdf: xs.map(engine.normalCdf),
-      p: cases.map(([mu, lower, upper, lo, hi]) => engine.goalProbability(mu, lower, upper, num(lo), num(hi))),
+      p: cases.map(([mu, lower, upper, lo, hi, coverage]) =>
+        engine.goalProbability(mu, lower, upper, num(lo), num(hi), engine.intervalZ(coverage))),
+      z: coverages.map((c) => engine.intervalZ(c)),
     };
   },
   // Section 7.2: {options (checkOptions' input, with goals), start, rows} -> the conditions (float32 as numbers)

@@ -19,7 +19,7 @@ from hea_zoo.serving.constraints import _UNIT, Constraints, _Rules
 from hea_zoo.serving.design import text as text
 from hea_zoo.serving.design.hashing import RowHasher
 from hea_zoo.serving.design.request import DEFAULT_CHUNK_SIZE, DEFAULT_N, DEFAULT_TOLERANCE, DesignRequest
-from hea_zoo.serving.design.goals import Goal, GoalPlan, plan_goals
+from hea_zoo.serving.design.goals import Goal, GoalPlan, interval_z, plan_goals
 from hea_zoo.serving.design.run import emit, search, search_goals
 from hea_zoo.serving.design.table import SYSTEM_MIN_THOUSANDTHS, DesignResult, _Block, _concat_arrays
 
@@ -185,6 +185,7 @@ class Designer:
         self.surrogate_metadata = None
         self._judge_outputs: list[str] = []
         self.calibrated = False
+        self.interval_z = INTERVAL_Z  # z of the judge's intervals (the coverage the surrogate records)
         if self.surrogate_path is not None:
             self._open_surrogate()
         self.log_prob_path = None
@@ -246,6 +247,10 @@ class Designer:
         if calibrated and "properties_lower" in outputs and "properties_upper" in outputs:
             self._judge_outputs = ["properties", "properties_lower", "properties_upper"]
             self.calibrated = True
+            try:
+                self.interval_z = interval_z(meta.get("coverage"))
+            except TargetError as err:
+                raise ModelFileError(f"{path}: its metadata records an invalid coverage: {err}") from None
         elif "properties_std" in outputs:
             self._judge_outputs = ["properties", "properties_std"]
         else:

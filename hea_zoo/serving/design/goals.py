@@ -32,6 +32,7 @@ __all__ = [
     "parse_objective",
     "plan_goals",
     "normal_cdf",
+    "interval_z",
     "probability_within",
     "condition_sequence",
     "goal_phases",
@@ -189,10 +190,43 @@ def normal_cdf(x: np.ndarray) -> np.ndarray:
     return np.where(x == -np.inf, 0.0, out)
 
 
-def probability_within(mean, lower, upper, lo: float, hi: float) -> np.ndarray:
-    """P(lo ≤ Y ≤ hi) for Y normal with `mean` and σ = (upper − lower)/(2 z) (≥ 1e−12)."""
+def interval_z(coverage: float | None = None) -> float:
+    """z of a two-sided interval of nominal `coverage`: Φ(z) = 0.5 + coverage / 2 (section 7.3).
+
+    `INTERVAL_Z` for 0.9 (and None: a surrogate that records no coverage); otherwise the
+    root of `normal_cdf` by bisection on [0, 40] until the midpoint stops moving, the same
+    steps in both engines.
+
+    Raises:
+        TargetError: a coverage outside (0, 1).
+
+    Example:
+        >>> round(interval_z(0.8), 6)
+        1.281552
+    """
+    if coverage is None or float(coverage) == 0.9:
+        return INTERVAL_Z
+    c = float(coverage)
+    if not 0.0 < c < 1.0:
+        raise TargetError(f"an interval's coverage must be in (0, 1). Received: coverage={coverage!r}",
+                          field="coverage")  # fmt: skip
+    target = 0.5 + c / 2.0
+    lo, hi = 0.0, 40.0
+    while True:
+        mid = (lo + hi) / 2.0
+        if mid in (lo, hi):
+            return mid
+        if float(normal_cdf(mid)) < target:
+            lo = mid
+        else:
+            hi = mid
+
+
+def probability_within(mean, lower, upper, lo: float, hi: float, z: float = INTERVAL_Z) -> np.ndarray:
+    """P(lo ≤ Y ≤ hi) for Y normal with `mean` and σ = (upper − lower)/(2 z) (≥ 1e−12); `z`
+    of the interval's coverage (`interval_z`; the nominal 90 % by default)."""
     mu = np.asarray(mean, dtype=np.float64)
-    sigma = np.maximum((np.asarray(upper, np.float64) - np.asarray(lower, np.float64)) / (2.0 * INTERVAL_Z), 1e-12)
+    sigma = np.maximum((np.asarray(upper, np.float64) - np.asarray(lower, np.float64)) / (2.0 * z), 1e-12)
     with np.errstate(invalid="ignore", over="ignore"):
         high = normal_cdf((hi - mu) / sigma) if hi != math.inf else np.ones_like(mu)
         low = normal_cdf((lo - mu) / sigma) if lo != -math.inf else np.zeros_like(mu)
@@ -407,11 +441,12 @@ class GoalPlan:
         a, b = self.box
         return (a[None, :] + u * (b - a)[None, :]).astype(np.float32)
 
-    def p_goals(self, mean, lower, upper) -> np.ndarray:
-        """The product of P_g over the property goals in the order given (1 without any)."""
+    def p_goals(self, mean, lower, upper, z: float = INTERVAL_Z) -> np.ndarray:
+        """The product of P_g over the property goals in the order given (1 without any);
+        `z` of the intervals' coverage (`interval_z`)."""
         p = np.ones(np.shape(mean)[0], dtype=np.float64)
         for j, lo, hi in self.property_goals:
-            p = p * probability_within(mean[:, j], lower[:, j], upper[:, j], lo, hi)
+            p = p * probability_within(mean[:, j], lower[:, j], upper[:, j], lo, hi, z)
         return p
 
     def phases(self, candidates: int) -> list[tuple[int, int]]:

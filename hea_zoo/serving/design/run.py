@@ -374,7 +374,7 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
             else:
                 mean, lower, upper = (v[fresh] for v in judged)
             records["mean"], records["lower"], records["upper"] = mean, lower, upper
-            p = plan.p_goals(mean, lower, upper)
+            p = plan.p_goals(mean, lower, upper, designer.interval_z)
             records["p"] = p
             score = 1.0 - p
             records["score"] = np.where(np.isnan(score), np.inf, score)
