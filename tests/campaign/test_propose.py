@@ -303,22 +303,27 @@ def test_cli_propose_learner_and_min_distance(measured, tmp_path, capsys, monkey
     monkeypatch.setattr(campaign, "propose", spy)
     out = tmp_path / "next.csv"
     code = main(["propose", "--data", str(data), "--goal", "shear_modulus>=70", "--goal", "fracture_toughness>=50",
-                 "--exclude", "O", "--batch", "4", "--candidates", "400", "--learner", "descriptors=",
-                 "--learner", "steps=80", "--learner", "hidden_units=32,32", "--learner", "distance_intervals=true",
-                 "--min-distance", "0.3", "--out", str(out)])  # fmt: skip
+                 "--exclude", "O", "--batch", "4", "--candidates", "400", "--learner", "steps=80",
+                 "--learner", "distance_intervals=true", "--min-distance", "0.3", "--out", str(out)])  # fmt: skip
     assert code == 0, capsys.readouterr()
-    assert seen[-1]["learner"] == {"descriptors": (), "steps": 80, "hidden_units": (32, 32), "distance_intervals": True}
-    assert seen[-1]["min_distance"] == 0.3
+    assert seen[-1]["learner"] == {"steps": 80, "distance_intervals": True} and seen[-1]["min_distance"] == 0.3
     table = pd.read_csv(out)
     x = _measured_fractions(table.rename(columns={"formula": "composition"}), SPACE)
     assert len(x) == 4
     for i, j in itertools.combinations(range(4), 2):
         assert np.abs(x[i] - x[j]).sum() / 2 >= 0.3 - 1e-9
-    # without the flags: the learner's defaults and propose's own spread
-    capsys.readouterr()
-    assert main(["propose", "--data", str(data), "--goal", "shear_modulus>=70", "--batch", "2", "--candidates", "200",
-                 "--learner", "steps=40"]) == 0  # fmt: skip
-    assert seen[-1]["learner"] == {"steps": 40} and "min_distance" not in seen[-1]
+    # without the flags: the learner's defaults and propose's own spread (nothing passed)
+    from hea_zoo.cli import _parse_learner, build_parser
+
+    plain = build_parser().parse_args(["propose", "--data", str(data), "--goal", "shear_modulus>=70"])
+    assert plain.min_distance is None and _parse_learner(plain) == {}
+    # every type of setting, read as its default's (an empty list: the fractions alone)
+    typed = build_parser().parse_args(["propose", "--data", str(data), "--goal", "shear_modulus>=70", "--learner",
+                                       "descriptors=", "--learner", "hidden_units=32, 32", "--learner", "members=3",
+                                       "--learner", "learning_rate=1e-3", "--learner", "activation=relu", "--learner",
+                                       "distance_intervals=no"])  # fmt: skip
+    assert _parse_learner(typed) == {"descriptors": (), "hidden_units": (32, 32), "members": 3, "learning_rate": 1e-3,
+                                     "activation": "relu", "distance_intervals": False}  # fmt: skip
     calls = len(seen)
     bad = {
         "foo=1": "--learner foo: not a learner setting; valid: members, folds",
@@ -341,7 +346,7 @@ def test_cli_propose_learner_and_min_distance(measured, tmp_path, capsys, monkey
         assert not target.exists()
     assert len(seen) == calls  # rejected before any training
     code = main(["propose", "--data", str(data), "--goal", "shear_modulus>=70", "--min-distance", "1.5",
-                 "--candidates", "200", "--learner", "steps=40", "--out", str(tmp_path / "bad.csv")])  # fmt: skip
+                 "--candidates", "100", "--learner", "steps=20", "--out", str(tmp_path / "bad.csv")])  # fmt: skip
     err = capsys.readouterr().err
     assert code == EXIT_USAGE and "--min-distance" in err and "1.5" in err, err
     assert not (tmp_path / "bad.csv").exists()
