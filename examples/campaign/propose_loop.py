@@ -11,6 +11,7 @@ docs/CAMPAIGNS.md (a development loop; the benchmark against peers is
     python examples/campaign/propose_loop.py accuracy descriptors=valence_electrons,atomic_radius
     python examples/campaign/propose_loop.py accuracy learner=distance_intervals:1
     python examples/campaign/propose_loop.py benchmark task=mpea_yield seeds=0-29 learner=distance_intervals:1
+    python examples/campaign/propose_loop.py benchmark task=mpea_yield seeds=0-29 learner=descriptors:
 
 `benchmark` replays `benchmarks/campaign.py`'s hea_zoo campaigns (its tasks a, a_prime, b,
 c, mpea_hardness, mpea_yield; its starts, batches and budget; measurements counted beyond
@@ -193,12 +194,20 @@ def speed() -> None:
 
 
 def _learner(text: str | None) -> dict:
-    """``key:value,...`` learner settings (numbers, or None)."""
+    """``key:value,...`` learner settings: numbers, None, or for a list-valued setting
+    (descriptors, hidden_units) its items joined by ``+`` (``descriptors:`` empty: the
+    fractions alone; ``hidden_units:32+32``)."""
+    from hea_zoo.campaign.learner import LEARNER_DEFAULTS
+
     out = {}
     for item in (text or "").split(","):
         if item:
             key, value = item.split(":", 1)
-            out[key] = None if value == "None" else int(value) if value.isdigit() else float(value)
+            if isinstance(LEARNER_DEFAULTS.get(key), tuple):
+                parts = [v for v in value.split("+") if v]
+                out[key] = tuple(int(v) if v.isdigit() else v for v in parts)
+            else:
+                out[key] = None if value == "None" else int(value) if value.isdigit() else float(value)
     return out
 
 
