@@ -211,10 +211,7 @@ def _ga_goal_set(designer, request, supports, n: int, seed: int, budget: int) ->
             printed = kk[rows].astype(np.int64)
             keep = np.ones(rows.size, bool)
             if table is not None:
-                d = table.compute(printed, plan.descriptor_columns)
-                for name, lo, hi in plan.descriptor_goals:
-                    with np.errstate(invalid="ignore"):
-                        keep &= (d[name] >= lo) & (d[name] <= hi)
+                keep = plan.descriptors_met(table.compute(printed, plan.descriptor_columns), rows.size)
             mean, lower, upper = designer.judge(printed.astype(np.float32) / np.float32(1000))
             p = np.nan_to_num(plan.p_goals(mean, lower, upper), nan=0.0)
             f[rows, 0] = np.where(keep, -p, 1.0)

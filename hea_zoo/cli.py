@@ -98,6 +98,7 @@ _FLAGS = {
     "maximize": "--maximize",
     "minimize": "--minimize",
     "min_distance": "--min-distance",
+    "learner": "--learner",
     "plot": "--plot",
     # "settings" above: a fixed setting value, settings['NAME'] (propose, design), is --setting NAME
     # (`_flag`); a whole-mapping error of propose or design is --setting (`_library_error(design=True)`)

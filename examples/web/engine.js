@@ -1819,15 +1819,17 @@ export function goalConditions(plan, start, rows) {
   return out;
 }
 
-/** The objective values of a judged candidate, both "larger is better" (section 7.4). */
-function objectiveValues(plan, d, names) {
+/** The objective values of a judged candidate, both "larger is better" (section 7.4); `z` of
+ * the intervals' coverage (intervalZ: the width is read at the 90 % interval's scale). */
+function objectiveValues(plan, d, names, z = INTERVAL_Z) {
+  const spread = OBJECTIVE_SPREAD * (INTERVAL_Z / z); // exactly OBJECTIVE_SPREAD at 90 %
   return plan.objectives.map((o) => {
     let v;
     if (o.descriptor) v = d.descriptors[o.name];
     else {
       const p = names.indexOf(o.name);
       const width = d.upper[p] - d.lower[p];
-      v = o.sense === "max" ? d.mean[p] - width * OBJECTIVE_SPREAD : d.mean[p] + width * OBJECTIVE_SPREAD;
+      v = o.sense === "max" ? d.mean[p] - width * spread : d.mean[p] + width * spread;
     }
     v = o.sense === "max" ? v : -v;
     return Number.isNaN(v) ? -Infinity : v;
@@ -2412,7 +2414,7 @@ export async function design(options) {
         }
       }
       for (const d of fresh) {
-        if (plan && plan.objectives.length) d.values = objectiveValues(plan, d, o.names);
+        if (plan && plan.objectives.length) d.values = objectiveValues(plan, d, o.names, calibrated ? zInterval : INTERVAL_Z);
         selection.offer(d);
         if (d.inTolerance) counts.inTolerance++;
       }

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from hea_zoo.serving.design.goals import INTERVAL_Z, normal_cdf
+from hea_zoo.serving.design.goals import INTERVAL_Z, normal_cdf, sigma_from_interval
 
 __all__ = ["sigma_of", "expected_improvement", "hypervolume_2d", "hypervolume_improvement", "greedy_spread"]
 
@@ -29,7 +29,7 @@ __all__ = ["sigma_of", "expected_improvement", "hypervolume_2d", "hypervolume_im
 def sigma_of(lower, upper, z: float = INTERVAL_Z) -> np.ndarray:
     """σ of the predictive normal from its interval ends (>= 1e-12); `z` of the interval's
     coverage (`hea_zoo.serving.design.goals.interval_z`; the 90 % interval's by default)."""
-    return np.maximum((np.asarray(upper, np.float64) - np.asarray(lower, np.float64)) / (2.0 * z), 1e-12)
+    return sigma_from_interval(lower, upper, z)
 
 
 def expected_improvement(mean, sigma, best: float) -> np.ndarray:

@@ -310,6 +310,8 @@ def train_campaign_model(
         **settings: overrides of `LEARNER_DEFAULTS`.
 
     Raises:
+        UsageError: a key of `settings` that `LEARNER_DEFAULTS` does not have (field
+            ``learner``).
         DataError: a property measured on fewer alloys than a calibrated interval needs
             (9 at 90 %, and at least one per fold), field ``data``.
     """
@@ -320,7 +322,7 @@ def train_campaign_model(
 
     unknown = sorted(set(settings) - set(LEARNER_DEFAULTS))
     if unknown:
-        raise DataError(f"unknown learner setting(s) {unknown}; valid: {sorted(LEARNER_DEFAULTS)}", field="settings")
+        raise UsageError(f"unknown learner setting(s) {unknown}; valid: {sorted(LEARNER_DEFAULTS)}", field="learner")
     cfg = {**LEARNER_DEFAULTS, **settings}
     start = time.perf_counter()
     x = np.asarray(compositions, dtype=np.float32)

@@ -693,11 +693,7 @@ def _fresh(k, measured_keys, seen) -> np.ndarray:
 
 def _descriptor_ok(plan, table, k) -> np.ndarray:
     values = table.compute(np.asarray(k, np.int64), [n for n, _lo, _hi in plan.descriptor_goals])
-    ok = np.ones(len(k), bool)
-    for name, lo, hi in plan.descriptor_goals:
-        v = values[name]
-        ok &= np.isfinite(v) & (v >= lo) & (v <= hi)
-    return ok
+    return plan.descriptors_met(values, len(k))
 
 
 def _repaired(raw, labels, rules, apply_constraints, plan, table, descriptor_names, measured_keys, seen):
@@ -755,10 +751,7 @@ def _meets(plan, y, descriptors) -> np.ndarray:
     for j, lo, hi in plan.property_goals:
         v = y[:, j]
         ok &= np.isfinite(v) & (v >= lo) & (v <= hi)
-    for name, lo, hi in plan.descriptor_goals:
-        v = descriptors[name]
-        ok &= np.isfinite(v) & (v >= lo) & (v <= hi)
-    return ok
+    return ok & plan.descriptors_met(descriptors, len(y))
 
 
 class _State:

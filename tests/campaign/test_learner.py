@@ -62,3 +62,12 @@ def test_distance_intervals_widen_from_the_measured_alloys(table):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
     plain = train_campaign_model(x, y, ELEMENTS, ["G", "K"], seed=2, **FAST)
     assert plain._interval.distance_power is None and plain.surrogate().distance_rows == 0
+
+
+def test_an_unknown_learner_setting_is_a_usage_error_naming_the_learner(table):
+    from hea_zoo.errors import UsageError
+
+    x, y = table
+    with pytest.raises(UsageError, match=r"unknown learner setting\(s\) \['layers'\]; valid: .*'steps'") as err:
+        train_campaign_model(x, y, ELEMENTS, ["G", "K"], layers=3)
+    assert err.value.field == "learner"

@@ -540,3 +540,37 @@ def test_fronts_peeled_one_at_a_time_equal_the_front_ranks():
             assert np.all(np.diff(position[members]) > 0)  # in sorted order
             peeled[members] = f
         assert np.array_equal(peeled, front)
+
+
+def test_descriptor_goal_mask_fails_nan_and_keeps_an_infinite_omega():
+    """The one descriptor-goal filter design, propose and the goals study share: inside
+    every interval, NaN (no tabulated value) fails, Omega = +inf (ΔHmix = 0) meets omega>=1.1."""
+    rng = np.array([[10.0], [110.0]])
+    plan = g.plan_goals([g.parse_goal("a>=60"), g.parse_goal("density<=9"), g.parse_goal("omega>=1.1")], [], [],
+                        ["a"], rng, ["Nb", "Mo"], np.ones(2, bool), 0.05, 0.8)  # fmt: skip
+    values = {"density": np.array([8.0, 9.5, np.nan, 8.9, 8.0]), "omega": np.array([2.0, 2.0, 2.0, np.inf, 1.0])}
+    assert plan.descriptors_met(values, 5).tolist() == [True, False, False, True, False]
+    bare = g.plan_goals([g.parse_goal("a>=60")], [], [], ["a"], rng, ["Nb", "Mo"], np.ones(2, bool), 0.05, 0.8)
+    assert bare.descriptors_met({}, 3).tolist() == [True, True, True]
+
+
+def test_sigma_from_interval_is_the_half_width_over_z():
+    from hea_zoo.campaign.acquisition import sigma_of
+
+    lower, upper = np.array([0.0, 5.0, 1.0]), np.array([2.0 * g.INTERVAL_Z, 5.0, 3.0])
+    assert g.sigma_from_interval(lower, upper).tolist() == pytest.approx([1.0, 1e-12, 2.0 / (2 * g.INTERVAL_Z)])
+    z80 = g.interval_z(0.8)
+    assert np.array_equal(sigma_of(lower, upper, z80), g.sigma_from_interval(lower, upper, z80))
+
+
+def test_an_objective_is_read_at_its_intervals_coverage():
+    """mean less INTERVAL_Z/2 sigma whatever the coverage: a quarter of the width at 90 %,
+    the same sigma multiple of an 80 % interval (whose width is 1.2816/1.6449 as large)."""
+    rng = np.array([[10.0, 0.0], [110.0, 50.0]])
+    plan = g.plan_goals([g.parse_goal("a>=60")], [("b", "max")], [], ["a", "b"], rng, ["X"], np.ones(1, bool), 0.05, 0.8)
+    mean, sigma = np.array([[70.0, 40.0]]), np.array([[1.0, 2.0]])
+    at90 = plan.objective_values(mean, mean - g.INTERVAL_Z * sigma, mean + g.INTERVAL_Z * sigma, {})
+    z80 = g.interval_z(0.8)
+    at80 = plan.objective_values(mean, mean - z80 * sigma, mean + z80 * sigma, {}, z80)
+    assert at90[0, 0] == 40.0 - 4.0 * g.INTERVAL_Z * 0.25  # exactly the 90 % rule
+    assert at80[0, 0] == pytest.approx(40.0 - g.INTERVAL_Z / 2 * 2.0) and at80[0, 0] == pytest.approx(at90[0, 0])

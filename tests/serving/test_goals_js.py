@@ -351,3 +351,12 @@ def test_a_surrogate_at_80_percent_is_read_at_80_percent_in_both_engines(tmp_pat
     assert np.abs(p90 - t["p_goals"]).max() > 0.01, t["p_goals"].tolist()  # the 90 % reading would differ
     base = Designer.from_exported("cae")
     assert base.interval_z == g.INTERVAL_Z
+    # an objective is read at the same scale: mean less INTERVAL_Z/2 sigma of the 80 % normal
+    request = {"goals": ["shear_modulus>=60"], "objectives": [("fracture_toughness", "max")], "min_probability": 0.05}
+    py_out, js_out = tmp_path / "py_max.csv", tmp_path / "js_max.csv"
+    designer.run(DesignRequest(n=n, candidates=candidates, seed=seed, out=py_out, **request))
+    args = _node_args(request, n, candidates, seed, js_out)
+    args[args.index("--model") + 1] = str(tmp_path / "cae.onnx")
+    done = run_generate(example_dir, *args)
+    assert done.returncode == 0, done.stderr
+    assert js_out.read_text().splitlines() == py_out.read_text().splitlines()

@@ -19,7 +19,7 @@ from hea_zoo.serving.constraints import _UNIT, Constraints, _Rules
 from hea_zoo.serving.design import text as text
 from hea_zoo.serving.design.hashing import RowHasher
 from hea_zoo.serving.design.request import DEFAULT_CHUNK_SIZE, DEFAULT_N, DEFAULT_TOLERANCE, DesignRequest
-from hea_zoo.serving.design.goals import Goal, GoalPlan, interval_z, plan_goals
+from hea_zoo.serving.design.goals import INTERVAL_Z, Goal, GoalPlan, interval_z, plan_goals
 from hea_zoo.serving.design.run import emit, search, search_goals
 from hea_zoo.serving.design.table import SYSTEM_MIN_THOUSANDTHS, DesignResult, _Block, _concat_arrays
 
@@ -29,9 +29,6 @@ DEFAULT_MODEL = DEFAULT_DESIGN_MODEL
 """The generator `Designer.from_exported`, `hea-zoo design` and the page use unless told:
 the one that meets every design target of benchmarks/results/results.md (the cAE)."""
 
-INTERVAL_Z = 1.6448536269514722
-"""Standard-normal quantile of a two-sided 90 % interval: mean ± INTERVAL_Z · std is the
-interval used when the surrogate export has no calibrated interval outputs."""
 
 _JUDGE_BATCH = 1024  # rows per onnxruntime call (keeps the activations in cache)
 _GENERATE_BATCH = 4096  # rows per generator call (cache-sized activations)

@@ -44,6 +44,9 @@ DESCRIPTOR_GOALS = ("density", "vec", "delta", "dhmix", "omega", "tm")
 """The exact descriptors a goal may name (`hea_zoo.data.descriptors`)."""
 
 INTERVAL_Z = 1.6448536269514722
+"""Standard-normal quantile of a two-sided 90 % interval (`interval_z(0.9)`): mean ±
+INTERVAL_Z · std is also the interval the design engine uses when the surrogate export has
+no calibrated interval outputs."""
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|infinity|nan)"
 _GOAL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|=)\s*(\S.*?)\s*$")
 _SYNTAX = "a goal must read NAME>=V, NAME<=V, NAME=LO:HI or NAME=V (e.g. shear_modulus>=60). Received: "
@@ -222,11 +225,17 @@ def interval_z(coverage: float | None = None) -> float:
             hi = mid
 
 
+def sigma_from_interval(lower, upper, z: float = INTERVAL_Z) -> np.ndarray:
+    """σ of the predictive normal whose interval at the coverage of `z` (`interval_z`; the
+    nominal 90 % by default) is [lower, upper]: (upper − lower) / (2 z), at least 1e−12."""
+    return np.maximum((np.asarray(upper, np.float64) - np.asarray(lower, np.float64)) / (2.0 * z), 1e-12)
+
+
 def probability_within(mean, lower, upper, lo: float, hi: float, z: float = INTERVAL_Z) -> np.ndarray:
     """P(lo ≤ Y ≤ hi) for Y normal with `mean` and σ = (upper − lower)/(2 z) (≥ 1e−12); `z`
     of the interval's coverage (`interval_z`; the nominal 90 % by default)."""
     mu = np.asarray(mean, dtype=np.float64)
-    sigma = np.maximum((np.asarray(upper, np.float64) - np.asarray(lower, np.float64)) / (2.0 * z), 1e-12)
+    sigma = sigma_from_interval(lower, upper, z)
     with np.errstate(invalid="ignore", over="ignore"):
         high = normal_cdf((hi - mu) / sigma) if hi != math.inf else np.ones_like(mu)
         low = normal_cdf((lo - mu) / sigma) if lo != -math.inf else np.zeros_like(mu)
@@ -278,7 +287,8 @@ RANDOM_EVERY_OBJECTIVES = 2
 
 OBJECTIVE_SPREAD = 0.25
 """A property objective is its mean less (a maximum) or plus (a minimum) this share of its
-90 % interval's width (7.4, measured): z/2 standard deviations of section 7.3's normal."""
+90 % interval's width (7.4, measured): `INTERVAL_Z`/2 standard deviations of section 7.3's
+normal (an interval at another coverage is first rescaled to the 90 % one's width)."""
 
 REFINE_KEY = 0x52656669
 """Mixed into the seed for the refinement rows' words (section 7.2, "Refinement")."""
@@ -449,20 +459,36 @@ class GoalPlan:
             p = p * probability_within(mean[:, j], lower[:, j], upper[:, j], lo, hi, z)
         return p
 
+    def descriptors_met(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """(n,) bool: the candidates whose exact descriptors (`values`, one array per name of
+        `descriptor_goals`) lie inside every descriptor goal; NaN (an element or a pair
+        without a tabulated value) fails, +inf (Omega where ΔHmix = 0) meets a goal open
+        above. All True without descriptor goals."""
+        ok = np.ones(n, bool)
+        for name, lo, hi in self.descriptor_goals:
+            v = np.asarray(values[name], np.float64)
+            with np.errstate(invalid="ignore"):
+                ok &= (v >= lo) & (v <= hi)  # NaN compares False
+        return ok
+
     def phases(self, candidates: int) -> list[tuple[int, int]]:
         """``(start, rows)`` of the exploration and of each refinement round (7.2)."""
         return goal_phases(candidates, self.refine_rounds)
 
-    def objective_values(self, mean, lower, upper, descriptors: dict[str, np.ndarray]) -> np.ndarray:
+    def objective_values(self, mean, lower, upper, descriptors: dict[str, np.ndarray],
+                         z: float = INTERVAL_Z) -> np.ndarray:  # fmt: skip
         """(N, O) objective values turned into "larger is better" (7.4): a property's mean
-        less (a maximum) or plus (a minimum) a quarter of its 90 % interval's width."""
+        less (a maximum) or plus (a minimum) a quarter of its 90 % interval's width, that is
+        `INTERVAL_Z`/2 standard deviations of its normal; `z` of the intervals' coverage
+        (`interval_z`: the width is read as ``(upper − lower) · INTERVAL_Z / z``)."""
+        spread = OBJECTIVE_SPREAD * (INTERVAL_Z / z)  # exactly OBJECTIVE_SPREAD at 90 %
         cols = []
         for name, direction in self.objectives:
             if name in self.names:
                 j = self.names.index(name)
                 mu = np.asarray(mean, np.float64)[:, j]
                 width = np.asarray(upper, np.float64)[:, j] - np.asarray(lower, np.float64)[:, j]
-                v = mu - width * OBJECTIVE_SPREAD if direction == "max" else mu + width * OBJECTIVE_SPREAD
+                v = mu - width * spread if direction == "max" else mu + width * spread
             else:
                 v = descriptors[name]
             cols.append(v if direction == "max" else -v)

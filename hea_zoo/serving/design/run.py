@@ -322,11 +322,7 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
         descriptors = {}
         if table is not None and index.size:
             descriptors = table.compute(k, plan.descriptor_columns)
-            keep = np.ones(index.size, bool)
-            for name, lo, hi in plan.descriptor_goals:
-                v = descriptors[name]
-                with np.errstate(invalid="ignore"):
-                    keep &= (v >= lo) & (v <= hi)  # NaN fails
+            keep = plan.descriptors_met(descriptors, index.size)
             for name, _direction in plan.objectives:
                 if name in descriptors:  # a descriptor objective that is NaN drops the candidate
                     keep &= ~np.isnan(descriptors[name])
@@ -380,7 +376,7 @@ def search_goals(designer: Designer, plan, n, seed, candidates, select, rules, c
             records["score"] = np.where(np.isnan(score), np.inf, score)
             if plan.objectives:
                 desc = {name: descriptors[name][fresh] for name in plan.descriptor_columns}
-                values = plan.objective_values(mean, lower, upper, desc)
+                values = plan.objective_values(mean, lower, upper, desc, designer.interval_z)
                 records["obj"][:, : len(plan.objectives)] = np.where(np.isnan(values), -np.inf, values)
             in_pool = p >= p_min  # NaN: not in the pool
             n_pool += int(in_pool.sum())
