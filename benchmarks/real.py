@@ -305,8 +305,14 @@ def _config(prop: str, model: str, split: dict, settings, split_data=None) -> st
                               list(calibration.DISTANCE_POWER_RANGE), calibration.DISTANCE_FOLDS,
                               calibration.DISTANCE_FOLD_EPOCHS]  # fmt: skip
             small = surrogate_recipe(split_data)["small_table"]
-            c["small_table_recipe"] = ({k: v for k, v in SURROGATE_DEFAULTS["small_table"].items() if k != "max_alloys"}
-                                       if small else False)  # fmt: skip
+            recipe = {k: v for k, v in SURROGATE_DEFAULTS["small_table"].items() if k not in ("max_alloys", "physical_priors")}
+            c["small_table_recipe"] = recipe if small else False
+            if small and SURROGATE_DEFAULTS["small_table"].get("physical_priors"):
+                from hea_zoo.models.surrogate.priors import auto_priors
+
+                priors = auto_priors(split_data.property_names, split_data.property_units, split_data.elements)
+                if any(priors):  # (keys of fits without a prior are as they were before priors)
+                    c["priors"] = list(priors)
     elif model.startswith("rf"):
         c["trees"] = int(settings.real_trees)
         c["matminer"] = model == "rf_descriptors" and _matminer()

@@ -30,6 +30,7 @@ from hea_zoo.models.cvae import CVAE
 from hea_zoo.models.flow.model import CFlow
 from hea_zoo.models.surrogate.descriptors import resolve_descriptors
 from hea_zoo.models.surrogate.model import Surrogate
+from hea_zoo.models.surrogate.priors import auto_priors
 from hea_zoo.models.training import STEPS_PER_EXECUTION, TrainingBudget, fit_with_budget
 from hea_zoo.models.wcgan import WCGAN
 from hea_zoo.progress import fit_arguments
@@ -129,9 +130,12 @@ SURROGATE_DEFAULTS: dict[str, Any] = {
     # error, and per property the Gaussian or the Laplacian kernel, by the same error
     # (docs/MPEA.md, "Small tables"). The kernel is the mean of that regression and the one
     # of greatest marginal likelihood at the same weights (docs/MPEA.md, "Two criteria").
+    # A density or an elastic modulus is learnt as its ratio to the rule-of-mixtures
+    # density or the Reuss average of the elements' moduli (`physical_priors`;
+    # hea_zoo.models.surrogate.priors; docs/MPEA.md, "Physical priors").
     "small_table": {"max_alloys": 400, "output_margin": 0.0, "hidden_units": (64, 64), "weight_decay": 0.1,
                     "kernel_weight": 1.0, "kernel_descriptors": True, "kernel_laplacian": True,
-                    "kernel_evidence": True},
+                    "kernel_evidence": True, "physical_priors": True},
 }
 """The surrogate's: ensemble size and member widths, the Adam learning rate, epochs and
 batch on a small table, the step budget, and the members' activation on small and large
@@ -397,6 +401,8 @@ def train_default_surrogate(
         "kernel_descriptors": bool(recipe.get("kernel_descriptors")),
         "kernel_laplacian": bool(recipe.get("kernel_laplacian")),
         "kernel_evidence": bool(recipe.get("kernel_evidence")),
+        "priors": (auto_priors(dataset.property_names, dataset.property_units, dataset.elements)
+                   if recipe.get("physical_priors") else None),  # fmt: skip
         "elements": dataset.elements,
         "property_names": dataset.property_names,
         "property_units": dataset.property_units,

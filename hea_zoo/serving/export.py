@@ -273,6 +273,8 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
         ``log_prob_inputs``, ``log_prob_outputs`` and ``log_prob_units``; for the surrogate, ``property_names``, ``property_units``,
         ``n_members``, ``descriptors`` (the element properties it reads, `Surrogate`),
         ``nonnegative`` (per property: predictions and interval ends clipped at 0),
+        ``priors`` (per property its physical prior, ``""`` for none; only when one has
+        a prior: `hea_zoo.models.surrogate.priors`, computed in the graph),
         ``setting_names`` and ``setting_units`` with a ``settings`` input (float32
         [batch, n_settings], physical units) for a surrogate with measurement settings
         (a generator with settings lists them in ``setting_names``: its last
@@ -345,6 +347,8 @@ def model_metadata(model, name: str, version: int, training_compositions=None) -
         if getattr(model, "settings", ()):
             meta["setting_names"] = list(model.settings)
             meta["setting_units"] = list(model.setting_units)
+        if any(getattr(model, "priors", ())):  # (exports without priors keep their metadata)
+            meta["priors"] = list(model.priors)
     return meta
 
 

@@ -15,6 +15,7 @@ from hea_zoo.models import calibration, legacy, validation
 from hea_zoo.models.base import ZooModel
 from hea_zoo.models.surrogate.descriptors import descriptor_features, descriptor_table, resolve_descriptors
 from hea_zoo.models.surrogate.layers import EnsembleDense
+from hea_zoo.models.surrogate.priors import check_priors, prior_weights
 
 KERNEL_LENGTHS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5, 0.8)
 """Length scales (in atomic fraction, L2) the kernel ridge regression chooses among."""
@@ -131,6 +132,13 @@ class Surrogate(ZooModel):
             at 0 (`hea_zoo.models.calibration.nonnegative_properties` is the rule the
             default recipe applies). None: every property when `log_targets` (positive
             by construction), none otherwise.
+        priors: None (default), or one physical prior per property (``""``: none;
+            `hea_zoo.models.surrogate.priors`): ``"density"`` (the rule-of-mixtures
+            density) or ``"reuss:<modulus>"`` (the volume-fraction Reuss average of the
+            elements' modulus). A property with a prior is learnt as its ratio to it (in
+            the log or linear target space) and every prediction and interval end is
+            multiplied back by the alloy's prior, in the graph. The small-table recipe
+            gives them by name and unit (`priors.auto_priors`).
 
     Call:
         `model(x)` -> (batch, P) ensemble mean in physical units; `x` is the
@@ -181,6 +189,7 @@ class Surrogate(ZooModel):
         kernel_laplacian: bool = False,
         kernel_evidence: bool = False,
         distance_rows: int = 0,
+        priors: Sequence[str] | None = None,
         **kwargs,
     ):
         super().__init__(loss_names=("loss", "mae"), **kwargs)
@@ -242,6 +251,7 @@ class Surrogate(ZooModel):
                              field="kernel_evidence")  # fmt: skip
         self.kernel_evidence = bool(kernel_evidence)
         self.distance_rows = validation.nonnegative_int(distance_rows, "distance_rows")
+        self.priors = check_priors(priors, self.property_names, self.elements, self.property_units)
         if not 0.0 <= self.kernel_weight <= 1.0:
             raise UsageError(f"must be in [0, 1]. Received: kernel_weight={kernel_weight}", field="kernel_weight")
         n_props = len(self.property_names)
@@ -283,6 +293,11 @@ class Surrogate(ZooModel):
             self.descriptor_table = state(table.shape, keras.initializers.Constant(table), "descriptor_table")
             self.feature_mean = state((2 * len(self.descriptors),), "zeros", "feature_mean")
             self.feature_std = state((2 * len(self.descriptors),), "ones", "feature_std")
+        # Physical priors (fixed): the prior of fractions c is (c @ prior_num) / (c @ prior_den)
+        if self.has_priors:
+            num, den = zip(*(prior_weights(p, self.elements, u) for p, u in zip(self.priors, self.property_units)))
+            self.prior_num = state((len(self.elements), n_props), keras.initializers.Constant(np.stack(num, 1)), "prior_num")
+            self.prior_den = state((len(self.elements), n_props), keras.initializers.Constant(np.stack(den, 1)), "prior_den")
         # Measurement settings' standardization (set by adapt)
         if self.settings:
             self.setting_mean = state((len(self.settings),), "zeros", "setting_mean")
@@ -485,7 +500,8 @@ class Surrogate(ZooModel):
         y = validation.check_properties(properties, x.shape[0], self.property_names, allow_missing=True)
         if x.shape[0] > self.kernel_rows:
             raise UsageError(f"{x.shape[0]} rows exceed the kernel's {self.kernel_rows}.", field="kernel_rows")
-        t = np.log(np.where(np.isfinite(y), y, 1.0)) if self.log_targets else y.astype(np.float64)
+        r = self._ratios(x, y) if self.has_priors else y  # (float32 logs without priors, as before)
+        t = np.log(np.where(np.isfinite(r), r, 1.0)) if self.log_targets else r.astype(np.float64)
         z = (t - self.target_mean.numpy()) / self.target_std.numpy()
         parts = [keras.ops.convert_to_numpy(p).astype(np.float64) for p in self._kernel_parts(x)]
         grid = [(KERNEL_SETTING_SCALE, 0.0)]
@@ -611,17 +627,41 @@ class Surrogate(ZooModel):
 
     def member_outputs(self, compositions) -> tf.Tensor:
         """(n_members, batch, P) predictions in physical units."""
-        return self._from_standard(self._standard_members(compositions))
+        return self._from_standard(self._standard_members(compositions), self._prior(compositions))
 
-    def _to_standard(self, y):
+    @property
+    def has_priors(self) -> bool:
+        """True when a property has a physical prior (`priors`)."""
+        return any(self.priors)
+
+    def _prior(self, x):
+        """(batch, P) the physical priors of input rows `x` (1 where a property has none or
+        an alloy holds none of the elements its estimate reads); None without priors."""
+        if not self.has_priors:
+            return None
+        c = tf.cast(x, tf.float32)[:, : len(self.elements)]
+        top, bottom = tf.matmul(c, self.prior_num), tf.matmul(c, self.prior_den)
+        return tf.where(bottom > 0.0, top / tf.where(bottom > 0.0, bottom, 1.0), 1.0)
+
+    def _ratios(self, x, y) -> np.ndarray:
+        """Training values `y` (N, P) over their priors (`_prior`), float64 (`y` without priors)."""
+        y = np.asarray(y, np.float64)
+        if not self.has_priors:
+            return y
+        return y / keras.ops.convert_to_numpy(self._prior(x)).astype(np.float64)
+
+    def _to_standard(self, y, prior=None):
         y = tf.cast(y, tf.float32)
+        if prior is not None:
+            y = y / prior
         if self.log_targets:
             y = tf.math.log(y)
         return (y - self.target_mean) / self.target_std
 
-    def _from_standard(self, z):
+    def _from_standard(self, z, prior=None):
         y = z * self.target_std + self.target_mean
-        return tf.exp(y) if self.log_targets else y
+        y = tf.exp(y) if self.log_targets else y
+        return y if prior is None else y * prior
 
     def call(self, compositions, training=False):
         return self._bound(tf.reduce_mean(self.member_outputs(compositions), axis=0))
@@ -637,11 +677,12 @@ class Surrogate(ZooModel):
         present = tf.math.is_finite(y)  # (batch, P)
         mask = tf.cast(present, tf.float32)
         safe_y = tf.where(present, y, tf.ones_like(y))  # finite (and positive for log targets) where masked
-        err = tf.where(present[None], tf.square(preds - self._to_standard(safe_y)[None]), 0.0)  # (members, batch, P)
+        prior = self._prior(x)
+        err = tf.where(present[None], tf.square(preds - self._to_standard(safe_y, prior)[None]), 0.0)  # (members, batch, P)
         w = tf.ones_like(mask[:, 0]) if sample_weight is None else tf.cast(tf.reshape(sample_weight, (-1,)), tf.float32)
         weighted = mask * w[:, None]  # (batch, P)
         loss = tf.reduce_sum(err * weighted[None]) / (tf.maximum(tf.reduce_sum(weighted), 1e-12) * self.n_members)
-        diff = tf.where(present, tf.abs(self._from_standard(tf.reduce_mean(preds, 0)) - safe_y), 0.0)
+        diff = tf.where(present, tf.abs(self._from_standard(tf.reduce_mean(preds, 0), prior) - safe_y), 0.0)
         mae = tf.reduce_sum(diff) / tf.maximum(tf.reduce_sum(mask), 1.0)
         return {"loss": loss, "mae": mae}
 
@@ -679,7 +720,8 @@ class Surrogate(ZooModel):
             settings: (N, S) settings, for a model with settings (`join_inputs`).
         """
         x, y = self.check_data(compositions, properties, settings=settings)
-        t = np.log(y.astype(np.float64)) if self.log_targets else y.astype(np.float64)
+        y = self._ratios(x, y)  # (the values themselves without priors)
+        t = np.log(y) if self.log_targets else y
         if not np.isfinite(t).any(axis=0).all():
             missing = [n for n, ok in zip(self.property_names, np.isfinite(t).any(axis=0)) if not ok]
             raise DataError(f"no training row has a value for {missing}: nothing to learn.", field="properties")
@@ -978,6 +1020,8 @@ class Surrogate(ZooModel):
                 config["kernel_evidence"] = True
         if self.distance_rows:  # (files without it keep their config)
             config["distance_rows"] = self.distance_rows
+        if self.has_priors:  # (files without them keep their config)
+            config["priors"] = list(self.priors)
         return config
 
     @classmethod
