@@ -28,6 +28,8 @@ The package, one module per part:
 - `hea_zoo.models.surrogate.layers`: `EnsembleDense`, every member's layer at once;
 - `hea_zoo.models.surrogate.descriptors`: the element-descriptor inputs
   (`resolve_descriptors`, `descriptor_features`, `DEFAULT_DESCRIPTORS`);
+- `hea_zoo.models.surrogate.priors`: physical prior means (the rule-of-mixtures density,
+  the Reuss average of the elements' moduli) whose ratio a property is learnt as;
 - `hea_zoo.models.surrogate.model`: `Surrogate`, the Keras model.
 
 Its default hyperparameters and training recipe (`SURROGATE_DEFAULTS`,
