@@ -53,6 +53,13 @@ def test_the_recipe_s_rule_and_bad_priors():
     units = ["g/cm^3", "GPa", "HV", "MPa", "kg/m^3"]
     assert auto_priors(names, units, ELEMENTS) == ("density", "reuss:youngs_modulus", "", "reuss:shear_modulus", "")
     assert auto_priors(["density"], ["g/cm^3"], ["Nb", "O"]) == ("",)  # oxygen: no rule-of-mixtures density
+    # a CSV's column names: the unit in brackets, any spelling of the modulus
+    columns = ["Youngs modulus (GPa)", "Young's Modulus (MPa)", "Density (g/cm3)", "Shear modulus", "Bulk modulus (HV)"]
+    assert auto_priors(columns, [""] * 5, ELEMENTS) == ("reuss:youngs_modulus", "reuss:youngs_modulus", "density", "", "")
+    mpa = Surrogate(elements=["Mo", "Nb"], property_names=["E (MPa)"], property_units=[""], priors=["reuss:youngs_modulus"])
+    gpa = Surrogate(elements=["Mo", "Nb"], property_names=["E"], property_units=["GPa"], priors=["reuss:youngs_modulus"])
+    x = np.array([[0.5, 0.5]], np.float32)
+    assert mpa._prior(x).numpy()[0, 0] == pytest.approx(1000 * gpa._prior(x).numpy()[0, 0], rel=1e-6)
     assert check_priors(None, ["a", "b"], ELEMENTS) == ("", "")
     with pytest.raises(UsageError, match="Unknown prior 'voigt:youngs_modulus'"):
         check_priors(["voigt:youngs_modulus"], ["e"], ELEMENTS)

@@ -15,7 +15,7 @@ from hea_zoo.models import calibration, legacy, validation
 from hea_zoo.models.base import ZooModel
 from hea_zoo.models.surrogate.descriptors import descriptor_features, descriptor_table, resolve_descriptors
 from hea_zoo.models.surrogate.layers import EnsembleDense
-from hea_zoo.models.surrogate.priors import check_priors, prior_weights
+from hea_zoo.models.surrogate.priors import check_priors, prior_weights, unit_of
 
 KERNEL_LENGTHS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5, 0.8)
 """Length scales (in atomic fraction, L2) the kernel ridge regression chooses among."""
@@ -295,7 +295,8 @@ class Surrogate(ZooModel):
             self.feature_std = state((2 * len(self.descriptors),), "ones", "feature_std")
         # Physical priors (fixed): the prior of fractions c is (c @ prior_num) / (c @ prior_den)
         if self.has_priors:
-            num, den = zip(*(prior_weights(p, self.elements, u) for p, u in zip(self.priors, self.property_units)))
+            num, den = zip(*(prior_weights(p, self.elements, unit_of(name, u))
+                             for p, name, u in zip(self.priors, self.property_names, self.property_units)))  # fmt: skip
             self.prior_num = state((len(self.elements), n_props), keras.initializers.Constant(np.stack(num, 1)), "prior_num")
             self.prior_den = state((len(self.elements), n_props), keras.initializers.Constant(np.stack(den, 1)), "prior_den")
         # Measurement settings' standardization (set by adapt)

@@ -29,20 +29,23 @@ Both estimates are a ratio of two linear forms of the atomic fractions `c`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
 
 from hea_zoo.errors import UsageError
 
-__all__ = ["MODULI", "DENSITY_UNITS", "MODULUS_UNITS", "auto_priors", "check_priors", "prior_weights", "prior_values"]
+__all__ = ["MODULI", "DENSITY_UNITS", "MODULUS_UNITS", "auto_priors", "check_priors", "prior_weights", "prior_values",
+           "unit_of"]
 
 MODULI: tuple[str, ...] = ("shear_modulus", "youngs_modulus", "bulk_modulus")
 """Element properties a ``"reuss:"`` prior may average."""
 
-DENSITY_UNITS: tuple[str, ...] = ("g/cm^3", "g/cm3", "g cm^-3")
-MODULUS_UNITS: dict[str, float] = {"GPa": 1.0, "MPa": 1e3}
-"""Units a modulus prior is computed in (the element table's GPa, scaled)."""
+DENSITY_UNITS: tuple[str, ...] = ("g/cm^3", "g/cm3", "g cm^-3", "g/cc")
+"""Units of a density prior (the element table's g/cm^3; compared in lower case)."""
+MODULUS_UNITS: dict[str, float] = {"gpa": 1.0, "mpa": 1e3}
+"""Units a modulus prior is computed in (the element table's GPa, scaled; lower case)."""
 
 _NO_CONDENSED_DENSITY = frozenset({"O"})  # as the exact density descriptor (`hea_zoo.data.descriptors`)
 
@@ -81,7 +84,7 @@ def prior_weights(prior: str, elements: Sequence[str], unit: str = "") -> tuple[
     if kind != "reuss" or column not in MODULI:
         raise UsageError(f"Unknown prior {prior!r}. Valid: 'density', " + ", ".join(f"'reuss:{m}'" for m in MODULI)
                          + ", or '' (none).", field="priors")  # fmt: skip
-    modulus = element_property(column, list(elements)) * MODULUS_UNITS.get(unit, 1.0)
+    modulus = element_property(column, list(elements)) * MODULUS_UNITS.get(str(unit).strip().lower(), 1.0)
     has = np.isfinite(modulus) & (modulus > 0) & np.isfinite(volume)
     if not has.any():
         raise UsageError(f"prior {prior!r}: no element of {list(elements)} has a tabulated {column}.", field="priors")
@@ -91,8 +94,8 @@ def prior_weights(prior: str, elements: Sequence[str], unit: str = "") -> tuple[
 
 def check_priors(priors: Sequence[str] | None, property_names: Sequence[str], elements: Sequence[str],
                  units: Sequence[str] = ()) -> tuple[str, ...]:  # fmt: skip
-    """One prior per property (``""``: none), each valid over `elements` (`prior_weights`);
-    None: none at all."""
+    """One prior per property (``""``: none), each valid over `elements` (`prior_weights`,
+    in the property's unit, `unit_of`); None: none at all."""
     if priors is None:
         return ("",) * len(property_names)
     if isinstance(priors, str) or len(priors) != len(property_names):
@@ -100,24 +103,38 @@ def check_priors(priors: Sequence[str] | None, property_names: Sequence[str], el
                          f"Received: priors={priors!r}", field="priors")  # fmt: skip
     out = tuple(str(p) for p in priors)
     units = tuple(units) or ("",) * len(out)
-    for prior, unit in zip(out, units):
-        prior_weights(prior, elements, unit)
+    for prior, name, unit in zip(out, property_names, units):
+        prior_weights(prior, elements, unit_of(name, unit))
     return out
+
+
+def unit_of(name: str, unit: str) -> str:
+    """A property's unit: `unit`, or when it is empty the ``(unit)`` that ends `name`
+    (a CSV column such as ``"Youngs modulus (GPa)"``)."""
+    if str(unit or "").strip():
+        return str(unit).strip()
+    found = re.search(r"\(([^()]*)\)\s*$", str(name))
+    return found.group(1).strip() if found else ""
 
 
 def auto_priors(property_names: Sequence[str], property_units: Sequence[str], elements: Sequence[str]) -> tuple[str, ...]:
     """The priors the small-table recipe gives each property (``""``: none): ``"density"``
-    for a property named ``*density*`` in g/cm^3, ``"reuss:<modulus>"`` for one named after
-    a modulus of `MODULI` (``youngs_modulus_exp`` too) in GPa or MPa; none where the
-    element table cannot give the estimate for these elements."""
+    for a property whose name holds "density" in g/cm^3, ``"reuss:<modulus>"`` for one
+    named after a modulus of `MODULI` (letters only, any case: ``youngs_modulus_exp``,
+    ``"Young's modulus (GPa)"``) in GPa or MPa; the unit is `property_units`' or, when
+    that is empty, the name's ``(unit)`` (`unit_of`). None where the element table cannot
+    give the estimate for these elements."""
     out = []
     for name, unit in zip(property_names, property_units):
-        key = str(name).lower()
+        key = re.sub(r"[^a-z]", "", str(name).lower())
+        unit = unit_of(name, unit)
         prior = ""
-        if "density" in key and unit in DENSITY_UNITS:
+        if "density" in key and unit.lower() in DENSITY_UNITS:
             prior = "density"
-        elif unit in MODULUS_UNITS:
-            prior = next((f"reuss:{m}" for m in MODULI if m in key), "")
+        elif unit.lower() in MODULUS_UNITS:
+            spelled = {"shear_modulus": ("shearmodulus",), "youngs_modulus": ("youngsmodulus", "youngmodulus"),
+                       "bulk_modulus": ("bulkmodulus",)}  # fmt: skip
+            prior = next((f"reuss:{m}" for m in MODULI if any(w in key for w in spelled[m])), "")
         if prior:
             try:
                 prior_weights(prior, elements, unit)
