@@ -503,6 +503,8 @@ def cmd_train(args) -> int:
             print(f"held-out {name}: R2 {s['r2']:.4f}, MAPE {s['mape']:.2f} %, MAE {s['mae']:.4g}{interval}; "
                   f"{s['n']} rows")  # fmt: skip
         print(_surrogate_inputs(model, data.elements))
+        if any(getattr(model, "priors", ())):
+            print(_surrogate_priors(model))
         if model.is_calibrated:
             from hea_zoo.models.calibration import calibration_method
 
@@ -533,6 +535,17 @@ def _surrogate_inputs(model, elements) -> str:
     why = (f" (the element table, hea_zoo.data.elements, has no data for {', '.join(untabled)})"
            if untabled else "")  # fmt: skip
     return f"inputs: fractions only{why}"
+
+
+def _surrogate_priors(model) -> str:
+    """One line: the properties learnt as their ratio to a physical prior, and which."""
+    def text(prior: str) -> str:
+        if prior == "density":
+            return "the rule-of-mixtures density"
+        return f"the Reuss average of the elements' {prior.partition(':')[2]}"
+
+    return "priors: " + "; ".join(f"{name} learnt as its ratio to {text(prior)}"
+                                  for name, prior in zip(model.property_names, model.priors) if prior)  # fmt: skip
 
 
 def _surrogate_for(args, data):

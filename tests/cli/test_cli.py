@@ -267,6 +267,8 @@ def test_train_evaluate_export_design_on_a_user_csv(tmp_path, user_csv):
     proc = run("train", "--model", "surrogate", *columns, "--epochs", "60", "--out", str(surrogate))
     assert proc.returncode == 0, proc.stderr
     assert "held-out Vickers hardness (HV): R2" in proc.stdout
+    assert ("priors: Youngs modulus (GPa) learnt as its ratio to the Reuss average of the elements' "
+            "youngs_modulus\n") in proc.stdout  # (its name gives the unit; hardness has none)  # fmt: skip
 
     report = tmp_path / "report"
     proc = run("evaluate", "--model", str(model), *columns, "--surrogate", str(surrogate),
