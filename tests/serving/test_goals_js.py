@@ -329,15 +329,20 @@ def test_a_surrogate_at_80_percent_is_read_at_80_percent_in_both_engines(tmp_pat
     onnx.save(model, str(tmp_path / "surrogate.onnx"))
     designer = Designer.from_exported("cae", models_dir=tmp_path)
     assert designer.interval_z == g.interval_z(0.8) and abs(designer.interval_z - 1.2815516) < 1e-6
-    request = {"goals": ["shear_modulus>=75", "fracture_toughness>=45"], "min_probability": 0.05}
     seed, n, candidates = 11, 6, 2000
-    py_out, js_out = tmp_path / "py.csv", tmp_path / "js.csv"
-    designer.run(DesignRequest(n=n, candidates=candidates, seed=seed, out=py_out, **request))
-    args = _node_args(request, n, candidates, seed, js_out)
-    args[args.index("--model") + 1] = str(tmp_path / "cae.onnx")
-    done = run_generate(example_dir, *args)
-    assert done.returncode == 0, done.stderr
-    assert js_out.read_text().splitlines() == py_out.read_text().splitlines()
+
+    def both_engines(request: dict, name: str) -> Path:
+        """The CSV of `request` in Python, checked equal to Node's."""
+        py_out, js_out = tmp_path / f"py_{name}.csv", tmp_path / f"js_{name}.csv"
+        designer.run(DesignRequest(n=n, candidates=candidates, seed=seed, out=py_out, **request))
+        args = _node_args(request, n, candidates, seed, js_out)
+        args[args.index("--model") + 1] = str(tmp_path / "cae.onnx")
+        done = run_generate(example_dir, *args)
+        assert done.returncode == 0, done.stderr
+        assert js_out.read_text().splitlines() == py_out.read_text().splitlines()
+        return py_out
+
+    py_out = both_engines({"goals": ["shear_modulus>=75", "fracture_toughness>=45"], "min_probability": 0.05}, "goals")
     import pandas as pd
 
     t = pd.read_csv(py_out)
@@ -352,11 +357,5 @@ def test_a_surrogate_at_80_percent_is_read_at_80_percent_in_both_engines(tmp_pat
     base = Designer.from_exported("cae")
     assert base.interval_z == g.INTERVAL_Z
     # an objective is read at the same scale: mean less INTERVAL_Z/2 sigma of the 80 % normal
-    request = {"goals": ["shear_modulus>=60"], "objectives": [("fracture_toughness", "max")], "min_probability": 0.05}
-    py_out, js_out = tmp_path / "py_max.csv", tmp_path / "js_max.csv"
-    designer.run(DesignRequest(n=n, candidates=candidates, seed=seed, out=py_out, **request))
-    args = _node_args(request, n, candidates, seed, js_out)
-    args[args.index("--model") + 1] = str(tmp_path / "cae.onnx")
-    done = run_generate(example_dir, *args)
-    assert done.returncode == 0, done.stderr
-    assert js_out.read_text().splitlines() == py_out.read_text().splitlines()
+    both_engines({"goals": ["shear_modulus>=60"], "objectives": [("fracture_toughness", "max")],
+                  "min_probability": 0.05}, "max")  # fmt: skip
