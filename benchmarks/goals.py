@@ -365,9 +365,9 @@ def _engine(changes: dict, incumbent: float):
         ranking = changes.get("ranking")
         if ranking is not None:
 
-            def value(self, mean, lower, upper, descriptors):
+            def value(self, mean, lower, upper, descriptors, z=goal_module.INTERVAL_Z):
                 mu, lo, hi = (np.asarray(a, np.float64) for a in (mean, lower, upper))
-                sigma = np.maximum((hi - lo) / (2 * goal_module.INTERVAL_Z), 1e-12)
+                sigma = goal_module.sigma_from_interval(lo, hi, z)
                 cols = []
                 for name, direction in self.objectives:
                     j = self.names.index(name)
