@@ -41,6 +41,7 @@ __all__ = [
     "DESCRIPTOR_NAMES",
     "CITATIONS",
     "GAS_CONSTANT",
+    "NO_CONDENSED_DENSITY",
     "DescriptorTable",
     "compute_descriptors",
     "descriptor_table_json",
@@ -112,8 +113,9 @@ CITATIONS: dict[str, str] = {
 
 _DATA = Path(__file__).resolve().parent / "mixing_enthalpy.csv"
 
-#: Elements whose tabulated density is not a condensed-phase density (O: the gas).
-_NO_MIXING_DENSITY = frozenset({"O"})
+NO_CONDENSED_DENSITY: frozenset[str] = frozenset({"O"})
+"""Elements whose tabulated density is not a condensed-phase density (O: the gas): the
+rule-of-mixtures density and atomic volumes have no value for an alloy holding them."""
 
 _COLUMNS = ("atomic_mass", "density", "valence_electrons", "miracle_radius", "melting_point")
 
@@ -154,7 +156,7 @@ def _element_values(elements: Sequence[str]) -> dict[str, np.ndarray]:
         return out
 
     density = column("density")
-    density[[e in _NO_MIXING_DENSITY for e in elements]] = np.nan
+    density[[e in NO_CONDENSED_DENSITY for e in elements]] = np.nan
     return {
         "atomic_mass": column("atomic_mass"),
         "density": density,
@@ -255,7 +257,7 @@ class DescriptorTable:
             for column in self.values
         }
         for i, e in enumerate(self.elements):
-            if e in _NO_MIXING_DENSITY:
+            if e in NO_CONDENSED_DENSITY:
                 sources["density"][i] = "Choice"
         return {
             "format": "hea_zoo.descriptor_table",

@@ -175,3 +175,27 @@ def test_the_small_table_recipe_takes_tables_below_its_alloy_count(dataset):
     assert len(np.unique(cut.train.groups)) < limit
     small = surrogate_recipe(cut)
     assert small["small_table"] is True and small["output_margin"] == 0.0 and small["hidden_units"] == (64, 64)
+
+
+def test_a_small_table_streams_every_fit_whatever_its_rows(dataset):
+    """The small recipe's ``stream_rows`` replaces the budget's 256: a small table with more
+    training rows (300 here; yield strength at every test temperature has 456) streams from
+    one pipeline, epochs of whole 16-step executions; a budget given by hand is kept."""
+    import warnings
+
+    from hea_zoo import load_dataset
+    from hea_zoo.models.training import TrainingBudget
+
+    assert SURROGATE_DEFAULTS["small_table"]["stream_rows"] > SURROGATE_DEFAULTS["budget"].stream_rows
+    frame = dataset.to_frame().iloc[:375][["composition", *dataset.property_names]]
+    cut = load_dataset(frame.reset_index(drop=True), verbose=False)
+    rows = len(cut.train)
+    assert rows > SURROGATE_DEFAULTS["budget"].stream_rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        streamed = train_default_surrogate(cut, epochs=2, verbose=0, calibration_fraction=0.0)
+        arrays = train_default_surrogate(cut, epochs=2, verbose=0, calibration_fraction=0.0, budget=TrainingBudget())
+    passes = -(-rows // 32)
+    assert streamed.training_plan["steps_per_epoch"] == -(-passes // 16) * 16
+    assert streamed.training_plan["passes_per_epoch"] > 1.0
+    assert arrays.training_plan["steps_per_epoch"] == passes and arrays.training_plan["passes_per_epoch"] == 1.0

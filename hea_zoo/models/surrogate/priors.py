@@ -47,14 +47,19 @@ DENSITY_UNITS: tuple[str, ...] = ("g/cm^3", "g/cm3", "g cm^-3", "g/cc")
 MODULUS_UNITS: dict[str, float] = {"gpa": 1.0, "mpa": 1e3}
 """Units a modulus prior is computed in (the element table's GPa, scaled; lower case)."""
 
-_NO_CONDENSED_DENSITY = frozenset({"O"})  # as the exact density descriptor (`hea_zoo.data.descriptors`)
+_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "shear_modulus": ("shearmodulus",), "youngs_modulus": ("youngsmodulus", "youngmodulus"),
+    "bulk_modulus": ("bulkmodulus",),
+}  # fmt: skip
+"""How a property's name (letters only, lower case) may spell each modulus of `MODULI`."""
 
 
 def _volumes(elements: Sequence[str]) -> np.ndarray:
+    from hea_zoo.data.descriptors import NO_CONDENSED_DENSITY
     from hea_zoo.data.elements import element_property
 
     v = element_property("atomic_mass", list(elements)) / element_property("density", list(elements))
-    return np.where([e in _NO_CONDENSED_DENSITY for e in elements], np.nan, v)
+    return np.where([e in NO_CONDENSED_DENSITY for e in elements], np.nan, v)
 
 
 def prior_weights(prior: str, elements: Sequence[str], unit: str = "") -> tuple[np.ndarray, np.ndarray]:
@@ -132,9 +137,7 @@ def auto_priors(property_names: Sequence[str], property_units: Sequence[str], el
         if "density" in key and unit.lower() in DENSITY_UNITS:
             prior = "density"
         elif unit.lower() in MODULUS_UNITS:
-            spelled = {"shear_modulus": ("shearmodulus",), "youngs_modulus": ("youngsmodulus", "youngmodulus"),
-                       "bulk_modulus": ("bulkmodulus",)}  # fmt: skip
-            prior = next((f"reuss:{m}" for m in MODULI if any(w in key for w in spelled[m])), "")
+            prior = next((f"reuss:{m}" for m in MODULI if any(w in key for w in _SPELLINGS[m])), "")
         if prior:
             try:
                 prior_weights(prior, elements, unit)
