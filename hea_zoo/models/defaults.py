@@ -304,7 +304,8 @@ def train_default_surrogate(
     - at least `calibration.CROSS_CONFORMAL_MAX_ALLOYS` (250): a share
       `calibration_fraction` of them (whole groups, seeded by `seed`) is kept out of
       training and calibrates the intervals (split conformal, `Surrogate.calibrate`); the
-      ensemble trains on the rest;
+      ensemble trains on the rest (with the small-table recipe, its kernel ridge
+      regression, which gives the mean, then refits on all of them);
     - fewer: K-fold cross-conformal (K = `calibration.CROSS_CONFORMAL_FOLDS`, 5): K
       ensembles, each trained on all folds but one, predict the alloys of the fold they
       did not see; the intervals are fitted on those out-of-fold predictions of every
@@ -483,6 +484,11 @@ def train_default_surrogate(
                 far = (far[0], far[1], far[2] * _spread_unit(model, x[fit_index]), far[3])
             model.calibrate(x[cal_index, :n_el], y[cal_index],
                             settings=x[cal_index, n_el:] if setting_names else None, far=far)  # fmt: skip
+            if model.kernel_rows:
+                # The kernel (the mean, in the small-table recipe) refits in closed form on
+                # every training alloy, the calibration alloys included (docs/MPEA.md,
+                # "Small tables"); the members and the calibrated intervals stay.
+                model.kernel_choice = model.fit_kernel(x, y)
     model.training_seconds = time.perf_counter() - start
     model.property_counts = {
         name: int(len(np.unique(groups[np.isfinite(y[:, j])]))) for j, name in enumerate(model.property_names)

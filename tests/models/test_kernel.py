@@ -61,9 +61,10 @@ def test_the_kernel_reads_the_descriptors_with_weights_it_chooses(small):
     # (with `kernel_laplacian`, the recipe's, the weights are chosen with the Laplacian kernel)
     assert model.kernel_laplacian
     errors = {b: sum(fit[0] for fit in model._kernel_fits(np.hstack([parts[0], parts[-1] * b]), y, z, laplacian=True))
-              for b in KERNEL_DESCRIPTOR_SCALES}  # fmt: skip
-    assert errors[weight] == min(errors.values())
-    assert weight > 0 and errors[weight] < errors[0.0]  # here the descriptors lower the error
+              for b in (0.0, *KERNEL_DESCRIPTOR_SCALES)}  # fmt: skip
+    assert errors[weight] == min(errors[b] for b in KERNEL_DESCRIPTOR_SCALES)
+    assert 0.0 not in KERNEL_DESCRIPTOR_SCALES  # the descriptors always take part
+    assert errors[weight] < errors[0.0]  # and here they lower the error
     # the choice moves the prediction: the same model with the kernel on fractions only
     before = model.predict(table.test.compositions, verbose=0)
     model.kernel_scales.assign([setting_weight, 0.0])
@@ -172,6 +173,35 @@ def test_the_exported_graph_computes_the_same_kernel(small, tmp_path):
     x = table.test.compositions.astype(np.float32)
     onnx = session.run(["properties"], {"composition": x})[0]
     np.testing.assert_allclose(onnx, model.predict(x, verbose=0), rtol=1e-4, atol=1e-4)
+
+
+def test_a_split_calibrated_kernel_refits_on_every_training_alloy(small):
+    """With a calibration split, the members train on the rest of the alloys and the
+    intervals are calibrated on the split; then the kernel, which gives the mean, refits on
+    every training alloy: the calibration alloys teach the mean too."""
+    table, _ = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = train_default_surrogate(table, epochs=2, seed=0, verbose=0, calibration_folds=0)
+    train = table.train.compositions
+    assert model.is_calibrated and model.calibration_folds == 0
+    assert 0 < model.calibration_size < len(train)
+    n_el = len(model.elements)
+    kernel_rows = model.kernel_x.numpy()[:, :n_el]
+    assert np.count_nonzero(kernel_rows.sum(axis=1)) == len(train)
+    np.testing.assert_allclose(kernel_rows, train, atol=1e-6)
+    # the members trained without the calibration alloys (the distance rows are theirs)
+    assert model.distance_rows == len(train) - model.calibration_size
+    # the calibration alloys (those the members did not train on) are predicted closer
+    # than by the same model with its kernel on the members' alloys only
+    members_rows = {tuple(np.round(r, 6)) for r in model.distance_x.numpy()}
+    held = np.array([tuple(np.round(r, 6)) not in members_rows for r in train])
+    assert held.sum() == model.calibration_size
+    y = table.train.properties[held, 0]
+    refitted = model.predict(train[held], verbose=0)[:, 0]
+    model.fit_kernel(train[~held], table.train.properties[~held])
+    members_only = model.predict(train[held], verbose=0)[:, 0]
+    assert np.mean(np.abs(refitted - y)) < np.mean(np.abs(members_only - y))
 
 
 def _stepped(seed: int, n: int = 80):
